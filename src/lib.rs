@@ -1,0 +1,30 @@
+//! xml2prom: turn XML files into Prometheus metrics through declarative rules.
+//!
+//! A run is a pipeline, one module per stage:
+//!
+//! 1. [`rulefile`] reads the YAML rule file into typed structs, checking every single value as it
+//!    is read (names, XPath syntax, templates).
+//! 2. [`compile`] turns a [`rulefile::RuleFile`] into [`compile::CompiledRules`]: cross-rule checks,
+//!    namespace prefixes, template variables, one plan per metric family. Nothing here reads XML.
+//! 3. [`xml`] reads an input file and refuses hostile or broken XML before building a DOM.
+//! 4. [`evaluate`] runs the compiled rules against a document and yields [`sample::Sample`]s,
+//!    using [`aggregate`] and [`labels`].
+//! 5. [`exposition`] renders the samples in the Prometheus text format 0.0.4.
+//! 6. [`output`] writes the result atomically, or to stdout.
+//!
+//! [`diagnostic`] renders errors that point into the rule file; [`run`] ties the stages together
+//! for the `run` subcommand.
+#![warn(missing_docs)]
+
+pub mod aggregate;
+pub mod cli;
+pub mod compile;
+pub mod diagnostic;
+pub mod evaluate;
+pub mod exposition;
+pub mod labels;
+pub mod output;
+pub mod rulefile;
+pub mod run;
+pub mod sample;
+pub mod xml;
