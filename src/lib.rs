@@ -27,4 +27,5 @@ pub mod output;
 pub mod rulefile;
 pub mod run;
 pub mod sample;
+pub mod value;
 pub mod xml;

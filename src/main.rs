@@ -1,3 +1,22 @@
-fn main() {
-    println!("Hello, world!");
+//! The `xml2prom` binary: parse the command line, call the library, turn the outcome into an
+//! exit code (0 success, 1 an input failed, 2 the rule file or command line is wrong).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use xml2prom::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => match xml2prom::run::run(&args.into_config()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(err) => {
+                // If stderr itself is gone there is nobody left to tell.
+                let _ = std::io::stderr().lock().write_all(err.report().as_bytes());
+                ExitCode::from(err.exit_code())
+            }
+        },
+    }
 }

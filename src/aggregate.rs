@@ -1,0 +1,304 @@
+//! Aggregate: the values of one rule's nodes, grouped by label set, into samples.
+//!
+//! An engine feeds an [`Accumulator`] one observation per selected node (its label set, its
+//! value, and a handle to the node for error messages); [`Accumulator::finish`] turns each group
+//! into one [`Sample`]. The engine never sees how groups combine, so every engine shares the
+//! same semantics for `count`, `sum`, `min`, `max`, `avg`, histograms and summaries.
+
+use std::collections::HashMap;
+
+use crate::compile::Reduce;
+use crate::rulefile::Aggregation;
+use crate::sample::{LabelSet, Sample, SampleValue};
+
+/// Two nodes of a rule without `aggregate` gave the same label set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuplicateNode<N> {
+    /// The label set both nodes gave.
+    pub labels: LabelSet,
+    /// The node seen first.
+    pub first: N,
+    /// The node seen second.
+    pub second: N,
+}
+
+/// The running state of one label set.
+#[derive(Debug, Clone)]
+enum Group<N> {
+    Each { value: f64, node: N },
+    Count(u64),
+    Sum(f64),
+    Min(f64),
+    Max(f64),
+    Avg { sum: f64, count: u64 },
+    Histogram { counts: Vec<u64>, sum: f64, count: u64 },
+    Summary { values: Vec<f64> },
+}
+
+/// Groups one rule's observations by label set. `N` is the engine's handle to a node.
+#[derive(Debug)]
+pub struct Accumulator<N> {
+    reduce: Reduce,
+    groups: HashMap<LabelSet, Group<N>>,
+}
+
+impl<N: Clone> Accumulator<N> {
+    /// An empty accumulator for a rule.
+    pub fn new(reduce: &Reduce) -> Accumulator<N> {
+        Accumulator {
+            reduce: reduce.clone(),
+            groups: HashMap::new(),
+        }
+    }
+
+    /// Adds one node's observation. `value` may be `None` only for `aggregate: count`, which
+    /// the compiler guarantees by requiring `value` everywhere else.
+    pub fn observe(
+        &mut self,
+        labels: LabelSet,
+        value: Option<f64>,
+        node: N,
+    ) -> Result<(), DuplicateNode<N>> {
+        let v = value.unwrap_or(f64::NAN);
+        match self.groups.get_mut(&labels) {
+            Some(group) => match group {
+                Group::Each { node: first, .. } => {
+                    return Err(DuplicateNode {
+                        labels,
+                        first: first.clone(),
+                        second: node,
+                    });
+                }
+                Group::Count(n) => *n += 1,
+                Group::Sum(s) => *s += v,
+                Group::Min(m) => *m = m.min(v),
+                Group::Max(m) => *m = m.max(v),
+                Group::Avg { sum, count } => {
+                    *sum += v;
+                    *count += 1;
+                }
+                Group::Histogram { counts, sum, count } => {
+                    observe_histogram(&self.reduce, counts, v);
+                    *sum += v;
+                    *count += 1;
+                }
+                Group::Summary { values } => values.push(v),
+            },
+            None => {
+                let group = match &self.reduce {
+                    Reduce::Each => Group::Each { value: v, node },
+                    Reduce::Aggregate(Aggregation::Count) => Group::Count(1),
+                    Reduce::Aggregate(Aggregation::Sum) => Group::Sum(v),
+                    Reduce::Aggregate(Aggregation::Min) => Group::Min(v),
+                    Reduce::Aggregate(Aggregation::Max) => Group::Max(v),
+                    Reduce::Aggregate(Aggregation::Avg) => Group::Avg { sum: v, count: 1 },
+                    Reduce::Histogram(bounds) => {
+                        let mut counts = vec![0; bounds.len()];
+                        observe_histogram(&self.reduce, &mut counts, v);
+                        Group::Histogram {
+                            counts,
+                            sum: v,
+                            count: 1,
+                        }
+                    }
+                    Reduce::Summary(_) => Group::Summary { values: vec![v] },
+                };
+                self.groups.insert(labels, group);
+            }
+        }
+        Ok(())
+    }
+
+    /// One sample per label set, in no particular order (the exposition sorts).
+    pub fn finish(self) -> Vec<Sample> {
+        let reduce = self.reduce;
+        self.groups
+            .into_iter()
+            .map(|(labels, group)| Sample {
+                labels,
+                value: finish_group(&reduce, group),
+            })
+            .collect()
+    }
+}
+
+/// Counts `v` into the first bucket whose upper bound is >= v (non-cumulative counts).
+/// A value above every bound, or NaN, lands only in the implicit `+Inf` bucket.
+fn observe_histogram(reduce: &Reduce, counts: &mut [u64], v: f64) {
+    if let Reduce::Histogram(bounds) = reduce {
+        if let Some(i) = bounds.iter().position(|&le| v <= le) {
+            counts[i] += 1;
+        }
+    }
+}
+
+fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
+    match group {
+        Group::Each { value, .. } => SampleValue::Single(value),
+        Group::Count(n) => SampleValue::Single(n as f64),
+        Group::Sum(v) | Group::Min(v) | Group::Max(v) => SampleValue::Single(v),
+        Group::Avg { sum, count } => SampleValue::Single(sum / count as f64),
+        Group::Histogram { counts, sum, count } => {
+            let bounds = match reduce {
+                Reduce::Histogram(bounds) => bounds.as_slice(),
+                _ => &[],
+            };
+            let mut cumulative = 0;
+            let buckets = bounds
+                .iter()
+                .zip(counts)
+                .map(|(&le, n)| {
+                    cumulative += n;
+                    (le, cumulative)
+                })
+                .collect();
+            SampleValue::Histogram {
+                buckets,
+                sum,
+                count,
+            }
+        }
+        Group::Summary { mut values } => {
+            let quantiles = match reduce {
+                Reduce::Summary(quantiles) => quantiles.as_slice(),
+                _ => &[],
+            };
+            values.sort_by(f64::total_cmp);
+            SampleValue::Summary {
+                quantiles: quantiles
+                    .iter()
+                    .map(|&q| (q, quantile(&values, q)))
+                    .collect(),
+                sum: values.iter().sum(),
+                count: values.len() as u64,
+            }
+        }
+    }
+}
+
+/// The q-quantile of sorted values, interpolated linearly between the two nearest ranks, as
+/// PromQL's `quantile()` computes it: rank `q * (n - 1)`. NaN for no values.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = q * (sorted.len() - 1) as f64;
+    let lower = rank.floor() as usize;
+    let upper = rank.ceil() as usize;
+    let (a, b) = (sorted[lower], sorted[upper.min(sorted.len() - 1)]);
+    if lower == upper {
+        a
+    } else {
+        a + (b - a) * (rank - lower as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(kind: &str) -> LabelSet {
+        LabelSet::new([("kind".to_owned(), kind.to_owned())])
+    }
+
+    fn run(reduce: Reduce, observations: &[(&str, f64)]) -> Vec<Sample> {
+        let mut acc = Accumulator::new(&reduce);
+        for (i, (kind, v)) in observations.iter().enumerate() {
+            acc.observe(labels(kind), Some(*v), i).expect("no duplicates");
+        }
+        let mut samples = acc.finish();
+        samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+        samples
+    }
+
+    fn singles(samples: &[Sample]) -> Vec<f64> {
+        samples
+            .iter()
+            .map(|s| match s.value {
+                SampleValue::Single(v) => v,
+                _ => panic!("expected a single value, got {:?}", s.value),
+            })
+            .collect()
+    }
+
+    const DATA: &[(&str, f64)] = &[("a", 1.0), ("b", 10.0), ("a", 3.0), ("a", 2.0)];
+
+    #[test]
+    fn aggregations() {
+        let cases = [
+            (Aggregation::Count, vec![3.0, 1.0]),
+            (Aggregation::Sum, vec![6.0, 10.0]),
+            (Aggregation::Min, vec![1.0, 10.0]),
+            (Aggregation::Max, vec![3.0, 10.0]),
+            (Aggregation::Avg, vec![2.0, 10.0]),
+        ];
+        for (aggregation, expected) in cases {
+            let samples = run(Reduce::Aggregate(aggregation), DATA);
+            assert_eq!(singles(&samples), expected, "{aggregation:?}");
+        }
+    }
+
+    #[test]
+    fn count_needs_no_value() {
+        let mut acc = Accumulator::new(&Reduce::Aggregate(Aggregation::Count));
+        acc.observe(labels("a"), None, 0).expect("ok");
+        acc.observe(labels("a"), None, 1).expect("ok");
+        assert_eq!(singles(&acc.finish()), [2.0]);
+    }
+
+    #[test]
+    fn each_refuses_a_second_node_for_a_label_set() {
+        let mut acc = Accumulator::new(&Reduce::Each);
+        acc.observe(labels("a"), Some(1.0), "/store/row[1]").expect("first");
+        acc.observe(labels("b"), Some(1.0), "/store/row[2]").expect("other labels");
+        let err = acc
+            .observe(labels("a"), Some(2.0), "/store/row[3]")
+            .expect_err("duplicate");
+        assert_eq!(
+            err,
+            DuplicateNode {
+                labels: labels("a"),
+                first: "/store/row[1]",
+                second: "/store/row[3]"
+            }
+        );
+    }
+
+    #[test]
+    fn histogram_is_cumulative_with_inf_as_count() {
+        let samples = run(
+            Reduce::Histogram(vec![1.0, 2.5, 100.0]),
+            &[("a", 0.5), ("a", 1.0), ("a", 2.0), ("a", 1000.0), ("a", f64::NAN)],
+        );
+        match &samples[0].value {
+            SampleValue::Histogram { buckets, sum, count } => {
+                assert_eq!(buckets, &[(1.0, 2), (2.5, 3), (100.0, 3)]);
+                assert_eq!(*count, 5);
+                assert!(sum.is_nan());
+            }
+            other => panic!("not a histogram: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn summary_quantiles_are_exact() {
+        let samples = run(
+            Reduce::Summary(vec![0.0, 0.5, 0.9, 1.0]),
+            &[("a", 4.0), ("a", 1.0), ("a", 3.0), ("a", 2.0)],
+        );
+        assert_eq!(
+            samples[0].value,
+            SampleValue::Summary {
+                quantiles: vec![(0.0, 1.0), (0.5, 2.5), (0.9, 3.7), (1.0, 4.0)],
+                sum: 10.0,
+                count: 4
+            }
+        );
+    }
+
+    #[test]
+    fn quantile_of_one_value() {
+        assert_eq!(quantile(&[7.0], 0.99), 7.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+}

@@ -1,0 +1,105 @@
+//! Command line: clap derive types. `main` parses them and hands a [`crate::run::RunConfig`]
+//! to the library, so the subcommands never read raw flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Destination;
+use crate::run::RunConfig;
+use crate::xml::XmlLimits;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  an input failed: unreadable, not well-formed or hostile XML, a value that is not a number,
+     duplicate series, or the output could not be written (the previous output is unchanged)
+  2  the rule file or the command line is wrong";
+
+/// Turn XML files into Prometheus metrics with declarative rules.
+#[derive(Debug, Parser)]
+#[command(name = "xml2prom", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate rules against XML files and write one .prom file.
+    #[command(after_help = concat!(
+        "Example:\n  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --output /var/lib/node_exporter/textfile/store.prom\n\n",
+        "Exit codes:\n  0  success\n  1  an input failed: unreadable, not well-formed or hostile \
+         XML, a value that is not a number,\n     duplicate series, or the output could not be \
+         written (the previous output is unchanged)\n  2  the rule file or the command line is wrong"
+    ))]
+    Run(RunArgs),
+}
+
+/// Flags of `xml2prom run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The YAML rule file.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+
+    /// An XML file to read; repeat for several files (their samples go into one output).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub input: Vec<PathBuf>,
+
+    /// The .prom file to write atomically, or - for standard output.
+    #[arg(long, short = 'o', value_name = "FILE|-")]
+    pub output: PathBuf,
+
+    /// Refuse an input file larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = XmlLimits::default().max_bytes)]
+    pub max_input_bytes: u64,
+}
+
+impl RunArgs {
+    /// The checked run configuration.
+    pub fn into_config(self) -> RunConfig {
+        RunConfig {
+            rules: self.rules,
+            inputs: self.input,
+            output: Destination::from_arg(&self.output),
+            limits: XmlLimits {
+                max_bytes: self.max_input_bytes,
+                ..XmlLimits::default()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "xml2prom", "run", "--rules", "r.yaml", "--input", "a.xml", "--input", "b.xml", "-o", "-",
+        ])
+        .expect("valid command line");
+        let Command::Run(args) = cli.command;
+        let config = args.into_config();
+        assert_eq!(config.inputs.len(), 2);
+        assert_eq!(config.output, Destination::Stdout);
+    }
+
+    #[test]
+    fn input_is_required() {
+        let err = Cli::try_parse_from(["xml2prom", "run", "--rules", "r.yaml", "-o", "-"])
+            .expect_err("no input");
+        assert_eq!(err.exit_code(), 2);
+    }
+}

@@ -1,0 +1,682 @@
+//! Compile: a [`RuleFile`] to [`CompiledRules`], the plan evaluation runs.
+//!
+//! Everything that needs more than one value of the rule file is checked here, before any XML is
+//! read: which keys a rule's shape needs or forbids, namespace prefixes used in queries,
+//! variables used in templates, buckets and quantiles, and rules that share a metric family.
+//! Every problem is collected, so a user sees all of them in one run. Templates are registered
+//! once in one minijinja environment and rendered many times by [`crate::labels`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::diagnostic::FieldPath;
+use crate::labels::{self, TemplateId};
+use crate::rulefile::{
+    Aggregation, FieldName, LabelName, MetricName, Rule, RuleFile, Template, XPathQuery,
+};
+use crate::sample::MetricType;
+
+/// The rules of one file, checked and ready to evaluate.
+#[derive(Debug)]
+pub struct CompiledRules {
+    /// Namespace prefix -> URI, bound in every XPath evaluation.
+    pub namespaces: Vec<(String, String)>,
+    /// Labels added to every sample (rendered once per input).
+    pub global_labels: Vec<(LabelName, TemplateId)>,
+    /// The rules, in file order.
+    pub rules: Vec<CompiledRule>,
+    /// The template environment holding every label template.
+    pub templates: labels::Templates,
+}
+
+/// One rule, ready to evaluate.
+#[derive(Debug)]
+pub struct CompiledRule {
+    /// Where the rule is in the file, e.g. `metrics[2]`: names the rule in messages.
+    pub id: String,
+    /// The family this rule adds samples to.
+    pub name: MetricName,
+    /// The family's HELP.
+    pub help: String,
+    /// The family's TYPE.
+    pub kind: MetricType,
+    /// The rule's own labels.
+    pub labels: Vec<(LabelName, TemplateId)>,
+    /// What the rule reads.
+    pub shape: Shape,
+}
+
+/// What a rule reads from a document.
+#[derive(Debug)]
+pub enum Shape {
+    /// One XPath over the whole document giving one number: one sample.
+    Document {
+        /// The number.
+        value: XPathQuery,
+    },
+    /// A node-set, per-node fields and value, combined per label set.
+    Nodes {
+        /// Absolute XPath selecting the nodes.
+        select: XPathQuery,
+        /// Strings read from each node, for templates.
+        fields: Vec<(FieldName, XPathQuery)>,
+        /// The number read from each node; absent when counting.
+        value: Option<XPathQuery>,
+        /// How the nodes of one label set become one sample.
+        reduce: Reduce,
+    },
+}
+
+/// How the nodes of one label set become one sample.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reduce {
+    /// One sample per node; two nodes with the same label set are an error.
+    Each,
+    /// Count, sum, min, max or avg over the nodes.
+    Aggregate(Aggregation),
+    /// Observations into histogram buckets (ascending upper bounds, `+Inf` implied).
+    Histogram(Vec<f64>),
+    /// Observations into exact quantiles (ascending, each in [0, 1]).
+    Summary(Vec<f64>),
+}
+
+/// A rule file problem found by [`compile`]: where it is, and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompileError {
+    /// The offending value, e.g. `metrics[1].labels.kind`.
+    pub path: FieldPath,
+    /// Whether the position should be the key rather than the value (for a missing or
+    /// forbidden key, the rule's entry).
+    pub at_key: bool,
+    /// What is wrong.
+    pub kind: CompileErrorKind,
+}
+
+/// What is wrong; each variant says when it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompileErrorKind {
+    /// A rule lacks a key its shape needs (`value` for a gauge without `select`, ...).
+    MissingKey {
+        /// The key.
+        key: &'static str,
+        /// Why it is needed.
+        why: String,
+    },
+    /// A rule has a key that its shape cannot use (`buckets` on a gauge, ...).
+    ForbiddenKey {
+        /// The key.
+        key: &'static str,
+        /// Why it cannot be used.
+        why: String,
+    },
+    /// A query uses a namespace prefix that `namespaces:` does not declare.
+    UnknownPrefix {
+        /// The prefix.
+        prefix: String,
+        /// The declared prefixes.
+        declared: Vec<String>,
+    },
+    /// A template uses a variable that is neither a field of the rule nor `input`.
+    UndefinedVariable {
+        /// The variable as written, e.g. `kidn` or `input.paht`.
+        variable: String,
+        /// What the template may use.
+        available: Vec<String>,
+    },
+    /// A template does not compile (registered under its field path).
+    Template {
+        /// minijinja's message.
+        message: String,
+    },
+    /// A label name the metric type reserves (`le`, `quantile`).
+    ReservedLabel {
+        /// The label.
+        label: String,
+        /// The metric type that reserves it.
+        kind: MetricType,
+    },
+    /// A rule label repeats a top-level label.
+    LabelSetTwice {
+        /// The label.
+        label: String,
+    },
+    /// A bucket bound or quantile that is not usable.
+    BadBound {
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Two rules of one family disagree on type, help or label names.
+    FamilyConflict {
+        /// The family.
+        name: String,
+        /// The rule declared first.
+        first: String,
+        /// What differs, with both values.
+        what: String,
+    },
+    /// A family name clashes with a histogram's or summary's `_bucket`, `_sum` or `_count`.
+    NameClash {
+        /// The family name.
+        name: String,
+        /// The histogram or summary family whose series it would collide with.
+        other: String,
+    },
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.kind)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl fmt::Display for CompileErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileErrorKind::MissingKey { key, why } => write!(f, "`{key}` is required {why}"),
+            CompileErrorKind::ForbiddenKey { key, why } => {
+                write!(f, "`{key}` cannot be used {why}")
+            }
+            CompileErrorKind::UnknownPrefix { prefix, declared } => {
+                write!(f, "the namespace prefix `{prefix}` is not declared")?;
+                if declared.is_empty() {
+                    write!(f, "; declare it under `namespaces:` at the top of the file")
+                } else {
+                    write!(f, "; declared prefixes: {}", declared.join(", "))
+                }
+            }
+            CompileErrorKind::UndefinedVariable {
+                variable,
+                available,
+            } => write!(
+                f,
+                "the template uses `{variable}`, which is not defined; available: {}",
+                available.join(", ")
+            ),
+            CompileErrorKind::Template { message } => {
+                write!(f, "the template does not compile: {message}")
+            }
+            CompileErrorKind::ReservedLabel { label, kind } => write!(
+                f,
+                "the label `{label}` is reserved in a {kind}, which adds it to each series; \
+                 rename it"
+            ),
+            CompileErrorKind::LabelSetTwice { label } => write!(
+                f,
+                "the label `{label}` is already set by the top-level `labels:`; remove one of them"
+            ),
+            CompileErrorKind::BadBound { why } => f.write_str(why),
+            CompileErrorKind::FamilyConflict { name, first, what } => write!(
+                f,
+                "the metric `{name}` is also defined by {first} with {what}; rules that share a \
+                 metric name must agree on type, help and label names"
+            ),
+            CompileErrorKind::NameClash { name, other } => write!(
+                f,
+                "the metric name `{name}` collides with the series of `{other}`; choose another name"
+            ),
+        }
+    }
+}
+
+/// Names a template can use besides fields: minijinja's global functions.
+const TEMPLATE_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "cycler", "joiner"];
+
+/// The attributes of `input` in templates.
+pub const INPUT_ATTRIBUTES: &[&str] = &["path", "name", "dir"];
+
+/// Checks a rule file as a whole and builds the evaluation plan. Returns every problem found.
+pub fn compile(file: RuleFile) -> Result<CompiledRules, Vec<CompileError>> {
+    let mut errors = Vec::new();
+    let mut templates = labels::Templates::new();
+    let root = FieldPath::root();
+    let declared: Vec<String> = file
+        .namespaces
+        .keys()
+        .map(|p| p.as_str().to_owned())
+        .collect();
+
+    let mut global_labels = Vec::new();
+    for (label, template) in &file.labels {
+        let path = root.key("labels").key(label.as_str());
+        if let Some(id) = register(&mut templates, &path, template, &[], &mut errors) {
+            global_labels.push((label.clone(), id));
+        }
+    }
+    let global_names: BTreeSet<&str> = file.labels.keys().map(LabelName::as_str).collect();
+
+    let mut rules = Vec::new();
+    for (index, rule) in file.metrics.into_iter().enumerate() {
+        let path = root.key("metrics").index(index);
+        let before = errors.len();
+        let compiled = compile_rule(
+            rule,
+            &path,
+            &declared,
+            &global_names,
+            &mut templates,
+            &mut errors,
+        );
+        if errors.len() == before {
+            if let Some(compiled) = compiled {
+                rules.push(compiled);
+            }
+        }
+    }
+    for (label, _) in &global_labels {
+        for rule in &rules {
+            if let Some(reserved) = reserved_label(rule.kind) {
+                if label.as_str() == reserved {
+                    errors.push(CompileError {
+                        path: root.key("labels").key(label.as_str()),
+                        at_key: true,
+                        kind: CompileErrorKind::ReservedLabel {
+                            label: reserved.to_owned(),
+                            kind: rule.kind,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    check_families(&rules, &mut errors);
+
+    if errors.is_empty() {
+        Ok(CompiledRules {
+            namespaces: file
+                .namespaces
+                .into_iter()
+                .map(|(prefix, uri)| (prefix.as_str().to_owned(), uri))
+                .collect(),
+            global_labels,
+            rules,
+            templates,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+fn reserved_label(kind: MetricType) -> Option<&'static str> {
+    match kind {
+        MetricType::Histogram => Some("le"),
+        MetricType::Summary => Some("quantile"),
+        MetricType::Gauge | MetricType::Counter => None,
+    }
+}
+
+fn compile_rule(
+    rule: Rule,
+    path: &FieldPath,
+    declared: &[String],
+    global_names: &BTreeSet<&str>,
+    templates: &mut labels::Templates,
+    errors: &mut Vec<CompileError>,
+) -> Option<CompiledRule> {
+    let kind = rule.kind;
+    let mut error = |key: &str, at_key: bool, kind: CompileErrorKind| {
+        errors.push(CompileError {
+            path: if key.is_empty() {
+                path.clone()
+            } else {
+                path.key(key)
+            },
+            at_key,
+            kind,
+        })
+    };
+
+    // Namespace prefixes of every query.
+    let queries = rule
+        .select
+        .iter()
+        .map(|q| (path.key("select"), q))
+        .chain(rule.value.iter().map(|q| (path.key("value"), q)))
+        .chain(
+            rule.fields
+                .iter()
+                .map(|(name, q)| (path.key("fields").key(name.as_str()), q)),
+        );
+    let mut prefix_errors = Vec::new();
+    for (query_path, query) in queries {
+        for prefix in query.prefixes() {
+            if !declared.contains(prefix) {
+                prefix_errors.push(CompileError {
+                    path: query_path.clone(),
+                    at_key: false,
+                    kind: CompileErrorKind::UnknownPrefix {
+                        prefix: prefix.clone(),
+                        declared: declared.to_vec(),
+                    },
+                });
+            }
+        }
+    }
+
+    // Which keys the shape needs.
+    let for_kind = format!("for a {kind}");
+    match kind {
+        MetricType::Gauge | MetricType::Counter => {
+            if rule.buckets.is_some() {
+                error("buckets", true, forbidden("buckets", "only for a histogram"));
+            }
+            if rule.quantiles.is_some() {
+                error("quantiles", true, forbidden("quantiles", "only for a summary"));
+            }
+            match (&rule.select, rule.aggregate, &rule.value) {
+                (None, Some(_), _) => error(
+                    "aggregate",
+                    true,
+                    forbidden(
+                        "aggregate",
+                        "without `select`: a document-level `value` is already one number",
+                    ),
+                ),
+                (None, None, None) => error(
+                    "",
+                    true,
+                    missing(
+                        "value",
+                        "for a rule without `select`: an XPath that gives a number, such as \
+                         `count(/store/row)`",
+                    ),
+                ),
+                (Some(_), Some(Aggregation::Count), Some(_)) => error(
+                    "value",
+                    true,
+                    forbidden("value", "with `aggregate: count`, which counts the nodes"),
+                ),
+                (Some(_), Some(aggregation), None) if aggregation != Aggregation::Count => error(
+                    "",
+                    true,
+                    missing(
+                        "value",
+                        &format!("with `aggregate: {}`: the number to aggregate", aggregation.as_str()),
+                    ),
+                ),
+                (Some(_), None, None) => error(
+                    "",
+                    true,
+                    missing(
+                        "value",
+                        "with `select` and no `aggregate`: the number each node gives (or add \
+                         `aggregate: count` to count nodes)",
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        MetricType::Histogram | MetricType::Summary => {
+            if rule.select.is_none() {
+                error("", true, missing("select", &format!("{for_kind}: the nodes whose values are observed")));
+            }
+            if rule.value.is_none() {
+                error("", true, missing("value", &format!("{for_kind}: the number each node observes")));
+            }
+            if rule.aggregate.is_some() {
+                error("aggregate", true, forbidden("aggregate", &format!("{for_kind}, which aggregates its observations itself")));
+            }
+            let (own, own_name, other, other_name) = if kind == MetricType::Histogram {
+                (&rule.buckets, "buckets", &rule.quantiles, "quantiles")
+            } else {
+                (&rule.quantiles, "quantiles", &rule.buckets, "buckets")
+            };
+            if other.is_some() {
+                error(other_name, true, forbidden(other_name, &for_kind));
+            }
+            match own {
+                None => error("", true, missing(own_name, &for_kind)),
+                Some(bounds) => {
+                    for why in check_bounds(bounds, kind) {
+                        error(own_name, false, CompileErrorKind::BadBound { why });
+                    }
+                }
+            }
+        }
+    }
+    if rule.select.is_none() && !rule.fields.is_empty() {
+        error(
+            "fields",
+            true,
+            forbidden("fields", "without `select`: fields are read from each selected node"),
+        );
+    }
+
+    // Labels and their templates.
+    let field_names: Vec<&str> = rule.fields.keys().map(FieldName::as_str).collect();
+    let mut labels = Vec::new();
+    for (label, template) in &rule.labels {
+        let label_path = path.key("labels").key(label.as_str());
+        if global_names.contains(label.as_str()) {
+            errors.push(CompileError {
+                path: label_path.clone(),
+                at_key: true,
+                kind: CompileErrorKind::LabelSetTwice {
+                    label: label.as_str().to_owned(),
+                },
+            });
+        }
+        if reserved_label(kind) == Some(label.as_str()) {
+            errors.push(CompileError {
+                path: label_path.clone(),
+                at_key: true,
+                kind: CompileErrorKind::ReservedLabel {
+                    label: label.as_str().to_owned(),
+                    kind,
+                },
+            });
+        }
+        if let Some(id) = register(templates, &label_path, template, &field_names, errors) {
+            labels.push((label.clone(), id));
+        }
+    }
+    errors.extend(prefix_errors);
+
+    let shape = match (rule.select, rule.value) {
+        (None, Some(value)) => Shape::Document { value },
+        (Some(select), value) => {
+            let reduce = match (kind, rule.aggregate) {
+                (MetricType::Histogram, _) => Reduce::Histogram(rule.buckets.unwrap_or_default()),
+                (MetricType::Summary, _) => Reduce::Summary(rule.quantiles.unwrap_or_default()),
+                (_, Some(aggregation)) => Reduce::Aggregate(aggregation),
+                (_, None) => Reduce::Each,
+            };
+            Shape::Nodes {
+                select,
+                fields: rule.fields.into_iter().collect(),
+                value,
+                reduce,
+            }
+        }
+        (None, None) => return None,
+    };
+    Some(CompiledRule {
+        id: path.to_string(),
+        name: rule.name,
+        help: rule.help,
+        kind,
+        labels,
+        shape,
+    })
+}
+
+fn missing(key: &'static str, why: &str) -> CompileErrorKind {
+    CompileErrorKind::MissingKey {
+        key,
+        why: why.to_owned(),
+    }
+}
+
+fn forbidden(key: &'static str, why: &str) -> CompileErrorKind {
+    CompileErrorKind::ForbiddenKey {
+        key,
+        why: why.to_owned(),
+    }
+}
+
+/// Problems with histogram buckets or summary quantiles.
+fn check_bounds(bounds: &[f64], kind: MetricType) -> Vec<String> {
+    let what = if kind == MetricType::Histogram {
+        "bucket"
+    } else {
+        "quantile"
+    };
+    let mut problems = Vec::new();
+    if bounds.is_empty() {
+        problems.push(format!("give at least one {what}"));
+    }
+    for (i, &b) in bounds.iter().enumerate() {
+        if !b.is_finite() {
+            problems.push(format!(
+                "{what} {i} is {}; give finite numbers{}",
+                crate::exposition::format_value(b),
+                if kind == MetricType::Histogram {
+                    " (the +Inf bucket is always added)"
+                } else {
+                    ""
+                }
+            ));
+        } else if kind == MetricType::Summary && !(0.0..=1.0).contains(&b) {
+            problems.push(format!("quantile {i} is {b}; quantiles are between 0 and 1"));
+        }
+        if i > 0 && bounds[i - 1] >= b {
+            problems.push(format!(
+                "{what}s must be strictly ascending: {} comes after {}",
+                b,
+                bounds[i - 1]
+            ));
+        }
+    }
+    problems
+}
+
+/// Registers a template and checks its variables; returns its id or records the error.
+fn register(
+    templates: &mut labels::Templates,
+    path: &FieldPath,
+    template: &Template,
+    fields: &[&str],
+    errors: &mut Vec<CompileError>,
+) -> Option<TemplateId> {
+    let (id, variables) = match templates.add(path.to_string(), template.source()) {
+        Ok(added) => added,
+        Err(message) => {
+            errors.push(CompileError {
+                path: path.clone(),
+                at_key: false,
+                kind: CompileErrorKind::Template { message },
+            });
+            return None;
+        }
+    };
+    let mut available: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+    available.extend(INPUT_ATTRIBUTES.iter().map(|a| format!("input.{a}")));
+    let mut ok = true;
+    for variable in variables {
+        let mut parts = variable.splitn(2, '.');
+        let head = parts.next().unwrap_or_default();
+        let rest = parts.next();
+        let known = if head == "input" {
+            rest.is_none_or(|attr| {
+                INPUT_ATTRIBUTES.contains(&attr.split('.').next().unwrap_or_default())
+            })
+        } else {
+            fields.contains(&head) || TEMPLATE_GLOBALS.contains(&head)
+        };
+        if !known {
+            ok = false;
+            errors.push(CompileError {
+                path: path.clone(),
+                at_key: false,
+                kind: CompileErrorKind::UndefinedVariable {
+                    variable,
+                    available: available.clone(),
+                },
+            });
+        }
+    }
+    ok.then_some(id)
+}
+
+/// Rules sharing a name must agree; no family may collide with a histogram's or summary's
+/// `_bucket`, `_sum`, `_count` series.
+fn check_families(rules: &[CompiledRule], errors: &mut Vec<CompileError>) {
+    let mut first_of: BTreeMap<&str, &CompiledRule> = BTreeMap::new();
+    for rule in rules {
+        let rule_path = || FieldPath::root().key("metrics").index(rule_index(&rule.id));
+        match first_of.get(rule.name.as_str()) {
+            None => {
+                first_of.insert(rule.name.as_str(), rule);
+            }
+            Some(first) => {
+                let label_names = |r: &CompiledRule| {
+                    r.labels
+                        .iter()
+                        .map(|(n, _)| n.as_str().to_owned())
+                        .collect::<BTreeSet<_>>()
+                };
+                let mut differences = Vec::new();
+                if first.kind != rule.kind {
+                    differences.push(("type", format!("type `{}` (here `{}`)", first.kind, rule.kind)));
+                }
+                if first.help != rule.help {
+                    differences.push(("help", format!("help {:?} (here {:?})", first.help, rule.help)));
+                }
+                let (a, b) = (label_names(first), label_names(rule));
+                if a != b {
+                    let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+                    differences.push((
+                        "labels",
+                        format!("labels [{}] (here [{}])", list(&a), list(&b)),
+                    ));
+                }
+                for (key, what) in differences {
+                    errors.push(CompileError {
+                        path: rule_path().key(key),
+                        at_key: true,
+                        kind: CompileErrorKind::FamilyConflict {
+                            name: rule.name.as_str().to_owned(),
+                            first: first.id.clone(),
+                            what,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    for (name, rule) in &first_of {
+        if !matches!(rule.kind, MetricType::Histogram | MetricType::Summary) {
+            continue;
+        }
+        let suffixes: &[&str] = if rule.kind == MetricType::Histogram {
+            &["_bucket", "_sum", "_count"]
+        } else {
+            &["_sum", "_count"]
+        };
+        for suffix in suffixes {
+            let series = format!("{name}{suffix}");
+            if let Some(clash) = first_of.get(series.as_str()) {
+                errors.push(CompileError {
+                    path: FieldPath::root()
+                        .key("metrics")
+                        .index(rule_index(&clash.id))
+                        .key("name"),
+                    at_key: false,
+                    kind: CompileErrorKind::NameClash {
+                        name: series,
+                        other: (*name).to_owned(),
+                    },
+                });
+            }
+        }
+    }
+}
+
+/// Recovers the index from a rule id `metrics[N]`.
+fn rule_index(id: &str) -> usize {
+    id.trim_start_matches("metrics[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap_or_default()
+}

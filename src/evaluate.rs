@@ -1,0 +1,503 @@
+//! Evaluate: compiled rules and a parsed document to samples (the DOM engine).
+//!
+//! Each rule's `select` is evaluated once against the document; its fields and value are then
+//! evaluated per selected node, its labels rendered per node, and the observations grouped by
+//! [`crate::aggregate`]. Nodes are visited in document order, so messages about a node are the
+//! same on every run. sxd-xpath's own document ordering builds a map of the whole document on
+//! every call; this engine builds one [`DocumentOrder`] per document, only when needed.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use sxd_document::dom::Document;
+use sxd_xpath::nodeset::Node;
+use sxd_xpath::{Context, Value};
+
+use crate::aggregate::{Accumulator, DuplicateNode};
+use crate::compile::{CompiledRule, CompiledRules, Shape};
+use crate::labels::{self, TemplateId};
+use crate::rulefile::{LabelName, XPathQuery};
+use crate::sample::{LabelSet, Sample};
+use crate::value::parse_number;
+
+/// The samples one rule gave for one input.
+#[derive(Debug)]
+pub struct RuleSamples {
+    /// Index of the rule in [`CompiledRules::rules`].
+    pub rule: usize,
+    /// Its samples, top-level labels included.
+    pub samples: Vec<Sample>,
+}
+
+/// Why a rule could not be evaluated against a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalError {
+    /// The rule, e.g. `metrics[2]`.
+    pub rule: String,
+    /// The rule's metric name.
+    pub metric: String,
+    /// The node being evaluated, as a location path, when there is one.
+    pub node: Option<String>,
+    /// What went wrong.
+    pub kind: EvalErrorKind,
+}
+
+/// What went wrong; each variant says when it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvalErrorKind {
+    /// sxd-xpath failed to run a query (unknown function, unknown variable, wrong argument).
+    XPath {
+        /// The rule field holding the query (`select`, `value`, `fields.kind`).
+        field: String,
+        /// The query.
+        query: String,
+        /// sxd-xpath's message.
+        message: String,
+    },
+    /// `select` gave a number, string or boolean instead of nodes.
+    SelectNotNodes {
+        /// The query.
+        query: String,
+        /// What it gave.
+        got: String,
+    },
+    /// A query selected no node where a value is needed.
+    Missing {
+        /// The rule field holding the query (`value`, `fields.kind`).
+        field: String,
+        /// The query.
+        query: String,
+    },
+    /// The value text is not a number.
+    NotANumber {
+        /// The query.
+        query: String,
+        /// The text, shortened.
+        text: String,
+    },
+    /// A label template failed to render.
+    Template {
+        /// The label.
+        label: String,
+        /// minijinja's message.
+        message: String,
+    },
+    /// Two nodes gave the same label set in a rule without `aggregate`.
+    Duplicate {
+        /// The label set.
+        labels: LabelSet,
+        /// The other node.
+        first: String,
+    },
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {} ({})", self.rule, self.metric)?;
+        if let Some(node) = &self.node {
+            write!(f, " at {node}")?;
+        }
+        f.write_str(": ")?;
+        match &self.kind {
+            EvalErrorKind::XPath {
+                field,
+                query,
+                message,
+            } => write!(f, "`{field}: {query}` failed: {message}"),
+            EvalErrorKind::SelectNotNodes { query, got } => write!(
+                f,
+                "`select: {query}` gave {got}, not nodes; select elements or attributes, \
+                 e.g. `/store/row`"
+            ),
+            EvalErrorKind::Missing { field, query } => write!(
+                f,
+                "`{field}: {query}` selected nothing; fix the store, or make the query always \
+                 give a string, e.g. `string({query})`, or filter such nodes out in `select`"
+            ),
+            EvalErrorKind::NotANumber { query, text } => write!(
+                f,
+                "`value: {query}` gave {text:?}, which is not a number (numbers are written \
+                 like 42, -1.5 or 2e3, without spaces)"
+            ),
+            EvalErrorKind::Template { label, message } => {
+                write!(f, "the template of label `{label}` failed: {message}")
+            }
+            EvalErrorKind::Duplicate { labels, first } => write!(
+                f,
+                "this node and {first} both give the series {labels}; add a label that tells \
+                 them apart, or an `aggregate`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// Evaluates every rule against one document. `input` is the path the document was read
+/// from, as the user gave it (the templates' `input`).
+pub fn evaluate(
+    rules: &CompiledRules,
+    document: &Document<'_>,
+    input: &Path,
+) -> Result<Vec<RuleSamples>, EvalError> {
+    let mut context = Context::new();
+    for (prefix, uri) in &rules.namespaces {
+        context.set_namespace(prefix, uri);
+    }
+    let input_value = labels::input_value(input);
+    let global = render_global_labels(rules, &input_value)?;
+    let mut order = None;
+    let mut out = Vec::with_capacity(rules.rules.len());
+    for (index, rule) in rules.rules.iter().enumerate() {
+        let mut run = RuleRun {
+            rule,
+            templates: &rules.templates,
+            input: &input_value,
+            context: &context,
+            document,
+            order: &mut order,
+        };
+        let samples = run.samples(&global)?;
+        out.push(RuleSamples {
+            rule: index,
+            samples,
+        });
+    }
+    Ok(out)
+}
+
+/// Renders the top-level labels for one input.
+pub fn render_global_labels(
+    rules: &CompiledRules,
+    input: &minijinja::Value,
+) -> Result<Vec<(String, String)>, EvalError> {
+    let context = labels::context([], input);
+    rules
+        .global_labels
+        .iter()
+        .map(|(label, id)| {
+            rules
+                .templates
+                .render(id, &context)
+                .map(|value| (label.as_str().to_owned(), value))
+                .map_err(|message| EvalError {
+                    rule: "labels".to_owned(),
+                    metric: "top-level labels".to_owned(),
+                    node: None,
+                    kind: EvalErrorKind::Template {
+                        label: label.as_str().to_owned(),
+                        message,
+                    },
+                })
+        })
+        .collect()
+}
+
+/// Renders a rule's labels for one node and adds the top-level labels.
+pub fn render_labels(
+    templates: &labels::Templates,
+    labels: &[(LabelName, TemplateId)],
+    context: &minijinja::Value,
+) -> Result<Vec<(String, String)>, EvalErrorKind> {
+    labels
+        .iter()
+        .map(|(label, id)| {
+            templates
+                .render(id, context)
+                .map(|value| (label.as_str().to_owned(), value))
+                .map_err(|message| EvalErrorKind::Template {
+                    label: label.as_str().to_owned(),
+                    message,
+                })
+        })
+        .collect()
+}
+
+/// Adds the top-level labels to every sample of a rule.
+pub fn with_global_labels(samples: Vec<Sample>, global: &[(String, String)]) -> Vec<Sample> {
+    if global.is_empty() {
+        return samples;
+    }
+    samples
+        .into_iter()
+        .map(|sample| Sample {
+            labels: LabelSet::new(
+                sample
+                    .labels
+                    .pairs()
+                    .iter()
+                    .cloned()
+                    .chain(global.iter().cloned()),
+            ),
+            value: sample.value,
+        })
+        .collect()
+}
+
+/// One rule being evaluated against one document.
+struct RuleRun<'a, 'd> {
+    rule: &'a CompiledRule,
+    templates: &'a labels::Templates,
+    input: &'a minijinja::Value,
+    context: &'a Context<'d>,
+    document: &'a Document<'d>,
+    order: &'a mut Option<DocumentOrder<'d>>,
+}
+
+impl<'d> RuleRun<'_, 'd> {
+    fn error(&self, node: Option<Node<'d>>, kind: EvalErrorKind) -> EvalError {
+        EvalError {
+            rule: self.rule.id.clone(),
+            metric: self.rule.name.as_str().to_owned(),
+            node: node.map(location_path),
+            kind,
+        }
+    }
+
+    fn run_query(
+        &self,
+        field: &str,
+        query: &XPathQuery,
+        node: Node<'d>,
+    ) -> Result<Value<'d>, EvalError> {
+        query
+            .compiled()
+            .evaluate(self.context, node)
+            .map_err(|err| {
+                self.error(
+                    Some(node),
+                    EvalErrorKind::XPath {
+                        field: field.to_owned(),
+                        query: query.text().to_owned(),
+                        message: err.to_string(),
+                    },
+                )
+            })
+    }
+
+    fn order(&mut self) -> &DocumentOrder<'d> {
+        self.order
+            .get_or_insert_with(|| DocumentOrder::new(*self.document))
+    }
+
+    /// The string a field or value query gives at a node; `None` for an empty node-set.
+    fn string_of(&mut self, value: Value<'d>) -> Option<String> {
+        match value {
+            Value::Nodeset(nodes) => match nodes.size() {
+                0 => None,
+                1 => nodes.iter().next().map(|n| n.string_value()),
+                _ => {
+                    let order = self.order();
+                    nodes
+                        .iter()
+                        .min_by_key(|n| order.position(*n))
+                        .map(|n| n.string_value())
+                }
+            },
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(crate::exposition::format_value(n)),
+            Value::Boolean(b) => Some(b.to_string()),
+        }
+    }
+
+    fn number_at(&mut self, query: &XPathQuery, node: Node<'d>) -> Result<f64, EvalError> {
+        match self.run_query("value", query, node)? {
+            Value::Number(n) => Ok(n),
+            Value::Boolean(b) => Ok(if b { 1.0 } else { 0.0 }),
+            other => {
+                let text = self.string_of(other).ok_or_else(|| {
+                    self.error(
+                        Some(node),
+                        EvalErrorKind::Missing {
+                            field: "value".to_owned(),
+                            query: query.text().to_owned(),
+                        },
+                    )
+                })?;
+                parse_number(&text).ok_or_else(|| {
+                    self.error(
+                        Some(node),
+                        EvalErrorKind::NotANumber {
+                            query: query.text().to_owned(),
+                            text: shorten(&text),
+                        },
+                    )
+                })
+            }
+        }
+    }
+
+    fn samples(&mut self, global: &[(String, String)]) -> Result<Vec<Sample>, EvalError> {
+        let root: Node<'d> = self.document.root().into();
+        let samples = match &self.rule.shape {
+            Shape::Document { value } => {
+                let v = self.number_at(value, root)?;
+                let context = labels::context([], self.input);
+                let labels = render_labels(self.templates, &self.rule.labels, &context)
+                    .map_err(|kind| self.error(None, kind))?;
+                vec![Sample {
+                    labels: LabelSet::new(labels),
+                    value: crate::sample::SampleValue::Single(v),
+                }]
+            }
+            Shape::Nodes {
+                select,
+                fields,
+                value,
+                reduce,
+            } => {
+                let nodes = match self.run_query("select", select, root)? {
+                    Value::Nodeset(nodes) => nodes,
+                    other => {
+                        return Err(self.error(
+                            None,
+                            EvalErrorKind::SelectNotNodes {
+                                query: select.text().to_owned(),
+                                got: describe(&other),
+                            },
+                        ))
+                    }
+                };
+                let mut nodes: Vec<Node<'d>> = nodes.iter().collect();
+                if nodes.len() > 1 {
+                    let order = self.order();
+                    nodes.sort_by_key(|n| order.position(*n));
+                }
+                let mut acc = Accumulator::new(reduce);
+                let mut field_values = Vec::with_capacity(fields.len());
+                for node in nodes {
+                    field_values.clear();
+                    for (name, query) in fields {
+                        let field = format!("fields.{}", name.as_str());
+                        let result = self.run_query(&field, query, node)?;
+                        let text = self.string_of(result).ok_or_else(|| {
+                            self.error(
+                                Some(node),
+                                EvalErrorKind::Missing {
+                                    field,
+                                    query: query.text().to_owned(),
+                                },
+                            )
+                        })?;
+                        field_values.push(text);
+                    }
+                    let v = match value {
+                        Some(query) => Some(self.number_at(query, node)?),
+                        None => None,
+                    };
+                    let context = labels::context(
+                        fields
+                            .iter()
+                            .map(|(name, _)| name.as_str())
+                            .zip(field_values.iter().map(String::as_str)),
+                        self.input,
+                    );
+                    let labels = render_labels(self.templates, &self.rule.labels, &context)
+                        .map_err(|kind| self.error(Some(node), kind))?;
+                    acc.observe(LabelSet::new(labels), v, node).map_err(
+                        |DuplicateNode { labels, first, second }| {
+                            self.error(
+                                Some(second),
+                                EvalErrorKind::Duplicate {
+                                    labels,
+                                    first: location_path(first),
+                                },
+                            )
+                        },
+                    )?;
+                }
+                acc.finish()
+            }
+        };
+        Ok(with_global_labels(samples, global))
+    }
+}
+
+fn describe(value: &Value<'_>) -> String {
+    match value {
+        Value::Boolean(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {}", crate::exposition::format_value(*n)),
+        Value::String(s) => format!("the string {:?}", shorten(s)),
+        Value::Nodeset(_) => "nodes".to_owned(),
+    }
+}
+
+/// Cuts text for an error message, so a huge or secret value is not copied into logs whole.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The position of every node of a document in document order, built in one walk.
+pub struct DocumentOrder<'d> {
+    positions: HashMap<Node<'d>, usize>,
+}
+
+impl<'d> DocumentOrder<'d> {
+    /// Walks the document once (iteratively: no recursion on deep documents).
+    pub fn new(document: Document<'d>) -> DocumentOrder<'d> {
+        let mut positions = HashMap::new();
+        let mut stack: Vec<Node<'d>> = vec![document.root().into()];
+        while let Some(node) = stack.pop() {
+            positions.insert(node, positions.len());
+            if let Node::Element(element) = node {
+                for attribute in element.attributes() {
+                    positions.insert(attribute.into(), positions.len());
+                }
+            }
+            let children = node.children();
+            stack.extend(children.into_iter().rev());
+        }
+        DocumentOrder { positions }
+    }
+
+    /// The node's position; nodes not walked (namespace nodes) sort last.
+    pub fn position(&self, node: Node<'d>) -> usize {
+        self.positions.get(&node).copied().unwrap_or(usize::MAX)
+    }
+}
+
+/// A location path that finds `node` again, e.g. `/store/row[3]/@size`.
+pub fn location_path(node: Node<'_>) -> String {
+    let mut steps = Vec::new();
+    let mut current = Some(node);
+    while let Some(node) = current {
+        match node {
+            Node::Root(_) => break,
+            Node::Element(element) => {
+                let name = node.prefixed_name().unwrap_or_default();
+                let same = |sibling: &Node<'_>| {
+                    matches!(sibling, Node::Element(e) if e.name() == element.name())
+                };
+                let before = node.preceding_siblings().iter().filter(|s| same(s)).count();
+                let after = node.following_siblings().iter().filter(|s| same(s)).count();
+                if before + after == 0 {
+                    steps.push(name);
+                } else {
+                    steps.push(format!("{name}[{}]", before + 1));
+                }
+            }
+            Node::Attribute(_) => steps.push(format!("@{}", node.prefixed_name().unwrap_or_default())),
+            Node::Text(_) => {
+                let before = node
+                    .preceding_siblings()
+                    .iter()
+                    .filter(|s| matches!(s, Node::Text(_)))
+                    .count();
+                steps.push(format!("text()[{}]", before + 1));
+            }
+            Node::Comment(_) => steps.push("comment()".to_owned()),
+            Node::ProcessingInstruction(_) => steps.push("processing-instruction()".to_owned()),
+            Node::Namespace(_) => steps.push("namespace::*".to_owned()),
+        }
+        current = node.parent();
+    }
+    steps.reverse();
+    format!("/{}", steps.join("/"))
+}

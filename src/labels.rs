@@ -1,0 +1,160 @@
+//! Labels: the minijinja environment and label rendering.
+//!
+//! Every label template of a rule file is compiled once into one [`Templates`] environment and
+//! rendered per node (rule labels) or per input (top-level labels). The environment never
+//! escapes (label values are escaped by the exposition writer, not as HTML), treats undefined
+//! variables as errors, and bounds the work one render may do, so a template cannot hang a run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+
+/// How much work one template render may do (minijinja fuel, roughly instructions). Label
+/// templates are short; this only stops runaway loops such as `{% for i in range(10**9) %}`.
+const FUEL_PER_RENDER: u64 = 100_000;
+
+/// The name a template was registered under (its field path in the rule file).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TemplateId(String);
+
+impl TemplateId {
+    /// The template's field path, e.g. `metrics[1].labels.kind`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// All label templates of a rule file, compiled.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates::new()
+    }
+}
+
+impl Templates {
+    /// An empty environment configured for label values.
+    pub fn new() -> Templates {
+        let mut env = Environment::new();
+        // Template names are field paths; one ending in `.xml` or `.html` would otherwise turn
+        // on HTML escaping and put `&amp;` into label values.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL_PER_RENDER));
+        env.set_recursion_limit(50);
+        Templates { env }
+    }
+
+    /// Compiles a template; returns its id and the variables it uses (attribute lookups as
+    /// `input.path`).
+    pub fn add(&mut self, name: String, source: &str) -> Result<(TemplateId, Vec<String>), String> {
+        self.env
+            .add_template_owned(name.clone(), source.to_owned())
+            .map_err(|err| crate::rulefile::template_error(&err))?;
+        let template = self
+            .env
+            .get_template(&name)
+            .map_err(|err| crate::rulefile::template_error(&err))?;
+        let mut variables: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+        variables.sort();
+        Ok((TemplateId(name), variables))
+    }
+
+    /// Renders a registered template with a context.
+    pub fn render(&self, id: &TemplateId, context: &Value) -> Result<String, String> {
+        let template = self
+            .env
+            .get_template(id.as_str())
+            .map_err(|err| crate::rulefile::template_error(&err))?;
+        template
+            .render(context)
+            .map_err(|err| crate::rulefile::template_error(&err))
+    }
+}
+
+/// The `input` variable of templates: `path` as given, file `name`, and `dir`.
+pub fn input_value(path: &Path) -> Value {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = path
+        .parent()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut map = BTreeMap::new();
+    map.insert("path", Value::from(path.to_string_lossy().into_owned()));
+    map.insert("name", Value::from(name));
+    map.insert("dir", Value::from(dir));
+    Value::from(map)
+}
+
+/// The context of a rule label: the rule's fields and `input`.
+pub fn context<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>, input: &Value) -> Value {
+    let mut map: BTreeMap<&str, Value> = fields
+        .into_iter()
+        .map(|(name, value)| (name, Value::from(value)))
+        .collect();
+    map.insert("input", input.clone());
+    Value::from(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(source: &str, fields: &[(&str, &str)]) -> Result<String, String> {
+        let mut templates = Templates::new();
+        let (id, _) = templates.add("labels.xml".into(), source)?;
+        let input = input_value(Path::new("/srv/app/store.xml"));
+        templates.render(&id, &context(fields.iter().copied(), &input))
+    }
+
+    #[test]
+    fn renders_fields_and_input_without_escaping() {
+        assert_eq!(
+            render("{{ kind }}@{{ input.name }} in {{ input.dir }}", &[("kind", "a&b<\"c\">")]),
+            Ok("a&b<\"c\">@store.xml in /srv/app".to_owned())
+        );
+        assert_eq!(render("{{ input.path }}", &[]), Ok("/srv/app/store.xml".to_owned()));
+    }
+
+    #[test]
+    fn filters_work() {
+        assert_eq!(render("{{ kind | upper }}", &[("kind", "a")]), Ok("A".to_owned()));
+    }
+
+    #[test]
+    fn undefined_variables_are_errors() {
+        let err = render("{{ kidn }}", &[("kind", "a")]).expect_err("strict undefined");
+        assert!(err.contains("undefined"), "{err}");
+        let err = render("{{ input.paht }}", &[]).expect_err("strict undefined attribute");
+        assert!(err.contains("undefined"), "{err}");
+    }
+
+    #[test]
+    fn runaway_templates_stop() {
+        let err = render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", &[])
+            .expect_err("out of fuel");
+        assert!(err.contains("fuel"), "{err}");
+    }
+
+    #[test]
+    fn variables_are_reported() {
+        let mut templates = Templates::new();
+        let (_, vars) = templates
+            .add("t".into(), "{{ kind }}{{ input.path }}{{ range(2) | join }}")
+            .expect("compiles");
+        assert_eq!(vars, ["input.path", "kind", "range"]);
+    }
+}

@@ -1,0 +1,676 @@
+//! Rule file: YAML text to a [`RuleFile`] whose values are each valid on their own.
+//!
+//! The structs mirror the YAML (`deny_unknown_fields`). Every value that can be checked alone is
+//! checked while it is read, inside `deserialize_str`, so serde_yaml still knows where the value
+//! is and the error points at it: metric and label names, field names, XPath syntax, template
+//! syntax. Checks that need several values (a namespace prefix used in a query, a template
+//! variable that must be a field, two rules sharing a family) are in [`crate::compile`].
+//!
+//! All YAML parsing lives in this module (and the position lookup in [`crate::diagnostic`]), so
+//! replacing serde_yaml by a maintained fork touches one place.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::diagnostic::{position_at_index, Position};
+use crate::sample::MetricType;
+
+/// The rule file format version this build reads.
+pub const SUPPORTED_VERSION: u64 = 1;
+
+/// Longest XPath expression accepted, in bytes. sxd-xpath's parser is recursive, so a bounded
+/// length (with [`MAX_XPATH_NESTING`]) keeps a pathological query from overflowing the stack.
+pub const MAX_XPATH_BYTES: usize = 4096;
+
+/// Deepest nesting of parentheses, brackets and unary minus signs accepted in an XPath.
+pub const MAX_XPATH_NESTING: usize = 64;
+
+/// A whole rule file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// Format version; must be [`SUPPORTED_VERSION`].
+    pub version: Version,
+    /// Namespace prefixes usable in every XPath of the file: prefix -> URI.
+    #[serde(default)]
+    pub namespaces: BTreeMap<Prefix, String>,
+    /// Labels added to every sample: label name -> template over `input`.
+    #[serde(default)]
+    pub labels: BTreeMap<LabelName, Template>,
+    /// The rules, one per metric (several may share a family).
+    pub metrics: Vec<Rule>,
+}
+
+/// One entry of `metrics:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Metric (family) name.
+    pub name: MetricName,
+    /// HELP text.
+    pub help: String,
+    /// Metric type.
+    #[serde(rename = "type")]
+    pub kind: MetricType,
+    /// Absolute XPath selecting the nodes this rule reads; absent for a document-level rule.
+    pub select: Option<XPathQuery>,
+    /// XPath giving the number: relative to each selected node, or to the document.
+    pub value: Option<XPathQuery>,
+    /// Named strings read from each selected node: field name -> relative XPath.
+    #[serde(default)]
+    pub fields: BTreeMap<FieldName, XPathQuery>,
+    /// Labels of the rule's samples: label name -> template over fields and `input`.
+    #[serde(default)]
+    pub labels: BTreeMap<LabelName, Template>,
+    /// How the selected nodes of one label set combine into one sample.
+    pub aggregate: Option<Aggregation>,
+    /// Histogram bucket upper bounds, ascending; `+Inf` is added.
+    pub buckets: Option<Vec<f64>>,
+    /// Summary quantiles, ascending, each in [0, 1].
+    pub quantiles: Option<Vec<f64>>,
+}
+
+/// How the nodes of one label set combine into one gauge or counter sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// The number of nodes.
+    Count,
+    /// The sum of their values.
+    Sum,
+    /// The smallest value.
+    Min,
+    /// The largest value.
+    Max,
+    /// The arithmetic mean of the values.
+    Avg,
+}
+
+impl Aggregation {
+    /// The word used in the rule file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Count => "count",
+            Aggregation::Sum => "sum",
+            Aggregation::Min => "min",
+            Aggregation::Max => "max",
+            Aggregation::Avg => "avg",
+        }
+    }
+}
+
+/// A rule file read and parsed, with its source kept for error messages.
+#[derive(Debug)]
+pub struct LoadedRuleFile {
+    /// The path as the user gave it.
+    pub path: PathBuf,
+    /// The YAML text.
+    pub source: String,
+    /// The parsed rules.
+    pub rules: RuleFile,
+}
+
+/// A rule file that cannot be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleFileError {
+    /// The file cannot be read (missing, not permitted, not UTF-8).
+    #[error("cannot read rule file {}: {source}", path.display())]
+    Read {
+        /// The rule file path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, or a value has the wrong type or is invalid.
+    #[error("{message}")]
+    Yaml {
+        /// The rule file path.
+        path: PathBuf,
+        /// What is wrong, starting with the field path when serde_yaml knows it.
+        message: String,
+        /// Where, when known.
+        position: Option<Position>,
+    },
+}
+
+/// Reads and parses a rule file.
+pub fn load(path: &Path) -> Result<LoadedRuleFile, RuleFileError> {
+    let source = std::fs::read_to_string(path).map_err(|source| RuleFileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let rules = parse(&source).map_err(|(message, position)| RuleFileError::Yaml {
+        path: path.to_owned(),
+        message,
+        position,
+    })?;
+    Ok(LoadedRuleFile {
+        path: path.to_owned(),
+        source,
+        rules,
+    })
+}
+
+/// Parses rule file text; on error gives the message (without serde_yaml's location suffix)
+/// and the position.
+pub fn parse(source: &str) -> Result<RuleFile, (String, Option<Position>)> {
+    serde_yaml::from_str(source).map_err(|err| {
+        let position = err
+            .location()
+            .map(|location| position_at_index(source, location.index()));
+        let mut message = err.to_string();
+        // serde_yaml appends " at line L column C"; the diagnostic shows the position itself.
+        if let Some(location) = err.location() {
+            let suffix = format!(" at line {} column {}", location.line(), location.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_owned();
+            }
+        }
+        (message, position)
+    })
+}
+
+/// Runs a check inside `deserialize_str`, while serde_yaml still knows where the value is.
+struct Checked<T>(fn(&str) -> Result<T, String>);
+
+impl<T> Visitor<'_> for Checked<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
+        (self.0)(s).map_err(E::custom)
+    }
+}
+
+macro_rules! checked_string {
+    ($type:ident) => {
+        impl<'de> Deserialize<'de> for $type {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_str(Checked($type::parse))
+            }
+        }
+    };
+}
+
+/// The `version:` value; only [`SUPPORTED_VERSION`] is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version(pub u64);
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct VersionVisitor;
+        impl Visitor<'_> for VersionVisitor {
+            type Value = Version;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "the number {SUPPORTED_VERSION}")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Version, E> {
+                if v == SUPPORTED_VERSION {
+                    Ok(Version(v))
+                } else {
+                    Err(E::custom(format!(
+                        "rule file version {v} is not supported; this xml2prom reads version \
+                         {SUPPORTED_VERSION}"
+                    )))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Version, E> {
+                Err(E::custom(format!(
+                    "rule file version {v} is not supported; this xml2prom reads version \
+                     {SUPPORTED_VERSION}"
+                )))
+            }
+        }
+        d.deserialize_u64(VersionVisitor)
+    }
+}
+
+fn is_name(s: &str, first: impl Fn(char) -> bool, rest: impl Fn(char) -> bool) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(first) && chars.all(rest)
+}
+
+/// A valid Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, not starting with `__`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MetricName(String);
+
+impl MetricName {
+    /// Checks a metric name.
+    pub fn parse(s: &str) -> Result<MetricName, String> {
+        let valid = is_name(
+            s,
+            |c| c.is_ascii_alphabetic() || c == '_' || c == ':',
+            |c| c.is_ascii_alphanumeric() || c == '_' || c == ':',
+        );
+        if !valid {
+            return Err(format!(
+                "`{s}` is not a valid metric name: use letters, digits, `_` and `:`, not \
+                 starting with a digit"
+            ));
+        }
+        if s.starts_with("__") {
+            return Err(format!(
+                "`{s}` is not a valid metric name: names starting with `__` are reserved for \
+                 Prometheus"
+            ));
+        }
+        Ok(MetricName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+checked_string!(MetricName);
+
+impl fmt::Display for MetricName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__` (reserved by
+/// Prometheus; node_exporter 1.5 crashes on such a label in a textfile).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LabelName(String);
+
+impl LabelName {
+    /// Checks a label name.
+    pub fn parse(s: &str) -> Result<LabelName, String> {
+        let valid = is_name(
+            s,
+            |c| c.is_ascii_alphabetic() || c == '_',
+            |c| c.is_ascii_alphanumeric() || c == '_',
+        );
+        if !valid {
+            return Err(format!(
+                "`{s}` is not a valid label name: use letters, digits and `_`, not starting \
+                 with a digit"
+            ));
+        }
+        if s.starts_with("__") {
+            return Err(format!(
+                "`{s}` is not a valid label name: names starting with `__` are reserved for \
+                 Prometheus"
+            ));
+        }
+        Ok(LabelName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+checked_string!(LabelName);
+
+impl fmt::Display for LabelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Words a field cannot be called, because templates could not refer to it by that name.
+const RESERVED_FIELD_NAMES: &[&str] = &[
+    "input", "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is",
+    "if", "else", "loop", "self",
+];
+
+/// A field name: an identifier templates can use, e.g. `{{ kind }}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldName(String);
+
+impl FieldName {
+    /// Checks a field name.
+    pub fn parse(s: &str) -> Result<FieldName, String> {
+        let valid = is_name(
+            s,
+            |c| c.is_ascii_alphabetic() || c == '_',
+            |c| c.is_ascii_alphanumeric() || c == '_',
+        );
+        if !valid {
+            return Err(format!(
+                "`{s}` is not a valid field name: use letters, digits and `_`, not starting \
+                 with a digit, so templates can refer to it as {{{{ {s} }}}}"
+            ));
+        }
+        if RESERVED_FIELD_NAMES.contains(&s) {
+            return Err(format!(
+                "`{s}` cannot be a field name: templates reserve that word; choose another name"
+            ));
+        }
+        Ok(FieldName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+checked_string!(FieldName);
+
+/// A namespace prefix declared in `namespaces:`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Prefix(String);
+
+impl Prefix {
+    /// Checks a namespace prefix (an XML NCName without `:`).
+    pub fn parse(s: &str) -> Result<Prefix, String> {
+        let valid = is_name(
+            s,
+            |c| c.is_alphabetic() || c == '_',
+            |c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'),
+        );
+        if !valid {
+            return Err(format!("`{s}` is not a valid namespace prefix"));
+        }
+        if s.eq_ignore_ascii_case("xml") || s.eq_ignore_ascii_case("xmlns") {
+            return Err(format!("`{s}` is a reserved namespace prefix; choose another"));
+        }
+        Ok(Prefix(s.to_owned()))
+    }
+
+    /// The prefix.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+checked_string!(Prefix);
+
+/// An XPath 1.0 expression that compiles, with its text and the namespace prefixes it uses.
+pub struct XPathQuery {
+    text: String,
+    compiled: sxd_xpath::XPath,
+    prefixes: Vec<String>,
+}
+
+impl fmt::Debug for XPathQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("XPathQuery").field(&self.text).finish()
+    }
+}
+
+impl XPathQuery {
+    /// Compiles an XPath expression.
+    pub fn parse(text: &str) -> Result<XPathQuery, String> {
+        if text.trim().is_empty() {
+            return Err("the XPath expression is empty".to_owned());
+        }
+        if text.len() > MAX_XPATH_BYTES {
+            return Err(format!(
+                "the XPath expression is {} bytes long; the limit is {MAX_XPATH_BYTES}",
+                text.len()
+            ));
+        }
+        let scan = scan_xpath(text)
+            .map_err(|why| format!("`{text}` is not a valid XPath expression: {why}"))?;
+        let compiled = sxd_xpath::Factory::new()
+            .build(text)
+            .map_err(|err| format!("`{text}` is not a valid XPath expression: {err}"))?
+            .ok_or_else(|| "the XPath expression is empty".to_owned())?;
+        Ok(XPathQuery {
+            text: text.to_owned(),
+            compiled,
+            prefixes: scan.prefixes,
+        })
+    }
+
+    /// The expression as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The compiled expression.
+    pub fn compiled(&self) -> &sxd_xpath::XPath {
+        &self.compiled
+    }
+
+    /// Namespace prefixes used in name tests, function names or variables.
+    pub fn prefixes(&self) -> &[String] {
+        &self.prefixes
+    }
+}
+
+checked_string!(XPathQuery);
+
+/// What a lexical scan of an XPath found.
+struct XPathScan {
+    prefixes: Vec<String>,
+}
+
+/// Scans an XPath for qualified names and nesting depth, without evaluating it.
+///
+/// sxd-xpath panics when a name test uses a prefix that the context does not bind, and parses
+/// nested expressions recursively; this scan lets the compiler refuse both before any XML is
+/// read. It follows the XPath 1.0 lexical rules: string literals are skipped, a `:` between two
+/// names (not `::`) makes the name before it a prefix.
+fn scan_xpath(text: &str) -> Result<XPathScan, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    let mut unary_run = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\'' | '"' => {
+                let close = chars[i + 1..]
+                    .iter()
+                    .position(|&d| d == c)
+                    .ok_or_else(|| format!("the string literal starting with {c} is not closed"))?;
+                i += close + 2;
+                continue;
+            }
+            '(' | '[' => {
+                depth += 1;
+                if depth > MAX_XPATH_NESTING {
+                    return Err(format!("nested deeper than {MAX_XPATH_NESTING} levels"));
+                }
+            }
+            ')' | ']' => depth = depth.saturating_sub(1),
+            '-' => {
+                unary_run += 1;
+                if unary_run > MAX_XPATH_NESTING {
+                    return Err(format!("more than {MAX_XPATH_NESTING} minus signs in a row"));
+                }
+                i += 1;
+                continue;
+            }
+            c if c.is_alphabetic() || c == '_' => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '-' | '.'))
+                {
+                    i += 1;
+                }
+                let name: String = chars[start..i].iter().collect();
+                let colon = chars.get(i) == Some(&':');
+                let axis = chars.get(i + 1) == Some(&':');
+                if colon && !axis {
+                    if !prefixes.contains(&name) {
+                        prefixes.push(name);
+                    }
+                    i += 1;
+                }
+                unary_run = 0;
+                continue;
+            }
+            c if c.is_whitespace() => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        unary_run = 0;
+        i += 1;
+    }
+    Ok(XPathScan { prefixes })
+}
+
+/// A minijinja template whose syntax is valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(String);
+
+impl Template {
+    /// Checks the template's syntax. Variables are checked by the compiler, which knows the
+    /// rule's fields.
+    pub fn parse(s: &str) -> Result<Template, String> {
+        let env = minijinja::Environment::new();
+        env.template_from_str(s)
+            .map_err(|err| format!("`{s}` is not a valid template: {}", template_error(&err)))?;
+        Ok(Template(s.to_owned()))
+    }
+
+    /// The template source.
+    pub fn source(&self) -> &str {
+        &self.0
+    }
+}
+
+checked_string!(Template);
+
+/// A minijinja error as one line: its kind and detail, without the template name.
+pub fn template_error(err: &minijinja::Error) -> String {
+    match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.kind()),
+        None => err.kind().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(yaml: &str) -> (String, Position) {
+        let (message, position) = parse(yaml).expect_err("the rule file is invalid");
+        (message, position.expect("serde_yaml knows where"))
+    }
+
+    const HEAD: &str = "version: 1\nmetrics:\n";
+
+    #[test]
+    fn a_full_rule_file_parses() {
+        let yaml = r#"
+version: 1
+namespaces: { s: "urn:example:store" }
+labels: { path: "{{ input.path }}" }
+metrics:
+  - name: store_rows
+    help: Rows by kind
+    type: gauge
+    select: /s:store/s:row
+    fields: { kind: "@kind" }
+    labels: { kind: "{{ kind }}" }
+    aggregate: count
+  - name: store_row_size_bytes
+    help: Sizes
+    type: histogram
+    select: /store/row
+    value: "@size"
+    buckets: [100, 1000]
+"#;
+        let file = parse(yaml).expect("valid rule file");
+        assert_eq!(file.metrics.len(), 2);
+        assert_eq!(file.metrics[0].select.as_ref().map(|q| q.prefixes().to_vec()), Some(vec!["s".to_owned()]));
+        assert_eq!(file.metrics[1].buckets, Some(vec![100.0, 1000.0]));
+        assert_eq!(file.metrics[0].aggregate, Some(Aggregation::Count));
+    }
+
+    #[test]
+    fn invalid_metric_name_points_at_the_value() {
+        let yaml = format!("{HEAD}  - name: 2bad\n    help: h\n    type: gauge\n    value: '1'\n");
+        let (message, position) = parse_err(&yaml);
+        assert!(message.starts_with("metrics[0].name: `2bad` is not a valid metric name"), "{message}");
+        assert_eq!((position.line, position.column), (3, 11));
+    }
+
+    #[test]
+    fn reserved_label_name_is_refused() {
+        let yaml = format!(
+            "{HEAD}  - name: m\n    help: h\n    type: gauge\n    value: '1'\n    labels: {{ __x: a }}\n"
+        );
+        let (message, position) = parse_err(&yaml);
+        assert!(message.contains("`__x` is not a valid label name"), "{message}");
+        assert_eq!(position.line, 7);
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let yaml = format!("{HEAD}  - name: m\n    help: h\n    type: gauge\n    valeu: '1'\n");
+        let (message, position) = parse_err(&yaml);
+        assert!(message.contains("unknown field `valeu`"), "{message}");
+        assert_eq!(position.line, 6);
+    }
+
+    #[test]
+    fn bad_xpath_is_refused_at_its_line() {
+        let yaml = format!("{HEAD}  - name: m\n    help: h\n    type: gauge\n    value: count(//row])\n");
+        let (message, position) = parse_err(&yaml);
+        assert!(message.contains("`count(//row])` is not a valid XPath expression"), "{message}");
+        assert_eq!((position.line, position.column), (6, 12));
+    }
+
+    #[test]
+    fn bad_template_is_refused() {
+        let yaml = format!(
+            "{HEAD}  - name: m\n    help: h\n    type: gauge\n    value: '1'\n    labels: {{ a: '{{{{ x ' }}\n"
+        );
+        let (message, _) = parse_err(&yaml);
+        assert!(message.contains("is not a valid template"), "{message}");
+    }
+
+    #[test]
+    fn wrong_version_and_type_are_refused() {
+        let (message, _) = parse_err("version: 2\nmetrics: []\n");
+        assert!(message.contains("version 2 is not supported"), "{message}");
+        let yaml = format!("{HEAD}  - name: m\n    help: h\n    type: gauge2\n    value: '1'\n");
+        let (message, _) = parse_err(&yaml);
+        assert!(message.contains("unknown variant `gauge2`"), "{message}");
+    }
+
+    #[test]
+    fn names() {
+        assert!(MetricName::parse("a:b_c1").is_ok());
+        assert!(MetricName::parse("__a").is_err());
+        assert!(MetricName::parse("a-b").is_err());
+        assert!(MetricName::parse("").is_err());
+        assert!(LabelName::parse("_a").is_ok());
+        assert!(LabelName::parse("a:b").is_err());
+        assert!(FieldName::parse("input").is_err());
+        assert!(FieldName::parse("kind").is_ok());
+        assert!(Prefix::parse("xml").is_err());
+    }
+
+    #[test]
+    fn xpath_scan_finds_prefixes_outside_literals() {
+        let q = XPathQuery::parse("/s:store/s:row[@t:kind = 'x:y'][child::a:b]/@*").expect("valid");
+        assert_eq!(q.prefixes(), ["s", "t", "a"]);
+        let q = XPathQuery::parse("count(ancestor-or-self::node())").expect("valid");
+        assert!(q.prefixes().is_empty());
+        let q = XPathQuery::parse("/p:*").expect("valid");
+        assert_eq!(q.prefixes(), ["p"]);
+    }
+
+    #[test]
+    fn pathological_xpath_is_refused_before_the_parser() {
+        let deep = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(XPathQuery::parse(&deep).is_err());
+        let minus = format!("{}1", "-".repeat(3000));
+        assert!(XPathQuery::parse(&minus).is_err());
+        assert!(XPathQuery::parse(&"a/".repeat(5000)).is_err());
+        assert!(XPathQuery::parse("'open").is_err());
+        assert!(XPathQuery::parse("  ").is_err());
+    }
+}
