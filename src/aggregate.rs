@@ -25,14 +25,26 @@ pub struct DuplicateNode<N> {
 /// The running state of one label set.
 #[derive(Debug, Clone)]
 enum Group<N> {
-    Each { value: f64, node: N },
+    Each {
+        value: f64,
+        node: N,
+    },
     Count(u64),
     Sum(f64),
     Min(f64),
     Max(f64),
-    Avg { sum: f64, count: u64 },
-    Histogram { counts: Vec<u64>, sum: f64, count: u64 },
-    Summary { values: Vec<f64> },
+    Avg {
+        sum: f64,
+        count: u64,
+    },
+    Histogram {
+        counts: Vec<u64>,
+        sum: f64,
+        count: u64,
+    },
+    Summary {
+        values: Vec<f64>,
+    },
 }
 
 /// Groups one rule's observations by label set. `N` is the engine's handle to a node.
@@ -204,7 +216,8 @@ mod tests {
     fn run(reduce: Reduce, observations: &[(&str, f64)]) -> Vec<Sample> {
         let mut acc = Accumulator::new(&reduce);
         for (i, (kind, v)) in observations.iter().enumerate() {
-            acc.observe(labels(kind), Some(*v), i).expect("no duplicates");
+            acc.observe(labels(kind), Some(*v), i)
+                .expect("no duplicates");
         }
         let mut samples = acc.finish();
         samples.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -249,8 +262,10 @@ mod tests {
     #[test]
     fn each_refuses_a_second_node_for_a_label_set() {
         let mut acc = Accumulator::new(&Reduce::Each);
-        acc.observe(labels("a"), Some(1.0), "/store/row[1]").expect("first");
-        acc.observe(labels("b"), Some(1.0), "/store/row[2]").expect("other labels");
+        acc.observe(labels("a"), Some(1.0), "/store/row[1]")
+            .expect("first");
+        acc.observe(labels("b"), Some(1.0), "/store/row[2]")
+            .expect("other labels");
         let err = acc
             .observe(labels("a"), Some(2.0), "/store/row[3]")
             .expect_err("duplicate");
@@ -268,10 +283,20 @@ mod tests {
     fn histogram_is_cumulative_with_inf_as_count() {
         let samples = run(
             Reduce::Histogram(vec![1.0, 2.5, 100.0]),
-            &[("a", 0.5), ("a", 1.0), ("a", 2.0), ("a", 1000.0), ("a", f64::NAN)],
+            &[
+                ("a", 0.5),
+                ("a", 1.0),
+                ("a", 2.0),
+                ("a", 1000.0),
+                ("a", f64::NAN),
+            ],
         );
         match &samples[0].value {
-            SampleValue::Histogram { buckets, sum, count } => {
+            SampleValue::Histogram {
+                buckets,
+                sum,
+                count,
+            } => {
                 assert_eq!(buckets, &[(1.0, 2), (2.5, 3), (100.0, 3)]);
                 assert_eq!(*count, 5);
                 assert!(sum.is_nan());

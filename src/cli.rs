@@ -87,7 +87,8 @@ mod tests {
     #[test]
     fn run_flags_parse() {
         let cli = Cli::try_parse_from([
-            "xml2prom", "run", "--rules", "r.yaml", "--input", "a.xml", "--input", "b.xml", "-o", "-",
+            "xml2prom", "run", "--rules", "r.yaml", "--input", "a.xml", "--input", "b.xml", "-o",
+            "-",
         ])
         .expect("valid command line");
         let Command::Run(args) = cli.command;

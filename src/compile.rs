@@ -34,6 +34,8 @@ pub struct CompiledRules {
 pub struct CompiledRule {
     /// Where the rule is in the file, e.g. `metrics[2]`: names the rule in messages.
     pub id: String,
+    /// The rule's index in `metrics:`.
+    pub index: usize,
     /// The family this rule adds samples to.
     pub name: MetricName,
     /// The family's HELP.
@@ -249,20 +251,18 @@ pub fn compile(file: RuleFile) -> Result<CompiledRules, Vec<CompileError>> {
     let mut rules = Vec::new();
     for (index, rule) in file.metrics.into_iter().enumerate() {
         let path = root.key("metrics").index(index);
-        let before = errors.len();
+        // Rules with problems still take part in the cross-rule checks below, so one run
+        // reports a family conflict even when one of the rules also has another problem.
         let compiled = compile_rule(
             rule,
+            index,
             &path,
             &declared,
             &global_names,
             &mut templates,
             &mut errors,
         );
-        if errors.len() == before {
-            if let Some(compiled) = compiled {
-                rules.push(compiled);
-            }
-        }
+        rules.extend(compiled);
     }
     for (label, _) in &global_labels {
         for rule in &rules {
@@ -308,6 +308,7 @@ fn reserved_label(kind: MetricType) -> Option<&'static str> {
 
 fn compile_rule(
     rule: Rule,
+    index: usize,
     path: &FieldPath,
     declared: &[String],
     global_names: &BTreeSet<&str>,
@@ -359,10 +360,24 @@ fn compile_rule(
     match kind {
         MetricType::Gauge | MetricType::Counter => {
             if rule.buckets.is_some() {
-                error("buckets", true, forbidden("buckets", "only for a histogram"));
+                error(
+                    "buckets",
+                    true,
+                    forbidden(
+                        "buckets",
+                        &format!("{for_kind}; buckets belong to a histogram"),
+                    ),
+                );
             }
             if rule.quantiles.is_some() {
-                error("quantiles", true, forbidden("quantiles", "only for a summary"));
+                error(
+                    "quantiles",
+                    true,
+                    forbidden(
+                        "quantiles",
+                        &format!("{for_kind}; quantiles belong to a summary"),
+                    ),
+                );
             }
             match (&rule.select, rule.aggregate, &rule.value) {
                 (None, Some(_), _) => error(
@@ -392,7 +407,10 @@ fn compile_rule(
                     true,
                     missing(
                         "value",
-                        &format!("with `aggregate: {}`: the number to aggregate", aggregation.as_str()),
+                        &format!(
+                            "with `aggregate: {}`: the number to aggregate",
+                            aggregation.as_str()
+                        ),
                     ),
                 ),
                 (Some(_), None, None) => error(
@@ -409,13 +427,34 @@ fn compile_rule(
         }
         MetricType::Histogram | MetricType::Summary => {
             if rule.select.is_none() {
-                error("", true, missing("select", &format!("{for_kind}: the nodes whose values are observed")));
+                error(
+                    "",
+                    true,
+                    missing(
+                        "select",
+                        &format!("{for_kind}: the nodes whose values are observed"),
+                    ),
+                );
             }
             if rule.value.is_none() {
-                error("", true, missing("value", &format!("{for_kind}: the number each node observes")));
+                error(
+                    "",
+                    true,
+                    missing(
+                        "value",
+                        &format!("{for_kind}: the number each node observes"),
+                    ),
+                );
             }
             if rule.aggregate.is_some() {
-                error("aggregate", true, forbidden("aggregate", &format!("{for_kind}, which aggregates its observations itself")));
+                error(
+                    "aggregate",
+                    true,
+                    forbidden(
+                        "aggregate",
+                        &format!("{for_kind}, which aggregates its observations itself"),
+                    ),
+                );
             }
             let (own, own_name, other, other_name) = if kind == MetricType::Histogram {
                 (&rule.buckets, "buckets", &rule.quantiles, "quantiles")
@@ -439,7 +478,10 @@ fn compile_rule(
         error(
             "fields",
             true,
-            forbidden("fields", "without `select`: fields are read from each selected node"),
+            forbidden(
+                "fields",
+                "without `select`: fields are read from each selected node",
+            ),
         );
     }
 
@@ -493,6 +535,7 @@ fn compile_rule(
     };
     Some(CompiledRule {
         id: path.to_string(),
+        index,
         name: rule.name,
         help: rule.help,
         kind,
@@ -538,7 +581,9 @@ fn check_bounds(bounds: &[f64], kind: MetricType) -> Vec<String> {
                 }
             ));
         } else if kind == MetricType::Summary && !(0.0..=1.0).contains(&b) {
-            problems.push(format!("quantile {i} is {b}; quantiles are between 0 and 1"));
+            problems.push(format!(
+                "quantile {i} is {b}; quantiles are between 0 and 1"
+            ));
         }
         if i > 0 && bounds[i - 1] >= b {
             problems.push(format!(
@@ -572,7 +617,6 @@ fn register(
     };
     let mut available: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
     available.extend(INPUT_ATTRIBUTES.iter().map(|a| format!("input.{a}")));
-    let mut ok = true;
     for variable in variables {
         let mut parts = variable.splitn(2, '.');
         let head = parts.next().unwrap_or_default();
@@ -585,7 +629,6 @@ fn register(
             fields.contains(&head) || TEMPLATE_GLOBALS.contains(&head)
         };
         if !known {
-            ok = false;
             errors.push(CompileError {
                 path: path.clone(),
                 at_key: false,
@@ -596,7 +639,9 @@ fn register(
             });
         }
     }
-    ok.then_some(id)
+    // The template compiled, so the label exists for the family checks even if a variable
+    // is wrong; the error above keeps the rules from being used.
+    Some(id)
 }
 
 /// Rules sharing a name must agree; no family may collide with a histogram's or summary's
@@ -604,7 +649,7 @@ fn register(
 fn check_families(rules: &[CompiledRule], errors: &mut Vec<CompileError>) {
     let mut first_of: BTreeMap<&str, &CompiledRule> = BTreeMap::new();
     for rule in rules {
-        let rule_path = || FieldPath::root().key("metrics").index(rule_index(&rule.id));
+        let rule_path = || FieldPath::root().key("metrics").index(rule.index);
         match first_of.get(rule.name.as_str()) {
             None => {
                 first_of.insert(rule.name.as_str(), rule);
@@ -618,14 +663,21 @@ fn check_families(rules: &[CompiledRule], errors: &mut Vec<CompileError>) {
                 };
                 let mut differences = Vec::new();
                 if first.kind != rule.kind {
-                    differences.push(("type", format!("type `{}` (here `{}`)", first.kind, rule.kind)));
+                    differences.push((
+                        "type",
+                        format!("type `{}` (here `{}`)", first.kind, rule.kind),
+                    ));
                 }
                 if first.help != rule.help {
-                    differences.push(("help", format!("help {:?} (here {:?})", first.help, rule.help)));
+                    differences.push((
+                        "help",
+                        format!("help {:?} (here {:?})", first.help, rule.help),
+                    ));
                 }
                 let (a, b) = (label_names(first), label_names(rule));
                 if a != b {
-                    let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+                    let list =
+                        |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
                     differences.push((
                         "labels",
                         format!("labels [{}] (here [{}])", list(&a), list(&b)),
@@ -660,7 +712,7 @@ fn check_families(rules: &[CompiledRule], errors: &mut Vec<CompileError>) {
                 errors.push(CompileError {
                     path: FieldPath::root()
                         .key("metrics")
-                        .index(rule_index(&clash.id))
+                        .index(clash.index)
                         .key("name"),
                     at_key: false,
                     kind: CompileErrorKind::NameClash {
@@ -673,10 +725,158 @@ fn check_families(rules: &[CompiledRule], errors: &mut Vec<CompileError>) {
     }
 }
 
-/// Recovers the index from a rule id `metrics[N]`.
-fn rule_index(id: &str) -> usize {
-    id.trim_start_matches("metrics[")
-        .trim_end_matches(']')
-        .parse()
-        .unwrap_or_default()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(yaml: &str) -> Vec<String> {
+        let file = crate::rulefile::parse(yaml).expect("the YAML itself is valid");
+        match compile(file) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn rule(body: &str) -> String {
+        format!("version: 1\nmetrics:\n  - name: m\n    help: h\n{body}")
+    }
+
+    fn assert_one(yaml: &str, expected: &str) {
+        let found = errors(yaml);
+        assert!(
+            found.len() == 1 && found[0].contains(expected),
+            "expected one error containing {expected:?}, got {found:#?}"
+        );
+    }
+
+    #[test]
+    fn a_valid_file_compiles_to_a_plan() {
+        let yaml = rule(
+            "    type: gauge\n    select: /store/row\n    fields: { kind: '@kind' }\n    \
+             labels: { kind: '{{ kind }}' }\n    aggregate: count\n",
+        );
+        let file = crate::rulefile::parse(&yaml).expect("valid");
+        let compiled = compile(file).expect("compiles");
+        assert_eq!(compiled.rules.len(), 1);
+        assert!(matches!(
+            compiled.rules[0].shape,
+            Shape::Nodes {
+                reduce: Reduce::Aggregate(Aggregation::Count),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn shapes_need_their_keys() {
+        assert_one(
+            &rule("    type: gauge\n"),
+            "`value` is required for a rule without `select`",
+        );
+        assert_one(
+            &rule("    type: gauge\n    select: /a\n"),
+            "`value` is required with `select`",
+        );
+        assert_one(
+            &rule("    type: gauge\n    select: /a\n    aggregate: sum\n"),
+            "`value` is required with `aggregate: sum`",
+        );
+        assert_one(
+            &rule("    type: gauge\n    select: /a\n    value: '@x'\n    aggregate: count\n"),
+            "`value` cannot be used with `aggregate: count`",
+        );
+        assert_one(
+            &rule("    type: gauge\n    value: '1'\n    aggregate: sum\n"),
+            "`aggregate` cannot be used without `select`",
+        );
+        assert_one(
+            &rule("    type: gauge\n    value: '1'\n    fields: { a: '@a' }\n"),
+            "`fields` cannot be used without `select`",
+        );
+        assert_one(
+            &rule("    type: gauge\n    value: '1'\n    buckets: [1]\n"),
+            "`buckets` cannot be used for a gauge; buckets belong to a histogram",
+        );
+        assert_one(
+            &rule("    type: histogram\n    select: /a\n    value: '@x'\n"),
+            "`buckets` is required for a histogram",
+        );
+        assert_one(
+            &rule(
+                "    type: summary\n    select: /a\n    value: '@x'\n    quantiles: [0.5, 1.5]\n",
+            ),
+            "quantile 1 is 1.5",
+        );
+        assert_one(
+            &rule("    type: histogram\n    select: /a\n    value: '@x'\n    buckets: []\n"),
+            "give at least one bucket",
+        );
+        assert_one(
+            &rule("    type: histogram\n    select: /a\n    value: '@x'\n    buckets: [.inf]\n"),
+            "the +Inf bucket is always added",
+        );
+    }
+
+    #[test]
+    fn unknown_prefixes_and_variables_are_found() {
+        let yaml = rule(
+            "    type: gauge\n    select: /s:a\n    fields: { k: 't:x' }\n    \
+             labels: { k: '{{ kk }}', p: '{{ input.path }}' }\n    aggregate: count\n",
+        );
+        let found = errors(&yaml);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found.iter().any(|e| e.contains("prefix `s`")));
+        assert!(found.iter().any(|e| e.contains("prefix `t`")));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.starts_with("metrics[0].labels.k: the template uses `kk`"))
+        );
+    }
+
+    #[test]
+    fn declared_prefixes_are_accepted() {
+        let yaml = "version: 1\nnamespaces: { s: 'urn:x' }\nmetrics:\n  - name: m\n    help: h\n    \
+                    type: gauge\n    value: count(/s:a)\n";
+        assert_eq!(errors(yaml), Vec::<String>::new());
+    }
+
+    #[test]
+    fn families_must_agree_and_not_clash() {
+        let yaml = "version: 1\nmetrics:\n\
+            - { name: m, help: a, type: gauge, value: '1' }\n\
+            - { name: m, help: b, type: counter, value: '1' }\n\
+            - { name: h, help: a, type: histogram, select: /a, value: '@x', buckets: [1] }\n\
+            - { name: h_count, help: a, type: gauge, value: '1' }\n";
+        let found = errors(yaml);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found[0].contains("with type `gauge` (here `counter`)")
+                || found[1].contains("type `gauge`")
+        );
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("`h_count` collides with the series of `h`"))
+        );
+    }
+
+    #[test]
+    fn labels_cannot_repeat_top_level_labels_or_use_reserved_names() {
+        let yaml = "version: 1\nlabels: { path: x, quantile: y }\nmetrics:\n\
+            - { name: m, help: a, type: gauge, value: '1', labels: { path: z } }\n\
+            - { name: s, help: a, type: summary, select: /a, value: '@x', quantiles: [0.5] }\n";
+        let found = errors(yaml);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("already set by the top-level `labels:`"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("`quantile` is reserved in a summary"))
+        );
+    }
 }

@@ -356,7 +356,7 @@ impl<'d> RuleRun<'_, 'd> {
                                 query: select.text().to_owned(),
                                 got: describe(&other),
                             },
-                        ))
+                        ));
                     }
                 };
                 let mut nodes: Vec<Node<'d>> = nodes.iter().collect();
@@ -396,7 +396,11 @@ impl<'d> RuleRun<'_, 'd> {
                     let labels = render_labels(self.templates, &self.rule.labels, &context)
                         .map_err(|kind| self.error(Some(node), kind))?;
                     acc.observe(LabelSet::new(labels), v, node).map_err(
-                        |DuplicateNode { labels, first, second }| {
+                        |DuplicateNode {
+                             labels,
+                             first,
+                             second,
+                         }| {
                             self.error(
                                 Some(second),
                                 EvalErrorKind::Duplicate {
@@ -472,9 +476,7 @@ pub fn location_path(node: Node<'_>) -> String {
             Node::Root(_) => break,
             Node::Element(element) => {
                 let name = node.prefixed_name().unwrap_or_default();
-                let same = |sibling: &Node<'_>| {
-                    matches!(sibling, Node::Element(e) if e.name() == element.name())
-                };
+                let same = |sibling: &Node<'_>| matches!(sibling, Node::Element(e) if e.name() == element.name());
                 let before = node.preceding_siblings().iter().filter(|s| same(s)).count();
                 let after = node.following_siblings().iter().filter(|s| same(s)).count();
                 if before + after == 0 {
@@ -483,7 +485,9 @@ pub fn location_path(node: Node<'_>) -> String {
                     steps.push(format!("{name}[{}]", before + 1));
                 }
             }
-            Node::Attribute(_) => steps.push(format!("@{}", node.prefixed_name().unwrap_or_default())),
+            Node::Attribute(_) => {
+                steps.push(format!("@{}", node.prefixed_name().unwrap_or_default()))
+            }
             Node::Text(_) => {
                 let before = node
                     .preceding_siblings()

@@ -229,7 +229,14 @@ mod tests {
 
     #[test]
     fn formatted_numbers_round_trip() {
-        for value in [0.1, 123.456, 9_007_199_254_740_993.0, 2e-308, 4.9e-324, 12345678.9] {
+        for value in [
+            0.1,
+            123.456,
+            9_007_199_254_740_993.0,
+            2e-308,
+            4.9e-324,
+            12345678.9,
+        ] {
             let text = format_value(value);
             assert_eq!(text.parse::<f64>().ok(), Some(value), "{text}");
         }

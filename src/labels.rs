@@ -123,15 +123,24 @@ mod tests {
     #[test]
     fn renders_fields_and_input_without_escaping() {
         assert_eq!(
-            render("{{ kind }}@{{ input.name }} in {{ input.dir }}", &[("kind", "a&b<\"c\">")]),
+            render(
+                "{{ kind }}@{{ input.name }} in {{ input.dir }}",
+                &[("kind", "a&b<\"c\">")]
+            ),
             Ok("a&b<\"c\">@store.xml in /srv/app".to_owned())
         );
-        assert_eq!(render("{{ input.path }}", &[]), Ok("/srv/app/store.xml".to_owned()));
+        assert_eq!(
+            render("{{ input.path }}", &[]),
+            Ok("/srv/app/store.xml".to_owned())
+        );
     }
 
     #[test]
     fn filters_work() {
-        assert_eq!(render("{{ kind | upper }}", &[("kind", "a")]), Ok("A".to_owned()));
+        assert_eq!(
+            render("{{ kind | upper }}", &[("kind", "a")]),
+            Ok("A".to_owned())
+        );
     }
 
     #[test]
@@ -144,8 +153,11 @@ mod tests {
 
     #[test]
     fn runaway_templates_stop() {
-        let err = render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", &[])
-            .expect_err("out of fuel");
+        let err = render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            &[],
+        )
+        .expect_err("out of fuel");
         assert!(err.contains("fuel"), "{err}");
     }
 
@@ -153,7 +165,10 @@ mod tests {
     fn variables_are_reported() {
         let mut templates = Templates::new();
         let (_, vars) = templates
-            .add("t".into(), "{{ kind }}{{ input.path }}{{ range(2) | join }}")
+            .add(
+                "t".into(),
+                "{{ kind }}{{ input.path }}{{ range(2) | join }}",
+            )
             .expect("compiles");
         assert_eq!(vars, ["input.path", "kind", "range"]);
     }

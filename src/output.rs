@@ -52,10 +52,9 @@ fn describe(err: &io::Error) -> String {
 fn advice(path: &Path, err: &io::Error) -> String {
     let dir = directory_of(path);
     match err.kind() {
-        io::ErrorKind::PermissionDenied => format!(
-            "; run as a user who may create files in {}",
-            dir.display()
-        ),
+        io::ErrorKind::PermissionDenied => {
+            format!("; run as a user who may create files in {}", dir.display())
+        }
         io::ErrorKind::NotFound => format!("; create {} first", dir.display()),
         _ => String::new(),
     }
@@ -79,7 +78,10 @@ pub fn write(destination: &Destination, text: &str) -> Result<(), WriteError> {
 
 fn write_stdout(text: &str) -> Result<(), WriteError> {
     let mut stdout = io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         // A closed pipe (`xml2prom run ... -o - | head`) is the reader's choice, not an error.
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(source) => Err(WriteError {
@@ -162,7 +164,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let target = dir.path().join("store.prom");
         write_atomically(&target, b"x 1\n").expect("write");
-        let mode = std::fs::metadata(&target).expect("stat").permissions().mode();
+        let mode = std::fs::metadata(&target)
+            .expect("stat")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o644);
     }
 
@@ -172,7 +177,10 @@ mod tests {
         let target = dir.path().join("nope").join("store.prom");
         let err = write_atomically(&target, b"x 1\n").expect_err("no such directory");
         let message = err.to_string();
-        assert!(message.contains("the previous file is unchanged"), "{message}");
+        assert!(
+            message.contains("the previous file is unchanged"),
+            "{message}"
+        );
         assert!(message.contains("create"), "{message}");
     }
 

@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
-use crate::diagnostic::{position_at_index, Position};
+use crate::diagnostic::{Position, position_at_index};
 use crate::sample::MetricType;
 
 /// The rule file format version this build reads.
@@ -376,7 +376,9 @@ impl Prefix {
             return Err(format!("`{s}` is not a valid namespace prefix"));
         }
         if s.eq_ignore_ascii_case("xml") || s.eq_ignore_ascii_case("xmlns") {
-            return Err(format!("`{s}` is a reserved namespace prefix; choose another"));
+            return Err(format!(
+                "`{s}` is a reserved namespace prefix; choose another"
+            ));
         }
         Ok(Prefix(s.to_owned()))
     }
@@ -483,7 +485,9 @@ fn scan_xpath(text: &str) -> Result<XPathScan, String> {
             '-' => {
                 unary_run += 1;
                 if unary_run > MAX_XPATH_NESTING {
-                    return Err(format!("more than {MAX_XPATH_NESTING} minus signs in a row"));
+                    return Err(format!(
+                        "more than {MAX_XPATH_NESTING} minus signs in a row"
+                    ));
                 }
                 i += 1;
                 continue;
@@ -583,7 +587,13 @@ metrics:
 "#;
         let file = parse(yaml).expect("valid rule file");
         assert_eq!(file.metrics.len(), 2);
-        assert_eq!(file.metrics[0].select.as_ref().map(|q| q.prefixes().to_vec()), Some(vec!["s".to_owned()]));
+        assert_eq!(
+            file.metrics[0]
+                .select
+                .as_ref()
+                .map(|q| q.prefixes().to_vec()),
+            Some(vec!["s".to_owned()])
+        );
         assert_eq!(file.metrics[1].buckets, Some(vec![100.0, 1000.0]));
         assert_eq!(file.metrics[0].aggregate, Some(Aggregation::Count));
     }
@@ -592,7 +602,10 @@ metrics:
     fn invalid_metric_name_points_at_the_value() {
         let yaml = format!("{HEAD}  - name: 2bad\n    help: h\n    type: gauge\n    value: '1'\n");
         let (message, position) = parse_err(&yaml);
-        assert!(message.starts_with("metrics[0].name: `2bad` is not a valid metric name"), "{message}");
+        assert!(
+            message.starts_with("metrics[0].name: `2bad` is not a valid metric name"),
+            "{message}"
+        );
         assert_eq!((position.line, position.column), (3, 11));
     }
 
@@ -602,7 +615,10 @@ metrics:
             "{HEAD}  - name: m\n    help: h\n    type: gauge\n    value: '1'\n    labels: {{ __x: a }}\n"
         );
         let (message, position) = parse_err(&yaml);
-        assert!(message.contains("`__x` is not a valid label name"), "{message}");
+        assert!(
+            message.contains("`__x` is not a valid label name"),
+            "{message}"
+        );
         assert_eq!(position.line, 7);
     }
 
@@ -616,9 +632,13 @@ metrics:
 
     #[test]
     fn bad_xpath_is_refused_at_its_line() {
-        let yaml = format!("{HEAD}  - name: m\n    help: h\n    type: gauge\n    value: count(//row])\n");
+        let yaml =
+            format!("{HEAD}  - name: m\n    help: h\n    type: gauge\n    value: count(//row])\n");
         let (message, position) = parse_err(&yaml);
-        assert!(message.contains("`count(//row])` is not a valid XPath expression"), "{message}");
+        assert!(
+            message.contains("`count(//row])` is not a valid XPath expression"),
+            "{message}"
+        );
         assert_eq!((position.line, position.column), (6, 12));
     }
 

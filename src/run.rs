@@ -90,23 +90,28 @@ impl RulesError {
                 path,
                 source,
                 errors,
-            } => errors
-                .iter()
-                .map(|error| {
-                    let position = diagnostic::locate(source, &error.path, error.at_key)
-                        .or_else(|| locate_nearest(source, &error.path));
-                    (
-                        Diagnostic {
-                            severity: Severity::Error,
-                            message: error.to_string(),
-                            file: path.display().to_string(),
-                            position,
-                            help: None,
-                        },
-                        source.clone(),
-                    )
-                })
-                .collect(),
+            } => {
+                let mut diagnostics: Vec<(Diagnostic, String)> = errors
+                    .iter()
+                    .map(|error| {
+                        let position = diagnostic::locate(source, &error.path, error.at_key)
+                            .or_else(|| locate_nearest(source, &error.path));
+                        (
+                            Diagnostic {
+                                severity: Severity::Error,
+                                message: error.to_string(),
+                                file: path.display().to_string(),
+                                position,
+                                help: None,
+                            },
+                            source.clone(),
+                        )
+                    })
+                    .collect();
+                // In file order, as an editor would list them.
+                diagnostics.sort_by_key(|(d, _)| d.position.map(|p| p.index));
+                diagnostics
+            }
         }
     }
 }
@@ -212,12 +217,11 @@ pub fn collect(
         let package = xml::parse(&bytes, limits).map_err(xml_error)?;
         drop(bytes);
         let document = package.as_document();
-        let results = evaluate::evaluate(rules, &document, input).map_err(|source| {
-            RunError::Eval {
+        let results =
+            evaluate::evaluate(rules, &document, input).map_err(|source| RunError::Eval {
                 input: input.clone(),
                 source,
-            }
-        })?;
+            })?;
         for result in results {
             let rule = &rules.rules[result.rule];
             for sample in result.samples {

@@ -241,7 +241,10 @@ mod tests {
             ("b".to_owned(), "2".to_owned()),
         ]);
         assert_eq!(set.to_string(), r#"{b="2",z="1"}"#);
-        assert_eq!(set, LabelSet::new([("b".into(), "2".into()), ("z".into(), "1".into())]));
+        assert_eq!(
+            set,
+            LabelSet::new([("b".into(), "2".into()), ("z".into(), "1".into())])
+        );
     }
 
     #[test]
@@ -253,10 +256,22 @@ mod tests {
             value: SampleValue::Single(v),
         };
         families
-            .add(&name("m"), "h", MetricType::Gauge, sample(1.0), origin("metrics[0]"))
+            .add(
+                &name("m"),
+                "h",
+                MetricType::Gauge,
+                sample(1.0),
+                origin("metrics[0]"),
+            )
             .expect("first sample is accepted");
         let err = families
-            .add(&name("m"), "h", MetricType::Gauge, sample(2.0), origin("metrics[1]"))
+            .add(
+                &name("m"),
+                "h",
+                MetricType::Gauge,
+                sample(2.0),
+                origin("metrics[1]"),
+            )
             .expect_err("second sample for the same series");
         assert_eq!(err.first.rule, "metrics[0]");
         assert_eq!(err.second.rule, "metrics[1]");
@@ -273,7 +288,13 @@ mod tests {
                 value: SampleValue::Single(0.0),
             };
             families
-                .add(&name(n), "h", MetricType::Gauge, sample, origin("metrics[0]"))
+                .add(
+                    &name(n),
+                    "h",
+                    MetricType::Gauge,
+                    sample,
+                    origin("metrics[0]"),
+                )
                 .expect("distinct families");
         }
         let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();

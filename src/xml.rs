@@ -176,7 +176,9 @@ pub enum XmlError {
     /// first start tag past the limit.
     ///
     /// `elements are nested more than 256 levels deep at line 1, column 1281; xml2prom refuses such input to protect itself from hostile files; check what produced the file`
-    #[error("elements are nested more than {limit} levels deep at line {line}, column {column}; {HOSTILE_ADVICE}")]
+    #[error(
+        "elements are nested more than {limit} levels deep at line {line}, column {column}; {HOSTILE_ADVICE}"
+    )]
     TooDeep {
         /// Line of the start tag, from 1.
         line: usize,
@@ -189,7 +191,9 @@ pub enum XmlError {
     /// One element has more attributes than [`XmlLimits::max_attributes`].
     ///
     /// `element <row> has more than 1024 attributes at line 2, column 3; xml2prom refuses such input to protect itself from hostile files; check what produced the file`
-    #[error("element <{element}> has more than {limit} attributes at line {line}, column {column}; {HOSTILE_ADVICE}")]
+    #[error(
+        "element <{element}> has more than {limit} attributes at line {line}, column {column}; {HOSTILE_ADVICE}"
+    )]
     TooManyAttributes {
         /// Line of the start tag, from 1.
         line: usize,
@@ -204,7 +208,9 @@ pub enum XmlError {
     /// An element or attribute name is longer than [`XmlLimits::max_name_bytes`].
     ///
     /// `element name `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…` is longer than 1024 bytes at line 1, column 1; xml2prom refuses such input to protect itself from hostile files; check what produced the file`
-    #[error("{kind} name `{name}` is longer than {limit} bytes at line {line}, column {column}; {HOSTILE_ADVICE}")]
+    #[error(
+        "{kind} name `{name}` is longer than {limit} bytes at line {line}, column {column}; {HOSTILE_ADVICE}"
+    )]
     NameTooLong {
         /// Line of the tag holding the name, from 1.
         line: usize,
@@ -282,15 +288,23 @@ pub fn read(path: &Path, limits: &XmlLimits) -> Result<Vec<u8>, XmlError> {
         return Err(read_error(io::ErrorKind::IsADirectory.into()));
     }
     if metadata.is_file() && metadata.len() > limits.max_bytes {
-        return Err(XmlError::TooLarge { limit: limits.max_bytes });
+        return Err(XmlError::TooLarge {
+            limit: limits.max_bytes,
+        });
     }
-    let announced = if metadata.is_file() { metadata.len() } else { 0 };
+    let announced = if metadata.is_file() {
+        metadata.len()
+    } else {
+        0
+    };
     let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
     file.take(limits.max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
     if exceeds(bytes.len(), limits.max_bytes) {
-        return Err(XmlError::TooLarge { limit: limits.max_bytes });
+        return Err(XmlError::TooLarge {
+            limit: limits.max_bytes,
+        });
     }
     if bytes.is_empty() {
         return Err(empty_file());
@@ -307,7 +321,9 @@ pub fn read(path: &Path, limits: &XmlLimits) -> Result<Vec<u8>, XmlError> {
 /// sxd-document knows only `SYSTEM` DOCTYPEs after an XML declaration; nothing in it is used.
 pub fn parse(bytes: &[u8], limits: &XmlLimits) -> Result<Package, XmlError> {
     if exceeds(bytes.len(), limits.max_bytes) {
-        return Err(XmlError::TooLarge { limit: limits.max_bytes });
+        return Err(XmlError::TooLarge {
+            limit: limits.max_bytes,
+        });
     }
     let text = decode(bytes)?;
     check_characters(text)?;
@@ -326,7 +342,11 @@ fn exceeds(len: usize, limit: u64) -> bool {
 }
 
 fn empty_file() -> XmlError {
-    XmlError::NotWellFormed { line: 1, column: 1, message: "the file is empty".to_owned() }
+    XmlError::NotWellFormed {
+        line: 1,
+        column: 1,
+        message: "the file is empty".to_owned(),
+    }
 }
 
 /// Checks the encoding and returns the text without a UTF-8 byte order mark.
@@ -337,18 +357,37 @@ fn decode(bytes: &[u8]) -> Result<&str, XmlError> {
     // UTF-32 first: its little-endian byte order mark starts like UTF-16's.
     // See https://www.w3.org/TR/xml/#sec-guessing-no-ext-info.
     const SIGNATURES: [(&[u8], &str, EncodingEvidence); 8] = [
-        (&[0x00, 0x00, 0xFE, 0xFF], "UTF-32BE", EncodingEvidence::ByteOrderMark),
-        (&[0xFF, 0xFE, 0x00, 0x00], "UTF-32LE", EncodingEvidence::ByteOrderMark),
+        (
+            &[0x00, 0x00, 0xFE, 0xFF],
+            "UTF-32BE",
+            EncodingEvidence::ByteOrderMark,
+        ),
+        (
+            &[0xFF, 0xFE, 0x00, 0x00],
+            "UTF-32LE",
+            EncodingEvidence::ByteOrderMark,
+        ),
         (&[0xFE, 0xFF], "UTF-16BE", EncodingEvidence::ByteOrderMark),
         (&[0xFF, 0xFE], "UTF-16LE", EncodingEvidence::ByteOrderMark),
-        (&[0x00, 0x00, 0x00, b'<'], "UTF-32BE", EncodingEvidence::ZeroBytes),
-        (&[b'<', 0x00, 0x00, 0x00], "UTF-32LE", EncodingEvidence::ZeroBytes),
+        (
+            &[0x00, 0x00, 0x00, b'<'],
+            "UTF-32BE",
+            EncodingEvidence::ZeroBytes,
+        ),
+        (
+            &[b'<', 0x00, 0x00, 0x00],
+            "UTF-32LE",
+            EncodingEvidence::ZeroBytes,
+        ),
         (&[0x00, b'<'], "UTF-16BE", EncodingEvidence::ZeroBytes),
         (&[b'<', 0x00], "UTF-16LE", EncodingEvidence::ZeroBytes),
     ];
     for (signature, encoding, evidence) in SIGNATURES {
         if bytes.starts_with(signature) {
-            return Err(XmlError::Encoding { encoding: encoding.to_owned(), evidence });
+            return Err(XmlError::Encoding {
+                encoding: encoding.to_owned(),
+                evidence,
+            });
         }
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -358,7 +397,10 @@ fn decode(bytes: &[u8]) -> Result<&str, XmlError> {
     if let Some(declared) = declared_encoding(bytes) {
         // ASCII is a subset of UTF-8; the bytes must still be UTF-8, which is checked next.
         let accepted = ["utf-8", "utf8", "us-ascii", "ascii"];
-        if !accepted.iter().any(|name| declared.eq_ignore_ascii_case(name.as_bytes())) {
+        if !accepted
+            .iter()
+            .any(|name| declared.eq_ignore_ascii_case(name.as_bytes()))
+        {
             return Err(XmlError::Encoding {
                 encoding: excerpt(&String::from_utf8_lossy(declared)),
                 evidence: EncodingEvidence::Declaration,
@@ -384,7 +426,9 @@ fn declared_encoding(bytes: &[u8]) -> Option<&[u8]> {
     }
     let end = rest.windows(2).position(|pair| pair == b"?>")?;
     let declaration = rest.get(..end)?;
-    let at = declaration.windows(8).position(|word| word == b"encoding")?;
+    let at = declaration
+        .windows(8)
+        .position(|word| word == b"encoding")?;
     let rest = trim_ascii_start(declaration.get(at + 8..)?);
     let rest = trim_ascii_start(rest.strip_prefix(b"=")?);
     let (&quote, rest) = rest.split_first()?;
@@ -396,7 +440,10 @@ fn declared_encoding(bytes: &[u8]) -> Option<&[u8]> {
 }
 
 fn trim_ascii_start(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
     bytes.get(start..).unwrap_or_default()
 }
 
@@ -490,16 +537,23 @@ fn prescan(text: &str, limits: &XmlLimits) -> Result<Option<Range<usize>>, XmlEr
                 if open.is_empty() {
                     return Err(outside_root(text, start, root_seen));
                 }
-                check_reference(&reference).map_err(|message| not_well_formed(text, start, message))?;
+                check_reference(&reference)
+                    .map_err(|message| not_well_formed(text, start, message))?;
             }
             Event::DocType(_) => {
                 let end = to_usize(reader.buffer_position());
-                doctype = Some(check_doctype(text, start..end, root_seen, doctype.is_some())?);
+                doctype = Some(check_doctype(
+                    text,
+                    start..end,
+                    root_seen,
+                    doctype.is_some(),
+                )?);
             }
             Event::Decl(_) if start != 0 => {
-                let message = "the XML declaration `<?xml ...?>` is only allowed at the very start \
+                let message =
+                    "the XML declaration `<?xml ...?>` is only allowed at the very start \
                                of the file"
-                    .to_owned();
+                        .to_owned();
                 return Err(not_well_formed(text, start, message));
             }
             Event::Eof => {
@@ -535,14 +589,24 @@ fn check_tag(
     let position = || line_column(text, start);
     if depth > limits.max_depth {
         let (line, column) = position();
-        return Err(XmlError::TooDeep { line, column, limit: limits.max_depth });
+        return Err(XmlError::TooDeep {
+            line,
+            column,
+            limit: limits.max_depth,
+        });
     }
     let name = tag.name();
     let name = name.as_ref();
     if name.len() > limits.max_name_bytes {
         let (line, column) = position();
         let (kind, name, limit) = (NameKind::Element, excerpt(name), limits.max_name_bytes);
-        return Err(XmlError::NameTooLong { line, column, kind, name, limit });
+        return Err(XmlError::NameTooLong {
+            line,
+            column,
+            kind,
+            name,
+            limit,
+        });
     }
     // quick-xml checks for duplicate attributes with a hash set past a few attributes, so this
     // loop stays linear; it stops at the first attribute past the limit anyway.
@@ -551,18 +615,34 @@ fn check_tag(
         if count >= limits.max_attributes {
             let (line, column) = position();
             let (element, limit) = (excerpt(name), limits.max_attributes);
-            return Err(XmlError::TooManyAttributes { line, column, element, limit });
+            return Err(XmlError::TooManyAttributes {
+                line,
+                column,
+                element,
+                limit,
+            });
         }
         let key = attribute.key.as_ref();
         if key.len() > limits.max_name_bytes {
             let (line, column) = position();
             let (kind, name, limit) = (NameKind::Attribute, excerpt(key), limits.max_name_bytes);
-            return Err(XmlError::NameTooLong { line, column, kind, name, limit });
+            return Err(XmlError::NameTooLong {
+                line,
+                column,
+                kind,
+                name,
+                limit,
+            });
         }
         if attribute.value.len() > limits.max_attribute_bytes {
             let (line, column) = position();
             let (attribute, limit) = (excerpt(key), limits.max_attribute_bytes);
-            return Err(XmlError::AttributeTooLarge { line, column, attribute, limit });
+            return Err(XmlError::AttributeTooLarge {
+                line,
+                column,
+                attribute,
+                limit,
+            });
         }
         check_attribute_value(text, start, &attribute.value)?;
     }
@@ -579,7 +659,9 @@ fn check_attribute_value(text: &str, tag_start: usize, value: &str) -> Result<()
         let rest = value.get(at..).unwrap_or_default();
         let fail = |message: String| not_well_formed(text, value_start + at, message);
         if rest.starts_with('<') {
-            return Err(fail("`<` is not allowed in an attribute value; write it as &lt;".to_owned()));
+            return Err(fail(
+                "`<` is not allowed in an attribute value; write it as &lt;".to_owned(),
+            ));
         }
         let Some(end) = rest.find(';') else {
             return Err(fail(dangling_ampersand()));
@@ -600,17 +682,21 @@ fn check_reference(body: &str) -> Result<(), String> {
             None => (number, 10),
         };
         if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-            return Err("malformed character reference; write &#NNN; (decimal) or &#xHHHH; (hex)"
-                .to_owned());
+            return Err(
+                "malformed character reference; write &#NNN; (decimal) or &#xHHHH; (hex)"
+                    .to_owned(),
+            );
         }
         return match u32::from_str_radix(digits, radix) {
             Ok(code) if is_xml_char(code) => Ok(()),
             Ok(code) => Err(format!(
                 "the character reference to U+{code:04X} names a character XML 1.0 does not allow"
             )),
-            Err(_) => Err("the character reference is beyond U+10FFFF, the last Unicode \
+            Err(_) => Err(
+                "the character reference is beyond U+10FFFF, the last Unicode \
                            character"
-                .to_owned()),
+                    .to_owned(),
+            ),
         };
     }
     if body.is_empty() {
@@ -642,7 +728,9 @@ fn check_doctype(
     let start = range.start;
     let fail = |message: &str| not_well_formed(text, start, message.to_owned());
     let Some(raw) = text.get(range.clone()) else {
-        return Err(fail("xml2prom lost track of this DOCTYPE; this is a bug, please report it"));
+        return Err(fail(
+            "xml2prom lost track of this DOCTYPE; this is a bug, please report it",
+        ));
     };
     if root_seen {
         return Err(fail("a DOCTYPE is only allowed before the root element"));
@@ -657,7 +745,10 @@ fn check_doctype(
     // than a missed declaration. XML keywords are upper case; checking without case costs nothing.
     let bytes = raw.as_bytes();
     let declaration = bytes.windows(8).position(|window| {
-        window.starts_with(b"<!") && window.get(2..).is_some_and(|w| w.eq_ignore_ascii_case(b"ENTITY"))
+        window.starts_with(b"<!")
+            && window
+                .get(2..)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"ENTITY"))
     });
     if let Some(at) = declaration {
         let (line, column) = line_column(text, start + at);
@@ -671,9 +762,11 @@ fn check_doctype(
 /// (which quick-xml never reports), the text is returned unchanged: sxd-document never expands
 /// or fetches anything from a DOCTYPE either, it only knows fewer forms of it.
 fn blank_out(text: &str, range: Range<usize>) -> String {
-    let (Some(before), Some(doctype), Some(after)) =
-        (text.get(..range.start), text.get(range.clone()), text.get(range.end..))
-    else {
+    let (Some(before), Some(doctype), Some(after)) = (
+        text.get(..range.start),
+        text.get(range.clone()),
+        text.get(range.end..),
+    ) else {
         return text.to_owned();
     };
     let mut blanked = String::with_capacity(text.len());
@@ -702,7 +795,9 @@ fn outside_root(text: &str, at: usize, root_seen: bool) -> XmlError {
 /// The name of the tag starting at `start` (`row` for `<row id="1">`).
 fn tag_name_at(text: &str, start: usize) -> &str {
     let rest = text.get(start + 1..).unwrap_or_default();
-    let end = rest.find(|c: char| is_xml_space(c) || c == '>' || c == '/').unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| is_xml_space(c) || c == '>' || c == '/')
+        .unwrap_or(rest.len());
     rest.get(..end).unwrap_or_default()
 }
 
@@ -721,7 +816,9 @@ fn describe_quick_error(error: &QuickError) -> String {
             SyntaxError::UnclosedPI => "a processing instruction `<?` is not closed with `?>` \
                                         (truncated file?)"
                 .to_owned(),
-            SyntaxError::UnclosedXmlDecl => "the XML declaration is not closed with `?>`".to_owned(),
+            SyntaxError::UnclosedXmlDecl => {
+                "the XML declaration is not closed with `?>`".to_owned()
+            }
             SyntaxError::UnclosedComment => {
                 "a comment is not closed with `-->` (truncated file?)".to_owned()
             }
@@ -754,7 +851,10 @@ fn describe_quick_error(error: &QuickError) -> String {
                 excerpt(name)
             ),
             IllFormedError::UnmatchedEndTag(name) => {
-                format!("closing tag </{}> has no matching opening tag", excerpt(name))
+                format!(
+                    "closing tag </{}> has no matching opening tag",
+                    excerpt(name)
+                )
             }
             IllFormedError::MismatchedEndTag { expected, found } => format!(
                 "expected a closing tag for <{}>, found </{}>",
@@ -777,7 +877,12 @@ fn describe_quick_error(error: &QuickError) -> String {
 
 /// A malformed attribute in the tag at `tag_start`; quick-xml's positions count from the byte
 /// after the `<`.
-fn attribute_error(text: &str, tag_start: usize, tag: &BytesStart<'_>, error: &AttrError) -> XmlError {
+fn attribute_error(
+    text: &str,
+    tag_start: usize,
+    tag: &BytesStart<'_>,
+    error: &AttrError,
+) -> XmlError {
     let relative = match *error {
         AttrError::ExpectedEq(at)
         | AttrError::ExpectedValue(at)
@@ -787,9 +892,15 @@ fn attribute_error(text: &str, tag_start: usize, tag: &BytesStart<'_>, error: &A
     };
     let raw: &str = tag;
     let rest = raw.get(relative..).unwrap_or_default();
-    let end = rest.find(|c: char| is_xml_space(c) || c == '=').unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| is_xml_space(c) || c == '=')
+        .unwrap_or(rest.len());
     let name = rest.get(..end).unwrap_or_default();
-    not_well_formed(text, tag_start + 1 + relative, describe_attribute_error(error, name))
+    not_well_formed(
+        text,
+        tag_start + 1 + relative,
+        describe_attribute_error(error, name),
+    )
 }
 
 fn describe_attribute_error(error: &AttrError, name: &str) -> String {
@@ -798,7 +909,10 @@ fn describe_attribute_error(error: &AttrError, name: &str) -> String {
         AttrError::ExpectedValue(_) => "expected a quoted value after `=`".to_owned(),
         AttrError::UnquotedValue(_) => "attribute values must be quoted with \" or '".to_owned(),
         AttrError::ExpectedQuote(_, quote) => {
-            format!("an attribute value is not closed with `{}`", char::from(*quote))
+            format!(
+                "an attribute value is not closed with `{}`",
+                char::from(*quote)
+            )
         }
         AttrError::Duplicated(_, _) => format!(
             "duplicate attribute `{}`; an attribute may appear only once per element",
@@ -880,7 +994,9 @@ fn sxd_error_kinds(listed: &str) -> (Vec<&str>, Vec<&str>) {
     let mut rest = listed;
     while let Some(start) = rest.find(|c: char| c.is_ascii_alphabetic()) {
         rest = rest.get(start..).unwrap_or_default();
-        let end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
         let (name, after) = rest.split_at(end);
         rest = after;
         // `Expected("...")` and `ExpectedClosingQuote("'")`: skip the quoted literal, which
@@ -902,7 +1018,11 @@ fn sxd_error_kinds(listed: &str) -> (Vec<&str>, Vec<&str>) {
 /// A `NotWellFormed` error at byte `offset` of `text`.
 fn not_well_formed(text: &str, offset: usize, message: String) -> XmlError {
     let (line, column) = line_column(text, offset);
-    XmlError::NotWellFormed { line, column, message }
+    XmlError::NotWellFormed {
+        line,
+        column,
+        message,
+    }
 }
 
 /// The 1-based line and column (in characters) of byte `offset` in `text`; an offset inside a
@@ -982,8 +1102,15 @@ impl fmt::Display for ReadAdvice<'_> {
                 // Operating system messages start upper-case ("Input/output error").
                 let message = self.0.to_string();
                 let mut chars = message.chars();
-                let first = chars.next().map(|c| c.to_lowercase().to_string()).unwrap_or_default();
-                write!(f, "{first}{}; check that the file is readable and try again", chars.as_str())
+                let first = chars
+                    .next()
+                    .map(|c| c.to_lowercase().to_string())
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "{first}{}; check that the file is readable and try again",
+                    chars.as_str()
+                )
             }
         }
     }
@@ -1005,7 +1132,11 @@ impl fmt::Display for EncodingMessage<'_> {
         match self.evidence {
             EncodingEvidence::ByteOrderMark => {
                 // iconv reads the byte order from the mark and drops it when told just UTF-16.
-                let family = if encoding.starts_with("UTF-32") { "UTF-32" } else { "UTF-16" };
+                let family = if encoding.starts_with("UTF-32") {
+                    "UTF-32"
+                } else {
+                    "UTF-16"
+                };
                 write!(
                     f,
                     "the file is {encoding} (it starts with a byte order mark), but only UTF-8 is \
