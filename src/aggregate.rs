@@ -137,10 +137,10 @@ impl<N: Clone> Accumulator<N> {
 /// Counts `v` into the first bucket whose upper bound is >= v (non-cumulative counts).
 /// A value above every bound, or NaN, lands only in the implicit `+Inf` bucket.
 fn observe_histogram(reduce: &Reduce, counts: &mut [u64], v: f64) {
-    if let Reduce::Histogram(bounds) = reduce {
-        if let Some(i) = bounds.iter().position(|&le| v <= le) {
-            counts[i] += 1;
-        }
+    if let Reduce::Histogram(bounds) = reduce
+        && let Some(i) = bounds.iter().position(|&le| v <= le)
+    {
+        counts[i] += 1;
     }
 }
 

@@ -266,17 +266,15 @@ pub fn compile(file: RuleFile) -> Result<CompiledRules, Vec<CompileError>> {
     }
     for (label, _) in &global_labels {
         for rule in &rules {
-            if let Some(reserved) = reserved_label(rule.kind) {
-                if label.as_str() == reserved {
-                    errors.push(CompileError {
-                        path: root.key("labels").key(label.as_str()),
-                        at_key: true,
-                        kind: CompileErrorKind::ReservedLabel {
-                            label: reserved.to_owned(),
-                            kind: rule.kind,
-                        },
-                    });
-                }
+            if reserved_label(rule.kind) == Some(label.as_str()) {
+                errors.push(CompileError {
+                    path: root.key("labels").key(label.as_str()),
+                    at_key: true,
+                    kind: CompileErrorKind::ReservedLabel {
+                        label: label.as_str().to_owned(),
+                        kind: rule.kind,
+                    },
+                });
             }
         }
     }

@@ -39,8 +39,8 @@ pub struct EvalError {
     pub metric: String,
     /// The node being evaluated, as a location path, when there is one.
     pub node: Option<String>,
-    /// What went wrong.
-    pub kind: EvalErrorKind,
+    /// What went wrong (boxed: errors are rare, results are common).
+    pub kind: Box<EvalErrorKind>,
 }
 
 /// What went wrong; each variant says when it happens.
@@ -99,7 +99,7 @@ impl fmt::Display for EvalError {
             write!(f, " at {node}")?;
         }
         f.write_str(": ")?;
-        match &self.kind {
+        match self.kind.as_ref() {
             EvalErrorKind::XPath {
                 field,
                 query,
@@ -185,10 +185,10 @@ pub fn render_global_labels(
                     rule: "labels".to_owned(),
                     metric: "top-level labels".to_owned(),
                     node: None,
-                    kind: EvalErrorKind::Template {
+                    kind: Box::new(EvalErrorKind::Template {
                         label: label.as_str().to_owned(),
                         message,
-                    },
+                    }),
                 })
         })
         .collect()
@@ -250,8 +250,11 @@ impl<'d> RuleRun<'_, 'd> {
         EvalError {
             rule: self.rule.id.clone(),
             metric: self.rule.name.as_str().to_owned(),
-            node: node.map(location_path),
-            kind,
+            // The root stands for "the document": a document-level rule names no node.
+            node: node
+                .filter(|n| !matches!(n, Node::Root(_)))
+                .map(location_path),
+            kind: Box::new(kind),
         }
     }
 
@@ -445,6 +448,9 @@ pub struct DocumentOrder<'d> {
 
 impl<'d> DocumentOrder<'d> {
     /// Walks the document once (iteratively: no recursion on deep documents).
+    // sxd nodes hash by the identity of the DOM node they point to, which never changes while
+    // the document lives, so the interior mutability clippy sees cannot change a key's hash.
+    #[allow(clippy::mutable_key_type)]
     pub fn new(document: Document<'d>) -> DocumentOrder<'d> {
         let mut positions = HashMap::new();
         let mut stack: Vec<Node<'d>> = vec![document.root().into()];

@@ -447,6 +447,48 @@ impl XPathQuery {
 
 checked_string!(XPathQuery);
 
+/// The XPath 1.0 core functions sxd-xpath implements (`id()` and `lang()` it does not).
+const XPATH_FUNCTIONS: &[&str] = &[
+    "last",
+    "position",
+    "count",
+    "local-name",
+    "namespace-uri",
+    "name",
+    "string",
+    "concat",
+    "starts-with",
+    "contains",
+    "substring-before",
+    "substring-after",
+    "substring",
+    "string-length",
+    "normalize-space",
+    "translate",
+    "boolean",
+    "not",
+    "true",
+    "false",
+    "number",
+    "sum",
+    "floor",
+    "ceiling",
+    "round",
+];
+
+/// Names that may stand before `(` without being a function call: node type tests, and
+/// operator names before a parenthesised operand (`1 div (2)`).
+const NODE_TYPES_AND_OPERATORS: &[&str] = &[
+    "node",
+    "text",
+    "comment",
+    "processing-instruction",
+    "and",
+    "or",
+    "div",
+    "mod",
+];
+
 /// What a lexical scan of an XPath found.
 struct XPathScan {
     prefixes: Vec<String>,
@@ -500,6 +542,16 @@ fn scan_xpath(text: &str) -> Result<XPathScan, String> {
                     i += 1;
                 }
                 let name: String = chars[start..i].iter().collect();
+                let next = chars[i..].iter().find(|c| !c.is_whitespace());
+                if next == Some(&'(')
+                    && !NODE_TYPES_AND_OPERATORS.contains(&name.as_str())
+                    && !XPATH_FUNCTIONS.contains(&name.as_str())
+                {
+                    return Err(format!(
+                        "`{name}()` is not an XPath 1.0 function; available: {}",
+                        XPATH_FUNCTIONS.join(", ")
+                    ));
+                }
                 let colon = chars.get(i) == Some(&':');
                 let axis = chars.get(i + 1) == Some(&':');
                 if colon && !axis {
@@ -691,6 +743,17 @@ metrics:
         assert!(XPathQuery::parse(&minus).is_err());
         assert!(XPathQuery::parse(&"a/".repeat(5000)).is_err());
         assert!(XPathQuery::parse("'open").is_err());
+        let err = XPathQuery::parse("max(/a/@b)").expect_err("not XPath 1.0");
+        assert!(
+            err.contains("`max()` is not an XPath 1.0 function"),
+            "{err}"
+        );
+        assert!(
+            XPathQuery::parse(
+                "count(/a/text()) div (2) + string-length(name(/a/processing-instruction()))"
+            )
+            .is_ok()
+        );
         assert!(XPathQuery::parse("  ").is_err());
     }
 }

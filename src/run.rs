@@ -153,7 +153,7 @@ pub enum RunError {
     },
     /// Two samples for one series.
     #[error(transparent)]
-    Duplicate(#[from] DuplicateSeries),
+    Duplicate(#[from] Box<DuplicateSeries>),
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),

@@ -183,7 +183,7 @@ impl Families {
         kind: MetricType,
         sample: Sample,
         origin: Origin,
-    ) -> Result<(), DuplicateSeries> {
+    ) -> Result<(), Box<DuplicateSeries>> {
         let family = self
             .families
             .entry(name.as_str().to_owned())
@@ -194,12 +194,12 @@ impl Families {
                 series: BTreeMap::new(),
             });
         match family.series.entry(sample.labels) {
-            std::collections::btree_map::Entry::Occupied(entry) => Err(DuplicateSeries {
+            std::collections::btree_map::Entry::Occupied(entry) => Err(Box::new(DuplicateSeries {
                 name: name.as_str().to_owned(),
                 labels: entry.key().clone(),
                 first: entry.get().1.clone(),
                 second: origin,
-            }),
+            })),
             std::collections::btree_map::Entry::Vacant(entry) => {
                 entry.insert((sample.value, origin));
                 Ok(())

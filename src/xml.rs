@@ -8,6 +8,7 @@
 //! pre-scan that enforces the remaining [`XmlLimits`] and refuses DTD entity declarations.
 //! sxd-document needs minutes for 100,000 nested elements and about 35 s for one element with
 //! 100,000 attributes; the pre-scan is linear and keeps only the start offsets of open elements.
+//! After parsing, `parse` repairs the default namespaces sxd-document 0.3.2 resolves wrongly.
 //! Nothing in this module expands a DTD entity, reads a DTD or XInclude, or opens a URL.
 
 use std::fmt;
@@ -15,12 +16,13 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::path::Path;
+use std::rc::Rc;
 
 use quick_xml::errors::{Error as QuickError, IllFormedError, SyntaxError};
 use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
-use sxd_document::Package;
+use sxd_document::{Package, QName};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -45,7 +47,7 @@ pub struct XmlLimits {
     pub max_bytes: u64,
     /// Deepest element nesting accepted; the root element is level 1. Default: 256.
     pub max_depth: usize,
-    /// Most attributes accepted on one element (namespace declarations included). Default: 1024.
+    /// Most attributes accepted on one element (namespace declarations included). Default: 256 (sxd-document slows down quadratically with attributes per element).
     pub max_attributes: usize,
     /// Longest element or attribute name accepted, in bytes. Default: 1024.
     pub max_name_bytes: usize,
@@ -58,7 +60,7 @@ impl Default for XmlLimits {
         Self {
             max_bytes: 256 * MIB,
             max_depth: 256,
-            max_attributes: 1024,
+            max_attributes: 256,
             max_name_bytes: 1024,
             max_attribute_bytes: 1024 * 1024,
         }
@@ -108,7 +110,9 @@ pub enum XmlError {
     /// The input file could not be opened or read: it does not exist, may not be read, is a
     /// directory, or the read failed.
     ///
-    /// `cannot read the file: it does not exist; check the --input path`
+    /// ```text
+    /// cannot read the file: it does not exist; check the --input path
+    /// ```
     #[error("cannot read the file: {}", ReadAdvice(.source))]
     Read {
         /// The error from the operating system.
@@ -118,11 +122,13 @@ pub enum XmlError {
     /// The input is larger than [`XmlLimits::max_bytes`]; from [`read`] before the file is read
     /// past the limit, or from [`parse`] for bytes that came from elsewhere (stdin).
     ///
-    /// `the input is larger than the limit of 256 MiB (268435456 bytes); if the file is genuine, raise the limit with --max-input-bytes`
+    /// ```text
+    /// the input is larger than the limit of 256 MiB (268435456 bytes); if the file is genuine, raise the limit with --max-input-bytes
+    /// ```
     #[error(
-        "the input is larger than the limit of {} ({limit} bytes); if the file is genuine, raise \
-         the limit with --max-input-bytes",
-        Size(*.limit)
+        "the input is larger than the limit of {}; if the file is genuine, raise the limit with \
+         --max-input-bytes",
+        ExactSize(*.limit)
     )]
     TooLarge {
         /// The limit in bytes.
@@ -132,7 +138,9 @@ pub enum XmlError {
     /// The input is not UTF-8: it has a UTF-16 or UTF-32 byte order mark, looks like UTF-16 or
     /// UTF-32 without one, or its XML declaration names another encoding.
     ///
-    /// `the file is UTF-16LE (it starts with a byte order mark), but only UTF-8 is supported; convert it with e.g. `iconv -f UTF-16 -t UTF-8``
+    /// ```text
+    /// the file is UTF-16LE (it starts with a byte order mark), but only UTF-8 is supported; convert it with e.g. `iconv -f UTF-16 -t UTF-8`
+    /// ```
     #[error("{}", encoding_message(.encoding, *.evidence))]
     Encoding {
         /// The encoding found, such as `UTF-16LE` or the name in the declaration (at most 40
@@ -145,7 +153,9 @@ pub enum XmlError {
     /// The input contains a byte sequence that is not UTF-8, though nothing announced another
     /// encoding; the position is that of the first bad byte.
     ///
-    /// `the input is not valid UTF-8 at line 3, column 7; convert the file to UTF-8 (e.g. `iconv -f WINDOWS-1252 -t UTF-8`) or check that it is an XML file`
+    /// ```text
+    /// the input is not valid UTF-8 at line 3, column 7; convert the file to UTF-8 (e.g. `iconv -f WINDOWS-1252 -t UTF-8`) or check that it is an XML file
+    /// ```
     #[error(
         "the input is not valid UTF-8 at line {line}, column {column}; convert the file to UTF-8 \
          (e.g. `iconv -f WINDOWS-1252 -t UTF-8`) or check that it is an XML file"
@@ -161,7 +171,9 @@ pub enum XmlError {
     /// mismatched or missing tags, a second root element, an unknown entity reference, a
     /// character XML does not allow (raw or as `&#0;`), an undeclared namespace prefix.
     ///
-    /// `not well-formed XML at line 3, column 7: expected a closing tag for <row>, found </rows>`
+    /// ```text
+    /// not well-formed XML at line 3, column 7: expected a closing tag for <row>, found </rows>
+    /// ```
     #[error("not well-formed XML at line {line}, column {column}: {message}")]
     NotWellFormed {
         /// Line of the problem, from 1.
@@ -175,9 +187,12 @@ pub enum XmlError {
     /// Elements are nested deeper than [`XmlLimits::max_depth`]; the position is that of the
     /// first start tag past the limit.
     ///
-    /// `elements are nested more than 256 levels deep at line 1, column 1281; xml2prom refuses such input to protect itself from hostile files; check what produced the file`
+    /// ```text
+    /// elements are nested more than 256 levels deep at line 1, column 1281; xml2prom refuses such input to protect itself from hostile files; check what produced the file
+    /// ```
     #[error(
-        "elements are nested more than {limit} levels deep at line {line}, column {column}; {HOSTILE_ADVICE}"
+        "elements are nested more than {limit} levels deep at line {line}, column {column}; \
+         {HOSTILE_ADVICE}"
     )]
     TooDeep {
         /// Line of the start tag, from 1.
@@ -190,9 +205,12 @@ pub enum XmlError {
 
     /// One element has more attributes than [`XmlLimits::max_attributes`].
     ///
-    /// `element <row> has more than 1024 attributes at line 2, column 3; xml2prom refuses such input to protect itself from hostile files; check what produced the file`
+    /// ```text
+    /// element <row> has more than 256 attributes at line 2, column 3; xml2prom refuses such input to protect itself from hostile files; check what produced the file
+    /// ```
     #[error(
-        "element <{element}> has more than {limit} attributes at line {line}, column {column}; {HOSTILE_ADVICE}"
+        "element <{element}> has more than {limit} attributes at line {line}, column {column}; \
+         {HOSTILE_ADVICE}"
     )]
     TooManyAttributes {
         /// Line of the start tag, from 1.
@@ -207,9 +225,12 @@ pub enum XmlError {
 
     /// An element or attribute name is longer than [`XmlLimits::max_name_bytes`].
     ///
-    /// `element name `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…` is longer than 1024 bytes at line 1, column 1; xml2prom refuses such input to protect itself from hostile files; check what produced the file`
+    /// ```text
+    /// element name `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…` is longer than 1024 bytes at line 1, column 1; xml2prom refuses such input to protect itself from hostile files; check what produced the file
+    /// ```
     #[error(
-        "{kind} name `{name}` is longer than {limit} bytes at line {line}, column {column}; {HOSTILE_ADVICE}"
+        "{kind} name `{name}` is longer than {limit} bytes at line {line}, column {column}; \
+         {HOSTILE_ADVICE}"
     )]
     NameTooLong {
         /// Line of the tag holding the name, from 1.
@@ -226,8 +247,14 @@ pub enum XmlError {
 
     /// One attribute value is longer than [`XmlLimits::max_attribute_bytes`].
     ///
-    /// `the value of attribute `data` is longer than 1 MiB at line 4, column 5; xml2prom refuses such input to protect itself from hostile files; check what produced the file`
-    #[error("the value of attribute `{attribute}` is longer than {} at line {line}, column {column}; {HOSTILE_ADVICE}", Size(*.limit as u64))]
+    /// ```text
+    /// the value of attribute `data` is longer than 1 MiB at line 4, column 5; xml2prom refuses such input to protect itself from hostile files; check what produced the file
+    /// ```
+    #[error(
+        "the value of attribute `{attribute}` is longer than {} at line {line}, column {column}; \
+         {HOSTILE_ADVICE}",
+        Size(*.limit as u64)
+    )]
     AttributeTooLarge {
         /// Line of the tag holding the attribute, from 1.
         line: usize,
@@ -243,7 +270,9 @@ pub enum XmlError {
     /// external entities that read local files; the position is that of the first declaration.
     /// A DOCTYPE without entity declarations is accepted and ignored.
     ///
-    /// `DTD entity declarations are not supported: found one at line 2, column 16; xml2prom never expands or fetches entities, remove the <!ENTITY> declarations from the DOCTYPE`
+    /// ```text
+    /// DTD entity declarations are not supported: found one at line 2, column 16; xml2prom never expands or fetches entities, remove the <!ENTITY> declarations from the DOCTYPE
+    /// ```
     #[error(
         "DTD entity declarations are not supported: found one at line {line}, column {column}; \
          xml2prom never expands or fetches entities, remove the <!ENTITY> declarations from the \
@@ -327,13 +356,18 @@ pub fn parse(bytes: &[u8], limits: &XmlLimits) -> Result<Package, XmlError> {
     }
     let text = decode(bytes)?;
     check_characters(text)?;
-    let doctype = prescan(text, limits)?;
-    let result = match doctype {
+    let scan = prescan(text, limits)?;
+    let result = match scan.doctype {
         None => sxd_document::parser::parse(text),
         Some(range) => sxd_document::parser::parse(&blank_out(text, range)),
     };
     // Blanking keeps every byte offset, so sxd-document's offsets point into `text` either way.
-    result.map_err(|error| not_well_formed(text, error.location(), describe_sxd_error(&error)))
+    let package = result
+        .map_err(|error| not_well_formed(text, error.location(), describe_sxd_error(&error)))?;
+    if scan.default_namespace_quirk {
+        fix_default_namespaces(text, &package);
+    }
+    Ok(package)
 }
 
 /// Whether a length is past a limit, without a lossy cast.
@@ -460,7 +494,7 @@ fn check_characters(text: &str) -> Result<(), XmlError> {
         let at = from + found;
         let code = match bytes.get(at..).unwrap_or_default() {
             // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
-            [0xEF, 0xBF, last @ (0xBE | 0xBF), ..] => Some(0xFF00 | u32::from(*last)),
+            [0xEF, 0xBF, last @ (0xBE | 0xBF), ..] => Some(0xFFC0 | u32::from(*last & 0x3F)),
             [byte, ..] if !is_xml_char(u32::from(*byte)) => Some(u32::from(*byte)),
             _ => None,
         };
@@ -478,10 +512,18 @@ fn is_xml_char(code: u32) -> bool {
     matches!(code, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
+/// What the pre-scan learned that the rest of [`parse`] needs.
+struct Prescan {
+    /// The byte range of the DOCTYPE, if there is one.
+    doctype: Option<Range<usize>>,
+    /// Whether some `xmlns="..."` is one that sxd-document resolves wrongly; see
+    /// [`fix_default_namespaces`].
+    default_namespace_quirk: bool,
+}
+
 /// Walks the document with quick-xml without building anything, enforcing the limits and the
-/// structure sxd-document would be slow to reject. Returns the byte range of the DOCTYPE, if
-/// there is one.
-fn prescan(text: &str, limits: &XmlLimits) -> Result<Option<Range<usize>>, XmlError> {
+/// structure sxd-document would be slow to reject.
+fn prescan(text: &str, limits: &XmlLimits) -> Result<Prescan, XmlError> {
     let mut reader = Reader::from_str(text);
     // `--` inside a comment is not well-formed; checking costs one search per comment.
     reader.config_mut().check_comments = true;
@@ -489,6 +531,7 @@ fn prescan(text: &str, limits: &XmlLimits) -> Result<Option<Range<usize>>, XmlEr
     let mut open: Vec<usize> = Vec::new();
     let mut root_seen = false;
     let mut doctype = None;
+    let mut default_namespace_quirk = false;
     loop {
         let start = to_usize(reader.buffer_position());
         let event = match reader.read_event() {
@@ -508,12 +551,12 @@ fn prescan(text: &str, limits: &XmlLimits) -> Result<Option<Range<usize>>, XmlEr
                 return Err(not_well_formed(text, start, message));
             }
             Event::Start(tag) => {
-                check_tag(text, start, &tag, open.len() + 1, limits)?;
+                default_namespace_quirk |= check_tag(text, start, &tag, open.len() + 1, limits)?;
                 root_seen = true;
                 open.push(start);
             }
             Event::Empty(tag) => {
-                check_tag(text, start, &tag, open.len() + 1, limits)?;
+                default_namespace_quirk |= check_tag(text, start, &tag, open.len() + 1, limits)?;
                 root_seen = true;
             }
             Event::End(_) => {
@@ -550,11 +593,23 @@ fn prescan(text: &str, limits: &XmlLimits) -> Result<Option<Range<usize>>, XmlEr
                 )?);
             }
             Event::Decl(_) if start != 0 => {
-                let message =
-                    "the XML declaration `<?xml ...?>` is only allowed at the very start \
-                               of the file"
-                        .to_owned();
+                let message = "the XML declaration `<?xml ...?>` is only allowed at the very \
+                               start of the file"
+                    .to_owned();
                 return Err(not_well_formed(text, start, message));
+            }
+            Event::Decl(declaration) => {
+                // sxd-document reads only 1.x declarations, and reports any other as a misplaced
+                // one; say what is really wrong.
+                let version = declaration
+                    .version()
+                    .map_err(|error| not_well_formed(text, start, describe_quick_error(&error)))?;
+                if !version.starts_with("1.") {
+                    let message = "unsupported XML version; xml2prom reads XML 1.0 \
+                                   (<?xml version=\"1.0\"?>)"
+                        .to_owned();
+                    return Err(not_well_formed(text, start, message));
+                }
             }
             Event::Eof => {
                 if let Some(&innermost) = open.last() {
@@ -570,22 +625,26 @@ fn prescan(text: &str, limits: &XmlLimits) -> Result<Option<Range<usize>>, XmlEr
                     let message = "the document has no root element".to_owned();
                     return Err(not_well_formed(text, text.len(), message));
                 }
-                return Ok(doctype);
+                return Ok(Prescan {
+                    doctype,
+                    default_namespace_quirk,
+                });
             }
-            Event::CData(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+            Event::CData(_) | Event::Comment(_) | Event::PI(_) => {}
         }
     }
 }
 
 /// Checks one start tag (`<name ...>` or `<name .../>`) at `start`, which opens nesting level
-/// `depth`, against the limits; also checks its attributes' syntax and references.
+/// `depth`, against the limits; also checks its attributes' syntax and references. Returns
+/// whether the tag has an `xmlns` that sxd-document resolves wrongly.
 fn check_tag(
     text: &str,
     start: usize,
     tag: &BytesStart<'_>,
     depth: usize,
     limits: &XmlLimits,
-) -> Result<(), XmlError> {
+) -> Result<bool, XmlError> {
     let position = || line_column(text, start);
     if depth > limits.max_depth {
         let (line, column) = position();
@@ -597,6 +656,11 @@ fn check_tag(
     }
     let name = tag.name();
     let name = name.as_ref();
+    if name.is_empty() {
+        // quick-xml reads `<>` and `< b>` as tags with an empty name.
+        let message = "expected an element name right after `<`".to_owned();
+        return Err(not_well_formed(text, start + 1, message));
+    }
     if name.len() > limits.max_name_bytes {
         let (line, column) = position();
         let (kind, name, limit) = (NameKind::Element, excerpt(name), limits.max_name_bytes);
@@ -608,6 +672,7 @@ fn check_tag(
             limit,
         });
     }
+    let mut default_namespace_quirk = false;
     // quick-xml checks for duplicate attributes with a hash set past a few attributes, so this
     // loop stays linear; it stops at the first attribute past the limit anyway.
     for (count, attribute) in tag.attributes().enumerate() {
@@ -645,8 +710,11 @@ fn check_tag(
             });
         }
         check_attribute_value(text, start, &attribute.value)?;
+        if key == "xmlns" && (name.contains(':') || attribute.value.is_empty()) {
+            default_namespace_quirk = true;
+        }
     }
-    Ok(())
+    Ok(default_namespace_quirk)
 }
 
 /// Checks the raw value of an attribute: no `<`, and every `&` starts a reference that
@@ -693,9 +761,7 @@ fn check_reference(body: &str) -> Result<(), String> {
                 "the character reference to U+{code:04X} names a character XML 1.0 does not allow"
             )),
             Err(_) => Err(
-                "the character reference is beyond U+10FFFF, the last Unicode \
-                           character"
-                    .to_owned(),
+                "the character reference is beyond U+10FFFF, the last Unicode character".to_owned(),
             ),
         };
     }
@@ -755,6 +821,105 @@ fn check_doctype(
         return Err(XmlError::EntityDeclaration { line, column });
     }
     Ok(range)
+}
+
+/// Gives unprefixed elements the default namespace the XML Namespaces spec says they have,
+/// where sxd-document 0.3.2 gets it wrong: it ignores `xmlns="..."` on an element that has a
+/// prefix (`<s:store xmlns:s="urn:s" xmlns="urn:d"><row/>` puts `row` in no namespace), and
+/// `xmlns=""` does not undeclare the default namespace for descendants. Either would make an
+/// XPath query silently match the wrong elements.
+///
+/// This reads the text a second time with quick-xml, in step with a walk of the DOM in
+/// document order, keeping one default namespace per open element. The text has passed the
+/// pre-scan, so the two walks agree; if they ever do not, the walk stops.
+/// See <https://www.w3.org/TR/xml-names/#defaulting>.
+fn fix_default_namespaces(text: &str, package: &Package) {
+    let document = package.as_document();
+    let mut reader = Reader::from_str(text);
+    // Elements still to visit, next one last; children are pushed in reverse.
+    let mut pending: Vec<_> = document
+        .root()
+        .children()
+        .into_iter()
+        .rev()
+        .filter_map(|c| c.element())
+        .collect();
+    // The default namespace inside each open element, innermost last.
+    let mut in_scope: Vec<Option<Rc<str>>> = Vec::new();
+    loop {
+        let (tag, empty) = match reader.read_event() {
+            Ok(Event::Start(tag)) => (tag, false),
+            Ok(Event::Empty(tag)) => (tag, true),
+            Ok(Event::End(_)) => {
+                in_scope.pop();
+                continue;
+            }
+            Ok(Event::Eof) | Err(_) => return,
+            Ok(_) => continue,
+        };
+        let Some(element) = pending.pop() else { return };
+        let children = element
+            .children()
+            .into_iter()
+            .rev()
+            .filter_map(|c| c.element());
+        pending.extend(children);
+        let declared = tag
+            .attributes()
+            .flatten()
+            .find(|attribute| attribute.key.as_ref() == "xmlns")
+            .map(|attribute| expand_references(&attribute.value));
+        let default = match declared {
+            Some(uri) if uri.is_empty() => None,
+            Some(uri) => Some(Rc::from(uri)),
+            None => in_scope.last().cloned().flatten(),
+        };
+        let name = element.name();
+        if !tag.name().as_ref().contains(':') && name.namespace_uri() != default.as_deref() {
+            element.set_name(QName::with_namespace_uri(
+                default.as_deref(),
+                name.local_part(),
+            ));
+        }
+        if !empty {
+            in_scope.push(default);
+        }
+    }
+}
+
+/// Expands the references in an attribute value that passed [`check_attribute_value`], the way
+/// sxd-document does: predefined entities and character references, nothing else.
+fn expand_references(raw: &str) -> String {
+    let mut expanded = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('&') {
+        expanded.push_str(rest.get(..at).unwrap_or_default());
+        let after = rest.get(at + 1..).unwrap_or_default();
+        let Some(end) = after.find(';') else {
+            expanded.push('&');
+            rest = after;
+            continue;
+        };
+        let body = after.get(..end).unwrap_or_default();
+        let character = match body {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "apos" => Some('\''),
+            "quot" => Some('"'),
+            _ => body.strip_prefix('#').and_then(|number| {
+                let code = match number.strip_prefix('x') {
+                    Some(hex) => u32::from_str_radix(hex, 16),
+                    None => number.parse(),
+                };
+                code.ok().and_then(char::from_u32)
+            }),
+        };
+        expanded.extend(character);
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    expanded.push_str(rest);
+    expanded
 }
 
 /// A copy of `text` with the bytes in `range` replaced by spaces, line feeds kept, so that byte
@@ -952,7 +1117,8 @@ fn describe_sxd_error(error: &sxd_document::parser::Error) -> String {
     } else if has("UnclosedElement") {
         "the document ends before all elements are closed (truncated file?)"
     } else if has("InvalidProcessingInstructionTarget") {
-        "the XML declaration `<?xml ...?>` is only allowed at the very start of the file"
+        "malformed XML declaration, or a processing instruction named `xml`; the declaration \
+         looks like <?xml version=\"1.0\" encoding=\"UTF-8\"?> and comes first in the file"
     } else if has("ExpectedVersionNumber") {
         "the XML declaration needs version=\"1.0\""
     } else if has("ExpectedEncoding") {
@@ -963,6 +1129,8 @@ fn describe_sxd_error(error: &sxd_document::parser::Error) -> String {
         "expected an element name; names start with a letter or `_`"
     } else if has("ExpectedAttribute") {
         "expected an attribute name, `>` or `/>`; attribute names start with a letter or `_`"
+    } else if has("ExpectedElementEnd") || has("ExpectedElementSelfClosed") {
+        "expected whitespace, `>` or `/>` after the attribute"
     } else if has("ExpectedOpeningQuote") {
         "attribute values must be quoted with \" or '"
     } else if has("ExpectedAttributeValue") || has("ExpectedClosingQuote") {
@@ -1084,6 +1252,21 @@ impl fmt::Display for Size {
     }
 }
 
+/// A size with its exact byte count when rounded, for a limit the user may want to raise:
+/// `256 MiB (268435456 bytes)` or `100 bytes`.
+struct ExactSize(u64);
+
+impl fmt::Display for ExactSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rounded = Size(self.0).to_string();
+        if rounded.ends_with(" bytes") {
+            f.write_str(&rounded)
+        } else {
+            write!(f, "{rounded} ({} bytes)", self.0)
+        }
+    }
+}
+
 /// What went wrong reading the file, and what to do about it.
 struct ReadAdvice<'a>(&'a io::Error);
 
@@ -1155,5 +1338,1045 @@ impl fmt::Display for EncodingMessage<'_> {
                  declaration to encoding=\"UTF-8\""
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use std::io::Write;
+
+    /// Parses with the default limits and returns the error; fails the test if parsing succeeds.
+    fn refuse(input: impl AsRef<[u8]>) -> XmlError {
+        refuse_with(input, &XmlLimits::default())
+    }
+
+    fn refuse_with(input: impl AsRef<[u8]>, limits: &XmlLimits) -> XmlError {
+        match parse(input.as_ref(), limits) {
+            Ok(_) => panic!("accepted {:?}", String::from_utf8_lossy(input.as_ref())),
+            Err(error) => error,
+        }
+    }
+
+    fn accept(input: impl AsRef<[u8]>) -> Package {
+        match parse(input.as_ref(), &XmlLimits::default()) {
+            Ok(package) => package,
+            Err(error) => panic!(
+                "refused {:?}: {error}",
+                String::from_utf8_lossy(input.as_ref())
+            ),
+        }
+    }
+
+    /// Asserts that the message contains each of `words`, and has the shape every message must
+    /// have: one line, no trailing period, starting lower-case or with an acronym.
+    fn assert_message(error: &XmlError, words: &[&str]) {
+        let message = error.to_string();
+        for word in words {
+            assert!(message.contains(word), "{word:?} is not in {message:?}");
+        }
+        assert!(!message.contains('\n'), "more than one line: {message:?}");
+        assert!(!message.ends_with('.'), "trailing period: {message:?}");
+        let first_word = message.split_whitespace().next().unwrap_or_default();
+        assert!(
+            first_word.starts_with(|c: char| c.is_lowercase())
+                || first_word.chars().all(|c| c.is_ascii_uppercase()),
+            "does not start lower-case: {message:?}"
+        );
+    }
+
+    /// The message of a `NotWellFormed` error and its position; fails on any other variant.
+    fn not_well_formed_at(error: &XmlError) -> (usize, usize, &str) {
+        match error {
+            XmlError::NotWellFormed {
+                line,
+                column,
+                message,
+            } => (*line, *column, message),
+            other => panic!("expected NotWellFormed, got {other:?}"),
+        }
+    }
+
+    /// The text of the root element's first text node, to see what sxd-document built.
+    fn root_text(package: &Package) -> String {
+        let document = package.as_document();
+        let root = document
+            .root()
+            .children()
+            .into_iter()
+            .find_map(|child| child.element());
+        let root = root.expect("a root element");
+        root.children()
+            .into_iter()
+            .filter_map(|child| child.text())
+            .map(|text| text.text().to_owned())
+            .collect()
+    }
+
+    fn root_name(package: &Package) -> String {
+        let document = package.as_document();
+        let root = document
+            .root()
+            .children()
+            .into_iter()
+            .find_map(|child| child.element());
+        root.expect("a root element").name().local_part().to_owned()
+    }
+
+    // --- entities and DTDs -------------------------------------------------------------------
+
+    #[test]
+    fn billion_laughs_is_refused_as_an_entity_declaration() {
+        let mut xml =
+            String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n");
+        for level in 1..10 {
+            let previous = if level == 1 {
+                "lol".to_owned()
+            } else {
+                format!("lol{}", level - 1)
+            };
+            let reference = format!("&{previous};");
+            xml.push_str(&format!(
+                " <!ENTITY lol{level} \"{}\">\n",
+                reference.repeat(10)
+            ));
+        }
+        xml.push_str("]>\n<lolz>&lol9;</lolz>\n");
+        let error = refuse(&xml);
+        assert!(
+            matches!(error, XmlError::EntityDeclaration { line: 3, column: 2 }),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &[
+                "DTD entity declarations are not supported",
+                "line 3, column 2",
+            ],
+        );
+        assert_message(&error, &["never expands or fetches entities"]);
+        assert_eq!(error.position(), Some((3, 2)));
+    }
+
+    #[test]
+    fn external_entity_is_refused_and_the_file_is_never_read() {
+        let mut secret = tempfile::NamedTempFile::new().expect("temporary file");
+        secret
+            .write_all(b"root:x:0:0:TOP-SECRET-VALUE:/root:/bin/bash\n")
+            .expect("write");
+        let url = format!("file://{}", secret.path().display());
+        for target in [url.as_str(), "file:///etc/passwd"] {
+            let xml = format!(
+                "<?xml version=\"1.0\"?>\n\
+                 <!DOCTYPE r [<!ENTITY x SYSTEM \"{target}\">]>\n<r>&x;</r>"
+            );
+            let error = refuse(&xml);
+            assert!(
+                matches!(
+                    error,
+                    XmlError::EntityDeclaration {
+                        line: 2,
+                        column: 14
+                    }
+                ),
+                "{error:?}"
+            );
+            let message = error.to_string();
+            for leak in ["TOP-SECRET", "root:", "passwd", "file:", "/bin/bash"] {
+                assert!(!message.contains(leak), "{leak:?} leaked into {message:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn parameter_entities_are_refused() {
+        let xml = "<!DOCTYPE r [\n  <!ENTITY % remote SYSTEM \"http://127.0.0.1:1/evil.dtd\">\n  \
+                   %remote;\n]>\n<r/>";
+        let error = refuse(xml);
+        assert!(
+            matches!(error, XmlError::EntityDeclaration { line: 2, column: 3 }),
+            "{error:?}"
+        );
+        assert_message(&error, &["entity declarations are not supported", "remove"]);
+        assert!(!error.to_string().contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn entity_declaration_in_lower_case_is_refused_too() {
+        let error = refuse("<!DOCTYPE r [<!entity x \"y\">]><r/>");
+        assert!(
+            matches!(error, XmlError::EntityDeclaration { .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn entity_defined_only_in_an_external_dtd_is_an_unknown_reference() {
+        // The DTD is never fetched, so `&ext;` stays undefined.
+        let error = refuse("<!DOCTYPE r SYSTEM \"http://127.0.0.1:1/r.dtd\">\n<r>&ext;</r>");
+        let (line, column, _) = not_well_formed_at(&error);
+        assert_eq!((line, column), (2, 4));
+        assert_message(
+            &error,
+            &[
+                "unknown entity reference `&ext;`",
+                "&amp; &lt; &gt; &apos; &quot;",
+            ],
+        );
+    }
+
+    #[test]
+    fn unknown_entity_reference_in_an_attribute_is_refused() {
+        let error = refuse("<r>\n  <row name=\"a &nbsp; b\"/>\n</r>");
+        assert_eq!(not_well_formed_at(&error).0, 2);
+        assert_eq!(error.position(), Some((2, 16)));
+        assert_message(&error, &["unknown entity reference `&nbsp;`"]);
+    }
+
+    #[test]
+    fn xinclude_is_an_ordinary_element_and_nothing_is_included() {
+        let xml = "<r xmlns:xi=\"http://www.w3.org/2001/XInclude\">\
+                   <xi:include href=\"/etc/passwd\" parse=\"text\"/></r>";
+        let package = accept(xml);
+        let document = package.as_document();
+        let root = document
+            .root()
+            .children()
+            .into_iter()
+            .find_map(|child| child.element());
+        let root = root.expect("a root element");
+        let children = root.children();
+        assert_eq!(children.len(), 1);
+        let include = children[0].element().expect("the xi:include element");
+        assert_eq!(include.name().local_part(), "include");
+        assert_eq!(
+            include.name().namespace_uri(),
+            Some("http://www.w3.org/2001/XInclude")
+        );
+        assert!(include.children().is_empty());
+        assert_eq!(root_text(&package), "");
+    }
+
+    #[test]
+    fn doctype_without_entities_is_accepted_and_ignored() {
+        let inputs = [
+            // First thing in the file, which sxd-document alone refuses.
+            "<!DOCTYPE store SYSTEM \"http://x/store.dtd\">\n<store>1</store>",
+            // PUBLIC, which sxd-document alone refuses.
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE store PUBLIC \"-//X//DTD Store//EN\" \
+             \"http://x/store.dtd\">\n<store>1</store>",
+            // An internal subset with declarations that are not entities, `]` and `>` in quotes.
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE store [\n  <!ELEMENT store (#PCDATA)>\n  \
+             <!ATTLIST store note CDATA \"a]>b\">\n  <!-- a comment -->\n]>\n<store>1</store>",
+            "\u{FEFF}<!DOCTYPE store>\n<store>1</store>",
+        ];
+        for xml in inputs {
+            let package = accept(xml);
+            assert_eq!(root_name(&package), "store");
+            assert_eq!(root_text(&package), "1");
+        }
+    }
+
+    #[test]
+    fn positions_after_a_doctype_are_unchanged() {
+        // The DOCTYPE is blanked out for sxd-document; its errors must still point at the file.
+        let xml = "<!DOCTYPE r [\n  <!ELEMENT r ANY>\n  <!ATTLIST r é CDATA \"é\">\n]>\n\
+                   <r>\n  <p:x/>\n</r>";
+        let error = refuse(xml);
+        assert_eq!(error.position(), Some((6, 4)));
+        assert_message(&error, &["undeclared namespace prefix", "line 6, column 4"]);
+    }
+
+    #[test]
+    fn misplaced_or_repeated_doctype_is_refused() {
+        let cases = [
+            ("<r/><!DOCTYPE r>", "only allowed before the root element"),
+            ("<!DOCTYPE r><!DOCTYPE r><r/>", "only one DOCTYPE"),
+            ("<!doctype r><r/>", "upper case"),
+        ];
+        for (xml, words) in cases {
+            let error = refuse(xml);
+            not_well_formed_at(&error);
+            assert_message(&error, &[words]);
+        }
+    }
+
+    // --- limits ------------------------------------------------------------------------------
+
+    #[test]
+    fn million_deep_nesting_is_refused_at_the_limit() {
+        let xml = "<a>".repeat(1_000_000);
+        let error = refuse(&xml);
+        // The 257th `<a>` starts at byte 256 * 3.
+        assert!(
+            matches!(
+                error,
+                XmlError::TooDeep {
+                    line: 1,
+                    column: 769,
+                    limit: 256
+                }
+            ),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &[
+                "nested more than 256 levels",
+                "line 1, column 769",
+                "hostile",
+            ],
+        );
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_is_accepted() {
+        let limits = XmlLimits {
+            max_depth: 3,
+            ..XmlLimits::default()
+        };
+        assert!(parse(b"<a><b><c/></b></a>", &limits).is_ok());
+        let error = refuse_with("<a><b><c><d/></c></b></a>", &limits);
+        assert!(
+            matches!(
+                error,
+                XmlError::TooDeep {
+                    column: 10,
+                    limit: 3,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let error = refuse_with("<a><b><c><d></d></c></b></a>", &limits);
+        assert!(
+            matches!(
+                error,
+                XmlError::TooDeep {
+                    column: 10,
+                    limit: 3,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn element_with_100k_attributes_is_refused() {
+        let mut xml = String::from("<store>\n  <row");
+        for index in 0..100_000 {
+            xml.push_str(&format!(" a{index}=\"{index}\""));
+        }
+        xml.push_str("/>\n</store>");
+        let error = refuse(&xml);
+        assert!(
+            matches!(
+                &error,
+                XmlError::TooManyAttributes { line: 2, column: 3, element, limit: 256 }
+                    if element == "row"
+            ),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &[
+                "element <row> has more than 256 attributes",
+                "line 2, column 3",
+            ],
+        );
+    }
+
+    #[test]
+    fn attributes_up_to_the_limit_are_accepted() {
+        let limits = XmlLimits {
+            max_attributes: 2,
+            ..XmlLimits::default()
+        };
+        assert!(parse(b"<r a=\"1\" b=\"2\"/>", &limits).is_ok());
+        let error = refuse_with("<r a=\"1\" b=\"2\" c=\"3\"/>", &limits);
+        assert!(
+            matches!(error, XmlError::TooManyAttributes { limit: 2, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn five_megabyte_attribute_value_is_refused_without_quoting_it() {
+        let xml = format!("<r>\n<row data=\"{}\"/></r>", "s".repeat(5 * 1024 * 1024));
+        let error = refuse(&xml);
+        assert!(
+            matches!(&error, XmlError::AttributeTooLarge { line: 2, column: 1, attribute, limit }
+                if attribute == "data" && *limit == 1024 * 1024),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &["attribute `data` is longer than 1 MiB", "line 2, column 1"],
+        );
+        assert!(!error.to_string().contains("ss"));
+    }
+
+    #[test]
+    fn five_megabyte_element_name_is_refused_and_cut_short() {
+        let name = "n".repeat(5 * 1024 * 1024);
+        let error = refuse(format!("<{name}/>"));
+        let XmlError::NameTooLong {
+            kind,
+            name: shown,
+            limit,
+            line,
+            column,
+        } = &error
+        else {
+            panic!("expected NameTooLong, got {error:?}");
+        };
+        assert_eq!(
+            (*kind, *limit, *line, *column),
+            (NameKind::Element, 1024, 1, 1)
+        );
+        assert_eq!(shown, &format!("{}…", "n".repeat(40)));
+        assert_message(&error, &["element name", "longer than 1024 bytes"]);
+        assert!(error.to_string().len() < 400);
+    }
+
+    #[test]
+    fn long_attribute_name_is_refused() {
+        let limits = XmlLimits {
+            max_name_bytes: 8,
+            ..XmlLimits::default()
+        };
+        assert!(parse(b"<r abcdefgh=\"1\"/>", &limits).is_ok());
+        let error = refuse_with("<r abcdefghi=\"1\"/>", &limits);
+        assert!(
+            matches!(&error, XmlError::NameTooLong { kind: NameKind::Attribute, name, limit: 8, .. }
+                if name == "abcdefghi"),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &["attribute name `abcdefghi` is longer than 8 bytes"],
+        );
+    }
+
+    #[test]
+    fn input_larger_than_the_limit_is_refused_by_parse() {
+        let limits = XmlLimits {
+            max_bytes: 10,
+            ..XmlLimits::default()
+        };
+        assert!(parse(b"<r>12</r>\n", &limits).is_ok());
+        let error = refuse_with("<r>123</r>\n", &limits);
+        assert!(
+            matches!(error, XmlError::TooLarge { limit: 10 }),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &["larger than the limit of 10 bytes;", "--max-input-bytes"],
+        );
+        assert_eq!(error.position(), None);
+        let default = XmlError::TooLarge {
+            limit: XmlLimits::default().max_bytes,
+        };
+        assert_message(&default, &["256 MiB", "(268435456 bytes)"]);
+    }
+
+    // --- structure ---------------------------------------------------------------------------
+
+    #[test]
+    fn truncated_document_is_refused() {
+        let error = refuse("<store>\n  <row id=\"1\">\n    <value>3</value>\n");
+        let (line, column, message) = not_well_formed_at(&error);
+        assert_eq!((line, column), (4, 1));
+        assert!(
+            message.contains("<row> opened at line 2, column 3 is not closed"),
+            "{message}"
+        );
+        assert_message(
+            &error,
+            &["ends before all elements are closed (truncated file?)"],
+        );
+
+        let error = refuse("<store>\n  <row id=\"1");
+        assert_eq!(error.position(), Some((2, 3)));
+        assert_message(
+            &error,
+            &["attribute value is not closed", "truncated file?"],
+        );
+    }
+
+    #[test]
+    fn two_root_elements_are_refused() {
+        let error = refuse("<store/>\n<store/>\n");
+        assert_eq!(not_well_formed_at(&error).0, 2);
+        assert_message(
+            &error,
+            &["second root element <store>", "exactly one root element"],
+        );
+    }
+
+    #[test]
+    fn content_outside_the_root_element_is_refused() {
+        let error = refuse("<r/>\ntrailing");
+        assert_eq!(error.position(), Some((2, 1)));
+        assert_message(&error, &["content after the end of the root element"]);
+        let error = refuse("  leading<r/>");
+        assert_eq!(error.position(), Some((1, 3)));
+        assert_message(&error, &["content before the root element"]);
+    }
+
+    #[test]
+    fn document_without_a_root_element_is_refused() {
+        for xml in ["<?xml version=\"1.0\"?>\n<!-- nothing -->\n", " \n\t"] {
+            let error = refuse(xml);
+            not_well_formed_at(&error);
+            assert_message(&error, &["no root element"]);
+        }
+    }
+
+    #[test]
+    fn mismatched_tags_are_refused() {
+        let error = refuse("<store>\n  <row>\n  </rows>\n</store>");
+        let (line, column, message) = not_well_formed_at(&error);
+        assert_eq!((line, column), (3, 3));
+        assert_eq!(message, "expected a closing tag for <row>, found </rows>");
+        assert_message(
+            &error,
+            &["not well-formed XML at line 3, column 3: expected a closing tag"],
+        );
+        let error = refuse("<r/>\n</r>");
+        assert_message(&error, &["closing tag </r> has no matching opening tag"]);
+    }
+
+    #[test]
+    fn duplicate_attributes_are_refused() {
+        let error = refuse("<r b=\"1\" b=\"2\"/>");
+        assert_eq!(error.position(), Some((1, 10)));
+        assert_message(&error, &["duplicate attribute `b`"]);
+        let error = refuse("<r xmlns:p=\"x\" xmlns:p=\"y\"/>");
+        assert_message(&error, &["duplicate attribute `xmlns:p`"]);
+    }
+
+    #[test]
+    fn malformed_markup_gets_a_plain_message() {
+        let cases = [
+            ("<r><!-- a -- b --></r>", "comment must not contain `--`"),
+            ("<r>]]></r>", "`]]>` is not allowed in text"),
+            ("<r>a & b</r>", "write a literal & as &amp;"),
+            ("<r a=\"x<y\"/>", "`<` is not allowed in an attribute value"),
+            ("<r a=\"x & y\"/>", "write a literal & as &amp;"),
+            ("<r a=1/>", "must be quoted"),
+            ("<r a/>", "expected `=`"),
+            ("<r a=\"1\"b=\"2\"/>", "expected whitespace, `>` or `/>`"),
+            ("<1r/>", "expected an element name"),
+            ("<r>< x</r>", "expected an element name right after `<`"),
+            ("<r 1a=\"x\"/>", "expected an attribute name"),
+            ("<p:r/>", "undeclared namespace prefix"),
+            ("<r xmlns:p=\"\"/>", "empty URI"),
+            (
+                " <?xml version=\"1.0\"?><r/>",
+                "only allowed at the very start",
+            ),
+            ("<?xml version=\"2.0\"?><r/>", "unsupported XML version"),
+            (
+                "<?xml encoding=\"UTF-8\"?><r/>",
+                "must start with version=\"1.0\"",
+            ),
+            (
+                "<?xml version=\"1.0\" standalone=\"maybe\"?><r/>",
+                "\"yes\" or \"no\"",
+            ),
+            ("<r><!-- open", "comment is not closed"),
+            ("<r><![CDATA[open", "CDATA section is not closed"),
+            ("<r><!x></r>", "`<!` must start a comment"),
+        ];
+        for (xml, words) in cases {
+            let error = refuse(xml);
+            not_well_formed_at(&error);
+            assert_message(&error, &[words]);
+        }
+    }
+
+    // --- encoding and characters -------------------------------------------------------------
+
+    fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+        let bom = if big_endian {
+            [0xFE, 0xFF]
+        } else {
+            [0xFF, 0xFE]
+        };
+        let units = text.encode_utf16();
+        let mut bytes = bom.to_vec();
+        for unit in units {
+            let pair = if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            };
+            bytes.extend_from_slice(&pair);
+        }
+        bytes
+    }
+
+    #[test]
+    fn utf16_with_byte_order_mark_is_refused() {
+        let xml = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><r/>";
+        for (big_endian, name) in [(false, "UTF-16LE"), (true, "UTF-16BE")] {
+            let error = refuse(utf16(xml, big_endian));
+            assert!(
+                matches!(
+                    &error,
+                    XmlError::Encoding { encoding, evidence: EncodingEvidence::ByteOrderMark }
+                        if encoding == name
+                ),
+                "{error:?}"
+            );
+            assert_message(
+                &error,
+                &[name, "only UTF-8 is supported", "iconv -f UTF-16 -t UTF-8"],
+            );
+            assert_eq!(error.position(), None);
+        }
+    }
+
+    #[test]
+    fn utf32_and_bomless_utf16_are_refused() {
+        let cases: [(&[u8], &str, EncodingEvidence); 4] = [
+            (
+                b"\xFF\xFE\x00\x00<\x00\x00\x00",
+                "UTF-32LE",
+                EncodingEvidence::ByteOrderMark,
+            ),
+            (
+                b"\x00\x00\xFE\xFF\x00\x00\x00<",
+                "UTF-32BE",
+                EncodingEvidence::ByteOrderMark,
+            ),
+            (
+                b"<\x00r\x00/\x00>\x00",
+                "UTF-16LE",
+                EncodingEvidence::ZeroBytes,
+            ),
+            (
+                b"\x00<\x00r\x00/\x00>",
+                "UTF-16BE",
+                EncodingEvidence::ZeroBytes,
+            ),
+        ];
+        for (bytes, name, expected) in cases {
+            let error = refuse(bytes);
+            assert!(
+                matches!(
+                    &error,
+                    XmlError::Encoding { encoding, evidence }
+                        if encoding == name && *evidence == expected
+                ),
+                "{error:?}"
+            );
+            assert_message(&error, &[name, "only UTF-8 is supported", "iconv"]);
+        }
+    }
+
+    #[test]
+    fn latin1_declaration_is_refused_before_its_bytes_are() {
+        let mut xml = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<r>caf".to_vec();
+        xml.extend_from_slice(b"\xE9</r>");
+        let error = refuse(&xml);
+        assert!(
+            matches!(
+                &error,
+                XmlError::Encoding { encoding, evidence: EncodingEvidence::Declaration }
+                    if encoding == "ISO-8859-1"
+            ),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &[
+                "encoding=\"ISO-8859-1\"",
+                "only UTF-8",
+                "iconv -f ISO-8859-1 -t UTF-8",
+            ],
+        );
+    }
+
+    #[test]
+    fn utf8_and_ascii_declarations_are_accepted() {
+        for name in ["UTF-8", "utf-8", "utf8", "US-ASCII", "ascii"] {
+            accept(format!(
+                "<?xml version=\"1.0\" encoding=\"{name}\"?><r>é</r>"
+            ));
+            accept(format!("<?xml version='1.0' encoding = '{name}' ?><r/>"));
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_reports_line_and_column_of_the_first_bad_byte() {
+        let mut xml = "<r>\n  <name>héllo".as_bytes().to_vec();
+        xml.extend_from_slice(b"\xFF</name>\n</r>");
+        let error = refuse(&xml);
+        assert!(
+            matches!(
+                error,
+                XmlError::NotUtf8 {
+                    line: 2,
+                    column: 14
+                }
+            ),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &[
+                "not valid UTF-8 at line 2, column 14",
+                "convert the file to UTF-8",
+            ],
+        );
+    }
+
+    #[test]
+    fn random_binary_garbage_is_refused_without_panicking() {
+        // xorshift64: deterministic, so a failure can be replayed.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"<>/?!&#;=\"' \n\tabcx0[]-:\xC3\xA9\xFF\x00";
+        for round in 0..500 {
+            let len = usize::try_from(next() % 3000).unwrap_or(0);
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                (0..len).map(|_| next().to_le_bytes()[0]).collect()
+            } else {
+                let pick = |n: u64| alphabet[usize::try_from(n).unwrap_or(0) % alphabet.len()];
+                (0..len).map(|_| pick(next())).collect()
+            };
+            assert!(
+                parse(&bytes, &XmlLimits::default()).is_err(),
+                "round {round} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_input_is_refused() {
+        for input in [&b""[..], b"\xEF\xBB\xBF"] {
+            let error = refuse(input);
+            assert_eq!(not_well_formed_at(&error), (1, 1, "the file is empty"));
+            assert_message(&error, &["the file is empty"]);
+        }
+    }
+
+    #[test]
+    fn nul_character_references_are_refused() {
+        let cases = [
+            ("<r>&#0;</r>", (1, 4), "U+0000"),
+            ("<r>\n <v a=\"x&#x0;\"/></r>", (2, 9), "U+0000"),
+            ("<r>&#x1F;</r>", (1, 4), "U+001F"),
+            ("<r>&#xFFFF;</r>", (1, 4), "U+FFFF"),
+            ("<r>&#xD800;</r>", (1, 4), "U+D800"),
+            ("<r>&#1114112;</r>", (1, 4), "U+110000"),
+            ("<r>&#99999999999;</r>", (1, 4), "beyond U+10FFFF"),
+            ("<r>&#x;</r>", (1, 4), "malformed character reference"),
+        ];
+        for (xml, position, words) in cases {
+            let error = refuse(xml);
+            not_well_formed_at(&error);
+            assert_eq!(error.position(), Some(position), "{xml}");
+            assert_message(&error, &[words]);
+        }
+        // Characters XML allows, written as references, still work.
+        assert_eq!(
+            root_text(&accept("<r>&#9;&#x41;&#233;&#x1F600;</r>")),
+            "\tAé😀"
+        );
+    }
+
+    #[test]
+    fn raw_control_characters_are_refused() {
+        let cases = [
+            ("<r>\n  a\u{0}b</r>", (2, 4), "U+0000"),
+            ("<r a=\"\u{1B}[31m\"/>", (1, 7), "U+001B"),
+            ("<r>\u{FFFE}</r>", (1, 4), "U+FFFE"),
+        ];
+        for (xml, position, code) in cases {
+            let error = refuse(xml);
+            not_well_formed_at(&error);
+            assert_eq!(error.position(), Some(position), "{xml:?}");
+            assert_message(&error, &[code, "not allowed in XML 1.0"]);
+        }
+        // Tab, line feed and carriage return are fine.
+        assert_eq!(root_text(&accept("<r>a\tb\r\nc</r>")), "a\tb\r\nc");
+    }
+
+    #[test]
+    fn utf8_byte_order_mark_is_skipped() {
+        let package = accept("\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?><r>x</r>");
+        assert_eq!(root_text(&package), "x");
+        // Columns count from after the mark.
+        let error = refuse("\u{FEFF}<r>&bad;</r>");
+        assert_eq!(error.position(), Some((1, 4)));
+    }
+
+    #[test]
+    fn namespaced_document_is_accepted() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!-- inventory export -->
+<s:store xmlns:s="urn:example:store" xmlns="urn:example:default" s:region="eu">
+  <row id="1" name="café &amp; bar"><value>3.5</value></row>
+  <row id="2"><value><![CDATA[4 < 5]]></value></row>
+</s:store>
+"#;
+        let package = accept(xml);
+        let document = package.as_document();
+        let root = document
+            .root()
+            .children()
+            .into_iter()
+            .find_map(|child| child.element());
+        let root = root.expect("a root element");
+        assert_eq!(root.name().namespace_uri(), Some("urn:example:store"));
+        assert_eq!(
+            root.attribute_value(("urn:example:store", "region")),
+            Some("eu")
+        );
+        let rows: Vec<_> = root
+            .children()
+            .into_iter()
+            .filter_map(|child| child.element())
+            .collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].name().namespace_uri(), Some("urn:example:default"));
+        assert_eq!(rows[0].attribute_value("name"), Some("café & bar"));
+    }
+
+    /// The namespace URI of every element, in document order, as `local=uri`.
+    fn element_namespaces(package: &Package) -> Vec<String> {
+        let document = package.as_document();
+        let mut pending: Vec<_> = document
+            .root()
+            .children()
+            .into_iter()
+            .filter_map(|child| child.element())
+            .collect();
+        let mut seen = Vec::new();
+        while let Some(element) = pending.pop() {
+            let name = element.name();
+            seen.push(format!(
+                "{}={}",
+                name.local_part(),
+                name.namespace_uri().unwrap_or("")
+            ));
+            pending.extend(
+                element
+                    .children()
+                    .into_iter()
+                    .rev()
+                    .filter_map(|c| c.element()),
+            );
+        }
+        seen
+    }
+
+    #[test]
+    fn default_namespace_on_a_prefixed_element_reaches_its_children() {
+        // sxd-document 0.3.2 alone puts `row` and `v` in no namespace.
+        let xml = "<s:store xmlns:s=\"urn:s\" xmlns=\"urn:d&amp;x\"><s:g><row><v/></row></s:g>\
+                   <row xmlns=\"urn:e\"/></s:store>";
+        assert_eq!(
+            element_namespaces(&accept(xml)),
+            [
+                "store=urn:s",
+                "g=urn:s",
+                "row=urn:d&x",
+                "v=urn:d&x",
+                "row=urn:e"
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_default_namespace_undeclares_it_for_children() {
+        // sxd-document 0.3.2 alone puts `row` in urn:d.
+        let xml = "<store xmlns=\"urn:d\"><x xmlns=\"\"><row/></x><row/></store>";
+        assert_eq!(
+            element_namespaces(&accept(xml)),
+            ["store=urn:d", "x=", "row=", "row=urn:d"]
+        );
+    }
+
+    #[test]
+    fn expand_references_matches_sxd_document() {
+        assert_eq!(
+            expand_references("a&amp;b&lt;&#x41;&#66;&quot;&apos;&gt;"),
+            "a&b<AB\"'>"
+        );
+        assert_eq!(expand_references("plain"), "plain");
+        assert_eq!(expand_references("a&b"), "a&b");
+    }
+
+    // --- read ----------------------------------------------------------------------------------
+
+    fn file_with(content: &[u8]) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().expect("temporary file");
+        file.write_all(content).expect("write");
+        file
+    }
+
+    #[test]
+    fn read_returns_the_bytes() {
+        let file = file_with(b"<r/>\n");
+        let bytes = read(file.path(), &XmlLimits::default()).expect("readable");
+        assert_eq!(bytes, b"<r/>\n");
+    }
+
+    #[test]
+    fn read_refuses_a_file_larger_than_the_limit() {
+        let limits = XmlLimits {
+            max_bytes: 5,
+            ..XmlLimits::default()
+        };
+        assert!(read(file_with(b"<r/>\n").path(), &limits).is_ok());
+        let error = read(file_with(b"<r/>\n\n").path(), &limits).expect_err("too large");
+        assert!(
+            matches!(error, XmlError::TooLarge { limit: 5 }),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &["larger than the limit of 5 bytes", "--max-input-bytes"],
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_stops_at_the_limit_on_an_endless_stream() {
+        // /dev/zero has no size in its metadata and never ends; only `take` stops the read.
+        let limits = XmlLimits {
+            max_bytes: 4096,
+            ..XmlLimits::default()
+        };
+        let error = read(Path::new("/dev/zero"), &limits).expect_err("endless");
+        assert!(
+            matches!(error, XmlError::TooLarge { limit: 4096 }),
+            "{error:?}"
+        );
+        assert_message(&error, &["limit of 4 KiB (4096 bytes);"]);
+    }
+
+    #[test]
+    fn read_refuses_an_empty_file() {
+        let error = read(file_with(b"").path(), &XmlLimits::default()).expect_err("empty");
+        assert_eq!(not_well_formed_at(&error), (1, 1, "the file is empty"));
+    }
+
+    #[test]
+    fn read_explains_a_missing_file_and_a_directory() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let missing = directory.path().join("missing.xml");
+        let error = read(&missing, &XmlLimits::default()).expect_err("missing");
+        assert!(
+            matches!(&error, XmlError::Read { source } if source.kind() == io::ErrorKind::NotFound),
+            "{error:?}"
+        );
+        assert_message(
+            &error,
+            &[
+                "cannot read the file",
+                "does not exist",
+                "check the --input path",
+            ],
+        );
+        assert_eq!(error.position(), None);
+
+        let error = read(directory.path(), &XmlLimits::default()).expect_err("directory");
+        assert_message(&error, &["is a directory", "--input"]);
+    }
+
+    // --- helpers -------------------------------------------------------------------------------
+
+    #[test]
+    fn line_column_counts_characters_from_one() {
+        let text = "ab\ncé\u{1F600}x";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 3), (2, 1));
+        // `x` is after a 2-byte and a 4-byte character.
+        assert_eq!(line_column(text, text.len() - 1), (2, 4));
+        assert_eq!(line_column(text, 5), (2, 2), "inside `é` counts as `é`");
+        assert_eq!(line_column(text, 1000), (2, 5));
+    }
+
+    #[test]
+    fn excerpt_cuts_names_and_hides_control_characters() {
+        assert_eq!(excerpt("row"), "row");
+        assert_eq!(excerpt(&"é".repeat(40)), "é".repeat(40));
+        assert_eq!(excerpt(&"é".repeat(41)), format!("{}…", "é".repeat(40)));
+        assert_eq!(excerpt("a\u{1B}b"), "a?b");
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(Size(256 * MIB).to_string(), "256 MiB");
+        assert_eq!(Size(MIB + MIB / 2).to_string(), "1.5 MiB");
+        assert_eq!(Size(4096).to_string(), "4 KiB");
+        assert_eq!(Size(100).to_string(), "100 bytes");
+    }
+
+    #[test]
+    fn sxd_errors_the_pre_scan_lets_through_get_a_plain_message() {
+        // These reach sxd-document only when the pre-scan misses them; check the mapping directly.
+        let cases = [
+            ("<r>", "truncated file?"),
+            ("<r/><s/>", "content after the end of the root element"),
+            ("x", "expected the root element"),
+            ("<r>&#0</r>", "expected `;`"),
+            ("<r><s></r>", "closing tag does not match"),
+            ("<r a=\"1\" a=\"2\"/>", "duplicate attribute"),
+            ("<r>&x;</r>", "unknown entity reference"),
+        ];
+        for (xml, words) in cases {
+            let error = sxd_document::parser::parse(xml).expect_err(xml);
+            let message = describe_sxd_error(&error);
+            assert!(
+                message.contains(words),
+                "{xml}: {message:?} lacks {words:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sxd_error_kinds_skip_quoted_literals() {
+        let listed = r#" {Expected("<?xml"), ExpectedClosingQuote("\""), ExpectedComment} }"#;
+        let (kinds, literals) = sxd_error_kinds(listed);
+        assert_eq!(kinds, ["ExpectedClosingQuote", "ExpectedComment"]);
+        assert_eq!(literals, ["<?xml"]);
+    }
+
+    #[test]
+    fn a_large_ordinary_document_is_accepted() {
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<store>\n");
+        for index in 0..20_000 {
+            xml.push_str(&format!(
+                "  <row id=\"{index}\" note=\"a &amp; b\"><v>{index}</v></row>\n"
+            ));
+        }
+        xml.push_str("</store>\n");
+        let package = accept(&xml);
+        let document = package.as_document();
+        let root = document
+            .root()
+            .children()
+            .into_iter()
+            .find_map(|child| child.element());
+        let rows = root
+            .expect("a root element")
+            .children()
+            .into_iter()
+            .filter_map(|c| c.element());
+        assert_eq!(rows.count(), 20_000);
     }
 }

@@ -1,0 +1,156 @@
+//! Golden cases: each folder under `tests/cases/` runs `xml2prom run` once.
+//!
+//! A case folder holds `rules.yaml`, any number of `*.xml` inputs (passed in name order), an
+//! optional `args` file (extra arguments, one per line), and either `expected.prom` (the run
+//! succeeds with exactly this output) or `expected.stderr` and `expected.exit` (the run fails
+//! like this, and the previous output file is left byte for byte as it was). Every successful
+//! output also passes our lint, `promtool check metrics` and a real node_exporter.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{assert_matches_file, bless, entries, root, xml2prom};
+use crate::{interop, lint};
+
+const PREVIOUS: &str = "# HELP previous_run A file from an earlier, good run\n\
+                        # TYPE previous_run gauge\nprevious_run 1\n";
+
+fn cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases"))
+        .expect("tests/cases exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
+fn inputs(case: &Path) -> Vec<String> {
+    let mut inputs: Vec<String> = entries(case)
+        .into_iter()
+        .filter(|name| name.ends_with(".xml"))
+        .collect();
+    inputs.sort();
+    inputs
+}
+
+/// Checks one successful output with every reader we have.
+pub fn assert_accepted_everywhere(what: &str, text: &str, dir: &Path) {
+    lint::assert_clean(text);
+    if let Err(complaint) = interop::promtool_check(text) {
+        panic!("{what}: promtool check metrics failed:\n{complaint}\n--- output ---\n{text}");
+    }
+    if let Some(scrape) = interop::scrape_textfile_dir(dir) {
+        let scraped = lint::samples(&scrape);
+        for (name, labels, value) in lint::samples(text) {
+            let found = scraped
+                .iter()
+                .find(|(n, l, _)| *n == name && *l == labels)
+                .unwrap_or_else(|| {
+                    panic!("{what}: node_exporter does not serve {name}{labels:?}\n{scrape}")
+                });
+            assert!(
+                found.2 == value || (found.2.is_nan() && value.is_nan()),
+                "{what}: node_exporter serves {name}{labels:?} = {}, the file says {value}",
+                found.2
+            );
+        }
+    }
+}
+
+fn run_case(case: &Path) {
+    let name = case
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let output = out_dir.path().join("out.prom");
+    std::fs::write(&output, PREVIOUS).expect("seed the previous output");
+
+    let mut args: Vec<String> = vec!["run".into(), "--rules".into(), "rules.yaml".into()];
+    for input in inputs(case) {
+        args.push("--input".into());
+        args.push(input);
+    }
+    args.push("--output".into());
+    args.push(output.display().to_string());
+    if let Ok(extra) = std::fs::read_to_string(case.join("args")) {
+        args.extend(extra.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+    }
+    let outcome = xml2prom(case, &args);
+
+    let expected_prom = case.join("expected.prom");
+    // A new case being blessed takes its kind (success or failure) from what the run did.
+    let new_case = bless() && !expected_prom.exists() && !case.join("expected.exit").exists();
+    if expected_prom.exists() || (new_case && outcome.code == 0) {
+        assert_eq!(
+            outcome.code, 0,
+            "case {name}: expected success, got exit {}\n{}",
+            outcome.code, outcome.stderr
+        );
+        assert_eq!(
+            outcome.stderr, "",
+            "case {name}: a successful run prints nothing"
+        );
+        let text = std::fs::read_to_string(&output).expect("output written");
+        assert_matches_file(&expected_prom, &text);
+        assert_eq!(
+            entries(out_dir.path()),
+            ["out.prom"],
+            "case {name}: stray files"
+        );
+        assert_accepted_everywhere(&name, &text, out_dir.path());
+    } else {
+        let stderr = outcome
+            .stderr
+            .replace(&out_dir.path().display().to_string(), "$OUT");
+        assert_matches_file(&case.join("expected.stderr"), &stderr);
+        assert_matches_file(&case.join("expected.exit"), &format!("{}\n", outcome.code));
+        assert_ne!(outcome.code, 0, "case {name}: expected a failure");
+        let previous = std::fs::read_to_string(&output).expect("previous output still there");
+        assert_eq!(
+            previous, PREVIOUS,
+            "case {name}: the previous output was changed"
+        );
+        assert_eq!(
+            entries(out_dir.path()),
+            ["out.prom"],
+            "case {name}: stray files"
+        );
+    }
+}
+
+#[test]
+fn golden_cases() {
+    let cases = cases();
+    assert!(cases.len() >= 10, "the golden cases are missing");
+    for case in cases {
+        run_case(&case);
+    }
+}
+
+/// The README's first command: the bundled example, to stdout.
+#[test]
+fn bundled_example() {
+    let outcome = xml2prom(
+        &root(),
+        &[
+            "run",
+            "--rules",
+            "rules/store.yaml",
+            "--input",
+            "rules/examples/store.xml",
+            "--output",
+            "-",
+        ],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_matches_file(&root().join("rules/examples/store.prom"), &outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains("store_total_rows{path=\"rules/examples/store.xml\"} 6\n")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("store.prom"), &outcome.stdout).expect("write");
+    assert_accepted_everywhere("bundled example", &outcome.stdout, dir.path());
+}

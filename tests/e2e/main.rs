@@ -1,0 +1,15 @@
+//! End-to-end tests: the real `xml2prom` binary on rule and XML fixtures.
+//!
+//! - `golden`: every folder under `tests/cases/` is one case (rules, XML, expected output or
+//!   expected error); the bundled example is checked against `rules/examples/store.prom`.
+//! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
+//! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
+//! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
+//!
+//! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
+
+mod golden;
+mod hostile;
+mod interop;
+mod lint;
+mod support;
