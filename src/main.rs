@@ -11,7 +11,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => match xml2prom::run::run(&args.into_config()) {
-            Ok(_) => ExitCode::SUCCESS,
+            Ok(summary) => {
+                for warning in &summary.warnings {
+                    eprintln!("xml2prom: warning: {warning}");
+                }
+                ExitCode::SUCCESS
+            }
             Err(err) => {
                 // If stderr itself is gone there is nobody left to tell.
                 let _ = std::io::stderr().lock().write_all(err.report().as_bytes());

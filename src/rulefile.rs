@@ -130,6 +130,8 @@ pub enum RuleFileError {
     Yaml {
         /// The rule file path.
         path: PathBuf,
+        /// The rule file text, to show the offending line.
+        text: String,
         /// What is wrong, starting with the field path when serde_yaml knows it.
         message: String,
         /// Where, when known.
@@ -143,11 +145,17 @@ pub fn load(path: &Path) -> Result<LoadedRuleFile, RuleFileError> {
         path: path.to_owned(),
         source,
     })?;
-    let rules = parse(&source).map_err(|(message, position)| RuleFileError::Yaml {
-        path: path.to_owned(),
-        message,
-        position,
-    })?;
+    let rules = match parse(&source) {
+        Ok(rules) => rules,
+        Err((message, position)) => {
+            return Err(RuleFileError::Yaml {
+                path: path.to_owned(),
+                text: source,
+                message,
+                position,
+            });
+        }
+    };
     Ok(LoadedRuleFile {
         path: path.to_owned(),
         source,
@@ -172,6 +180,21 @@ pub fn parse(source: &str) -> Result<RuleFile, (String, Option<Position>)> {
         }
         (message, position)
     })
+}
+
+/// The `name:` of each entry of `metrics:`, read leniently, for messages about a rule file that
+/// may not deserialize. `None` where an entry has no string name.
+pub fn rule_names(source: &str) -> Vec<Option<String>> {
+    let Ok(documents) = yaml_rust2::YamlLoader::load_from_str(source) else {
+        return Vec::new();
+    };
+    let Some(metrics) = documents.first().and_then(|d| d["metrics"].as_vec()) else {
+        return Vec::new();
+    };
+    metrics
+        .iter()
+        .map(|rule| rule["name"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Runs a check inside `deserialize_str`, while serde_yaml still knows where the value is.

@@ -36,6 +36,8 @@ pub struct RunSummary {
     pub families: usize,
     /// Number of series written.
     pub series: usize,
+    /// Things worth telling the user that did not stop the run.
+    pub warnings: Vec<String>,
 }
 
 /// A rule file that cannot be used: unreadable, malformed, or with problems found by
@@ -71,19 +73,20 @@ impl RulesError {
             )],
             RulesError::Load(RuleFileError::Yaml {
                 path,
+                text,
                 message,
                 position,
             }) => {
-                let source = std::fs::read_to_string(path).unwrap_or_default();
+                let names = rulefile::rule_names(text);
                 vec![(
                     Diagnostic {
                         severity: Severity::Error,
-                        message: message.clone(),
+                        message: name_the_rule(message, &names),
                         file: path.display().to_string(),
                         position: *position,
                         help: None,
                     },
-                    source,
+                    text.clone(),
                 )]
             }
             RulesError::Compile {
@@ -91,6 +94,7 @@ impl RulesError {
                 source,
                 errors,
             } => {
+                let names = rulefile::rule_names(source);
                 let mut diagnostics: Vec<(Diagnostic, String)> = errors
                     .iter()
                     .map(|error| {
@@ -99,7 +103,7 @@ impl RulesError {
                         (
                             Diagnostic {
                                 severity: Severity::Error,
-                                message: error.to_string(),
+                                message: name_the_rule(&error.to_string(), &names),
                                 file: path.display().to_string(),
                                 position,
                                 help: None,
@@ -113,6 +117,20 @@ impl RulesError {
                 diagnostics
             }
         }
+    }
+}
+
+/// Adds the rule's metric name to a message that starts with its path:
+/// `metrics[1].value: ...` becomes ``metrics[1].value (rule `store_rows`): ...``.
+fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
+    let name = message
+        .strip_prefix("metrics[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(index, _)| index.parse::<usize>().ok())
+        .and_then(|index| names.get(index).cloned().flatten());
+    match (name, message.split_once(": ")) {
+        (Some(name), Some((path, rest))) => format!("{path} (rule `{name}`): {rest}"),
+        _ => message.to_owned(),
     }
 }
 
@@ -242,8 +260,19 @@ pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
     let families = collect(&rules, &config.inputs, &config.limits)?;
     let text = exposition::render(&families);
     output::write(&config.output, &text)?;
+    let mut warnings = Vec::new();
+    if let Destination::File(path) = &config.output
+        && path.extension().is_none_or(|e| e != "prom")
+    {
+        warnings.push(format!(
+            "{} was written, but node_exporter's textfile collector reads only files ending \
+             in .prom",
+            path.display()
+        ));
+    }
     Ok(RunSummary {
         families: families.iter().count(),
         series: families.series_count(),
+        warnings,
     })
 }

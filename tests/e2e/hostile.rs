@@ -176,33 +176,3 @@ fn input_missing_or_a_directory() {
     std::fs::create_dir(dir.path().join("adir.xml")).expect("mkdir");
     assert_refused_path(dir.path(), "adir.xml", &[], &["adir.xml"]);
 }
-
-#[test]
-fn output_directory_missing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = dir.path().join("missing").join("store.prom");
-    let outcome = xml2prom(
-        &root(),
-        &[
-            "run",
-            "--rules",
-            "rules/store.yaml",
-            "--input",
-            "rules/examples/store.xml",
-            "--output",
-            &output.display().to_string(),
-        ],
-    );
-    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
-    assert!(
-        outcome.stderr.contains("cannot write"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("the previous file is unchanged"),
-        "{}",
-        outcome.stderr
-    );
-    assert_eq!(entries(dir.path()), Vec::<String>::new());
-}
