@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::output::Destination;
-use crate::run::RunConfig;
+use crate::run::{Engine, RunConfig};
 use crate::xml::XmlLimits;
 
 const EXIT_CODES: &str = "\
@@ -55,9 +55,30 @@ pub struct RunArgs {
     pub output: PathBuf,
 
     /// Refuse an input file larger than this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = XmlLimits::default().max_bytes)]
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
     pub max_input_bytes: u64,
+
+    /// Refuse to load an input larger than this into the DOM engine (it needs about 12 times
+    /// the file size in memory); streamable rules have no such limit.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
+    pub max_dom_bytes: u64,
+
+    /// Which engine evaluates the rules: auto streams every streamable rule, dom forces the
+    /// DOM engine (the reference semantics) for all.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    pub engine: Engine,
+
+    /// Print to stderr which engine runs each rule, and why a rule cannot stream.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
+
+/// Default `--max-input-bytes`: 16 GiB, far above any store, but finite so that a file that
+/// never ends (a FIFO, a device) cannot keep a run going forever.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 << 30;
+
+/// Default `--max-dom-bytes`: 256 MiB, about 3 GiB of memory in the DOM engine.
+pub const DEFAULT_MAX_DOM_BYTES: u64 = 256 << 20;
 
 impl RunArgs {
     /// The checked run configuration.
@@ -70,6 +91,9 @@ impl RunArgs {
                 max_bytes: self.max_input_bytes,
                 ..XmlLimits::default()
             },
+            engine: self.engine,
+            max_dom_bytes: self.max_dom_bytes,
+            verbose: self.verbose,
         }
     }
 }

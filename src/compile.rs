@@ -12,9 +12,10 @@ use std::fmt;
 use crate::diagnostic::FieldPath;
 use crate::labels::{self, TemplateId};
 use crate::rulefile::{
-    Aggregation, FieldName, LabelName, MetricName, Rule, RuleFile, Template, XPathQuery,
+    Aggregation, FieldName, LabelName, MetricName, Prefix, Rule, RuleFile, Template, XPathQuery,
 };
 use crate::sample::MetricType;
+use crate::streamable::{self, StreamPlan};
 
 /// The rules of one file, checked and ready to evaluate.
 #[derive(Debug)]
@@ -46,6 +47,16 @@ pub struct CompiledRule {
     pub labels: Vec<(LabelName, TemplateId)>,
     /// What the rule reads.
     pub shape: Shape,
+    /// How the streaming engine runs the rule, or why it cannot.
+    pub stream: Result<StreamPlan, String>,
+}
+
+impl CompiledRule {
+    /// `Ok` when the streaming engine runs this rule (unless the DOM engine is forced), or the
+    /// reason it cannot.
+    pub fn streamable(&self) -> Result<(), String> {
+        self.stream.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
 }
 
 /// What a rule reads from a document.
@@ -55,6 +66,10 @@ pub enum Shape {
     Document {
         /// The number.
         value: XPathQuery,
+        /// For `sum(NODES)`: the node-set alone, so the DOM engine adds the values in document
+        /// order (sxd-xpath adds them in hash order, which changes the last bits of a sum of
+        /// fractions from run to run).
+        sum_of: Option<XPathQuery>,
     },
     /// A node-set, per-node fields and value, combined per label set.
     Nodes {
@@ -257,6 +272,7 @@ pub fn compile(file: RuleFile) -> Result<CompiledRules, Vec<CompileError>> {
             rule,
             index,
             &path,
+            &file.namespaces,
             &declared,
             &global_names,
             &mut templates,
@@ -304,10 +320,12 @@ fn reserved_label(kind: MetricType) -> Option<&'static str> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compile_rule(
     rule: Rule,
     index: usize,
     path: &FieldPath,
+    namespaces: &BTreeMap<Prefix, String>,
     declared: &[String],
     global_names: &BTreeSet<&str>,
     templates: &mut labels::Templates,
@@ -514,7 +532,10 @@ fn compile_rule(
     errors.extend(prefix_errors);
 
     let shape = match (rule.select, rule.value) {
-        (None, Some(value)) => Shape::Document { value },
+        (None, Some(value)) => {
+            let sum_of = sum_argument(value.text()).and_then(|nodes| XPathQuery::parse(nodes).ok());
+            Shape::Document { value, sum_of }
+        }
         (Some(select), value) => {
             let reduce = match (kind, rule.aggregate) {
                 (MetricType::Histogram, _) => Reduce::Histogram(rule.buckets.unwrap_or_default()),
@@ -531,7 +552,24 @@ fn compile_rule(
         }
         (None, None) => return None,
     };
+    let stream = match &shape {
+        Shape::Document { value, .. } => streamable::plan_document(value.text(), namespaces),
+        Shape::Nodes {
+            select,
+            fields,
+            value,
+            ..
+        } => streamable::plan_nodes(
+            select.text(),
+            fields
+                .iter()
+                .map(|(name, query)| (name.as_str(), query.text())),
+            value.as_ref().map(XPathQuery::text),
+            namespaces,
+        ),
+    };
     Some(CompiledRule {
+        stream,
         id: path.to_string(),
         index,
         name: rule.name,
@@ -540,6 +578,18 @@ fn compile_rule(
         labels,
         shape,
     })
+}
+
+/// `NODES` of a query that is exactly `sum(NODES)`.
+fn sum_argument(text: &str) -> Option<&str> {
+    let inner = text
+        .trim()
+        .strip_prefix("sum")?
+        .trim_start()
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    // `sum(a) + sum(b)` also starts and ends so; the argument must hold no other call.
+    (!inner.contains('(') && !inner.contains(')')).then_some(inner)
 }
 
 fn missing(key: &'static str, why: &str) -> CompileErrorKind {

@@ -134,13 +134,15 @@ impl fmt::Display for EvalError {
 
 impl std::error::Error for EvalError {}
 
-/// Evaluates every rule against one document. `input` is the path the document was read
-/// from, as the user gave it (the templates' `input`).
+/// Evaluates the rules at `which` (indexes into `rules.rules`) against one document. `input`
+/// is the path the document was read from, as the user gave it (the templates' `input`).
 pub fn evaluate(
     rules: &CompiledRules,
+    which: &[usize],
     document: &Document<'_>,
     input: &Path,
 ) -> Result<Vec<RuleSamples>, EvalError> {
+    merge_adjacent_text(document);
     let mut context = Context::new();
     for (prefix, uri) in &rules.namespaces {
         context.set_namespace(prefix, uri);
@@ -149,7 +151,10 @@ pub fn evaluate(
     let global = render_global_labels(rules, &input_value)?;
     let mut order = None;
     let mut out = Vec::with_capacity(rules.rules.len());
-    for (index, rule) in rules.rules.iter().enumerate() {
+    for &index in which {
+        let Some(rule) = rules.rules.get(index) else {
+            continue;
+        };
         let mut run = RuleRun {
             rule,
             templates: &rules.templates,
@@ -331,11 +336,43 @@ impl<'d> RuleRun<'_, 'd> {
         }
     }
 
+    /// `sum(NODES)` as XPath defines it, adding in document order.
+    fn sum_in_document_order(
+        &mut self,
+        nodes: &XPathQuery,
+        root: Node<'d>,
+    ) -> Result<Option<f64>, EvalError> {
+        match self.run_query("value", nodes, root)? {
+            Value::Nodeset(set) => {
+                let mut nodes: Vec<Node<'d>> = set.iter().collect();
+                if nodes.len() > 1 {
+                    let order = self.order();
+                    nodes.sort_by_key(|n| order.position(*n));
+                }
+                Ok(Some(
+                    nodes
+                        .iter()
+                        .map(|n| crate::streamable::xpath_number(&n.string_value()))
+                        .sum(),
+                ))
+            }
+            // Not a node-set: the caller evaluates `sum()` itself, which reports the error.
+            _ => Ok(None),
+        }
+    }
+
     fn samples(&mut self, global: &[(String, String)]) -> Result<Vec<Sample>, EvalError> {
         let root: Node<'d> = self.document.root().into();
         let samples = match &self.rule.shape {
-            Shape::Document { value } => {
-                let v = self.number_at(value, root)?;
+            Shape::Document { value, sum_of } => {
+                let sum = match sum_of {
+                    Some(nodes) => self.sum_in_document_order(nodes, root)?,
+                    None => None,
+                };
+                let v = match sum {
+                    Some(sum) => sum,
+                    None => self.number_at(value, root)?,
+                };
                 let context = labels::context([], self.input);
                 let labels = render_labels(self.templates, &self.rule.labels, &context)
                     .map_err(|kind| self.error(None, kind))?;
@@ -431,13 +468,61 @@ fn describe(value: &Value<'_>) -> String {
 }
 
 /// Cuts text for an error message, so a huge or secret value is not copied into logs whole.
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     const MAX: usize = 40;
     if text.chars().count() <= MAX {
         text.to_owned()
     } else {
         let cut: String = text.chars().take(MAX).collect();
         format!("{cut}…")
+    }
+}
+
+/// Merges adjacent text nodes into one, as the XPath data model has them.
+///
+/// sxd-document makes one text node per run of characters, CDATA section and entity or
+/// character reference, so `<a>x&amp;y</a>` has three; `text()` would then read only `x`.
+/// Comments and processing instructions still separate text nodes, as they should.
+pub fn merge_adjacent_text(document: &Document<'_>) {
+    use sxd_document::dom::ChildOfElement;
+    let mut stack: Vec<sxd_document::dom::Element<'_>> = document
+        .root()
+        .children()
+        .into_iter()
+        .filter_map(|child| child.element())
+        .collect();
+    while let Some(element) = stack.pop() {
+        let mut run: Option<(sxd_document::dom::Text<'_>, String)> = None;
+        let mut merged = Vec::new();
+        for child in element.children() {
+            match child {
+                ChildOfElement::Text(text) => match &mut run {
+                    Some((_, joined)) => {
+                        joined.push_str(text.text());
+                        merged.push(text);
+                    }
+                    None => run = Some((text, text.text().to_owned())),
+                },
+                other => {
+                    if let Some((first, joined)) = run.take()
+                        && joined.len() != first.text().len()
+                    {
+                        first.set_text(&joined);
+                    }
+                    if let ChildOfElement::Element(child) = other {
+                        stack.push(child);
+                    }
+                }
+            }
+        }
+        if let Some((first, joined)) = run
+            && joined.len() != first.text().len()
+        {
+            first.set_text(&joined);
+        }
+        for text in merged {
+            text.remove_from_parent();
+        }
     }
 }
 
@@ -482,12 +567,14 @@ pub fn location_path(node: Node<'_>) -> String {
             Node::Root(_) => break,
             Node::Element(element) => {
                 let name = node.prefixed_name().unwrap_or_default();
-                let same = |sibling: &Node<'_>| matches!(sibling, Node::Element(e) if e.name() == element.name());
-                let before = node.preceding_siblings().iter().filter(|s| same(s)).count();
-                let after = node.following_siblings().iter().filter(|s| same(s)).count();
-                if before + after == 0 {
+                if matches!(node.parent(), Some(Node::Root(_))) {
                     steps.push(name);
                 } else {
+                    let before = node
+                        .preceding_siblings()
+                        .iter()
+                        .filter(|s| matches!(s, Node::Element(e) if e.name() == element.name()))
+                        .count();
                     steps.push(format!("{name}[{}]", before + 1));
                 }
             }

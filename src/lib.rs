@@ -27,5 +27,7 @@ pub mod output;
 pub mod rulefile;
 pub mod run;
 pub mod sample;
+pub mod stream;
+pub mod streamable;
 pub mod value;
 pub mod xml;

@@ -9,12 +9,23 @@ use std::path::{Path, PathBuf};
 
 use crate::compile::{self, CompileError, CompiledRules};
 use crate::diagnostic::{self, Diagnostic, Severity};
-use crate::evaluate::{self, EvalError};
+use crate::evaluate::{self, EvalError, RuleSamples};
 use crate::exposition;
 use crate::output::{self, Destination, WriteError};
 use crate::rulefile::{self, RuleFileError};
 use crate::sample::{DuplicateSeries, Families, Origin};
+use crate::stream::StreamEngine;
 use crate::xml::{self, XmlError, XmlLimits};
+
+/// Which engine evaluates the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Engine {
+    /// The streaming engine for every streamable rule, the DOM engine for the others.
+    #[default]
+    Auto,
+    /// The DOM engine for every rule (the reference semantics).
+    Dom,
+}
 
 /// Everything `run` needs, checked.
 #[derive(Debug, Clone)]
@@ -27,6 +38,12 @@ pub struct RunConfig {
     pub output: Destination,
     /// Limits on each input.
     pub limits: XmlLimits,
+    /// The engine choice.
+    pub engine: Engine,
+    /// The largest input the DOM engine may load (it needs about 12 times the file size).
+    pub max_dom_bytes: u64,
+    /// Print which engine runs each rule.
+    pub verbose: bool,
 }
 
 /// What a successful run did.
@@ -153,6 +170,25 @@ pub enum RunError {
     /// The rule file cannot be used.
     #[error("the rule file has errors")]
     Rules(RulesError),
+    /// An input is too large for the DOM engine, which some rules need.
+    #[error(
+        "{}: the file is {} MiB, more than the DOM engine's limit of {} MiB (it needs about 12 times \
+         the file size in memory), and {} cannot stream: {}; make those rules streamable (see \
+         `xml2prom run --verbose` and the README's Performance section) or raise --max-dom-bytes",
+        input.display(), size >> 20, limit >> 20, rules.join(", "), reasons.join("; ")
+    )]
+    DomTooLarge {
+        /// The input.
+        input: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+        /// The rules that need the DOM engine.
+        rules: Vec<String>,
+        /// Why each cannot stream.
+        reasons: Vec<String>,
+    },
     /// An input was refused or is not well-formed.
     #[error("{}: {source}", input.display())]
     Xml {
@@ -219,45 +255,187 @@ pub fn load_rules(path: &Path) -> Result<CompiledRules, RulesError> {
     })
 }
 
+/// Which rules each engine runs: (streaming, DOM), as indexes into `rules.rules`.
+pub fn split_engines(rules: &CompiledRules, engine: Engine) -> (Vec<usize>, Vec<usize>) {
+    (0..rules.rules.len()).partition(|&i| engine == Engine::Auto && rules.rules[i].stream.is_ok())
+}
+
+/// One line per rule: which engine runs it, and why a rule cannot stream.
+pub fn engine_report(rules: &CompiledRules, engine: Engine) -> Vec<String> {
+    rules
+        .rules
+        .iter()
+        .map(|rule| {
+            let how = match (&rule.stream, engine) {
+                (_, Engine::Dom) => "DOM engine (--engine dom)".to_owned(),
+                (Ok(_), Engine::Auto) => "streaming engine".to_owned(),
+                (Err(why), Engine::Auto) => format!("DOM engine, not streamable: {why}"),
+            };
+            format!("{} ({}): {how}", rule.id, rule.name)
+        })
+        .collect()
+}
+
+/// Where an input's bytes come from.
+enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
+/// Evaluates the rules on one input with the chosen engines.
+fn evaluate_source(
+    rules: &CompiledRules,
+    source: Source<'_>,
+    input: &Path,
+    config: &EngineConfig,
+) -> Result<Vec<RuleSamples>, RunError> {
+    let xml_error = |source| RunError::Xml {
+        input: input.to_owned(),
+        source,
+    };
+    let eval_error = |source| RunError::Eval {
+        input: input.to_owned(),
+        source,
+    };
+    let (streaming, dom) = split_engines(rules, config.engine);
+    if dom.is_empty() {
+        let mut engine = StreamEngine::new(rules, &streaming, input);
+        match source {
+            Source::File(path) => xml::scan_file(path, &config.limits, &mut engine),
+            Source::Bytes(bytes) => xml::scan(bytes, &config.limits, &mut engine),
+        }
+        .map_err(xml_error)?;
+        return engine.finish().map_err(eval_error);
+    }
+    let owned;
+    let bytes = match source {
+        Source::File(path) => {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            if size > config.max_dom_bytes {
+                return Err(RunError::DomTooLarge {
+                    input: input.to_owned(),
+                    size,
+                    limit: config.max_dom_bytes,
+                    rules: dom.iter().map(|&i| rules.rules[i].id.clone()).collect(),
+                    reasons: dom
+                        .iter()
+                        .map(|&i| match &rules.rules[i].stream {
+                            Err(why) => format!("{} {why}", rules.rules[i].id),
+                            Ok(_) => {
+                                format!("{} runs on the DOM with --engine dom", rules.rules[i].id)
+                            }
+                        })
+                        .collect(),
+                });
+            }
+            owned = xml::read(path, &config.limits).map_err(xml_error)?;
+            owned.as_slice()
+        }
+        Source::Bytes(bytes) => bytes,
+    };
+    let package = xml::parse(bytes, &config.limits).map_err(xml_error)?;
+    let document = package.as_document();
+    let dom_results = evaluate::evaluate(rules, &dom, &document, input);
+    let stream_results = if streaming.is_empty() {
+        Ok(Vec::new())
+    } else {
+        // The document is known to be well-formed: the DOM parse above checked it.
+        let mut engine = StreamEngine::new(rules, &streaming, input);
+        xml::scan(bytes, &config.limits, &mut engine).map_err(xml_error)?;
+        engine.finish()
+    };
+    // Report the error of the first failing rule in file order, as one engine would.
+    let position = |error: &EvalError| rules.rules.iter().position(|r| r.id == error.rule);
+    match (dom_results, stream_results) {
+        (Ok(mut a), Ok(b)) => {
+            a.extend(b);
+            a.sort_by_key(|r| r.rule);
+            Ok(a)
+        }
+        (Err(a), Err(b)) => Err(eval_error(if position(&b) < position(&a) { b } else { a })),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(eval_error(e)),
+    }
+}
+
+/// The engine settings of a run.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Limits on each input.
+    pub limits: XmlLimits,
+    /// The engine choice.
+    pub engine: Engine,
+    /// The largest input the DOM engine may load.
+    pub max_dom_bytes: u64,
+}
+
+/// Adds one input's results to the families.
+fn add_results(
+    families: &mut Families,
+    rules: &CompiledRules,
+    results: Vec<RuleSamples>,
+    input: &Path,
+) -> Result<(), RunError> {
+    for result in results {
+        let rule = &rules.rules[result.rule];
+        for sample in result.samples {
+            let origin = Origin {
+                rule: rule.id.clone(),
+                input: input.display().to_string(),
+            };
+            families.add(&rule.name, &rule.help, rule.kind, sample, origin)?;
+        }
+    }
+    Ok(())
+}
+
 /// Evaluates the rules against every input and gathers the families.
 pub fn collect(
     rules: &CompiledRules,
     inputs: &[PathBuf],
-    limits: &XmlLimits,
+    config: &EngineConfig,
 ) -> Result<Families, RunError> {
     let mut families = Families::new();
     for input in inputs {
-        let xml_error = |source| RunError::Xml {
-            input: input.clone(),
-            source,
-        };
-        let bytes = xml::read(input, limits).map_err(xml_error)?;
-        let package = xml::parse(&bytes, limits).map_err(xml_error)?;
-        drop(bytes);
-        let document = package.as_document();
-        let results =
-            evaluate::evaluate(rules, &document, input).map_err(|source| RunError::Eval {
-                input: input.clone(),
-                source,
-            })?;
-        for result in results {
-            let rule = &rules.rules[result.rule];
-            for sample in result.samples {
-                let origin = Origin {
-                    rule: rule.id.clone(),
-                    input: input.display().to_string(),
-                };
-                families.add(&rule.name, &rule.help, rule.kind, sample, origin)?;
-            }
-        }
+        let results = evaluate_source(rules, Source::File(input), input, config)?;
+        add_results(&mut families, rules, results, input)?;
     }
     Ok(families)
+}
+
+/// Evaluates compiled rules on one input's bytes with the chosen engine and renders the
+/// exposition text (for tests that compare engines, and for callers holding the bytes).
+pub fn evaluate_to_text(
+    rules: &CompiledRules,
+    bytes: &[u8],
+    input: &Path,
+    limits: &XmlLimits,
+    engine: Engine,
+) -> Result<String, RunError> {
+    let config = EngineConfig {
+        limits: limits.clone(),
+        engine,
+        max_dom_bytes: u64::MAX,
+    };
+    let results = evaluate_source(rules, Source::Bytes(bytes), input, &config)?;
+    let mut families = Families::new();
+    add_results(&mut families, rules, results, input)?;
+    Ok(exposition::render(&families))
 }
 
 /// The `run` subcommand.
 pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
     let rules = load_rules(&config.rules).map_err(RunError::Rules)?;
-    let families = collect(&rules, &config.inputs, &config.limits)?;
+    if config.verbose {
+        for line in engine_report(&rules, config.engine) {
+            eprintln!("xml2prom: {line}");
+        }
+    }
+    let engines = EngineConfig {
+        limits: config.limits.clone(),
+        engine: config.engine,
+        max_dom_bytes: config.max_dom_bytes,
+    };
+    let families = collect(&rules, &config.inputs, &engines)?;
     let text = exposition::render(&families);
     output::write(&config.output, &text)?;
     let mut warnings = Vec::new();

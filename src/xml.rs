@@ -1,26 +1,41 @@
-//! Stage 3 of a run: bytes -> sxd `Package`, with hostile input refused before any DOM is built.
+//! Stage 3 of a run: bytes -> sxd `Package`, or a stream of checked content for the streaming
+//! engine, with hostile input refused before any DOM is built.
 //!
 //! [`read`] takes the path given to `--input` and returns its bytes, refusing a file larger than
 //! [`XmlLimits::max_bytes`] without reading all of it. [`parse`] takes those bytes (or bytes read
 //! from stdin) and returns an `sxd_document::Package` for the evaluate stage, or an [`XmlError`]
-//! that says where the input is wrong and what to do. Before sxd-document sees the text, `parse`
-//! insists on UTF-8, refuses characters XML 1.0 does not allow, and runs a streaming quick-xml
-//! pre-scan that enforces the remaining [`XmlLimits`] and refuses DTD entity declarations.
-//! sxd-document needs minutes for 100,000 nested elements and about 35 s for one element with
-//! 100,000 attributes; the pre-scan is linear and keeps only the start offsets of open elements.
+//! that says where the input is wrong and what to do. [`scan_file`] and [`scan`] make the same
+//! checks without building a DOM, and hand the content to a [`Sink`] as they go.
+//!
+//! All three run one scan over quick-xml. It insists on UTF-8, refuses characters XML 1.0 does
+//! not allow, enforces the remaining [`XmlLimits`], refuses DTD entity declarations, and refuses
+//! what sxd-document would refuse later (names, namespace prefixes, the XML declaration), so that
+//! the streaming engine accepts exactly the documents the DOM engine accepts, with the same
+//! errors. sxd-document needs minutes for 100,000 nested elements and about 35 s for one element
+//! with 100,000 attributes; the scan is linear. It reads its input once, in 64 KiB pieces, and
+//! holds besides only the markup construct at hand (a tag, comment, CDATA section, processing
+//! instruction or DOCTYPE; text is passed on in pieces) and the open elements.
+//!
+//! Which error wins does not depend on the order the scan meets them: as if the checks ran one
+//! after the other over the whole file, a read error beats the size limit, which beats the
+//! encoding, which beats invalid UTF-8 anywhere, which beats a character XML forbids anywhere,
+//! which beats the first problem of structure. So after an error the scan reads on to the end
+//! (keeping nothing), and it finds the line and column of the error it reports, and only that,
+//! by reading the text again up to it.
+//!
 //! After parsing, `parse` repairs the default namespaces sxd-document 0.3.2 resolves wrongly.
 //! Nothing in this module expands a DTD entity, reads a DTD or XInclude, or opens a URL.
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 use std::rc::Rc;
 
 use quick_xml::errors::{Error as QuickError, IllFormedError, SyntaxError};
 use quick_xml::events::attributes::AttrError;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesDecl, BytesPI, BytesStart, Event};
 use quick_xml::reader::Reader;
 use sxd_document::{Package, QName};
 
@@ -39,6 +54,63 @@ const PREDEFINED_ENTITIES: [&str; 5] = ["amp", "lt", "gt", "apos", "quot"];
 /// or a broken producer, not a bigger store.
 const HOSTILE_ADVICE: &str = "xml2prom refuses such input to protect itself from hostile files; \
                               check what produced the file";
+
+/// How many bytes the scan asks its source for at a time. A [`Sink`] gets a long run of text in
+/// pieces of at most this size.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// The UTF-8 byte order mark, which the scan skips; positions count from after it.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Byte order marks and the look of `<` in UTF-16 and UTF-32, UTF-32 first: its little-endian
+/// byte order mark starts like UTF-16's. See <https://www.w3.org/TR/xml/#sec-guessing-no-ext-info>.
+const SIGNATURES: [(&[u8], &str, EncodingEvidence); 8] = [
+    (
+        &[0x00, 0x00, 0xFE, 0xFF],
+        "UTF-32BE",
+        EncodingEvidence::ByteOrderMark,
+    ),
+    (
+        &[0xFF, 0xFE, 0x00, 0x00],
+        "UTF-32LE",
+        EncodingEvidence::ByteOrderMark,
+    ),
+    (&[0xFE, 0xFF], "UTF-16BE", EncodingEvidence::ByteOrderMark),
+    (&[0xFF, 0xFE], "UTF-16LE", EncodingEvidence::ByteOrderMark),
+    (
+        &[0x00, 0x00, 0x00, b'<'],
+        "UTF-32BE",
+        EncodingEvidence::ZeroBytes,
+    ),
+    (
+        &[b'<', 0x00, 0x00, 0x00],
+        "UTF-32LE",
+        EncodingEvidence::ZeroBytes,
+    ),
+    (&[0x00, b'<'], "UTF-16BE", EncodingEvidence::ZeroBytes),
+    (&[b'<', 0x00], "UTF-16LE", EncodingEvidence::ZeroBytes),
+];
+
+/// The encodings an XML declaration may name: ASCII is a subset of UTF-8, and the bytes must
+/// be UTF-8 anyway, which the scan checks.
+const ACCEPTED_ENCODINGS: [&str; 4] = ["utf-8", "utf8", "us-ascii", "ascii"];
+
+/// How many bytes of a declared encoding name the scan keeps: enough for the 40 characters a
+/// message shows, and more than any name in [`ACCEPTED_ENCODINGS`].
+const DECLARED_ENCODING_BYTES: usize = 256;
+
+/// sxd-document's message for an XML declaration it cannot read, or a processing instruction
+/// named like one.
+const MALFORMED_DECLARATION: &str = "malformed XML declaration, or a processing instruction named \
+                                     `xml`; the declaration looks like <?xml version=\"1.0\" \
+                                     encoding=\"UTF-8\"?> and comes first in the file";
+
+const UNDECLARED_PREFIX: &str = "undeclared namespace prefix; declare it with xmlns:prefix=\"...\" \
+                                 on this element or an ancestor";
+
+const EMPTY_NAMESPACE: &str = "a namespace prefix cannot be bound to an empty URI (xmlns:p=\"\")";
+
+const MISSING_SPACE: &str = "expected whitespace, `>` or `/>` after the attribute";
 
 /// Limits applied before a document is handed to sxd-document.
 #[derive(Debug, Clone)]
@@ -119,8 +191,9 @@ pub enum XmlError {
         source: io::Error,
     },
 
-    /// The input is larger than [`XmlLimits::max_bytes`]; from [`read`] before the file is read
-    /// past the limit, or from [`parse`] for bytes that came from elsewhere (stdin).
+    /// The input is larger than [`XmlLimits::max_bytes`]; from [`read`] and [`scan_file`] before
+    /// the file is read past the limit, or from [`parse`] and [`scan`] for bytes that came from
+    /// elsewhere (stdin).
     ///
     /// ```text
     /// the input is larger than the limit of 256 MiB (268435456 bytes); if the file is genuine, raise the limit with --max-input-bytes
@@ -303,30 +376,48 @@ impl XmlError {
     }
 }
 
+/// Receives the content of a document as the scan checks it. Every call happens only after the
+/// construct was checked; a sink never sees anything of a document that fails before that point
+/// (it may have seen earlier parts: callers must discard their results if the scan returns Err).
+pub trait Sink {
+    /// A start tag; `empty` for `<a/>`, which is followed at once by a call to `end`.
+    fn start(&mut self, tag: &BytesStart<'_>, empty: bool);
+    /// The end of the innermost open element.
+    fn end(&mut self);
+    /// Character data inside the root element, as the DOM sees it: a run of text (raw bytes, NO
+    /// line-ending normalisation — sxd-document does none), a CDATA section's content, or the
+    /// replacement of one entity or character reference (`&amp;` -> `&`, `&#10;` -> "\n").
+    ///
+    /// A run of text longer than what one read of the input brings arrives in several calls, cut
+    /// between characters where a read ended (pieces of at most 64 KiB); the pieces follow each
+    /// other with no other call between them.
+    fn text(&mut self, text: &str);
+    /// A comment or processing instruction inside the root element (it separates text nodes).
+    fn boundary(&mut self);
+}
+
+/// A sink that ignores everything (the DOM path uses it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSink;
+
+impl Sink for NoSink {
+    fn start(&mut self, _tag: &BytesStart<'_>, _empty: bool) {}
+    fn end(&mut self) {}
+    fn text(&mut self, _text: &str) {}
+    fn boundary(&mut self) {}
+}
+
 /// Reads a file, refusing (without reading it all) one larger than `limits.max_bytes`.
 ///
 /// The size in the file's metadata is checked first; the read itself stops one byte past the
 /// limit, so a file that grows while it is read, or a FIFO, cannot make xml2prom read more.
 /// An empty file is refused as [`XmlError::NotWellFormed`] (`the file is empty`).
 pub fn read(path: &Path, limits: &XmlLimits) -> Result<Vec<u8>, XmlError> {
-    let read_error = |source| XmlError::Read { source };
-    let file = File::open(path).map_err(read_error)?;
-    let metadata = file.metadata().map_err(read_error)?;
-    if metadata.is_dir() {
-        // Linux opens a directory without complaint and fails only at the first read.
-        return Err(read_error(io::ErrorKind::IsADirectory.into()));
-    }
-    if metadata.is_file() && metadata.len() > limits.max_bytes {
-        return Err(XmlError::TooLarge {
-            limit: limits.max_bytes,
-        });
-    }
-    let announced = if metadata.is_file() {
-        metadata.len()
-    } else {
-        0
-    };
-    let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    let (file, size) = open(path, limits)?;
+    let mut bytes = Vec::with_capacity(
+        size.and_then(|size| usize::try_from(size).ok())
+            .unwrap_or(0),
+    );
     file.take(limits.max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
@@ -343,31 +434,99 @@ pub fn read(path: &Path, limits: &XmlLimits) -> Result<Vec<u8>, XmlError> {
 
 /// Checks the bytes against the limits and parses them into a DOM.
 ///
-/// In order: size, encoding (UTF-8 only; a UTF-8 byte order mark is skipped), characters XML 1.0
-/// does not allow, then the quick-xml pre-scan (nesting depth, attribute count, name and
-/// attribute value length, entity declarations, structure), then sxd-document. A DOCTYPE
-/// without entity declarations is blanked out before sxd-document sees the text, since
-/// sxd-document knows only `SYSTEM` DOCTYPEs after an XML declaration; nothing in it is used.
+/// The scan of [`scan`] comes first (size, encoding, characters, limits, entity declarations,
+/// structure, names and namespace prefixes), then sxd-document. A DOCTYPE without entity
+/// declarations is blanked out before sxd-document sees the text, since sxd-document knows only
+/// `SYSTEM` DOCTYPEs after an XML declaration; nothing in it is used.
 pub fn parse(bytes: &[u8], limits: &XmlLimits) -> Result<Package, XmlError> {
-    if exceeds(bytes.len(), limits.max_bytes) {
-        return Err(XmlError::TooLarge {
-            limit: limits.max_bytes,
-        });
-    }
-    let text = decode(bytes)?;
-    check_characters(text)?;
-    let scan = prescan(text, limits)?;
-    let result = match scan.doctype {
+    let scanned = scan_bytes(bytes, limits, &mut NoSink)?;
+    let text = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    // The scan has checked every byte; this cannot fail.
+    let text = std::str::from_utf8(text).map_err(|error| {
+        let (line, column) = InMemory::new(bytes).after(error.valid_up_to() as u64);
+        XmlError::NotUtf8 { line, column }
+    })?;
+    let result = match scanned.doctype {
         None => sxd_document::parser::parse(text),
-        Some(range) => sxd_document::parser::parse(&blank_out(text, range)),
+        Some(range) => {
+            let range = to_usize(range.start)..to_usize(range.end);
+            sxd_document::parser::parse(&blank_out(text, range))
+        }
     };
     // Blanking keeps every byte offset, so sxd-document's offsets point into `text` either way.
     let package = result
         .map_err(|error| not_well_formed(text, error.location(), describe_sxd_error(&error)))?;
-    if scan.default_namespace_quirk {
+    if scanned.default_namespace_quirk {
         fix_default_namespaces(text, &package);
     }
     Ok(package)
+}
+
+/// Checks a document in memory as [`parse`] does, without building a DOM, and feeds its content
+/// to `sink`. Refuses exactly what [`parse`] refuses, with the same error.
+pub fn scan(bytes: &[u8], limits: &XmlLimits, sink: &mut dyn Sink) -> Result<(), XmlError> {
+    scan_bytes(bytes, limits, sink).map(drop)
+}
+
+/// Reads a file once and checks it as [`read`] and then [`parse`] would, without building a DOM
+/// or holding the file in memory, and feeds its content to `sink`. Refuses exactly what `read`
+/// and `parse` refuse, with the same error.
+///
+/// A regular file whose metadata says it is past the limit is refused before it is read. A
+/// stream that cannot be read twice (a pipe, a device) is first copied, at most one byte past the
+/// limit, into an unnamed temporary file: the scan reads an input again to find the line and
+/// column of an error.
+pub fn scan_file(path: &Path, limits: &XmlLimits, sink: &mut dyn Sink) -> Result<(), XmlError> {
+    let (file, size) = open(path, limits)?;
+    let file = match size {
+        Some(_) => file,
+        None => spool(file, limits)?,
+    };
+    let mut locate = OnDisk {
+        file: file.try_clone().map_err(read_error)?,
+    };
+    scan_input(file, &mut locate, limits, sink, READ_CHUNK_BYTES).map(drop)
+}
+
+/// Opens an input file, refusing a directory and a regular file whose metadata says it is larger
+/// than the limit. Returns the file and, for a regular file, its size.
+fn open(path: &Path, limits: &XmlLimits) -> Result<(File, Option<u64>), XmlError> {
+    let file = File::open(path).map_err(read_error)?;
+    let metadata = file.metadata().map_err(read_error)?;
+    if metadata.is_dir() {
+        // Linux opens a directory without complaint and fails only at the first read.
+        return Err(read_error(io::ErrorKind::IsADirectory.into()));
+    }
+    if !metadata.is_file() {
+        return Ok((file, None));
+    }
+    if metadata.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    Ok((file, Some(metadata.len())))
+}
+
+/// Copies a stream into an unnamed temporary file, refusing one past the limit as [`read`] does.
+fn spool(stream: File, limits: &XmlLimits) -> Result<File, XmlError> {
+    let mut spooled = tempfile::tempfile().map_err(read_error)?;
+    let copied = io::copy(
+        &mut stream.take(limits.max_bytes.saturating_add(1)),
+        &mut spooled,
+    )
+    .map_err(read_error)?;
+    if copied > limits.max_bytes {
+        return Err(XmlError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    spooled.seek(SeekFrom::Start(0)).map_err(read_error)?;
+    Ok(spooled)
+}
+
+fn read_error(source: io::Error) -> XmlError {
+    XmlError::Read { source }
 }
 
 /// Whether a length is past a limit, without a lossy cast.
@@ -383,128 +542,374 @@ fn empty_file() -> XmlError {
     }
 }
 
-/// Checks the encoding and returns the text without a UTF-8 byte order mark.
-fn decode(bytes: &[u8]) -> Result<&str, XmlError> {
-    if bytes.is_empty() {
-        return Err(empty_file());
+/// The error for a scan that stopped without a reason; it would be our bug.
+fn lost_track() -> XmlError {
+    XmlError::NotWellFormed {
+        line: 1,
+        column: 1,
+        message: "xml2prom lost track of its input; this is a bug, please report it".to_owned(),
     }
-    // UTF-32 first: its little-endian byte order mark starts like UTF-16's.
-    // See https://www.w3.org/TR/xml/#sec-guessing-no-ext-info.
-    const SIGNATURES: [(&[u8], &str, EncodingEvidence); 8] = [
-        (
-            &[0x00, 0x00, 0xFE, 0xFF],
-            "UTF-32BE",
-            EncodingEvidence::ByteOrderMark,
-        ),
-        (
-            &[0xFF, 0xFE, 0x00, 0x00],
-            "UTF-32LE",
-            EncodingEvidence::ByteOrderMark,
-        ),
-        (&[0xFE, 0xFF], "UTF-16BE", EncodingEvidence::ByteOrderMark),
-        (&[0xFF, 0xFE], "UTF-16LE", EncodingEvidence::ByteOrderMark),
-        (
-            &[0x00, 0x00, 0x00, b'<'],
-            "UTF-32BE",
-            EncodingEvidence::ZeroBytes,
-        ),
-        (
-            &[b'<', 0x00, 0x00, 0x00],
-            "UTF-32LE",
-            EncodingEvidence::ZeroBytes,
-        ),
-        (&[0x00, b'<'], "UTF-16BE", EncodingEvidence::ZeroBytes),
-        (&[b'<', 0x00], "UTF-16LE", EncodingEvidence::ZeroBytes),
-    ];
-    for (signature, encoding, evidence) in SIGNATURES {
-        if bytes.starts_with(signature) {
-            return Err(XmlError::Encoding {
-                encoding: encoding.to_owned(),
-                evidence,
-            });
-        }
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if bytes.is_empty() {
-        return Err(empty_file());
-    }
-    if let Some(declared) = declared_encoding(bytes) {
-        // ASCII is a subset of UTF-8; the bytes must still be UTF-8, which is checked next.
-        let accepted = ["utf-8", "utf8", "us-ascii", "ascii"];
-        if !accepted
-            .iter()
-            .any(|name| declared.eq_ignore_ascii_case(name.as_bytes()))
-        {
-            return Err(XmlError::Encoding {
-                encoding: excerpt(&String::from_utf8_lossy(declared)),
-                evidence: EncodingEvidence::Declaration,
-            });
-        }
-    }
-    std::str::from_utf8(bytes).map_err(|error| {
-        let valid = bytes.get(..error.valid_up_to()).unwrap_or_default();
-        let valid = std::str::from_utf8(valid).unwrap_or_default();
-        let (line, column) = line_column(valid, valid.len());
-        XmlError::NotUtf8 { line, column }
-    })
 }
 
-/// The value of `encoding="..."` in an XML declaration at the start of `bytes`, if there is one.
+/// [`scan`] for [`parse`]: the size check, then the scan, keeping what `parse` needs.
+fn scan_bytes(bytes: &[u8], limits: &XmlLimits, sink: &mut dyn Sink) -> Result<Scanned, XmlError> {
+    if exceeds(bytes.len(), limits.max_bytes) {
+        return Err(XmlError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    scan_input(
+        bytes,
+        &mut InMemory::new(bytes),
+        limits,
+        sink,
+        READ_CHUNK_BYTES,
+    )
+}
+
+/// What a scan that accepted the document learned that [`parse`] needs.
+struct Scanned {
+    /// The byte range of the DOCTYPE in the text, if there is one.
+    doctype: Option<Range<u64>>,
+    /// Whether some `xmlns="..."` is one that sxd-document resolves wrongly; see
+    /// [`fix_default_namespaces`].
+    default_namespace_quirk: bool,
+    /// How many bytes the scan's growable buffers had reserved at the end; they must not grow
+    /// with the number of elements.
+    #[cfg(test)]
+    held_bytes: usize,
+}
+
+/// The one scanning loop behind [`parse`], [`scan`] and [`scan_file`]: runs every check of this
+/// module over the document `source` gives, feeding `sink`. `locate` finds the line and column
+/// of an error, and is only asked for the error returned.
 ///
-/// This looks at bytes, not text, so that a Latin-1 file that says so is told to convert from
-/// Latin-1 rather than that it is not UTF-8.
-fn declared_encoding(bytes: &[u8]) -> Option<&[u8]> {
-    let rest = bytes.strip_prefix(b"<?xml")?;
-    if !rest.first().is_some_and(u8::is_ascii_whitespace) {
-        return None;
+/// When the scan refuses the document, the rest of the input is read (at most to the size
+/// limit, keeping nothing) so that the error returned is the one the checks would report had
+/// they run one after the other over the whole file; see the module documentation.
+///
+/// `chunk` is the most the scan reads at a time: [`READ_CHUNK_BYTES`], or a few bytes in tests
+/// to reach every place where one read ends and the next begins.
+fn scan_input<R: Read>(
+    source: R,
+    locate: &mut dyn Locate,
+    limits: &XmlLimits,
+    sink: &mut dyn Sink,
+    chunk: usize,
+) -> Result<Scanned, XmlError> {
+    let mut reader = Reader::from_reader(Input::new(source, limits.max_bytes, chunk));
+    // `--` inside a comment is not well-formed; checking costs one search per comment.
+    reader.config_mut().check_comments = true;
+    let mut scanner = Scanner::new(limits, locate, sink);
+    let outcome = scanner.run(&mut reader);
+    let scanned = scanner.scanned();
+    let mut input = reader.into_inner();
+    input.drain();
+    if let Some(error) = input.verdict(locate) {
+        return Err(error);
     }
-    let end = rest.windows(2).position(|pair| pair == b"?>")?;
-    let declaration = rest.get(..end)?;
-    let at = declaration
-        .windows(8)
-        .position(|word| word == b"encoding")?;
-    let rest = trim_ascii_start(declaration.get(at + 8..)?);
-    let rest = trim_ascii_start(rest.strip_prefix(b"=")?);
-    let (&quote, rest) = rest.split_first()?;
-    if quote != b'"' && quote != b'\'' {
-        return None;
+    match outcome {
+        Ok(()) => Ok(scanned),
+        Err(Stop::Refused(error)) => Err(error),
+        Err(Stop::Input) => Err(lost_track()),
     }
-    let close = rest.iter().position(|&b| b == quote)?;
-    rest.get(..close)
 }
 
-fn trim_ascii_start(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    bytes.get(start..).unwrap_or_default()
+/// Why the scan loop stopped before the end of the document.
+enum Stop {
+    /// The input found a problem; [`Input::verdict`] says which.
+    Input,
+    /// The document is refused.
+    Refused(XmlError),
 }
 
-/// Refuses characters XML 1.0 does not allow: control characters other than tab, line feed and
-/// carriage return, and U+FFFE / U+FFFF. sxd-document accepts them all, and a NUL in a label
-/// value would end up in the exposition. See <https://www.w3.org/TR/xml/#NT-Char>.
-fn check_characters(text: &str) -> Result<(), XmlError> {
-    let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(found) = bytes
-        .get(from..)
-        .and_then(|rest| rest.iter().position(|&b| b < 0x20 || b == 0xEF))
-    {
-        let at = from + found;
-        let code = match bytes.get(at..).unwrap_or_default() {
-            // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
-            [0xEF, 0xBF, last @ (0xBE | 0xBF), ..] => Some(0xFFC0 | u32::from(*last & 0x3F)),
-            [byte, ..] if !is_xml_char(u32::from(*byte)) => Some(u32::from(*byte)),
-            _ => None,
-        };
-        if let Some(code) = code {
-            let message = format!("the character U+{code:04X} is not allowed in XML 1.0");
-            return Err(not_well_formed(text, at, message));
+impl From<XmlError> for Stop {
+    fn from(error: XmlError) -> Self {
+        Self::Refused(error)
+    }
+}
+
+/// The input of a scan on its way to quick-xml, checked as it is read: the size limit, the byte
+/// order mark or zero bytes of UTF-16 and UTF-32, the encoding an XML declaration names, UTF-8
+/// validity, and characters XML 1.0 does not allow. quick-xml reads it as a [`BufRead`] and gets
+/// only checked bytes, cut between characters; after the first problem it gets nothing more,
+/// which it takes for the end of the input.
+///
+/// Offsets count bytes of the text: the input after a UTF-8 byte order mark.
+struct Input<R> {
+    source: R,
+    /// One piece of input: `..start` handed out, `start..checked` checked and not yet
+    /// handed out, `checked..filled` read and not yet checked (the start of a character whose
+    /// other bytes are not read yet).
+    buffer: Vec<u8>,
+    start: usize,
+    checked: usize,
+    filled: usize,
+    /// The offset of `buffer[0]` in the text.
+    base: u64,
+    /// Bytes read from the source, a byte order mark included.
+    read: u64,
+    limit: u64,
+    /// Whether the first bytes were looked at for a byte order mark.
+    started: bool,
+    eof: bool,
+    declaration: Declaration,
+    // What was found, the first of each kind.
+    read_error: Option<io::Error>,
+    too_large: bool,
+    encoding: Option<(String, EncodingEvidence)>,
+    not_utf8: Option<u64>,
+    forbidden: Option<(u64, u32)>,
+}
+
+impl<R: Read> Input<R> {
+    /// Reads `source` in pieces of `chunk` bytes (at least 4), refusing more than `limit` bytes.
+    fn new(source: R, limit: u64, chunk: usize) -> Self {
+        Self {
+            source,
+            buffer: vec![0; chunk.max(4)],
+            start: 0,
+            checked: 0,
+            filled: 0,
+            base: 0,
+            read: 0,
+            limit,
+            started: false,
+            eof: false,
+            declaration: Declaration::new(),
+            read_error: None,
+            too_large: false,
+            encoding: None,
+            not_utf8: None,
+            forbidden: None,
         }
-        from = at + 1;
     }
-    Ok(())
+
+    /// The offset of the next byte to hand out.
+    fn position(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// Whether a problem was found, so that nothing more is handed out.
+    fn halted(&self) -> bool {
+        self.read_error.is_some()
+            || self.too_large
+            || self.encoding.is_some()
+            || self.not_utf8.is_some()
+            || self.forbidden.is_some()
+    }
+
+    /// Whether new bytes still need checking: after the encoding was refused or a byte was not
+    /// UTF-8, only the size and read errors matter.
+    fn validating(&self) -> bool {
+        self.encoding.is_none() && self.not_utf8.is_none()
+    }
+
+    /// The checked bytes not handed out yet, reading more when there are none; empty at the end
+    /// of the input and after a problem.
+    fn available(&mut self) -> &[u8] {
+        while self.start == self.checked && !self.halted() && self.advance() {}
+        if self.halted() {
+            return &[];
+        }
+        self.buffer
+            .get(self.start..self.checked)
+            .unwrap_or_default()
+    }
+
+    /// Reads the rest of the input, checking it but keeping nothing, for a problem that takes
+    /// precedence over the one the scan stopped at.
+    fn drain(&mut self) {
+        loop {
+            self.start = self.checked;
+            if !self.advance() {
+                return;
+            }
+        }
+    }
+
+    /// Reads once more from the source and checks what came; returns false when nothing more
+    /// can be read. Keeps the bytes from `start` on.
+    fn advance(&mut self) -> bool {
+        if self.eof || self.read_error.is_some() || self.too_large {
+            return false;
+        }
+        self.buffer.copy_within(self.start..self.filled, 0);
+        self.base += self.start as u64;
+        self.checked -= self.start;
+        self.filled -= self.start;
+        self.start = 0;
+        let mut new = self.filled;
+        self.read_some();
+        if !self.started {
+            // Four bytes tell UTF-32 from UTF-16; a pipe may bring fewer at a time.
+            while self.filled < 4 && !(self.eof || self.read_error.is_some() || self.too_large) {
+                self.read_some();
+            }
+            self.started = true;
+            self.check_start();
+            new = 0;
+        }
+        let new = self.buffer.get(new..self.filled).unwrap_or_default();
+        if let Some(encoding) = self.declaration.feed(new) {
+            self.encoding
+                .get_or_insert((encoding, EncodingEvidence::Declaration));
+        }
+        if self.validating() {
+            self.check_new();
+        } else {
+            self.checked = self.filled;
+        }
+        true
+    }
+
+    /// One read from the source into the free end of the buffer, stopping one byte past the
+    /// limit.
+    fn read_some(&mut self) {
+        let allowed = self.limit.saturating_add(1).saturating_sub(self.read);
+        let room =
+            (self.buffer.len() - self.filled).min(usize::try_from(allowed).unwrap_or(usize::MAX));
+        let Some(free) = self.buffer.get_mut(self.filled..self.filled + room) else {
+            return;
+        };
+        if free.is_empty() {
+            return;
+        }
+        loop {
+            match self.source.read(free) {
+                Ok(0) => self.eof = true,
+                Ok(count) => {
+                    self.filled += count;
+                    self.read += count as u64;
+                    self.too_large = self.read > self.limit;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => self.read_error = Some(error),
+            }
+            return;
+        }
+    }
+
+    /// Looks at the first bytes: a UTF-16 or UTF-32 signature is refused, a UTF-8 byte order
+    /// mark is dropped.
+    fn check_start(&mut self) {
+        let head = self.buffer.get(..self.filled.min(4)).unwrap_or_default();
+        let signature = SIGNATURES
+            .iter()
+            .find(|(signature, ..)| head.starts_with(signature));
+        if let Some(&(_, encoding, evidence)) = signature {
+            self.encoding = Some((encoding.to_owned(), evidence));
+        } else if head.starts_with(UTF8_BOM) {
+            self.buffer.copy_within(UTF8_BOM.len()..self.filled, 0);
+            self.filled -= UTF8_BOM.len();
+        }
+    }
+
+    /// Checks the bytes read since the last check: UTF-8, and characters XML allows. An
+    /// incomplete character at the end waits for the next read, unless the input has ended.
+    fn check_new(&mut self) {
+        let new = self
+            .buffer
+            .get(self.checked..self.filled)
+            .unwrap_or_default();
+        let (valid, bad) = match std::str::from_utf8(new) {
+            Ok(_) => (new.len(), false),
+            Err(error) => (error.valid_up_to(), error.error_len().is_some() || self.eof),
+        };
+        let offset = self.base + self.checked as u64;
+        if self.forbidden.is_none()
+            && let Some((at, code)) = forbidden_character(new.get(..valid).unwrap_or_default())
+        {
+            self.forbidden = Some((offset + at as u64, code));
+        }
+        if bad {
+            self.not_utf8 = Some(offset + valid as u64);
+        }
+        self.checked += valid;
+    }
+
+    /// The error the input's problems make, if any, once the input was read to its end.
+    fn verdict(&mut self, locate: &mut dyn Locate) -> Option<XmlError> {
+        if let Some(source) = self.read_error.take() {
+            return Some(XmlError::Read { source });
+        }
+        if self.too_large {
+            return Some(XmlError::TooLarge { limit: self.limit });
+        }
+        if self.eof && self.base + self.filled as u64 == 0 {
+            return Some(empty_file());
+        }
+        if let Some((encoding, evidence)) = self.encoding.take() {
+            return Some(XmlError::Encoding { encoding, evidence });
+        }
+        if let Some(at) = self.not_utf8 {
+            let (line, column) = locate.after(at);
+            return Some(XmlError::NotUtf8 { line, column });
+        }
+        if let Some((at, code)) = self.forbidden {
+            let (line, column) = locate.line_column(at);
+            let message = format!("the character U+{code:04X} is not allowed in XML 1.0");
+            return Some(XmlError::NotWellFormed {
+                line,
+                column,
+                message,
+            });
+        }
+        None
+    }
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.available();
+        let count = available.len().min(out.len());
+        if let (Some(to), Some(from)) = (out.get_mut(..count), available.get(..count)) {
+            to.copy_from_slice(from);
+        }
+        self.consume(count);
+        Ok(count)
+    }
+}
+
+impl<R: Read> BufRead for Input<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Ok(self.available())
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.start = (self.start + amount).min(self.checked);
+    }
+}
+
+/// The first character XML 1.0 does not allow in `text` (UTF-8, whole characters), as its
+/// offset and code point: control characters other than tab, line feed and carriage return, and
+/// U+FFFE / U+FFFF. sxd-document accepts them all, and a NUL in a label value would end up in
+/// the exposition. See <https://www.w3.org/TR/xml/#NT-Char>.
+fn forbidden_character(text: &[u8]) -> Option<(usize, u32)> {
+    const BLOCK: usize = 32;
+    for (index, block) in text.chunks(BLOCK).enumerate() {
+        // Without branches, so that a block takes a few vector instructions: most blocks hold
+        // no control character but tab and line ends, and no byte that may start U+FFFE.
+        let suspect = block.iter().fold(false, |suspect, &b| {
+            suspect | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0xEF)
+        });
+        if !suspect {
+            continue;
+        }
+        for offset in 0..block.len() {
+            let at = index * BLOCK + offset;
+            let code = match text.get(at..).unwrap_or_default() {
+                // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
+                [0xEF, 0xBF, last @ (0xBE | 0xBF), ..] => Some(0xFFC0 | u32::from(*last & 0x3F)),
+                [byte, ..] if !is_xml_char(u32::from(*byte)) => Some(u32::from(*byte)),
+                _ => None,
+            };
+            if let Some(code) = code {
+                return Some((at, code));
+            }
+        }
+    }
+    None
 }
 
 /// Whether a code point is a `Char` of XML 1.0 (<https://www.w3.org/TR/xml/#NT-Char>).
@@ -512,185 +917,372 @@ fn is_xml_char(code: u32) -> bool {
     matches!(code, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
-/// What the pre-scan learned that the rest of [`parse`] needs.
-struct Prescan {
-    /// The byte range of the DOCTYPE, if there is one.
-    doctype: Option<Range<usize>>,
-    /// Whether some `xmlns="..."` is one that sxd-document resolves wrongly; see
-    /// [`fix_default_namespaces`].
-    default_namespace_quirk: bool,
+/// Finds the encoding an XML declaration at the start of the text names, as the bytes arrive.
+///
+/// The rules are those of a search in the whole declaration: the text starts with `<?xml` and
+/// an ASCII space, the declaration ends at the first `?>`, and the first `encoding` in it must be
+/// followed by `=` and a quoted value, with spaces allowed around the `=`. It looks at bytes, not
+/// text, so that a Latin-1 file that says so is told to convert from Latin-1 rather than that it
+/// is not UTF-8.
+struct Declaration {
+    state: DeclarationState,
+    /// Whether the previous byte was `?`, to see the `?>` that ends the declaration.
+    question: bool,
+    /// The first [`DECLARED_ENCODING_BYTES`] bytes of the value.
+    value: Vec<u8>,
+    /// Whether the value is longer than what `value` keeps.
+    long: bool,
 }
 
-/// Walks the document with quick-xml without building anything, enforcing the limits and the
-/// structure sxd-document would be slow to reject.
-fn prescan(text: &str, limits: &XmlLimits) -> Result<Prescan, XmlError> {
-    let mut reader = Reader::from_str(text);
-    // `--` inside a comment is not well-formed; checking costs one search per comment.
-    reader.config_mut().check_comments = true;
-    // Start offsets of the open elements, innermost last; at most `max_depth` of them.
-    let mut open: Vec<usize> = Vec::new();
-    let mut root_seen = false;
-    let mut doctype = None;
-    let mut default_namespace_quirk = false;
-    loop {
-        let start = to_usize(reader.buffer_position());
-        let event = match reader.read_event() {
-            Ok(event) => event,
-            Err(error) => {
-                let at = to_usize(reader.error_position());
-                return Err(not_well_formed(text, at, describe_quick_error(&error)));
-            }
-        };
-        match event {
-            Event::Start(tag) | Event::Empty(tag) if open.is_empty() && root_seen => {
-                let message = format!(
-                    "a second root element <{}>; an XML document has exactly one root element \
-                     (are two documents joined together?)",
-                    excerpt(tag.name().as_ref())
-                );
-                return Err(not_well_formed(text, start, message));
-            }
-            Event::Start(tag) => {
-                default_namespace_quirk |= check_tag(text, start, &tag, open.len() + 1, limits)?;
-                root_seen = true;
-                open.push(start);
-            }
-            Event::Empty(tag) => {
-                default_namespace_quirk |= check_tag(text, start, &tag, open.len() + 1, limits)?;
-                root_seen = true;
-            }
-            Event::End(_) => {
-                // quick-xml has already checked that the name matches the open element.
-                open.pop();
-            }
-            Event::Text(content) => {
-                if open.is_empty() {
-                    if let Some(at) = content.find(|c: char| !is_xml_space(c)) {
-                        return Err(outside_root(text, start + at, root_seen));
-                    }
-                } else if let Some(at) = content.find("]]>") {
-                    let message = "`]]>` is not allowed in text; write it as ]]&gt;".to_owned();
-                    return Err(not_well_formed(text, start + at, message));
-                }
-            }
-            Event::CData(_) if open.is_empty() => {
-                return Err(outside_root(text, start, root_seen));
-            }
-            Event::GeneralRef(reference) => {
-                if open.is_empty() {
-                    return Err(outside_root(text, start, root_seen));
-                }
-                check_reference(&reference)
-                    .map_err(|message| not_well_formed(text, start, message))?;
-            }
-            Event::DocType(_) => {
-                let end = to_usize(reader.buffer_position());
-                doctype = Some(check_doctype(
-                    text,
-                    start..end,
-                    root_seen,
-                    doctype.is_some(),
-                )?);
-            }
-            Event::Decl(_) if start != 0 => {
-                let message = "the XML declaration `<?xml ...?>` is only allowed at the very \
-                               start of the file"
-                    .to_owned();
-                return Err(not_well_formed(text, start, message));
-            }
-            Event::Decl(declaration) => {
-                // sxd-document reads only 1.x declarations, and reports any other as a misplaced
-                // one; say what is really wrong.
-                let version = declaration
-                    .version()
-                    .map_err(|error| not_well_formed(text, start, describe_quick_error(&error)))?;
-                if !version.starts_with("1.") {
-                    let message = "unsupported XML version; xml2prom reads XML 1.0 \
-                                   (<?xml version=\"1.0\"?>)"
-                        .to_owned();
-                    return Err(not_well_formed(text, start, message));
-                }
-            }
-            Event::Eof => {
-                if let Some(&innermost) = open.last() {
-                    let (line, column) = line_column(text, innermost);
-                    let message = format!(
-                        "the document ends before all elements are closed (truncated file?); \
-                         <{}> opened at line {line}, column {column} is not closed",
-                        excerpt(tag_name_at(text, innermost))
-                    );
-                    return Err(not_well_formed(text, text.len(), message));
-                }
-                if !root_seen {
-                    let message = "the document has no root element".to_owned();
-                    return Err(not_well_formed(text, text.len(), message));
-                }
-                return Ok(Prescan {
-                    doctype,
-                    default_namespace_quirk,
-                });
-            }
-            Event::CData(_) | Event::Comment(_) | Event::PI(_) => {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeclarationState {
+    /// So many bytes of `<?xml` are there.
+    Opening(usize),
+    /// After `<?xml`, where a space must follow.
+    Space,
+    /// So many bytes of `encoding` are there.
+    Keyword(usize),
+    /// After `encoding`, before `=`.
+    Equals,
+    /// After `=`, before the quote.
+    Quote,
+    /// Inside the value, which this quote closes.
+    Value(u8),
+    /// The value is closed; it counts once the declaration ends.
+    Closed,
+    /// Decided: the declaration names an encoding, or there is none to find.
+    Over,
+}
+
+impl Declaration {
+    fn new() -> Self {
+        Self {
+            state: DeclarationState::Opening(0),
+            question: false,
+            value: Vec::new(),
+            long: false,
         }
     }
+
+    /// Reads the next bytes of the text; when they end a declaration naming an encoding other
+    /// than UTF-8 or ASCII, returns that name, cut for a message.
+    fn feed(&mut self, bytes: &[u8]) -> Option<String> {
+        for &byte in bytes {
+            if self.state == DeclarationState::Over {
+                return None;
+            }
+            if self.step(byte) {
+                self.state = DeclarationState::Over;
+                let accepted = !self.long
+                    && ACCEPTED_ENCODINGS
+                        .iter()
+                        .any(|name| self.value.eq_ignore_ascii_case(name.as_bytes()));
+                return (!accepted).then(|| excerpt(&String::from_utf8_lossy(&self.value)));
+            }
+        }
+        None
+    }
+
+    /// Takes one byte; returns true when it ends a declaration that names an encoding.
+    fn step(&mut self, byte: u8) -> bool {
+        use DeclarationState::{Closed, Equals, Keyword, Opening, Over, Quote, Space, Value};
+        const OPENING: &[u8] = b"<?xml";
+        const KEYWORD: &[u8] = b"encoding";
+        let ends = self.question && byte == b'>';
+        self.question = byte == b'?';
+        let space = byte.is_ascii_whitespace();
+        self.state = match self.state {
+            Opening(matched) if OPENING.get(matched) == Some(&byte) => {
+                if matched + 1 == OPENING.len() {
+                    Space
+                } else {
+                    Opening(matched + 1)
+                }
+            }
+            Space if space => Keyword(0),
+            Opening(_) | Space => Over,
+            Closed if ends => return true,
+            _ if ends => Over,
+            Keyword(matched) if KEYWORD.get(matched) == Some(&byte) => {
+                if matched + 1 == KEYWORD.len() {
+                    Equals
+                } else {
+                    Keyword(matched + 1)
+                }
+            }
+            // `encoding` has no prefix that recurs inside it, so a mismatch can only restart
+            // the match at this byte.
+            Keyword(_) if byte == b'e' => Keyword(1),
+            Keyword(_) => Keyword(0),
+            Equals if byte == b'=' => Quote,
+            Quote if byte == b'"' || byte == b'\'' => Value(byte),
+            Equals | Quote if space => self.state,
+            Equals | Quote => Over,
+            Value(quote) if byte == quote => Closed,
+            Value(_) => {
+                if self.value.len() < DECLARED_ENCODING_BYTES {
+                    self.value.push(byte);
+                } else {
+                    self.long = true;
+                }
+                self.state
+            }
+            Closed | Over => self.state,
+        };
+        false
+    }
 }
 
-/// Checks one start tag (`<name ...>` or `<name .../>`) at `start`, which opens nesting level
-/// `depth`, against the limits; also checks its attributes' syntax and references. Returns
-/// whether the tag has an `xmlns` that sxd-document resolves wrongly.
-fn check_tag(
-    text: &str,
-    start: usize,
-    tag: &BytesStart<'_>,
-    depth: usize,
-    limits: &XmlLimits,
-) -> Result<bool, XmlError> {
-    let position = || line_column(text, start);
-    if depth > limits.max_depth {
-        let (line, column) = position();
-        return Err(XmlError::TooDeep {
-            line,
-            column,
-            limit: limits.max_depth,
-        });
+/// The state of one scan: what is open, what was seen, where positions and content go.
+struct Scanner<'s> {
+    limits: &'s XmlLimits,
+    locate: &'s mut dyn Locate,
+    sink: &'s mut dyn Sink,
+    /// The open elements, innermost last: where each start tag starts, and where its name ends
+    /// in `names`. At most `max_depth` of them.
+    open: Vec<(u64, usize)>,
+    /// The names of the open elements one after the other, for the message about a document
+    /// that ends too soon.
+    names: String,
+    prefixes: Prefixes,
+    root_seen: bool,
+    doctype: Option<Range<u64>>,
+    default_namespace_quirk: bool,
+    /// How many `]` (at most 2 are counted) end the part of the current run of text already
+    /// checked, to find a `]]>` split between two reads.
+    brackets: usize,
+    /// The bytes the buffer for quick-xml's events had reserved at the end.
+    #[cfg_attr(not(test), allow(dead_code))]
+    event_buffer_bytes: usize,
+}
+
+impl<'s> Scanner<'s> {
+    fn new(limits: &'s XmlLimits, locate: &'s mut dyn Locate, sink: &'s mut dyn Sink) -> Self {
+        Self {
+            limits,
+            locate,
+            sink,
+            open: Vec::new(),
+            names: String::new(),
+            prefixes: Prefixes::default(),
+            root_seen: false,
+            doctype: None,
+            default_namespace_quirk: false,
+            brackets: 0,
+            event_buffer_bytes: 0,
+        }
     }
-    let name = tag.name();
-    let name = name.as_ref();
-    if name.is_empty() {
-        // quick-xml reads `<>` and `< b>` as tags with an empty name.
-        let message = "expected an element name right after `<`".to_owned();
-        return Err(not_well_formed(text, start + 1, message));
+
+    fn scanned(self) -> Scanned {
+        Scanned {
+            #[cfg(test)]
+            held_bytes: self.event_buffer_bytes
+                + self.names.capacity()
+                + self.open.capacity() * std::mem::size_of::<(u64, usize)>()
+                + self.prefixes.held_bytes(),
+            doctype: self.doctype,
+            default_namespace_quirk: self.default_namespace_quirk,
+        }
     }
-    if name.len() > limits.max_name_bytes {
-        let (line, column) = position();
-        let (kind, name, limit) = (NameKind::Element, excerpt(name), limits.max_name_bytes);
-        return Err(XmlError::NameTooLong {
-            line,
-            column,
-            kind,
-            name,
-            limit,
-        });
+
+    fn run<R: Read>(&mut self, reader: &mut Reader<Input<R>>) -> Result<(), Stop> {
+        // One buffer for every event: it grows to the largest markup construct, not further.
+        let mut buffer = Vec::new();
+        let outcome = self.events(reader, &mut buffer);
+        self.event_buffer_bytes = buffer.capacity();
+        outcome
     }
-    let mut default_namespace_quirk = false;
-    // quick-xml checks for duplicate attributes with a hash set past a few attributes, so this
-    // loop stays linear; it stops at the first attribute past the limit anyway.
-    for (count, attribute) in tag.attributes().enumerate() {
-        let attribute = attribute.map_err(|error| attribute_error(text, start, tag, &error))?;
-        if count >= limits.max_attributes {
-            let (line, column) = position();
-            let (element, limit) = (excerpt(name), limits.max_attributes);
-            return Err(XmlError::TooManyAttributes {
+
+    fn events<R: Read>(
+        &mut self,
+        reader: &mut Reader<Input<R>>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<(), Stop> {
+        loop {
+            // Text goes past quick-xml, which would gather a whole run into `buffer`.
+            self.text_run(reader.get_mut())?;
+            let start = reader.get_ref().position();
+            let before = reader.buffer_position();
+            buffer.clear();
+            let result = reader.read_event_into(buffer);
+            if reader.get_ref().halted() {
+                // Whatever quick-xml made of the end of what it got, the input's problem wins.
+                return Err(Stop::Input);
+            }
+            let event = match result {
+                Ok(event) => event,
+                Err(error) => {
+                    let at = start + reader.error_position().saturating_sub(before);
+                    return Err(self
+                        .not_well_formed(at, describe_quick_error(&error))
+                        .into());
+                }
+            };
+            let doctype = match event {
+                Event::Start(tag) | Event::Empty(tag) if self.open.is_empty() && self.root_seen => {
+                    let message = format!(
+                        "a second root element <{}>; an XML document has exactly one root \
+                         element (are two documents joined together?)",
+                        excerpt(tag.name().as_ref())
+                    );
+                    return Err(self.not_well_formed(start, message).into());
+                }
+                Event::Start(tag) => {
+                    self.start_tag(start, &tag, false)?;
+                    false
+                }
+                Event::Empty(tag) => {
+                    self.start_tag(start, &tag, true)?;
+                    false
+                }
+                Event::End(_) => {
+                    self.end_tag();
+                    false
+                }
+                Event::Text(text) => {
+                    // Not expected, as `text_run` takes all text; checked the same way.
+                    self.brackets = 0;
+                    self.text(start, &text)?;
+                    self.brackets = 0;
+                    false
+                }
+                Event::CData(_) if self.open.is_empty() => {
+                    return Err(self.outside_root(start).into());
+                }
+                Event::CData(content) => {
+                    self.sink.text(&content);
+                    false
+                }
+                Event::GeneralRef(reference) => {
+                    self.reference(start, &reference)?;
+                    false
+                }
+                Event::DocType(_) => true,
+                Event::Decl(declaration) => {
+                    self.declaration(start, &declaration)?;
+                    false
+                }
+                Event::PI(instruction) => {
+                    self.instruction(start, &instruction)?;
+                    false
+                }
+                Event::Comment(_) => {
+                    if !self.open.is_empty() {
+                        self.sink.boundary();
+                    }
+                    false
+                }
+                Event::Eof => return self.end_of_document(start).map_err(Stop::from),
+            };
+            if doctype {
+                // `buffer` holds the DOCTYPE as written, from `<!` to `>`.
+                let end = reader.get_ref().position();
+                self.check_doctype(start..end, buffer)?;
+            }
+        }
+    }
+
+    /// Checks the run of text (up to the next `<` or `&`) the input is at, if any, and hands
+    /// it on piece by piece as it is read.
+    fn text_run<R: Read>(&mut self, input: &mut Input<R>) -> Result<(), Stop> {
+        loop {
+            let offset = input.position();
+            let available = input.available();
+            let end = available.iter().position(|&b| b == b'<' || b == b'&');
+            let run = available
+                .get(..end.unwrap_or(available.len()))
+                .unwrap_or_default();
+            let length = run.len();
+            let finished = end.is_some() || available.is_empty();
+            if length > 0 {
+                // The input hands out whole characters only.
+                let Ok(run) = std::str::from_utf8(run) else {
+                    return Err(Stop::Input);
+                };
+                self.text(offset, run)?;
+                input.consume(length);
+            }
+            if finished {
+                self.brackets = 0;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Checks text at `offset`: only whitespace outside the root element, and no `]]>`.
+    fn text(&mut self, offset: u64, text: &str) -> Result<(), XmlError> {
+        if self.open.is_empty() {
+            if let Some(at) = text.find(|c: char| !is_xml_space(c)) {
+                return Err(self.outside_root(offset + at as u64));
+            }
+            return Ok(());
+        }
+        if let Some(at) = cdata_end(self.brackets, text) {
+            let message = "`]]>` is not allowed in text; write it as ]]&gt;".to_owned();
+            return Err(self.not_well_formed(offset.saturating_add_signed(at), message));
+        }
+        self.brackets = trailing_brackets(self.brackets, text);
+        self.sink.text(text);
+        Ok(())
+    }
+
+    fn start_tag(&mut self, start: u64, tag: &BytesStart<'_>, empty: bool) -> Result<(), XmlError> {
+        let depth = self.open.len() + 1;
+        self.default_namespace_quirk |= self.check_tag(start, tag, depth)?;
+        self.root_seen = true;
+        if empty {
+            self.prefixes.leave();
+            self.sink.start(tag, true);
+            self.sink.end();
+        } else {
+            self.names.push_str(tag_name(tag));
+            self.open.push((start, self.names.len()));
+            self.sink.start(tag, false);
+        }
+        Ok(())
+    }
+
+    fn end_tag(&mut self) {
+        // quick-xml has already checked that the name matches the open element.
+        self.open.pop();
+        self.names
+            .truncate(self.open.last().map_or(0, |&(_, name_end)| name_end));
+        self.prefixes.leave();
+        self.sink.end();
+    }
+
+    /// Checks one start tag (`<name ...>` or `<name .../>`) at `start`, which opens nesting
+    /// level `depth`: the limits, the syntax of names and attributes, references in attribute
+    /// values, namespace prefixes. Declares the tag's namespace prefixes for what it contains.
+    /// Returns whether the tag has an `xmlns` that sxd-document resolves wrongly.
+    fn check_tag(
+        &mut self,
+        start: u64,
+        tag: &BytesStart<'_>,
+        depth: usize,
+    ) -> Result<bool, XmlError> {
+        let limits = self.limits;
+        if depth > limits.max_depth {
+            let (line, column) = self.locate.line_column(start);
+            return Err(XmlError::TooDeep {
                 line,
                 column,
-                element,
-                limit,
+                limit: limits.max_depth,
             });
         }
-        let key = attribute.key.as_ref();
-        if key.len() > limits.max_name_bytes {
-            let (line, column) = position();
-            let (kind, name, limit) = (NameKind::Attribute, excerpt(key), limits.max_name_bytes);
+        // What quick-xml read between `<` and `>` or `/>`; its offsets count from after the `<`.
+        let raw: &str = tag;
+        let inside = start + 1;
+        let name = tag.name();
+        let name = name.as_ref();
+        if name.is_empty() {
+            // quick-xml reads `<>` and `< b>` as tags with an empty name.
+            let message = "expected an element name right after `<`".to_owned();
+            return Err(self.not_well_formed(inside, message));
+        }
+        if name.len() > limits.max_name_bytes {
+            let (line, column) = self.locate.line_column(start);
+            let (kind, name, limit) = (NameKind::Element, excerpt(name), limits.max_name_bytes);
             return Err(XmlError::NameTooLong {
                 line,
                 column,
@@ -699,46 +1291,394 @@ fn check_tag(
                 limit,
             });
         }
-        if attribute.value.len() > limits.max_attribute_bytes {
-            let (line, column) = position();
-            let (attribute, limit) = (excerpt(key), limits.max_attribute_bytes);
-            return Err(XmlError::AttributeTooLarge {
-                line,
-                column,
-                attribute,
-                limit,
-            });
+        let prefix = match check_qname(name) {
+            Ok(colon) => colon.and_then(|colon| name.get(..colon)),
+            Err(at) => {
+                let message = if at == 0 {
+                    "expected an element name; names start with a letter or `_`".to_owned()
+                } else {
+                    invalid_name(NameKind::Element, name)
+                };
+                return Err(self.not_well_formed(inside + at as u64, message));
+            }
+        };
+        self.prefixes.enter();
+        let mut default_namespace_quirk = false;
+        let mut prefixed_attribute = false;
+        // quick-xml checks for duplicate attributes with a hash set past a few attributes, so
+        // this loop stays linear; it stops at the first attribute past the limit anyway.
+        for (count, attribute) in tag.attributes().enumerate() {
+            let attribute = match attribute {
+                Ok(attribute) => attribute,
+                Err(error) => {
+                    let (at, message) = attribute_error(raw, &error);
+                    return Err(self.not_well_formed(inside + at as u64, message));
+                }
+            };
+            if count >= limits.max_attributes {
+                let (line, column) = self.locate.line_column(start);
+                let (element, limit) = (excerpt(name), limits.max_attributes);
+                return Err(XmlError::TooManyAttributes {
+                    line,
+                    column,
+                    element,
+                    limit,
+                });
+            }
+            let key = attribute.key.as_ref();
+            let key_start = inside + offset_within(raw, key).unwrap_or(0) as u64;
+            if key.len() > limits.max_name_bytes {
+                let (line, column) = self.locate.line_column(start);
+                let (kind, name, limit) =
+                    (NameKind::Attribute, excerpt(key), limits.max_name_bytes);
+                return Err(XmlError::NameTooLong {
+                    line,
+                    column,
+                    kind,
+                    name,
+                    limit,
+                });
+            }
+            let key_prefix = match check_qname(key) {
+                Ok(colon) => colon.and_then(|colon| key.get(..colon)),
+                Err(at) => {
+                    let message = if at == 0 {
+                        "expected an attribute name, `>` or `/>`; attribute names start with a \
+                         letter or `_`"
+                            .to_owned()
+                    } else {
+                        invalid_name(NameKind::Attribute, key)
+                    };
+                    return Err(self.not_well_formed(key_start + at as u64, message));
+                }
+            };
+            let value = &attribute.value;
+            if value.len() > limits.max_attribute_bytes {
+                let (line, column) = self.locate.line_column(start);
+                let (attribute, limit) = (excerpt(key), limits.max_attribute_bytes);
+                return Err(XmlError::AttributeTooLarge {
+                    line,
+                    column,
+                    attribute,
+                    limit,
+                });
+            }
+            let value_at = offset_within(raw, value);
+            let value_start = value_at.map_or(start, |at| inside + at as u64);
+            self.check_attribute_value(value_start, value)?;
+            // quick-xml reads `a="1"b="2"`; sxd-document wants whitespace after the quote.
+            if let Some(after) = value_at.map(|at| at + value.len() + 1)
+                && raw
+                    .as_bytes()
+                    .get(after)
+                    .is_some_and(|&byte| !is_xml_space(char::from(byte)))
+            {
+                return Err(self.not_well_formed(inside + after as u64, MISSING_SPACE.to_owned()));
+            }
+            match key_prefix {
+                Some("xmlns") => {
+                    if value.is_empty() {
+                        return Err(self.not_well_formed(key_start, EMPTY_NAMESPACE.to_owned()));
+                    }
+                    self.prefixes
+                        .declare(key.get("xmlns:".len()..).unwrap_or_default());
+                }
+                Some(_) => prefixed_attribute = true,
+                None if key == "xmlns" && (prefix.is_some() || value.is_empty()) => {
+                    default_namespace_quirk = true;
+                }
+                None => {}
+            }
         }
-        check_attribute_value(text, start, &attribute.value)?;
-        if key == "xmlns" && (name.contains(':') || attribute.value.is_empty()) {
-            default_namespace_quirk = true;
+        // A prefix may be declared anywhere in the tag that uses it. sxd-document knows `xml`
+        // for attributes everywhere, for elements only inside the root element.
+        if let Some(prefix) = prefix
+            && !(self.prefixes.declared(prefix) || (prefix == "xml" && depth > 1))
+        {
+            return Err(self.not_well_formed(inside, UNDECLARED_PREFIX.to_owned()));
+        }
+        if prefixed_attribute {
+            for attribute in tag.attributes().flatten() {
+                let key = attribute.key.as_ref();
+                if let Some((prefix, _)) = key.split_once(':')
+                    && prefix != "xmlns"
+                    && prefix != "xml"
+                    && !self.prefixes.declared(prefix)
+                {
+                    let key_start = inside + offset_within(raw, key).unwrap_or(0) as u64;
+                    return Err(self.not_well_formed(key_start, UNDECLARED_PREFIX.to_owned()));
+                }
+            }
+        }
+        Ok(default_namespace_quirk)
+    }
+
+    /// Checks the raw value of an attribute starting at `value_start`: no `<`, and every `&`
+    /// starts a reference that sxd-document can expand to a character XML allows.
+    fn check_attribute_value(&mut self, value_start: u64, value: &str) -> Result<(), XmlError> {
+        let mut from = 0;
+        while let Some(found) = value
+            .as_bytes()
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'<' || b == b'&'))
+        {
+            let at = from + found;
+            let rest = value.get(at..).unwrap_or_default();
+            let problem = if rest.starts_with('<') {
+                Err("`<` is not allowed in an attribute value; write it as &lt;".to_owned())
+            } else if let Some(end) = rest.find(';') {
+                from = at + end + 1;
+                check_reference(rest.get(1..end).unwrap_or_default())
+            } else {
+                Err(dangling_ampersand())
+            };
+            if let Err(message) = problem {
+                return Err(self.not_well_formed(value_start + at as u64, message));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks an entity or character reference in text (`amp` for `&amp;`) at `start`, and hands
+    /// on the character it stands for.
+    fn reference(&mut self, start: u64, body: &str) -> Result<(), XmlError> {
+        if self.open.is_empty() {
+            return Err(self.outside_root(start));
+        }
+        if let Err(message) = check_reference(body) {
+            return Err(self.not_well_formed(start, message));
+        }
+        if let Some(character) = referenced_char(body) {
+            self.sink.text(character.encode_utf8(&mut [0; 4]));
+        }
+        Ok(())
+    }
+
+    /// Checks a DOCTYPE at `range`, written as `raw`: it must come before the root element, be
+    /// the only one, be spelled `<!DOCTYPE`, and declare no entities.
+    fn check_doctype(&mut self, range: Range<u64>, raw: &[u8]) -> Result<(), XmlError> {
+        let start = range.start;
+        let problem = if self.root_seen {
+            Some("a DOCTYPE is only allowed before the root element")
+        } else if self.doctype.is_some() {
+            Some("a document may have only one DOCTYPE")
+        } else if !raw.starts_with(b"<!DOCTYPE") {
+            Some("write `<!DOCTYPE` in upper case")
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            return Err(self.not_well_formed(start, message.to_owned()));
+        }
+        // Any `<!ENTITY`, even one inside a comment in the DTD, is refused: a false alarm costs
+        // less than a missed declaration. XML keywords are upper case; checking without case
+        // costs nothing.
+        let declaration = raw.windows(8).position(|window| {
+            window.starts_with(b"<!")
+                && window
+                    .get(2..)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"ENTITY"))
+        });
+        if let Some(at) = declaration {
+            let (line, column) = self.locate.line_column(start + at as u64);
+            return Err(XmlError::EntityDeclaration { line, column });
+        }
+        self.doctype = Some(range);
+        Ok(())
+    }
+
+    /// Checks the XML declaration at `start`: first in the file, version 1.x, and written the
+    /// way sxd-document reads it.
+    fn declaration(&mut self, start: u64, declaration: &BytesDecl<'_>) -> Result<(), XmlError> {
+        if start != 0 {
+            let message = "the XML declaration `<?xml ...?>` is only allowed at the very start of \
+                           the file"
+                .to_owned();
+            return Err(self.not_well_formed(start, message));
+        }
+        // sxd-document reads only 1.x declarations, and reports any other as a misplaced one;
+        // say what is really wrong.
+        let version = match declaration.version() {
+            Ok(version) => version,
+            Err(error) => return Err(self.not_well_formed(start, describe_quick_error(&error))),
+        };
+        if !version.starts_with("1.") {
+            let message =
+                "unsupported XML version; xml2prom reads XML 1.0 (<?xml version=\"1.0\"?>)"
+                    .to_owned();
+            return Err(self.not_well_formed(start, message));
+        }
+        let content: &str = declaration;
+        if let Err((at, message)) = check_declaration_syntax(content) {
+            // `content` starts after `<?`.
+            return Err(self.not_well_formed(start + 2 + at as u64, message.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Checks a processing instruction at `start`: its target is a name, and not `xml` in any
+    /// case, which sxd-document refuses.
+    fn instruction(&mut self, start: u64, instruction: &BytesPI<'_>) -> Result<(), XmlError> {
+        let target = instruction.target();
+        let problem = if target.is_empty() {
+            Some((
+                0,
+                "expected a name right after `<?`; a processing instruction looks like \
+                 <?target data?>"
+                    .to_owned(),
+            ))
+        } else if target.eq_ignore_ascii_case("xml") {
+            Some((0, MALFORMED_DECLARATION.to_owned()))
+        } else {
+            name_error(target).map(|at| {
+                let message = format!(
+                    "`{}` is not a valid processing instruction target; a name starts with a \
+                     letter, `_` or `:` and holds letters, digits, `-`, `.`, `_` and `:`",
+                    excerpt(target)
+                );
+                (at, message)
+            })
+        };
+        if let Some((at, message)) = problem {
+            // The target starts after `<?`.
+            return Err(self.not_well_formed(start + 2 + at as u64, message));
+        }
+        if !self.open.is_empty() {
+            self.sink.boundary();
+        }
+        Ok(())
+    }
+
+    /// At the end of the input: every element closed, and there was one.
+    fn end_of_document(&mut self, end: u64) -> Result<(), XmlError> {
+        if let Some(&(innermost, name_end)) = self.open.last() {
+            let name_start = self
+                .open
+                .len()
+                .checked_sub(2)
+                .and_then(|parent| self.open.get(parent))
+                .map_or(0, |&(_, parent_end)| parent_end);
+            let name = excerpt(self.names.get(name_start..name_end).unwrap_or_default());
+            let (line, column) = self.locate.line_column(innermost);
+            let message = format!(
+                "the document ends before all elements are closed (truncated file?); <{name}> \
+                 opened at line {line}, column {column} is not closed"
+            );
+            return Err(self.not_well_formed(end, message));
+        }
+        if !self.root_seen {
+            let message = "the document has no root element".to_owned();
+            return Err(self.not_well_formed(end, message));
+        }
+        Ok(())
+    }
+
+    fn outside_root(&mut self, at: u64) -> XmlError {
+        let message = if self.root_seen {
+            "content after the end of the root element; an XML document has exactly one root \
+             element (are two documents joined together?)"
+        } else {
+            "content before the root element; an XML document starts with `<` (is this an XML \
+             file?)"
+        };
+        self.not_well_formed(at, message.to_owned())
+    }
+
+    /// A `NotWellFormed` error at byte `offset` of the text.
+    fn not_well_formed(&mut self, offset: u64, message: String) -> XmlError {
+        let (line, column) = self.locate.line_column(offset);
+        XmlError::NotWellFormed {
+            line,
+            column,
+            message,
         }
     }
-    Ok(default_namespace_quirk)
 }
 
-/// Checks the raw value of an attribute: no `<`, and every `&` starts a reference that
-/// sxd-document can expand to a character XML allows.
-fn check_attribute_value(text: &str, tag_start: usize, value: &str) -> Result<(), XmlError> {
-    let value_start = offset_within(text, value).unwrap_or(tag_start);
-    let mut from = 0;
-    while let Some(found) = value.get(from..).and_then(|rest| rest.find(['<', '&'])) {
-        let at = from + found;
-        let rest = value.get(at..).unwrap_or_default();
-        let fail = |message: String| not_well_formed(text, value_start + at, message);
-        if rest.starts_with('<') {
-            return Err(fail(
-                "`<` is not allowed in an attribute value; write it as &lt;".to_owned(),
-            ));
-        }
-        let Some(end) = rest.find(';') else {
-            return Err(fail(dangling_ampersand()));
-        };
-        let body = rest.get(1..end).unwrap_or_default();
-        check_reference(body).map_err(fail)?;
-        from = at + end + 1;
+/// Where the first `]]>` of a run of text starts, relative to `text`, when the part of the run
+/// before `text` ends in `brackets` times `]` (counted up to 2).
+fn cdata_end(brackets: usize, text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if brackets >= 2 && bytes.starts_with(b">") {
+        return Some(-2);
     }
-    Ok(())
+    if brackets >= 1 && bytes.starts_with(b"]>") {
+        return Some(-1);
+    }
+    // Most text has no `]`; one pass over the bytes finds that sooner than a substring search.
+    let mut from = 0;
+    while let Some(found) = bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| b == b']'))
+    {
+        let at = from + found;
+        if bytes.get(at..at + 3) == Some(b"]]>") {
+            return i64::try_from(at).ok();
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// How many `]` (counted up to 2) end a run of text after `text`, when the run before it ended
+/// in `brackets` of them.
+fn trailing_brackets(brackets: usize, text: &str) -> usize {
+    let trailing = text.len() - text.trim_end_matches(']').len();
+    if trailing == text.len() {
+        (brackets + trailing).min(2)
+    } else {
+        trailing.min(2)
+    }
+}
+
+/// The namespace prefixes declared (`xmlns:p="..."`) on the open elements, so that a name with
+/// an undeclared prefix is refused, as sxd-document refuses it. The limits bound it: at most
+/// `max_attributes` declarations of `max_name_bytes` each per open element.
+#[derive(Debug, Default)]
+struct Prefixes {
+    /// The prefixes, one after the other.
+    names: String,
+    /// Where each prefix ends in `names`.
+    ends: Vec<usize>,
+    /// How many prefixes were declared before each open element.
+    scopes: Vec<usize>,
+}
+
+impl Prefixes {
+    /// Opens the scope of an element.
+    fn enter(&mut self) {
+        self.scopes.push(self.ends.len());
+    }
+
+    /// Declares a prefix in the innermost scope.
+    fn declare(&mut self, prefix: &str) {
+        self.names.push_str(prefix);
+        self.ends.push(self.names.len());
+    }
+
+    /// Closes the innermost scope and forgets its prefixes.
+    fn leave(&mut self) {
+        let kept = self.scopes.pop().unwrap_or(0);
+        self.ends.truncate(kept);
+        self.names.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
+    fn declared(&self, prefix: &str) -> bool {
+        let mut start = 0;
+        for &end in &self.ends {
+            if self.names.get(start..end) == Some(prefix) {
+                return true;
+            }
+            start = end;
+        }
+        false
+    }
+
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        self.names.capacity()
+            + (self.ends.capacity() + self.scopes.capacity()) * std::mem::size_of::<usize>()
+    }
 }
 
 /// Checks the body of a reference (`amp` in `&amp;`, `#38` in `&#38;`): a predefined entity, or a
@@ -783,44 +1723,209 @@ fn dangling_ampersand() -> String {
         .to_owned()
 }
 
-/// Checks a DOCTYPE at `range` and returns the range to blank out: it must come before the root
-/// element, be the only one, be spelled `<!DOCTYPE`, and declare no entities.
-fn check_doctype(
-    text: &str,
-    range: Range<usize>,
-    root_seen: bool,
-    seen_before: bool,
-) -> Result<Range<usize>, XmlError> {
-    let start = range.start;
-    let fail = |message: &str| not_well_formed(text, start, message.to_owned());
-    let Some(raw) = text.get(range.clone()) else {
-        return Err(fail(
-            "xml2prom lost track of this DOCTYPE; this is a bug, please report it",
-        ));
-    };
-    if root_seen {
-        return Err(fail("a DOCTYPE is only allowed before the root element"));
+/// The character a reference that passed [`check_reference`] stands for, as sxd-document
+/// expands it: `amp` -> `&`, `#10` -> line feed, `#x41` -> `A`.
+fn referenced_char(body: &str) -> Option<char> {
+    match body {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "apos" => Some('\''),
+        "quot" => Some('"'),
+        _ => body.strip_prefix('#').and_then(|number| {
+            let code = match number.strip_prefix('x') {
+                Some(hex) => u32::from_str_radix(hex, 16),
+                None => number.parse(),
+            };
+            code.ok().and_then(char::from_u32)
+        }),
     }
-    if seen_before {
-        return Err(fail("a document may have only one DOCTYPE"));
+}
+
+/// Checks a name as sxd-document reads element and attribute names: a name without `:`, or two
+/// joined by one `:`, each starting with a letter or `_` (a `QName`,
+/// <https://www.w3.org/TR/xml-names/#NT-QName>). Returns where the `:` is, if there is one, or
+/// where the name stops being one; an empty name or part fails where it should start.
+fn check_qname(name: &str) -> Result<Option<usize>, usize> {
+    let mut colon = None;
+    let mut part_start = true;
+    let mut rest = name;
+    while let Some(&byte) = rest.as_bytes().first() {
+        let at = name.len() - rest.len();
+        // Most names are ASCII; decode a character only when it is not.
+        let c = if byte.is_ascii() {
+            char::from(byte)
+        } else {
+            rest.chars().next().unwrap_or_default()
+        };
+        let fits = if part_start {
+            is_name_start_char(c)
+        } else if c == ':' {
+            colon.is_none()
+        } else {
+            is_name_char(c)
+        };
+        if !fits {
+            return Err(at);
+        }
+        if c == ':' {
+            colon = Some(at);
+        }
+        part_start = c == ':';
+        rest = rest.get(c.len_utf8()..).unwrap_or_default();
     }
-    if !raw.starts_with("<!DOCTYPE") {
-        return Err(fail("write `<!DOCTYPE` in upper case"));
+    if part_start {
+        return Err(name.len());
     }
-    // Any `<!ENTITY`, even one inside a comment in the DTD, is refused: a false alarm costs less
-    // than a missed declaration. XML keywords are upper case; checking without case costs nothing.
-    let bytes = raw.as_bytes();
-    let declaration = bytes.windows(8).position(|window| {
-        window.starts_with(b"<!")
-            && window
-                .get(2..)
-                .is_some_and(|w| w.eq_ignore_ascii_case(b"ENTITY"))
-    });
-    if let Some(at) = declaration {
-        let (line, column) = line_column(text, start + at);
-        return Err(XmlError::EntityDeclaration { line, column });
+    Ok(colon)
+}
+
+/// Where `name` stops being an XML name (<https://www.w3.org/TR/xml/#NT-Name>), if it does:
+/// like [`check_qname`], but `:` may stand anywhere.
+fn name_error(name: &str) -> Option<usize> {
+    let mut chars = name.char_indices();
+    match chars.next() {
+        Some((_, c)) if c == ':' || is_name_start_char(c) => {}
+        _ => return Some(0),
     }
-    Ok(range)
+    chars
+        .find(|&(_, c)| !(c == ':' || is_name_char(c)))
+        .map(|(at, _)| at)
+}
+
+/// Whether a character may start a name part (`NCNameStartChar`), with sxd-document 0.3.2's
+/// ranges, which end the last range at U+EFFFF.
+fn is_name_start_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic() || c == '_';
+    }
+    matches!(c,
+        'A'..='Z'
+        | '_'
+        | 'a'..='z'
+        | '\u{C0}'..='\u{D6}'
+        | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}'
+        | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}'
+        | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}'
+        | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// Whether a character may continue a name part (`NCNameChar`), as sxd-document has it.
+fn is_name_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    }
+    is_name_start_char(c)
+        || matches!(c,
+            '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+fn invalid_name(kind: NameKind, name: &str) -> String {
+    format!(
+        "`{}` is not a valid {kind} name; a name starts with a letter or `_` and holds letters, \
+         digits, `-`, `.` and `_`, with at most one `:` between two such parts",
+        excerpt(name)
+    )
+}
+
+/// Checks an XML declaration (what stands between `<?` and `?>`, from `xml` on) against the
+/// grammar sxd-document reads: `version`, then optionally `encoding`, then optionally
+/// `standalone`, in that order and each after whitespace
+/// (<https://www.w3.org/TR/xml/#NT-XMLDecl>). Returns the offset in `content` of the first
+/// problem, and what it is.
+fn check_declaration_syntax(content: &str) -> Result<(), (usize, &'static str)> {
+    let malformed = |at| (at, MALFORMED_DECLARATION);
+    let mut cursor = DeclarationCursor { content, at: 3 };
+    if !cursor.space() {
+        return Err(malformed(cursor.at));
+    }
+    let (at, version) = cursor.pseudo_attribute("version").map_err(malformed)?;
+    let digits = version.strip_prefix("1.").unwrap_or_default();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err((at, "the XML declaration needs version=\"1.0\""));
+    }
+    let mut spaced = cursor.space();
+    if spaced && cursor.rest().starts_with("encoding") {
+        let (at, encoding) = cursor.pseudo_attribute("encoding").map_err(malformed)?;
+        let mut bytes = encoding.bytes();
+        let valid = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err((at, "the encoding name in the XML declaration is not valid"));
+        }
+        spaced = cursor.space();
+    }
+    if spaced && cursor.rest().starts_with("standalone") {
+        let (at, standalone) = cursor.pseudo_attribute("standalone").map_err(malformed)?;
+        if standalone != "yes" && standalone != "no" {
+            return Err((
+                at,
+                "standalone in the XML declaration must be \"yes\" or \"no\"",
+            ));
+        }
+        cursor.space();
+    }
+    if cursor.rest().is_empty() {
+        Ok(())
+    } else {
+        Err(malformed(cursor.at))
+    }
+}
+
+/// A place in an XML declaration, for [`check_declaration_syntax`].
+struct DeclarationCursor<'a> {
+    content: &'a str,
+    at: usize,
+}
+
+impl<'a> DeclarationCursor<'a> {
+    fn rest(&self) -> &'a str {
+        self.content.get(self.at..).unwrap_or_default()
+    }
+
+    /// Skips whitespace; returns whether there was some.
+    fn space(&mut self) -> bool {
+        let rest = self.rest();
+        let skipped = rest.len() - rest.trim_start_matches(is_xml_space).len();
+        self.at += skipped;
+        skipped > 0
+    }
+
+    /// Reads `name`, `=` with optional whitespace around it, and a quoted value. Returns the
+    /// value and where it starts, or where the pseudo-attribute stops being one.
+    fn pseudo_attribute(&mut self, name: &str) -> Result<(usize, &'a str), usize> {
+        if !self.rest().starts_with(name) {
+            return Err(self.at);
+        }
+        self.at += name.len();
+        self.space();
+        if !self.rest().starts_with('=') {
+            return Err(self.at);
+        }
+        self.at += 1;
+        self.space();
+        let rest = self.rest();
+        let Some(quote) = rest.chars().next().filter(|&c| c == '"' || c == '\'') else {
+            return Err(self.at);
+        };
+        let value_start = self.at + 1;
+        let Some(length) = rest.get(1..).and_then(|value| value.find(quote)) else {
+            return Err(value_start);
+        };
+        let value = self
+            .content
+            .get(value_start..value_start + length)
+            .unwrap_or_default();
+        self.at = value_start + length + 1;
+        Ok((value_start, value))
+    }
 }
 
 /// Gives unprefixed elements the default namespace the XML Namespaces spec says they have,
@@ -887,8 +1992,8 @@ fn fix_default_namespaces(text: &str, package: &Package) {
     }
 }
 
-/// Expands the references in an attribute value that passed [`check_attribute_value`], the way
-/// sxd-document does: predefined entities and character references, nothing else.
+/// Expands the references in an attribute value that passed the scan, the way sxd-document
+/// does: predefined entities and character references, nothing else.
 fn expand_references(raw: &str) -> String {
     let mut expanded = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -900,22 +2005,7 @@ fn expand_references(raw: &str) -> String {
             rest = after;
             continue;
         };
-        let body = after.get(..end).unwrap_or_default();
-        let character = match body {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "apos" => Some('\''),
-            "quot" => Some('"'),
-            _ => body.strip_prefix('#').and_then(|number| {
-                let code = match number.strip_prefix('x') {
-                    Some(hex) => u32::from_str_radix(hex, 16),
-                    None => number.parse(),
-                };
-                code.ok().and_then(char::from_u32)
-            }),
-        };
-        expanded.extend(character);
+        expanded.extend(referenced_char(after.get(..end).unwrap_or_default()));
         rest = after.get(end + 1..).unwrap_or_default();
     }
     expanded.push_str(rest);
@@ -947,23 +2037,11 @@ fn blank_out(text: &str, range: Range<usize>) -> String {
     blanked
 }
 
-fn outside_root(text: &str, at: usize, root_seen: bool) -> XmlError {
-    let message = if root_seen {
-        "content after the end of the root element; an XML document has exactly one root element \
-         (are two documents joined together?)"
-    } else {
-        "content before the root element; an XML document starts with `<` (is this an XML file?)"
-    };
-    not_well_formed(text, at, message.to_owned())
-}
-
-/// The name of the tag starting at `start` (`row` for `<row id="1">`).
-fn tag_name_at(text: &str, start: usize) -> &str {
-    let rest = text.get(start + 1..).unwrap_or_default();
-    let end = rest
-        .find(|c: char| is_xml_space(c) || c == '>' || c == '/')
-        .unwrap_or(rest.len());
-    rest.get(..end).unwrap_or_default()
+/// The name of an element as its start tag has it (`raw`, after the `<`): `row` for `row id="1"`.
+fn tag_name(raw: &str) -> &str {
+    raw.split(|c: char| is_xml_space(c) || c == '>' || c == '/')
+        .next()
+        .unwrap_or_default()
 }
 
 fn is_xml_space(c: char) -> bool {
@@ -1033,39 +2111,29 @@ fn describe_quick_error(error: &QuickError) -> String {
         QuickError::Escape(_) => "malformed entity or character reference".to_owned(),
         QuickError::Encoding(_) => "the input is not valid UTF-8".to_owned(),
         QuickError::Namespace(_) => "malformed namespace declaration".to_owned(),
-        // A reader over a byte slice does no I/O; say so rather than pretend.
+        // The scan's input reports its own read errors and never fails quick-xml's reads.
         QuickError::Io(_) => {
-            "xml2prom failed to read from memory; this is a bug, please report it".to_owned()
+            "xml2prom lost track of its input; this is a bug, please report it".to_owned()
         }
     }
 }
 
-/// A malformed attribute in the tag at `tag_start`; quick-xml's positions count from the byte
-/// after the `<`.
-fn attribute_error(
-    text: &str,
-    tag_start: usize,
-    tag: &BytesStart<'_>,
-    error: &AttrError,
-) -> XmlError {
-    let relative = match *error {
+/// Where a malformed attribute is in the tag `raw` (what stands between `<` and `>`), and
+/// what is wrong with it.
+fn attribute_error(raw: &str, error: &AttrError) -> (usize, String) {
+    let at = match *error {
         AttrError::ExpectedEq(at)
         | AttrError::ExpectedValue(at)
         | AttrError::UnquotedValue(at)
         | AttrError::ExpectedQuote(at, _)
         | AttrError::Duplicated(at, _) => at,
     };
-    let raw: &str = tag;
-    let rest = raw.get(relative..).unwrap_or_default();
+    let rest = raw.get(at..).unwrap_or_default();
     let end = rest
         .find(|c: char| is_xml_space(c) || c == '=')
         .unwrap_or(rest.len());
     let name = rest.get(..end).unwrap_or_default();
-    not_well_formed(
-        text,
-        tag_start + 1 + relative,
-        describe_attribute_error(error, name),
-    )
+    (at, describe_attribute_error(error, name))
 }
 
 fn describe_attribute_error(error: &AttrError, name: &str) -> String {
@@ -1110,15 +2178,13 @@ fn describe_sxd_error(error: &sxd_document::parser::Error) -> String {
     } else if has("RedefinedDefaultNamespace") {
         "the default namespace (xmlns) is declared twice on one element"
     } else if has("EmptyNamespace") {
-        "a namespace prefix cannot be bound to an empty URI (xmlns:p=\"\")"
+        EMPTY_NAMESPACE
     } else if has("UnknownNamespacePrefix") {
-        "undeclared namespace prefix; declare it with xmlns:prefix=\"...\" on this element or an \
-         ancestor"
+        UNDECLARED_PREFIX
     } else if has("UnclosedElement") {
         "the document ends before all elements are closed (truncated file?)"
     } else if has("InvalidProcessingInstructionTarget") {
-        "malformed XML declaration, or a processing instruction named `xml`; the declaration \
-         looks like <?xml version=\"1.0\" encoding=\"UTF-8\"?> and comes first in the file"
+        MALFORMED_DECLARATION
     } else if has("ExpectedVersionNumber") {
         "the XML declaration needs version=\"1.0\""
     } else if has("ExpectedEncoding") {
@@ -1130,7 +2196,7 @@ fn describe_sxd_error(error: &sxd_document::parser::Error) -> String {
     } else if has("ExpectedAttribute") {
         "expected an attribute name, `>` or `/>`; attribute names start with a letter or `_`"
     } else if has("ExpectedElementEnd") || has("ExpectedElementSelfClosed") {
-        "expected whitespace, `>` or `/>` after the attribute"
+        MISSING_SPACE
     } else if has("ExpectedOpeningQuote") {
         "attribute values must be quoted with \" or '"
     } else if has("ExpectedAttributeValue") || has("ExpectedClosingQuote") {
@@ -1196,15 +2262,152 @@ fn not_well_formed(text: &str, offset: usize, message: String) -> XmlError {
 /// The 1-based line and column (in characters) of byte `offset` in `text`; an offset inside a
 /// character counts as that character, one past the end as the position after the last one.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
+    InMemory {
+        text: text.as_bytes(),
     }
-    let before = text.get(..offset).unwrap_or_default();
-    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-    (line, column)
+    .line_column(offset as u64)
+}
+
+/// Finds lines and columns of byte offsets in the text (the input after a UTF-8 byte order
+/// mark). The scan asks only for the error it reports, so finding a position may read the text
+/// again from its start.
+trait Locate {
+    /// Counts lines and characters in the text before byte `offset` (at most its end), and
+    /// returns the count with the byte at `offset`, if there is one.
+    fn count(&mut self, offset: u64) -> (LineCounter, Option<u8>);
+
+    /// The 1-based line and column (in characters) of byte `offset`; an offset inside a
+    /// character counts as that character, one past the end as the position after the last one.
+    fn line_column(&mut self, offset: u64) -> (usize, usize) {
+        let (counter, next) = self.count(offset);
+        counter.position(next)
+    }
+
+    /// The line and column just after the first `offset` bytes, whatever byte comes next (for a
+    /// byte that is not UTF-8).
+    fn after(&mut self, offset: u64) -> (usize, usize) {
+        self.count(offset).0.position(None)
+    }
+}
+
+/// Positions in a document in memory.
+struct InMemory<'a> {
+    text: &'a [u8],
+}
+
+impl<'a> InMemory<'a> {
+    /// Over the bytes of a whole document, skipping a UTF-8 byte order mark as the scan does.
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            text: bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes),
+        }
+    }
+}
+
+impl Locate for InMemory<'_> {
+    fn count(&mut self, offset: u64) -> (LineCounter, Option<u8>) {
+        let offset = to_usize(offset).min(self.text.len());
+        let mut counter = LineCounter::default();
+        counter.feed(self.text.get(..offset).unwrap_or_default());
+        (counter, self.text.get(offset).copied())
+    }
+}
+
+/// Positions in a file, found by reading it again from its start. The handle shares its read
+/// position with the one the scan reads through, so the position is put back afterwards. If
+/// the file cannot be read again, the position counts what could be read.
+struct OnDisk {
+    file: File,
+}
+
+impl OnDisk {
+    fn count_from_start(&mut self, offset: u64) -> io::Result<(LineCounter, Option<u8>)> {
+        self.file.seek(SeekFrom::Start(0))?;
+        let mut counter = LineCounter::default();
+        let mut chunk = vec![0; READ_CHUNK_BYTES];
+        let mut remaining = offset;
+        let mut first = true;
+        loop {
+            let count = read_fully(&mut self.file, &mut chunk)?;
+            let mut piece = chunk.get(..count).unwrap_or_default();
+            if first {
+                piece = piece.strip_prefix(UTF8_BOM).unwrap_or(piece);
+                first = false;
+            }
+            if piece.is_empty() {
+                return Ok((counter, None));
+            }
+            if let Ok(wanted) = usize::try_from(remaining)
+                && wanted < piece.len()
+            {
+                counter.feed(piece.get(..wanted).unwrap_or_default());
+                return Ok((counter, piece.get(wanted).copied()));
+            }
+            counter.feed(piece);
+            remaining -= piece.len() as u64;
+        }
+    }
+}
+
+impl Locate for OnDisk {
+    fn count(&mut self, offset: u64) -> (LineCounter, Option<u8>) {
+        let saved = self.file.stream_position();
+        let counted = self.count_from_start(offset);
+        if let Ok(saved) = saved {
+            // If this fails, so does the scan's next read, which then reports it.
+            let _ = self.file.seek(SeekFrom::Start(saved));
+        }
+        counted.unwrap_or_default()
+    }
+}
+
+/// Reads until `buffer` is full or the source ends; returns how many bytes were read.
+fn read_fully(source: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while let Some(free) = buffer.get_mut(filled..).filter(|free| !free.is_empty()) {
+        match source.read(free) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// Lines and characters counted over text that may come in pieces.
+#[derive(Debug, Default, Clone, Copy)]
+struct LineCounter {
+    newlines: usize,
+    /// Characters since the last line feed.
+    chars_in_line: usize,
+}
+
+impl LineCounter {
+    fn feed(&mut self, bytes: &[u8]) {
+        let line = match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                let before = bytes.get(..last).unwrap_or_default();
+                self.newlines += before.iter().filter(|&&b| b == b'\n').count() + 1;
+                self.chars_in_line = 0;
+                bytes.get(last + 1..).unwrap_or_default()
+            }
+            None => bytes,
+        };
+        self.chars_in_line += line.iter().filter(|&&b| !is_continuation_byte(b)).count();
+    }
+
+    /// The 1-based line and column of what follows the bytes fed, `next` being the byte there:
+    /// a continuation byte means the offset is inside the last character, which then counts.
+    fn position(self, next: Option<u8>) -> (usize, usize) {
+        let inside = next.is_some_and(is_continuation_byte);
+        (self.newlines + 1, self.chars_in_line + usize::from(!inside))
+    }
+}
+
+/// Whether a byte continues a UTF-8 character rather than starting one.
+fn is_continuation_byte(byte: u8) -> bool {
+    byte & 0xC0 == 0x80
 }
 
 /// The byte offset of `part` in `text`, if `part` is a slice of `text`.
@@ -2378,5 +3581,839 @@ mod tests {
             .into_iter()
             .filter_map(|c| c.element());
         assert_eq!(rows.count(), 20_000);
+    }
+
+    // --- one scan for every path -------------------------------------------------------------
+
+    fn show(result: Result<(), XmlError>) -> String {
+        match result {
+            Ok(()) => "accepted".to_owned(),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    /// [`scan`], reading the document `chunk` bytes at a time.
+    fn scan_in_pieces(bytes: &[u8], limits: &XmlLimits, chunk: usize) -> Result<(), XmlError> {
+        if exceeds(bytes.len(), limits.max_bytes) {
+            return Err(XmlError::TooLarge {
+                limit: limits.max_bytes,
+            });
+        }
+        let mut locate = InMemory::new(bytes);
+        scan_input(bytes, &mut locate, limits, &mut NoSink, chunk).map(drop)
+    }
+
+    /// A source that gives one byte per read, as a slow pipe may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), out.first_mut()) {
+                (Some((&byte, rest)), Some(slot)) => {
+                    *slot = byte;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    /// Checks `input` every way there is and asserts that each way says the same as [`parse`];
+    /// returns that.
+    fn assert_paths_agree(input: &[u8], limits: &XmlLimits) -> String {
+        let expected = show(parse(input, limits).map(drop));
+        let file = file_with(input);
+        let mut outcomes = vec![
+            ("scan", show(scan(input, limits, &mut NoSink))),
+            (
+                "scan_file",
+                show(scan_file(file.path(), limits, &mut NoSink)),
+            ),
+        ];
+        for chunk in [4, 5, 7, 16] {
+            outcomes.push(("scan in pieces", show(scan_in_pieces(input, limits, chunk))));
+        }
+        if !exceeds(input.len(), limits.max_bytes) {
+            let mut locate = InMemory::new(input);
+            let trickled = scan_input(Trickle(input), &mut locate, limits, &mut NoSink, 64);
+            outcomes.push(("scan of a trickle", show(trickled.map(drop))));
+        }
+        let shown: String = String::from_utf8_lossy(input).chars().take(300).collect();
+        for (way, outcome) in outcomes {
+            assert_eq!(
+                outcome,
+                expected,
+                "{way} disagrees with parse on {} bytes: {shown:?}",
+                input.len()
+            );
+        }
+        expected
+    }
+
+    #[test]
+    fn every_path_gives_the_same_verdict_on_good_and_hostile_documents() {
+        let mut billion_laughs = String::from("<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n");
+        billion_laughs.push_str(" <!ENTITY lol1 \"&lol;&lol;\">\n]>\n<lolz>&lol1;</lolz>\n");
+        let mut many_attributes = String::from("<store>\n  <row");
+        for index in 0..300 {
+            many_attributes.push_str(&format!(" a{index}=\"{index}\""));
+        }
+        many_attributes.push_str("/>\n</store>");
+        let mut rows = String::from("<?xml version=\"1.0\"?>\n<store>\n");
+        for index in 0..3_000 {
+            rows.push_str(&format!(
+                "  <row id=\"{index}\" note=\"a &amp; b\">é{index}</row>\n"
+            ));
+        }
+        rows.push_str("</store>\n");
+        let mut late_bad_utf8 = rows.clone().into_bytes();
+        late_bad_utf8.extend_from_slice(b"<x>\xFF</x>");
+        let corpus: Vec<Vec<u8>> = vec![
+            rows.into_bytes(),
+            late_bad_utf8,
+            billion_laughs.into_bytes(),
+            many_attributes.into_bytes(),
+            "<a>".repeat(300).into_bytes(),
+            format!("<r>\n<row data=\"{}\"/></r>", "s".repeat(2 * 1024 * 1024)).into_bytes(),
+            format!("<{}/>", "n".repeat(2000)).into_bytes(),
+            b"<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n<r>&x;</r>".to_vec(),
+            b"<!DOCTYPE r SYSTEM \"http://127.0.0.1:1/r.dtd\">\n<r>&ext;</r>".to_vec(),
+            b"<!DOCTYPE r [\n  <!ELEMENT r ANY>\n  <!ATTLIST r \xC3\xA9 CDATA \"x\">\n]>\n<r>\n  <p:x/>\n</r>".to_vec(),
+            b"<r/><!DOCTYPE r>".to_vec(),
+            b"<!DOCTYPE r><!DOCTYPE r><r/>".to_vec(),
+            b"<!doctype r><r/>".to_vec(),
+            b"<store>\n  <row id=\"1\">\n    <value>3</value>\n".to_vec(),
+            b"<store>\n  <row id=\"1".to_vec(),
+            b"<store/>\n<store/>\n".to_vec(),
+            b"<r/>\ntrailing".to_vec(),
+            b"  leading<r/>".to_vec(),
+            b"<?xml version=\"1.0\"?>\n<!-- nothing -->\n".to_vec(),
+            b" \n\t".to_vec(),
+            b"<store>\n  <row>\n  </rows>\n</store>".to_vec(),
+            b"<r b=\"1\" b=\"2\"/>".to_vec(),
+            b"<r><!-- a -- b --></r>".to_vec(),
+            b"<r>]]></r>".to_vec(),
+            b"<r>a & b</r>".to_vec(),
+            b"<r a=\"x<y\"/>".to_vec(),
+            b"<r a=1/>".to_vec(),
+            b"<r a=\"1\"b=\"2\"/>".to_vec(),
+            b"<1r/>".to_vec(),
+            b"<r>< x</r>".to_vec(),
+            b"<r xmlns:p=\"\"/>".to_vec(),
+            b" <?xml version=\"1.0\"?><r/>".to_vec(),
+            b"<?xml version=\"2.0\"?><r/>".to_vec(),
+            b"<?xml encoding=\"UTF-8\"?><r/>".to_vec(),
+            b"<?xml version=\"1.0\" standalone=\"maybe\"?><r/>".to_vec(),
+            b"<r><![CDATA[open".to_vec(),
+            b"<r><!x></r>".to_vec(),
+            b"\xFF\xFE<\x00r\x00/\x00>\x00".to_vec(),
+            b"\x00\x00\xFE\xFF\x00\x00\x00<".to_vec(),
+            b"<\x00r\x00/\x00>\x00".to_vec(),
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<r>caf\xE9</r>".to_vec(),
+            b"<?xml version=\"1.0\" encoding=\"latin\xE9\"?><r/>".to_vec(),
+            b"<r>\n  <name>h\xC3\xA9llo\xFF</name>\n</r>".to_vec(),
+            b"<r></x>\xFF".to_vec(),
+            b"<r></x>\x01".to_vec(),
+            b"<r>\x01</r>\xFF".to_vec(),
+            b"<r>\xE2\x82".to_vec(),
+            b"\xEF\xBB".to_vec(),
+            b"".to_vec(),
+            b"\xEF\xBB\xBF".to_vec(),
+            b"\xEF\xBB\xBF\xEF\xBB\xBF<r/>".to_vec(),
+            b"\xEF\xBB\xBF<r>&bad;</r>".to_vec(),
+            b"<r>&#0;</r>".to_vec(),
+            b"<r>\n <v a=\"x&#x0;\"/></r>".to_vec(),
+            b"<r>&#99999999999;</r>".to_vec(),
+            b"<r a=\"\x1B[31m\"/>".to_vec(),
+            b"<r>\xEF\xBF\xBE</r>".to_vec(),
+            b"<r>a\tb\r\nc</r>".to_vec(),
+            b"<s:store xmlns:s=\"urn:s\" xmlns=\"urn:d&amp;x\"><s:g><row><v/></row></s:g></s:store>".to_vec(),
+            b"<store xmlns=\"urn:d\"><x xmlns=\"\"><row/></x><row/></store>".to_vec(),
+            b"<r>]</r>]]>".to_vec(),
+            b"<r>]]]]]]]</r>".to_vec(),
+            b"<r>x]]]></r>".to_vec(),
+            b"<r>\xC3\xA9\n\xF0\x9F\x98\x80]]></r>".to_vec(),
+        ];
+        let small = XmlLimits {
+            max_bytes: 100_000,
+            max_depth: 3,
+            max_attributes: 2,
+            max_name_bytes: 8,
+            max_attribute_bytes: 16,
+        };
+        for input in &corpus {
+            assert_paths_agree(input, &XmlLimits::default());
+            assert_paths_agree(input, &small);
+        }
+        // Some of them, to show the corpus holds what it should.
+        assert_eq!(
+            assert_paths_agree(&corpus[0], &XmlLimits::default()),
+            "accepted"
+        );
+        assert!(assert_paths_agree(&corpus[1], &XmlLimits::default()).contains("not valid UTF-8"));
+        assert!(assert_paths_agree(&corpus[0], &small).contains("larger than the limit"));
+    }
+
+    /// A small document made of `seed` with a few random edits: tokens of XML syntax put in,
+    /// bytes cut out.
+    fn mutate(seed: &[u8], next: &mut impl FnMut() -> u64) -> Vec<u8> {
+        const TOKENS: [&[u8]; 40] = [
+            b"<",
+            b">",
+            b"/",
+            b"&",
+            b";",
+            b"\"",
+            b"=",
+            b" ",
+            b":",
+            b"xmlns:p=\"u\"",
+            b"p:",
+            b"<!--",
+            b"-->",
+            b"<![CDATA[",
+            b"]]>",
+            b"<?xml version=\"1.0\"?>",
+            b"<?pi x?>",
+            b"&amp;",
+            b"&#0;",
+            b"\xFF",
+            b"\x00",
+            b"\xC3\xA9",
+            b"\xEF\xBB\xBF",
+            b"<!DOCTYPE r>",
+            b"<!ENTITY",
+            b"\n",
+            b"]",
+            b"-",
+            b"</r>",
+            b"<r>",
+            b" encoding=\"latin1\"",
+            b"xml:",
+            b" a:b=\"1\"",
+            b"<xml:c/>",
+            b"<? ?>",
+            b"\xE2\x80",
+            b"\x1B",
+            b"'",
+            b".",
+            b"<x/>",
+        ];
+        let mut pick = |n: usize| usize::try_from(next()).unwrap_or(0) % n.max(1);
+        let mut doc = seed.to_vec();
+        for _ in 0..1 + pick(4) {
+            let at = pick(doc.len() + 1);
+            let token = TOKENS[pick(TOKENS.len())];
+            match pick(3) {
+                0 => drop(doc.splice(at..at, token.iter().copied())),
+                1 => drop(doc.drain(at..(at + 1 + pick(4)).min(doc.len()))),
+                _ => drop(doc.splice(at..(at + token.len()).min(doc.len()), token.iter().copied())),
+            }
+        }
+        doc
+    }
+
+    #[test]
+    fn random_edits_get_the_same_verdict_every_way_and_what_the_scan_accepts_sxd_accepts() {
+        let seeds: [&[u8]; 3] = [
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c -->\n<s:store xmlns:s=\"urn:s\" \
+              xmlns=\"urn:d\" s:region=\"eu\">\n  <row id=\"1\" name=\"caf\xC3\xA9 &amp; bar\">\
+              <value>3.5</value></row>\n  <row id=\"2\"><value><![CDATA[4 < 5]]></value>\
+              <?pi data?></row>\n</s:store>\n",
+            b"<!DOCTYPE r [<!ELEMENT r ANY>]>\n<r a='1' b=\"&#x41;\">t&#10;x<c/>y</r>",
+            b"\xEF\xBB\xBF<?xml version='1.0' standalone='yes'?><r><a><b>text</b></a></r>",
+        ];
+        // xorshift64: deterministic, so a failure can be replayed.
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let small = XmlLimits {
+            max_depth: 4,
+            max_attributes: 3,
+            max_name_bytes: 6,
+            max_attribute_bytes: 10,
+            max_bytes: 400,
+        };
+        let (mut accepted, mut refused) = (0, 0);
+        for round in 0..600 {
+            let seed = seeds[round % seeds.len()];
+            let doc = mutate(seed, &mut next);
+            let limits = if round % 3 == 0 {
+                small.clone()
+            } else {
+                XmlLimits::default()
+            };
+            let parsed = show(parse(&doc, &limits).map(drop));
+            let scanned = show(scan(&doc, &limits, &mut NoSink));
+            // sxd-document never refuses what the scan accepts, so the engines agree.
+            assert_eq!(scanned, parsed, "on {:?}", String::from_utf8_lossy(&doc));
+            let chunk = 4 + usize::try_from(next() % 13).unwrap_or(0);
+            let pieces = show(scan_in_pieces(&doc, &limits, chunk));
+            assert_eq!(
+                pieces,
+                parsed,
+                "{chunk}-byte reads of {:?}",
+                String::from_utf8_lossy(&doc)
+            );
+            if round % 20 == 0 {
+                let file = file_with(&doc);
+                let filed = show(scan_file(file.path(), &limits, &mut NoSink));
+                assert_eq!(
+                    filed,
+                    parsed,
+                    "scan_file on {:?}",
+                    String::from_utf8_lossy(&doc)
+                );
+            }
+            if parsed == "accepted" {
+                accepted += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        // The edits must leave some documents whole and break others, or this tests little.
+        assert!(
+            accepted > 20 && refused > 200,
+            "{accepted} accepted, {refused} refused"
+        );
+    }
+
+    /// Records what a sink is told, one line per call.
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl Sink for Recorder {
+        fn start(&mut self, tag: &BytesStart<'_>, empty: bool) {
+            let raw: &str = tag;
+            let kind = if empty { "empty" } else { "start" };
+            self.0.push(format!("{kind} {raw}"));
+        }
+        fn end(&mut self) {
+            self.0.push("end".to_owned());
+        }
+        fn text(&mut self, text: &str) {
+            self.0.push(format!("text {text:?}"));
+        }
+        fn boundary(&mut self) {
+            self.0.push("boundary".to_owned());
+        }
+    }
+
+    impl Recorder {
+        /// The calls with adjacent pieces of text joined.
+        fn joined(&self) -> Vec<String> {
+            let mut joined: Vec<String> = Vec::new();
+            for call in &self.0 {
+                let piece = call.strip_prefix("text ");
+                match (piece, joined.last_mut()) {
+                    (Some(piece), Some(last)) if last.starts_with("text ") => {
+                        last.truncate(last.len() - 1);
+                        last.push_str(piece.strip_prefix('"').unwrap_or(piece));
+                    }
+                    _ => joined.push(call.clone()),
+                }
+            }
+            joined
+        }
+    }
+
+    #[test]
+    fn the_sink_is_told_the_document_as_the_dom_sees_it() {
+        let xml = "\u{FEFF}<?xml version=\"1.0\"?>\n<!-- before -->\n<!DOCTYPE store>\n\
+                   <store xmlns:s=\"urn:s\" name=\"x\">\n  \
+                   <row id=\"1\">a &amp; b&#10;c\r\n<!-- split -->d<![CDATA[<e>]]><?pi x?></row>\n  \
+                   <s:empty s:flag=\"1\"/><n><m/></n>\n</store>\n<!-- after -->\n";
+        let mut recorder = Recorder::default();
+        scan(xml.as_bytes(), &XmlLimits::default(), &mut recorder).expect("a valid document");
+        let expected = [
+            "start store xmlns:s=\"urn:s\" name=\"x\"",
+            "text \"\\n  \"",
+            "start row id=\"1\"",
+            "text \"a \"",
+            "text \"&\"",
+            "text \" b\"",
+            "text \"\\n\"",
+            "text \"c\\r\\n\"",
+            "boundary",
+            "text \"d\"",
+            "text \"<e>\"",
+            "boundary",
+            "end",
+            "text \"\\n  \"",
+            "empty s:empty s:flag=\"1\"",
+            "end",
+            "start n",
+            "empty m",
+            "end",
+            "end",
+            "text \"\\n\"",
+            "end",
+        ];
+        assert_eq!(recorder.0, expected);
+        let file = file_with(xml.as_bytes());
+        let mut from_file = Recorder::default();
+        scan_file(file.path(), &XmlLimits::default(), &mut from_file).expect("a valid document");
+        assert_eq!(from_file.0, expected);
+        // Read 4 bytes at a time, text comes in more pieces, and the same when joined.
+        let mut in_pieces = Recorder::default();
+        let mut locate = InMemory::new(xml.as_bytes());
+        let limits = XmlLimits::default();
+        scan_input(xml.as_bytes(), &mut locate, &limits, &mut in_pieces, 4).expect("valid");
+        assert!(in_pieces.0.len() > expected.len());
+        assert_eq!(in_pieces.joined(), recorder.joined());
+    }
+
+    #[test]
+    fn a_sink_hears_nothing_past_a_problem() {
+        let mut recorder = Recorder::default();
+        let error = scan(
+            b"<r><a>1</a><b x=\"&nope;\">2</b></r>",
+            &XmlLimits::default(),
+            &mut recorder,
+        )
+        .expect_err("unknown entity");
+        assert_message(&error, &["unknown entity reference `&nope;`"]);
+        assert_eq!(recorder.0, ["start r", "start a", "text \"1\"", "end"]);
+    }
+
+    #[test]
+    fn text_longer_than_a_read_is_checked_and_handed_on_whole() {
+        // `]]>` split between two reads of 64 KiB, after a character of two bytes.
+        let filler = "é".repeat(READ_CHUNK_BYTES / 2);
+        for split in 0..4 {
+            let xml = format!(
+                "<r>\n{}{}]]>x</r>",
+                &filler[..filler.len() - 2],
+                &"a".repeat(split)
+            );
+            let error = assert_paths_agree(xml.as_bytes(), &XmlLimits::default());
+            assert!(error.contains("`]]>` is not allowed in text"), "{error}");
+            assert!(error.contains("line 2, column"), "{error}");
+        }
+        let long = format!("<r>{filler}]]</r>");
+        let mut recorder = Recorder::default();
+        scan(long.as_bytes(), &XmlLimits::default(), &mut recorder).expect("valid");
+        let pieces = recorder
+            .0
+            .iter()
+            .filter(|call| call.starts_with("text "))
+            .count();
+        assert!(pieces > 1, "the text came in one piece");
+        assert_eq!(
+            recorder.joined(),
+            [
+                "start r".to_owned(),
+                format!("text {:?}", format!("{filler}]]")),
+                "end".to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn declared_encoding_is_found_however_the_bytes_arrive() {
+        let cases: [(&[u8], Option<&str>); 11] = [
+            (
+                b"<?xml version=\"1.0\" encoding=\"latin1\"?><r/>",
+                Some("latin1"),
+            ),
+            (b"<?xml encoding = 'KOI8-R' ?>", Some("KOI8-R")),
+            // Only the first `encoding` counts, even inside another word.
+            (
+                b"<?xml xencoding=\"cp1252\" encoding=\"UTF-8\"?>",
+                Some("cp1252"),
+            ),
+            (b"<?xml encoding=\"UTF-8\"?>", None),
+            (b"<?xml encoding=\"us-ASCII\"?>", None),
+            (b"<?xml encoding=\"\"?>", Some("")),
+            // The declaration ends at the first `?>`, wherever it is.
+            (b"<?xml encoding=\"a?>b\"?>", None),
+            (b"<?xml encoding=\"latin1\"", None),
+            (b"<?xmlencoding=\"latin1\"?>", None),
+            (b"<?xml encoding \"latin1\"?>", None),
+            (b" <?xml encoding=\"latin1\"?>", None),
+        ];
+        for (bytes, expected) in cases {
+            let mut whole = Declaration::new();
+            let mut found = whole.feed(bytes);
+            let mut by_byte = Declaration::new();
+            let mut found_by_byte = None;
+            for byte in bytes {
+                found_by_byte = found_by_byte.or(by_byte.feed(std::slice::from_ref(byte)));
+            }
+            assert_eq!(
+                found.as_deref(),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+            assert_eq!(found_by_byte, found.take());
+        }
+        let long = format!("<?xml encoding=\"{}\"?>", "x".repeat(1000));
+        let name = Declaration::new().feed(long.as_bytes()).expect("not UTF-8");
+        assert_eq!(name, format!("{}…", "x".repeat(40)));
+    }
+
+    // --- which error wins ----------------------------------------------------------------------
+
+    #[test]
+    fn an_error_later_in_the_file_wins_when_its_check_comes_first() {
+        let cases: [(&[u8], &str); 5] = [
+            // Invalid UTF-8 anywhere beats structure and characters XML forbids.
+            (
+                b"<r></x>\n\x01\n\xFF",
+                "not valid UTF-8 at line 3, column 1",
+            ),
+            // A character XML forbids anywhere beats structure.
+            (b"<r></x>\n<y>\x01</y>", "U+0001 is not allowed in XML 1.0"),
+            // The declared encoding beats invalid UTF-8, even inside the declaration.
+            (
+                b"<?xml version=\"1.0\" encoding=\"latin\xE9\"?><r>\xE9</r>",
+                "encoding=\"latin\u{FFFD}\"",
+            ),
+            // The empty file beats all.
+            (b"\xEF\xBB\xBF", "the file is empty"),
+            // A name the DOM would refuse comes before a limit further on.
+            (
+                b"<r><1a/><b><c><d><e/></d></c></b></r>",
+                "expected an element name",
+            ),
+        ];
+        let limits = XmlLimits {
+            max_depth: 3,
+            ..XmlLimits::default()
+        };
+        for (input, words) in cases {
+            let error = assert_paths_agree(input, &limits);
+            assert!(error.contains(words), "{words:?} is not in {error:?}");
+        }
+        // The position of the first error (at the start of a tag that ends in the second read
+        // of the file) is found by reading the file again, before the rest is read.
+        let far = |last: &[u8]| {
+            let mut far = b"<r>".to_vec();
+            far.extend(std::iter::repeat_n(b' ', READ_CHUNK_BYTES - 100));
+            far.extend_from_slice(b"<a");
+            for index in 0..100 {
+                far.extend_from_slice(format!(" a{index}=\"{index}\"").as_bytes());
+            }
+            far.extend_from_slice(b"/>");
+            far.extend(std::iter::repeat_n(b' ', 2 * READ_CHUNK_BYTES));
+            far.extend_from_slice(b"\n ");
+            far.extend_from_slice(last);
+            far.extend_from_slice(b"</r>");
+            far
+        };
+        let limits = XmlLimits {
+            max_attributes: 3,
+            ..XmlLimits::default()
+        };
+        let error = assert_paths_agree(&far(b"x"), &limits);
+        let column = READ_CHUNK_BYTES - 100 + 4;
+        assert!(
+            error.contains(&format!("at line 1, column {column}")),
+            "{error}"
+        );
+        let error = assert_paths_agree(&far(b"\xFF"), &limits);
+        assert!(
+            error.contains("not valid UTF-8 at line 2, column 2"),
+            "{error}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn scan_file_stops_at_the_limit_on_an_endless_stream() {
+        // /dev/zero starts with a NUL, refused as a character; the size limit still wins, as in
+        // `read`, and the stream is read only one byte past the limit.
+        let limits = XmlLimits {
+            max_bytes: 4096,
+            ..XmlLimits::default()
+        };
+        let error = scan_file(Path::new("/dev/zero"), &limits, &mut NoSink).expect_err("endless");
+        assert!(
+            matches!(error, XmlError::TooLarge { limit: 4096 }),
+            "{error:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn scan_file_reads_a_pipe_once_and_still_finds_positions() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let fifo = directory.path().join("store.fifo");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !status.is_ok_and(|status| status.success()) {
+            eprintln!("mkfifo is not available; skipping");
+            return;
+        }
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut pipe = File::options()
+                    .write(true)
+                    .open(fifo)
+                    .expect("open the fifo");
+                pipe.write_all(b"<r>\n  <a></b>\n</r>")
+                    .expect("write the fifo");
+            })
+        };
+        let error = scan_file(&fifo, &XmlLimits::default(), &mut NoSink).expect_err("mismatch");
+        writer.join().expect("the writer");
+        assert_eq!(error.position(), Some((2, 6)));
+        assert_message(&error, &["expected a closing tag for <a>, found </b>"]);
+    }
+
+    #[test]
+    fn scan_file_explains_a_missing_file_a_directory_and_a_large_file_as_read_does() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let missing = directory.path().join("missing.xml");
+        let limits = XmlLimits {
+            max_bytes: 5,
+            ..XmlLimits::default()
+        };
+        let large = file_with(b"<r/>\n\n");
+        for path in [missing.as_path(), directory.path(), large.path()] {
+            let scanned = scan_file(path, &limits, &mut NoSink).expect_err("refused");
+            let read = read(path, &limits).expect_err("refused");
+            assert_eq!(scanned.to_string(), read.to_string());
+        }
+    }
+
+    // --- what sxd-document refuses, the scan refuses ------------------------------------------
+
+    #[test]
+    fn names_prefixes_and_declarations_sxd_document_refuses_are_refused_by_the_scan() {
+        let cases = [
+            (
+                "<a:b:c xmlns:a=\"u\"/>",
+                (1, 5),
+                "`a:b:c` is not a valid element name",
+            ),
+            ("<r:/>", (1, 4), "`r:` is not a valid element name"),
+            ("<:r/>", (1, 2), "expected an element name"),
+            (
+                "<r a@b=\"1\"/>",
+                (1, 5),
+                "`a@b` is not a valid attribute name",
+            ),
+            (
+                "<r a:=\"1\"/>",
+                (1, 6),
+                "`a:` is not a valid attribute name",
+            ),
+            ("<r>\n<p:x/></r>", (2, 2), "undeclared namespace prefix"),
+            ("<r p:a=\"1\"/>", (1, 4), "undeclared namespace prefix"),
+            (
+                "<r><c xmlns:p=\"u\"/><p:x/></r>",
+                (1, 21),
+                "undeclared namespace prefix",
+            ),
+            ("<xml:r/>", (1, 2), "undeclared namespace prefix"),
+            (
+                "<r a=\"1\"\nb=\"2\" c=\"3\"d=\"4\"/>",
+                (2, 12),
+                "expected whitespace, `>` or `/>`",
+            ),
+            (
+                "<?xml version=\"1.0\" foo=\"x\"?><r/>",
+                (1, 21),
+                "malformed XML declaration",
+            ),
+            (
+                "<?xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"?><r/>",
+                (1, 38),
+                "malformed XML declaration",
+            ),
+            (
+                "<?xml version=\"1.0\"encoding=\"UTF-8\"?><r/>",
+                (1, 20),
+                "malformed XML declaration",
+            ),
+            (
+                "<?xml version=\"1.x\"?><r/>",
+                (1, 16),
+                "needs version=\"1.0\"",
+            ),
+            (
+                "<?xml version='1.0' standalone='maybe'?><r/>",
+                (1, 33),
+                "\"yes\" or \"no\"",
+            ),
+            (
+                "<r/><?XML x?>",
+                (1, 7),
+                "a processing instruction named `xml`",
+            ),
+            ("<??><r/>", (1, 3), "expected a name right after `<?`"),
+            (
+                "<r><?a=b?></r>",
+                (1, 7),
+                "`a=b` is not a valid processing instruction target",
+            ),
+            (
+                "\u{FEFF}\u{FEFF}<r/>",
+                (1, 1),
+                "content before the root element",
+            ),
+        ];
+        for (xml, position, words) in cases {
+            // What sxd-document sees: the text after a byte order mark.
+            let text = xml.strip_prefix('\u{FEFF}').unwrap_or(xml);
+            assert!(
+                sxd_document::parser::parse(text).is_err(),
+                "sxd-document accepts {xml:?}"
+            );
+            let error = scan(xml.as_bytes(), &XmlLimits::default(), &mut NoSink).expect_err(xml);
+            assert_eq!(error.position(), Some(position), "{xml}: {error}");
+            assert_message(&error, &[words]);
+            assert_paths_agree(xml.as_bytes(), &XmlLimits::default());
+        }
+    }
+
+    #[test]
+    fn what_sxd_document_accepts_the_scan_accepts() {
+        let inputs = [
+            "<?xml version='1.0' encoding='UTF-8' standalone='no' ?><r/>",
+            "<?xml version=\"1.10\"?><r/>",
+            "<?target ?><r><?a:b-c.d?><!----></r><?end x?>",
+            "<r xml:lang=\"en\"><xml:c/></r>",
+            "<r a=\"1\" a:b=\"2\" xmlns:a=\"u\"/>",
+            "<p:r xmlns:p=\"u\"><p:c p:a=\"1\"/></p:r>",
+            "<xml:r xmlns:xml=\"http://www.w3.org/XML/1998/namespace\"/>",
+            "<r a=\"1\"\tb=\"2\"\nc='3' />",
+            "<_.-·\u{FEFF}/>",
+            "<r>]]&gt; ]] ]> &#x10FFFF;</r>",
+        ];
+        for xml in inputs {
+            sxd_document::parser::parse(xml).unwrap_or_else(|error| panic!("{xml}: {error:?}"));
+            assert_eq!(
+                assert_paths_agree(xml.as_bytes(), &XmlLimits::default()),
+                "accepted",
+                "{xml}"
+            );
+        }
+    }
+
+    // --- bounded memory -------------------------------------------------------------------------
+
+    /// A store of `rows` rows, made as it is read, so the test holds no copy of it.
+    struct GeneratedStore {
+        rows: usize,
+        made: usize,
+        pending: Vec<u8>,
+        at: usize,
+        ended: bool,
+    }
+
+    impl GeneratedStore {
+        fn new(rows: usize) -> Self {
+            Self {
+                rows,
+                made: 0,
+                pending: b"<?xml version=\"1.0\"?>\n<store name=\"bench\">\n".to_vec(),
+                at: 0,
+                ended: false,
+            }
+        }
+    }
+
+    impl Read for GeneratedStore {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            while self.at == self.pending.len() {
+                self.pending.clear();
+                self.at = 0;
+                if self.made < self.rows {
+                    let row = self.made;
+                    self.made += 1;
+                    let line = format!(
+                        "  <row id=\"{row}\" kind=\"invoice\" size=\"{}\" status=\"ok\">invoice \
+                         {row} paid &amp; closed</row>\n",
+                        row * 7
+                    );
+                    self.pending.extend_from_slice(line.as_bytes());
+                } else if !self.ended {
+                    self.ended = true;
+                    self.pending.extend_from_slice(b"</store>\n");
+                } else {
+                    return Ok(0);
+                }
+            }
+            let rest = self.pending.get(self.at..).unwrap_or_default();
+            let count = rest.len().min(out.len());
+            out[..count].copy_from_slice(&rest[..count]);
+            self.at += count;
+            Ok(count)
+        }
+    }
+
+    /// Counts what a sink is told.
+    #[derive(Default)]
+    struct Counter {
+        elements: usize,
+        text_bytes: usize,
+    }
+
+    impl Sink for Counter {
+        fn start(&mut self, _tag: &BytesStart<'_>, _empty: bool) {
+            self.elements += 1;
+        }
+        fn end(&mut self) {}
+        fn text(&mut self, text: &str) {
+            self.text_bytes += text.len();
+        }
+        fn boundary(&mut self) {}
+    }
+
+    #[test]
+    fn the_scan_holds_no_more_for_more_elements() {
+        let held = |rows| {
+            let mut counter = Counter::default();
+            let limits = XmlLimits {
+                max_bytes: u64::MAX,
+                ..XmlLimits::default()
+            };
+            let scanned = scan_input(
+                GeneratedStore::new(rows),
+                &mut InMemory::new(b""),
+                &limits,
+                &mut counter,
+                READ_CHUNK_BYTES,
+            )
+            .expect("a valid store");
+            assert_eq!(counter.elements, rows + 1);
+            scanned.held_bytes
+        };
+        let few = held(100);
+        let many = held(200_000);
+        assert_eq!(few, many, "the buffers grew with the number of elements");
+        assert!(many < 4096, "{many} bytes held");
+    }
+
+    #[test]
+    fn scan_file_reads_a_50_mb_store() {
+        const ROWS: usize = 520_000;
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("store.xml");
+        let mut file = io::BufWriter::new(File::create(&path).expect("create the store"));
+        let mut store = GeneratedStore::new(ROWS);
+        io::copy(&mut store, &mut file).expect("write the store");
+        file.into_inner()
+            .expect("flush the store")
+            .sync_all()
+            .expect("sync");
+        let size = std::fs::metadata(&path).expect("metadata").len();
+        assert!(size > 50_000_000, "{size} bytes");
+        let mut counter = Counter::default();
+        scan_file(&path, &XmlLimits::default(), &mut counter).expect("a valid store");
+        assert_eq!(counter.elements, ROWS + 1);
+        // Each row's text is `invoice N paid & closed`, and `\n  ` stands before each row.
+        let row_text: usize = (0..ROWS)
+            .map(|row| "invoice  paid & closed".len() + row.to_string().len())
+            .sum();
+        assert_eq!(counter.text_bytes, row_text + 3 * ROWS + 1);
     }
 }
