@@ -5,7 +5,7 @@
 //! into one [`Sample`]. The engine never sees how groups combine, so every engine shares the
 //! same semantics for `count`, `sum`, `min`, `max`, `avg`, histograms and summaries.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::compile::Reduce;
 use crate::rulefile::Aggregation;
@@ -51,7 +51,7 @@ enum Group<N> {
 #[derive(Debug)]
 pub struct Accumulator<N> {
     reduce: Reduce,
-    groups: HashMap<LabelSet, Group<N>>,
+    groups: FxHashMap<LabelSet, Group<N>>,
 }
 
 impl<N: Clone> Accumulator<N> {
@@ -59,7 +59,7 @@ impl<N: Clone> Accumulator<N> {
     pub fn new(reduce: &Reduce) -> Accumulator<N> {
         Accumulator {
             reduce: reduce.clone(),
-            groups: HashMap::new(),
+            groups: FxHashMap::default(),
         }
     }
 
@@ -67,16 +67,16 @@ impl<N: Clone> Accumulator<N> {
     /// the compiler guarantees by requiring `value` everywhere else.
     pub fn observe(
         &mut self,
-        labels: LabelSet,
+        labels: &LabelSet,
         value: Option<f64>,
         node: N,
     ) -> Result<(), DuplicateNode<N>> {
         let v = value.unwrap_or(f64::NAN);
-        match self.groups.get_mut(&labels) {
+        match self.groups.get_mut(labels) {
             Some(group) => match group {
                 Group::Each { node: first, .. } => {
                     return Err(DuplicateNode {
-                        labels,
+                        labels: labels.clone(),
                         first: first.clone(),
                         second: node,
                     });
@@ -115,7 +115,7 @@ impl<N: Clone> Accumulator<N> {
                     }
                     Reduce::Summary(_) => Group::Summary { values: vec![v] },
                 };
-                self.groups.insert(labels, group);
+                self.groups.insert(labels.clone(), group);
             }
         }
         Ok(())
@@ -216,7 +216,7 @@ mod tests {
     fn run(reduce: Reduce, observations: &[(&str, f64)]) -> Vec<Sample> {
         let mut acc = Accumulator::new(&reduce);
         for (i, (kind, v)) in observations.iter().enumerate() {
-            acc.observe(labels(kind), Some(*v), i)
+            acc.observe(&labels(kind), Some(*v), i)
                 .expect("no duplicates");
         }
         let mut samples = acc.finish();
@@ -254,20 +254,20 @@ mod tests {
     #[test]
     fn count_needs_no_value() {
         let mut acc = Accumulator::new(&Reduce::Aggregate(Aggregation::Count));
-        acc.observe(labels("a"), None, 0).expect("ok");
-        acc.observe(labels("a"), None, 1).expect("ok");
+        acc.observe(&labels("a"), None, 0).expect("ok");
+        acc.observe(&labels("a"), None, 1).expect("ok");
         assert_eq!(singles(&acc.finish()), [2.0]);
     }
 
     #[test]
     fn each_refuses_a_second_node_for_a_label_set() {
         let mut acc = Accumulator::new(&Reduce::Each);
-        acc.observe(labels("a"), Some(1.0), "/store/row[1]")
+        acc.observe(&labels("a"), Some(1.0), "/store/row[1]")
             .expect("first");
-        acc.observe(labels("b"), Some(1.0), "/store/row[2]")
+        acc.observe(&labels("b"), Some(1.0), "/store/row[2]")
             .expect("other labels");
         let err = acc
-            .observe(labels("a"), Some(2.0), "/store/row[3]")
+            .observe(&labels("a"), Some(2.0), "/store/row[3]")
             .expect_err("duplicate");
         assert_eq!(
             err,

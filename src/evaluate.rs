@@ -435,7 +435,7 @@ impl<'d> RuleRun<'_, 'd> {
                     );
                     let labels = render_labels(self.templates, &self.rule.labels, &context)
                         .map_err(|kind| self.error(Some(node), kind))?;
-                    acc.observe(LabelSet::new(labels), v, node).map_err(
+                    acc.observe(&LabelSet::new(labels), v, node).map_err(
                         |DuplicateNode {
                              labels,
                              first,

@@ -11,9 +11,9 @@
 //! the order their elements start, which is document order, so aggregation, duplicate detection
 //! and error messages see the nodes in the same order as the DOM engine.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-use quick_xml::events::BytesStart;
+use rustc_hash::FxHashMap;
 
 use crate::aggregate::{Accumulator, DuplicateNode};
 use crate::compile::{CompiledRule, CompiledRules, Shape};
@@ -36,16 +36,27 @@ pub struct StreamEngine<'r> {
     /// Per open element (and the document at level 0), the match states of every path:
     /// `paths.len()` words per level; bit k means "the first k steps match here".
     states: Vec<u64>,
-    /// The open elements, outermost first.
+    /// The open elements, outermost first: the first `depth` entries (the rest are kept for
+    /// reuse, so a run allocates per nesting level, not per element).
     frames: Vec<Frame>,
+    /// How many elements are open.
+    depth: usize,
     /// In-scope namespace declarations, innermost last: (prefix, URI); "" is the default.
     scopes: Vec<(String, String)>,
     /// The rules being evaluated.
     slots: Vec<Slot<'r>>,
     /// Selected elements, in document order, until their observation is handed over.
     records: VecDeque<Record>,
-    /// Attributes of the current start tag, resolved, when they were needed.
-    attributes: Vec<(QName, String)>,
+    /// Attributes of the current start tag as written (name, unescaped value): the first
+    /// `attribute_count` entries, reused across tags.
+    attributes: Vec<(String, String)>,
+    /// How many entries of `attributes` belong to the current tag.
+    attribute_count: usize,
+    /// Per slot, how many of its records wait in `records`.
+    pending: Vec<usize>,
+    /// Reused buffers: the selections of the current tag, and one node's field values.
+    selected: Vec<(usize, Option<Predicate>)>,
+    texts: Vec<String>,
 }
 
 /// One open element.
@@ -66,6 +77,9 @@ struct Slot<'r> {
     rule_index: usize,
     rule: &'r CompiledRule,
     kind: SlotKind<'r>,
+    /// Whether a selected element is complete at its start tag (everything read is an
+    /// attribute), so it needs no record unless its predicate waits for text.
+    immediate: bool,
     /// The first error, which ends the rule's evaluation.
     error: Option<EvalError>,
 }
@@ -77,7 +91,7 @@ enum SlotKind<'r> {
         value: Option<&'r ReadQuery>,
         accumulator: Accumulator<Option<String>>,
         /// Rendered labels by field values: templates render once per distinct input.
-        labels: HashMap<Vec<String>, LabelSet>,
+        labels: FxHashMap<Vec<String>, LabelSet>,
         keeps_paths: bool,
     },
     Count {
@@ -181,7 +195,7 @@ impl<'r> StreamEngine<'r> {
                         value: value.as_ref(),
                         keeps_paths: reduce == crate::compile::Reduce::Each,
                         accumulator: Accumulator::new(&reduce),
-                        labels: HashMap::new(),
+                        labels: FxHashMap::default(),
                     }
                 }
                 Ok(StreamPlan::Document(DocumentValue::Count(path, attribute))) => {
@@ -198,10 +212,19 @@ impl<'r> StreamEngine<'r> {
                 },
                 Err(_) => continue,
             };
+            let immediate = match &kind {
+                SlotKind::Nodes { fields, value, .. } => fields
+                    .iter()
+                    .chain(*value)
+                    .all(|q| matches!(q.reader, Reader::Attribute(_))),
+                SlotKind::Count { .. } => true,
+                SlotKind::Sum { attribute, .. } => attribute.is_some(),
+            };
             slots.push(Slot {
                 rule_index,
                 rule,
                 kind,
+                immediate,
                 error: None,
             });
         }
@@ -214,10 +237,15 @@ impl<'r> StreamEngine<'r> {
             paths,
             states,
             frames: Vec::new(),
+            depth: 0,
             scopes: Vec::new(),
+            pending: vec![0; slots.len()],
             slots,
             records: VecDeque::new(),
             attributes: Vec::new(),
+            attribute_count: 0,
+            selected: Vec::new(),
+            texts: Vec::new(),
         }
     }
 
@@ -262,65 +290,145 @@ impl<'r> StreamEngine<'r> {
     }
 
     fn depth(&self) -> usize {
-        self.frames.len()
+        self.depth
     }
 
-    /// Resolves a prefix (`""` for the default namespace) against the declarations in scope.
-    fn resolve(&self, prefix: &str) -> Option<String> {
-        self.scopes
-            .iter()
-            .rev()
-            .find(|(p, _)| p == prefix)
-            .map(|(_, uri)| uri.clone())
-            .filter(|uri| !uri.is_empty())
+    /// Resolves a prefix against the declarations in scope.
+    fn resolve(&self, prefix: &str) -> Result<Option<&str>, ()> {
+        resolve(&self.scopes, prefix)
     }
 
-    /// Reads the attributes of a start tag (namespace declarations first, so prefixes used on
-    /// the same tag resolve).
-    fn read_attributes(&mut self, tag: &BytesStart<'_>) -> usize {
+    /// Reads the attributes of a start tag into the reused buffer; namespace declarations go
+    /// to `scopes`. Returns how many declarations the tag made.
+    fn read_attributes(&mut self, tag: &xml::StartTag<'_>) -> usize {
         let mut declared = 0;
-        let mut plain = Vec::new();
-        for attribute in tag.attributes().with_checks(false).flatten() {
-            let key = attribute.key.as_ref().to_owned();
-            let value = quick_xml::escape::unescape(&attribute.value)
-                .map(|v| v.into_owned())
-                .unwrap_or_else(|_| attribute.value.to_string());
+        self.attribute_count = 0;
+        for (key, raw) in tag.attributes() {
+            // The scan has checked every reference, so expanding them cannot fail.
+            let value = if raw.contains('&') {
+                quick_xml::escape::unescape(raw).unwrap_or(std::borrow::Cow::Borrowed(raw))
+            } else {
+                std::borrow::Cow::Borrowed(raw)
+            };
             if key == "xmlns" {
-                self.scopes.push((String::new(), value));
+                self.scopes.push((String::new(), value.into_owned()));
                 declared += 1;
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                self.scopes.push((prefix.to_owned(), value));
+                self.scopes.push((prefix.to_owned(), value.into_owned()));
                 declared += 1;
             } else {
-                plain.push((key, value));
+                if self.attribute_count == self.attributes.len() {
+                    self.attributes.push((String::new(), String::new()));
+                }
+                let (name, text) = &mut self.attributes[self.attribute_count];
+                name.clear();
+                name.push_str(key);
+                text.clear();
+                text.push_str(&value);
+                self.attribute_count += 1;
             }
-        }
-        self.attributes.clear();
-        for (key, value) in plain {
-            let name = match key.split_once(':') {
-                // Unprefixed attributes are in no namespace; the default namespace is for
-                // elements only.
-                None => QName {
-                    ns: None,
-                    local: key,
-                },
-                Some((prefix, local)) => QName {
-                    ns: self
-                        .resolve(prefix)
-                        .or_else(|| Some(format!("undeclared:{prefix}"))),
-                    local: local.to_owned(),
-                },
-            };
-            self.attributes.push((name, value));
         }
         declared
     }
 
-    fn attribute(&self, name: &QName) -> Option<String> {
-        self.attributes
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+    /// The value of an attribute of the current start tag.
+    fn attribute(&self, name: &QName) -> Option<&str> {
+        find_attribute(&self.attributes[..self.attribute_count], &self.scopes, name)
+    }
+
+    /// Continues a start tag whose element no rule can select: keeps the match states level.
+    fn after_start_unmatched(&mut self, _depth: usize) {
+        self.states.extend(std::iter::repeat_n(0, self.paths.len()));
+    }
+
+    /// Evaluates a selected element whose rule reads only attributes, at its start tag.
+    fn observe_now(&mut self, slot_index: usize) {
+        let mut texts = std::mem::take(&mut self.texts);
+        let attributes = &self.attributes[..self.attribute_count];
+        let scopes = &self.scopes;
+        let frames = &self.frames[..self.depth];
+        let templates = &self.rules.templates;
+        let input = &self.input;
+        let Some(slot) = self.slots.get_mut(slot_index) else {
+            return;
+        };
+        let rule = slot.rule;
+        let result = match &mut slot.kind {
+            SlotKind::Count {
+                attribute, total, ..
+            } => {
+                if attribute.is_none_or(|a| find_attribute(attributes, scopes, a).is_some()) {
+                    *total += 1.0;
+                }
+                Ok(())
+            }
+            SlotKind::Sum {
+                attribute, total, ..
+            } => {
+                if let Some(value) = attribute.and_then(|a| find_attribute(attributes, scopes, a)) {
+                    *total += xpath_number(value);
+                }
+                Ok(())
+            }
+            SlotKind::Nodes {
+                fields,
+                value,
+                accumulator,
+                labels: cache,
+                keeps_paths,
+                ..
+            } => {
+                let read = |query: &ReadQuery| match &query.reader {
+                    Reader::Attribute(name) => find_attribute(attributes, scopes, name)
+                        .or_else(|| query.or_empty.then_some("")),
+                    _ => None,
+                };
+                texts.truncate(fields.len());
+                let mut checked = Ok(None);
+                for (i, query) in fields.iter().enumerate() {
+                    match read(query) {
+                        Some(text) => {
+                            if i == texts.len() {
+                                texts.push(String::new());
+                            }
+                            texts[i].clear();
+                            texts[i].push_str(text);
+                        }
+                        None => {
+                            checked = Err(missing_field(rule, i, location(frames)));
+                            break;
+                        }
+                    }
+                }
+                if checked.is_ok()
+                    && let Some(query) = value
+                {
+                    checked = match read(query) {
+                        Some(text) => parse_number(text)
+                            .map(Some)
+                            .ok_or_else(|| not_a_number(rule, text, location(frames))),
+                        None => Err(missing_value(rule, location(frames))),
+                    };
+                }
+                checked.and_then(|number| {
+                    let place = keeps_paths.then(|| location(frames));
+                    observe_node(
+                        rule,
+                        templates,
+                        input,
+                        accumulator,
+                        cache,
+                        &texts,
+                        number,
+                        place,
+                    )
+                })
+            }
+        };
+        if let Err(err) = result {
+            slot.error = Some(err);
+        }
+        self.texts = texts;
     }
 
     /// Hands over finished records in document order.
@@ -329,6 +437,9 @@ impl<'r> StreamEngine<'r> {
             let Some(record) = self.records.pop_front() else {
                 break;
             };
+            if let Some(count) = self.pending.get_mut(record.slot) {
+                *count = count.saturating_sub(1);
+            }
             if let Some(observation) = record.done {
                 self.observe(record.slot, observation);
             }
@@ -373,7 +484,7 @@ impl<'r> StreamEngine<'r> {
                 input,
                 accumulator,
                 cache,
-                fields,
+                &fields,
                 value,
                 location,
             ),
@@ -392,30 +503,28 @@ fn observe_node(
     templates: &labels::Templates,
     input: &minijinja::Value,
     accumulator: &mut Accumulator<Option<String>>,
-    cache: &mut HashMap<Vec<String>, LabelSet>,
-    texts: Vec<String>,
+    cache: &mut FxHashMap<Vec<String>, LabelSet>,
+    texts: &[String],
     number: Option<f64>,
     location: Option<String>,
 ) -> Result<(), EvalError> {
-    let labels = match cache.get(&texts) {
-        Some(labels) => labels.clone(),
-        None => {
-            let Shape::Nodes { fields, .. } = &rule.shape else {
-                return Ok(());
-            };
-            let context = labels::context(
-                fields
-                    .iter()
-                    .map(|(name, _)| name.as_str())
-                    .zip(texts.iter().map(String::as_str)),
-                input,
-            );
-            let rendered = render_labels(templates, &rule.labels, &context)
-                .map_err(|kind| error(rule, location.clone(), kind))?;
-            let labels = LabelSet::new(rendered);
-            cache.insert(texts, labels.clone());
-            labels
-        }
+    if !cache.contains_key(texts) {
+        let Shape::Nodes { fields, .. } = &rule.shape else {
+            return Ok(());
+        };
+        let context = labels::context(
+            fields
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .zip(texts.iter().map(String::as_str)),
+            input,
+        );
+        let rendered = render_labels(templates, &rule.labels, &context)
+            .map_err(|kind| error(rule, location.clone(), kind))?;
+        cache.insert(texts.to_vec(), LabelSet::new(rendered));
+    }
+    let Some(labels) = cache.get(texts) else {
+        return Ok(());
     };
     accumulator.observe(labels, number, location).map_err(
         |DuplicateNode {
@@ -444,6 +553,92 @@ fn error(rule: &CompiledRule, node: Option<String>, kind: EvalErrorKind) -> Eval
     }
 }
 
+/// Resolves a prefix (`""` for the default namespace) against the declarations in scope;
+/// `Err` for a prefix that is not declared (it matches no name test).
+fn resolve<'s>(scopes: &'s [(String, String)], prefix: &str) -> Result<Option<&'s str>, ()> {
+    match scopes.iter().rev().find(|(p, _)| p == prefix) {
+        Some((_, uri)) if uri.is_empty() => Ok(None),
+        Some((_, uri)) => Ok(Some(uri.as_str())),
+        None if prefix.is_empty() => Ok(None),
+        None => Err(()),
+    }
+}
+
+/// Finds an attribute by resolved name among a tag's attributes as written. Unprefixed
+/// attributes are in no namespace: the default namespace is for elements only.
+fn find_attribute<'a>(
+    attributes: &'a [(String, String)],
+    scopes: &[(String, String)],
+    name: &QName,
+) -> Option<&'a str> {
+    attributes
+        .iter()
+        .find(|(key, _)| match key.split_once(':') {
+            None => name.ns.is_none() && *key == name.local,
+            Some((prefix, local)) => {
+                local == name.local
+                    && name.ns.is_some()
+                    && scopes
+                        .iter()
+                        .rev()
+                        .find(|(p, _)| p == prefix)
+                        .map(|(_, uri)| uri.as_str())
+                        == name.ns.as_deref()
+            }
+        })
+        .map(|(_, value)| value.as_str())
+}
+
+impl Slot<'_> {
+    /// The index of the path that selects this slot's elements.
+    fn path(&self) -> usize {
+        match &self.kind {
+            SlotKind::Nodes { path, .. }
+            | SlotKind::Count { path, .. }
+            | SlotKind::Sum { path, .. } => *path,
+        }
+    }
+}
+
+/// The error for field `index` of a rule that selected nothing.
+fn missing_field(rule: &CompiledRule, index: usize, at: String) -> EvalError {
+    let (field, query) = match &rule.shape {
+        Shape::Nodes { fields, .. } => fields
+            .get(index)
+            .map(|(name, query)| (format!("fields.{}", name.as_str()), query.text().to_owned()))
+            .unwrap_or_default(),
+        Shape::Document { .. } => Default::default(),
+    };
+    error(rule, Some(at), EvalErrorKind::Missing { field, query })
+}
+
+fn value_text(rule: &CompiledRule) -> String {
+    match &rule.shape {
+        Shape::Nodes {
+            value: Some(query), ..
+        } => query.text().to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The error for a value query that selected nothing.
+fn missing_value(rule: &CompiledRule, at: String) -> EvalError {
+    let kind = EvalErrorKind::Missing {
+        field: "value".to_owned(),
+        query: value_text(rule),
+    };
+    error(rule, Some(at), kind)
+}
+
+/// The error for a value that is not a number.
+fn not_a_number(rule: &CompiledRule, text: &str, at: String) -> EvalError {
+    let kind = EvalErrorKind::NotANumber {
+        query: value_text(rule),
+        text: crate::evaluate::shorten(text),
+    };
+    error(rule, Some(at), kind)
+}
+
 /// The location path of the innermost open element, e.g. `/store/row[3]`.
 fn location(frames: &[Frame]) -> String {
     let mut out = String::new();
@@ -466,47 +661,60 @@ fn name_matches(test: &NameTest, ns: Option<&str>, local: &str) -> bool {
 }
 
 impl xml::Sink for StreamEngine<'_> {
-    fn start(&mut self, tag: &BytesStart<'_>, _empty: bool) {
-        let raw = tag.name().as_ref().to_owned();
-        // Namespace declarations must be read before the name resolves; read attributes only
-        // when the tag has any (most tags in big stores have a few, and rules read them).
-        let has_attributes = !tag.attributes_raw().trim().is_empty();
-        let declared = if has_attributes {
-            self.read_attributes(tag)
-        } else {
-            self.attributes.clear();
+    fn start(&mut self, tag: &xml::StartTag<'_>, _empty: bool) {
+        let raw = tag.name();
+        // Namespace declarations must be read before the name resolves. Attributes are read
+        // into reused buffers, so this allocates nothing once the buffers have grown.
+        let declared = if !tag.has_attributes() {
+            self.attribute_count = 0;
             0
-        };
-        let (prefix, local) = match raw.split_once(':') {
-            Some((prefix, local)) => (prefix.to_owned(), local.to_owned()),
-            None => (String::new(), raw.clone()),
-        };
-        let ns = if prefix.is_empty() {
-            self.resolve("")
         } else {
-            self.resolve(&prefix)
-                .or_else(|| Some(format!("undeclared:{prefix}")))
+            self.read_attributes(tag)
         };
+        let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
+        let depth = self.depth + 1;
 
         // Position among same-named siblings, for location paths.
-        let position = match self.frames.last_mut() {
-            Some(parent) => match parent.children.iter_mut().find(|(n, _)| *n == raw) {
+        let position = match self.depth.checked_sub(1).map(|i| &mut self.frames[i]) {
+            Some(parent) => match parent.children.iter_mut().find(|(n, _)| n == raw) {
                 Some((_, count)) => {
                     *count += 1;
                     *count
                 }
                 None => {
-                    parent.children.push((raw.clone(), 1));
+                    parent.children.push((raw.to_owned(), 1));
                     1
                 }
             },
             None => 1,
         };
+        if self.frames.len() < depth {
+            self.frames.push(Frame::default());
+        }
+        let frame = &mut self.frames[depth - 1];
+        frame.raw.clear();
+        frame.raw.push_str(raw);
+        frame.position = position;
+        frame.children.clear();
+        frame.declared = declared;
+        self.depth = depth;
+
+        let scopes = std::mem::take(&mut self.scopes);
+        let Ok(ns) = resolve(&scopes, prefix) else {
+            // An undeclared prefix (the scan allows it only where sxd-document does) names no
+            // namespace a rule can match; such an element is never selected.
+            self.scopes = scopes;
+            self.after_start_unmatched(depth);
+            return;
+        };
 
         // Child readers and first-text runs of the open records.
-        let depth = self.depth() + 1;
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
-            if record.depth + 1 == depth {
+        if !self.records.is_empty() {
+            let attributes = &self.attributes[..self.attribute_count];
+            for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+                if record.depth + 1 != depth {
+                    continue;
+                }
                 if let Some((_, run)) = &mut record.first_text
                     && *run == TextRun::Running
                 {
@@ -516,7 +724,7 @@ impl xml::Sink for StreamEngine<'_> {
                     if child.inside.is_none()
                         && child.value.is_none()
                         && child.name.local == local
-                        && child.name.ns.as_deref() == ns.as_deref()
+                        && child.name.ns.as_deref() == ns
                     {
                         match &child.attribute {
                             None => {
@@ -524,11 +732,8 @@ impl xml::Sink for StreamEngine<'_> {
                                 child.value = Some(String::new());
                             }
                             Some(attribute) => {
-                                child.value = self
-                                    .attributes
-                                    .iter()
-                                    .find(|(n, _)| n == attribute)
-                                    .map(|(_, v)| v.clone());
+                                child.value = find_attribute(attributes, &scopes, attribute)
+                                    .map(str::to_owned);
                             }
                         }
                     }
@@ -538,7 +743,8 @@ impl xml::Sink for StreamEngine<'_> {
 
         // Match every path one level deeper.
         let parent_base = (depth - 1) * self.paths.len();
-        let mut selected: Vec<(usize, Option<Predicate>)> = Vec::new();
+        let mut selected = std::mem::take(&mut self.selected);
+        selected.clear();
         for (p, path) in self.paths.iter().enumerate() {
             let parent = self.states[parent_base + p];
             let mut next = 0u64;
@@ -555,21 +761,17 @@ impl xml::Sink for StreamEngine<'_> {
                 if step.axis == Axis::Descendant {
                     next |= 1 << k;
                 }
-                if !name_matches(&step.test, ns.as_deref(), &local) {
+                if !name_matches(&step.test, ns, local) {
                     continue;
                 }
-                let last = k + 1 == steps;
                 match &step.predicate {
-                    Some(predicate) if predicate.needs_text() && last => {
+                    Some(predicate) if predicate.needs_text() && k + 1 == steps => {
                         deferred = Some(predicate);
                     }
                     Some(predicate) => {
-                        let attributes = &self.attributes;
                         let read = |name: &QName| {
-                            attributes
-                                .iter()
-                                .find(|(n, _)| n == name)
-                                .map(|(_, v)| v.clone())
+                            find_attribute(&self.attributes[..self.attribute_count], &scopes, name)
+                                .map(str::to_owned)
                         };
                         if predicate.eval(&read, "") {
                             next |= 1 << (k + 1);
@@ -585,34 +787,24 @@ impl xml::Sink for StreamEngine<'_> {
             }
             self.states.push(next);
         }
+        self.scopes = scopes;
 
-        self.frames.push(Frame {
-            raw,
-            position,
-            children: Vec::new(),
-            declared,
-        });
-
-        if selected.is_empty() {
-            return;
-        }
-        for slot_index in 0..self.slots.len() {
-            let slot = &self.slots[slot_index];
-            if slot.error.is_some() {
-                continue;
+        for (path, deferred) in selected.drain(..) {
+            for slot_index in 0..self.slots.len() {
+                let slot = &self.slots[slot_index];
+                if slot.error.is_some() || slot.path() != path {
+                    continue;
+                }
+                if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
+                    self.observe_now(slot_index);
+                } else {
+                    let record = self.record(slot_index, depth, deferred.clone());
+                    self.pending[slot_index] += 1;
+                    self.records.push_back(record);
+                }
             }
-            let (path, deferred) = match &slot.kind {
-                SlotKind::Nodes { path, .. }
-                | SlotKind::Count { path, .. }
-                | SlotKind::Sum { path, .. } => match selected.iter().find(|(p, _)| p == path) {
-                    Some((_, deferred)) => (*path, deferred.clone()),
-                    None => continue,
-                },
-            };
-            let _ = path;
-            let record = self.record(slot_index, depth, deferred);
-            self.records.push_back(record);
         }
+        self.selected = selected;
     }
 
     fn end(&mut self) {
@@ -630,7 +822,7 @@ impl xml::Sink for StreamEngine<'_> {
                 }
             }
             if record.depth == depth {
-                let frames = &self.frames;
+                let frames = &self.frames[..self.depth];
                 let record = &mut self.records[index];
                 let observation = complete(record, &self.slots[record.slot], || location(frames));
                 self.records[index].done = Some(observation);
@@ -646,10 +838,11 @@ impl xml::Sink for StreamEngine<'_> {
             }
         }
         self.flush();
-        if let Some(frame) = self.frames.pop() {
+        if let Some(frame) = self.depth.checked_sub(1).and_then(|i| self.frames.get(i)) {
             let keep = self.scopes.len().saturating_sub(frame.declared);
             self.scopes.truncate(keep);
         }
+        self.depth = self.depth.saturating_sub(1);
         let keep = self.states.len().saturating_sub(self.paths.len());
         self.states.truncate(keep);
     }
@@ -699,7 +892,22 @@ impl StreamEngine<'_> {
             depth,
             done: None,
             own_attributes: if deferred.is_some() {
-                self.attributes.clone()
+                self.attributes[..self.attribute_count]
+                    .iter()
+                    .map(|(key, value)| {
+                        let name = match key.split_once(':') {
+                            None => QName {
+                                ns: None,
+                                local: key.clone(),
+                            },
+                            Some((prefix, local)) => QName {
+                                ns: self.resolve(prefix).ok().flatten().map(str::to_owned),
+                                local: local.to_owned(),
+                            },
+                        };
+                        (name, value.clone())
+                    })
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -711,7 +919,9 @@ impl StreamEngine<'_> {
             location: None,
         };
         let read = |query: &ReadQuery, record: &mut Record| match &query.reader {
-            Reader::Attribute(name) => record.read_now.push(self.attribute(name)),
+            Reader::Attribute(name) => record
+                .read_now
+                .push(self.attribute(name).map(str::to_owned)),
             Reader::StringValue => {
                 record.text.get_or_insert_with(String::new);
                 record.read_now.push(None);
@@ -750,12 +960,14 @@ impl StreamEngine<'_> {
                     read(query, &mut record);
                 }
                 if *keeps_paths {
-                    record.location = Some(location(&self.frames));
+                    record.location = Some(location(&self.frames[..self.depth]));
                 }
             }
             SlotKind::Count { attribute, .. } | SlotKind::Sum { attribute, .. } => {
                 match attribute {
-                    Some(name) => record.read_now.push(self.attribute(name)),
+                    Some(name) => record
+                        .read_now
+                        .push(self.attribute(name).map(str::to_owned)),
                     // `sum(PATH)` adds the elements' string values; `count(PATH)` needs none.
                     None if matches!(slot.kind, SlotKind::Sum { .. }) => {
                         record.text.get_or_insert_with(String::new);

@@ -381,7 +381,7 @@ impl XmlError {
 /// (it may have seen earlier parts: callers must discard their results if the scan returns Err).
 pub trait Sink {
     /// A start tag; `empty` for `<a/>`, which is followed at once by a call to `end`.
-    fn start(&mut self, tag: &BytesStart<'_>, empty: bool);
+    fn start(&mut self, tag: &StartTag<'_>, empty: bool);
     /// The end of the innermost open element.
     fn end(&mut self);
     /// Character data inside the root element, as the DOM sees it: a run of text (raw bytes, NO
@@ -401,10 +401,46 @@ pub trait Sink {
 pub struct NoSink;
 
 impl Sink for NoSink {
-    fn start(&mut self, _tag: &BytesStart<'_>, _empty: bool) {}
+    fn start(&mut self, _tag: &StartTag<'_>, _empty: bool) {}
     fn end(&mut self) {}
     fn text(&mut self, _text: &str) {}
     fn boundary(&mut self) {}
+}
+
+/// A checked start tag as a [`Sink`] receives it: its name and attributes as written, split
+/// once by the scan so a sink need not parse the tag again.
+pub struct StartTag<'a> {
+    raw: &'a str,
+    name: &'a str,
+    attributes: &'a [(Range<usize>, Range<usize>)],
+}
+
+impl<'a> StartTag<'a> {
+    /// What stands between `<` and `>` (or `/>`).
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The element name as written, prefix included.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// Whether the tag has attributes (namespace declarations included).
+    pub fn has_attributes(&self) -> bool {
+        !self.attributes.is_empty()
+    }
+
+    /// The attributes as written: name (prefix included) and value with its references not
+    /// yet expanded (see [`quick_xml::escape::unescape`]). Namespace declarations included.
+    pub fn attributes(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        self.attributes.iter().map(|(key, value)| {
+            (
+                self.raw.get(key.clone()).unwrap_or_default(),
+                self.raw.get(value.clone()).unwrap_or_default(),
+            )
+        })
+    }
 }
 
 /// Reads a file, refusing (without reading it all) one larger than `limits.max_bytes`.
@@ -1054,6 +1090,8 @@ struct Scanner<'s> {
     /// The bytes the buffer for quick-xml's events had reserved at the end.
     #[cfg_attr(not(test), allow(dead_code))]
     event_buffer_bytes: usize,
+    /// The current start tag's attributes: byte ranges of name and raw value in the tag.
+    attribute_ranges: Vec<(Range<usize>, Range<usize>)>,
 }
 
 impl<'s> Scanner<'s> {
@@ -1070,6 +1108,7 @@ impl<'s> Scanner<'s> {
             default_namespace_quirk: false,
             brackets: 0,
             event_buffer_bytes: 0,
+            attribute_ranges: Vec::new(),
         }
     }
 
@@ -1230,14 +1269,20 @@ impl<'s> Scanner<'s> {
         let depth = self.open.len() + 1;
         self.default_namespace_quirk |= self.check_tag(start, tag, depth)?;
         self.root_seen = true;
+        let name = tag.name();
+        let start_tag = StartTag {
+            raw: tag,
+            name: name.as_ref(),
+            attributes: &self.attribute_ranges,
+        };
         if empty {
+            self.sink.start(&start_tag, true);
             self.prefixes.leave();
-            self.sink.start(tag, true);
             self.sink.end();
         } else {
+            self.sink.start(&start_tag, false);
             self.names.push_str(tag_name(tag));
             self.open.push((start, self.names.len()));
-            self.sink.start(tag, false);
         }
         Ok(())
     }
@@ -1305,6 +1350,7 @@ impl<'s> Scanner<'s> {
         self.prefixes.enter();
         let mut default_namespace_quirk = false;
         let mut prefixed_attribute = false;
+        self.attribute_ranges.clear();
         // quick-xml checks for duplicate attributes with a hash set past a few attributes, so
         // this loop stays linear; it stops at the first attribute past the limit anyway.
         for (count, attribute) in tag.attributes().enumerate() {
@@ -1364,6 +1410,10 @@ impl<'s> Scanner<'s> {
                 });
             }
             let value_at = offset_within(raw, value);
+            if let (Some(key_at), Some(value_at)) = (offset_within(raw, key), value_at) {
+                self.attribute_ranges
+                    .push((key_at..key_at + key.len(), value_at..value_at + value.len()));
+            }
             let value_start = value_at.map_or(start, |at| inside + at as u64);
             self.check_attribute_value(value_start, value)?;
             // quick-xml reads `a="1"b="2"`; sxd-document wants whitespace after the quote.
@@ -3888,8 +3938,8 @@ mod tests {
     struct Recorder(Vec<String>);
 
     impl Sink for Recorder {
-        fn start(&mut self, tag: &BytesStart<'_>, empty: bool) {
-            let raw: &str = tag;
+        fn start(&mut self, tag: &StartTag<'_>, empty: bool) {
+            let raw: &str = tag.raw();
             let kind = if empty { "empty" } else { "start" };
             self.0.push(format!("{kind} {raw}"));
         }
@@ -4358,7 +4408,7 @@ mod tests {
     }
 
     impl Sink for Counter {
-        fn start(&mut self, _tag: &BytesStart<'_>, _empty: bool) {
+        fn start(&mut self, _tag: &StartTag<'_>, _empty: bool) {
             self.elements += 1;
         }
         fn end(&mut self) {}
