@@ -588,8 +588,21 @@ fn sum_argument(text: &str) -> Option<&str> {
         .trim_start()
         .strip_prefix('(')?
         .strip_suffix(')')?;
-    // `sum(a) + sum(b)` also starts and ends so; the argument must hold no other call.
-    (!inner.contains('(') && !inner.contains(')')).then_some(inner)
+    // `sum(a) + sum(b)` also starts and ends so: the final `)` must close the first `(`.
+    // Parentheses inside string literals do not count.
+    let mut depth = 0usize;
+    let mut quote = None;
+    for c in inner.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth = depth.checked_sub(1)?,
+            _ => {}
+        }
+    }
+    (depth == 0 && quote.is_none()).then_some(inner)
 }
 
 fn missing(key: &'static str, why: &str) -> CompileErrorKind {

@@ -1431,7 +1431,7 @@ impl<'s> Scanner<'s> {
                         return Err(self.not_well_formed(key_start, EMPTY_NAMESPACE.to_owned()));
                     }
                     self.prefixes
-                        .declare(key.get("xmlns:".len()..).unwrap_or_default());
+                        .declare(key.get("xmlns:".len()..).unwrap_or_default(), value);
                 }
                 Some(_) => prefixed_attribute = true,
                 None if key == "xmlns" && (prefix.is_some() || value.is_empty()) => {
@@ -1448,16 +1448,35 @@ impl<'s> Scanner<'s> {
             return Err(self.not_well_formed(inside, UNDECLARED_PREFIX.to_owned()));
         }
         if prefixed_attribute {
-            for attribute in tag.attributes().flatten() {
-                let key = attribute.key.as_ref();
-                if let Some((prefix, _)) = key.split_once(':')
-                    && prefix != "xmlns"
-                    && prefix != "xml"
-                    && !self.prefixes.declared(prefix)
-                {
-                    let key_start = inside + offset_within(raw, key).unwrap_or(0) as u64;
-                    return Err(self.not_well_formed(key_start, UNDECLARED_PREFIX.to_owned()));
+            // Namespaces in XML 1.0: no two attributes of an element may have the same expanded
+            // name, e.g. `m:a` and `x:a` with `m` and `x` bound to one namespace.
+            let mut expanded: Vec<(String, &str)> = Vec::new();
+            let keys: Vec<std::ops::Range<usize>> = self
+                .attribute_ranges
+                .iter()
+                .map(|(key, _)| key.clone())
+                .collect();
+            for range in keys {
+                let key = raw.get(range).unwrap_or_default();
+                let Some((prefix, local)) = key.split_once(':') else {
+                    continue;
+                };
+                if prefix == "xmlns" || prefix == "xml" {
+                    continue;
                 }
+                let key_start = inside + offset_within(raw, key).unwrap_or(0) as u64;
+                let Some(uri) = self.prefixes.uri(prefix).map(str::to_owned) else {
+                    return Err(self.not_well_formed(key_start, UNDECLARED_PREFIX.to_owned()));
+                };
+                if expanded.iter().any(|(u, l)| *u == uri && *l == local) {
+                    let message = format!(
+                        "the attribute `{}` repeats another attribute of the element: both \
+                         prefixes are bound to the namespace {uri:?}",
+                        excerpt(key)
+                    );
+                    return Err(self.not_well_formed(key_start, message));
+                }
+                expanded.push((uri, local));
             }
         }
         Ok(default_namespace_quirk)
@@ -1690,6 +1709,10 @@ struct Prefixes {
     names: String,
     /// Where each prefix ends in `names`.
     ends: Vec<usize>,
+    /// The namespace names (as written) bound to the prefixes, one after the other.
+    uris: String,
+    /// Where each namespace name ends in `uris`.
+    uri_ends: Vec<usize>,
     /// How many prefixes were declared before each open element.
     scopes: Vec<usize>,
 }
@@ -1701,9 +1724,24 @@ impl Prefixes {
     }
 
     /// Declares a prefix in the innermost scope.
-    fn declare(&mut self, prefix: &str) {
+    fn declare(&mut self, prefix: &str, uri: &str) {
         self.names.push_str(prefix);
         self.ends.push(self.names.len());
+        self.uris.push_str(uri);
+        self.uri_ends.push(self.uris.len());
+    }
+
+    /// The namespace name bound to a prefix, innermost declaration first.
+    fn uri(&self, prefix: &str) -> Option<&str> {
+        (0..self.ends.len()).rev().find_map(|i| {
+            let start = i.checked_sub(1).map_or(0, |j| self.ends[j]);
+            (self.names.get(start..self.ends[i]) == Some(prefix)).then(|| {
+                let uri_start = i.checked_sub(1).map_or(0, |j| self.uri_ends[j]);
+                self.uris
+                    .get(uri_start..self.uri_ends[i])
+                    .unwrap_or_default()
+            })
+        })
     }
 
     /// Closes the innermost scope and forgets its prefixes.
@@ -1711,6 +1749,9 @@ impl Prefixes {
         let kept = self.scopes.pop().unwrap_or(0);
         self.ends.truncate(kept);
         self.names.truncate(self.ends.last().copied().unwrap_or(0));
+        self.uri_ends.truncate(kept);
+        self.uris
+            .truncate(self.uri_ends.last().copied().unwrap_or(0));
     }
 
     fn declared(&self, prefix: &str) -> bool {
