@@ -28,6 +28,9 @@ impl TemplateId {
 /// All label templates of a rule file, compiled.
 pub struct Templates {
     env: Environment<'static>,
+    /// Templates that are exactly `{{ name }}`, by id: rendered by looking the variable up,
+    /// without running minijinja (the common case, and the hot path with many series).
+    direct: std::collections::HashMap<String, String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -52,7 +55,10 @@ impl Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL_PER_RENDER));
         env.set_recursion_limit(50);
-        Templates { env }
+        Templates {
+            env,
+            direct: std::collections::HashMap::new(),
+        }
     }
 
     /// Compiles a template; returns its id and the variables it uses (attribute lookups as
@@ -67,11 +73,20 @@ impl Templates {
             .map_err(|err| crate::rulefile::template_error(&err))?;
         let mut variables: Vec<String> = template.undeclared_variables(true).into_iter().collect();
         variables.sort();
+        if let Some(variable) = plain_variable(source) {
+            self.direct.insert(name.clone(), variable.to_owned());
+        }
         Ok((TemplateId(name), variables))
     }
 
     /// Renders a registered template with a context.
     pub fn render(&self, id: &TemplateId, context: &Value) -> Result<String, String> {
+        if let Some(variable) = self.direct.get(id.as_str())
+            && let Ok(value) = context.get_attr(variable)
+            && let Some(text) = value.as_str()
+        {
+            return Ok(text.to_owned());
+        }
         let template = self
             .env
             .get_template(id.as_str())
@@ -80,6 +95,17 @@ impl Templates {
             .render(context)
             .map_err(|err| crate::rulefile::template_error(&err))
     }
+}
+
+/// The variable of a template that is exactly `{{ name }}` (spaces allowed), if it is one.
+fn plain_variable(source: &str) -> Option<&str> {
+    let inner = source.strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let mut chars = inner.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then_some(inner)
 }
 
 /// The `input` variable of templates: `path` as given, file `name`, and `dir`.
@@ -133,6 +159,21 @@ mod tests {
             render("{{ input.path }}", &[]),
             Ok("/srv/app/store.xml".to_owned())
         );
+    }
+
+    #[test]
+    fn plain_variables_render_without_minijinja_and_the_same() {
+        assert_eq!(plain_variable("{{ kind }}"), Some("kind"));
+        assert_eq!(plain_variable("{{kind}}"), Some("kind"));
+        assert_eq!(plain_variable("{{ kind | upper }}"), None);
+        assert_eq!(plain_variable("x{{ kind }}"), None);
+        assert_eq!(plain_variable("{{ input.path }}"), None);
+        assert_eq!(
+            render("{{ kind }}", &[("kind", "a&b \"q\"")]),
+            Ok("a&b \"q\"".to_owned())
+        );
+        let err = render("{{ kidn }}", &[("kind", "a")]).expect_err("still strict");
+        assert!(err.contains("undefined"), "{err}");
     }
 
     #[test]

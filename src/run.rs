@@ -172,10 +172,11 @@ pub enum RunError {
     Rules(RulesError),
     /// An input is too large for the DOM engine, which some rules need.
     #[error(
-        "{}: the file is {} MiB, more than the DOM engine's limit of {} MiB (it needs about 12 times \
-         the file size in memory), and {} cannot stream: {}; make those rules streamable (see \
-         `xml2prom run --verbose` and the README's Performance section) or raise --max-dom-bytes",
-        input.display(), size >> 20, limit >> 20, rules.join(", "), reasons.join("; ")
+        "{}: the file is {}, more than the DOM engine's limit of {} (it needs about 12 times the \
+         file size in memory), and these rules need the DOM engine: {}; make them streamable (see \
+         `xml2prom run --verbose` and the README's Engines section), use --engine auto, or raise \
+         --max-dom-bytes",
+        input.display(), byte_size(*size), byte_size(*limit), reasons.join("; ")
     )]
     DomTooLarge {
         /// The input.
@@ -242,6 +243,15 @@ impl RunError {
             }
             other => format!("xml2prom: error: {other}\n"),
         }
+    }
+}
+
+/// A byte count for a message: `812 bytes`, `3.5 MiB`.
+fn byte_size(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
     }
 }
 
@@ -320,9 +330,9 @@ fn evaluate_source(
                     reasons: dom
                         .iter()
                         .map(|&i| match &rules.rules[i].stream {
-                            Err(why) => format!("{} {why}", rules.rules[i].id),
+                            Err(why) => format!("{}: {why}", rules.rules[i].id),
                             Ok(_) => {
-                                format!("{} runs on the DOM with --engine dom", rules.rules[i].id)
+                                format!("{} (streamable, but --engine dom)", rules.rules[i].id)
                             }
                         })
                         .collect(),

@@ -131,3 +131,136 @@ fn output_without_prom_suffix_is_written_with_a_warning() {
             .contains("store_total_rows")
     );
 }
+
+#[test]
+fn verbose_names_the_engine_of_each_rule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "version: 1\nmetrics:\n\
+         - { name: a, help: h, type: gauge, value: count(/store/row) }\n\
+         - { name: b, help: h, type: gauge, select: '/store/row[1]', aggregate: count }\n",
+    )
+    .expect("write rules");
+    let rules = rules.display().to_string();
+    let run = |engine: &str| {
+        xml2prom(
+            &root(),
+            &[
+                "run",
+                "--rules",
+                &rules,
+                "--input",
+                "rules/examples/store.xml",
+                "--output",
+                "-",
+                "--verbose",
+                "--engine",
+                engine,
+            ],
+        )
+    };
+    let outcome = run("auto");
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stderr,
+        "xml2prom: metrics[0] (a): streaming engine\n\
+         xml2prom: metrics[1] (b): DOM engine, not streamable: `select`: positional predicates \
+         such as `[1]` are not streamable\n"
+    );
+    let dom = run("dom");
+    assert_eq!(dom.code, 0, "{}", dom.stderr);
+    assert!(
+        dom.stderr
+            .contains("metrics[0] (a): DOM engine (--engine dom)"),
+        "{}",
+        dom.stderr
+    );
+    assert_eq!(
+        dom.stdout, outcome.stdout,
+        "both engines give the same output"
+    );
+}
+
+#[test]
+fn both_engines_give_the_bundled_example() {
+    let expected =
+        std::fs::read_to_string(root().join("rules/examples/store.prom")).expect("golden");
+    for engine in ["auto", "dom"] {
+        let outcome = xml2prom(
+            &root(),
+            &[
+                "run",
+                "--rules",
+                "rules/store.yaml",
+                "--input",
+                "rules/examples/store.xml",
+                "--output",
+                "-",
+                "--engine",
+                engine,
+            ],
+        );
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        assert_eq!(outcome.stdout, expected, "--engine {engine}");
+    }
+}
+
+#[test]
+fn the_dom_engine_refuses_a_large_input_and_names_the_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = dir.path().join("store.prom");
+    std::fs::write(&output, "previous 1\n").expect("seed");
+    let outcome = xml2prom(
+        &root(),
+        &[
+            "run",
+            "--rules",
+            "rules/store.yaml",
+            "--input",
+            "rules/examples/store.xml",
+            "--output",
+            &output.display().to_string(),
+            "--engine",
+            "dom",
+            "--max-dom-bytes",
+            "100",
+        ],
+    );
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("more than the DOM engine's limit of 100 bytes"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("metrics[0] (streamable, but --engine dom)"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&output).expect("kept"),
+        "previous 1\n"
+    );
+    // The streaming engine has no such limit.
+    let outcome = xml2prom(
+        &root(),
+        &[
+            "run",
+            "--rules",
+            "rules/store.yaml",
+            "--input",
+            "rules/examples/store.xml",
+            "--output",
+            &output.display().to_string(),
+            "--max-dom-bytes",
+            "100",
+        ],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+}

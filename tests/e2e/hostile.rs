@@ -15,7 +15,21 @@ fn assert_refused(input: &[u8], extra_args: &[&str], expected: &[&str]) -> Strin
     assert_refused_path(dir.path(), "store.xml", extra_args, expected)
 }
 
+/// Runs the example rules on `input` with each engine: both must refuse it the same way.
 fn assert_refused_path(dir: &Path, input: &str, extra_args: &[&str], expected: &[&str]) -> String {
+    let streaming = assert_refused_by(dir, input, extra_args, expected, "auto");
+    let dom = assert_refused_by(dir, input, extra_args, expected, "dom");
+    assert_eq!(streaming, dom, "the engines refuse the input differently");
+    streaming
+}
+
+fn assert_refused_by(
+    dir: &Path,
+    input: &str,
+    extra_args: &[&str],
+    expected: &[&str],
+    engine: &str,
+) -> String {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let output = out_dir.path().join("store.prom");
     std::fs::write(&output, PREVIOUS).expect("seed");
@@ -28,23 +42,25 @@ fn assert_refused_path(dir: &Path, input: &str, extra_args: &[&str], expected: &
         input.to_owned(),
         "--output".to_owned(),
         output.display().to_string(),
+        "--engine".to_owned(),
+        engine.to_owned(),
     ];
     args.extend(extra_args.iter().map(|a| (*a).to_owned()));
     let outcome = xml2prom(dir, &args);
     assert_eq!(
         outcome.code, 1,
-        "expected exit 1; stderr:\n{}",
+        "--engine {engine}: expected exit 1; stderr:\n{}",
         outcome.stderr
     );
     assert!(
         outcome.stderr.starts_with("xml2prom: error: ") && outcome.stderr.lines().count() == 1,
-        "expected one error line, got:\n{}",
+        "--engine {engine}: expected one error line, got:\n{}",
         outcome.stderr
     );
     for word in expected {
         assert!(
             outcome.stderr.contains(word),
-            "expected {word:?} in:\n{}",
+            "--engine {engine}: expected {word:?} in:\n{}",
             outcome.stderr
         );
     }
