@@ -51,16 +51,34 @@ enum Group<N> {
 #[derive(Debug)]
 pub struct Accumulator<N> {
     reduce: Reduce,
-    groups: FxHashMap<LabelSet, Group<N>>,
+    /// Each label set's index in `groups`.
+    index: FxHashMap<LabelSet, usize>,
+    /// The groups in the order their label sets were first seen; `None` until observed.
+    groups: Vec<(LabelSet, Option<Group<N>>)>,
 }
+
+/// A label set's place in an [`Accumulator`], to observe it again without hashing the labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupId(usize);
 
 impl<N: Clone> Accumulator<N> {
     /// An empty accumulator for a rule.
     pub fn new(reduce: &Reduce) -> Accumulator<N> {
         Accumulator {
             reduce: reduce.clone(),
-            groups: FxHashMap::default(),
+            index: FxHashMap::default(),
+            groups: Vec::new(),
         }
+    }
+
+    /// The group of a label set, created empty on first use.
+    pub fn group(&mut self, labels: &LabelSet) -> GroupId {
+        if let Some(&i) = self.index.get(labels) {
+            return GroupId(i);
+        }
+        self.groups.push((labels.clone(), None));
+        self.index.insert(labels.clone(), self.groups.len() - 1);
+        GroupId(self.groups.len() - 1)
     }
 
     /// Adds one node's observation. `value` may be `None` only for `aggregate: count`, which
@@ -71,8 +89,22 @@ impl<N: Clone> Accumulator<N> {
         value: Option<f64>,
         node: N,
     ) -> Result<(), DuplicateNode<N>> {
+        let group = self.group(labels);
+        self.observe_group(group, value, node)
+    }
+
+    /// Adds one node's observation to a group found with [`Accumulator::group`].
+    pub fn observe_group(
+        &mut self,
+        group: GroupId,
+        value: Option<f64>,
+        node: N,
+    ) -> Result<(), DuplicateNode<N>> {
         let v = value.unwrap_or(f64::NAN);
-        match self.groups.get_mut(labels) {
+        let Some((labels, slot)) = self.groups.get_mut(group.0) else {
+            return Ok(());
+        };
+        match slot {
             Some(group) => match group {
                 Group::Each { node: first, .. } => {
                     return Err(DuplicateNode {
@@ -97,7 +129,7 @@ impl<N: Clone> Accumulator<N> {
                 Group::Summary { values } => values.push(v),
             },
             None => {
-                let group = match &self.reduce {
+                *slot = Some(match &self.reduce {
                     Reduce::Each => Group::Each { value: v, node },
                     Reduce::Aggregate(Aggregation::Count) => Group::Count(1),
                     Reduce::Aggregate(Aggregation::Sum) => Group::Sum(v),
@@ -114,21 +146,23 @@ impl<N: Clone> Accumulator<N> {
                         }
                     }
                     Reduce::Summary(_) => Group::Summary { values: vec![v] },
-                };
-                self.groups.insert(labels.clone(), group);
+                });
             }
         }
         Ok(())
     }
 
-    /// One sample per label set, in no particular order (the exposition sorts).
+    /// One sample per label set that was observed, in no particular order (the exposition
+    /// sorts).
     pub fn finish(self) -> Vec<Sample> {
         let reduce = self.reduce;
         self.groups
             .into_iter()
-            .map(|(labels, group)| Sample {
-                labels,
-                value: finish_group(&reduce, group),
+            .filter_map(|(labels, group)| {
+                group.map(|group| Sample {
+                    labels,
+                    value: finish_group(&reduce, group),
+                })
             })
             .collect()
     }

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use crate::aggregate::{Accumulator, DuplicateNode};
+use crate::aggregate::{Accumulator, DuplicateNode, GroupId};
 use crate::compile::{CompiledRule, CompiledRules, Shape};
 use crate::evaluate::{EvalError, EvalErrorKind, RuleSamples, render_labels, with_global_labels};
 use crate::labels;
@@ -91,7 +91,7 @@ enum SlotKind<'r> {
         value: Option<&'r ReadQuery>,
         accumulator: Accumulator<Option<String>>,
         /// Rendered labels by field values: templates render once per distinct input.
-        labels: FxHashMap<Vec<String>, LabelSet>,
+        labels: FxHashMap<Vec<String>, GroupId>,
         keeps_paths: bool,
     },
     Count {
@@ -503,30 +503,32 @@ fn observe_node(
     templates: &labels::Templates,
     input: &minijinja::Value,
     accumulator: &mut Accumulator<Option<String>>,
-    cache: &mut FxHashMap<Vec<String>, LabelSet>,
+    cache: &mut FxHashMap<Vec<String>, GroupId>,
     texts: &[String],
     number: Option<f64>,
     location: Option<String>,
 ) -> Result<(), EvalError> {
-    if !cache.contains_key(texts) {
-        let Shape::Nodes { fields, .. } = &rule.shape else {
-            return Ok(());
-        };
-        let context = labels::context(
-            fields
-                .iter()
-                .map(|(name, _)| name.as_str())
-                .zip(texts.iter().map(String::as_str)),
-            input,
-        );
-        let rendered = render_labels(templates, &rule.labels, &context)
-            .map_err(|kind| error(rule, location.clone(), kind))?;
-        cache.insert(texts.to_vec(), LabelSet::new(rendered));
-    }
-    let Some(labels) = cache.get(texts) else {
-        return Ok(());
+    let group = match cache.get(texts) {
+        Some(&group) => group,
+        None => {
+            let Shape::Nodes { fields, .. } = &rule.shape else {
+                return Ok(());
+            };
+            let context = labels::context(
+                fields
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .zip(texts.iter().map(String::as_str)),
+                input,
+            );
+            let rendered = render_labels(templates, &rule.labels, &context)
+                .map_err(|kind| error(rule, location.clone(), kind))?;
+            let group = accumulator.group(&LabelSet::new(rendered));
+            cache.insert(texts.to_vec(), group);
+            group
+        }
     };
-    accumulator.observe(labels, number, location).map_err(
+    accumulator.observe_group(group, number, location).map_err(
         |DuplicateNode {
              labels,
              first,
