@@ -166,8 +166,9 @@ pub fn format_value(value: f64) -> String {
     if value.is_infinite() {
         return if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
     }
-    // Below 2^53 every integer is exact, so the integer form loses nothing.
-    if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
+    // An integral f64 below 1e16 fits an i64 exactly, and prints without a fraction; from 1e16
+    // on, `Debug` below switches to exponent notation, which has none either.
+    if value.fract() == 0.0 && value.abs() < 1e16 {
         let mut s = String::new();
         // `as i64` is exact here and turns -0 into 0.
         let _ = write!(s, "{}", value as i64);
@@ -193,7 +194,7 @@ mod tests {
         let mut families = Families::new();
         for (i, (name, help, kind, sample)) in entries.into_iter().enumerate() {
             let origin = Origin {
-                rule: format!("metrics[{i}]"),
+                rule: format!("metrics[{i}]").into(),
                 input: "x.xml".into(),
             };
             let name = MetricName::parse(name).expect("valid test name");
@@ -214,6 +215,9 @@ mod tests {
             (0.5, "0.5"),
             (1.0 / 3.0, "0.3333333333333333"),
             (1e15, "1000000000000000"),
+            (9_007_199_254_740_992.0, "9007199254740992"),
+            (9_999_999_999_999_998.0, "9999999999999998"),
+            (1e16, "1e16"),
             (1e22, "1e22"),
             (1.5e300, "1.5e300"),
             (1e-7, "1e-7"),

@@ -385,12 +385,14 @@ fn add_results(
     results: Vec<RuleSamples>,
     input: &Path,
 ) -> Result<(), RunError> {
+    let input: std::sync::Arc<str> = input.display().to_string().into();
     for result in results {
         let rule = &rules.rules[result.rule];
+        let id: std::sync::Arc<str> = rule.id.as_str().into();
         for sample in result.samples {
             let origin = Origin {
-                rule: rule.id.clone(),
-                input: input.display().to_string(),
+                rule: id.clone(),
+                input: input.clone(),
             };
             families.add(&rule.name, &rule.help, rule.kind, sample, origin)?;
         }

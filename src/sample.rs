@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -118,10 +119,10 @@ pub struct Sample {
 /// Where a sample came from, for error messages about duplicate series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    /// The rule's position in the rule file, e.g. `metrics[2]`.
-    pub rule: String,
-    /// The input file the sample was computed from.
-    pub input: String,
+    /// The rule's position in the rule file, e.g. `metrics[2]` (shared: one per rule).
+    pub rule: Arc<str>,
+    /// The input file the sample was computed from (shared: one per input).
+    pub input: Arc<str>,
 }
 
 impl fmt::Display for Origin {
@@ -228,8 +229,8 @@ mod tests {
 
     fn origin(rule: &str) -> Origin {
         Origin {
-            rule: rule.to_owned(),
-            input: "store.xml".to_owned(),
+            rule: rule.into(),
+            input: "store.xml".into(),
         }
     }
 
@@ -273,8 +274,8 @@ mod tests {
                 origin("metrics[1]"),
             )
             .expect_err("second sample for the same series");
-        assert_eq!(err.first.rule, "metrics[0]");
-        assert_eq!(err.second.rule, "metrics[1]");
+        assert_eq!(&*err.first.rule, "metrics[0]");
+        assert_eq!(&*err.second.rule, "metrics[1]");
         assert!(err.to_string().contains(r#"`m{kind="a"}`"#), "{err}");
         assert_eq!(families.series_count(), 1);
     }
