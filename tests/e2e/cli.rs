@@ -1,6 +1,6 @@
 //! The command line as a user meets it: help, usage errors, output destinations.
 
-use crate::support::{entries, root, xml2prom};
+use crate::support::{entries, root, run_example, xml2prom};
 
 #[test]
 fn help_states_the_exit_codes() {
@@ -47,18 +47,7 @@ fn version_is_printed() {
 fn writing_to_a_file_prints_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = dir.path().join("store.prom");
-    let outcome = xml2prom(
-        &root(),
-        &[
-            "run",
-            "--rules",
-            "rules/store.yaml",
-            "--input",
-            "rules/examples/store.xml",
-            "--output",
-            &output.display().to_string(),
-        ],
-    );
+    let outcome = run_example(&["--output", &output.display().to_string()]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!((outcome.stdout.as_str(), outcome.stderr.as_str()), ("", ""));
     let written = std::fs::read_to_string(&output).expect("written");
@@ -72,18 +61,7 @@ fn writing_to_a_file_prints_nothing() {
 fn output_directory_missing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = dir.path().join("missing").join("store.prom");
-    let outcome = xml2prom(
-        &root(),
-        &[
-            "run",
-            "--rules",
-            "rules/store.yaml",
-            "--input",
-            "rules/examples/store.xml",
-            "--output",
-            &output.display().to_string(),
-        ],
-    );
+    let outcome = run_example(&["--output", &output.display().to_string()]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(
         outcome.stderr.contains("cannot write"),
@@ -102,18 +80,7 @@ fn output_directory_missing() {
 fn output_without_prom_suffix_is_written_with_a_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = dir.path().join("store.txt");
-    let outcome = xml2prom(
-        &root(),
-        &[
-            "run",
-            "--rules",
-            "rules/store.yaml",
-            "--input",
-            "rules/examples/store.xml",
-            "--output",
-            &output.display().to_string(),
-        ],
-    );
+    let outcome = run_example(&["--output", &output.display().to_string()]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert!(
         outcome.stderr.starts_with("xml2prom: warning: "),
@@ -188,20 +155,7 @@ fn both_engines_give_the_bundled_example() {
     let expected =
         std::fs::read_to_string(root().join("rules/examples/store.prom")).expect("golden");
     for engine in ["auto", "dom"] {
-        let outcome = xml2prom(
-            &root(),
-            &[
-                "run",
-                "--rules",
-                "rules/store.yaml",
-                "--input",
-                "rules/examples/store.xml",
-                "--output",
-                "-",
-                "--engine",
-                engine,
-            ],
-        );
+        let outcome = run_example(&["--output", "-", "--engine", engine]);
         assert_eq!(outcome.code, 0, "{}", outcome.stderr);
         assert_eq!(outcome.stdout, expected, "--engine {engine}");
     }
@@ -212,22 +166,14 @@ fn the_dom_engine_refuses_a_large_input_and_names_the_rules() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = dir.path().join("store.prom");
     std::fs::write(&output, "previous 1\n").expect("seed");
-    let outcome = xml2prom(
-        &root(),
-        &[
-            "run",
-            "--rules",
-            "rules/store.yaml",
-            "--input",
-            "rules/examples/store.xml",
-            "--output",
-            &output.display().to_string(),
-            "--engine",
-            "dom",
-            "--max-dom-bytes",
-            "100",
-        ],
-    );
+    let outcome = run_example(&[
+        "--output",
+        &output.display().to_string(),
+        "--engine",
+        "dom",
+        "--max-dom-bytes",
+        "100",
+    ]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(
         outcome
@@ -248,19 +194,11 @@ fn the_dom_engine_refuses_a_large_input_and_names_the_rules() {
         "previous 1\n"
     );
     // The streaming engine has no such limit.
-    let outcome = xml2prom(
-        &root(),
-        &[
-            "run",
-            "--rules",
-            "rules/store.yaml",
-            "--input",
-            "rules/examples/store.xml",
-            "--output",
-            &output.display().to_string(),
-            "--max-dom-bytes",
-            "100",
-        ],
-    );
+    let outcome = run_example(&[
+        "--output",
+        &output.display().to_string(),
+        "--max-dom-bytes",
+        "100",
+    ]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
 }

@@ -66,6 +66,20 @@ pub fn xml2prom<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Outcome {
     }
 }
 
+/// Runs the bundled example (`rules/store.yaml` on `rules/examples/store.xml`) from the
+/// repository root, with more arguments.
+pub fn run_example(args: &[&str]) -> Outcome {
+    let mut all = vec![
+        "run",
+        "--rules",
+        "rules/store.yaml",
+        "--input",
+        "rules/examples/store.xml",
+    ];
+    all.extend_from_slice(args);
+    xml2prom(&root(), &all)
+}
+
 /// Whether expected files should be rewritten instead of compared.
 pub fn bless() -> bool {
     std::env::var_os("XML2PROM_BLESS").is_some_and(|v| v == "1")
