@@ -436,7 +436,7 @@ impl<'a> Parser<'a> {
         token
     }
 
-    fn expect(&mut self, token: Token) -> Result<(), String> {
+    fn consume(&mut self, token: Token) -> Result<(), String> {
         match self.next() {
             Some(t) if t == token => Ok(()),
             Some(t) => Err(format!(
@@ -474,7 +474,7 @@ impl<'a> Parser<'a> {
             while self.peek() == Some(&Token::LBracket) {
                 self.next();
                 predicates.push(self.or_expr()?);
-                self.expect(Token::RBracket)?;
+                self.consume(Token::RBracket)?;
             }
             let predicate = match predicates.len() {
                 0 => None,
@@ -571,13 +571,13 @@ impl<'a> Parser<'a> {
                 self.next();
                 self.next();
                 let inner = self.or_expr()?;
-                self.expect(Token::RParen)?;
+                self.consume(Token::RParen)?;
                 Ok(Predicate::Not(Box::new(inner)))
             }
             (Some(Token::LParen), _) => {
                 self.next();
                 let inner = self.or_expr()?;
-                self.expect(Token::RParen)?;
+                self.consume(Token::RParen)?;
                 Ok(inner)
             }
             (Some(Token::Number(_)), Some(Token::RBracket)) => {
@@ -645,7 +645,7 @@ impl<'a> Parser<'a> {
             self.next();
             self.next();
             let reader = self.reader()?;
-            self.expect(Token::RParen)?;
+            self.consume(Token::RParen)?;
             return Ok(ReadQuery {
                 reader,
                 or_empty: true,
@@ -670,14 +670,14 @@ impl<'a> Parser<'a> {
             Some(Token::Name(n)) if n == "text" && self.peek_at(1) == Some(&Token::LParen) => {
                 self.next();
                 self.next();
-                self.expect(Token::RParen)?;
+                self.consume(Token::RParen)?;
                 Ok(Reader::FirstText)
             }
             Some(Token::Name(_)) => {
                 let child = self.qname()?;
                 if self.peek() == Some(&Token::Slash) {
                     self.next();
-                    self.expect(Token::At)?;
+                    self.consume(Token::At)?;
                     Ok(Reader::ChildAttribute(child, self.qname()?))
                 } else {
                     Ok(Reader::Child(child))
@@ -699,16 +699,16 @@ impl<'a> Parser<'a> {
                 );
             }
         };
-        self.expect(Token::LParen)?;
+        self.consume(Token::LParen)?;
         let path = self.path()?;
         let attribute = if self.peek() == Some(&Token::Slash) {
             self.next();
-            self.expect(Token::At)?;
+            self.consume(Token::At)?;
             Some(self.qname()?)
         } else {
             None
         };
-        self.expect(Token::RParen)?;
+        self.consume(Token::RParen)?;
         Ok(if function == "count" {
             DocumentValue::Count(path, attribute)
         } else {
