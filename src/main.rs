@@ -7,11 +7,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use xml2prom::cli::{Cli, Command};
 
-// A run makes and frees many small strings (labels, series, field values); mimalloc does that
-// markedly faster than the system allocator, measured with `bench/run.py`'s many-series case.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
