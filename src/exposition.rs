@@ -17,9 +17,10 @@ use crate::sample::{Families, LabelSet, MetricFamily, MetricType, SampleValue};
 /// let mut families = Families::new();
 /// let labels = LabelSet::new([("path".to_owned(), "/tmp/store.xml".to_owned())]);
 /// let origin = Origin { rule: "metrics[0]".into(), input: "store.xml".into() };
-/// let name = MetricName::parse("store_total_rows").unwrap();
+/// let name = MetricName::parse("store_total_rows")?;
 /// let sample = Sample { labels, value: SampleValue::Single(6.0) };
-/// families.add(&name, "Total rows in store", MetricType::Gauge, sample, origin).unwrap();
+/// families.add(&name, "Total rows in store", MetricType::Gauge, sample, origin)
+///     .map_err(|e| e.to_string())?;
 /// let text = exposition::render(&families);
 /// let lines: Vec<&str> = text.lines().collect();
 /// assert_eq!(lines, [
@@ -28,6 +29,7 @@ use crate::sample::{Families, LabelSet, MetricFamily, MetricType, SampleValue};
 ///     "store_total_rows{path=\"/tmp/store.xml\"} 6",
 /// ]);
 /// assert!(text.ends_with('\n'));
+/// # Ok::<(), String>(())
 /// ```
 pub fn render(families: &Families) -> String {
     let mut out = String::new();

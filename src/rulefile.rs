@@ -222,6 +222,35 @@ macro_rules! checked_string {
     };
 }
 
+/// The text of a checked name, and `Display` for it.
+macro_rules! named_string {
+    ($type:ident) => {
+        impl $type {
+            /// The name as written.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// Refuses a metric or label name starting with `__`, which Prometheus reserves.
+fn not_reserved(s: &str, what: &str) -> Result<(), String> {
+    if s.starts_with("__") {
+        return Err(format!(
+            "`{s}` is not a valid {what} name: names starting with `__` are reserved for \
+             Prometheus"
+        ));
+    }
+    Ok(())
+}
+
 /// The `version:` value; only [`SUPPORTED_VERSION`] is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version(pub u64);
@@ -278,28 +307,13 @@ impl MetricName {
                  starting with a digit"
             ));
         }
-        if s.starts_with("__") {
-            return Err(format!(
-                "`{s}` is not a valid metric name: names starting with `__` are reserved for \
-                 Prometheus"
-            ));
-        }
+        not_reserved(s, "metric")?;
         Ok(MetricName(s.to_owned()))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
 checked_string!(MetricName);
-
-impl fmt::Display for MetricName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+named_string!(MetricName);
 
 /// A valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__` (reserved by
 /// Prometheus; node_exporter 1.5 crashes on such a label in a textfile).
@@ -320,28 +334,13 @@ impl LabelName {
                  with a digit"
             ));
         }
-        if s.starts_with("__") {
-            return Err(format!(
-                "`{s}` is not a valid label name: names starting with `__` are reserved for \
-                 Prometheus"
-            ));
-        }
+        not_reserved(s, "label")?;
         Ok(LabelName(s.to_owned()))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
 checked_string!(LabelName);
-
-impl fmt::Display for LabelName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+named_string!(LabelName);
 
 /// Words a field cannot be called, because templates could not refer to it by that name.
 const RESERVED_FIELD_NAMES: &[&str] = &[
@@ -374,14 +373,10 @@ impl FieldName {
         }
         Ok(FieldName(s.to_owned()))
     }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 checked_string!(FieldName);
+named_string!(FieldName);
 
 /// A namespace prefix declared in `namespaces:`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -405,14 +400,10 @@ impl Prefix {
         }
         Ok(Prefix(s.to_owned()))
     }
-
-    /// The prefix.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 checked_string!(Prefix);
+named_string!(Prefix);
 
 /// An XPath 1.0 expression that compiles, with its text and the namespace prefixes it uses.
 pub struct XPathQuery {
