@@ -1,24 +1,40 @@
-//! Evaluate: compiled rules and a parsed document to samples (the DOM engine).
+//! Evaluate: compiled rules and a document built by [`crate::dom`] to samples (the DOM engine).
 //!
 //! Each rule's `select` is evaluated once against the document; its fields and value are then
-//! evaluated per selected node, its labels rendered per node, and the observations grouped by
-//! [`crate::aggregate`]. Nodes are visited in document order, so messages about a node are the
-//! same on every run. sxd-xpath's own document ordering builds a map of the whole document on
-//! every call; this engine builds one [`DocumentOrder`] per document, only when needed.
+//! evaluated per selected node, its labels rendered once per distinct field values, and the
+//! observations grouped by [`crate::aggregate`]. Nodes are visited in document order, so
+//! messages about a node are the same on every run.
+//!
+//! sxd-xpath is the reference semantics, and evaluates every query [`Evaluation::XPath`] asks
+//! for. By default ([`Evaluation::Direct`]) the queries of a rule the streaming engine could
+//! run are read straight from the document instead, as its plan ([`StreamPlan`]) describes
+//! them: the `select` path walked in document order, attributes and text looked up per node.
+//! On a large store that takes a small part of the time and memory sxd-xpath needs (a node-set
+//! of every row as a hash set, then sorted), with the same results: tests compare both on
+//! every construct. Fields `@name`, `string(@name)`, `text()` and `name/text()` of other rules
+//! are read directly too.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::convert::Infallible;
 use std::fmt;
 use std::path::Path;
 
-use sxd_document::dom::Document;
+use rustc_hash::FxHashMap;
+use sxd_document::QName;
+use sxd_document::dom::{self, Document, Element};
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
-use crate::aggregate::{Accumulator, DuplicateNode};
+use crate::aggregate::{Accumulator, DuplicateNode, GroupId};
 use crate::compile::{CompiledRule, CompiledRules, Shape};
+use crate::dom::{first_in_document_order, sort_in_document_order};
 use crate::labels::{self, TemplateId};
 use crate::rulefile::{LabelName, XPathQuery};
 use crate::sample::{LabelSet, Sample};
+use crate::streamable::{
+    Axis, DocumentValue, NameTest, Path as StreamPath, QName as StreamName, ReadQuery, Reader,
+    Step, StreamPlan,
+};
 use crate::value::parse_number;
 
 /// The samples one rule gave for one input.
@@ -134,6 +150,20 @@ impl fmt::Display for EvalError {
 
 impl std::error::Error for EvalError {}
 
+/// How the DOM engine answers a rule's queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Evaluation {
+    /// Queries of the forms the streaming engine runs ([`crate::streamable`]), and `@name`,
+    /// `string(@name)`, `text()` and `name/text()` in other rules, are read straight from the
+    /// document; the rest go through sxd-xpath. The results are the same as with
+    /// [`Evaluation::XPath`], in a fraction of the time and memory.
+    #[default]
+    Direct,
+    /// Every query goes through sxd-xpath: the reference semantics the tests hold the direct
+    /// reads to.
+    XPath,
+}
+
 /// Evaluates the rules at `which` (indexes into `rules.rules`) against one document. `input`
 /// is the path the document was read from, as the user gave it (the templates' `input`).
 pub fn evaluate(
@@ -141,27 +171,30 @@ pub fn evaluate(
     which: &[usize],
     document: &Document<'_>,
     input: &Path,
+    evaluation: Evaluation,
 ) -> Result<Vec<RuleSamples>, EvalError> {
-    merge_adjacent_text(document);
     let mut context = Context::new();
     for (prefix, uri) in &rules.namespaces {
         context.set_namespace(prefix, uri);
     }
     let input_value = labels::input_value(input);
     let global = render_global_labels(rules, &input_value)?;
-    let mut order = None;
-    let mut out = Vec::with_capacity(rules.rules.len());
+    let mut out = Vec::with_capacity(which.len());
     for &index in which {
         let Some(rule) = rules.rules.get(index) else {
             continue;
         };
+        let plan = match evaluation {
+            Evaluation::Direct => Plan::direct(rule, &rules.namespaces),
+            Evaluation::XPath => Plan::xpath(rule),
+        };
         let mut run = RuleRun {
             rule,
+            plan,
             templates: &rules.templates,
             input: &input_value,
             context: &context,
             document,
-            order: &mut order,
         };
         let samples = run.samples(&global)?;
         out.push(RuleSamples {
@@ -240,14 +273,338 @@ pub fn with_global_labels(samples: Vec<Sample>, global: &[(String, String)]) -> 
         .collect()
 }
 
+/// Which queries of one rule are read straight from the document; `None` sends a query to
+/// sxd-xpath.
+struct Plan<'r> {
+    /// A document-level count or sum, found by walking the document.
+    document: Option<&'r DocumentValue>,
+    /// The selected elements, found by walking the document.
+    select: Option<&'r StreamPath>,
+    /// One per field of the rule.
+    fields: Vec<Option<DirectRead>>,
+    /// The value.
+    value: Option<DirectRead>,
+}
+
+impl<'r> Plan<'r> {
+    /// Everything through sxd-xpath.
+    fn xpath(rule: &CompiledRule) -> Plan<'r> {
+        let fields = match &rule.shape {
+            Shape::Nodes { fields, .. } => fields.len(),
+            Shape::Document { .. } => 0,
+        };
+        Plan {
+            document: None,
+            select: None,
+            fields: vec![None; fields],
+            value: None,
+        }
+    }
+
+    /// A streamable rule is read from the document as the streaming engine reads it; another
+    /// rule's simple field and value queries are.
+    fn direct(rule: &'r CompiledRule, namespaces: &[(String, String)]) -> Plan<'r> {
+        let mut plan = Plan::xpath(rule);
+        match (&rule.shape, &rule.stream) {
+            (Shape::Document { .. }, Ok(StreamPlan::Document(value))) => {
+                let (DocumentValue::Count(path, _) | DocumentValue::Sum(path, _)) = value;
+                if walkable(path) {
+                    plan.document = Some(value);
+                }
+            }
+            (
+                Shape::Nodes { .. },
+                Ok(StreamPlan::Nodes {
+                    select,
+                    fields,
+                    value,
+                }),
+            ) => {
+                plan.select = walkable(select).then_some(select);
+                plan.fields = fields
+                    .iter()
+                    .cloned()
+                    .map(DirectRead::Stream)
+                    .map(Some)
+                    .collect();
+                plan.value = value.clone().map(DirectRead::Stream);
+            }
+            (Shape::Nodes { fields, value, .. }, _) => {
+                plan.fields = fields
+                    .iter()
+                    .map(|(_, query)| DirectRead::parse(query.text(), namespaces))
+                    .collect();
+                plan.value = value
+                    .as_ref()
+                    .and_then(|query| DirectRead::parse(query.text(), namespaces));
+            }
+            (Shape::Document { .. }, _) => {}
+        }
+        plan
+    }
+}
+
+/// A relative query read straight from an element, with the result sxd-xpath would give.
+#[derive(Debug, Clone)]
+enum DirectRead {
+    /// A reader of the streaming engine: `@a`, `.`, `text()`, `name`, `name/@a`, `string()` of
+    /// those.
+    Stream(ReadQuery),
+    /// `name/text()`: the first text node child of the first child element so named that has
+    /// one.
+    ChildText(StreamName),
+}
+
+impl DirectRead {
+    /// Recognises `@name`, `string(@name)`, `text()`, `string(text())` and `name/text()`,
+    /// written without spaces, with ASCII names whose prefixes are bound in `namespaces:`.
+    /// Any other query, or spelling, goes through sxd-xpath.
+    fn parse(query: &str, namespaces: &[(String, String)]) -> Option<DirectRead> {
+        let query = query.trim();
+        let (inner, or_empty) = match query
+            .strip_prefix("string(")
+            .and_then(|rest| rest.strip_suffix(')'))
+        {
+            Some(inner) => (inner, true),
+            None => (query, false),
+        };
+        let stream = |reader| Some(DirectRead::Stream(ReadQuery { reader, or_empty }));
+        if inner == "text()" {
+            return stream(Reader::FirstText);
+        }
+        if let Some(name) = inner.strip_prefix('@') {
+            return stream(Reader::Attribute(name_test(name, namespaces)?));
+        }
+        let element = inner.strip_suffix("/text()").filter(|_| !or_empty)?;
+        // `text/text()` is a name test on `text`, but a parser may think otherwise: such names
+        // are left to sxd-xpath.
+        if RESERVED_NAMES.contains(&element) {
+            return None;
+        }
+        Some(DirectRead::ChildText(name_test(element, namespaces)?))
+    }
+
+    /// The string the query gives at `element`; `None` for an empty node-set.
+    fn read<'d>(&self, element: Element<'d>) -> Option<Cow<'d, str>> {
+        match self {
+            DirectRead::Stream(ReadQuery { reader, or_empty }) => {
+                let found = match reader {
+                    Reader::Attribute(name) => {
+                        element.attribute_value(sxd_name(name)).map(Cow::Borrowed)
+                    }
+                    Reader::StringValue => Some(Cow::Owned(Node::Element(element).string_value())),
+                    Reader::FirstText => first_text(element).map(Cow::Borrowed),
+                    Reader::Child(name) => children_named(element, name)
+                        .next()
+                        .map(|child| Cow::Owned(Node::Element(child).string_value())),
+                    Reader::ChildAttribute(child, attribute) => children_named(element, child)
+                        .find_map(|c| c.attribute_value(sxd_name(attribute)))
+                        .map(Cow::Borrowed),
+                };
+                match found {
+                    None if *or_empty => Some(Cow::Borrowed("")),
+                    found => found,
+                }
+            }
+            DirectRead::ChildText(name) => children_named(element, name)
+                .find_map(first_text)
+                .map(Cow::Borrowed),
+        }
+    }
+}
+
+/// Names an XPath parser could take for a node type or an operator.
+const RESERVED_NAMES: [&str; 8] = [
+    "text",
+    "node",
+    "comment",
+    "processing-instruction",
+    "and",
+    "or",
+    "div",
+    "mod",
+];
+
+/// An element or attribute name test written as `name` or `prefix:name` with ASCII names, the
+/// prefix bound in `namespaces`.
+fn name_test(text: &str, namespaces: &[(String, String)]) -> Option<StreamName> {
+    let (prefix, local) = match text.split_once(':') {
+        Some((prefix, local)) => (Some(prefix), local),
+        None => (None, text),
+    };
+    let ncname = |name: &str| {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    if !ncname(local) || !prefix.is_none_or(ncname) {
+        return None;
+    }
+    let ns = match prefix {
+        Some(prefix) => Some(
+            namespaces
+                .iter()
+                .find(|(p, _)| p == prefix)
+                .map(|(_, uri)| uri.clone())?,
+        ),
+        None => None,
+    };
+    Some(StreamName {
+        ns,
+        local: local.to_owned(),
+    })
+}
+
+/// A path the document can be walked along: one step at least, and few enough for a bit set.
+fn walkable(path: &StreamPath) -> bool {
+    !path.steps.is_empty() && path.steps.len() < 64
+}
+
+fn sxd_name(name: &StreamName) -> QName<'_> {
+    QName::with_namespace_uri(name.ns.as_deref(), &name.local)
+}
+
+fn first_text(element: Element<'_>) -> Option<&str> {
+    element
+        .children()
+        .into_iter()
+        .find_map(|child| child.text())
+        .map(|text| text.text())
+}
+
+fn children_named<'d, 'n>(
+    element: Element<'d>,
+    name: &'n StreamName,
+) -> impl Iterator<Item = Element<'d>> + 'n
+where
+    'd: 'n,
+{
+    element
+        .children()
+        .into_iter()
+        .filter_map(|child| child.element())
+        .filter(move |child| {
+            let n = child.name();
+            n.local_part() == name.local && n.namespace_uri() == name.ns.as_deref()
+        })
+}
+
+/// Whether an element matches a step's name test and predicate.
+fn step_matches(step: &Step, element: Element<'_>) -> bool {
+    let name = element.name();
+    let named = match &step.test {
+        NameTest::Any => true,
+        NameTest::AnyIn(uri) => name.namespace_uri() == Some(uri.as_str()),
+        NameTest::Name(test) => {
+            name.local_part() == test.local && name.namespace_uri() == test.ns.as_deref()
+        }
+    };
+    named
+        && step.predicate.as_ref().is_none_or(|predicate| {
+            let text = if predicate.needs_text() {
+                Node::Element(element).string_value()
+            } else {
+                String::new()
+            };
+            let attribute =
+                |name: &StreamName| element.attribute_value(sxd_name(name)).map(str::to_owned);
+            predicate.eval(&attribute, &text)
+        })
+}
+
+/// Calls `visit` with each element a path of child and descendant steps selects, in document
+/// order, each once.
+///
+/// One walk in document order, as the streaming engine reads the file: the steps that may match
+/// an element are a bit set handed down from its parent, so a subtree no step can reach is
+/// skipped. `path` must be [`walkable`].
+fn walk<'d, E>(
+    document: Document<'d>,
+    path: &StreamPath,
+    mut visit: impl FnMut(Element<'d>) -> Result<(), E>,
+) -> Result<(), E> {
+    let steps = &path.steps;
+    let all = (1u64 << steps.len()) - 1;
+    let last = 1u64 << (steps.len() - 1);
+    let descendant = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, step)| step.axis == Axis::Descendant)
+        .fold(0u64, |bits, (i, _)| bits | 1 << i);
+    let top: Vec<dom::ChildOfElement<'d>> = document
+        .root()
+        .children()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    // The children still to visit of each open element, with the steps that may match them.
+    let mut stack = vec![(top.into_iter(), 1u64)];
+    while let Some((children, active)) = stack.last_mut() {
+        let active = *active;
+        let Some(child) = children.next() else {
+            stack.pop();
+            continue;
+        };
+        let Some(element) = child.element() else {
+            continue;
+        };
+        let mut matched = 0;
+        let mut candidates = active;
+        while candidates != 0 {
+            let i = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            if steps.get(i).is_some_and(|step| step_matches(step, element)) {
+                matched |= 1 << i;
+            }
+        }
+        if matched & last != 0 {
+            visit(element)?;
+        }
+        let below = ((matched << 1) & all) | (active & descendant);
+        if below != 0 {
+            stack.push((element.children().into_iter(), below));
+        }
+    }
+    Ok(())
+}
+
+/// What the rule field of a query is, for messages: `select`, `value`, `fields.kind`.
+#[derive(Clone, Copy)]
+enum QueryField<'a> {
+    Select,
+    Value,
+    Field(&'a str),
+}
+
+impl fmt::Display for QueryField<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryField::Select => f.write_str("select"),
+            QueryField::Value => f.write_str("value"),
+            QueryField::Field(name) => write!(f, "fields.{name}"),
+        }
+    }
+}
+
+/// The running state of a node-level rule.
+struct NodeState<'d> {
+    accumulator: Accumulator<Node<'d>>,
+    /// Groups by field values: the labels render once per distinct field values.
+    groups: FxHashMap<Vec<Cow<'d, str>>, GroupId>,
+    /// The current node's field values.
+    values: Vec<Cow<'d, str>>,
+}
+
 /// One rule being evaluated against one document.
 struct RuleRun<'a, 'd> {
     rule: &'a CompiledRule,
+    plan: Plan<'a>,
     templates: &'a labels::Templates,
     input: &'a minijinja::Value,
     context: &'a Context<'d>,
     document: &'a Document<'d>,
-    order: &'a mut Option<DocumentOrder<'d>>,
 }
 
 impl<'d> RuleRun<'_, 'd> {
@@ -265,7 +622,7 @@ impl<'d> RuleRun<'_, 'd> {
 
     fn run_query(
         &self,
-        field: &str,
+        field: QueryField<'_>,
         query: &XPathQuery,
         node: Node<'d>,
     ) -> Result<Value<'d>, EvalError> {
@@ -276,7 +633,7 @@ impl<'d> RuleRun<'_, 'd> {
                 self.error(
                     Some(node),
                     EvalErrorKind::XPath {
-                        field: field.to_owned(),
+                        field: field.to_string(),
                         query: query.text().to_owned(),
                         message: err.to_string(),
                     },
@@ -284,71 +641,88 @@ impl<'d> RuleRun<'_, 'd> {
             })
     }
 
-    fn order(&mut self) -> &DocumentOrder<'d> {
-        self.order
-            .get_or_insert_with(|| DocumentOrder::new(*self.document))
-    }
-
     /// The string a field or value query gives at a node; `None` for an empty node-set.
-    fn string_of(&mut self, value: Value<'d>) -> Option<String> {
-        match value {
+    fn read(
+        &self,
+        field: QueryField<'_>,
+        query: &XPathQuery,
+        direct: Option<&DirectRead>,
+        node: Node<'d>,
+    ) -> Result<Option<Cow<'d, str>>, EvalError> {
+        if let (Some(direct), Node::Element(element)) = (direct, node) {
+            return Ok(direct.read(element));
+        }
+        let text = match self.run_query(field, query, node)? {
             Value::Nodeset(nodes) => match nodes.size() {
                 0 => None,
                 1 => nodes.iter().next().map(|n| n.string_value()),
-                _ => {
-                    let order = self.order();
-                    nodes
-                        .iter()
-                        .min_by_key(|n| order.position(*n))
-                        .map(|n| n.string_value())
-                }
+                _ => first_in_document_order(nodes.iter()).map(|n| n.string_value()),
             },
             Value::String(s) => Some(s),
             Value::Number(n) => Some(crate::exposition::format_value(n)),
             Value::Boolean(b) => Some(b.to_string()),
-        }
+        };
+        Ok(text.map(Cow::Owned))
     }
 
-    fn number_at(&mut self, query: &XPathQuery, node: Node<'d>) -> Result<f64, EvalError> {
-        match self.run_query("value", query, node)? {
-            Value::Number(n) => Ok(n),
-            Value::Boolean(b) => Ok(if b { 1.0 } else { 0.0 }),
-            other => {
-                let text = self.string_of(other).ok_or_else(|| {
-                    self.error(
-                        Some(node),
-                        EvalErrorKind::Missing {
-                            field: "value".to_owned(),
-                            query: query.text().to_owned(),
-                        },
-                    )
-                })?;
-                parse_number(&text).ok_or_else(|| {
-                    self.error(
-                        Some(node),
-                        EvalErrorKind::NotANumber {
-                            query: query.text().to_owned(),
-                            text: shorten(&text),
-                        },
-                    )
-                })
-            }
+    fn number_at(
+        &self,
+        query: &XPathQuery,
+        direct: Option<&DirectRead>,
+        node: Node<'d>,
+    ) -> Result<f64, EvalError> {
+        let text = match (direct, node) {
+            (Some(direct), Node::Element(element)) => direct.read(element),
+            _ => match self.run_query(QueryField::Value, query, node)? {
+                Value::Number(n) => return Ok(n),
+                Value::Boolean(b) => return Ok(if b { 1.0 } else { 0.0 }),
+                other => self.read_value(other),
+            },
+        };
+        let text = text.ok_or_else(|| {
+            self.error(
+                Some(node),
+                EvalErrorKind::Missing {
+                    field: "value".to_owned(),
+                    query: query.text().to_owned(),
+                },
+            )
+        })?;
+        parse_number(&text).ok_or_else(|| {
+            self.error(
+                Some(node),
+                EvalErrorKind::NotANumber {
+                    query: query.text().to_owned(),
+                    text: shorten(&text),
+                },
+            )
+        })
+    }
+
+    /// The string of a value query's node-set or string.
+    fn read_value(&self, value: Value<'d>) -> Option<Cow<'d, str>> {
+        match value {
+            Value::Nodeset(nodes) => match nodes.size() {
+                0 => None,
+                1 => nodes.iter().next().map(|n| Cow::Owned(n.string_value())),
+                _ => first_in_document_order(nodes.iter()).map(|n| Cow::Owned(n.string_value())),
+            },
+            Value::String(s) => Some(Cow::Owned(s)),
+            Value::Number(n) => Some(Cow::Owned(crate::exposition::format_value(n))),
+            Value::Boolean(b) => Some(Cow::Owned(b.to_string())),
         }
     }
 
     /// `sum(NODES)` as XPath defines it, adding in document order.
     fn sum_in_document_order(
-        &mut self,
+        &self,
         nodes: &XPathQuery,
         root: Node<'d>,
     ) -> Result<Option<f64>, EvalError> {
-        match self.run_query("value", nodes, root)? {
+        match self.run_query(QueryField::Value, nodes, root)? {
             Value::Nodeset(set) => {
                 let mut nodes: Vec<Node<'d>> = set.iter().collect();
-                if nodes.len() > 1 {
-                    let order = self.order();
-                    nodes.sort_by_key(|n| order.position(*n));
-                }
+                sort_in_document_order(&mut nodes);
                 Ok(Some(
                     nodes
                         .iter()
@@ -361,17 +735,117 @@ impl<'d> RuleRun<'_, 'd> {
         }
     }
 
+    /// A document-level `count(PATH)`, `count(PATH/@a)`, `sum(PATH)` or `sum(PATH/@a)`, by one
+    /// walk; sums add in document order, as [`RuleRun::sum_in_document_order`] does.
+    fn walk_document_value(&self, value: &DocumentValue) -> f64 {
+        let document = *self.document;
+        match value {
+            DocumentValue::Count(path, attribute) => {
+                let mut count: u64 = 0;
+                let Ok(()) = walk(document, path, |element| {
+                    let counted = attribute
+                        .as_ref()
+                        .is_none_or(|a| element.attribute_value(sxd_name(a)).is_some());
+                    count += u64::from(counted);
+                    Ok::<(), Infallible>(())
+                });
+                count as f64
+            }
+            DocumentValue::Sum(path, attribute) => {
+                let mut sum = 0.0;
+                let Ok(()) = walk(document, path, |element| {
+                    match attribute {
+                        Some(a) => {
+                            if let Some(text) = element.attribute_value(sxd_name(a)) {
+                                sum += crate::streamable::xpath_number(text);
+                            }
+                        }
+                        None => {
+                            let text = Node::Element(element).string_value();
+                            sum += crate::streamable::xpath_number(&text);
+                        }
+                    }
+                    Ok::<(), Infallible>(())
+                });
+                sum
+            }
+        }
+    }
+
+    /// Reads one selected node's fields and value and adds it to its group.
+    fn observe(&self, node: Node<'d>, state: &mut NodeState<'d>) -> Result<(), EvalError> {
+        let Shape::Nodes { fields, value, .. } = &self.rule.shape else {
+            return Ok(());
+        };
+        state.values.clear();
+        for (i, (name, query)) in fields.iter().enumerate() {
+            let field = QueryField::Field(name.as_str());
+            let direct = self.plan.fields.get(i).and_then(Option::as_ref);
+            let text = self.read(field, query, direct, node)?.ok_or_else(|| {
+                self.error(
+                    Some(node),
+                    EvalErrorKind::Missing {
+                        field: field.to_string(),
+                        query: query.text().to_owned(),
+                    },
+                )
+            })?;
+            state.values.push(text);
+        }
+        let v = match value {
+            Some(query) => Some(self.number_at(query, self.plan.value.as_ref(), node)?),
+            None => None,
+        };
+        let group = match state.groups.get(state.values.as_slice()) {
+            Some(&group) => group,
+            None => {
+                let context = labels::context(
+                    fields
+                        .iter()
+                        .map(|(name, _)| name.as_str())
+                        .zip(state.values.iter().map(|v| &**v)),
+                    self.input,
+                );
+                let labels = render_labels(self.templates, &self.rule.labels, &context)
+                    .map_err(|kind| self.error(Some(node), kind))?;
+                let group = state.accumulator.group(&LabelSet::new(labels));
+                state.groups.insert(state.values.clone(), group);
+                group
+            }
+        };
+        state.accumulator.observe_group(group, v, node).map_err(
+            |DuplicateNode {
+                 labels,
+                 first,
+                 second,
+             }| {
+                self.error(
+                    Some(second),
+                    EvalErrorKind::Duplicate {
+                        labels,
+                        first: location_path(first),
+                    },
+                )
+            },
+        )
+    }
+
     fn samples(&mut self, global: &[(String, String)]) -> Result<Vec<Sample>, EvalError> {
         let root: Node<'d> = self.document.root().into();
         let samples = match &self.rule.shape {
             Shape::Document { value, sum_of } => {
-                let sum = match sum_of {
-                    Some(nodes) => self.sum_in_document_order(nodes, root)?,
-                    None => None,
-                };
-                let v = match sum {
-                    Some(sum) => sum,
-                    None => self.number_at(value, root)?,
+                let v = match self.plan.document {
+                    Some(direct) => self.walk_document_value(direct),
+                    None => {
+                        let sum = match sum_of {
+                            Some(nodes) => self.sum_in_document_order(nodes, root)?,
+                            None => None,
+                        };
+                        match sum {
+                            Some(sum) => sum,
+                            None => self.number_at(value, None, root)?,
+                        }
+                    }
                 };
                 let context = labels::context([], self.input);
                 let labels = render_labels(self.templates, &self.rule.labels, &context)
@@ -384,74 +858,41 @@ impl<'d> RuleRun<'_, 'd> {
             Shape::Nodes {
                 select,
                 fields,
-                value,
                 reduce,
+                ..
             } => {
-                let nodes = match self.run_query("select", select, root)? {
-                    Value::Nodeset(nodes) => nodes,
-                    other => {
-                        return Err(self.error(
-                            None,
-                            EvalErrorKind::SelectNotNodes {
-                                query: select.text().to_owned(),
-                                got: describe(&other),
-                            },
-                        ));
-                    }
+                let mut state = NodeState {
+                    accumulator: Accumulator::new(reduce),
+                    groups: FxHashMap::default(),
+                    values: Vec::with_capacity(fields.len()),
                 };
-                let mut nodes: Vec<Node<'d>> = nodes.iter().collect();
-                if nodes.len() > 1 {
-                    let order = self.order();
-                    nodes.sort_by_key(|n| order.position(*n));
-                }
-                let mut acc = Accumulator::new(reduce);
-                let mut field_values = Vec::with_capacity(fields.len());
-                for node in nodes {
-                    field_values.clear();
-                    for (name, query) in fields {
-                        let field = format!("fields.{}", name.as_str());
-                        let result = self.run_query(&field, query, node)?;
-                        let text = self.string_of(result).ok_or_else(|| {
-                            self.error(
-                                Some(node),
-                                EvalErrorKind::Missing {
-                                    field,
-                                    query: query.text().to_owned(),
-                                },
-                            )
+                match self.plan.select {
+                    Some(path) => {
+                        walk(*self.document, path, |element| {
+                            self.observe(Node::Element(element), &mut state)
                         })?;
-                        field_values.push(text);
                     }
-                    let v = match value {
-                        Some(query) => Some(self.number_at(query, node)?),
-                        None => None,
-                    };
-                    let context = labels::context(
-                        fields
-                            .iter()
-                            .map(|(name, _)| name.as_str())
-                            .zip(field_values.iter().map(String::as_str)),
-                        self.input,
-                    );
-                    let labels = render_labels(self.templates, &self.rule.labels, &context)
-                        .map_err(|kind| self.error(Some(node), kind))?;
-                    acc.observe(&LabelSet::new(labels), v, node).map_err(
-                        |DuplicateNode {
-                             labels,
-                             first,
-                             second,
-                         }| {
-                            self.error(
-                                Some(second),
-                                EvalErrorKind::Duplicate {
-                                    labels,
-                                    first: location_path(first),
-                                },
-                            )
-                        },
-                    )?;
+                    None => {
+                        let nodes = match self.run_query(QueryField::Select, select, root)? {
+                            Value::Nodeset(nodes) => nodes,
+                            other => {
+                                return Err(self.error(
+                                    None,
+                                    EvalErrorKind::SelectNotNodes {
+                                        query: select.text().to_owned(),
+                                        got: describe(&other),
+                                    },
+                                ));
+                            }
+                        };
+                        let mut nodes: Vec<Node<'d>> = nodes.iter().collect();
+                        sort_in_document_order(&mut nodes);
+                        for node in nodes {
+                            self.observe(node, &mut state)?;
+                        }
+                    }
                 }
-                acc.finish()
+                state.accumulator.finish()
             }
         };
         Ok(with_global_labels(samples, global))
@@ -475,86 +916,6 @@ pub(crate) fn shorten(text: &str) -> String {
     } else {
         let cut: String = text.chars().take(MAX).collect();
         format!("{cut}…")
-    }
-}
-
-/// Merges adjacent text nodes into one, as the XPath data model has them.
-///
-/// sxd-document makes one text node per run of characters, CDATA section and entity or
-/// character reference, so `<a>x&amp;y</a>` has three; `text()` would then read only `x`.
-/// Comments and processing instructions still separate text nodes, as they should.
-pub fn merge_adjacent_text(document: &Document<'_>) {
-    use sxd_document::dom::ChildOfElement;
-    let mut stack: Vec<sxd_document::dom::Element<'_>> = document
-        .root()
-        .children()
-        .into_iter()
-        .filter_map(|child| child.element())
-        .collect();
-    while let Some(element) = stack.pop() {
-        let mut run: Option<(sxd_document::dom::Text<'_>, String)> = None;
-        let mut merged = Vec::new();
-        for child in element.children() {
-            match child {
-                ChildOfElement::Text(text) => match &mut run {
-                    Some((_, joined)) => {
-                        joined.push_str(text.text());
-                        merged.push(text);
-                    }
-                    None => run = Some((text, text.text().to_owned())),
-                },
-                other => {
-                    if let Some((first, joined)) = run.take()
-                        && joined.len() != first.text().len()
-                    {
-                        first.set_text(&joined);
-                    }
-                    if let ChildOfElement::Element(child) = other {
-                        stack.push(child);
-                    }
-                }
-            }
-        }
-        if let Some((first, joined)) = run
-            && joined.len() != first.text().len()
-        {
-            first.set_text(&joined);
-        }
-        for text in merged {
-            text.remove_from_parent();
-        }
-    }
-}
-
-/// The position of every node of a document in document order, built in one walk.
-pub struct DocumentOrder<'d> {
-    positions: HashMap<Node<'d>, usize>,
-}
-
-impl<'d> DocumentOrder<'d> {
-    /// Walks the document once (iteratively: no recursion on deep documents).
-    // sxd nodes hash by the identity of the DOM node they point to, which never changes while
-    // the document lives, so the interior mutability clippy sees cannot change a key's hash.
-    #[allow(clippy::mutable_key_type)]
-    pub fn new(document: Document<'d>) -> DocumentOrder<'d> {
-        let mut positions = HashMap::new();
-        let mut stack: Vec<Node<'d>> = vec![document.root().into()];
-        while let Some(node) = stack.pop() {
-            positions.insert(node, positions.len());
-            if let Node::Element(element) = node {
-                for attribute in element.attributes() {
-                    positions.insert(attribute.into(), positions.len());
-                }
-            }
-            let children = node.children();
-            stack.extend(children.into_iter().rev());
-        }
-        DocumentOrder { positions }
-    }
-
-    /// The node's position; nodes not walked (namespace nodes) sort last.
-    pub fn position(&self, node: Node<'d>) -> usize {
-        self.positions.get(&node).copied().unwrap_or(usize::MAX)
     }
 }
 
@@ -597,4 +958,193 @@ pub fn location_path(node: Node<'_>) -> String {
     }
     steps.reverse();
     format!("/{}", steps.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dom;
+    use crate::xml::{NoSink, XmlLimits};
+    use pretty_assertions::assert_eq;
+
+    const NAMESPACES: &str = "namespaces:\n  m: \"urn:m\"\n";
+
+    fn compiled(metrics: &str) -> CompiledRules {
+        let yaml = format!("version: 1\n{NAMESPACES}metrics:\n{metrics}");
+        let file = crate::rulefile::parse(&yaml).unwrap_or_else(|(e, _)| panic!("{e}\n{yaml}"));
+        crate::compile::compile(file).unwrap_or_else(|e| panic!("{e:?}\n{yaml}"))
+    }
+
+    /// The samples (or the error) of every rule, as text.
+    fn outcome(rules: &CompiledRules, xml: &str, evaluation: Evaluation) -> String {
+        let package =
+            dom::parse(xml.as_bytes(), &XmlLimits::default(), &mut NoSink).expect("accepted");
+        let which: Vec<usize> = (0..rules.rules.len()).collect();
+        let document = package.as_document();
+        match evaluate(rules, &which, &document, Path::new("in.xml"), evaluation) {
+            Ok(results) => format!("{:?}", results),
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    /// Direct reads give what sxd-xpath gives, and each rule's queries were read directly as
+    /// `direct` says (select or document value, then one flag per field, then the value).
+    #[track_caller]
+    fn same_as_xpath(metric: &str, xml: &str, direct: &[bool]) -> String {
+        let rules = compiled(metric);
+        let rule = &rules.rules[0];
+        let plan = Plan::direct(rule, &rules.namespaces);
+        let mut used = vec![plan.select.is_some() || plan.document.is_some()];
+        used.extend(plan.fields.iter().map(Option::is_some));
+        if let Shape::Nodes { value: Some(_), .. } = &rule.shape {
+            used.push(plan.value.is_some());
+        }
+        assert_eq!(used, direct, "which queries are read directly in {metric}");
+        let reference = outcome(&rules, xml, Evaluation::XPath);
+        assert_eq!(
+            outcome(&rules, xml, Evaluation::Direct),
+            reference,
+            "{metric} on {xml}"
+        );
+        reference
+    }
+
+    const STORE: &str = "<store xmlns:m='urn:m'>\
+        <row id='1' kind='a' size='10' status='ok'>one<!--c-->more<i>x</i><i>y</i></row>\
+        <row id='2' kind='b' size='2.5' status='failed'><i v='7'/><i>z<j/>w</i>tail</row>\
+        <m:row id='3' kind='a' size='1e3' m:size='4'>three<m:i>ns</m:i></m:row>\
+        <group><row id='4' kind='a' size='-1'>nested</row></group>\
+        <row id='5' kind='b'/>\
+        </store>";
+
+    #[test]
+    fn streamable_rules_are_read_directly_with_the_same_results() {
+        for metric in [
+            "- { name: m, help: h, type: gauge, value: count(/store/row) }",
+            "- { name: m, help: h, type: gauge, value: count(//row/@size) }",
+            "- { name: m, help: h, type: gauge, value: sum(//row/@size) }",
+            "- { name: m, help: h, type: gauge, value: sum(/store/group/row) }",
+            "- { name: m, help: h, type: gauge, value: count(/store/m:*) }",
+            "- { name: m, help: h, type: gauge, value: \"count(//*[@kind = 'a'][@size > 5])\" }",
+        ] {
+            same_as_xpath(metric, STORE, &[true]);
+        }
+        for metric in [
+            "- { name: m, help: h, type: gauge, select: /store/row, fields: { k: '@kind' }, labels: { k: '{{ k }}' }, value: '@size', aggregate: sum }",
+            "- { name: m, help: h, type: gauge, select: '//row[@status != \"failed\"]', fields: { t: 'text()' }, labels: { t: '{{ t }}' }, aggregate: count }",
+            "- { name: m, help: h, type: gauge, select: //row, fields: { s: '.' }, labels: { s: '{{ s }}' }, aggregate: count }",
+            "- { name: m, help: h, type: gauge, select: /store/row, fields: { i: i, v: 'string(i/@v)' }, labels: { i: '{{ i }}', v: '{{ v }}' }, aggregate: count }",
+            "- { name: m, help: h, type: gauge, select: '/store/*', fields: { s: 'string(@m:size)' }, labels: { s: '{{ s }}' }, aggregate: count }",
+            "- { name: m, help: h, type: gauge, select: '//row[. = \"nested\"]', value: '@size' }",
+        ] {
+            let rules = compiled(metric);
+            let Shape::Nodes { fields, value, .. } = &rules.rules[0].shape else {
+                panic!("a node rule");
+            };
+            let mut direct = vec![true; 1 + fields.len()];
+            if value.is_some() {
+                direct.push(true);
+            }
+            same_as_xpath(metric, STORE, &direct);
+        }
+    }
+
+    #[test]
+    fn simple_fields_of_other_rules_are_read_directly() {
+        // `[1]` keeps the select from streaming; the fields are still read directly.
+        let rows = same_as_xpath(
+            "- { name: m, help: h, type: gauge, select: '/store/row[1] | /store/m:row', fields: { a: '@kind', b: 'string(@nothing)', c: text(), d: 'string(text())', e: 'i/text()', f: 'm:i/text()' }, labels: { a: '{{ a }}', b: '{{ b }}', c: '{{ c }}', d: '{{ d }}', e: '{{ e }}', f: '{{ f }}' }, aggregate: count }",
+            "<store xmlns:m='urn:m'><row kind='a'>t<i>x</i><m:i>y</m:i><i>z</i></row><m:row kind='b'>u<i><j/>v</i><m:i/><m:i>w</m:i><m:i>q</m:i></m:row></store>",
+            &[false, true, true, true, true, true, true],
+        );
+        assert!(rows.contains("\"x\""), "{rows}");
+        assert!(rows.contains("\"v\""), "{rows}");
+        assert!(rows.contains("\"w\""), "{rows}");
+        // An attribute selected by sxd-xpath has no attributes or children: fields of it are
+        // empty, as sxd-xpath has them.
+        same_as_xpath(
+            "- { name: m, help: h, type: gauge, select: '//row/@*', fields: { a: 'string(@x)', t: 'string(text())' }, labels: { a: '{{ a }}', t: '{{ t }}' }, aggregate: count }",
+            STORE,
+            &[false, true, true],
+        );
+        // Errors: a missing field, a value that is not a number, in document order.
+        let missing = same_as_xpath(
+            "- { name: m, help: h, type: gauge, select: '//row[position() < 3]', fields: { e: 'i/text()' }, labels: { e: '{{ e }}' }, aggregate: count }",
+            "<s><row><i>1</i></row><row><i/></row></s>",
+            &[false, true],
+        );
+        assert!(missing.contains("/s/row[2]"), "{missing}");
+        let not_a_number = same_as_xpath(
+            "- { name: m, help: h, type: gauge, select: '//row[position() < 3]', value: 'text()', aggregate: sum }",
+            "<s><row>1</row><row>x</row></s>",
+            &[false, true],
+        );
+        assert!(not_a_number.contains("\"x\""), "{not_a_number}");
+    }
+
+    #[test]
+    fn other_spellings_go_through_sxd_xpath() {
+        let namespaces = [("m".to_owned(), "urn:m".to_owned())];
+        for query in [
+            "@ kind",
+            "@*",
+            "@m:*",
+            "@q:kind",
+            "@ké",
+            "string(@a, @b)",
+            "string( @a )",
+            "text()[1]",
+            "text/text()",
+            "a/b/text()",
+            "string(a/text())",
+            "number(@a)",
+            "./@a",
+            "@a | @b",
+        ] {
+            assert!(
+                DirectRead::parse(query, &namespaces).is_none(),
+                "{query} should go through sxd-xpath"
+            );
+        }
+        for query in [
+            "@kind",
+            " @m:kind ",
+            "string(@a-b.c)",
+            "text()",
+            "m:row/text()",
+        ] {
+            assert!(
+                DirectRead::parse(query, &namespaces).is_some(),
+                "{query} should be read directly"
+            );
+        }
+    }
+
+    #[test]
+    fn a_select_walk_visits_each_element_once_in_document_order() {
+        // `//a//b` reaches the inner `b` through two `a`s; XPath selects it once.
+        same_as_xpath(
+            "- { name: m, help: h, type: gauge, select: '//a//b', fields: { id: '@id' }, labels: { id: '{{ id }}' }, value: '@id' }",
+            "<a><a><b id='1'><b id='2'/></b></a><b id='3'/></a>",
+            &[true, true, true],
+        );
+        let rules = compiled(
+            "- { name: m, help: h, type: gauge, select: '//a//b', fields: { id: '@id' }, labels: { id: '{{ id }}' }, value: '@id' }",
+        );
+        let Ok(StreamPlan::Nodes { select, .. }) = &rules.rules[0].stream else {
+            panic!("streamable");
+        };
+        let package = dom::parse(
+            b"<a><a><b id='1'><b id='2'/></b></a><b id='3'/><c><b id='4'/></c></a>",
+            &XmlLimits::default(),
+            &mut NoSink,
+        )
+        .expect("accepted");
+        let mut seen = Vec::new();
+        let Ok(()) = walk(package.as_document(), select, |element| {
+            seen.push(element.attribute_value("id").unwrap_or_default().to_owned());
+            Ok::<(), Infallible>(())
+        });
+        assert_eq!(seen, ["1", "2", "3", "4"]);
+    }
 }

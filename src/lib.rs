@@ -6,7 +6,8 @@
 //!    is read (names, XPath syntax, templates).
 //! 2. [`compile`] turns a [`rulefile::RuleFile`] into [`compile::CompiledRules`]: cross-rule checks,
 //!    namespace prefixes, template variables, one plan per metric family. Nothing here reads XML.
-//! 3. [`xml`] reads an input file and refuses hostile or broken XML before building a DOM.
+//! 3. [`xml`] reads an input file and refuses hostile or broken XML before building a DOM;
+//!    [`dom`] builds the DOM engine's document from the same checked scan.
 //! 4. [`evaluate`] runs the compiled rules against a document and yields [`sample::Sample`]s,
 //!    using [`aggregate`] and [`labels`].
 //! 5. [`exposition`] renders the samples in the Prometheus text format 0.0.4.
@@ -20,6 +21,7 @@ pub mod aggregate;
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+pub mod dom;
 pub mod evaluate;
 pub mod exposition;
 pub mod labels;

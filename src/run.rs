@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::compile::{self, CompileError, CompiledRules};
 use crate::diagnostic::{self, Diagnostic, Severity};
-use crate::evaluate::{self, EvalError, RuleSamples};
+use crate::dom;
+use crate::evaluate::{self, EvalError, Evaluation, RuleSamples};
 use crate::exposition;
 use crate::output::{self, Destination, WriteError};
 use crate::rulefile::{self, RuleFileError};
@@ -23,8 +24,22 @@ pub enum Engine {
     /// The streaming engine for every streamable rule, the DOM engine for the others.
     #[default]
     Auto,
-    /// The DOM engine for every rule (the reference semantics).
+    /// The DOM engine for every rule.
     Dom,
+    /// The DOM engine for every rule, with every query evaluated by sxd-xpath: the reference
+    /// semantics the other engines are tested against. Not offered on the command line.
+    #[value(skip)]
+    XPath,
+}
+
+impl Engine {
+    /// How the DOM engine answers queries with this engine choice.
+    fn evaluation(self) -> Evaluation {
+        match self {
+            Engine::Auto | Engine::Dom => Evaluation::Direct,
+            Engine::XPath => Evaluation::XPath,
+        }
+    }
 }
 
 /// Everything `run` needs, checked.
@@ -277,7 +292,7 @@ pub fn engine_report(rules: &CompiledRules, engine: Engine) -> Vec<String> {
         .iter()
         .map(|rule| {
             let how = match (&rule.stream, engine) {
-                (_, Engine::Dom) => "DOM engine (--engine dom)".to_owned(),
+                (_, Engine::Dom | Engine::XPath) => "DOM engine (--engine dom)".to_owned(),
                 (Ok(_), Engine::Auto) => "streaming engine".to_owned(),
                 (Err(why), Engine::Auto) => format!("DOM engine, not streamable: {why}"),
             };
@@ -307,8 +322,8 @@ fn evaluate_source(
         input: input.to_owned(),
         source,
     };
-    let (streaming, dom) = split_engines(rules, config.engine);
-    if dom.is_empty() {
+    let (streaming, dom_rules) = split_engines(rules, config.engine);
+    if dom_rules.is_empty() {
         let mut engine = StreamEngine::new(rules, &streaming, input);
         match source {
             Source::File(path) => xml::scan_file(path, &config.limits, &mut engine),
@@ -317,42 +332,53 @@ fn evaluate_source(
         .map_err(xml_error)?;
         return engine.finish().map_err(eval_error);
     }
-    let owned;
-    let bytes = match source {
-        Source::File(path) => {
-            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            if size > config.max_dom_bytes {
-                return Err(RunError::DomTooLarge {
-                    input: input.to_owned(),
-                    size,
-                    limit: config.max_dom_bytes,
-                    rules: dom.iter().map(|&i| rules.rules[i].id.clone()).collect(),
-                    reasons: dom
-                        .iter()
-                        .map(|&i| match &rules.rules[i].stream {
-                            Err(why) => format!("{}: {why}", rules.rules[i].id),
-                            Ok(_) => {
-                                format!("{} (streamable, but --engine dom)", rules.rules[i].id)
-                            }
-                        })
-                        .collect(),
-                });
-            }
-            owned = xml::read(path, &config.limits).map_err(xml_error)?;
-            owned.as_slice()
+    if let Source::File(path) = source {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if size > config.max_dom_bytes {
+            return Err(RunError::DomTooLarge {
+                input: input.to_owned(),
+                size,
+                limit: config.max_dom_bytes,
+                rules: dom_rules
+                    .iter()
+                    .map(|&i| rules.rules[i].id.clone())
+                    .collect(),
+                reasons: dom_rules
+                    .iter()
+                    .map(|&i| match &rules.rules[i].stream {
+                        Err(why) => format!("{}: {why}", rules.rules[i].id),
+                        Ok(_) => {
+                            format!("{} (streamable, but --engine dom)", rules.rules[i].id)
+                        }
+                    })
+                    .collect(),
+            });
         }
-        Source::Bytes(bytes) => bytes,
+    }
+    // One scan builds the DOM and feeds the streaming engine, if it has rules; the input is
+    // read in pieces and never held whole.
+    let mut engine = (!streaming.is_empty()).then(|| StreamEngine::new(rules, &streaming, input));
+    let mut no_sink = xml::NoSink;
+    let also: &mut dyn xml::Sink = match &mut engine {
+        Some(engine) => engine,
+        None => &mut no_sink,
     };
-    let package = xml::parse(bytes, &config.limits).map_err(xml_error)?;
+    let package = match source {
+        Source::File(path) => dom::load(path, &config.limits, also),
+        Source::Bytes(bytes) => dom::parse(bytes, &config.limits, also),
+    }
+    .map_err(xml_error)?;
     let document = package.as_document();
-    let dom_results = evaluate::evaluate(rules, &dom, &document, input);
-    let stream_results = if streaming.is_empty() {
-        Ok(Vec::new())
-    } else {
-        // The document is known to be well-formed: the DOM parse above checked it.
-        let mut engine = StreamEngine::new(rules, &streaming, input);
-        xml::scan(bytes, &config.limits, &mut engine).map_err(xml_error)?;
-        engine.finish()
+    let dom_results = evaluate::evaluate(
+        rules,
+        &dom_rules,
+        &document,
+        input,
+        config.engine.evaluation(),
+    );
+    let stream_results = match engine {
+        Some(engine) => engine.finish(),
+        None => Ok(Vec::new()),
     };
     // Report the error of the first failing rule in file order, as one engine would.
     let position = |error: &EvalError| rules.rules.iter().position(|r| r.id == error.rule);

@@ -394,6 +394,15 @@ pub trait Sink {
     fn text(&mut self, text: &str);
     /// A comment or processing instruction inside the root element (it separates text nodes).
     fn boundary(&mut self);
+    /// A comment anywhere in the document, before, inside or after the root element: its text
+    /// between `<!--` and `-->`. Inside the root element `boundary` is called too. The default
+    /// ignores it.
+    fn comment(&mut self, _text: &str) {}
+    /// A processing instruction anywhere in the document (the XML declaration is none), as
+    /// sxd-document reads it: its target, and its value after the whitespace that follows the
+    /// target, if there is such whitespace (`<?t?>` has no value, `<?t ?>` an empty one). Inside
+    /// the root element `boundary` is called too. The default ignores it.
+    fn processing_instruction(&mut self, _target: &str, _value: Option<&str>) {}
 }
 
 /// A sink that ignores everything (the DOM path uses it).
@@ -1205,10 +1214,11 @@ impl<'s> Scanner<'s> {
                     self.instruction(start, &instruction)?;
                     false
                 }
-                Event::Comment(_) => {
+                Event::Comment(text) => {
                     if !self.open.is_empty() {
                         self.sink.boundary();
                     }
+                    self.sink.comment(&text);
                     false
                 }
                 Event::Eof => return self.end_of_document(start).map_err(Stop::from),
@@ -1615,6 +1625,9 @@ impl<'s> Scanner<'s> {
         if !self.open.is_empty() {
             self.sink.boundary();
         }
+        let value = instruction.content();
+        let value = (!value.is_empty()).then(|| value.trim_start_matches(is_xml_space));
+        self.sink.processing_instruction(target, value);
         Ok(())
     }
 
@@ -2080,6 +2093,16 @@ fn fix_default_namespaces(text: &str, package: &Package) {
         if !empty {
             in_scope.push(default);
         }
+    }
+}
+
+/// An attribute value as [`StartTag::attributes`] gives it, with its references expanded the
+/// way sxd-document expands them: `a &amp; b` -> `a & b`. Borrows the value when it has none.
+pub fn attribute_value(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.contains('&') {
+        std::borrow::Cow::Owned(expand_references(raw))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
     }
 }
 
