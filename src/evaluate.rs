@@ -15,7 +15,6 @@
 //! are read directly too.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::fmt;
 use std::path::Path;
 
@@ -26,14 +25,14 @@ use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
 use crate::aggregate::{Accumulator, DuplicateNode, GroupId};
-use crate::compile::{CompiledRule, CompiledRules, Shape};
+use crate::compile::{CompiledRule, CompiledRules, Reduce, Shape};
 use crate::dom::{first_in_document_order, sort_in_document_order};
 use crate::labels::{self, TemplateId};
 use crate::rulefile::{LabelName, XPathQuery};
 use crate::sample::{LabelSet, Sample};
 use crate::streamable::{
-    Axis, DocumentValue, NameTest, Path as StreamPath, QName as StreamName, ReadQuery, Reader,
-    Step, StreamPlan,
+    Axis, DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
+    ReadQuery, Reader, Step, StreamPlan, compare,
 };
 use crate::value::parse_number;
 
@@ -179,27 +178,36 @@ pub fn evaluate(
     }
     let input_value = labels::input_value(input);
     let global = render_global_labels(rules, &input_value)?;
-    let mut out = Vec::with_capacity(which.len());
-    for &index in which {
-        let Some(rule) = rules.rules.get(index) else {
-            continue;
+    let runs: Vec<(usize, RuleRun<'_, '_>)> = which
+        .iter()
+        .filter_map(|&index| {
+            let rule = rules.rules.get(index)?;
+            let plan = match evaluation {
+                Evaluation::Direct => Plan::direct(rule, &rules.namespaces),
+                Evaluation::XPath => Plan::xpath(rule),
+            };
+            let run = RuleRun {
+                rule,
+                plan,
+                templates: &rules.templates,
+                input: &input_value,
+                context: &context,
+                document,
+            };
+            Some((index, run))
+        })
+        .collect();
+    let walked = walk_rules(*document, &runs);
+    let mut out = Vec::with_capacity(runs.len());
+    // In file order, so the error of the first failing rule is the one reported.
+    for ((index, run), walked) in runs.iter().zip(walked) {
+        let samples = match walked {
+            Some(result) => result?,
+            None => run.samples()?,
         };
-        let plan = match evaluation {
-            Evaluation::Direct => Plan::direct(rule, &rules.namespaces),
-            Evaluation::XPath => Plan::xpath(rule),
-        };
-        let mut run = RuleRun {
-            rule,
-            plan,
-            templates: &rules.templates,
-            input: &input_value,
-            context: &context,
-            document,
-        };
-        let samples = run.samples(&global)?;
         out.push(RuleSamples {
-            rule: index,
-            samples,
+            rule: *index,
+            samples: with_global_labels(samples, &global),
         });
     }
     Ok(out)
@@ -502,72 +510,213 @@ fn step_matches(step: &Step, element: Element<'_>) -> bool {
         }
     };
     named
-        && step.predicate.as_ref().is_none_or(|predicate| {
-            let text = if predicate.needs_text() {
-                Node::Element(element).string_value()
-            } else {
-                String::new()
-            };
-            let attribute =
-                |name: &StreamName| element.attribute_value(sxd_name(name)).map(str::to_owned);
-            predicate.eval(&attribute, &text)
-        })
+        && step
+            .predicate
+            .as_ref()
+            .is_none_or(|predicate| holds(predicate, element, &mut None))
 }
 
-/// Calls `visit` with each element a path of child and descendant steps selects, in document
-/// order, each once.
+/// [`Predicate::eval`] on an element of the DOM, reading the attributes in place and the string
+/// value only when a comparison needs it (`text` keeps it once read).
+fn holds<'d>(predicate: &Predicate, element: Element<'d>, text: &mut Option<String>) -> bool {
+    match predicate {
+        Predicate::And(all) => all.iter().all(|p| holds(p, element, text)),
+        Predicate::Or(all) => all.iter().any(|p| holds(p, element, text)),
+        Predicate::Not(inner) => !holds(inner, element, text),
+        Predicate::Exists(name) => element.attribute_value(sxd_name(name)).is_some(),
+        Predicate::Compare(Operand::Attribute(name), op, literal) => element
+            .attribute_value(sxd_name(name))
+            // An empty node-set compares false with anything.
+            .is_some_and(|value| compare(value, *op, literal)),
+        Predicate::Compare(Operand::StringValue, op, literal) => {
+            let text = text.get_or_insert_with(|| Node::Element(element).string_value());
+            compare(text, *op, literal)
+        }
+    }
+}
+
+/// The bits of a path's steps: all of them, the last, and the descendant (`//`) steps.
+struct StepBits {
+    all: u64,
+    last: u64,
+    descendant: u64,
+}
+
+impl StepBits {
+    /// For a [`walkable`] path.
+    fn of(path: &StreamPath) -> StepBits {
+        let steps = path.steps.len();
+        StepBits {
+            all: (1u64 << steps) - 1,
+            last: 1u64 << (steps - 1),
+            descendant: path
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, step)| step.axis == Axis::Descendant)
+                .fold(0u64, |bits, (i, _)| bits | 1 << i),
+        }
+    }
+}
+
+/// Calls `visit(i, element)` with each element `paths[i]` selects, in document order, each once
+/// per path; once `visit` returns false for a path, that path is no longer followed.
 ///
-/// One walk in document order, as the streaming engine reads the file: the steps that may match
-/// an element are a bit set handed down from its parent, so a subtree no step can reach is
-/// skipped. `path` must be [`walkable`].
-fn walk<'d, E>(
+/// One walk of the document in document order for every path, as the streaming engine reads
+/// the file once for every rule: per path, the steps that may match an element are a bit set
+/// handed down from its parent, and a subtree no step of any path can reach is skipped. Each
+/// path must be [`walkable`].
+fn walk<'d>(
     document: Document<'d>,
-    path: &StreamPath,
-    mut visit: impl FnMut(Element<'d>) -> Result<(), E>,
-) -> Result<(), E> {
-    let steps = &path.steps;
-    let all = (1u64 << steps.len()) - 1;
-    let last = 1u64 << (steps.len() - 1);
-    let descendant = steps
-        .iter()
-        .enumerate()
-        .filter(|(_, step)| step.axis == Axis::Descendant)
-        .fold(0u64, |bits, (i, _)| bits | 1 << i);
+    paths: &[&StreamPath],
+    mut visit: impl FnMut(usize, Element<'d>) -> bool,
+) {
+    let count = paths.len();
+    let bits: Vec<StepBits> = paths.iter().map(|path| StepBits::of(path)).collect();
+    let mut following = vec![true; count];
     let top: Vec<dom::ChildOfElement<'d>> = document
         .root()
         .children()
         .into_iter()
         .map(Into::into)
         .collect();
-    // The children still to visit of each open element, with the steps that may match them.
-    let mut stack = vec![(top.into_iter(), 1u64)];
-    while let Some((children, active)) = stack.last_mut() {
-        let active = *active;
+    // The children still to visit of each open element, and per path the steps that may match
+    // them: `count` bit sets per open element, one after the other.
+    let mut frames = vec![top.into_iter()];
+    let mut candidates: Vec<u64> = vec![1; count];
+    while let Some(children) = frames.last_mut() {
         let Some(child) = children.next() else {
-            stack.pop();
+            frames.pop();
+            candidates.truncate(frames.len() * count);
             continue;
         };
         let Some(element) = child.element() else {
             continue;
         };
-        let mut matched = 0;
-        let mut candidates = active;
-        while candidates != 0 {
-            let i = candidates.trailing_zeros() as usize;
-            candidates &= candidates - 1;
-            if steps.get(i).is_some_and(|step| step_matches(step, element)) {
-                matched |= 1 << i;
+        let base = (frames.len() - 1) * count;
+        let mut descend = false;
+        for (i, (path, bits)) in paths.iter().zip(&bits).enumerate() {
+            let active = candidates.get(base + i).copied().unwrap_or(0);
+            let mut below = 0;
+            if active != 0 && following[i] {
+                let mut matched = 0;
+                let mut steps = active;
+                while steps != 0 {
+                    let step = steps.trailing_zeros() as usize;
+                    steps &= steps - 1;
+                    if path
+                        .steps
+                        .get(step)
+                        .is_some_and(|s| step_matches(s, element))
+                    {
+                        matched |= 1 << step;
+                    }
+                }
+                if matched & bits.last != 0 && !visit(i, element) {
+                    following[i] = false;
+                }
+                below = ((matched << 1) & bits.all) | (active & bits.descendant);
             }
+            // The bit sets of the element's children, kept if any is not empty.
+            candidates.push(below);
+            descend |= below != 0;
         }
-        if matched & last != 0 {
-            visit(element)?;
-        }
-        let below = ((matched << 1) & all) | (active & descendant);
-        if below != 0 {
-            stack.push((element.children().into_iter(), below));
+        if descend {
+            frames.push(element.children().into_iter());
+        } else {
+            candidates.truncate(base + count);
         }
     }
-    Ok(())
+}
+
+/// What a rule whose nodes or value are found by walking the document has gathered so far.
+enum Gathered<'d> {
+    Nodes(NodeState<'d>),
+    Count(u64),
+    Sum(f64),
+    Failed(EvalError),
+}
+
+/// Evaluates, in one walk of the document, every rule whose `select` or document-level value is
+/// a walkable path; `None` for the other rules.
+fn walk_rules<'d>(
+    document: Document<'d>,
+    runs: &[(usize, RuleRun<'_, 'd>)],
+) -> Vec<Option<Result<Vec<Sample>, EvalError>>> {
+    // (index in `runs`, path, what it gathered)
+    let mut walkers: Vec<(usize, &StreamPath, Gathered<'d>)> = Vec::new();
+    for (i, (_, run)) in runs.iter().enumerate() {
+        let walker = match (run.plan.select, run.plan.document, &run.rule.shape) {
+            (Some(path), _, Shape::Nodes { fields, reduce, .. }) => {
+                Some((path, Gathered::Nodes(NodeState::new(reduce, fields.len()))))
+            }
+            (_, Some(DocumentValue::Count(path, _)), _) => Some((path, Gathered::Count(0))),
+            (_, Some(DocumentValue::Sum(path, _)), _) => Some((path, Gathered::Sum(0.0))),
+            _ => None,
+        };
+        if let Some((path, gathered)) = walker {
+            walkers.push((i, path, gathered));
+        }
+    }
+    let mut results: Vec<Option<Result<Vec<Sample>, EvalError>>> =
+        runs.iter().map(|_| None).collect();
+    if walkers.is_empty() {
+        return results;
+    }
+    let paths: Vec<&StreamPath> = walkers.iter().map(|(_, path, _)| *path).collect();
+    walk(document, &paths, |w, element| {
+        let Some((i, _, gathered)) = walkers.get_mut(w) else {
+            return false;
+        };
+        let Some((_, run)) = runs.get(*i) else {
+            return false;
+        };
+        match gathered {
+            Gathered::Nodes(state) => {
+                if let Err(error) = run.observe(Node::Element(element), state) {
+                    *gathered = Gathered::Failed(error);
+                    return false;
+                }
+            }
+            Gathered::Count(count) => {
+                if let Some(DocumentValue::Count(_, attribute)) = run.plan.document {
+                    let counted = attribute
+                        .as_ref()
+                        .is_none_or(|a| element.attribute_value(sxd_name(a)).is_some());
+                    *count += u64::from(counted);
+                }
+            }
+            // Added in document order, as `sum_in_document_order` adds.
+            Gathered::Sum(sum) => match run.plan.document {
+                Some(DocumentValue::Sum(_, Some(attribute))) => {
+                    if let Some(text) = element.attribute_value(sxd_name(attribute)) {
+                        *sum += crate::streamable::xpath_number(text);
+                    }
+                }
+                _ => {
+                    let text = Node::Element(element).string_value();
+                    *sum += crate::streamable::xpath_number(&text);
+                }
+            },
+            Gathered::Failed(_) => return false,
+        }
+        true
+    });
+    for (i, _, gathered) in walkers {
+        let Some((_, run)) = runs.get(i) else {
+            continue;
+        };
+        let result = match gathered {
+            Gathered::Nodes(state) => Ok(state.accumulator.finish()),
+            Gathered::Count(count) => run.document_sample(count as f64),
+            Gathered::Sum(sum) => run.document_sample(sum),
+            Gathered::Failed(error) => Err(error),
+        };
+        if let Some(slot) = results.get_mut(i) {
+            *slot = Some(result);
+        }
+    }
+    results
 }
 
 /// What the rule field of a query is, for messages: `select`, `value`, `fields.kind`.
@@ -595,6 +744,16 @@ struct NodeState<'d> {
     groups: FxHashMap<Vec<Cow<'d, str>>, GroupId>,
     /// The current node's field values.
     values: Vec<Cow<'d, str>>,
+}
+
+impl NodeState<'_> {
+    fn new(reduce: &Reduce, fields: usize) -> Self {
+        NodeState {
+            accumulator: Accumulator::new(reduce),
+            groups: FxHashMap::default(),
+            values: Vec::with_capacity(fields),
+        }
+    }
 }
 
 /// One rule being evaluated against one document.
@@ -735,41 +894,15 @@ impl<'d> RuleRun<'_, 'd> {
         }
     }
 
-    /// A document-level `count(PATH)`, `count(PATH/@a)`, `sum(PATH)` or `sum(PATH/@a)`, by one
-    /// walk; sums add in document order, as [`RuleRun::sum_in_document_order`] does.
-    fn walk_document_value(&self, value: &DocumentValue) -> f64 {
-        let document = *self.document;
-        match value {
-            DocumentValue::Count(path, attribute) => {
-                let mut count: u64 = 0;
-                let Ok(()) = walk(document, path, |element| {
-                    let counted = attribute
-                        .as_ref()
-                        .is_none_or(|a| element.attribute_value(sxd_name(a)).is_some());
-                    count += u64::from(counted);
-                    Ok::<(), Infallible>(())
-                });
-                count as f64
-            }
-            DocumentValue::Sum(path, attribute) => {
-                let mut sum = 0.0;
-                let Ok(()) = walk(document, path, |element| {
-                    match attribute {
-                        Some(a) => {
-                            if let Some(text) = element.attribute_value(sxd_name(a)) {
-                                sum += crate::streamable::xpath_number(text);
-                            }
-                        }
-                        None => {
-                            let text = Node::Element(element).string_value();
-                            sum += crate::streamable::xpath_number(&text);
-                        }
-                    }
-                    Ok::<(), Infallible>(())
-                });
-                sum
-            }
-        }
+    /// The one sample of a document-level rule.
+    fn document_sample(&self, value: f64) -> Result<Vec<Sample>, EvalError> {
+        let context = labels::context([], self.input);
+        let labels = render_labels(self.templates, &self.rule.labels, &context)
+            .map_err(|kind| self.error(None, kind))?;
+        Ok(vec![Sample {
+            labels: LabelSet::new(labels),
+            value: crate::sample::SampleValue::Single(value),
+        }])
     }
 
     /// Reads one selected node's fields and value and adds it to its group.
@@ -830,30 +963,20 @@ impl<'d> RuleRun<'_, 'd> {
         )
     }
 
-    fn samples(&mut self, global: &[(String, String)]) -> Result<Vec<Sample>, EvalError> {
+    /// The samples of a rule evaluated with sxd-xpath (rules the walk does not cover).
+    fn samples(&self) -> Result<Vec<Sample>, EvalError> {
         let root: Node<'d> = self.document.root().into();
-        let samples = match &self.rule.shape {
+        match &self.rule.shape {
             Shape::Document { value, sum_of } => {
-                let v = match self.plan.document {
-                    Some(direct) => self.walk_document_value(direct),
-                    None => {
-                        let sum = match sum_of {
-                            Some(nodes) => self.sum_in_document_order(nodes, root)?,
-                            None => None,
-                        };
-                        match sum {
-                            Some(sum) => sum,
-                            None => self.number_at(value, None, root)?,
-                        }
-                    }
+                let sum = match sum_of {
+                    Some(nodes) => self.sum_in_document_order(nodes, root)?,
+                    None => None,
                 };
-                let context = labels::context([], self.input);
-                let labels = render_labels(self.templates, &self.rule.labels, &context)
-                    .map_err(|kind| self.error(None, kind))?;
-                vec![Sample {
-                    labels: LabelSet::new(labels),
-                    value: crate::sample::SampleValue::Single(v),
-                }]
+                let v = match sum {
+                    Some(sum) => sum,
+                    None => self.number_at(value, None, root)?,
+                };
+                self.document_sample(v)
             }
             Shape::Nodes {
                 select,
@@ -861,41 +984,27 @@ impl<'d> RuleRun<'_, 'd> {
                 reduce,
                 ..
             } => {
-                let mut state = NodeState {
-                    accumulator: Accumulator::new(reduce),
-                    groups: FxHashMap::default(),
-                    values: Vec::with_capacity(fields.len()),
+                let mut state = NodeState::new(reduce, fields.len());
+                let nodes = match self.run_query(QueryField::Select, select, root)? {
+                    Value::Nodeset(nodes) => nodes,
+                    other => {
+                        return Err(self.error(
+                            None,
+                            EvalErrorKind::SelectNotNodes {
+                                query: select.text().to_owned(),
+                                got: describe(&other),
+                            },
+                        ));
+                    }
                 };
-                match self.plan.select {
-                    Some(path) => {
-                        walk(*self.document, path, |element| {
-                            self.observe(Node::Element(element), &mut state)
-                        })?;
-                    }
-                    None => {
-                        let nodes = match self.run_query(QueryField::Select, select, root)? {
-                            Value::Nodeset(nodes) => nodes,
-                            other => {
-                                return Err(self.error(
-                                    None,
-                                    EvalErrorKind::SelectNotNodes {
-                                        query: select.text().to_owned(),
-                                        got: describe(&other),
-                                    },
-                                ));
-                            }
-                        };
-                        let mut nodes: Vec<Node<'d>> = nodes.iter().collect();
-                        sort_in_document_order(&mut nodes);
-                        for node in nodes {
-                            self.observe(node, &mut state)?;
-                        }
-                    }
+                let mut nodes: Vec<Node<'d>> = nodes.iter().collect();
+                sort_in_document_order(&mut nodes);
+                for node in nodes {
+                    self.observe(node, &mut state)?;
                 }
-                state.accumulator.finish()
+                Ok(state.accumulator.finish())
             }
-        };
-        Ok(with_global_labels(samples, global))
+        }
     }
 }
 
@@ -1121,6 +1230,58 @@ mod tests {
     }
 
     #[test]
+    fn rules_walked_together_give_what_each_gives_alone() {
+        let metrics = "\
+- { name: a, help: h, type: gauge, value: count(//row) }
+- { name: b, help: h, type: gauge, select: '/store/row[@size]', fields: { k: '@kind' }, labels: { k: '{{ k }}' }, value: '@size', aggregate: sum }
+- { name: c, help: h, type: gauge, select: '//row[1]', fields: { k: '@kind' }, labels: { k: '{{ k }}' }, aggregate: count }
+- { name: d, help: h, type: gauge, select: '//*[@kind]', fields: { t: 'string(text())' }, labels: { t: '{{ t }}' }, aggregate: count }
+- { name: e, help: h, type: gauge, value: sum(/store/group/row/@size) }
+";
+        let rules = compiled(metrics);
+        let together = outcome(&rules, STORE, Evaluation::Direct);
+        assert_eq!(together, outcome(&rules, STORE, Evaluation::XPath));
+        for (i, line) in metrics.lines().enumerate() {
+            let alone = outcome(&compiled(&format!("{line}\n")), STORE, Evaluation::Direct);
+            let samples = alone.trim_start_matches("[RuleSamples { rule: 0, samples: ");
+            assert!(
+                together.contains(samples.trim_end_matches("}]")),
+                "rule {i}: {alone}\n{together}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_failing_rule_in_file_order_is_reported() {
+        let xml = "<store><row kind='a' size='x'/><row size='1'/></store>";
+        // A walked rule fails after a rule sxd-xpath evaluates fails: the earlier one wins.
+        let rules = compiled(
+            "\
+- { name: a, help: h, type: gauge, value: count(/store/row) }
+- { name: b, help: h, type: gauge, select: '/store/row[2]', fields: { k: '@kind' }, labels: { k: '{{ k }}' }, aggregate: count }
+- { name: c, help: h, type: gauge, select: /store/row, value: '@size', aggregate: sum }
+",
+        );
+        for evaluation in [Evaluation::Direct, Evaluation::XPath] {
+            let error = outcome(&rules, xml, evaluation);
+            assert!(error.starts_with("error: rule metrics[1] (b)"), "{error}");
+        }
+        let rules = compiled(
+            "\
+- { name: c, help: h, type: gauge, select: /store/row, value: '@size', aggregate: sum }
+- { name: b, help: h, type: gauge, select: '/store/row[2]', fields: { k: '@kind' }, labels: { k: '{{ k }}' }, aggregate: count }
+",
+        );
+        for evaluation in [Evaluation::Direct, Evaluation::XPath] {
+            let error = outcome(&rules, xml, evaluation);
+            assert!(
+                error.starts_with("error: rule metrics[0] (c) at /store/row[1]"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
     fn a_select_walk_visits_each_element_once_in_document_order() {
         // `//a//b` reaches the inner `b` through two `a`s; XPath selects it once.
         same_as_xpath(
@@ -1141,10 +1302,24 @@ mod tests {
         )
         .expect("accepted");
         let mut seen = Vec::new();
-        let Ok(()) = walk(package.as_document(), select, |element| {
+        walk(package.as_document(), &[select], |_, element| {
             seen.push(element.attribute_value("id").unwrap_or_default().to_owned());
-            Ok::<(), Infallible>(())
+            true
         });
         assert_eq!(seen, ["1", "2", "3", "4"]);
+        // Two paths in one walk; the second stops being followed after its first element.
+        let mut seen = Vec::new();
+        walk(package.as_document(), &[select, select], |path, element| {
+            seen.push((
+                path,
+                element.attribute_value("id").unwrap_or_default().to_owned(),
+            ));
+            path == 0
+        });
+        let expected: Vec<(usize, String)> = [(0, "1"), (1, "1"), (0, "2"), (0, "3"), (0, "4")]
+            .into_iter()
+            .map(|(path, id)| (path, id.to_owned()))
+            .collect();
+        assert_eq!(seen, expected);
     }
 }
