@@ -3,8 +3,9 @@
 //!
 //! [`load`] and [`parse`] build the tree from the content the one checked scan hands on
 //! ([`xml::scan_file`], [`xml::scan`]), rather than running sxd-document's own parser over the
-//! text after the scan: the input is read once, in 64 KiB pieces, and never held whole. Another
-//! [`Sink`] (the streaming engine) can take the same content in the same pass.
+//! text after the scan: the input is read once, in 64 KiB pieces, and never held whole. The
+//! scan runs on a second thread while this one builds. Another [`Sink`] (the streaming engine)
+//! can take the same content in the same pass.
 //!
 //! The tree is the one sxd-document 0.3.2's parser builds (`sxd_document::parser::parse`), node
 //! for node, with the repairs the XPath data model needs and which xml2prom used to make after
@@ -45,14 +46,17 @@ const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
 /// Reads a file with the checks of [`xml::scan_file`] and builds its DOM as it goes; `also`
 /// receives the same content (pass [`xml::NoSink`] for nothing). Refuses exactly what
 /// [`xml::scan_file`] refuses, with the same error.
+///
+/// The scan runs on a second thread ([`xml::scan_file_in_parallel`]): building the tree costs
+/// more than reading and checking the file, and the two overlap.
 pub fn load(path: &Path, limits: &XmlLimits, also: &mut dyn Sink) -> Result<Package, XmlError> {
-    build(also, |sink| xml::scan_file(path, limits, sink))
+    build(also, |sink| xml::scan_file_in_parallel(path, limits, sink))
 }
 
 /// Checks a document in memory as [`xml::scan`] does and builds its DOM; `also` receives the
 /// same content. Refuses exactly what [`xml::scan`] refuses, with the same error.
 pub fn parse(bytes: &[u8], limits: &XmlLimits, also: &mut dyn Sink) -> Result<Package, XmlError> {
-    build(also, |sink| xml::scan(bytes, limits, sink))
+    build(also, |sink| xml::scan_in_parallel(bytes, limits, sink))
 }
 
 fn build(
