@@ -139,7 +139,11 @@ impl<'d, 's> Builder<'d, 's> {
         // Namespace declarations (`xmlns:p`, `xmlns`) and the other attributes, as written.
         let mut declarations: Vec<(&str, std::borrow::Cow<'_, str>)> = Vec::new();
         let mut declared_default = None;
-        let mut attributes: Vec<(Option<&str>, &str, &str)> = Vec::new();
+        // (prefix, local name, raw value); on the stack for all but unusual tags.
+        let mut inline: [(Option<&str>, &str, &str); INLINE_ATTRIBUTES] =
+            [(None, "", ""); INLINE_ATTRIBUTES];
+        let mut spilled = Vec::new();
+        let mut count = 0;
         if tag.has_attributes() {
             for (name, raw) in tag.attributes() {
                 match split_name(name) {
@@ -147,10 +151,25 @@ impl<'d, 's> Builder<'d, 's> {
                         declarations.push((declared, xml::attribute_value(raw)));
                     }
                     (None, "xmlns") => declared_default = Some(xml::attribute_value(raw)),
-                    (prefix, local) => attributes.push((prefix, local, raw)),
+                    (prefix, local) => {
+                        match inline.get_mut(count) {
+                            Some(slot) => *slot = (prefix, local, raw),
+                            None => {
+                                if spilled.is_empty() {
+                                    spilled.extend_from_slice(&inline);
+                                }
+                                spilled.push((prefix, local, raw));
+                            }
+                        }
+                        count += 1;
+                    }
                 }
             }
         }
+        let attributes = match inline.get_mut(..count) {
+            Some(held) => held,
+            None => spilled.as_mut_slice(),
+        };
         let parent = self.open.last().copied();
         let inherited = self.defaults.last().cloned().flatten();
         let element = match (prefix, &declared_default) {
@@ -193,7 +212,7 @@ impl<'d, 's> Builder<'d, 's> {
             }
         }
         attributes.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        for (prefix, local, raw) in attributes {
+        for &mut (prefix, local, raw) in attributes {
             let value = xml::attribute_value(raw);
             match prefix {
                 None => {
@@ -217,6 +236,9 @@ impl<'d, 's> Builder<'d, 's> {
         self.defaults.push(default);
     }
 }
+
+/// How many attributes of a start tag the builder holds without allocating.
+const INLINE_ATTRIBUTES: usize = 16;
 
 /// How much of the text buffer stays reserved after a long run of text.
 const TEXT_BUFFER_KEPT: usize = 64 * 1024;
@@ -622,6 +644,16 @@ mod tests {
         ] {
             same_as_sxd_document(xml);
         }
+    }
+
+    #[test]
+    fn many_attributes_are_sorted_as_sxd_document_does() {
+        // More than the builder holds on the stack.
+        let attributes: String = (0..40).rev().map(|i| format!(" a{i:02}='{i}'")).collect();
+        same_as_sxd_document(&format!("<a{attributes}/>"));
+        same_as_sxd_document(&format!(
+            "<a xmlns:p='urn:p'{attributes} p:z='1' xmlns='urn:d'/>"
+        ));
     }
 
     #[test]
