@@ -58,7 +58,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
     pub max_input_bytes: u64,
 
-    /// Refuse to load an input larger than this into the DOM engine (it needs about 12 times
+    /// Refuse to load an input larger than this into the DOM engine (it needs about 11 times
     /// the file size in memory); streamable rules have no such limit.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
     pub max_dom_bytes: u64,

@@ -697,6 +697,88 @@ mod tests {
         }
     }
 
+    /// A random document made of the constructs the builder must copy: namespace
+    /// declarations, prefixed names, attributes with references, mixed text, CDATA sections,
+    /// comments and processing instructions, inside and outside the root element.
+    fn document() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let names = prop::sample::select(&["a", "b", "p:c", "q:d", "r:e", "xml:f"][..]);
+        let declarations = prop::sample::subsequence(
+            vec![
+                " xmlns:p='urn:other'",
+                " xmlns:q='urn:q&amp;'",
+                " xmlns:r='urn:p'",
+                " xmlns='urn:d'",
+                " xmlns=''",
+            ],
+            0..3,
+        );
+        let attributes = prop::sample::subsequence(
+            vec![
+                " x='1'",
+                " y='&lt;&#65;&#x42;'",
+                " p:x='2'",
+                " q:y=' a\tb '",
+                " xml:lang='en'",
+                " z=\"'\"",
+                " r:z=''",
+            ],
+            0..5,
+        );
+        let leaf = prop::sample::select(
+            &[
+                "t",
+                " ",
+                "\r\n",
+                "&amp;",
+                "&#10;",
+                "<![CDATA[c]]>",
+                "<![CDATA[]]>",
+                "<!--k-->",
+                "<?pi v ?>",
+                "<?pi?>",
+            ][..],
+        )
+        .prop_map(str::to_owned);
+        let content = leaf.prop_recursive(4, 40, 5, move |inner| {
+            (
+                names.clone(),
+                declarations.clone(),
+                attributes.clone(),
+                prop::collection::vec(inner, 0..5),
+            )
+                .prop_map(|(name, declarations, attributes, children)| {
+                    format!(
+                        "<{name}{}{}>{}</{name}>",
+                        declarations.concat(),
+                        attributes.concat(),
+                        children.concat()
+                    )
+                })
+        });
+        (
+            prop::sample::select(&["", "<?xml version='1.0'?>", "<!--c--><?pi x?>\n"][..]),
+            prop::collection::vec(content, 1..4),
+            prop::sample::select(&["", "\n", "<!--after-->"][..]),
+        )
+            .prop_map(|(prolog, children, epilog)| {
+                let root = "<root xmlns:p='urn:p' xmlns:q='urn:q' xmlns:r='urn:r'>";
+                format!("{prolog}{root}{}</root>{epilog}", children.concat())
+            })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_documents_match_sxd_document(xml in document()) {
+            let limits = XmlLimits::default();
+            match (xml::parse(xml.as_bytes(), &limits), parse(xml.as_bytes(), &limits, &mut xml::NoSink)) {
+                (Ok(_), Ok(_)) => proptest::prop_assert_eq!(reference(&xml), built(&xml)),
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => proptest::prop_assert!(false, "{xml}: sxd-document {:?}, built {:?}", a.map(drop), b.map(drop)),
+            }
+        }
+    }
+
     #[test]
     fn a_prefixed_xmlns_attribute_is_an_attribute() {
         // sxd-document takes `p:xmlns` for a default namespace declaration and drops it; in

@@ -8,11 +8,12 @@
 //! sxd-xpath is the reference semantics, and evaluates every query [`Evaluation::XPath`] asks
 //! for. By default ([`Evaluation::Direct`]) the queries of a rule the streaming engine could
 //! run are read straight from the document instead, as its plan ([`StreamPlan`]) describes
-//! them: the `select` path walked in document order, attributes and text looked up per node.
-//! On a large store that takes a small part of the time and memory sxd-xpath needs (a node-set
-//! of every row as a hash set, then sorted), with the same results: tests compare both on
-//! every construct. Fields `@name`, `string(@name)`, `text()` and `name/text()` of other rules
-//! are read directly too.
+//! them: the `select` path walked in document order (one walk for all such rules, as the
+//! streaming engine reads the file once for all), attributes and text looked up per node. On
+//! a large store that takes a small part of the time and memory sxd-xpath needs (a node-set of
+//! every row as a hash set, then sorted), with the same results: tests compare both on every
+//! construct. Fields `@name`, `string(@name)`, `text()` and `name/text()` of other rules are
+//! read directly too.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -57,7 +57,7 @@ pub struct RunConfig {
     pub limits: XmlLimits,
     /// The engine choice.
     pub engine: Engine,
-    /// The largest input the DOM engine may load (it needs about 12 times the file size).
+    /// The largest input the DOM engine may load (it needs about 11 times the file size).
     pub max_dom_bytes: u64,
     /// Print which engine runs each rule.
     pub verbose: bool,
@@ -189,7 +189,7 @@ pub enum RunError {
     Rules(RulesError),
     /// An input is too large for the DOM engine, which some rules need.
     #[error(
-        "{}: the file is {}, more than the DOM engine's limit of {} (it needs about 12 times the \
+        "{}: the file is {}, more than the DOM engine's limit of {} (it needs about 11 times the \
          file size in memory), and these rules need the DOM engine: {}; make them streamable (see \
          `xml2prom run --verbose` and the README's Engines section), use --engine auto, or raise \
          --max-dom-bytes",
