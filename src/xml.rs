@@ -559,6 +559,10 @@ pub fn scan_in_parallel(
 /// About how many bytes of content one piece of tape carries from the scan to the sink.
 const TAPE_BYTES: usize = 256 * 1024;
 
+/// What a piece of tape reserves: room for the record that takes it past [`TAPE_BYTES`] (a
+/// piece of text is at most 64 KiB), so that it seldom grows.
+const TAPE_CAPACITY: usize = 2 * TAPE_BYTES;
+
 /// How many pieces of tape may wait for the sink; then the scan waits.
 const TAPES_IN_FLIGHT: usize = 8;
 
@@ -575,7 +579,7 @@ fn in_parallel(
             .name("xml2prom-scan".to_owned())
             .spawn_scoped(scope, move || {
                 let mut recorder = Recorder {
-                    tape: Vec::with_capacity(TAPE_BYTES),
+                    tape: Vec::with_capacity(TAPE_CAPACITY),
                     sender,
                     returned,
                 };
@@ -625,12 +629,12 @@ const TAPE_INSTRUCTION: u8 = b'P';
 const TAPE_INSTRUCTION_VALUE: u8 = b'V';
 
 impl Recorder {
-    fn number(&mut self, n: usize) {
+    fn write_number(&mut self, n: usize) {
         self.tape.extend_from_slice(&(n as u64).to_le_bytes());
     }
 
-    fn text(&mut self, text: &str) {
-        self.number(text.len());
+    fn write_str(&mut self, text: &str) {
+        self.write_number(text.len());
         self.tape.extend_from_slice(text.as_bytes());
     }
 
@@ -647,7 +651,7 @@ impl Recorder {
         let next = self
             .returned
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(TAPE_BYTES));
+            .unwrap_or_else(|_| Vec::with_capacity(TAPE_CAPACITY));
         let tape = std::mem::replace(&mut self.tape, next);
         // The other end stops listening only when it is gone; nothing is left to tell then.
         let _ = self.sender.send(tape);
@@ -658,12 +662,12 @@ impl Sink for Recorder {
     fn start(&mut self, tag: &StartTag<'_>, empty: bool) {
         self.tape
             .push(if empty { TAPE_EMPTY_START } else { TAPE_START });
-        self.text(tag.raw);
-        self.text(tag.name);
-        self.number(tag.attributes.len());
+        self.write_str(tag.raw);
+        self.write_str(tag.name);
+        self.write_number(tag.attributes.len());
         for (key, value) in tag.attributes {
             for n in [key.start, key.end, value.start, value.end] {
-                self.number(n);
+                self.write_number(n);
             }
         }
         self.record_done();
@@ -676,7 +680,7 @@ impl Sink for Recorder {
 
     fn text(&mut self, text: &str) {
         self.tape.push(TAPE_TEXT);
-        Recorder::text(self, text);
+        self.write_str(text);
         self.record_done();
     }
 
@@ -687,7 +691,7 @@ impl Sink for Recorder {
 
     fn comment(&mut self, text: &str) {
         self.tape.push(TAPE_COMMENT);
-        Recorder::text(self, text);
+        self.write_str(text);
         self.record_done();
     }
 
@@ -695,12 +699,12 @@ impl Sink for Recorder {
         match value {
             Some(value) => {
                 self.tape.push(TAPE_INSTRUCTION_VALUE);
-                Recorder::text(self, target);
-                Recorder::text(self, value);
+                self.write_str(target);
+                self.write_str(value);
             }
             None => {
                 self.tape.push(TAPE_INSTRUCTION);
-                Recorder::text(self, target);
+                self.write_str(target);
             }
         }
         self.record_done();
