@@ -59,8 +59,8 @@ STREAM_MIN_SPEEDUP_VS_TYPICAL = 20.0
 STREAM_MIN_SPEEDUP_VS_ITERPARSE = 5.0
 STREAM_MAX_RSS_MIB = 32.0
 DOM_MAX_RSS_PER_FILE_BYTE = 12.0
-# The DOM engine's wall time at most this times baseline_onepass.py's (no slower).
-DOM_MAX_WALL_VS_ONEPASS = 1.0
+# The DOM engine at least this fast as baseline_onepass.py (1: no slower).
+DOM_MIN_SPEEDUP_VS_ONEPASS = 1.0
 
 AUTO, DOM, TYPICAL, ITERPARSE, ONEPASS = "auto", "dom", "typical", "iterparse", "onepass"
 
@@ -565,14 +565,14 @@ def target_rows(cases: list[Case], engine_flag: bool) -> list[str]:
     ]
     if both:
         c = max(both, key=lambda c: c.store.bytes)
-        x = c.outcomes[DOM].wall / c.outcomes[ONEPASS].wall
+        x = c.outcomes[ONEPASS].wall / c.outcomes[DOM].wall
         rows.append(
-            f"| DOM engine wall ≤ {DOM_MAX_WALL_VS_ONEPASS:g}× onepass | {c.store.title} | "
-            f"{times(x)} | {verdict(x <= DOM_MAX_WALL_VS_ONEPASS)} |"
+            f"| DOM engine ≥ {DOM_MIN_SPEEDUP_VS_ONEPASS:g}× onepass | {c.store.title} | "
+            f"{times(x)} | {verdict(x >= DOM_MIN_SPEEDUP_VS_ONEPASS)} |"
         )
     else:
         rows.append(
-            f"| DOM engine wall ≤ {DOM_MAX_WALL_VS_ONEPASS:g}× onepass | — | not measured | — |"
+            f"| DOM engine ≥ {DOM_MIN_SPEEDUP_VS_ONEPASS:g}× onepass | — | not measured | — |"
         )
     dom = largest(DOM)
     if dom is None:
