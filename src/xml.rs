@@ -477,7 +477,9 @@ pub fn read(path: &Path, limits: &XmlLimits) -> Result<Vec<u8>, XmlError> {
     Ok(bytes)
 }
 
-/// Checks the bytes against the limits and parses them into a DOM.
+/// Checks the bytes against the limits and parses them into a DOM with sxd-document's own
+/// parser. The DOM engine builds its tree from the scan instead ([`crate::dom`]); this is the
+/// reference its tests compare that tree with.
 ///
 /// The scan of [`scan`] comes first (size, encoding, characters, limits, entity declarations,
 /// structure, names and namespace prefixes), then sxd-document. A DOCTYPE without entity
@@ -536,9 +538,8 @@ pub fn scan_file(path: &Path, limits: &XmlLimits, sink: &mut dyn Sink) -> Result
 /// [`scan_file`] with the scan on a second thread: `sink` receives the same calls in the same
 /// order on this thread, while the scan reads and checks the next part of the file. For a sink
 /// whose work costs as much as the scan (building a DOM) the two then take the time of the
-/// slower one, not the sum. The content passes between the threads in pieces of about
-/// [`TAPE_BYTES`], at most [`TAPES_IN_FLIGHT`] of them at a time. If no thread can be started,
-/// the scan runs on this thread.
+/// slower one, not the sum. The content passes between the threads in pieces of about 256 KiB,
+/// at most 8 of them at a time. If no thread can be started, the scan runs on this thread.
 pub fn scan_file_in_parallel(
     path: &Path,
     limits: &XmlLimits,
