@@ -768,6 +768,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        // A failure prints the document; no file of failures is kept beside the sources.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
         #[test]
         fn random_documents_match_sxd_document(xml in document()) {
             let limits = XmlLimits::default();
