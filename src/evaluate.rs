@@ -14,12 +14,12 @@ use sxd_document::dom::Document;
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
-use crate::aggregate::{Accumulator, DuplicateNode};
+use crate::aggregate::{Accumulator, DuplicateNode, Observed};
 use crate::compile::{CompiledRule, CompiledRules, Shape};
 use crate::labels::{self, TemplateId};
+use crate::policy::{self, OnEmpty, Outcome, Reading, Skip, SkipReason, Skips};
 use crate::rulefile::{LabelName, XPathQuery};
-use crate::sample::{LabelSet, Sample};
-use crate::value::parse_number;
+use crate::sample::{LabelSet, Sample, SampleValue};
 
 /// The samples one rule gave for one input.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub struct RuleSamples {
     pub rule: usize,
     /// Its samples, top-level labels included.
     pub samples: Vec<Sample>,
+    /// The nodes it left out, by its policies.
+    pub skips: Skips,
 }
 
 /// Why a rule could not be evaluated against a document.
@@ -69,12 +71,14 @@ pub enum EvalErrorKind {
         /// The query.
         query: String,
     },
-    /// The value text is not a number.
-    NotANumber {
+    /// The value text does not give a number (or, in a state set, a state).
+    Invalid {
         /// The query.
         query: String,
         /// The text, shortened.
         text: String,
+        /// Why, a phrase completing "which ...".
+        why: String,
     },
     /// A label template failed to render.
     Template {
@@ -112,21 +116,19 @@ impl fmt::Display for EvalError {
             ),
             EvalErrorKind::Missing { field, query } => write!(
                 f,
-                "`{field}: {query}` selected nothing; fix the store, or make the query always \
-                 give a string, e.g. `string({query})`, or filter such nodes out in `select`"
+                "`{field}: {query}` selected nothing; fix the store, set `on_missing: skip` or \
+                 `on_missing: zero` on the rule, or filter such nodes out in `select`"
             ),
-            EvalErrorKind::NotANumber { query, text } => write!(
-                f,
-                "`value: {query}` gave {text:?}, which is not a number (numbers are written \
-                 like 42, -1.5 or 2e3, without spaces)"
-            ),
+            EvalErrorKind::Invalid { query, text, why } => {
+                write!(f, "`value: {query}` gave {text:?}, which {why}")
+            }
             EvalErrorKind::Template { label, message } => {
                 write!(f, "the template of label `{label}` failed: {message}")
             }
             EvalErrorKind::Duplicate { labels, first } => write!(
                 f,
                 "this node and {first} both give the series {labels}; add a label that tells \
-                 them apart, or an `aggregate`"
+                 them apart, an `aggregate`, or `on_duplicate: first`, `last` or `sum`"
             ),
         }
     }
@@ -163,10 +165,12 @@ pub fn evaluate(
             document,
             order: &mut order,
         };
-        let samples = run.samples(&global)?;
+        let mut skips = Skips::default();
+        let samples = run.samples(&global, &mut skips)?;
         out.push(RuleSamples {
             rule: index,
             samples,
+            skips,
         });
     }
     Ok(out)
@@ -217,6 +221,43 @@ pub fn render_labels(
                 })
         })
         .collect()
+}
+
+/// The sample `on_empty: zero` gives a rule that produced none: 0, labelled without fields.
+pub fn empty_sample(
+    rule: &CompiledRule,
+    templates: &labels::Templates,
+    input: &minijinja::Value,
+) -> Result<Option<Sample>, EvalErrorKind> {
+    if rule.policies.on_empty != OnEmpty::Zero {
+        return Ok(None);
+    }
+    let context = labels::context([], input);
+    let labels = render_labels(templates, &rule.labels, &context)?;
+    Ok(Some(Sample {
+        labels: LabelSet::new(labels),
+        value: SampleValue::Single(0.0),
+    }))
+}
+
+/// The skip for a node that `on_duplicate: first` or `last` left out.
+pub fn duplicate_skip(rule: &CompiledRule, labels: &LabelSet) -> Skip {
+    let policy = match &rule.shape {
+        Shape::Nodes {
+            reduce:
+                crate::compile::Reduce::Each(policy)
+                | crate::compile::Reduce::States {
+                    on_duplicate: policy,
+                    ..
+                },
+            ..
+        } => policy.as_str(),
+        _ => "",
+    };
+    Skip {
+        reason: SkipReason::Duplicate,
+        detail: format!("another node gave the series {labels} too (`on_duplicate: {policy}`)"),
+    }
 }
 
 /// Adds the top-level labels to every sample of a rule.
@@ -309,31 +350,16 @@ impl<'d> RuleRun<'_, 'd> {
         }
     }
 
-    fn number_at(&mut self, query: &XPathQuery, node: Node<'d>) -> Result<f64, EvalError> {
-        match self.run_query("value", query, node)? {
-            Value::Number(n) => Ok(n),
-            Value::Boolean(b) => Ok(if b { 1.0 } else { 0.0 }),
-            other => {
-                let text = self.string_of(other).ok_or_else(|| {
-                    self.error(
-                        Some(node),
-                        EvalErrorKind::Missing {
-                            field: "value".to_owned(),
-                            query: query.text().to_owned(),
-                        },
-                    )
-                })?;
-                parse_number(&text).ok_or_else(|| {
-                    self.error(
-                        Some(node),
-                        EvalErrorKind::NotANumber {
-                            query: query.text().to_owned(),
-                            text: shorten(&text),
-                        },
-                    )
-                })
-            }
-        }
+    /// What the value query gives at a node.
+    fn value_at(&mut self, query: &XPathQuery, node: Node<'d>) -> Result<Got, EvalError> {
+        Ok(match self.run_query("value", query, node)? {
+            Value::Number(n) => Got::Number(n),
+            Value::Boolean(b) => Got::Number(if b { 1.0 } else { 0.0 }),
+            other => match self.string_of(other) {
+                Some(text) => Got::Text(text),
+                None => Got::Missing,
+            },
+        })
     }
 
     /// `sum(NODES)` as XPath defines it, adding in document order.
@@ -361,25 +387,39 @@ impl<'d> RuleRun<'_, 'd> {
         }
     }
 
-    fn samples(&mut self, global: &[(String, String)]) -> Result<Vec<Sample>, EvalError> {
+    fn samples(
+        &mut self,
+        global: &[(String, String)],
+        skips: &mut Skips,
+    ) -> Result<Vec<Sample>, EvalError> {
         let root: Node<'d> = self.document.root().into();
-        let samples = match &self.rule.shape {
+        let rule = self.rule;
+        let samples = match &rule.shape {
             Shape::Document { value, sum_of } => {
                 let sum = match sum_of {
                     Some(nodes) => self.sum_in_document_order(nodes, root)?,
                     None => None,
                 };
-                let v = match sum {
-                    Some(sum) => sum,
-                    None => self.number_at(value, root)?,
+                let got = match sum {
+                    Some(sum) => Got::Number(sum),
+                    None => self.value_at(value, root)?,
                 };
-                let context = labels::context([], self.input);
-                let labels = render_labels(self.templates, &self.rule.labels, &context)
-                    .map_err(|kind| self.error(None, kind))?;
-                vec![Sample {
-                    labels: LabelSet::new(labels),
-                    value: crate::sample::SampleValue::Single(v),
-                }]
+                match policy::value(rule, got.reading()) {
+                    Outcome::Use(v) => {
+                        let context = labels::context([], self.input);
+                        let labels = render_labels(self.templates, &rule.labels, &context)
+                            .map_err(|kind| self.error(None, kind))?;
+                        vec![Sample {
+                            labels: LabelSet::new(labels),
+                            value: SampleValue::Single(v.unwrap_or(f64::NAN)),
+                        }]
+                    }
+                    Outcome::Skip(skip) => {
+                        skips.add(skip, || "/".to_owned());
+                        Vec::new()
+                    }
+                    Outcome::Fail(kind) => return Err(self.error(None, kind)),
+                }
             }
             Shape::Nodes {
                 select,
@@ -406,25 +446,32 @@ impl<'d> RuleRun<'_, 'd> {
                 }
                 let mut acc = Accumulator::new(reduce);
                 let mut field_values = Vec::with_capacity(fields.len());
-                for node in nodes {
+                'nodes: for node in nodes {
                     field_values.clear();
-                    for (name, query) in fields {
+                    for (index, (name, query)) in fields.iter().enumerate() {
                         let field = format!("fields.{}", name.as_str());
                         let result = self.run_query(&field, query, node)?;
-                        let text = self.string_of(result).ok_or_else(|| {
-                            self.error(
-                                Some(node),
-                                EvalErrorKind::Missing {
-                                    field,
-                                    query: query.text().to_owned(),
-                                },
-                            )
-                        })?;
-                        field_values.push(text);
+                        let text = self.string_of(result);
+                        match policy::field(rule, index, text) {
+                            Outcome::Use(text) => field_values.push(text),
+                            Outcome::Skip(skip) => {
+                                skips.add(skip, || location_path(node));
+                                continue 'nodes;
+                            }
+                            Outcome::Fail(kind) => return Err(self.error(Some(node), kind)),
+                        }
                     }
-                    let v = match value {
-                        Some(query) => Some(self.number_at(query, node)?),
-                        None => None,
+                    let got = match value {
+                        Some(query) => self.value_at(query, node)?,
+                        None => Got::Missing,
+                    };
+                    let v = match policy::value(rule, got.reading()) {
+                        Outcome::Use(v) => v,
+                        Outcome::Skip(skip) => {
+                            skips.add(skip, || location_path(node));
+                            continue 'nodes;
+                        }
+                        Outcome::Fail(kind) => return Err(self.error(Some(node), kind)),
                     };
                     let context = labels::context(
                         fields
@@ -433,28 +480,58 @@ impl<'d> RuleRun<'_, 'd> {
                             .zip(field_values.iter().map(String::as_str)),
                         self.input,
                     );
-                    let labels = render_labels(self.templates, &self.rule.labels, &context)
-                        .map_err(|kind| self.error(Some(node), kind))?;
-                    acc.observe(&LabelSet::new(labels), v, node).map_err(
-                        |DuplicateNode {
-                             labels,
-                             first,
-                             second,
-                         }| {
-                            self.error(
+                    let labels = LabelSet::new(
+                        render_labels(self.templates, &rule.labels, &context)
+                            .map_err(|kind| self.error(Some(node), kind))?,
+                    );
+                    match acc.observe(&labels, v, node) {
+                        Ok(Observed::Added) => {}
+                        Ok(Observed::Dropped(dropped)) => {
+                            skips.add(duplicate_skip(rule, &labels), || location_path(dropped));
+                        }
+                        Err(DuplicateNode {
+                            labels,
+                            first,
+                            second,
+                        }) => {
+                            return Err(self.error(
                                 Some(second),
                                 EvalErrorKind::Duplicate {
                                     labels,
                                     first: location_path(first),
                                 },
-                            )
-                        },
-                    )?;
+                            ));
+                        }
+                    }
                 }
-                acc.finish()
+                if acc.is_empty() {
+                    empty_sample(rule, self.templates, self.input)
+                        .map_err(|kind| self.error(None, kind))?
+                        .into_iter()
+                        .collect()
+                } else {
+                    acc.finish()
+                }
             }
         };
         Ok(with_global_labels(samples, global))
+    }
+}
+
+/// What a value query gave, owned.
+enum Got {
+    Missing,
+    Text(String),
+    Number(f64),
+}
+
+impl Got {
+    fn reading(&self) -> Reading<'_> {
+        match self {
+            Got::Missing => Reading::Missing,
+            Got::Text(text) => Reading::Text(text),
+            Got::Number(n) => Reading::Number(*n),
+        }
     }
 }
 

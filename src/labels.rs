@@ -79,6 +79,17 @@ impl Templates {
         Ok((TemplateId(name), variables))
     }
 
+    /// The variables a registered template uses (as [`Templates::add`] returns them).
+    pub fn variables(&self, id: &TemplateId) -> Vec<String> {
+        let mut variables: Vec<String> = self
+            .env
+            .get_template(id.as_str())
+            .map(|t| t.undeclared_variables(true).into_iter().collect())
+            .unwrap_or_default();
+        variables.sort();
+        variables
+    }
+
     /// Renders a registered template with a context.
     pub fn render(&self, id: &TemplateId, context: &Value) -> Result<String, String> {
         if let Some(variable) = self.direct.get(id.as_str())

@@ -24,6 +24,7 @@ pub mod evaluate;
 pub mod exposition;
 pub mod labels;
 pub mod output;
+pub mod policy;
 pub mod rulefile;
 pub mod run;
 pub mod sample;

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::diagnostic::{Position, position_at_index};
+use crate::policy::{OnDuplicate, OnEmpty, OnInvalid, OnMissing};
 use crate::sample::MetricType;
 
 /// The rule file format version this build reads.
@@ -72,6 +73,18 @@ pub struct Rule {
     pub buckets: Option<Vec<f64>>,
     /// Summary quantiles, ascending, each in [0, 1].
     pub quantiles: Option<Vec<f64>>,
+    /// A state set: the states `value` may give; one series per state, 1 for the current one.
+    pub states: Option<Vec<String>>,
+    /// The label that names the state in a state set (default `state`).
+    pub state_label: Option<LabelName>,
+    /// A selected node without the value or a field.
+    pub on_missing: Option<OnMissing>,
+    /// A value that does not give a number.
+    pub on_invalid: Option<OnInvalid>,
+    /// Two nodes that give the same series, in a rule without `aggregate`.
+    pub on_duplicate: Option<OnDuplicate>,
+    /// What a rule gives when no node produced a sample.
+    pub on_empty: Option<OnEmpty>,
 }
 
 /// How the nodes of one label set combine into one gauge or counter sample.

@@ -378,16 +378,23 @@ pub struct EngineConfig {
     pub max_dom_bytes: u64,
 }
 
-/// Adds one input's results to the families.
+/// Adds one input's results to the families, and a warning per rule that skipped nodes.
 fn add_results(
     families: &mut Families,
     rules: &CompiledRules,
     results: Vec<RuleSamples>,
     input: &Path,
+    warnings: &mut Vec<String>,
 ) -> Result<(), RunError> {
     let input: std::sync::Arc<str> = input.display().to_string().into();
     for result in results {
         let rule = &rules.rules[result.rule];
+        if let Some(report) = result.skips.report() {
+            warnings.push(format!(
+                "{input}: rule {} ({}): {report}",
+                rule.id, rule.name
+            ));
+        }
         let id: std::sync::Arc<str> = rule.id.as_str().into();
         for sample in result.samples {
             let origin = Origin {
@@ -405,24 +412,26 @@ pub fn collect(
     rules: &CompiledRules,
     inputs: &[PathBuf],
     config: &EngineConfig,
+    warnings: &mut Vec<String>,
 ) -> Result<Families, RunError> {
     let mut families = Families::new();
     for input in inputs {
         let results = evaluate_source(rules, Source::File(input), input, config)?;
-        add_results(&mut families, rules, results, input)?;
+        add_results(&mut families, rules, results, input, warnings)?;
     }
     Ok(families)
 }
 
 /// Evaluates compiled rules on one input's bytes with the chosen engine and renders the
-/// exposition text (for tests that compare engines, and for callers holding the bytes).
+/// exposition text (for tests that compare engines, and for callers holding the bytes), with
+/// the warnings a run would print (rules that skipped nodes).
 pub fn evaluate_to_text(
     rules: &CompiledRules,
     bytes: &[u8],
     input: &Path,
     limits: &XmlLimits,
     engine: Engine,
-) -> Result<String, RunError> {
+) -> Result<(String, Vec<String>), RunError> {
     let config = EngineConfig {
         limits: limits.clone(),
         engine,
@@ -430,8 +439,9 @@ pub fn evaluate_to_text(
     };
     let results = evaluate_source(rules, Source::Bytes(bytes), input, &config)?;
     let mut families = Families::new();
-    add_results(&mut families, rules, results, input)?;
-    Ok(exposition::render(&families))
+    let mut warnings = Vec::new();
+    add_results(&mut families, rules, results, input, &mut warnings)?;
+    Ok((exposition::render(&families), warnings))
 }
 
 /// The `run` subcommand.
@@ -447,10 +457,10 @@ pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
         engine: config.engine,
         max_dom_bytes: config.max_dom_bytes,
     };
-    let families = collect(&rules, &config.inputs, &engines)?;
+    let mut warnings = Vec::new();
+    let families = collect(&rules, &config.inputs, &engines, &mut warnings)?;
     let text = exposition::render(&families);
     output::write(&config.output, &text)?;
-    let mut warnings = Vec::new();
     if let Destination::File(path) = &config.output
         && path.extension().is_none_or(|e| e != "prom")
     {

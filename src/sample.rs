@@ -62,6 +62,11 @@ impl LabelSet {
         LabelSet(pairs)
     }
 
+    /// The set without labels.
+    pub const fn empty() -> LabelSet {
+        LabelSet(Vec::new())
+    }
+
     /// The pairs, sorted by label name.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0

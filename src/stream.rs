@@ -15,16 +15,16 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use crate::aggregate::{Accumulator, DuplicateNode, GroupId};
+use crate::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
 use crate::compile::{CompiledRule, CompiledRules, Shape};
 use crate::evaluate::{EvalError, EvalErrorKind, RuleSamples, render_labels, with_global_labels};
 use crate::labels;
+use crate::policy::{self, Outcome, Reading, Skip, Skips};
 use crate::sample::{LabelSet, Sample, SampleValue};
 use crate::streamable::{
     Axis, DocumentValue, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan,
     xpath_number,
 };
-use crate::value::parse_number;
 use crate::xml;
 
 /// Evaluates the streamable rules of a file while a scan reads the document.
@@ -82,6 +82,8 @@ struct Slot<'r> {
     immediate: bool,
     /// The first error, which ends the rule's evaluation.
     error: Option<EvalError>,
+    /// The nodes its policies left out.
+    skips: Skips,
 }
 
 enum SlotKind<'r> {
@@ -158,6 +160,8 @@ enum Observation {
     Document(String),
     /// A field or value that is missing or not a number.
     Failed(EvalError),
+    /// A node the rule's policies leave out, and its location path.
+    Skipped(Skip, String),
     /// The deferred predicate did not hold, or `count(PATH/@a)` found no attribute: nothing.
     Dropped,
 }
@@ -193,7 +197,10 @@ impl<'r> StreamEngine<'r> {
                         path: path_of(select),
                         fields,
                         value: value.as_ref(),
-                        keeps_paths: reduce == crate::compile::Reduce::Each,
+                        keeps_paths: matches!(
+                            reduce,
+                            crate::compile::Reduce::Each(_) | crate::compile::Reduce::States { .. }
+                        ),
                         accumulator: Accumulator::new(&reduce),
                         labels: FxHashMap::default(),
                     }
@@ -226,6 +233,7 @@ impl<'r> StreamEngine<'r> {
                 kind,
                 immediate,
                 error: None,
+                skips: Skips::default(),
             });
         }
         let mut states = vec![0u64; paths.len()];
@@ -267,6 +275,12 @@ impl<'r> StreamEngine<'r> {
                 continue;
             }
             let samples = match slot.kind {
+                SlotKind::Nodes { accumulator, .. } if accumulator.is_empty() => {
+                    crate::evaluate::empty_sample(slot.rule, &self.rules.templates, &self.input)
+                        .map_err(|kind| error(slot.rule, None, kind))?
+                        .into_iter()
+                        .collect()
+                }
                 SlotKind::Nodes { accumulator, .. } => accumulator.finish(),
                 SlotKind::Count { total, .. } | SlotKind::Sum { total, .. } => {
                     let context = labels::context([], &self.input);
@@ -281,6 +295,7 @@ impl<'r> StreamEngine<'r> {
             out.push(RuleSamples {
                 rule: slot.rule_index,
                 samples: with_global_labels(samples, &global),
+                skips: slot.skips,
             });
         }
         match first_error {
@@ -353,6 +368,7 @@ impl<'r> StreamEngine<'r> {
             return;
         };
         let rule = slot.rule;
+        let skips = &mut slot.skips;
         let result = match &mut slot.kind {
             SlotKind::Count {
                 attribute, total, ..
@@ -384,44 +400,70 @@ impl<'r> StreamEngine<'r> {
                     _ => None,
                 };
                 texts.truncate(fields.len());
-                let mut checked = Ok(None);
+                let mut checked = Ok(Some(()));
                 for (i, query) in fields.iter().enumerate() {
-                    match read(query) {
-                        Some(text) => {
+                    let text = match read(query) {
+                        Some(text) => Outcome::Use(text),
+                        None => match policy::field(rule, i, None) {
+                            // `on_missing: zero`: the empty string.
+                            Outcome::Use(_) => Outcome::Use(""),
+                            Outcome::Skip(skip) => Outcome::Skip(skip),
+                            Outcome::Fail(kind) => Outcome::Fail(kind),
+                        },
+                    };
+                    match text {
+                        Outcome::Use(text) => {
                             if i == texts.len() {
                                 texts.push(String::new());
                             }
                             texts[i].clear();
                             texts[i].push_str(text);
                         }
-                        None => {
-                            checked = Err(missing_field(rule, i, location(frames)));
+                        Outcome::Skip(skip) => {
+                            skips.add(skip, || location(frames));
+                            checked = Ok(None);
+                            break;
+                        }
+                        Outcome::Fail(kind) => {
+                            checked = Err(error(rule, Some(location(frames)), kind));
                             break;
                         }
                     }
                 }
-                if checked.is_ok()
-                    && let Some(query) = value
-                {
-                    checked = match read(query) {
-                        Some(text) => parse_number(text)
-                            .map(Some)
-                            .ok_or_else(|| not_a_number(rule, text, location(frames))),
-                        None => Err(missing_value(rule, location(frames))),
-                    };
-                }
-                checked.and_then(|number| {
-                    let place = keeps_paths.then(|| location(frames));
-                    observe_node(
-                        rule,
-                        templates,
-                        input,
-                        accumulator,
-                        cache,
-                        &texts,
-                        number,
-                        place,
-                    )
+                let number = match checked {
+                    Ok(Some(())) => {
+                        let reading = match value.and_then(read) {
+                            Some(text) => Reading::Text(text),
+                            None => Reading::Missing,
+                        };
+                        match policy::value(rule, reading) {
+                            Outcome::Use(number) => Ok(Some(number)),
+                            Outcome::Skip(skip) => {
+                                skips.add(skip, || location(frames));
+                                Ok(None)
+                            }
+                            Outcome::Fail(kind) => Err(error(rule, Some(location(frames)), kind)),
+                        }
+                    }
+                    Ok(None) => Ok(None),
+                    Err(err) => Err(err),
+                };
+                number.and_then(|number| match number {
+                    None => Ok(()),
+                    Some(number) => {
+                        let place = keeps_paths.then(|| location(frames));
+                        observe_node(
+                            rule,
+                            templates,
+                            input,
+                            accumulator,
+                            cache,
+                            skips,
+                            &texts,
+                            number,
+                            place,
+                        )
+                    }
                 })
             }
         };
@@ -456,9 +498,14 @@ impl<'r> StreamEngine<'r> {
             return;
         }
         let rule = slot.rule;
+        let skips = &mut slot.skips;
         let result = match (&mut slot.kind, observation) {
             (_, Observation::Dropped) => Ok(()),
             (_, Observation::Failed(err)) => Err(err),
+            (_, Observation::Skipped(skip, location)) => {
+                skips.add(skip, || location);
+                Ok(())
+            }
             (SlotKind::Count { total, .. }, Observation::Document(_)) => {
                 *total += 1.0;
                 Ok(())
@@ -484,6 +531,7 @@ impl<'r> StreamEngine<'r> {
                 input,
                 accumulator,
                 cache,
+                skips,
                 &fields,
                 value,
                 location,
@@ -504,6 +552,7 @@ fn observe_node(
     input: &minijinja::Value,
     accumulator: &mut Accumulator<Option<String>>,
     cache: &mut FxHashMap<Vec<String>, GroupId>,
+    skips: &mut Skips,
     texts: &[String],
     number: Option<f64>,
     location: Option<String>,
@@ -528,22 +577,26 @@ fn observe_node(
             group
         }
     };
-    accumulator.observe_group(group, number, location).map_err(
-        |DuplicateNode {
-             labels,
-             first,
-             second,
-         }| {
-            error(
-                rule,
-                second,
-                EvalErrorKind::Duplicate {
-                    labels,
-                    first: first.unwrap_or_default(),
-                },
-            )
-        },
-    )
+    match accumulator.observe_group(group, number, location) {
+        Ok(Observed::Added) => Ok(()),
+        Ok(Observed::Dropped(dropped)) => {
+            let skip = crate::evaluate::duplicate_skip(rule, accumulator.labels(group));
+            skips.add(skip, || dropped.unwrap_or_default());
+            Ok(())
+        }
+        Err(DuplicateNode {
+            labels,
+            first,
+            second,
+        }) => Err(error(
+            rule,
+            second,
+            EvalErrorKind::Duplicate {
+                labels,
+                first: first.unwrap_or_default(),
+            },
+        )),
+    }
 }
 
 fn error(rule: &CompiledRule, node: Option<String>, kind: EvalErrorKind) -> EvalError {
@@ -600,45 +653,6 @@ impl Slot<'_> {
             | SlotKind::Sum { path, .. } => *path,
         }
     }
-}
-
-/// The error for field `index` of a rule that selected nothing.
-fn missing_field(rule: &CompiledRule, index: usize, at: String) -> EvalError {
-    let (field, query) = match &rule.shape {
-        Shape::Nodes { fields, .. } => fields
-            .get(index)
-            .map(|(name, query)| (format!("fields.{}", name.as_str()), query.text().to_owned()))
-            .unwrap_or_default(),
-        Shape::Document { .. } => Default::default(),
-    };
-    error(rule, Some(at), EvalErrorKind::Missing { field, query })
-}
-
-fn value_text(rule: &CompiledRule) -> String {
-    match &rule.shape {
-        Shape::Nodes {
-            value: Some(query), ..
-        } => query.text().to_owned(),
-        _ => String::new(),
-    }
-}
-
-/// The error for a value query that selected nothing.
-fn missing_value(rule: &CompiledRule, at: String) -> EvalError {
-    let kind = EvalErrorKind::Missing {
-        field: "value".to_owned(),
-        query: value_text(rule),
-    };
-    error(rule, Some(at), kind)
-}
-
-/// The error for a value that is not a number.
-fn not_a_number(rule: &CompiledRule, text: &str, at: String) -> EvalError {
-    let kind = EvalErrorKind::NotANumber {
-        query: value_text(rule),
-        text: crate::evaluate::shorten(text),
-    };
-    error(rule, Some(at), kind)
 }
 
 /// The location path of the innermost open element, e.g. `/store/row[3]`.
@@ -1011,14 +1025,6 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
         }
         SlotKind::Nodes { fields, value, .. } => (*fields, *value),
     };
-    let Shape::Nodes {
-        fields: field_queries,
-        value: value_query,
-        ..
-    } = &slot.rule.shape
-    else {
-        return Observation::Dropped;
-    };
     let mut children = record.children.drain(..);
     let first_text = record.first_text.take();
     let mut readings = record.read_now.drain(..);
@@ -1037,48 +1043,22 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
     };
     let rule = slot.rule;
     let mut texts = Vec::with_capacity(fields.len());
-    for (query, (name, xpath)) in fields.iter().zip(field_queries) {
-        match read(query) {
-            Some(text) => texts.push(text),
-            None => {
-                return Observation::Failed(error(
-                    rule,
-                    Some(at()),
-                    EvalErrorKind::Missing {
-                        field: format!("fields.{}", name.as_str()),
-                        query: xpath.text().to_owned(),
-                    },
-                ));
-            }
+    for (index, query) in fields.iter().enumerate() {
+        match policy::field(rule, index, read(query)) {
+            Outcome::Use(text) => texts.push(text),
+            Outcome::Skip(skip) => return Observation::Skipped(skip, at()),
+            Outcome::Fail(kind) => return Observation::Failed(error(rule, Some(at()), kind)),
         }
     }
-    let number = match (value, value_query) {
-        (Some(query), Some(xpath)) => match read(query) {
-            None => {
-                return Observation::Failed(error(
-                    rule,
-                    Some(at()),
-                    EvalErrorKind::Missing {
-                        field: "value".to_owned(),
-                        query: xpath.text().to_owned(),
-                    },
-                ));
-            }
-            Some(text) => match parse_number(&text) {
-                Some(number) => Some(number),
-                None => {
-                    return Observation::Failed(error(
-                        rule,
-                        Some(at()),
-                        EvalErrorKind::NotANumber {
-                            query: xpath.text().to_owned(),
-                            text: crate::evaluate::shorten(&text),
-                        },
-                    ));
-                }
-            },
-        },
-        _ => None,
+    let text = value.and_then(&mut read);
+    let reading = match &text {
+        Some(text) => Reading::Text(text),
+        None => Reading::Missing,
+    };
+    let number = match policy::value(rule, reading) {
+        Outcome::Use(number) => number,
+        Outcome::Skip(skip) => return Observation::Skipped(skip, at()),
+        Outcome::Fail(kind) => return Observation::Failed(error(rule, Some(at()), kind)),
     };
     Observation::Node {
         fields: texts,

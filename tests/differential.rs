@@ -167,7 +167,20 @@ fn compile_rules(yaml: &str) -> CompiledRules {
 /// Runs one engine on bytes; a panic is an outcome too, so one broken case does not hide the
 /// others.
 fn run_engine(rules: &CompiledRules, xml: &[u8], limits: &XmlLimits, engine: Engine) -> Outcome {
-    outcome_of(|| evaluate_to_text(rules, xml, Path::new(INPUT), limits, engine))
+    outcome_of(|| {
+        evaluate_to_text(rules, xml, Path::new(INPUT), limits, engine)
+            .map(|(text, warnings)| with_warnings(text, &warnings))
+    })
+}
+
+/// The exposition followed by the run's warnings (skipped nodes), which must agree too.
+fn with_warnings(mut text: String, warnings: &[String]) -> String {
+    for warning in warnings {
+        text.push_str("warning: ");
+        text.push_str(warning);
+        text.push('\n');
+    }
+    text
 }
 
 fn outcome_of(run: impl FnOnce() -> Result<String, RunError>) -> Outcome {
@@ -213,8 +226,9 @@ fn compare_files(scenario: &Scenario) -> Result<Outcome, String> {
             max_dom_bytes: u64::MAX,
         };
         outcome_of(|| {
-            collect(&rules, std::slice::from_ref(&path), &config)
-                .map(|families| exposition::render(&families))
+            let mut warnings = Vec::new();
+            collect(&rules, std::slice::from_ref(&path), &config, &mut warnings)
+                .map(|families| with_warnings(exposition::render(&families), &warnings))
         })
     };
     let dom = run(Engine::Dom);
