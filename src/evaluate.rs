@@ -643,7 +643,13 @@ pub fn location_path(node: Node<'_>) -> String {
         match node {
             Node::Root(_) => break,
             Node::Element(element) => {
-                let name = node.prefixed_name().unwrap_or_default();
+                // The prefix as written: sxd-xpath's `prefixed_name` picks any prefix bound to
+                // the namespace, which may not be the one the store uses.
+                let local = element.name().local_part();
+                let name = match element.preferred_prefix() {
+                    Some(prefix) => format!("{prefix}:{local}"),
+                    None => local.to_owned(),
+                };
                 if matches!(node.parent(), Some(Node::Root(_))) {
                     steps.push(name);
                 } else {
@@ -655,8 +661,12 @@ pub fn location_path(node: Node<'_>) -> String {
                     steps.push(format!("{name}[{}]", before + 1));
                 }
             }
-            Node::Attribute(_) => {
-                steps.push(format!("@{}", node.prefixed_name().unwrap_or_default()))
+            Node::Attribute(attribute) => {
+                let local = attribute.name().local_part();
+                steps.push(match attribute.preferred_prefix() {
+                    Some(prefix) => format!("@{prefix}:{local}"),
+                    None => format!("@{local}"),
+                })
             }
             Node::Text(_) => {
                 let before = node

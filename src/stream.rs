@@ -66,8 +66,10 @@ struct Frame {
     raw: String,
     /// 1-based position among same-named siblings.
     position: usize,
-    /// Children seen so far by name, for their positions.
-    children: Vec<(String, usize)>,
+    /// Children seen so far by expanded name (namespace URI, local name), for their positions:
+    /// a location path step `row[2]` counts the `row` siblings in the same namespace, as XPath
+    /// does.
+    children: Vec<(Option<String>, String, usize)>,
     /// How many namespace declarations this element added to `scopes`.
     declared: usize,
 }
@@ -690,15 +692,26 @@ impl xml::Sink for StreamEngine<'_> {
         let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
         let depth = self.depth + 1;
 
-        // Position among same-named siblings, for location paths.
+        // Position among siblings of the same expanded name, for location paths. An undeclared
+        // prefix (allowed only where sxd-document allows it) counts by the name as written.
+        let (uri, name) = match resolve(&self.scopes, prefix) {
+            Ok(uri) => (uri, local),
+            Err(()) => (None, raw),
+        };
         let position = match self.depth.checked_sub(1).map(|i| &mut self.frames[i]) {
-            Some(parent) => match parent.children.iter_mut().find(|(n, _)| n == raw) {
-                Some((_, count)) => {
+            Some(parent) => match parent
+                .children
+                .iter_mut()
+                .find(|(u, n, _)| u.as_deref() == uri && n == name)
+            {
+                Some((_, _, count)) => {
                     *count += 1;
                     *count
                 }
                 None => {
-                    parent.children.push((raw.to_owned(), 1));
+                    parent
+                        .children
+                        .push((uri.map(str::to_owned), name.to_owned(), 1));
                     1
                 }
             },
