@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::check::Format;
 use crate::output::Destination;
 use crate::run::{Engine, RunConfig};
 use crate::xml::XmlLimits;
@@ -37,6 +38,33 @@ pub enum Command {
          written (the previous output is unchanged)\n  2  the rule file or the command line is wrong"
     ))]
     Run(RunArgs),
+    /// Check rule files without reading any XML: every error, and warnings (lints).
+    #[command(after_help = "\
+Examples:
+  xml2prom check rules/*.yaml
+  xml2prom check --strict --format github rules/*.yaml   # in a GitHub Actions step
+
+Exit codes:
+  0  no error (warnings allowed unless --strict)
+  1  warnings, with --strict
+  2  at least one error")]
+    Check(CheckArgs),
+}
+
+/// Flags of `xml2prom check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The rule files to check; every file is checked, whatever the others give.
+    #[arg(required = true, value_name = "RULES")]
+    pub files: Vec<PathBuf>,
+
+    /// How to print the findings.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Flags of `xml2prom run`.
@@ -115,10 +143,26 @@ mod tests {
             "-",
         ])
         .expect("valid command line");
-        let Command::Run(args) = cli.command;
+        let Command::Run(args) = cli.command else {
+            panic!("parsed as run");
+        };
         let config = args.into_config();
         assert_eq!(config.inputs.len(), 2);
         assert_eq!(config.output, Destination::Stdout);
+    }
+
+    #[test]
+    fn check_takes_several_files_and_a_format() {
+        let cli = Cli::try_parse_from([
+            "xml2prom", "check", "a.yaml", "b.yaml", "--format", "json", "--strict",
+        ])
+        .expect("valid command line");
+        let Command::Check(args) = cli.command else {
+            panic!("parsed as check");
+        };
+        assert_eq!(args.files.len(), 2);
+        assert_eq!(args.format, Format::Json);
+        assert!(args.strict);
     }
 
     #[test]

@@ -238,6 +238,25 @@ impl fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
+impl CompileErrorKind {
+    /// The diagnostic code, e.g. `undefined-variable`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CompileErrorKind::MissingKey { .. } => "missing-key",
+            CompileErrorKind::ForbiddenKey { .. } => "forbidden-key",
+            CompileErrorKind::UnknownPrefix { .. } => "unknown-prefix",
+            CompileErrorKind::UndefinedVariable { .. } => "undefined-variable",
+            CompileErrorKind::Template { .. } => "template",
+            CompileErrorKind::ReservedLabel { .. } => "reserved-label",
+            CompileErrorKind::LabelSetTwice { .. } => "label-set-twice",
+            CompileErrorKind::BadBound { .. } => "bad-value",
+            CompileErrorKind::FamilyConflict { .. } => "family-conflict",
+            CompileErrorKind::ReservedName { .. } => "reserved-name",
+            CompileErrorKind::NameClash { .. } => "name-clash",
+        }
+    }
+}
+
 impl fmt::Display for CompileErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

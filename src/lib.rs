@@ -17,12 +17,14 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
+pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
 pub mod evaluate;
 pub mod exposition;
 pub mod labels;
+pub mod lints;
 pub mod output;
 pub mod policy;
 pub mod rulefile;

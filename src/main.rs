@@ -23,5 +23,10 @@ fn main() -> ExitCode {
                 ExitCode::from(err.exit_code())
             }
         },
+        Command::Check(args) => {
+            let reports = xml2prom::check::check(&args.files);
+            print!("{}", xml2prom::check::render(&reports, args.format));
+            ExitCode::from(xml2prom::check::exit_code(&reports, args.strict))
+        }
     }
 }

@@ -152,6 +152,28 @@ pub enum RuleFileError {
     },
 }
 
+impl RuleFileError {
+    /// The diagnostic code: `read`, `unknown-key`, `missing-key`, `bad-value` (a value of the
+    /// wrong type, or one that fails its check) or `yaml` (syntax).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleFileError::Read { .. } => "read",
+            RuleFileError::Yaml { message, .. } => {
+                if message.contains("unknown field") {
+                    "unknown-key"
+                } else if message.contains("missing field") {
+                    "missing-key"
+                } else if message.contains(": ") && !message.contains("did not find expected") {
+                    // Messages about one value start with its path (`metrics[0].name: ...`).
+                    "bad-value"
+                } else {
+                    "yaml"
+                }
+            }
+        }
+    }
+}
+
 /// Reads and parses a rule file.
 pub fn load(path: &Path) -> Result<LoadedRuleFile, RuleFileError> {
     let source = std::fs::read_to_string(path).map_err(|source| RuleFileError::Read {

@@ -81,23 +81,27 @@ impl RulesError {
             RulesError::Load(RuleFileError::Read { path, source }) => vec![(
                 Diagnostic {
                     severity: Severity::Error,
+                    code: "read",
                     message: format!("cannot read the rule file: {source}"),
                     file: path.display().to_string(),
                     position: None,
-                    help: Some("check the --rules path".to_owned()),
+                    help: Some("check the path of the rule file".to_owned()),
                 },
                 String::new(),
             )],
-            RulesError::Load(RuleFileError::Yaml {
-                path,
-                text,
-                message,
-                position,
-            }) => {
+            RulesError::Load(
+                error @ RuleFileError::Yaml {
+                    path,
+                    text,
+                    message,
+                    position,
+                },
+            ) => {
                 let names = rulefile::rule_names(text);
                 vec![(
                     Diagnostic {
                         severity: Severity::Error,
+                        code: error.code(),
                         message: name_the_rule(message, &names),
                         file: path.display().to_string(),
                         position: *position,
@@ -120,6 +124,7 @@ impl RulesError {
                         (
                             Diagnostic {
                                 severity: Severity::Error,
+                                code: error.kind.code(),
                                 message: name_the_rule(&error.to_string(), &names),
                                 file: path.display().to_string(),
                                 position,
@@ -139,7 +144,7 @@ impl RulesError {
 
 /// Adds the rule's metric name to a message that starts with its path:
 /// `metrics[1].value: ...` becomes ``metrics[1].value (rule `store_rows`): ...``.
-fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
+pub(crate) fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
     let name = message
         .strip_prefix("metrics[")
         .and_then(|rest| rest.split_once(']'))
@@ -152,7 +157,10 @@ fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
 }
 
 /// The position of the longest prefix of `path` that exists (a missing key points at its rule).
-fn locate_nearest(source: &str, path: &diagnostic::FieldPath) -> Option<diagnostic::Position> {
+pub(crate) fn locate_nearest(
+    source: &str,
+    path: &diagnostic::FieldPath,
+) -> Option<diagnostic::Position> {
     let mut segments = path.0.clone();
     while segments.pop().is_some() {
         if let Some(position) =

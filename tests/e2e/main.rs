@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `xml2prom` binary on rule and XML fixtures.
 //!
+//! - `check`: `xml2prom check` on the rule files under `tests/check/` and the project's own.
 //! - `cli`: help, usage errors and output destinations.
 //! - `golden`: every folder under `tests/cases/` is one case (rules, XML, expected output or
 //!   expected error); the bundled example is checked against `rules/examples/store.prom`.
@@ -9,6 +10,7 @@
 //!
 //! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
 
+mod check;
 mod cli;
 mod golden;
 mod hostile;
