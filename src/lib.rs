@@ -12,6 +12,9 @@
 //! 5. [`exposition`] renders the samples in the Prometheus text format 0.0.4.
 //! 6. [`output`] writes the result atomically, or to stdout.
 //!
+//! [`pipeline`] holds a rule's `convert:` steps, which turn a value's text into a number (regex,
+//! map, parse as boolean, duration or time, scale).
+//!
 //! [`diagnostic`] renders errors that point into the rule file; [`run`] ties the stages together
 //! for the `run` subcommand.
 #![warn(missing_docs)]
@@ -24,6 +27,7 @@ pub mod evaluate;
 pub mod exposition;
 pub mod labels;
 pub mod output;
+pub mod pipeline;
 pub mod rulefile;
 pub mod run;
 pub mod sample;
