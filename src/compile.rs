@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::convert::Convert;
 use crate::diagnostic::FieldPath;
 use crate::labels::{self, TemplateId};
 use crate::policy::{OnDuplicate, OnEmpty, OnMissing, Policies};
@@ -57,14 +58,14 @@ pub struct CompiledRule {
 }
 
 /// How a node's value becomes the number the rule observes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum ValueSpec {
     /// No value: `aggregate: count` counts nodes.
     Absent,
     /// Always 1: an info metric (name ending in `_info`).
     One,
-    /// The value's text, parsed strictly as a number.
-    Number,
+    /// The value's text, parsed strictly as a number, or by the rule's `convert:` steps.
+    Number(Option<Box<Convert>>),
     /// A state set: the value's text is one of these states, observed as its index.
     States(Vec<String>),
 }
@@ -888,11 +889,23 @@ fn check_value_and_policies(
             forbidden("on_invalid", "in a rule that reads no value"),
         );
     }
+    if rule.convert.is_some() {
+        let why = if is_info || counts {
+            Some("in a rule that reads no value")
+        } else if rule.states.is_some() {
+            Some("with `states`, whose value is a state's name, not a number")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            error("convert", true, forbidden("convert", why));
+        }
+    }
     match &rule.states {
         Some(states) => ValueSpec::States(states.clone()),
         None if is_info => ValueSpec::One,
         None if counts => ValueSpec::Absent,
-        None => ValueSpec::Number,
+        None => ValueSpec::Number(rule.convert.clone().map(Box::new)),
     }
 }
 

@@ -12,6 +12,10 @@
 //! 5. [`exposition`] renders the samples in the Prometheus text format 0.0.4.
 //! 6. [`output`] writes the result atomically, or to stdout.
 //!
+//! [`convert`] holds a rule's `convert:` steps, which turn a value's text into a number (regex,
+//! map, parse as boolean, duration or time, scale); [`policy`] what a rule does with missing and
+//! invalid values, duplicate series and empty selections.
+//!
 //! [`diagnostic`] renders errors that point into the rule file; [`run`] ties the stages together
 //! for the `run` subcommand.
 #![warn(missing_docs)]
@@ -20,6 +24,7 @@ pub mod aggregate;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod convert;
 pub mod diagnostic;
 pub mod evaluate;
 pub mod exposition;

@@ -248,7 +248,7 @@ pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> 
                 }),
             };
         }
-        (Reading::Number(n), ValueSpec::Number) => return Outcome::Use(Some(n)),
+        (Reading::Number(n), ValueSpec::Number(None)) => return Outcome::Use(Some(n)),
         (Reading::Number(n), _) => crate::exposition::format_value(n),
         (Reading::Text(text), _) => text.to_owned(),
     };
@@ -258,6 +258,7 @@ pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> 
             .position(|s| *s == text)
             .map(|i| i as f64)
             .ok_or_else(|| format!("is not one of the states {}", states.join(", "))),
+        ValueSpec::Number(Some(convert)) => convert.apply(&text).map_err(|why| why.to_string()),
         _ => parse_number(&text).ok_or_else(|| {
             "is not a number (numbers are written like 42, -1.5 or 2e3, without spaces)".to_owned()
         }),

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::convert::Convert;
 use crate::diagnostic::{Position, position_at_index};
 use crate::policy::{OnDuplicate, OnEmpty, OnInvalid, OnMissing};
 use crate::sample::MetricType;
@@ -73,6 +74,8 @@ pub struct Rule {
     pub buckets: Option<Vec<f64>>,
     /// Summary quantiles, ascending, each in [0, 1].
     pub quantiles: Option<Vec<f64>>,
+    /// How the value's text becomes a number: regex, map, parse, scale.
+    pub convert: Option<Convert>,
     /// A state set: the states `value` may give; one series per state, 1 for the current one.
     pub states: Option<Vec<String>>,
     /// The label that names the state in a state set (default `state`).

@@ -1215,6 +1215,18 @@ fn policy_cases() -> Vec<Case> {
             ]),
         ),
         case(
+            "convert_steps_on_attributes_and_text",
+            rules(
+                r#"
+                - { name: a, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, value: "@v", aggregate: sum, convert: { map: { y: 100 }, scale: 2 }, on_missing: skip }
+                - { name: t, help: h, type: gauge, select: /store/row, value: "t", aggregate: sum, convert: { regex: '^(\d+)$' }, on_invalid: skip, on_missing: skip }
+                - { name: b, help: h, type: gauge, select: /store/row, value: "t", aggregate: max, convert: { parse: boolean }, on_invalid: skip, on_missing: zero }
+                "#,
+            ),
+            STORE,
+            Lines(&["a{k=\"a\"} 212", "t 10", "b 1"]),
+        ),
+        case(
             "a_failing_rule_wins_over_a_skipping_one",
             rules(
                 r#"
