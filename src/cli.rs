@@ -49,6 +49,28 @@ Exit codes:
   1  warnings, with --strict
   2  at least one error")]
     Check(CheckArgs),
+    /// Run rule unit tests: XML documents and the metrics (or errors) the rules must give.
+    #[command(after_help = "\
+Example:
+  xml2prom test rules/tests/*.test.yaml
+
+Exit codes:
+  0  every test passed
+  1  a test failed
+  2  a test file or its rule file cannot be used")]
+    Test(TestArgs),
+}
+
+/// Flags of `xml2prom test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The test files.
+    #[arg(required = true, value_name = "TESTFILES")]
+    pub files: Vec<PathBuf>,
+
+    /// Rewrite the golden files (`expect_file`) with the current output instead of comparing.
+    #[arg(long)]
+    pub update: bool,
 }
 
 /// Flags of `xml2prom check`.

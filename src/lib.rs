@@ -33,6 +33,7 @@ pub mod lints;
 pub mod output;
 pub mod policy;
 pub mod rulefile;
+pub mod ruletest;
 pub mod run;
 pub mod sample;
 pub mod stream;

@@ -28,5 +28,26 @@ fn main() -> ExitCode {
             print!("{}", xml2prom::check::render(&reports, args.format));
             ExitCode::from(xml2prom::check::exit_code(&reports, args.strict))
         }
+        Command::Test(args) => {
+            let mut results = Vec::new();
+            let mut broken = false;
+            for file in &args.files {
+                match xml2prom::ruletest::run_file(file, args.update) {
+                    Ok(found) => results.extend(found),
+                    Err(err) => {
+                        eprintln!("xml2prom: error: {err}");
+                        broken = true;
+                    }
+                }
+            }
+            print!("{}", xml2prom::ruletest::report(&results));
+            if broken {
+                ExitCode::from(2)
+            } else if results.iter().any(|r| !r.failures.is_empty()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
     }
 }

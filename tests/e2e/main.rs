@@ -6,6 +6,7 @@
 //!   expected error); the bundled example is checked against `rules/examples/store.prom`.
 //! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
+//! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
 //!
 //! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
@@ -16,4 +17,5 @@ mod golden;
 mod hostile;
 mod interop;
 mod lint;
+mod ruletest;
 mod support;
