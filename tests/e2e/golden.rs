@@ -161,3 +161,30 @@ fn bundled_example() {
     std::fs::write(dir.path().join("store.prom"), &outcome.stdout).expect("write");
     assert_accepted_everywhere("bundled example", &outcome.stdout, dir.path());
 }
+
+/// The realistic example: two backup appliances (default namespace, states, durations, times,
+/// decimal commas), each output as its golden file and accepted by promtool and node_exporter.
+#[test]
+fn backup_appliance_examples() {
+    for site in ["paris", "lyon"] {
+        let input = format!("rules/examples/backup-{site}.xml");
+        let outcome = xml2prom(
+            &root(),
+            &[
+                "run",
+                "--rules",
+                "rules/backup.yaml",
+                "--input",
+                &input,
+                "--output",
+                "-",
+            ],
+        );
+        assert_eq!(outcome.code, 0, "{site}: {}", outcome.stderr);
+        let golden = root().join(format!("rules/examples/backup-{site}.prom"));
+        assert_matches_file(&golden, &outcome.stdout);
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("backup.prom"), &outcome.stdout).expect("write");
+        assert_accepted_everywhere(&input, &outcome.stdout, dir.path());
+    }
+}
