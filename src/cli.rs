@@ -59,6 +59,39 @@ Exit codes:
   1  a test failed
   2  a test file or its rule file cannot be used")]
     Test(TestArgs),
+    /// Show how each rule reads an input: nodes matched, fields, labels, values, skips, samples.
+    #[command(after_help = "\
+Example:
+  xml2prom explain --rules rules/store.yaml --input rules/examples/store.xml --metric store_rows")]
+    Explain(ExplainArgs),
+}
+
+/// Flags of `xml2prom explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The YAML rule file.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+
+    /// The XML file to read.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Show only the rules of this metric.
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+
+    /// How many nodes to show per rule.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub limit: usize,
+
+    /// How to print: text (coloured on a terminal unless NO_COLOR is set) or JSON.
+    #[arg(long, value_enum, default_value_t = crate::explain::Format::Human)]
+    pub format: crate::explain::Format,
+
+    /// Refuse an input file larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
+    pub max_input_bytes: u64,
 }
 
 /// Flags of `xml2prom test`.

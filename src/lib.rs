@@ -27,6 +27,7 @@ pub mod compile;
 pub mod convert;
 pub mod diagnostic;
 pub mod evaluate;
+pub mod explain;
 pub mod exposition;
 pub mod labels;
 pub mod lints;

@@ -28,6 +28,46 @@ fn main() -> ExitCode {
             print!("{}", xml2prom::check::render(&reports, args.format));
             ExitCode::from(xml2prom::check::exit_code(&reports, args.strict))
         }
+        Command::Explain(args) => {
+            let rules = match xml2prom::run::load_rules(&args.rules) {
+                Ok(rules) => rules,
+                Err(err) => {
+                    let err = xml2prom::run::RunError::Rules(err);
+                    let _ = std::io::stderr().lock().write_all(err.report().as_bytes());
+                    return ExitCode::from(err.exit_code());
+                }
+            };
+            let limits = xml2prom::xml::XmlLimits {
+                max_bytes: args.max_input_bytes,
+                ..xml2prom::xml::XmlLimits::default()
+            };
+            match xml2prom::explain::explain(
+                &rules,
+                &args.input,
+                args.metric.as_deref(),
+                args.limit,
+                &limits,
+            ) {
+                Ok(explanation) => {
+                    let text = match args.format {
+                        xml2prom::explain::Format::Json => {
+                            xml2prom::explain::render_json(&explanation)
+                        }
+                        xml2prom::explain::Format::Human => {
+                            xml2prom::explain::render_human(&explanation, true)
+                        }
+                    };
+                    // anstream strips the colours when stdout is not a terminal or NO_COLOR
+                    // is set.
+                    let _ = anstream::stdout().write_all(text.as_bytes());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    let _ = std::io::stderr().lock().write_all(err.report().as_bytes());
+                    ExitCode::from(err.exit_code())
+                }
+            }
+        }
         Command::Test(args) => {
             let mut results = Vec::new();
             let mut broken = false;

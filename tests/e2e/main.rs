@@ -2,6 +2,7 @@
 //!
 //! - `check`: `xml2prom check` on the rule files under `tests/check/` and the project's own.
 //! - `cli`: help, usage errors and output destinations.
+//! - `explain`: `xml2prom explain` as text (compared with `tests/explain/`) and JSON.
 //! - `golden`: every folder under `tests/cases/` is one case (rules, XML, expected output or
 //!   expected error); the bundled example is checked against `rules/examples/store.prom`.
 //! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
@@ -13,6 +14,7 @@
 
 mod check;
 mod cli;
+mod explain;
 mod golden;
 mod hostile;
 mod interop;

@@ -23,10 +23,28 @@ pub fn root() -> PathBuf {
 
 /// Runs `xml2prom ARGS` in `dir`, killing it if it outlives [`RUN_TIMEOUT`].
 pub fn xml2prom<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Outcome {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xml2prom"))
+    xml2prom_with_env(dir, args, &[])
+}
+
+/// The same with environment variables set (`NO_COLOR=1` unless `env` sets it; an empty
+/// value removes the variable).
+pub fn xml2prom_with_env<S: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    args: &[S],
+    env: &[(&str, &str)],
+) -> Outcome {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xml2prom"));
+    command.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    for (key, value) in env {
+        if value.is_empty() {
+            command.env_remove(key);
+        } else {
+            command.env(key, value);
+        }
+    }
+    let mut child = command
         .args(args)
         .current_dir(dir)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
