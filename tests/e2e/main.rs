@@ -7,6 +7,7 @@
 //! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
+//! - `schema`: `schemas/rules.schema.json` is up to date and every rule file validates against it.
 //!
 //! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
 
@@ -16,4 +17,5 @@ mod golden;
 mod hostile;
 mod interop;
 mod lint;
+mod schema;
 mod support;
