@@ -836,6 +836,117 @@ impl<'de> Deserialize<'de> for Convert {
     }
 }
 
+impl schemars::JsonSchema for Convert {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Convert".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Convert").into()
+    }
+
+    /// The keys and value types the `Deserialize` above accepts, and the combinations it refuses
+    /// that a schema can say (`default` without `map`, `format` without `parse: time`, ...).
+    /// What needs a compiler is left to the loader: the regex and time format themselves, and a
+    /// key given twice (which YAML already forbids).
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let parse_is = |kind: &str| serde_json::json!({ "required": ["parse"], "properties": { "parse": { "const": kind } } });
+        schemars::json_schema!({
+            "description": "How the value's text becomes a number. The steps run in this order, \
+                            each optional: `regex`, `map` (with `default`), `parse` (with \
+                            `format` or `decimal_separator`), `scale`.",
+            "type": "object",
+            "properties": {
+                "regex": {
+                    "description": "Step 1: the text must match this regex (Rust syntax; anchor \
+                                    it with ^ and $); the group named `value`, else group 1, \
+                                    else the whole match replaces the text.",
+                    "type": "string",
+                },
+                "map": {
+                    "description": "Step 2: exact, case-sensitive lookup of the text: text -> \
+                                    number. A text not in the map gets `default`, or without \
+                                    one goes on to `parse`.",
+                    "type": "object",
+                    "additionalProperties": { "type": "number" },
+                    "minProperties": 1,
+                },
+                "default": {
+                    "description": "The number for a text that is not in `map`.",
+                    "type": "number",
+                },
+                "parse": {
+                    "description": "Step 3: how the text is read (default `number`).",
+                    "oneOf": [
+                        {
+                            "const": "number",
+                            "description": "A number as Prometheus writes it: 42, -1.5, 2e3, \
+                                            NaN, +Inf.",
+                        },
+                        {
+                            "const": "boolean",
+                            "description": "true/false, yes/no, on/off, 1/0, in any case: 1 \
+                                            or 0.",
+                        },
+                        {
+                            "const": "duration",
+                            "description": "ISO 8601 (PT1H30M) or Go style (1h30m, 300ms), \
+                                            in seconds.",
+                        },
+                        {
+                            "const": "time",
+                            "description": "A point in time in `format`, in Unix seconds.",
+                        },
+                    ],
+                },
+                "format": {
+                    "description": "The time format of `parse: time`: a chrono format such as \
+                                    \"%Y-%m-%d %H:%M:%S\" (UTC unless it has %z), or rfc3339, \
+                                    rfc2822, unix (seconds) or unix_ms.",
+                    "type": "string",
+                    "minLength": 1,
+                    "examples": ["%Y-%m-%d %H:%M:%S", "rfc3339", "rfc2822", "unix", "unix_ms"],
+                },
+                "decimal_separator": {
+                    "description": "The decimal separator of `parse: number`: \".\" (the \
+                                    default) or \",\" (then 1,5 is 1.5).",
+                    "enum": [".", ","],
+                },
+                "scale": {
+                    "description": "Step 4: multiplies the result, `map` hits included; a \
+                                    finite number other than 0.",
+                    "type": "number",
+                    "not": { "const": 0 },
+                },
+            },
+            "additionalProperties": false,
+            // `if`/`then` rather than `dependentRequired`: editors that implement only draft-07
+            // understand it too.
+            "allOf": [
+                {
+                    "if": { "required": ["default"] },
+                    "then": {
+                        "required": ["map"],
+                        "not": {
+                            "anyOf": [
+                                { "required": ["parse"] },
+                                { "required": ["format"] },
+                                { "required": ["decimal_separator"] },
+                            ],
+                        },
+                    },
+                },
+                { "if": { "required": ["format"] }, "then": parse_is("time") },
+                { "if": parse_is("time"), "then": { "required": ["format"] } },
+                {
+                    "if": { "required": ["decimal_separator"] },
+                    "then": { "properties": { "parse": { "const": "number" } } },
+                },
+            ],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1702,6 +1813,91 @@ mod tests {
             let custom = convert("{parse: time, format: '%Y-%m-%d %H:%M:%S%.3f'}");
             let written = time.format("%Y-%m-%d %H:%M:%S%.3f").to_string();
             prop_assert_eq!(custom.apply(&written), Ok(expected));
+        }
+    }
+
+    /// The schema of `convert:` accepts what `Deserialize` accepts and refuses what it refuses,
+    /// except what needs a compiler (listed last).
+    #[test]
+    fn schema_agrees_with_deserialize() {
+        let schema = schemars::generate::SchemaSettings::draft2020_12()
+            .into_generator()
+            .into_root_schema_for::<Convert>();
+        let validator =
+            jsonschema::draft202012::new(schema.as_value()).expect("the schema compiles");
+        let schema_accepts = |yaml: &str| {
+            let instance: serde_json::Value = serde_yaml::from_str(yaml).expect("YAML");
+            validator.is_valid(&instance)
+        };
+        // `.inf` and `.nan` (accepted in `map`) are left out: JSON has no such numbers, so a
+        // YAML to JSON conversion turns them into null.
+        let accepted = [
+            "{}",
+            "{regex: '^([0-9.]+) Mbps$', scale: 125000}",
+            "{map: {OK: 1, DEGRADED: 0.5, FAILED: 0}, default: -1}",
+            "{map: {1: 1, yes: 0, '~': 2}}",
+            "{map: {OK: 1}, parse: boolean}",
+            "{parse: number}",
+            "{parse: boolean}",
+            "{parse: duration}",
+            "{parse: time, format: '%Y-%m-%d %H:%M:%S'}",
+            "{parse: time, format: unix_ms}",
+            "{decimal_separator: ','}",
+            "{parse: number, decimal_separator: '.'}",
+            "{regex: '^([0-9,]+) GB$', decimal_separator: ',', scale: 1e9}",
+            "{scale: -0.001}",
+        ];
+        for yaml in accepted {
+            assert!(
+                serde_yaml::from_str::<Convert>(yaml).is_ok(),
+                "Deserialize refuses {yaml}"
+            );
+            assert!(schema_accepts(yaml), "the schema refuses {yaml}");
+        }
+        let refused = [
+            "{unit: s}",
+            "{default: 0}",
+            "{map: {a: 1}, default: 0, parse: number}",
+            "{map: {a: 1}, default: 0, format: unix}",
+            "{map: {a: 1}, default: 0, decimal_separator: ','}",
+            "{format: unix}",
+            "{parse: boolean, format: unix}",
+            "{parse: time}",
+            "{parse: time, format: ''}",
+            "{decimal_separator: ';'}",
+            "{parse: duration, decimal_separator: ','}",
+            "{scale: 0}",
+            "{scale: 0.0}",
+            "{scale: '2'}",
+            "{scale: .inf}",
+            "{map: {}}",
+            "{map: {a: x}}",
+            "{map: {a: '1'}}",
+            "{map: [a]}",
+            "{parse: integer}",
+            "{regex: [a]}",
+            "5",
+            "[parse]",
+        ];
+        for yaml in refused {
+            assert!(
+                serde_yaml::from_str::<Convert>(yaml).is_err(),
+                "Deserialize accepts {yaml}"
+            );
+            assert!(!schema_accepts(yaml), "the schema accepts {yaml}");
+        }
+        // The loader compiles the regex and the time format; the schema cannot.
+        for yaml in [
+            "{regex: '('}",
+            "{regex: '(a)(b)'}",
+            "{parse: time, format: '%H:%M'}",
+            "{parse: time, format: '%d.%m.%Y %Z'}",
+        ] {
+            assert!(
+                serde_yaml::from_str::<Convert>(yaml).is_err(),
+                "Deserialize accepts {yaml}"
+            );
+            assert!(schema_accepts(yaml), "the schema refuses {yaml}");
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::evaluate::{EvalErrorKind, shorten};
 use crate::value::parse_number;
 
 /// `on_missing:` a selected node without the value or without a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnMissing {
     /// Leave the node out and count it as skipped.
@@ -27,7 +27,7 @@ pub enum OnMissing {
 }
 
 /// `on_invalid:` a value whose text does not give a number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnInvalid {
     /// Leave the node out and count it as skipped.
@@ -38,7 +38,7 @@ pub enum OnInvalid {
 }
 
 /// `on_duplicate:` two nodes of a rule without `aggregate` give the same series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnDuplicate {
     /// Fail the input (the default).
@@ -65,7 +65,7 @@ impl OnDuplicate {
 }
 
 /// `on_empty:` what a rule gives when no node produced a sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnEmpty {
     /// No sample at all (the default).

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::rulefile::MetricName;
 
 /// The Prometheus metric type of a family, as written in `# TYPE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricType {
     /// A value that can go up and down.

@@ -9,6 +9,7 @@
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
+//! - `schema`: `schemas/rules.schema.json` is up to date and every rule file validates against it.
 //!
 //! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
 
@@ -20,4 +21,5 @@ mod hostile;
 mod interop;
 mod lint;
 mod ruletest;
+mod schema;
 mod support;
