@@ -22,6 +22,7 @@ pub mod compile;
 pub mod diagnostic;
 pub mod evaluate;
 pub mod exposition;
+pub mod init;
 pub mod labels;
 pub mod output;
 pub mod policy;
