@@ -87,6 +87,10 @@ pub struct InitArgs {
     /// Replace the --output file if it exists.
     #[arg(long, short = 'f')]
     pub force: bool,
+
+    /// Refuse a sample larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    pub max_input_bytes: u64,
 }
 
 impl InitArgs {
@@ -101,7 +105,7 @@ impl InitArgs {
                 .map_or(Destination::Stdout, Destination::from_arg),
             force: self.force,
             limits: XmlLimits {
-                max_bytes: DEFAULT_MAX_INPUT_BYTES,
+                max_bytes: self.max_input_bytes,
                 ..XmlLimits::default()
             },
         }

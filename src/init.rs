@@ -155,6 +155,14 @@ pub enum InitError {
         /// Why.
         source: XmlError,
     },
+    /// The sample does not exist or is a directory.
+    #[error("{}: cannot read the sample: {why}", sample.display())]
+    Sample {
+        /// The sample.
+        sample: PathBuf,
+        /// What is wrong and what to do.
+        why: &'static str,
+    },
     /// The sample has no repeated element and no number on a single element.
     #[error(
         "{}: found nothing to measure: no element repeats, and no attribute or text of an element \
@@ -173,7 +181,10 @@ pub enum InitError {
         path: PathBuf,
     },
     /// A new output file could not be created or written.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error(
+        "cannot write {}: {source}; check that its directory exists and that you may write there",
+        path.display()
+    )]
     Create {
         /// The file.
         path: PathBuf,
@@ -213,6 +224,22 @@ pub fn init(config: &InitConfig) -> Result<(), InitError> {
         && path.symlink_metadata().is_ok()
     {
         return Err(InitError::OutputExists { path: path.clone() });
+    }
+    // The scan's messages for a missing file or a directory point at `run`'s --input.
+    match std::fs::metadata(&config.sample) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(InitError::Sample {
+                sample: config.sample.clone(),
+                why: "it does not exist; check the SAMPLE path",
+            });
+        }
+        Ok(metadata) if metadata.is_dir() => {
+            return Err(InitError::Sample {
+                sample: config.sample.clone(),
+                why: "it is a directory; give the path of an XML file as SAMPLE",
+            });
+        }
+        _ => {}
     }
     let mut survey = Survey::default();
     xml::scan_file(&config.sample, &config.limits, &mut survey).map_err(|source| {
@@ -313,6 +340,8 @@ struct Values {
     distinct: Vec<(String, u64)>,
     /// More than [`MAX_LABEL_VALUES`] distinct values, or one longer than [`MAX_VALUE_BYTES`].
     many: bool,
+    /// A value longer than [`MAX_VALUE_BYTES`] was seen.
+    long: bool,
 }
 
 impl Values {
@@ -329,12 +358,15 @@ impl Values {
         } else if value.trim() != value && parse_number(value.trim()).is_some() {
             self.padded_numbers += 1;
         }
+        if value.len() > MAX_VALUE_BYTES {
+            self.long = true;
+            self.too_many();
+            return;
+        }
         if self.many {
             return;
         }
-        if value.len() > MAX_VALUE_BYTES {
-            self.too_many();
-        } else if let Some((_, count)) = self.distinct.iter_mut().find(|(v, _)| v == value) {
+        if let Some((_, count)) = self.distinct.iter_mut().find(|(v, _)| v == value) {
             *count += 1;
         } else if self.distinct.len() < MAX_LABEL_VALUES {
             self.distinct.push((value.to_owned(), 1));
@@ -346,6 +378,7 @@ impl Values {
     /// A value too long to keep: not a label, and not read as a number.
     fn observe_long(&mut self) {
         self.present += 1;
+        self.long = true;
         self.too_many();
     }
 
@@ -1443,12 +1476,10 @@ fn describe_property(property: &Property<'_>, used: Use, elements: u64, element:
                 values.padded_numbers
             );
         }
+    } else if values.long {
+        let _ = write!(line, "values longer than {MAX_VALUE_BYTES} bytes");
     } else if values.many {
-        let _ = write!(
-            line,
-            "more than {MAX_LABEL_VALUES} distinct values, or values longer than \
-             {MAX_VALUE_BYTES} bytes"
-        );
+        let _ = write!(line, "more than {MAX_LABEL_VALUES} distinct values");
     } else if used == Use::Label || values.distinct.len() == 1 {
         line.push_str(&list_values(values));
     } else {
@@ -1971,6 +2002,60 @@ mod tests {
             "{out}"
         );
         assert_eq!(series(&out, "root_data_gr_e_count_value"), Some(2.0));
+
+        // Child elements named like XPath operators and node types, read as values.
+        let names = [
+            "and",
+            "or",
+            "div",
+            "mod",
+            "text",
+            "comment",
+            "node",
+            "processing-instruction",
+        ];
+        let mut xml = String::from("<s>");
+        for (i, kind) in ["a", "a", "b", "b"].iter().enumerate() {
+            xml.push_str("<r>");
+            for name in names {
+                let _ = write!(xml, "<{name}>{i}</{name}>");
+            }
+            let _ = write!(xml, "<k>{kind}</k></r>");
+        }
+        xml.push_str("</s>");
+        let yaml = draft_of(&xml);
+        let out = load_and_run(&xml, &yaml);
+        for name in names {
+            let series_name = format!("s_r_{}_by_k{{k=\"b\"}}", snake_case(name));
+            assert_eq!(
+                series(&out, &series_name),
+                Some(5.0),
+                "{series_name}\n{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_needed() {
+        assert_eq!(shell_word("data/store.xml"), "data/store.xml");
+        assert_eq!(shell_word("my store.xml"), "'my store.xml'");
+        assert_eq!(shell_word("it's.xml"), r"'it'\''s.xml'");
+        assert_eq!(shell_word(""), "''");
+        let yaml = draft_with(STORE, None);
+        assert!(yaml.contains("#   xml2prom init sample.xml\n"), "{yaml}");
+        let header = Header {
+            sample: Path::new("a b\nc.xml"),
+            prefix: None,
+            rules: "r.yaml",
+        };
+        let yaml = draft(&survey(STORE), &header).expect("a draft");
+        assert!(yaml.contains("#   xml2prom init 'a b\\nc.xml'\n"), "{yaml}");
+        assert!(
+            yaml.contains(
+                "# Try it: xml2prom run --rules r.yaml --input 'a b\\nc.xml' --output -\n"
+            ),
+            "{yaml}"
+        );
     }
 
     #[test]
@@ -2031,7 +2116,7 @@ mod tests {
         // `rare` is "x" on 10 of 30 and empty on the others: two values, fine as a label.
         let yaml = draft_of(&xml);
         assert!(
-            yaml.contains("@many: on all 30 <r>, more than 20 distinct values"),
+            yaml.contains("@many: on all 30 <r>, more than 20 distinct values: too many values"),
             "{yaml}"
         );
         assert!(yaml.contains("@one: on all 30 <r>, 1 value: same (30): one value only"));
@@ -2128,7 +2213,7 @@ mod tests {
         let xml = format!("<s><n>{digits}</n><n>{digits}</n><n>2</n></s>");
         let surveyed = survey(&xml);
         let n = &surveyed.paths[1].text;
-        assert_eq!((n.present, n.numbers, n.many), (3, 1, true));
+        assert_eq!((n.present, n.numbers, n.many, n.long), (3, 1, true, true));
         assert!(n.distinct.is_empty());
     }
 

@@ -318,10 +318,32 @@ fn output_is_written_once_and_replaced_only_with_force() {
 fn a_missing_sample_and_a_bad_prefix() {
     let outcome = xml2prom(&root(), &["init", "no-such-file.xml"]);
     assert_eq!(outcome.code, 1);
+    assert_eq!(
+        outcome.stderr,
+        "xml2prom: error: no-such-file.xml: cannot read the sample: it does not exist; check \
+         the SAMPLE path\n"
+    );
+    let outcome = xml2prom(&root(), &["init", "tests"]);
+    assert_eq!(outcome.code, 1);
+    assert!(
+        outcome.stderr.contains("it is a directory"),
+        "{}",
+        outcome.stderr
+    );
+    let outcome = xml2prom(
+        &root(),
+        &[
+            "init",
+            "tests/init/readme/sample.xml",
+            "--max-input-bytes",
+            "10",
+        ],
+    );
+    assert_eq!(outcome.code, 1);
     assert!(
         outcome
             .stderr
-            .starts_with("xml2prom: error: no-such-file.xml: "),
+            .contains("raise the limit with --max-input-bytes"),
         "{}",
         outcome.stderr
     );
