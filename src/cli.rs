@@ -3,12 +3,17 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::check::Format;
+use crate::init::{InitConfig, MetricPrefix};
 use crate::output::Destination;
 use crate::run::{Engine, RunConfig};
 use crate::xml::XmlLimits;
+
+/// What `--version` prints after the program name: the crate version and the rule file version
+/// this build reads (a test checks it against [`crate::rulefile::SUPPORTED_VERSION`]).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (rule file version 1)");
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -19,7 +24,7 @@ Exit codes:
 
 /// Turn XML files into Prometheus metrics with declarative rules.
 #[derive(Debug, Parser)]
-#[command(name = "xml2prom", version, after_help = EXIT_CODES)]
+#[command(name = "xml2prom", version = VERSION, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -64,6 +69,31 @@ Exit codes:
 Example:
   xml2prom explain --rules rules/store.yaml --input rules/examples/store.xml --metric store_rows")]
     Explain(ExplainArgs),
+    /// Draft a rule file from a sample XML store.
+    #[command(after_help = "\
+Example:
+  xml2prom init /srv/app/store.xml --output rules/store.yaml
+  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml --output -
+
+Exit codes:
+  0  the draft was written
+  1  the sample failed (unreadable, not well-formed or hostile XML, nothing to measure),
+     or the draft could not be written
+  2  the command line is wrong, or --output exists and --force was not given")]
+    Init(InitArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  xml2prom completions bash > ~/.local/share/bash-completion/completions/xml2prom
+  xml2prom completions zsh > ~/.zfunc/_xml2prom
+  xml2prom completions fish > ~/.config/fish/completions/xml2prom.fish")]
+    Completions(CompletionsArgs),
+    /// Print a man page (roff).
+    #[command(after_help = "\
+Examples:
+  xml2prom man | man -l -
+  xml2prom man run > /usr/local/share/man/man1/xml2prom-run.1")]
+    Man(ManArgs),
 }
 
 /// Flags of `xml2prom explain`.
@@ -120,6 +150,102 @@ pub struct CheckArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// Arguments of `xml2prom init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The sample XML store to draft the rules from.
+    #[arg(value_name = "SAMPLE")]
+    pub sample: PathBuf,
+
+    /// Start every metric name with this [default: the root element's name].
+    #[arg(long, value_name = "PREFIX", value_parser = MetricPrefix::parse)]
+    pub prefix: Option<MetricPrefix>,
+
+    /// Write the draft to this file instead of standard output (- for standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the --output file if it exists.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+
+    /// Refuse a sample larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    pub max_input_bytes: u64,
+}
+
+impl InitArgs {
+    /// The checked `init` configuration; the sample gets the limits of `run`'s inputs.
+    pub fn into_config(self) -> InitConfig {
+        InitConfig {
+            sample: self.sample,
+            prefix: self.prefix,
+            output: self
+                .output
+                .as_deref()
+                .map_or(Destination::Stdout, Destination::from_arg),
+            force: self.force,
+            limits: XmlLimits {
+                max_bytes: self.max_input_bytes,
+                ..XmlLimits::default()
+            },
+        }
+    }
+}
+
+/// Arguments of `xml2prom completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `xml2prom man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand, for its own page (xml2prom-run(1), ...); none for xml2prom(1).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
+}
+
+/// A shell completion script for the whole command line.
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "xml2prom", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
+/// A man page in roff: xml2prom(1), or xml2prom-SUBCOMMAND(1). `Err` names the subcommands
+/// when `subcommand` is not one of them.
+pub fn man_page(subcommand: Option<&str>) -> Result<String, String> {
+    let mut command = Cli::command().disable_help_subcommand(true);
+    // Building gives each subcommand its display name, `xml2prom-run`, the title of its page.
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            let found = command
+                .get_subcommands()
+                .find(|c| c.get_name() == name)
+                .cloned();
+            found.ok_or_else(|| {
+                let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+                format!(
+                    "there is no subcommand `{name}`; man pages exist for: {}",
+                    names.join(", ")
+                )
+            })?
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .source(format!("xml2prom {VERSION}"))
+        .render(&mut roff)
+        .map_err(|error| format!("cannot render the man page: {error}"))?;
+    Ok(String::from_utf8_lossy(&roff).into_owned())
 }
 
 /// Flags of `xml2prom run`.
@@ -184,7 +310,6 @@ impl RunArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
@@ -218,6 +343,106 @@ mod tests {
         assert_eq!(args.files.len(), 2);
         assert_eq!(args.format, Format::Json);
         assert!(args.strict);
+    }
+
+    #[test]
+    fn version_names_the_rule_file_version() {
+        let expected = format!(
+            "{} (rule file version {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::rulefile::SUPPORTED_VERSION
+        );
+        assert_eq!(VERSION, expected);
+        assert_eq!(
+            Cli::command().render_version(),
+            format!("xml2prom {expected}\n")
+        );
+    }
+
+    #[test]
+    fn init_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "xml2prom",
+            "init",
+            "store.xml",
+            "--prefix",
+            "shop_",
+            "-o",
+            "rules.yaml",
+            "--force",
+        ])
+        .expect("valid command line");
+        let Command::Init(args) = cli.command else {
+            panic!("parsed as another subcommand");
+        };
+        let config = args.into_config();
+        assert_eq!(
+            config.prefix.map(|p| p.to_string()),
+            Some("shop".to_owned())
+        );
+        assert_eq!(
+            config.output,
+            Destination::File(PathBuf::from("rules.yaml"))
+        );
+        assert!(config.force);
+        let cli = Cli::try_parse_from(["xml2prom", "init", "store.xml"]).expect("valid");
+        let Command::Init(args) = cli.command else {
+            panic!("parsed as another subcommand");
+        };
+        assert_eq!(args.into_config().output, Destination::Stdout);
+    }
+
+    #[test]
+    fn a_bad_prefix_is_a_usage_error() {
+        for prefix in ["1x", "__x", "xml2prom", "xml2prom_x", "a-b", ""] {
+            let err = Cli::try_parse_from(["xml2prom", "init", "s.xml", "--prefix", prefix])
+                .expect_err(prefix);
+            assert_eq!(err.exit_code(), 2, "{prefix}");
+        }
+    }
+
+    #[test]
+    fn bash_completions_know_the_subcommands() {
+        let script = completion_script(clap_complete::Shell::Bash);
+        for word in [
+            "xml2prom",
+            "run",
+            "init",
+            "completions",
+            "man",
+            "--rules",
+            "--prefix",
+        ] {
+            assert!(
+                script.contains(word),
+                "{word} missing from the bash completions"
+            );
+        }
+        for shell in [
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+            clap_complete::Shell::Elvish,
+            clap_complete::Shell::PowerShell,
+        ] {
+            assert!(completion_script(shell).contains("init"), "{shell}");
+        }
+    }
+
+    #[test]
+    fn man_pages_have_a_name_section() {
+        let page = man_page(None).expect("main page");
+        assert!(page.contains(".SH NAME"), "{page}");
+        assert!(page.contains("xml2prom\\-init(1)"), "{page}");
+        let page = man_page(Some("init")).expect("init page");
+        assert!(page.contains(".TH xml2prom-init 1"), "{page}");
+        assert!(
+            page.contains(".SH NAME\nxml2prom\\-init \\- Draft"),
+            "{page}"
+        );
+        assert!(page.contains("(rule file version 1)"), "{page}");
+        assert!(page.contains("\\-\\-prefix"), "{page}");
+        let err = man_page(Some("frobnicate")).expect_err("no such subcommand");
+        assert!(err.contains("run, check, test, explain, init"), "{err}");
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod diagnostic;
 pub mod evaluate;
 pub mod explain;
 pub mod exposition;
+pub mod init;
 pub mod labels;
 pub mod lints;
 pub mod output;

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use xml2prom::cli::{Cli, Command};
+use xml2prom::cli::{self, Cli, Command};
+use xml2prom::output::{self, Destination};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -88,6 +89,32 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::SUCCESS
             }
+        }
+        Command::Init(args) => match xml2prom::init::init(&args.into_config()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("xml2prom: error: {err}");
+                ExitCode::from(err.exit_code())
+            }
+        },
+        Command::Completions(args) => print(&cli::completion_script(args.shell)),
+        Command::Man(args) => match cli::man_page(args.subcommand.as_deref()) {
+            Ok(page) => print(&page),
+            Err(message) => {
+                eprintln!("xml2prom: error: {message}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// Writes generated text to stdout; a closed pipe is not an error.
+fn print(text: &str) -> ExitCode {
+    match output::write(&Destination::Stdout, text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xml2prom: error: {err}");
+            ExitCode::FAILURE
         }
     }
 }

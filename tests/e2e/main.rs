@@ -6,6 +6,8 @@
 //! - `golden`: every folder under `tests/cases/` is one case (rules, XML, expected output or
 //!   expected error); the bundled example is checked against `rules/examples/store.prom`.
 //! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
+//! - `init`: every folder under `tests/init/` is a sample, its expected draft and the run of that
+//!   draft; `completions`, `man` and `--version`.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
@@ -18,6 +20,7 @@ mod cli;
 mod explain;
 mod golden;
 mod hostile;
+mod init;
 mod interop;
 mod lint;
 mod ruletest;
