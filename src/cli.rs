@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
+use crate::inputs;
 use crate::output::Destination;
-use crate::run::{Engine, RunConfig};
+use crate::run::{Engine, Outputs, RunConfig};
 use crate::xml::XmlLimits;
 
 const EXIT_CODES: &str = "\
@@ -41,18 +42,25 @@ pub enum Command {
 
 /// Flags of `xml2prom run`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("destination").required(true).args(["output", "output_dir"])))]
 pub struct RunArgs {
     /// The YAML rule file.
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
 
-    /// An XML file to read; repeat for several files (their samples go into one output).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// An XML file, or a quoted glob pattern such as 'stores/*.xml'; repeat for several.
+    #[arg(long, value_name = "FILE|GLOB", required = true)]
     pub input: Vec<PathBuf>,
 
-    /// The .prom file to write atomically, or - for standard output.
+    /// The .prom file to write atomically with the samples of every input, or - for standard
+    /// output.
     #[arg(long, short = 'o', value_name = "FILE|-")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
+
+    /// Write one .prom file per input into this directory, named after the input
+    /// (stores/a.xml -> DIR/a.prom); a broken input keeps its previous file.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 
     /// Refuse an input file larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
@@ -81,12 +89,22 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 << 30;
 pub const DEFAULT_MAX_DOM_BYTES: u64 = 256 << 20;
 
 impl RunArgs {
-    /// The checked run configuration.
-    pub fn into_config(self) -> RunConfig {
-        RunConfig {
+    /// The checked run configuration, or a usage error (exit code 2) for what clap's derive
+    /// cannot check alone: the syntax of glob patterns.
+    pub fn into_config(self) -> Result<RunConfig, clap::Error> {
+        for input in &self.input {
+            inputs::check_pattern(input).map_err(|message| usage_error(&message))?;
+        }
+        let output = match (self.output, self.output_dir) {
+            (_, Some(dir)) => Outputs::PerInput(dir),
+            (Some(file), None) => Outputs::One(Destination::from_arg(&file)),
+            // The `destination` group requires one of them.
+            (None, None) => return Err(usage_error("give --output or --output-dir")),
+        };
+        Ok(RunConfig {
             rules: self.rules,
             inputs: self.input,
-            output: Destination::from_arg(&self.output),
+            output,
             limits: XmlLimits {
                 max_bytes: self.max_input_bytes,
                 ..XmlLimits::default()
@@ -94,14 +112,24 @@ impl RunArgs {
             engine: self.engine,
             max_dom_bytes: self.max_dom_bytes,
             verbose: self.verbose,
-        }
+        })
+    }
+}
+
+/// A usage error of `xml2prom run`, rendered by clap like its own (`error: ...`, usage, exit 2).
+fn usage_error(message: &str) -> clap::Error {
+    let mut command = Cli::command();
+    command.build();
+    let run = command.find_subcommand_mut("run");
+    match run {
+        Some(run) => run.error(clap::error::ErrorKind::ValueValidation, message),
+        None => Cli::command().error(clap::error::ErrorKind::ValueValidation, message),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
@@ -116,9 +144,36 @@ mod tests {
         ])
         .expect("valid command line");
         let Command::Run(args) = cli.command;
-        let config = args.into_config();
+        let config = args.into_config().expect("valid configuration");
         assert_eq!(config.inputs.len(), 2);
-        assert_eq!(config.output, Destination::Stdout);
+        assert_eq!(config.output, Outputs::One(Destination::Stdout));
+    }
+
+    fn parse(args: &[&str]) -> Result<RunConfig, clap::Error> {
+        let cli = Cli::try_parse_from(["xml2prom", "run", "--rules", "r.yaml"].iter().chain(args))?;
+        let Command::Run(args) = cli.command;
+        args.into_config()
+    }
+
+    #[test]
+    fn output_and_output_dir_exclude_each_other_and_one_is_required() {
+        let config = parse(&["--input", "a.xml", "--output-dir", "out"]).expect("valid");
+        assert_eq!(config.output, Outputs::PerInput(PathBuf::from("out")));
+        let err =
+            parse(&["--input", "a.xml", "--output-dir", "out", "-o", "-"]).expect_err("both given");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let err = parse(&["--input", "a.xml"]).expect_err("neither given");
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_bad_glob_pattern_is_a_usage_error() {
+        let err = parse(&["--input", "stores/[a.xml", "-o", "-"]).expect_err("bad pattern");
+        assert_eq!(err.exit_code(), 2);
+        let message = err.to_string();
+        assert!(message.contains("not a valid glob pattern"), "{message}");
+        assert!(message.contains("xml2prom run"), "{message}");
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! 5. [`exposition`] renders the samples in the Prometheus text format 0.0.4.
 //! 6. [`output`] writes the result atomically, or to stdout.
 //!
-//! [`diagnostic`] renders errors that point into the rule file; [`run`] ties the stages together
-//! for the `run` subcommand.
+//! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
+//! patterns and names the output of each input; [`run`] ties the stages together for the `run`
+//! subcommand.
 #![warn(missing_docs)]
 
 pub mod aggregate;
@@ -22,6 +23,7 @@ pub mod compile;
 pub mod diagnostic;
 pub mod evaluate;
 pub mod exposition;
+pub mod inputs;
 pub mod labels;
 pub mod output;
 pub mod rulefile;

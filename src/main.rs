@@ -10,18 +10,21 @@ use xml2prom::cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => match xml2prom::run::run(&args.into_config()) {
-            Ok(summary) => {
-                for warning in &summary.warnings {
-                    eprintln!("xml2prom: warning: {warning}");
-                }
-                ExitCode::SUCCESS
+        Command::Run(args) => {
+            let config = match args.into_config() {
+                Ok(config) => config,
+                Err(usage) => usage.exit(),
+            };
+            let outcome = xml2prom::run::run(&config);
+            // If stderr itself is gone there is nobody left to tell.
+            let mut stderr = std::io::stderr().lock();
+            for warning in &outcome.warnings {
+                let _ = writeln!(stderr, "xml2prom: warning: {warning}");
             }
-            Err(err) => {
-                // If stderr itself is gone there is nobody left to tell.
-                let _ = std::io::stderr().lock().write_all(err.report().as_bytes());
-                ExitCode::from(err.exit_code())
+            for error in &outcome.errors {
+                let _ = stderr.write_all(error.report().as_bytes());
             }
-        },
+            ExitCode::from(outcome.exit_code())
+        }
     }
 }

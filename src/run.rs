@@ -11,6 +11,7 @@ use crate::compile::{self, CompileError, CompiledRules};
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::evaluate::{self, EvalError, RuleSamples};
 use crate::exposition;
+use crate::inputs::{self, InputError, OutputClash};
 use crate::output::{self, Destination, WriteError};
 use crate::rulefile::{self, RuleFileError};
 use crate::sample::{DuplicateSeries, Families, Origin};
@@ -27,15 +28,24 @@ pub enum Engine {
     Dom,
 }
 
+/// Where a run writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outputs {
+    /// One output for all inputs (`--output FILE` or `-`): any failure writes nothing.
+    One(Destination),
+    /// One `.prom` file per input in this directory (`--output-dir`), named after the input.
+    PerInput(PathBuf),
+}
+
 /// Everything `run` needs, checked.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     /// The rule file.
     pub rules: PathBuf,
-    /// The XML files.
+    /// The `--input` arguments: paths and glob patterns.
     pub inputs: Vec<PathBuf>,
     /// Where the exposition goes.
-    pub output: Destination,
+    pub output: Outputs,
     /// Limits on each input.
     pub limits: XmlLimits,
     /// The engine choice.
@@ -46,15 +56,29 @@ pub struct RunConfig {
     pub verbose: bool,
 }
 
-/// What a successful run did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunSummary {
-    /// Number of families written.
-    pub families: usize,
-    /// Number of series written.
+/// What a run did: what it wrote, and every failure on the way.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// Number of output files (or stdout) written.
+    pub outputs: usize,
+    /// Number of series written, over all outputs.
     pub series: usize,
     /// Things worth telling the user that did not stop the run.
     pub warnings: Vec<String>,
+    /// Every failure, in the order met.
+    pub errors: Vec<RunError>,
+}
+
+impl RunOutcome {
+    /// The process exit code: 0 without failures, 2 if the rule file or the command line is
+    /// wrong, 1 for any other failure.
+    pub fn exit_code(&self) -> u8 {
+        self.errors
+            .iter()
+            .map(RunError::exit_code)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// A rule file that cannot be used: unreadable, malformed, or with problems found by
@@ -209,6 +233,12 @@ pub enum RunError {
     /// Two samples for one series.
     #[error(transparent)]
     Duplicate(#[from] Box<DuplicateSeries>),
+    /// An `--input` pattern gave no file.
+    #[error(transparent)]
+    Input(InputError),
+    /// Two inputs would write the same file in `--output-dir`.
+    #[error(transparent)]
+    OutputClash(OutputClash),
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -218,7 +248,7 @@ impl RunError {
     /// The process exit code: 2 for a rule file problem, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Rules(_) => 2,
+            RunError::Rules(_) | RunError::OutputClash(_) => 2,
             _ => 1,
         }
     }
@@ -434,9 +464,21 @@ pub fn evaluate_to_text(
     Ok(exposition::render(&families))
 }
 
-/// The `run` subcommand.
-pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
-    let rules = load_rules(&config.rules).map_err(RunError::Rules)?;
+/// The `run` subcommand: every input, every output; failures are gathered, not returned early,
+/// so that with `--output-dir` one broken input does not stop the others.
+pub fn run(config: &RunConfig) -> RunOutcome {
+    let mut outcome = RunOutcome::default();
+    let (inputs, input_errors) = inputs::expand(&config.inputs);
+    outcome
+        .errors
+        .extend(input_errors.into_iter().map(RunError::Input));
+    let rules = match load_rules(&config.rules) {
+        Ok(rules) => rules,
+        Err(error) => {
+            outcome.errors.push(RunError::Rules(error));
+            return outcome;
+        }
+    };
     if config.verbose {
         for line in engine_report(&rules, config.engine) {
             eprintln!("xml2prom: {line}");
@@ -447,22 +489,81 @@ pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
         engine: config.engine,
         max_dom_bytes: config.max_dom_bytes,
     };
-    let families = collect(&rules, &config.inputs, &engines)?;
-    let text = exposition::render(&families);
-    output::write(&config.output, &text)?;
-    let mut warnings = Vec::new();
-    if let Destination::File(path) = &config.output
-        && path.extension().is_none_or(|e| e != "prom")
-    {
+    match &config.output {
+        Outputs::One(destination) => {
+            // Any failure, including a pattern that matched nothing, writes nothing.
+            let families = collect_each(&rules, &inputs, &engines, &mut outcome.errors);
+            if outcome.errors.is_empty() {
+                write_output(destination, &families, &mut outcome);
+            }
+            if let Destination::File(path) = destination
+                && outcome.outputs > 0
+            {
+                warn_unless_prom(path, &mut outcome.warnings);
+            }
+        }
+        Outputs::PerInput(dir) => {
+            let outputs = match inputs::outputs_in(dir, &inputs) {
+                Ok(outputs) => outputs,
+                Err(clashes) => {
+                    outcome
+                        .errors
+                        .extend(clashes.into_iter().map(RunError::OutputClash));
+                    return outcome;
+                }
+            };
+            for (input, output) in inputs.iter().zip(outputs) {
+                let mut errors = Vec::new();
+                let families =
+                    collect_each(&rules, std::slice::from_ref(input), &engines, &mut errors);
+                if errors.is_empty() {
+                    write_output(&Destination::File(output), &families, &mut outcome);
+                }
+                outcome.errors.extend(errors);
+            }
+        }
+    }
+    outcome
+}
+
+/// Evaluates the rules against each input and gathers the families, recording every failure
+/// (an input that fails adds nothing, and the inputs after it are still evaluated).
+fn collect_each(
+    rules: &CompiledRules,
+    inputs: &[PathBuf],
+    config: &EngineConfig,
+    errors: &mut Vec<RunError>,
+) -> Families {
+    let mut families = Families::new();
+    for input in inputs {
+        let added = evaluate_source(rules, Source::File(input), input, config)
+            .and_then(|results| add_results(&mut families, rules, results, input));
+        if let Err(error) = added {
+            errors.push(error);
+        }
+    }
+    families
+}
+
+/// Renders the families and writes them, counting what was written.
+fn write_output(destination: &Destination, families: &Families, outcome: &mut RunOutcome) {
+    let text = exposition::render(families);
+    match output::write(destination, &text) {
+        Ok(()) => {
+            outcome.outputs += 1;
+            outcome.series += families.series_count();
+        }
+        Err(error) => outcome.errors.push(RunError::Write(error)),
+    }
+}
+
+/// Warns that node_exporter's textfile collector will not read a file not ending in `.prom`.
+fn warn_unless_prom(path: &Path, warnings: &mut Vec<String>) {
+    if path.extension().is_none_or(|e| e != "prom") {
         warnings.push(format!(
             "{} was written, but node_exporter's textfile collector reads only files ending \
              in .prom",
             path.display()
         ));
     }
-    Ok(RunSummary {
-        families: families.iter().count(),
-        series: families.series_count(),
-        warnings,
-    })
 }

@@ -3,6 +3,7 @@
 //! - `cli`: help, usage errors and output destinations.
 //! - `golden`: every folder under `tests/cases/` is one case (rules, XML, expected output or
 //!   expected error); the bundled example is checked against `rules/examples/store.prom`.
+//! - `inputs`: glob patterns, `--output-dir`, one broken input among many.
 //! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
@@ -12,6 +13,7 @@
 mod cli;
 mod golden;
 mod hostile;
+mod inputs;
 mod interop;
 mod lint;
 mod support;
