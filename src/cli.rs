@@ -2,6 +2,7 @@
 //! to the library, so the subcommands never read raw flags.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
@@ -62,6 +63,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
+    /// How long to wait while another run writes the same output (30s, 2m, 1h30m); then fail.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+
     /// Refuse an input file larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
     pub max_input_bytes: u64,
@@ -112,8 +117,15 @@ impl RunArgs {
             engine: self.engine,
             max_dom_bytes: self.max_dom_bytes,
             verbose: self.verbose,
+            lock_timeout: self.lock_timeout,
         })
     }
+}
+
+/// A duration such as `30s`, `2m` or `1h 30m` (humantime's syntax).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{error}; write a duration such as `30s`, `2m` or `1h30m`"))
 }
 
 /// A usage error of `xml2prom run`, rendered by clap like its own (`error: ...`, usage, exit 2).
@@ -165,6 +177,17 @@ mod tests {
         let err = parse(&["--input", "a.xml"]).expect_err("neither given");
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn lock_timeout_takes_human_durations() {
+        let config = parse(&["--input", "a", "-o", "-"]).expect("default");
+        assert_eq!(config.lock_timeout, Duration::from_secs(60));
+        let config = parse(&["--input", "a", "-o", "-", "--lock-timeout", "1m 30s"]).expect("ok");
+        assert_eq!(config.lock_timeout, Duration::from_secs(90));
+        let err = parse(&["--input", "a", "-o", "-", "--lock-timeout", "30"]).expect_err("no unit");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("such as `30s`"), "{err}");
     }
 
     #[test]

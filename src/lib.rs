@@ -13,7 +13,7 @@
 //! 6. [`output`] writes the result atomically, or to stdout.
 //!
 //! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
-//! patterns and names the output of each input; [`run`] ties the stages together for the `run`
+//! patterns and names the output of each input; [`lock`] keeps overlapping runs apart; [`run`] ties the stages together for the `run`
 //! subcommand.
 #![warn(missing_docs)]
 
@@ -25,6 +25,7 @@ pub mod evaluate;
 pub mod exposition;
 pub mod inputs;
 pub mod labels;
+pub mod lock;
 pub mod output;
 pub mod rulefile;
 pub mod run;

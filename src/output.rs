@@ -41,7 +41,8 @@ pub struct WriteError {
     pub source: io::Error,
 }
 
-fn describe(err: &io::Error) -> String {
+/// The I/O error in words a user knows: `permission denied`, `the directory does not exist`.
+pub(crate) fn describe(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
         io::ErrorKind::NotFound => "the directory does not exist".to_owned(),
@@ -49,7 +50,8 @@ fn describe(err: &io::Error) -> String {
     }
 }
 
-fn advice(path: &Path, err: &io::Error) -> String {
+/// What to do about an I/O error on `path`, starting with `; `, or nothing.
+pub(crate) fn advice(path: &Path, err: &io::Error) -> String {
     let dir = directory_of(path);
     match err.kind() {
         io::ErrorKind::PermissionDenied => {

@@ -6,12 +6,14 @@
 //! `.prom` file stays as it was.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::compile::{self, CompileError, CompiledRules};
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::evaluate::{self, EvalError, RuleSamples};
 use crate::exposition;
 use crate::inputs::{self, InputError, OutputClash};
+use crate::lock::{self, LockError};
 use crate::output::{self, Destination, WriteError};
 use crate::rulefile::{self, RuleFileError};
 use crate::sample::{DuplicateSeries, Families, Origin};
@@ -54,6 +56,8 @@ pub struct RunConfig {
     pub max_dom_bytes: u64,
     /// Print which engine runs each rule.
     pub verbose: bool,
+    /// How long to wait for another run that holds the output's lock.
+    pub lock_timeout: Duration,
 }
 
 /// What a run did: what it wrote, and every failure on the way.
@@ -239,6 +243,9 @@ pub enum RunError {
     /// Two inputs would write the same file in `--output-dir`.
     #[error(transparent)]
     OutputClash(OutputClash),
+    /// Another run holds the output's lock, or the lock file cannot be used.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -489,6 +496,32 @@ pub fn run(config: &RunConfig) -> RunOutcome {
         engine: config.engine,
         max_dom_bytes: config.max_dom_bytes,
     };
+    let outputs = match &config.output {
+        Outputs::PerInput(dir) => match inputs::outputs_in(dir, &inputs) {
+            Ok(outputs) => outputs,
+            Err(clashes) => {
+                outcome
+                    .errors
+                    .extend(clashes.into_iter().map(RunError::OutputClash));
+                return outcome;
+            }
+        },
+        Outputs::One(_) => Vec::new(),
+    };
+    // Held until the run ends; the rule file is checked first, so a broken one fails at once.
+    let lock_file = match &config.output {
+        Outputs::One(Destination::Stdout) => None,
+        Outputs::One(Destination::File(path)) => Some(lock::lock_file_for_output(path)),
+        Outputs::PerInput(dir) => Some(lock::lock_file_for_directory(dir)),
+    };
+    let _lock = match lock_file.map(|path| lock::acquire(&path, config.lock_timeout)) {
+        Some(Err(error)) => {
+            outcome.errors.push(RunError::Lock(error));
+            return outcome;
+        }
+        Some(Ok(lock)) => Some(lock),
+        None => None,
+    };
     match &config.output {
         Outputs::One(destination) => {
             // Any failure, including a pattern that matched nothing, writes nothing.
@@ -502,16 +535,7 @@ pub fn run(config: &RunConfig) -> RunOutcome {
                 warn_unless_prom(path, &mut outcome.warnings);
             }
         }
-        Outputs::PerInput(dir) => {
-            let outputs = match inputs::outputs_in(dir, &inputs) {
-                Ok(outputs) => outputs,
-                Err(clashes) => {
-                    outcome
-                        .errors
-                        .extend(clashes.into_iter().map(RunError::OutputClash));
-                    return outcome;
-                }
-            };
+        Outputs::PerInput(_) => {
             for (input, output) in inputs.iter().zip(outputs) {
                 let mut errors = Vec::new();
                 let families =

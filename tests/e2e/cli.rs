@@ -54,7 +54,7 @@ fn writing_to_a_file_prints_nothing() {
     let expected =
         std::fs::read_to_string(root().join("rules/examples/store.prom")).expect("golden");
     assert_eq!(written, expected);
-    assert_eq!(entries(dir.path()), ["store.prom"]);
+    assert_eq!(entries(dir.path()), [".store.prom.lock", "store.prom"]);
 }
 
 #[test]
@@ -63,13 +63,14 @@ fn output_directory_missing() {
     let output = dir.path().join("missing").join("store.prom");
     let outcome = run_example(&["--output", &output.display().to_string()]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    // The lock file beside the output is the first thing written.
     assert!(
-        outcome.stderr.contains("cannot write"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("the previous file is unchanged"),
+        outcome.stderr.contains(&format!(
+            "cannot open the lock file {}: the directory does not exist; nothing was written; \
+             create {} first",
+            dir.path().join("missing/.store.prom.lock").display(),
+            dir.path().join("missing").display()
+        )),
         "{}",
         outcome.stderr
     );

@@ -141,7 +141,7 @@ fn output_dir_writes_one_file_per_input_named_after_it() {
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!((outcome.stdout.as_str(), outcome.stderr.as_str()), ("", ""));
     let out = dir.path().join("out");
-    assert_eq!(entries(&out), ["a.prom", "b.store.prom"]);
+    assert_eq!(entries(&out), [".xml2prom.lock", "a.prom", "b.store.prom"]);
     let a = read(out.join("a.prom"));
     assert_eq!(
         a,
@@ -188,7 +188,7 @@ fn output_dir_keeps_the_previous_file_of_a_broken_input_and_writes_the_others() 
     assert!(read(out.join("c.prom")).contains("store_rows{store=\"c.xml\"} 2\n"));
     assert_eq!(
         entries(&out),
-        ["a.prom", "b.prom", "c.prom", "d.prom"],
+        [".xml2prom.lock", "a.prom", "b.prom", "c.prom", "d.prom"],
         "no temporary file left"
     );
 }
@@ -209,7 +209,11 @@ fn output_dir_refuses_two_inputs_with_one_name_before_reading_any() {
          give inputs with different file names, or run xml2prom once per directory with its own \
          --output-dir\n"
     );
-    assert_eq!(entries(&out), Vec::<String>::new());
+    assert_eq!(
+        entries(&out),
+        Vec::<String>::new(),
+        "nothing written, not even a lock"
+    );
 }
 
 #[test]

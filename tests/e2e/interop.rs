@@ -835,10 +835,11 @@ fn run_example_through_node_exporter() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    // No temporary file may be left next to the output, or node_exporter could read it.
+    // No temporary file may be left next to the output, or node_exporter could read it; the
+    // lock file stays, and is not read (it does not end in .prom).
     assert_eq!(
         entries(dir.path()),
-        vec!["store.prom".to_string()],
+        vec![".store.prom.lock".to_string(), "store.prom".to_string()],
         "xml2prom left other files next to its output"
     );
     let text = fs::read_to_string(&output_path).expect("xml2prom wrote the output as UTF-8");

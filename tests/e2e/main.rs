@@ -6,6 +6,7 @@
 //! - `inputs`: glob patterns, `--output-dir`, one broken input among many.
 //! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
+//! - `lock`: two real runs on one output, the second waiting for the first.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
 //!
 //! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
@@ -16,4 +17,5 @@ mod hostile;
 mod inputs;
 mod interop;
 mod lint;
+mod lock;
 mod support;
