@@ -67,6 +67,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
 
+    /// Leave out xml2prom's own metrics (xml2prom_*: run duration, series per rule, size and
+    /// modification time of each input, time of writing).
+    #[arg(long)]
+    pub no_self_metrics: bool,
+
     /// Refuse an input file larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
     pub max_input_bytes: u64,
@@ -118,6 +123,7 @@ impl RunArgs {
             max_dom_bytes: self.max_dom_bytes,
             verbose: self.verbose,
             lock_timeout: self.lock_timeout,
+            self_metrics: !self.no_self_metrics,
         })
     }
 }

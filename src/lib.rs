@@ -13,7 +13,8 @@
 //! 6. [`output`] writes the result atomically, or to stdout.
 //!
 //! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
-//! patterns and names the output of each input; [`lock`] keeps overlapping runs apart; [`run`] ties the stages together for the `run`
+//! patterns and names the output of each input; [`lock`] keeps overlapping runs apart;
+//! [`status`] reports xml2prom's own work as `xml2prom_*` gauges; [`run`] ties the stages together for the `run`
 //! subcommand.
 #![warn(missing_docs)]
 
@@ -30,6 +31,7 @@ pub mod output;
 pub mod rulefile;
 pub mod run;
 pub mod sample;
+pub mod status;
 pub mod stream;
 pub mod streamable;
 pub mod value;

@@ -6,7 +6,7 @@
 //! `.prom` file stays as it was.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::compile::{self, CompileError, CompiledRules};
 use crate::diagnostic::{self, Diagnostic, Severity};
@@ -17,6 +17,7 @@ use crate::lock::{self, LockError};
 use crate::output::{self, Destination, WriteError};
 use crate::rulefile::{self, RuleFileError};
 use crate::sample::{DuplicateSeries, Families, Origin};
+use crate::status::{self, InputFacts, OutputFacts};
 use crate::stream::StreamEngine;
 use crate::xml::{self, XmlError, XmlLimits};
 
@@ -58,6 +59,8 @@ pub struct RunConfig {
     pub verbose: bool,
     /// How long to wait for another run that holds the output's lock.
     pub lock_timeout: Duration,
+    /// Add xml2prom's own metrics (`xml2prom_*`) to each output.
+    pub self_metrics: bool,
 }
 
 /// What a run did: what it wrote, and every failure on the way.
@@ -246,6 +249,17 @@ pub enum RunError {
     /// Another run holds the output's lock, or the lock file cannot be used.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// A rule defines a metric that xml2prom adds to each output itself.
+    #[error(
+        "{rule}: the metric `{name}` is one of xml2prom's own metrics, which it adds to each \
+         output; rename the rule's metric, or pass --no-self-metrics"
+    )]
+    OwnMetricName {
+        /// The rule, e.g. `metrics[0]`.
+        rule: String,
+        /// The metric name.
+        name: String,
+    },
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -255,7 +269,7 @@ impl RunError {
     /// The process exit code: 2 for a rule file problem, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Rules(_) | RunError::OutputClash(_) => 2,
+            RunError::Rules(_) | RunError::OutputClash(_) | RunError::OwnMetricName { .. } => 2,
             _ => 1,
         }
     }
@@ -486,6 +500,23 @@ pub fn run(config: &RunConfig) -> RunOutcome {
             return outcome;
         }
     };
+    if config.self_metrics {
+        let clashes = rules.rules.iter().filter(|rule| {
+            status::SELF_METRICS
+                .iter()
+                .any(|gauge| gauge.name == rule.name.as_str())
+        });
+        let clashes: Vec<RunError> = clashes
+            .map(|rule| RunError::OwnMetricName {
+                rule: rule.id.clone(),
+                name: rule.name.as_str().to_owned(),
+            })
+            .collect();
+        if !clashes.is_empty() {
+            outcome.errors.extend(clashes);
+            return outcome;
+        }
+    }
     if config.verbose {
         for line in engine_report(&rules, config.engine) {
             eprintln!("xml2prom: {line}");
@@ -525,9 +556,9 @@ pub fn run(config: &RunConfig) -> RunOutcome {
     match &config.output {
         Outputs::One(destination) => {
             // Any failure, including a pattern that matched nothing, writes nothing.
-            let families = collect_each(&rules, &inputs, &engines, &mut outcome.errors);
+            let production = produce(&rules, &inputs, &engines, &mut outcome.errors);
             if outcome.errors.is_empty() {
-                write_output(destination, &families, &mut outcome);
+                write_output(production, destination, &rules, config, &mut outcome);
             }
             if let Destination::File(path) = destination
                 && outcome.outputs > 0
@@ -538,10 +569,11 @@ pub fn run(config: &RunConfig) -> RunOutcome {
         Outputs::PerInput(_) => {
             for (input, output) in inputs.iter().zip(outputs) {
                 let mut errors = Vec::new();
-                let families =
-                    collect_each(&rules, std::slice::from_ref(input), &engines, &mut errors);
+                let production =
+                    produce(&rules, std::slice::from_ref(input), &engines, &mut errors);
                 if errors.is_empty() {
-                    write_output(&Destination::File(output), &families, &mut outcome);
+                    let destination = Destination::File(output);
+                    write_output(production, &destination, &rules, config, &mut outcome);
                 }
                 outcome.errors.extend(errors);
             }
@@ -550,32 +582,81 @@ pub fn run(config: &RunConfig) -> RunOutcome {
     outcome
 }
 
+/// One output being produced: its families, and what its self-metrics will report.
+struct Production {
+    families: Families,
+    /// Series per rule, by rule index.
+    samples_per_rule: Vec<usize>,
+    inputs: Vec<InputFacts>,
+    started: Instant,
+}
+
 /// Evaluates the rules against each input and gathers the families, recording every failure
 /// (an input that fails adds nothing, and the inputs after it are still evaluated).
-fn collect_each(
+fn produce(
     rules: &CompiledRules,
     inputs: &[PathBuf],
     config: &EngineConfig,
     errors: &mut Vec<RunError>,
-) -> Families {
-    let mut families = Families::new();
+) -> Production {
+    let mut production = Production {
+        families: Families::new(),
+        samples_per_rule: vec![0; rules.rules.len()],
+        inputs: Vec::with_capacity(inputs.len()),
+        started: Instant::now(),
+    };
     for input in inputs {
-        let added = evaluate_source(rules, Source::File(input), input, config)
-            .and_then(|results| add_results(&mut families, rules, results, input));
+        production.inputs.push(InputFacts::of(input));
+        let added =
+            evaluate_source(rules, Source::File(input), input, config).and_then(|results| {
+                for result in &results {
+                    if let Some(count) = production.samples_per_rule.get_mut(result.rule) {
+                        *count += result.samples.len();
+                    }
+                }
+                add_results(&mut production.families, rules, results, input)
+            });
         if let Err(error) = added {
             errors.push(error);
         }
     }
-    families
+    production
 }
 
-/// Renders the families and writes them, counting what was written.
-fn write_output(destination: &Destination, families: &Families, outcome: &mut RunOutcome) {
-    let text = exposition::render(families);
+/// Adds the self-metrics (unless turned off), renders the families and writes them.
+fn write_output(
+    mut production: Production,
+    destination: &Destination,
+    rules: &CompiledRules,
+    config: &RunConfig,
+    outcome: &mut RunOutcome,
+) {
+    if config.self_metrics {
+        let facts = OutputFacts {
+            output: match destination {
+                Destination::Stdout => String::new(),
+                Destination::File(path) => path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            },
+            duration: production.started.elapsed(),
+            rule_samples: rules
+                .rules
+                .iter()
+                .zip(&production.samples_per_rule)
+                .map(|(rule, &count)| (rule.id.clone(), rule.name.as_str().to_owned(), count))
+                .collect(),
+            inputs: production.inputs,
+            written_at: SystemTime::now(),
+        };
+        status::add_self_metrics(&mut production.families, &facts);
+    }
+    let text = exposition::render(&production.families);
     match output::write(destination, &text) {
         Ok(()) => {
             outcome.outputs += 1;
-            outcome.series += families.series_count();
+            outcome.series += production.families.series_count();
         }
         Err(error) => outcome.errors.push(RunError::Write(error)),
     }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::golden::assert_accepted_everywhere;
-use crate::support::{Outcome, entries, root, xml2prom};
+use crate::support::{Outcome, entries, mask_varying, root, xml2prom};
 
 const PREVIOUS: &str = "# HELP previous_run A file from an earlier, good run\n\
                         # TYPE previous_run gauge\nprevious_run 1\n";
@@ -144,14 +144,72 @@ fn output_dir_writes_one_file_per_input_named_after_it() {
     assert_eq!(entries(&out), [".xml2prom.lock", "a.prom", "b.store.prom"]);
     let a = read(out.join("a.prom"));
     assert_eq!(
-        a,
-        "# HELP store_rows Rows\n# TYPE store_rows gauge\nstore_rows{store=\"a.xml\"} 1\n"
+        mask_varying(&a),
+        "# HELP store_rows Rows\n# TYPE store_rows gauge\nstore_rows{store=\"a.xml\"} 1\n\
+         # HELP xml2prom_input_mtime_seconds Modification time of each input of this output when \
+         xml2prom read it, in seconds since the Unix epoch\n\
+         # TYPE xml2prom_input_mtime_seconds gauge\n\
+         xml2prom_input_mtime_seconds{input=\"in/a.xml\",output=\"a.prom\"} <varies>\n\
+         # HELP xml2prom_input_size_bytes Size in bytes of each input of this output when \
+         xml2prom read it\n\
+         # TYPE xml2prom_input_size_bytes gauge\n\
+         xml2prom_input_size_bytes{input=\"in/a.xml\",output=\"a.prom\"} 39\n\
+         # HELP xml2prom_last_success_timestamp_seconds When xml2prom wrote this output, in \
+         seconds since the Unix epoch\n\
+         # TYPE xml2prom_last_success_timestamp_seconds gauge\n\
+         xml2prom_last_success_timestamp_seconds{output=\"a.prom\"} <varies>\n\
+         # HELP xml2prom_rule_samples Series each rule added to this output (a histogram or \
+         summary series counts once); 0 when its select matched nothing\n\
+         # TYPE xml2prom_rule_samples gauge\n\
+         xml2prom_rule_samples{metric=\"store_rows\",output=\"a.prom\",rule=\"metrics[0]\"} 1\n\
+         # HELP xml2prom_run_duration_seconds Seconds xml2prom spent reading and evaluating the \
+         inputs of this output\n\
+         # TYPE xml2prom_run_duration_seconds gauge\n\
+         xml2prom_run_duration_seconds{output=\"a.prom\"} <varies>\n"
     );
     let b = read(out.join("b.store.prom"));
     assert!(b.contains("store_rows{store=\"b.store.xml\"} 3\n"), "{b}");
-    // node_exporter reads the whole directory: both files, side by side.
+    assert!(
+        b.contains("xml2prom_rule_samples{metric=\"store_rows\",output=\"b.store.prom\",rule=\"metrics[0]\"} 1\n"),
+        "{b}"
+    );
+    // node_exporter reads the whole directory: both files side by side, their self-metrics
+    // told apart by the output label (it would log an error for a series in both).
     assert_accepted_everywhere("output dir a.prom", &a, &out);
     assert_accepted_everywhere("output dir b.store.prom", &b, &out);
+}
+
+#[test]
+fn no_self_metrics_leaves_them_out() {
+    let dir = workspace(&[("a.xml", &store(1))]);
+    let outcome = run(
+        dir.path(),
+        &["--input", "a.xml", "-o", "-", "--no-self-metrics"],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(
+        outcome.stdout,
+        "# HELP store_rows Rows\n# TYPE store_rows gauge\nstore_rows{store=\"a.xml\"} 1\n"
+    );
+}
+
+#[test]
+fn a_rule_cannot_define_an_own_metric() {
+    let dir = workspace(&[("a.xml", &store(1))]);
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "version: 1\nmetrics:\n- { name: xml2prom_rule_samples, help: Mine, type: gauge, \
+         value: count(//row) }\n",
+    )
+    .expect("rules");
+    let outcome = run(dir.path(), &["--input", "a.xml", "-o", "-"]);
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("`xml2prom_rule_samples`"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(outcome.stdout, "");
 }
 
 #[test]

@@ -32,7 +32,7 @@ impl Drop for Children {
 
 fn spawn(dir: &Path, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_xml2prom"))
-        .args(["run", "--rules", "rules.yaml"])
+        .args(["run", "--rules", "rules.yaml", "--no-self-metrics"])
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
