@@ -67,6 +67,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
 
+    /// Also write the run's status to this .prom file on every run, failed or not: time and
+    /// duration, success per input, failures per stage (for alerting).
+    #[arg(long, value_name = "FILE.prom")]
+    pub status_file: Option<PathBuf>,
+
     /// Leave out xml2prom's own metrics (xml2prom_*: run duration, series per rule, size and
     /// modification time of each input, time of writing).
     #[arg(long)]
@@ -124,6 +129,7 @@ impl RunArgs {
             verbose: self.verbose,
             lock_timeout: self.lock_timeout,
             self_metrics: !self.no_self_metrics,
+            status_file: self.status_file,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! atomic output. Any failure stops the run before the output is touched, so the previous
 //! `.prom` file stays as it was.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,11 +14,11 @@ use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::evaluate::{self, EvalError, RuleSamples};
 use crate::exposition;
 use crate::inputs::{self, InputError, OutputClash};
-use crate::lock::{self, LockError};
+use crate::lock::{self, LockError, OutputLock};
 use crate::output::{self, Destination, WriteError};
 use crate::rulefile::{self, RuleFileError};
 use crate::sample::{DuplicateSeries, Families, Origin};
-use crate::status::{self, InputFacts, OutputFacts};
+use crate::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
 use crate::stream::StreamEngine;
 use crate::xml::{self, XmlError, XmlLimits};
 
@@ -61,6 +62,8 @@ pub struct RunConfig {
     pub lock_timeout: Duration,
     /// Add xml2prom's own metrics (`xml2prom_*`) to each output.
     pub self_metrics: bool,
+    /// Where to write the run's status, on every run.
+    pub status_file: Option<PathBuf>,
 }
 
 /// What a run did: what it wrote, and every failure on the way.
@@ -74,6 +77,8 @@ pub struct RunOutcome {
     pub warnings: Vec<String>,
     /// Every failure, in the order met.
     pub errors: Vec<RunError>,
+    /// Each input (a path, or a pattern that gave none), and whether its samples were written.
+    pub inputs: BTreeMap<String, bool>,
 }
 
 impl RunOutcome {
@@ -249,6 +254,15 @@ pub enum RunError {
     /// Another run holds the output's lock, or the lock file cannot be used.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// `--status-file` names a file the run writes as an output.
+    #[error(
+        "--status-file {} is also an output of this run; give the status file another name",
+        path.display()
+    )]
+    StatusClash {
+        /// The status file.
+        path: PathBuf,
+    },
     /// A rule defines a metric that xml2prom adds to each output itself.
     #[error(
         "{rule}: the metric `{name}` is one of xml2prom's own metrics, which it adds to each \
@@ -269,8 +283,30 @@ impl RunError {
     /// The process exit code: 2 for a rule file problem, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Rules(_) | RunError::OutputClash(_) | RunError::OwnMetricName { .. } => 2,
+            RunError::Rules(_)
+            | RunError::OutputClash(_)
+            | RunError::OwnMetricName { .. }
+            | RunError::StatusClash { .. } => 2,
             _ => 1,
+        }
+    }
+
+    /// The stage the failure is counted in, in the status file.
+    pub fn stage(&self) -> Stage {
+        match self {
+            RunError::Rules(_) | RunError::OwnMetricName { .. } | RunError::StatusClash { .. } => {
+                Stage::Rules
+            }
+            RunError::Input(_)
+            | RunError::Xml {
+                source: XmlError::Read { .. },
+                ..
+            } => Stage::Read,
+            RunError::Xml { .. } | RunError::DomTooLarge { .. } => Stage::Xml,
+            RunError::Eval { .. } => Stage::Evaluate,
+            RunError::Duplicate(_) | RunError::OutputClash(_) => Stage::Duplicate,
+            RunError::Lock(_) => Stage::Lock,
+            RunError::Write(_) => Stage::Write,
         }
     }
 
@@ -488,16 +524,73 @@ pub fn evaluate_to_text(
 /// The `run` subcommand: every input, every output; failures are gathered, not returned early,
 /// so that with `--output-dir` one broken input does not stop the others.
 pub fn run(config: &RunConfig) -> RunOutcome {
+    let started = Instant::now();
     let mut outcome = RunOutcome::default();
     let (inputs, input_errors) = inputs::expand(&config.inputs);
+    for input in &inputs {
+        outcome.inputs.insert(input.display().to_string(), false);
+    }
+    for error in input_errors {
+        outcome.inputs.insert(error.pattern().to_owned(), false);
+        outcome.errors.push(RunError::Input(error));
+    }
+    let Some(status_file) = &config.status_file else {
+        let _lock = write_outputs(config, &inputs, &mut outcome);
+        return outcome;
+    };
+    // The status file must never replace an output, not even with the news of a failure.
+    if writes_to(config, &inputs, status_file) {
+        outcome.errors.push(RunError::StatusClash {
+            path: status_file.clone(),
+        });
+        return outcome;
+    }
+    let _lock = write_outputs(config, &inputs, &mut outcome);
+    let status = RunStatus {
+        finished_at: SystemTime::now(),
+        duration: started.elapsed(),
+        inputs: outcome
+            .inputs
+            .iter()
+            .map(|(input, &success)| (input.clone(), success))
+            .collect(),
+        failures: outcome.errors.iter().map(RunError::stage).collect(),
+    };
+    let name = status_file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = status::render_status(&status, &name);
+    match output::write_atomically(status_file, text.as_bytes()) {
+        Ok(()) => warn_unless_prom(status_file, &mut outcome.warnings),
+        Err(error) => outcome.errors.push(RunError::Write(error)),
+    }
     outcome
-        .errors
-        .extend(input_errors.into_iter().map(RunError::Input));
+}
+
+/// Whether the run writes `path` as an output.
+fn writes_to(config: &RunConfig, inputs: &[PathBuf], path: &Path) -> bool {
+    match &config.output {
+        Outputs::One(Destination::Stdout) => false,
+        Outputs::One(Destination::File(output)) => output::same_file(output, path),
+        Outputs::PerInput(dir) => inputs::outputs_in(dir, inputs)
+            .unwrap_or_default()
+            .iter()
+            .any(|output| output::same_file(output, path)),
+    }
+}
+
+/// Loads the rules, evaluates every input and writes every output, recording each failure.
+fn write_outputs(
+    config: &RunConfig,
+    inputs: &[PathBuf],
+    outcome: &mut RunOutcome,
+) -> Option<OutputLock> {
     let rules = match load_rules(&config.rules) {
         Ok(rules) => rules,
         Err(error) => {
             outcome.errors.push(RunError::Rules(error));
-            return outcome;
+            return None;
         }
     };
     if config.self_metrics {
@@ -514,7 +607,7 @@ pub fn run(config: &RunConfig) -> RunOutcome {
             .collect();
         if !clashes.is_empty() {
             outcome.errors.extend(clashes);
-            return outcome;
+            return None;
         }
     }
     if config.verbose {
@@ -528,27 +621,28 @@ pub fn run(config: &RunConfig) -> RunOutcome {
         max_dom_bytes: config.max_dom_bytes,
     };
     let outputs = match &config.output {
-        Outputs::PerInput(dir) => match inputs::outputs_in(dir, &inputs) {
+        Outputs::PerInput(dir) => match inputs::outputs_in(dir, inputs) {
             Ok(outputs) => outputs,
             Err(clashes) => {
                 outcome
                     .errors
                     .extend(clashes.into_iter().map(RunError::OutputClash));
-                return outcome;
+                return None;
             }
         },
         Outputs::One(_) => Vec::new(),
     };
-    // Held until the run ends; the rule file is checked first, so a broken one fails at once.
+    // Held until the run ends, status file included; the rule file is checked first, so a broken
+    // one fails at once.
     let lock_file = match &config.output {
         Outputs::One(Destination::Stdout) => None,
         Outputs::One(Destination::File(path)) => Some(lock::lock_file_for_output(path)),
         Outputs::PerInput(dir) => Some(lock::lock_file_for_directory(dir)),
     };
-    let _lock = match lock_file.map(|path| lock::acquire(&path, config.lock_timeout)) {
+    let lock = match lock_file.map(|path| lock::acquire(&path, config.lock_timeout)) {
         Some(Err(error)) => {
             outcome.errors.push(RunError::Lock(error));
-            return outcome;
+            return None;
         }
         Some(Ok(lock)) => Some(lock),
         None => None,
@@ -556,9 +650,9 @@ pub fn run(config: &RunConfig) -> RunOutcome {
     match &config.output {
         Outputs::One(destination) => {
             // Any failure, including a pattern that matched nothing, writes nothing.
-            let production = produce(&rules, &inputs, &engines, &mut outcome.errors);
+            let production = produce(&rules, inputs, &engines, &mut outcome.errors);
             if outcome.errors.is_empty() {
-                write_output(production, destination, &rules, config, &mut outcome);
+                write_output(production, destination, &rules, config, outcome);
             }
             if let Destination::File(path) = destination
                 && outcome.outputs > 0
@@ -573,13 +667,13 @@ pub fn run(config: &RunConfig) -> RunOutcome {
                     produce(&rules, std::slice::from_ref(input), &engines, &mut errors);
                 if errors.is_empty() {
                     let destination = Destination::File(output);
-                    write_output(production, &destination, &rules, config, &mut outcome);
+                    write_output(production, &destination, &rules, config, outcome);
                 }
                 outcome.errors.extend(errors);
             }
         }
     }
-    outcome
+    lock
 }
 
 /// One output being produced: its families, and what its self-metrics will report.
@@ -647,16 +741,20 @@ fn write_output(
                 .zip(&production.samples_per_rule)
                 .map(|(rule, &count)| (rule.id.clone(), rule.name.as_str().to_owned(), count))
                 .collect(),
-            inputs: production.inputs,
+            inputs: production.inputs.clone(),
             written_at: SystemTime::now(),
         };
         status::add_self_metrics(&mut production.families, &facts);
     }
     let text = exposition::render(&production.families);
+    let produced_from = production.inputs.into_iter().map(|facts| facts.input);
     match output::write(destination, &text) {
         Ok(()) => {
             outcome.outputs += 1;
             outcome.series += production.families.series_count();
+            for input in produced_from {
+                outcome.inputs.insert(input, true);
+            }
         }
         Err(error) => outcome.errors.push(RunError::Write(error)),
     }

@@ -6,6 +6,12 @@
 //! several outputs in one textfile directory never collide (node_exporter serves one series of
 //! two with the same name and labels, and logs an error on every scrape).
 //!
+//! The status file (`--status-file`, [`render_status`]) is written on every run, whatever
+//! happened: when the run ended and how long it took, whether each input reached its output,
+//! and the failures of each stage, every stage always present so that alert rules need no
+//! `absent()`. Its series carry a `status_file` label with the file's name, for the same reason
+//! as `output` above: several jobs may each keep a status file in one textfile directory.
+//!
 //! [`Gauges`] is the one way to add such a metric: declare a [`Gauge`] (name and HELP) and set
 //! its samples, e.g. `gauges.set(&RULE_SAMPLES, &[("rule", "metrics[0]")], 3.0)`.
 
@@ -65,6 +71,118 @@ pub const SELF_METRICS: &[Gauge] = &[
     INPUT_MTIME,
     LAST_SUCCESS,
 ];
+
+/// Status: when the last run ended.
+pub const LAST_RUN_TIMESTAMP: Gauge = Gauge {
+    name: "xml2prom_last_run_timestamp_seconds",
+    help: "When the last xml2prom run ended, successful or not, in seconds since the Unix epoch",
+};
+
+/// Status: how long the last run took.
+pub const LAST_RUN_DURATION: Gauge = Gauge {
+    name: "xml2prom_last_run_duration_seconds",
+    help: "Seconds the last xml2prom run took, from start to end, waiting for the lock included",
+};
+
+/// Status: whether each input reached its output.
+pub const INPUT_SUCCESS: Gauge = Gauge {
+    name: "xml2prom_input_success",
+    help: "1 if the last run wrote the samples of this input to its output, 0 if it did not \
+           (the input or the output failed, or the rule file did)",
+};
+
+/// Status: failures per stage.
+pub const RUN_ERRORS: Gauge = Gauge {
+    name: "xml2prom_run_errors",
+    help: "Failures in the last run by stage: rules (rule file or command line), read, xml (not \
+           well-formed or refused), evaluate, duplicate (series or output files), lock, write",
+};
+
+/// Every gauge of the status file.
+pub const STATUS_METRICS: &[Gauge] = &[
+    LAST_RUN_TIMESTAMP,
+    LAST_RUN_DURATION,
+    INPUT_SUCCESS,
+    RUN_ERRORS,
+];
+
+/// A stage of a run where a failure can happen: the `stage` label of `xml2prom_run_errors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// The rule file, or a command line that does not fit it (exit code 2).
+    Rules,
+    /// An input could not be read, or a pattern matched nothing.
+    Read,
+    /// An input is not well-formed, not UTF-8, or refused as hostile or too large.
+    Xml,
+    /// A rule failed on an input (a value that is not a number, ...).
+    Evaluate,
+    /// Two samples for one series, or two inputs for one output file.
+    Duplicate,
+    /// Another run held the output's lock for the whole `--lock-timeout`.
+    Lock,
+    /// An output could not be written.
+    Write,
+}
+
+impl Stage {
+    /// Every stage, in the order of a run.
+    pub const ALL: [Stage; 7] = [
+        Stage::Rules,
+        Stage::Read,
+        Stage::Xml,
+        Stage::Evaluate,
+        Stage::Duplicate,
+        Stage::Lock,
+        Stage::Write,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Rules => "rules",
+            Stage::Read => "read",
+            Stage::Xml => "xml",
+            Stage::Evaluate => "evaluate",
+            Stage::Duplicate => "duplicate",
+            Stage::Lock => "lock",
+            Stage::Write => "write",
+        }
+    }
+}
+
+/// What the status file reports about one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStatus {
+    /// When the run ended.
+    pub finished_at: SystemTime,
+    /// How long it took.
+    pub duration: Duration,
+    /// Each input (a path, or a pattern that gave none) and whether it reached its output.
+    pub inputs: Vec<(String, bool)>,
+    /// The stage of each failure.
+    pub failures: Vec<Stage>,
+}
+
+/// The status file's text; `status_file` is its file name (the `status_file` label).
+pub fn render_status(status: &RunStatus, status_file: &str) -> String {
+    let mut families = Families::new();
+    let mut gauges = Gauges::new(&mut families, &[("status_file", status_file)]);
+    gauges.set(&LAST_RUN_TIMESTAMP, &[], unix_seconds(status.finished_at));
+    gauges.set(&LAST_RUN_DURATION, &[], status.duration.as_secs_f64());
+    for (input, success) in &status.inputs {
+        gauges.set(
+            &INPUT_SUCCESS,
+            &[("input", input)],
+            if *success { 1.0 } else { 0.0 },
+        );
+    }
+    for stage in Stage::ALL {
+        let count = status.failures.iter().filter(|&&s| s == stage).count();
+        gauges.set(&RUN_ERRORS, &[("stage", stage.as_str())], count as f64);
+    }
+    crate::exposition::render(&families)
+}
 
 /// Adds samples of xml2prom's own gauges to a set of families, each with the common labels.
 pub struct Gauges<'a> {
@@ -191,7 +309,7 @@ mod tests {
 
     #[test]
     fn own_gauges_are_valid() {
-        for gauge in SELF_METRICS {
+        for gauge in SELF_METRICS.iter().chain(STATUS_METRICS) {
             assert!(MetricName::parse(gauge.name).is_ok(), "{}", gauge.name);
             assert!(gauge.name.starts_with("xml2prom_"), "{}", gauge.name);
             assert!(!gauge.help.is_empty() && !gauge.help.ends_with('.'));
@@ -269,5 +387,36 @@ mod tests {
         assert_eq!((missing.size, missing.modified), (None, None));
         let directory = InputFacts::of(dir.path());
         assert_eq!(directory.size, None);
+    }
+
+    #[test]
+    fn the_status_file_has_every_stage_and_input() {
+        let status = RunStatus {
+            finished_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            duration: Duration::from_millis(250),
+            inputs: vec![
+                ("/srv/a.xml".to_owned(), true),
+                ("/srv/b.xml".to_owned(), false),
+            ],
+            failures: vec![Stage::Xml, Stage::Write, Stage::Xml],
+        };
+        let text = render_status(&status, "xml2prom.prom");
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                r#"xml2prom_input_success{input="/srv/a.xml",status_file="xml2prom.prom"} 1"#,
+                r#"xml2prom_input_success{input="/srv/b.xml",status_file="xml2prom.prom"} 0"#,
+                r#"xml2prom_last_run_duration_seconds{status_file="xml2prom.prom"} 0.25"#,
+                r#"xml2prom_last_run_timestamp_seconds{status_file="xml2prom.prom"} 1700000000"#,
+                r#"xml2prom_run_errors{stage="duplicate",status_file="xml2prom.prom"} 0"#,
+                r#"xml2prom_run_errors{stage="evaluate",status_file="xml2prom.prom"} 0"#,
+                r#"xml2prom_run_errors{stage="lock",status_file="xml2prom.prom"} 0"#,
+                r#"xml2prom_run_errors{stage="read",status_file="xml2prom.prom"} 0"#,
+                r#"xml2prom_run_errors{stage="rules",status_file="xml2prom.prom"} 0"#,
+                r#"xml2prom_run_errors{stage="write",status_file="xml2prom.prom"} 1"#,
+                r#"xml2prom_run_errors{stage="xml",status_file="xml2prom.prom"} 2"#,
+            ]
+        );
     }
 }

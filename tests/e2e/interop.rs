@@ -81,8 +81,35 @@ pub fn promtool_check(text: &str) -> Result<(), String> {
     }
 }
 
+/// Runs `promtool ARGS` in `dir` (30 s at most) and returns its exit status and output, or
+/// None after a notice (or a panic under `XML2PROM_REQUIRE_TOOLS`) if promtool is not installed.
+pub fn promtool(dir: &Path, args: &[&str]) -> Option<(ExitStatus, String)> {
+    let child = Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    match child {
+        Ok(child) => {
+            let what = format!("promtool {}", args.join(" "));
+            let (status, stdout, stderr) = run_to_end(child, b"", PROMTOOL_TIMEOUT, &what);
+            Some((status, format!("{stdout}{stderr}")))
+        }
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            tool_missing(
+                &PROMTOOL_NOTICE,
+                "skipping promtool checks: promtool not found; install the Debian package `prometheus`",
+            );
+            None
+        }
+        Err(error) => panic!("cannot start promtool: {error}"),
+    }
+}
+
 /// Whether promtool can be run, for tests that must know a check really happened.
-fn promtool_installed() -> bool {
+pub fn promtool_installed() -> bool {
     Command::new("promtool")
         .arg("--version")
         .stdout(Stdio::null())
