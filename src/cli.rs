@@ -1,6 +1,7 @@
 //! Command line: clap derive types. `main` parses them and hands a [`crate::run::RunConfig`]
 //! to the library, so the subcommands never read raw flags.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
 use crate::inputs;
 use crate::output::Destination;
+use crate::rulefile::LabelName;
 use crate::run::{Engine, Outputs, RunConfig};
 use crate::xml::XmlLimits;
 
@@ -72,6 +74,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE.prom")]
     pub status_file: Option<PathBuf>,
 
+    /// A template variable, {{ vars.KEY }} in every label template; repeat for several.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// A label added to every sample of the rule file's metrics; repeat for several.
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(LabelName, String)>,
+
     /// Leave out xml2prom's own metrics (xml2prom_*: run duration, series per rule, size and
     /// modification time of each input, time of writing).
     #[arg(long)]
@@ -110,6 +120,22 @@ impl RunArgs {
         for input in &self.input {
             inputs::check_pattern(input).map_err(|message| usage_error(&message))?;
         }
+        let mut vars = BTreeMap::new();
+        for (key, value) in self.vars {
+            if vars.contains_key(&key) {
+                return Err(usage_error(&format!(
+                    "--var {key} is given twice; give each key once"
+                )));
+            }
+            vars.insert(key, value);
+        }
+        for (i, (label, _)) in self.labels.iter().enumerate() {
+            if self.labels[..i].iter().any(|(other, _)| other == label) {
+                return Err(usage_error(&format!(
+                    "--label {label} is given twice; give each label once"
+                )));
+            }
+        }
         let output = match (self.output, self.output_dir) {
             (_, Some(dir)) => Outputs::PerInput(dir),
             (Some(file), None) => Outputs::One(Destination::from_arg(&file)),
@@ -130,6 +156,8 @@ impl RunArgs {
             lock_timeout: self.lock_timeout,
             self_metrics: !self.no_self_metrics,
             status_file: self.status_file,
+            vars,
+            labels: self.labels,
         })
     }
 }
@@ -138,6 +166,42 @@ impl RunArgs {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|error| format!("{error}; write a duration such as `30s`, `2m` or `1h30m`"))
+}
+
+/// `KEY=VALUE`, split at the first `=`.
+fn split_pair<'a>(text: &'a str, what: &str, example: &str) -> Result<(&'a str, &'a str), String> {
+    text.split_once('=')
+        .ok_or_else(|| format!("`{text}` has no `=`; write {what}, e.g. `{example}`"))
+}
+
+/// `--var KEY=VALUE`: the key must be usable as `{{ vars.KEY }}`.
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    let (key, value) = split_pair(text, "KEY=VALUE", "--var site=paris")?;
+    let mut chars = key.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{key}` is not a valid variable name: use letters, digits and `_`, not starting \
+             with a digit, so that templates can write {{{{ vars.{key} }}}}"
+        ));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// `--label NAME=VALUE`: a label name Prometheus accepts, and a value that is not empty.
+fn parse_label(text: &str) -> Result<(LabelName, String), String> {
+    let (name, value) = split_pair(text, "NAME=VALUE", "--label site=paris")?;
+    let name = LabelName::parse(name)?;
+    if value.is_empty() {
+        return Err(format!(
+            "the label `{name}` has an empty value, which Prometheus treats as no label at all; \
+             give a value"
+        ));
+    }
+    Ok((name, value.to_owned()))
 }
 
 /// A usage error of `xml2prom run`, rendered by clap like its own (`error: ...`, usage, exit 2).
@@ -200,6 +264,66 @@ mod tests {
         let err = parse(&["--input", "a", "-o", "-", "--lock-timeout", "30"]).expect_err("no unit");
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("such as `30s`"), "{err}");
+    }
+
+    #[test]
+    fn vars_and_labels_are_checked_pairs() {
+        let config = parse(&[
+            "--input",
+            "a",
+            "-o",
+            "-",
+            "--var",
+            "site=paris=1",
+            "--var",
+            "empty=",
+            "--label",
+            "team=ops",
+        ])
+        .expect("valid");
+        assert_eq!(config.vars["site"], "paris=1");
+        assert_eq!(config.vars["empty"], "");
+        assert_eq!(config.labels[0].0.as_str(), "team");
+        assert_eq!(config.labels[0].1, "ops");
+        for (args, expected) in [
+            (
+                ["--var", "site"],
+                "`site` has no `=`; write KEY=VALUE, e.g. `--var site=paris`",
+            ),
+            (["--var", "1x=a"], "`1x` is not a valid variable name"),
+            (
+                ["--var", "a-b=c"],
+                "so that templates can write {{ vars.a-b }}",
+            ),
+            (
+                ["--label", "__x=a"],
+                "names starting with `__` are reserved",
+            ),
+            (["--label", "a.b=c"], "`a.b` is not a valid label name"),
+            (["--label", "team="], "the label `team` has an empty value"),
+        ] {
+            let mut all = vec!["--input", "a", "-o", "-"];
+            all.extend(args);
+            let err = parse(&all).expect_err("invalid");
+            assert_eq!(err.exit_code(), 2);
+            let message = err.to_string();
+            assert!(message.contains(expected), "{args:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let err =
+            parse(&["--input", "a", "-o", "-", "--var", "a=1", "--var", "a=2"]).expect_err("twice");
+        assert!(err.to_string().contains("--var a is given twice"), "{err}");
+        let err = parse(&[
+            "--input", "a", "-o", "-", "--label", "a=1", "--label", "a=1",
+        ])
+        .expect_err("twice");
+        assert!(
+            err.to_string().contains("--label a is given twice"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,8 +16,9 @@ use crate::exposition;
 use crate::inputs::{self, InputError, OutputClash};
 use crate::lock::{self, LockError, OutputLock};
 use crate::output::{self, Destination, WriteError};
+use crate::rulefile::LabelName;
 use crate::rulefile::{self, RuleFileError};
-use crate::sample::{DuplicateSeries, Families, Origin};
+use crate::sample::{DuplicateSeries, Families, MetricType, Origin};
 use crate::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
 use crate::stream::StreamEngine;
 use crate::xml::{self, XmlError, XmlLimits};
@@ -64,6 +65,10 @@ pub struct RunConfig {
     pub self_metrics: bool,
     /// Where to write the run's status, on every run.
     pub status_file: Option<PathBuf>,
+    /// Template variables (`--var KEY=VALUE`), seen as `{{ vars.KEY }}`.
+    pub vars: BTreeMap<String, String>,
+    /// Labels added to every sample of the rule file's metrics (`--label NAME=VALUE`).
+    pub labels: Vec<(LabelName, String)>,
 }
 
 /// What a run did: what it wrote, and every failure on the way.
@@ -263,6 +268,14 @@ pub enum RunError {
         /// The status file.
         path: PathBuf,
     },
+    /// A `--label` that the rule file sets too, or that a histogram or summary reserves.
+    #[error("--label {label}: {problem}")]
+    LabelClash {
+        /// The label.
+        label: String,
+        /// Who else sets or reserves it, and what to do.
+        problem: String,
+    },
     /// A rule defines a metric that xml2prom adds to each output itself.
     #[error(
         "{rule}: the metric `{name}` is one of xml2prom's own metrics, which it adds to each \
@@ -286,7 +299,8 @@ impl RunError {
             RunError::Rules(_)
             | RunError::OutputClash(_)
             | RunError::OwnMetricName { .. }
-            | RunError::StatusClash { .. } => 2,
+            | RunError::StatusClash { .. }
+            | RunError::LabelClash { .. } => 2,
             _ => 1,
         }
     }
@@ -294,9 +308,10 @@ impl RunError {
     /// The stage the failure is counted in, in the status file.
     pub fn stage(&self) -> Stage {
         match self {
-            RunError::Rules(_) | RunError::OwnMetricName { .. } | RunError::StatusClash { .. } => {
-                Stage::Rules
-            }
+            RunError::Rules(_)
+            | RunError::OwnMetricName { .. }
+            | RunError::StatusClash { .. }
+            | RunError::LabelClash { .. } => Stage::Rules,
             RunError::Input(_)
             | RunError::Xml {
                 source: XmlError::Read { .. },
@@ -342,10 +357,13 @@ fn byte_size(bytes: u64) -> String {
     }
 }
 
-/// Loads and compiles a rule file.
-pub fn load_rules(path: &Path) -> Result<CompiledRules, RulesError> {
+/// Loads and compiles a rule file, with the values of `--var`.
+pub fn load_rules(
+    path: &Path,
+    vars: &BTreeMap<String, String>,
+) -> Result<CompiledRules, RulesError> {
     let loaded = rulefile::load(path).map_err(RulesError::Load)?;
-    compile::compile(loaded.rules).map_err(|errors| RulesError::Compile {
+    compile::compile_with_vars(loaded.rules, vars).map_err(|errors| RulesError::Compile {
         path: loaded.path,
         source: loaded.source,
         errors,
@@ -586,13 +604,18 @@ fn write_outputs(
     inputs: &[PathBuf],
     outcome: &mut RunOutcome,
 ) -> Option<OutputLock> {
-    let rules = match load_rules(&config.rules) {
+    let rules = match load_rules(&config.rules, &config.vars) {
         Ok(rules) => rules,
         Err(error) => {
             outcome.errors.push(RunError::Rules(error));
             return None;
         }
     };
+    let clashes = label_clashes(&rules, &config.labels);
+    if !clashes.is_empty() {
+        outcome.errors.extend(clashes);
+        return None;
+    }
     if config.self_metrics {
         let clashes = rules.rules.iter().filter(|rule| {
             status::SELF_METRICS
@@ -620,6 +643,11 @@ fn write_outputs(
         engine: config.engine,
         max_dom_bytes: config.max_dom_bytes,
     };
+    let labels: Vec<(String, String)> = config
+        .labels
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+        .collect();
     let outputs = match &config.output {
         Outputs::PerInput(dir) => match inputs::outputs_in(dir, inputs) {
             Ok(outputs) => outputs,
@@ -650,7 +678,7 @@ fn write_outputs(
     match &config.output {
         Outputs::One(destination) => {
             // Any failure, including a pattern that matched nothing, writes nothing.
-            let production = produce(&rules, inputs, &engines, &mut outcome.errors);
+            let production = produce(&rules, inputs, &engines, &labels, &mut outcome.errors);
             if outcome.errors.is_empty() {
                 write_output(production, destination, &rules, config, outcome);
             }
@@ -663,8 +691,8 @@ fn write_outputs(
         Outputs::PerInput(_) => {
             for (input, output) in inputs.iter().zip(outputs) {
                 let mut errors = Vec::new();
-                let production =
-                    produce(&rules, std::slice::from_ref(input), &engines, &mut errors);
+                let input = std::slice::from_ref(input);
+                let production = produce(&rules, input, &engines, &labels, &mut errors);
                 if errors.is_empty() {
                     let destination = Destination::File(output);
                     write_output(production, &destination, &rules, config, outcome);
@@ -674,6 +702,46 @@ fn write_outputs(
         }
     }
     lock
+}
+
+/// The `--label`s that the rule file sets itself, or that one of its histograms or summaries
+/// reserves (`le`, `quantile`).
+fn label_clashes(rules: &CompiledRules, labels: &[(LabelName, String)]) -> Vec<RunError> {
+    let mut clashes = Vec::new();
+    for (label, _) in labels {
+        let clash = |problem: String| RunError::LabelClash {
+            label: label.as_str().to_owned(),
+            problem,
+        };
+        if rules.global_labels.iter().any(|(name, _)| name == label) {
+            clashes.push(clash(
+                "the rule file's top-level `labels:` sets it too; remove one of them".to_owned(),
+            ));
+        }
+        for rule in &rules.rules {
+            let reserved = match rule.kind {
+                MetricType::Histogram => Some("le"),
+                MetricType::Summary => Some("quantile"),
+                MetricType::Gauge | MetricType::Counter => None,
+            };
+            if rule.labels.iter().any(|(name, _)| name == label) {
+                clashes.push(clash(format!(
+                    "{} (`{}`) sets it too; remove one of them",
+                    rule.id, rule.name
+                )));
+            } else if reserved == Some(label.as_str()) {
+                clashes.push(clash(format!(
+                    "{} (`{}`) is a {}, which adds `{}` to each series; choose another label \
+                     name",
+                    rule.id,
+                    rule.name,
+                    rule.kind,
+                    label.as_str()
+                )));
+            }
+        }
+    }
+    clashes
 }
 
 /// One output being produced: its families, and what its self-metrics will report.
@@ -691,6 +759,7 @@ fn produce(
     rules: &CompiledRules,
     inputs: &[PathBuf],
     config: &EngineConfig,
+    labels: &[(String, String)],
     errors: &mut Vec<RunError>,
 ) -> Production {
     let mut production = Production {
@@ -703,12 +772,15 @@ fn produce(
         production.inputs.push(InputFacts::of(input));
         let added =
             evaluate_source(rules, Source::File(input), input, config).and_then(|results| {
-                for result in &results {
+                let mut labelled = Vec::with_capacity(results.len());
+                for mut result in results {
                     if let Some(count) = production.samples_per_rule.get_mut(result.rule) {
                         *count += result.samples.len();
                     }
+                    result.samples = evaluate::with_global_labels(result.samples, labels);
+                    labelled.push(result);
                 }
-                add_results(&mut production.families, rules, results, input)
+                add_results(&mut production.families, rules, labelled, input)
             });
         if let Err(error) = added {
             errors.push(error);

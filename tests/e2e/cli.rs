@@ -225,3 +225,68 @@ fn the_dom_engine_refuses_a_large_input_and_names_the_rules() {
     ]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
 }
+
+#[test]
+fn var_and_label_are_checked_on_the_command_line() {
+    for (args, expected) in [
+        (
+            ["--var", "site"],
+            "error: invalid value 'site' for '--var <KEY=VALUE>': `site` has no `=`",
+        ),
+        (
+            ["--label", "__name__=x"],
+            "error: invalid value '__name__=x' for '--label <NAME=VALUE>': `__name__` is not a \
+             valid label name: names starting with `__` are reserved",
+        ),
+    ] {
+        let mut all = vec!["--output", "-"];
+        all.extend(args);
+        let outcome = run_example(&all);
+        assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+        assert!(outcome.stderr.starts_with(expected), "{}", outcome.stderr);
+    }
+}
+
+/// A template that needs a `--var` fails when the rules load, before any input is read.
+#[test]
+fn a_missing_var_fails_before_any_input_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "version: 1\nlabels: { site: '{{ vars.site }}' }\nmetrics:\n\
+         - { name: a, help: h, type: gauge, value: '1' }\n",
+    )
+    .expect("rules");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--rules",
+            "rules.yaml",
+            "--input",
+            "missing.xml",
+            "-o",
+            "-",
+        ];
+        args.extend_from_slice(extra);
+        xml2prom(dir.path(), &args)
+    };
+    let outcome = run(&[]);
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.starts_with(
+            "error: labels.site: the template uses `vars.site`, which has no value; pass \
+             `--var site=VALUE`"
+        ),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !outcome.stderr.contains("missing.xml"),
+        "{}",
+        outcome.stderr
+    );
+    // With the value, the rules load and the missing input is the problem.
+    let outcome = run(&["--var", "site=paris"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("missing.xml"), "{}", outcome.stderr);
+}

@@ -164,6 +164,42 @@ fn a_broken_rule_file_still_writes_the_status() {
 }
 
 #[test]
+fn evaluation_and_duplicate_failures_are_counted() {
+    let dir = workspace(&[
+        ("a.xml", "<store><row id='1' n='x'/></store>"),
+        ("b.xml", "<store><row id='1' n='1'/></store>"),
+        ("c.xml", "<store><row id='1' n='2'/></store>"),
+    ]);
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "version: 1\nmetrics:\n- { name: store_n, help: N, type: gauge, select: /store/row, \
+         fields: { id: '@id' }, labels: { id: '{{ id }}' }, value: '@n' }\n",
+    )
+    .expect("rules");
+    let outcome = run(
+        dir.path(),
+        &[
+            "--input",
+            "*.xml",
+            "-o",
+            "-",
+            "--status-file",
+            "status.prom",
+        ],
+    );
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "", "one output for all: nothing written");
+    assert_eq!(
+        status_samples(&dir.path().join("status.prom")),
+        expected(
+            "status.prom",
+            &[("a.xml", 0), ("b.xml", 0), ("c.xml", 0)],
+            &[("duplicate", 1), ("evaluate", 1)]
+        )
+    );
+}
+
+#[test]
 fn a_successful_run_says_so() {
     let dir = workspace(&[("a.xml", GOOD)]);
     let outcome = run(
