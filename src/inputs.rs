@@ -10,11 +10,19 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// How patterns match: like a shell, `*` does not match a leading dot.
+/// How patterns match: like a shell, `*`, `?` and `**` do not match a leading dot.
 const MATCH: glob::MatchOptions = glob::MatchOptions {
     case_sensitive: true,
     require_literal_separator: true,
     require_literal_leading_dot: true,
+};
+
+/// How the directories are walked. glob 0.3.4's walk with `require_literal_leading_dot` drops
+/// every hidden entry, even for `.*.xml`, and panics on a file name that is not UTF-8; so the
+/// walk sees everything and [`MATCH`] filters its results.
+const WALK: glob::MatchOptions = glob::MatchOptions {
+    require_literal_leading_dot: false,
+    ..MATCH
 };
 
 /// An `--input` argument that gives no file.
@@ -89,10 +97,10 @@ pub fn expand(args: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
             files.push(arg.clone());
             continue;
         };
-        let paths = match glob::glob_with(pattern, MATCH) {
-            Ok(paths) => paths,
+        let (paths, matcher) = match (glob::glob_with(pattern, WALK), glob::Pattern::new(pattern)) {
+            (Ok(paths), Ok(matcher)) => (paths, matcher),
             // The command line checked the syntax; an error here still only fails this input.
-            Err(_) => {
+            _ => {
                 errors.push(InputError::NoMatch {
                     pattern: pattern.to_owned(),
                 });
@@ -102,7 +110,8 @@ pub fn expand(args: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
         let before = files.len();
         for entry in paths {
             match entry {
-                Ok(path) => files.push(path),
+                Ok(path) if matcher.matches_path_with(&path, MATCH) => files.push(path),
+                Ok(_) => {}
                 Err(error) => errors.push(InputError::Unlistable {
                     pattern: pattern.to_owned(),
                     path: error.path().to_owned(),
@@ -219,6 +228,36 @@ mod tests {
         let (files, errors) = expand(&args);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(names(dir.path(), &files), ["a.xml", "b.xml", "sub/d.xml"]);
+    }
+
+    #[test]
+    fn hidden_files_match_a_pattern_that_spells_the_dot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        touch(
+            dir.path(),
+            &[".hidden.xml", "a.xml", ".git/b.xml", "sub/c.xml"],
+        );
+        let (files, errors) = expand(&[dir.path().join(".*.xml")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(names(dir.path(), &files), [".hidden.xml"]);
+        let (files, _) = expand(&[dir.path().join("**/*.xml")]);
+        assert_eq!(names(dir.path(), &files), ["a.xml", "sub/c.xml"]);
+    }
+
+    /// glob 0.3.4 panics on such a name when it filters hidden files itself.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_name_that_is_not_utf8_is_skipped_without_a_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        touch(dir.path(), &["a.xml"]);
+        let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"\xff.xml"));
+        if std::fs::write(&odd, "<a/>").is_err() {
+            return; // a filesystem that insists on UTF-8 names
+        }
+        let (files, errors) = expand(&[dir.path().join("*.xml")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(names(dir.path(), &files), ["a.xml"]);
     }
 
     #[test]
