@@ -54,15 +54,16 @@ pub enum LockError {
     },
     /// Another run held the lock for the whole timeout.
     #[error(
-        "another xml2prom run has held the lock {} for {}; nothing was written. That run is \
-         still going or hangs: find it with `fuser {}`, or give it more time with --lock-timeout",
-        path.display(), humantime::format_duration(*waited), path.display()
+        "another xml2prom run held the lock {} for all of --lock-timeout ({}); nothing was \
+         written. That run is still going or hangs: find it with `fuser {}`, or give it more \
+         time with --lock-timeout",
+        path.display(), humantime::format_duration(*timeout), path.display()
     )]
     Timeout {
         /// The lock file.
         path: PathBuf,
-        /// How long this run waited.
-        waited: Duration,
+        /// How long this run waited: the timeout it was given.
+        timeout: Duration,
     },
     /// Locking itself failed (a filesystem without locks, for example).
     #[error("cannot lock {}: {source}; nothing was written", path.display())]
@@ -101,7 +102,7 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<OutputLock, LockError> 
                 if waited >= timeout {
                     return Err(LockError::Timeout {
                         path: path.to_owned(),
-                        waited: round_to_millis(waited),
+                        timeout,
                     });
                 }
                 std::thread::sleep(RETRY.min(timeout - waited));
@@ -114,11 +115,6 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<OutputLock, LockError> 
             }
         }
     }
-}
-
-/// `1s 3ms` rather than `1s 3ms 412us 7ns` in a message.
-fn round_to_millis(duration: Duration) -> Duration {
-    Duration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -146,7 +142,10 @@ mod tests {
         let err = acquire(&path, Duration::from_millis(200)).expect_err("held elsewhere");
         assert!(start.elapsed() >= Duration::from_millis(200));
         let message = err.to_string();
-        assert!(message.contains("has held the lock"), "{message}");
+        assert!(
+            message.contains("held the lock") && message.contains("(200ms)"),
+            "{message}"
+        );
         assert!(message.contains("--lock-timeout"), "{message}");
         drop(held);
         acquire(&path, Duration::ZERO).expect("released on drop");

@@ -121,8 +121,8 @@ fn a_second_run_waits_for_the_first_or_gives_up_after_the_timeout() {
     );
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.starts_with("xml2prom: error: another xml2prom run has held the lock ")
-            && stderr.contains(".out.prom.lock for 300ms; nothing was written")
+        stderr.starts_with("xml2prom: error: another xml2prom run held the lock ")
+            && stderr.contains(".out.prom.lock for all of --lock-timeout (300ms); nothing was")
             && stderr.contains("--lock-timeout"),
         "{stderr}"
     );

@@ -242,7 +242,7 @@ fn a_lock_timeout_is_counted() {
     );
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(
-        outcome.stderr.contains("has held the lock"),
+        outcome.stderr.contains("held the lock"),
         "{}",
         outcome.stderr
     );
@@ -338,6 +338,22 @@ fn the_alert_rules_pass_promtool() {
         return;
     };
     assert!(status.success(), "promtool test rules:\n{output}");
+}
+
+/// The README shows the alert rules file as it is (without its header comment).
+#[test]
+fn the_readme_shows_the_alert_rules_file() {
+    let rules = read(&root().join("rules/alerts/xml2prom.rules.yml"));
+    let body: String = rules
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let readme = read(&root().join("README.md"));
+    assert!(
+        readme.contains(&format!("```yaml\n{body}```\n")),
+        "README.md does not show rules/alerts/xml2prom.rules.yml as it is:\n{body}"
+    );
 }
 
 /// The unit tests of the alert rules can fail: an alert expected too early is reported.
