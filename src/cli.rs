@@ -13,16 +13,21 @@ use crate::rulefile::LabelName;
 use crate::run::{Engine, Outputs, RunConfig};
 use crate::xml::XmlLimits;
 
-const EXIT_CODES: &str = "\
-Exit codes:
+/// The exit codes, for both `--help` texts: a macro, so that `concat!` can use it.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
   0  success
   1  an input failed: unreadable, not well-formed or hostile XML, a value that is not a number,
-     duplicate series, or the output could not be written (the previous output is unchanged)
-  2  the rule file or the command line is wrong";
+     duplicate series; an output could not be written; or another run held the lock too long.
+     The previous output is unchanged (with --output-dir, the other inputs are still written)
+  2  the rule file or the command line is wrong"
+    };
+}
 
 /// Turn XML files into Prometheus metrics with declarative rules.
 #[derive(Debug, Parser)]
-#[command(name = "xml2prom", version, after_help = EXIT_CODES)]
+#[command(name = "xml2prom", version, after_help = exit_codes!())]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -32,13 +37,14 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Evaluate rules against XML files and write one .prom file.
+    /// Evaluate rules against XML files and write .prom files.
     #[command(after_help = concat!(
-        "Example:\n  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
-         --output /var/lib/node_exporter/textfile/store.prom\n\n",
-        "Exit codes:\n  0  success\n  1  an input failed: unreadable, not well-formed or hostile \
-         XML, a value that is not a number,\n     duplicate series, or the output could not be \
-         written (the previous output is unchanged)\n  2  the rule file or the command line is wrong"
+        "Examples:\n  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --output /var/lib/node_exporter/textfile/store.prom\n  \
+         xml2prom run --rules rules/store.yaml --input '/srv/stores/*.xml' \\\n      \
+         --output-dir /var/lib/node_exporter/textfile \\\n      \
+         --status-file /var/lib/node_exporter/textfile/xml2prom.prom\n\n",
+        exit_codes!()
     ))]
     Run(RunArgs),
 }

@@ -2,7 +2,8 @@
 //! file each of them gets with `--output-dir`.
 //!
 //! An argument is a path, or a glob pattern such as `/srv/stores/*.xml` that xml2prom expands
-//! itself (cron runs commands without a shell, and a quoted pattern reaches us unexpanded). An
+//! itself: a systemd unit runs commands without a shell, and a shell passes a pattern that
+//! matches nothing on unexpanded, which xml2prom then reports by name. An
 //! argument that names an existing file is always a path, even if it contains `*`, `?` or `[`.
 //! Hidden files are matched only by a pattern that spells the dot (`.*.xml`), as in a shell.
 

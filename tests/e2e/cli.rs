@@ -17,7 +17,7 @@ fn help_states_the_exit_codes() {
             outcome.stdout
         );
     }
-    assert!(outcome.stdout.contains("Example:"), "{}", outcome.stdout);
+    assert!(outcome.stdout.contains("Examples:"), "{}", outcome.stdout);
 }
 
 #[test]
