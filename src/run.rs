@@ -1,9 +1,14 @@
 //! Run: the `run` subcommand, tying the stages together.
 //!
-//! Rule file -> compiled rules (every problem reported before any XML is read) -> for each
-//! input: read, refuse hostile XML, parse, evaluate -> one set of families -> exposition ->
-//! atomic output. Any failure stops the run before the output is touched, so the previous
-//! `.prom` file stays as it was.
+//! `--input` arguments -> input files ([`inputs`]) -> rule file -> compiled rules (every problem
+//! reported before any XML is read) -> the output's lock ([`lock`]) -> for each input: read,
+//! refuse hostile XML, parse, evaluate -> families (plus self-metrics, [`status`]) ->
+//! exposition -> atomic output -> the status file, whatever happened before.
+//!
+//! With one output for all inputs, any failure leaves the output untouched. With one output per
+//! input (`--output-dir`), a failure leaves that input's previous file untouched and the others
+//! are still written. Either way every failure is recorded in [`RunOutcome::errors`], not
+//! returned at the first.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +21,7 @@ use crate::exposition;
 use crate::inputs::{self, InputError, OutputClash};
 use crate::lock::{self, LockError, OutputLock};
 use crate::output::{self, Destination, WriteError};
-use crate::rulefile::LabelName;
-use crate::rulefile::{self, RuleFileError};
+use crate::rulefile::{self, LabelName, RuleFileError};
 use crate::sample::{DuplicateSeries, Families, MetricType, Origin};
 use crate::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
 use crate::stream::StreamEngine;
@@ -611,27 +615,13 @@ fn write_outputs(
             return None;
         }
     };
-    let clashes = label_clashes(&rules, &config.labels);
+    let mut clashes = label_clashes(&rules, &config.labels);
+    if config.self_metrics {
+        clashes.extend(own_metric_clashes(&rules));
+    }
     if !clashes.is_empty() {
         outcome.errors.extend(clashes);
         return None;
-    }
-    if config.self_metrics {
-        let clashes = rules.rules.iter().filter(|rule| {
-            status::SELF_METRICS
-                .iter()
-                .any(|gauge| gauge.name == rule.name.as_str())
-        });
-        let clashes: Vec<RunError> = clashes
-            .map(|rule| RunError::OwnMetricName {
-                rule: rule.id.clone(),
-                name: rule.name.as_str().to_owned(),
-            })
-            .collect();
-        if !clashes.is_empty() {
-            outcome.errors.extend(clashes);
-            return None;
-        }
     }
     if config.verbose {
         for line in engine_report(&rules, config.engine) {
@@ -742,6 +732,23 @@ fn label_clashes(rules: &CompiledRules, labels: &[(LabelName, String)]) -> Vec<R
         }
     }
     clashes
+}
+
+/// The rules whose metric is one of xml2prom's self-metrics.
+fn own_metric_clashes(rules: &CompiledRules) -> Vec<RunError> {
+    rules
+        .rules
+        .iter()
+        .filter(|rule| {
+            status::SELF_METRICS
+                .iter()
+                .any(|gauge| gauge.name == rule.name.as_str())
+        })
+        .map(|rule| RunError::OwnMetricName {
+            rule: rule.id.clone(),
+            name: rule.name.as_str().to_owned(),
+        })
+        .collect()
 }
 
 /// One output being produced: its families, and what its self-metrics will report.

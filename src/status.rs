@@ -12,8 +12,9 @@
 //! `absent()`. Its series carry a `status_file` label with the file's name, for the same reason
 //! as `output` above: several jobs may each keep a status file in one textfile directory.
 //!
-//! [`Gauges`] is the one way to add such a metric: declare a [`Gauge`] (name and HELP) and set
-//! its samples, e.g. `gauges.set(&RULE_SAMPLES, &[("rule", "metrics[0]")], 3.0)`.
+//! [`Gauges`] is the one way to add such a metric: declare a [`Gauge`] (name and HELP), list it
+//! in [`SELF_METRICS`] (so that no rule may use the name) and set its samples in
+//! [`add_self_metrics`], e.g. `gauges.set(&RULE_SAMPLES, &[("rule", "metrics[0]")], 3.0)`.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -879,3 +879,68 @@ fn run_example_through_node_exporter() {
     };
     assert_file_in_scrape(&text, &scrape);
 }
+
+/// Many inputs into one textfile directory, with a status file beside them: node_exporter reads
+/// all three files in one scrape and serves every series, HELP and TYPE of each as written (the
+/// self-metrics and status of the files must not collide with each other).
+#[test]
+fn run_output_dir_and_status_file_through_node_exporter() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let stores = tempfile::tempdir().expect("a directory for the inputs");
+    for name in ["paris.xml", "lyon.xml"] {
+        fs::copy(
+            manifest.join("rules/examples/store.xml"),
+            stores.path().join(name),
+        )
+        .expect("the example store can be copied");
+    }
+    let dir = tempfile::tempdir().expect("a temporary textfile directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_xml2prom"))
+        .arg("run")
+        .arg("--rules")
+        .arg(manifest.join("rules/store.yaml"))
+        .arg("--input")
+        .arg(stores.path().join("*.xml"))
+        .arg("--output-dir")
+        .arg(dir.path())
+        .arg("--status-file")
+        .arg(dir.path().join("xml2prom.prom"))
+        .arg("--label")
+        .arg("site=eu \"west\"")
+        .output()
+        .expect("xml2prom can be started");
+    assert!(
+        output.status.success(),
+        "xml2prom run exited with {}\n--- stderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        entries(dir.path()),
+        [".xml2prom.lock", "lyon.prom", "paris.prom", "xml2prom.prom"],
+        "xml2prom left other files next to its outputs"
+    );
+    let files: Vec<(&str, String)> = ["lyon.prom", "paris.prom", "xml2prom.prom"]
+        .into_iter()
+        .map(|name| {
+            let text = fs::read_to_string(dir.path().join(name)).expect("written as UTF-8");
+            (name, text)
+        })
+        .collect();
+    for (name, text) in &files {
+        lint::assert_clean(text);
+        if let Err(complaint) = promtool_check(text) {
+            panic!("{name}: {complaint}\n--- file:\n{text}");
+        }
+    }
+    let Some(scrape) = scrape_textfile_dir(dir.path()) else {
+        return;
+    };
+    for (_, text) in &files {
+        assert_file_in_scrape(text, &scrape);
+    }
+    assert_eq!(
+        files_read(&scrape),
+        ["lyon.prom", "paris.prom", "xml2prom.prom"]
+    );
+}
