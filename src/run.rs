@@ -324,6 +324,8 @@ impl RunError {
             RunError::Xml { .. } | RunError::DomTooLarge { .. } => Stage::Xml,
             RunError::Eval { .. } => Stage::Evaluate,
             RunError::Duplicate(_) | RunError::OutputClash(_) => Stage::Duplicate,
+            // A lock file that cannot be created means the output cannot be written either.
+            RunError::Lock(LockError::Open { .. }) => Stage::Write,
             RunError::Lock(_) => Stage::Lock,
             RunError::Write(_) => Stage::Write,
         }
@@ -847,5 +849,185 @@ fn warn_unless_prom(path: &Path, warnings: &mut Vec<String>) {
              in .prom",
             path.display()
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(yaml: &str) -> CompiledRules {
+        let file = rulefile::parse(yaml).expect("valid YAML");
+        compile::compile(file).expect("valid rules")
+    }
+
+    fn label(name: &str) -> (LabelName, String) {
+        (LabelName::parse(name).expect("valid name"), "x".to_owned())
+    }
+
+    #[test]
+    fn constant_labels_must_not_clash_with_the_rule_file() {
+        let rules = rules(
+            "version: 1\nlabels: { path: '{{ input.path }}' }\nmetrics:\n\
+             - { name: a, help: h, type: gauge, value: '1', labels: { kind: k } }\n\
+             - { name: b, help: h, type: summary, select: //r, value: '@v', quantiles: [0.5] }\n",
+        );
+        let clashes: Vec<String> = label_clashes(
+            &rules,
+            &[
+                label("path"),
+                label("kind"),
+                label("quantile"),
+                label("le"),
+                label("site"),
+            ],
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            clashes,
+            [
+                "--label path: the rule file's top-level `labels:` sets it too; remove one of them",
+                "--label kind: metrics[0] (`a`) sets it too; remove one of them",
+                "--label quantile: metrics[1] (`b`) is a summary, which adds `quantile` to each \
+                 series; choose another label name",
+            ]
+        );
+    }
+
+    #[test]
+    fn own_metric_names_are_refused() {
+        let rules = rules(
+            "version: 1\nmetrics:\n- { name: xml2prom_input_size_bytes, help: h, type: gauge, \
+             value: '1' }\n- { name: xml2prom_mine, help: h, type: gauge, value: '1' }\n",
+        );
+        let clashes = own_metric_clashes(&rules);
+        assert_eq!(clashes.len(), 1);
+        assert_eq!(clashes[0].exit_code(), 2);
+        assert_eq!(clashes[0].stage(), Stage::Rules);
+    }
+
+    #[test]
+    fn failures_count_in_their_stage_and_the_worst_sets_the_exit_code() {
+        let no_match = RunError::Input(InputError::NoMatch {
+            pattern: "*.xml".to_owned(),
+        });
+        let unreadable = RunError::Xml {
+            input: PathBuf::from("a.xml"),
+            source: XmlError::Read {
+                source: std::io::ErrorKind::NotFound.into(),
+            },
+        };
+        let too_large = RunError::Xml {
+            input: PathBuf::from("a.xml"),
+            source: XmlError::TooLarge { limit: 1 },
+        };
+        let timeout = RunError::Lock(LockError::Timeout {
+            path: PathBuf::from(".a.prom.lock"),
+            timeout: Duration::from_secs(1),
+        });
+        let no_directory = RunError::Lock(LockError::Open {
+            path: PathBuf::from("missing/.a.prom.lock"),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+        let stages: Vec<Stage> = [&no_match, &unreadable, &too_large, &timeout, &no_directory]
+            .iter()
+            .map(|e| e.stage())
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                Stage::Read,
+                Stage::Read,
+                Stage::Xml,
+                Stage::Lock,
+                Stage::Write
+            ]
+        );
+        let mut outcome = RunOutcome::default();
+        assert_eq!(outcome.exit_code(), 0);
+        outcome.errors.push(timeout);
+        assert_eq!(outcome.exit_code(), 1);
+        outcome.errors.push(RunError::StatusClash {
+            path: PathBuf::from("a.prom"),
+        });
+        assert_eq!(outcome.exit_code(), 2);
+    }
+
+    #[test]
+    fn each_input_is_marked_by_whether_its_output_was_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = |name: &str| dir.path().join(name);
+        std::fs::write(
+            path("rules.yaml"),
+            "version: 1\nmetrics:\n- { name: a, help: h, type: gauge, value: count(//r) }\n",
+        )
+        .expect("rules");
+        std::fs::write(path("good.xml"), "<s><r/></s>").expect("good");
+        std::fs::write(path("bad.xml"), "<s>").expect("bad");
+        std::fs::create_dir(path("out")).expect("out");
+        let config = RunConfig {
+            rules: path("rules.yaml"),
+            inputs: vec![path("*.xml"), path("none/*.xml")],
+            output: Outputs::PerInput(path("out")),
+            limits: XmlLimits::default(),
+            engine: Engine::Auto,
+            max_dom_bytes: u64::MAX,
+            verbose: false,
+            lock_timeout: Duration::ZERO,
+            self_metrics: true,
+            status_file: None,
+            vars: BTreeMap::new(),
+            labels: Vec::new(),
+        };
+        let outcome = run(&config);
+        let show = |name: &str| path(name).display().to_string();
+        assert_eq!(
+            outcome.inputs,
+            BTreeMap::from([
+                (show("bad.xml"), false),
+                (show("good.xml"), true),
+                (show("none/*.xml"), false),
+            ])
+        );
+        assert_eq!((outcome.outputs, outcome.exit_code()), (1, 1));
+        let stages: Vec<Stage> = outcome.errors.iter().map(RunError::stage).collect();
+        assert_eq!(stages, [Stage::Read, Stage::Xml]);
+        assert!(path("out/good.prom").exists() && !path("out/bad.prom").exists());
+    }
+
+    #[test]
+    fn the_status_file_is_never_an_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = RunConfig {
+            rules: dir.path().join("rules.yaml"),
+            inputs: vec![dir.path().join("store.xml")],
+            output: Outputs::PerInput(dir.path().to_owned()),
+            limits: XmlLimits::default(),
+            engine: Engine::Auto,
+            max_dom_bytes: u64::MAX,
+            verbose: false,
+            lock_timeout: Duration::ZERO,
+            self_metrics: true,
+            status_file: None,
+            vars: BTreeMap::new(),
+            labels: Vec::new(),
+        };
+        let inputs = config.inputs.clone();
+        assert!(writes_to(&config, &inputs, &dir.path().join("store.prom")));
+        assert!(!writes_to(
+            &config,
+            &inputs,
+            &dir.path().join("status.prom")
+        ));
+        config.output = Outputs::One(Destination::File(dir.path().join("all.prom")));
+        assert!(writes_to(
+            &config,
+            &inputs,
+            &dir.path().join(".").join("all.prom")
+        ));
+        config.output = Outputs::One(Destination::Stdout);
+        assert!(!writes_to(&config, &inputs, Path::new("-")));
     }
 }
