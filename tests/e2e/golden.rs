@@ -2,9 +2,11 @@
 //!
 //! A case folder holds `rules.yaml`, any number of `*.xml` inputs (passed in name order), an
 //! optional `args` file (extra arguments, one per line), and either `expected.prom` (the run
-//! succeeds with exactly this output) or `expected.stderr` and `expected.exit` (the run fails
-//! like this, and the previous output file is left byte for byte as it was). Every successful
-//! output also passes our lint, `promtool check metrics` and a real node_exporter.
+//! succeeds with exactly this output, apart from the values of xml2prom's own times and
+//! durations, which [`crate::support::mask_varying`] hides on both sides) or `expected.stderr`
+//! and `expected.exit` (the run fails like this, and the previous output file is left byte for
+//! byte as it was). Every successful output also passes our lint, `promtool check metrics` and a
+//! real node_exporter.
 
 use std::path::{Path, PathBuf};
 
