@@ -3,6 +3,7 @@
 //! problem of every file is reported, as text for people, JSON for machines, or GitHub Actions
 //! annotations.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -46,9 +47,10 @@ impl FileReport {
     }
 }
 
-/// Checks one rule file: load and compile errors, or, when it compiles, its lints.
-pub fn check_file(path: &std::path::Path) -> FileReport {
-    match run::load_rules(path) {
+/// Checks one rule file with the given `--var`s: load and compile errors, or, when it compiles,
+/// its lints.
+pub fn check_file(path: &std::path::Path, vars: &BTreeMap<String, String>) -> FileReport {
+    match run::load_rules(path, vars) {
         Err(error) => {
             let source = match &error {
                 RulesError::Load(rulefile::RuleFileError::Yaml { text, .. }) => text.clone(),
@@ -91,8 +93,8 @@ pub fn check_file(path: &std::path::Path) -> FileReport {
 }
 
 /// Checks every file, never stopping at the first problem.
-pub fn check(files: &[PathBuf]) -> Vec<FileReport> {
-    files.iter().map(|file| check_file(file)).collect()
+pub fn check(files: &[PathBuf], vars: &BTreeMap<String, String>) -> Vec<FileReport> {
+    files.iter().map(|file| check_file(file, vars)).collect()
 }
 
 /// The exit code: 2 when any file has an error, 1 when `strict` and any has a warning, else 0.

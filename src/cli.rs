@@ -1,30 +1,39 @@
 //! Command line: clap derive types. `main` parses them and hands a [`crate::run::RunConfig`]
 //! to the library, so the subcommands never read raw flags.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
 use crate::check::Format;
 use crate::init::{InitConfig, MetricPrefix};
+use crate::inputs;
 use crate::output::Destination;
-use crate::run::{Engine, RunConfig};
+use crate::rulefile::LabelName;
+use crate::run::{Engine, Outputs, RunConfig};
 use crate::xml::XmlLimits;
 
 /// What `--version` prints after the program name: the crate version and the rule file version
 /// this build reads (a test checks it against [`crate::rulefile::SUPPORTED_VERSION`]).
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (rule file version 1)");
 
-const EXIT_CODES: &str = "\
-Exit codes:
+/// The exit codes, for both `--help` texts: a macro, so that `concat!` can use it.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
   0  success
   1  an input failed: unreadable, not well-formed or hostile XML, a value that is not a number,
-     duplicate series, or the output could not be written (the previous output is unchanged)
-  2  the rule file or the command line is wrong";
+     duplicate series; an output could not be written; or another run held the lock too long.
+     The previous output is unchanged (with --output-dir, the other inputs are still written)
+  2  the rule file or the command line is wrong"
+    };
+}
 
 /// Turn XML files into Prometheus metrics with declarative rules.
 #[derive(Debug, Parser)]
-#[command(name = "xml2prom", version = VERSION, after_help = EXIT_CODES)]
+#[command(name = "xml2prom", version = VERSION, after_help = exit_codes!())]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -34,13 +43,14 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Evaluate rules against XML files and write one .prom file.
+    /// Evaluate rules against XML files and write .prom files.
     #[command(after_help = concat!(
-        "Example:\n  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
-         --output /var/lib/node_exporter/textfile/store.prom\n\n",
-        "Exit codes:\n  0  success\n  1  an input failed: unreadable, not well-formed or hostile \
-         XML, a value that is not a number,\n     duplicate series, or the output could not be \
-         written (the previous output is unchanged)\n  2  the rule file or the command line is wrong"
+        "Examples:\n  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --output /var/lib/node_exporter/textfile/store.prom\n  \
+         xml2prom run --rules rules/store.yaml --input '/srv/stores/*.xml' \\\n      \
+         --output-dir /var/lib/node_exporter/textfile \\\n      \
+         --status-file /var/lib/node_exporter/textfile/xml2prom.prom\n\n",
+        exit_codes!()
     ))]
     Run(RunArgs),
     /// Check rule files without reading any XML: every error, and warnings (lints).
@@ -122,6 +132,10 @@ pub struct ExplainArgs {
     /// Refuse an input file larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
     pub max_input_bytes: u64,
+
+    /// A template variable, {{ vars.KEY }} in every label template, as `run --var` gives it.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
 }
 
 /// Flags of `xml2prom test`.
@@ -150,6 +164,10 @@ pub struct CheckArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub strict: bool,
+
+    /// A template variable the rule files use ({{ vars.KEY }}), as `run --var` gives it.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
 }
 
 /// Arguments of `xml2prom init`.
@@ -250,18 +268,47 @@ pub fn man_page(subcommand: Option<&str>) -> Result<String, String> {
 
 /// Flags of `xml2prom run`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("destination").required(true).args(["output", "output_dir"])))]
 pub struct RunArgs {
     /// The YAML rule file.
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
 
-    /// An XML file to read; repeat for several files (their samples go into one output).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// An XML file, or a quoted glob pattern such as 'stores/*.xml'; repeat for several.
+    #[arg(long, value_name = "FILE|GLOB", required = true)]
     pub input: Vec<PathBuf>,
 
-    /// The .prom file to write atomically, or - for standard output.
+    /// The .prom file to write atomically with the samples of every input, or - for standard
+    /// output.
     #[arg(long, short = 'o', value_name = "FILE|-")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
+
+    /// Write one .prom file per input into this directory, named after the input
+    /// (stores/a.xml -> DIR/a.prom); a broken input keeps its previous file.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// How long to wait while another run writes the same output (30s, 2m, 1h30m); then fail.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+
+    /// Also write the run's status to this .prom file on every run, failed or not: time and
+    /// duration, success per input, failures per stage (for alerting).
+    #[arg(long, value_name = "FILE.prom")]
+    pub status_file: Option<PathBuf>,
+
+    /// A template variable, {{ vars.KEY }} in every label template; repeat for several.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// A label added to every sample of the rule file's metrics; repeat for several.
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(LabelName, String)>,
+
+    /// Leave out xml2prom's own metrics (xml2prom_*: run duration, series per rule, size and
+    /// modification time of each input, time of writing).
+    #[arg(long)]
+    pub no_self_metrics: bool,
 
     /// Refuse an input file larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
@@ -290,12 +337,38 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 << 30;
 pub const DEFAULT_MAX_DOM_BYTES: u64 = 256 << 20;
 
 impl RunArgs {
-    /// The checked run configuration.
-    pub fn into_config(self) -> RunConfig {
-        RunConfig {
+    /// The checked run configuration, or a usage error (exit code 2) for what clap's derive
+    /// cannot check alone: the syntax of glob patterns.
+    pub fn into_config(self) -> Result<RunConfig, clap::Error> {
+        for input in &self.input {
+            inputs::check_pattern(input).map_err(|message| usage_error(&message))?;
+        }
+        let mut vars = BTreeMap::new();
+        for (key, value) in self.vars {
+            if vars.contains_key(&key) {
+                return Err(usage_error(&format!(
+                    "--var {key} is given twice; give each key once"
+                )));
+            }
+            vars.insert(key, value);
+        }
+        for (i, (label, _)) in self.labels.iter().enumerate() {
+            if self.labels[..i].iter().any(|(other, _)| other == label) {
+                return Err(usage_error(&format!(
+                    "--label {label} is given twice; give each label once"
+                )));
+            }
+        }
+        let output = match (self.output, self.output_dir) {
+            (_, Some(dir)) => Outputs::PerInput(dir),
+            (Some(file), None) => Outputs::One(Destination::from_arg(&file)),
+            // The `destination` group requires one of them.
+            (None, None) => return Err(usage_error("give --output or --output-dir")),
+        };
+        Ok(RunConfig {
             rules: self.rules,
             inputs: self.input,
-            output: Destination::from_arg(&self.output),
+            output,
             limits: XmlLimits {
                 max_bytes: self.max_input_bytes,
                 ..XmlLimits::default()
@@ -303,7 +376,65 @@ impl RunArgs {
             engine: self.engine,
             max_dom_bytes: self.max_dom_bytes,
             verbose: self.verbose,
-        }
+            lock_timeout: self.lock_timeout,
+            self_metrics: !self.no_self_metrics,
+            status_file: self.status_file,
+            vars,
+            labels: self.labels,
+        })
+    }
+}
+
+/// A duration such as `30s`, `2m` or `1h 30m` (humantime's syntax).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{error}; write a duration such as `30s`, `2m` or `1h30m`"))
+}
+
+/// `KEY=VALUE`, split at the first `=`.
+fn split_pair<'a>(text: &'a str, what: &str, example: &str) -> Result<(&'a str, &'a str), String> {
+    text.split_once('=')
+        .ok_or_else(|| format!("`{text}` has no `=`; write {what}, e.g. `{example}`"))
+}
+
+/// `--var KEY=VALUE`: the key must be usable as `{{ vars.KEY }}`.
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    let (key, value) = split_pair(text, "KEY=VALUE", "--var site=paris")?;
+    let mut chars = key.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{key}` is not a valid variable name: use letters, digits and `_`, not starting \
+             with a digit, so that templates can write {{{{ vars.{key} }}}}"
+        ));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// `--label NAME=VALUE`: a label name Prometheus accepts, and a value that is not empty.
+fn parse_label(text: &str) -> Result<(LabelName, String), String> {
+    let (name, value) = split_pair(text, "NAME=VALUE", "--label site=paris")?;
+    let name = LabelName::parse(name)?;
+    if value.is_empty() {
+        return Err(format!(
+            "the label `{name}` has an empty value, which Prometheus treats as no label at all; \
+             give a value"
+        ));
+    }
+    Ok((name, value.to_owned()))
+}
+
+/// A usage error of `xml2prom run`, rendered by clap like its own (`error: ...`, usage, exit 2).
+fn usage_error(message: &str) -> clap::Error {
+    let mut command = Cli::command();
+    command.build();
+    let run = command.find_subcommand_mut("run");
+    match run {
+        Some(run) => run.error(clap::error::ErrorKind::ValueValidation, message),
+        None => Cli::command().error(clap::error::ErrorKind::ValueValidation, message),
     }
 }
 
@@ -326,9 +457,109 @@ mod tests {
         let Command::Run(args) = cli.command else {
             panic!("parsed as run");
         };
-        let config = args.into_config();
+        let config = args.into_config().expect("valid configuration");
         assert_eq!(config.inputs.len(), 2);
-        assert_eq!(config.output, Destination::Stdout);
+        assert_eq!(config.output, Outputs::One(Destination::Stdout));
+    }
+
+    fn parse(args: &[&str]) -> Result<RunConfig, clap::Error> {
+        let cli = Cli::try_parse_from(["xml2prom", "run", "--rules", "r.yaml"].iter().chain(args))?;
+        let Command::Run(args) = cli.command else {
+            panic!("parsed as run");
+        };
+        args.into_config()
+    }
+
+    #[test]
+    fn output_and_output_dir_exclude_each_other_and_one_is_required() {
+        let config = parse(&["--input", "a.xml", "--output-dir", "out"]).expect("valid");
+        assert_eq!(config.output, Outputs::PerInput(PathBuf::from("out")));
+        let err =
+            parse(&["--input", "a.xml", "--output-dir", "out", "-o", "-"]).expect_err("both given");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let err = parse(&["--input", "a.xml"]).expect_err("neither given");
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn lock_timeout_takes_human_durations() {
+        let config = parse(&["--input", "a", "-o", "-"]).expect("default");
+        assert_eq!(config.lock_timeout, Duration::from_secs(60));
+        let config = parse(&["--input", "a", "-o", "-", "--lock-timeout", "1m 30s"]).expect("ok");
+        assert_eq!(config.lock_timeout, Duration::from_secs(90));
+        let err = parse(&["--input", "a", "-o", "-", "--lock-timeout", "30"]).expect_err("no unit");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("such as `30s`"), "{err}");
+    }
+
+    #[test]
+    fn vars_and_labels_are_checked_pairs() {
+        let config = parse(&[
+            "--input",
+            "a",
+            "-o",
+            "-",
+            "--var",
+            "site=paris=1",
+            "--var",
+            "empty=",
+            "--label",
+            "team=ops",
+        ])
+        .expect("valid");
+        assert_eq!(config.vars["site"], "paris=1");
+        assert_eq!(config.vars["empty"], "");
+        assert_eq!(config.labels[0].0.as_str(), "team");
+        assert_eq!(config.labels[0].1, "ops");
+        for (args, expected) in [
+            (
+                ["--var", "site"],
+                "`site` has no `=`; write KEY=VALUE, e.g. `--var site=paris`",
+            ),
+            (["--var", "1x=a"], "`1x` is not a valid variable name"),
+            (
+                ["--var", "a-b=c"],
+                "so that templates can write {{ vars.a-b }}",
+            ),
+            (
+                ["--label", "__x=a"],
+                "names starting with `__` are reserved",
+            ),
+            (["--label", "a.b=c"], "`a.b` is not a valid label name"),
+            (["--label", "team="], "the label `team` has an empty value"),
+        ] {
+            let mut all = vec!["--input", "a", "-o", "-"];
+            all.extend(args);
+            let err = parse(&all).expect_err("invalid");
+            assert_eq!(err.exit_code(), 2);
+            let message = err.to_string();
+            assert!(message.contains(expected), "{args:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let err =
+            parse(&["--input", "a", "-o", "-", "--var", "a=1", "--var", "a=2"]).expect_err("twice");
+        assert!(err.to_string().contains("--var a is given twice"), "{err}");
+        let err = parse(&[
+            "--input", "a", "-o", "-", "--label", "a=1", "--label", "a=1",
+        ])
+        .expect_err("twice");
+        assert!(
+            err.to_string().contains("--label a is given twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_glob_pattern_is_a_usage_error() {
+        let err = parse(&["--input", "stores/[a.xml", "-o", "-"]).expect_err("bad pattern");
+        assert_eq!(err.exit_code(), 2);
+        let message = err.to_string();
+        assert!(message.contains("not a valid glob pattern"), "{message}");
+        assert!(message.contains("xml2prom run"), "{message}");
     }
 
     #[test]

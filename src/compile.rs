@@ -81,6 +81,26 @@ impl CompiledRule {
         }
     }
 
+    /// Whether the rule's policies can leave a node out for this reason.
+    pub fn can_skip(&self, reason: crate::policy::SkipReason) -> bool {
+        use crate::policy::{OnInvalid, SkipReason};
+        match reason {
+            SkipReason::Missing => self.policies.on_missing == OnMissing::Skip,
+            SkipReason::Invalid => self.policies.on_invalid == OnInvalid::Skip,
+            SkipReason::Duplicate => matches!(
+                &self.shape,
+                Shape::Nodes {
+                    reduce: Reduce::Each(OnDuplicate::First | OnDuplicate::Last)
+                        | Reduce::States {
+                            on_duplicate: OnDuplicate::First | OnDuplicate::Last,
+                            ..
+                        },
+                    ..
+                }
+            ),
+        }
+    }
+
     /// The text of the rule's value query, for messages (empty when it has none).
     pub fn value_query(&self) -> &str {
         match &self.shape {
@@ -186,6 +206,11 @@ pub enum CompileErrorKind {
         /// What the template may use.
         available: Vec<String>,
     },
+    /// A template uses `vars.KEY`, and no `--var KEY=VALUE` was given.
+    MissingVar {
+        /// The key.
+        key: String,
+    },
     /// A template does not compile (registered under its field path).
     Template {
         /// minijinja's message.
@@ -253,6 +278,7 @@ impl CompileErrorKind {
             CompileErrorKind::BadBound { .. } => "bad-value",
             CompileErrorKind::FamilyConflict { .. } => "family-conflict",
             CompileErrorKind::ReservedName { .. } => "reserved-name",
+            CompileErrorKind::MissingVar { .. } => "missing-var",
             CompileErrorKind::NameClash { .. } => "name-clash",
         }
     }
@@ -280,6 +306,10 @@ impl fmt::Display for CompileErrorKind {
                 f,
                 "the template uses `{variable}`, which is not defined; available: {}",
                 available.join(", ")
+            ),
+            CompileErrorKind::MissingVar { key } => write!(
+                f,
+                "the template uses `vars.{key}`, which has no value; pass `--var {key}=VALUE`"
             ),
             CompileErrorKind::Template { message } => {
                 write!(f, "the template does not compile: {message}")
@@ -323,8 +353,16 @@ pub const INPUT_ATTRIBUTES: &[&str] = &["path", "name", "dir"];
 
 /// Checks a rule file as a whole and builds the evaluation plan. Returns every problem found.
 pub fn compile(file: RuleFile) -> Result<CompiledRules, Vec<CompileError>> {
+    compile_with_vars(file, &BTreeMap::new())
+}
+
+/// [`compile`], with the values of `--var KEY=VALUE` that templates see as `{{ vars.KEY }}`.
+pub fn compile_with_vars(
+    file: RuleFile,
+    vars: &BTreeMap<String, String>,
+) -> Result<CompiledRules, Vec<CompileError>> {
     let mut errors = Vec::new();
-    let mut templates = labels::Templates::new();
+    let mut templates = labels::Templates::with_vars(vars);
     let root = FieldPath::root();
     let declared: Vec<String> = file
         .namespaces
@@ -1007,11 +1045,28 @@ fn register(
     };
     let mut available: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
     available.extend(INPUT_ATTRIBUTES.iter().map(|a| format!("input.{a}")));
+    available.extend(templates.var_keys().iter().map(|key| format!("vars.{key}")));
     for variable in variables {
         let mut parts = variable.splitn(2, '.');
         let head = parts.next().unwrap_or_default();
         let rest = parts.next();
-        let known = if head == "input" {
+        let var_key = rest.map(|attr| attr.split('.').next().unwrap_or_default());
+        if head == "vars"
+            && !fields.contains(&head)
+            && let Some(key) = var_key.filter(|key| !templates.has_var(key))
+        {
+            errors.push(CompileError {
+                path: path.clone(),
+                at_key: false,
+                kind: CompileErrorKind::MissingVar {
+                    key: key.to_owned(),
+                },
+            });
+            continue;
+        }
+        let known = if head == "vars" {
+            true
+        } else if head == "input" {
             rest.is_none_or(|attr| {
                 INPUT_ATTRIBUTES.contains(&attr.split('.').next().unwrap_or_default())
             })
@@ -1155,6 +1210,27 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn vars_need_a_value_from_the_command_line() {
+        let yaml = "version: 1\nlabels: { site: '{{ vars.site }}' }\nmetrics:\n  - name: m\n    \
+                    help: h\n    type: gauge\n    value: '1'\n    labels: { team: '{{ vars.team }}' }\n";
+        let compile_with = |vars: &[(&str, &str)]| {
+            let file = crate::rulefile::parse(yaml).expect("valid");
+            let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+            compile_with_vars(file, &vars.collect())
+        };
+        let errors = compile_with(&[("site", "paris")]).expect_err("no team");
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "metrics[0].labels.team: the template uses `vars.team`, which has no value; pass \
+              `--var team=VALUE`"
+            ]
+        );
+        assert!(compile_with(&[("site", "paris"), ("team", "ops")]).is_ok());
     }
 
     #[test]

@@ -1747,7 +1747,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("rules.yaml");
         std::fs::write(&path, yaml).expect("write draft");
-        let rules = match run::load_rules(&path) {
+        let rules = match run::load_rules(&path, &Default::default()) {
             Ok(rules) => rules,
             Err(err) => {
                 let report = run::RunError::Rules(err).report();

@@ -16,8 +16,10 @@
 //! map, parse as boolean, duration or time, scale); [`policy`] what a rule does with missing and
 //! invalid values, duplicate series and empty selections.
 //!
-//! [`diagnostic`] renders errors that point into the rule file; [`run`] ties the stages together
-//! for the `run` subcommand.
+//! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
+//! patterns and names the output of each input; [`lock`] keeps overlapping runs apart;
+//! [`status`] reports xml2prom's own work as `xml2prom_*` gauges; [`run`] ties the stages
+//! together for the `run` subcommand.
 #![warn(missing_docs)]
 
 pub mod aggregate;
@@ -30,14 +32,17 @@ pub mod evaluate;
 pub mod explain;
 pub mod exposition;
 pub mod init;
+pub mod inputs;
 pub mod labels;
 pub mod lints;
+pub mod lock;
 pub mod output;
 pub mod policy;
 pub mod rulefile;
 pub mod ruletest;
 pub mod run;
 pub mod sample;
+pub mod status;
 pub mod stream;
 pub mod streamable;
 pub mod value;

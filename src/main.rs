@@ -11,26 +11,31 @@ use xml2prom::output::{self, Destination};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => match xml2prom::run::run(&args.into_config()) {
-            Ok(summary) => {
-                for warning in &summary.warnings {
-                    eprintln!("xml2prom: warning: {warning}");
-                }
-                ExitCode::SUCCESS
+        Command::Run(args) => {
+            let config = match args.into_config() {
+                Ok(config) => config,
+                Err(usage) => usage.exit(),
+            };
+            let outcome = xml2prom::run::run(&config);
+            // If stderr itself is gone there is nobody left to tell.
+            let mut stderr = std::io::stderr().lock();
+            for warning in &outcome.warnings {
+                let _ = writeln!(stderr, "xml2prom: warning: {warning}");
             }
-            Err(err) => {
-                // If stderr itself is gone there is nobody left to tell.
-                let _ = std::io::stderr().lock().write_all(err.report().as_bytes());
-                ExitCode::from(err.exit_code())
+            for error in &outcome.errors {
+                let _ = stderr.write_all(error.report().as_bytes());
             }
-        },
+            ExitCode::from(outcome.exit_code())
+        }
         Command::Check(args) => {
-            let reports = xml2prom::check::check(&args.files);
+            let vars = args.vars.into_iter().collect();
+            let reports = xml2prom::check::check(&args.files, &vars);
             print!("{}", xml2prom::check::render(&reports, args.format));
             ExitCode::from(xml2prom::check::exit_code(&reports, args.strict))
         }
         Command::Explain(args) => {
-            let rules = match xml2prom::run::load_rules(&args.rules) {
+            let vars = args.vars.into_iter().collect();
+            let rules = match xml2prom::run::load_rules(&args.rules, &vars) {
                 Ok(rules) => rules,
                 Err(err) => {
                     let err = xml2prom::run::RunError::Rules(err);

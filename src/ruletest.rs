@@ -40,6 +40,9 @@ pub struct TestCase {
     /// The path templates see as `input.path` (default: the fixture's path as written, or
     /// `test.xml` for an inline document).
     pub input_path: Option<String>,
+    /// Template variables, as `run --var KEY=VALUE` gives them.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
     /// Which engine to use (default: `auto`, as `run`).
     #[serde(default)]
     pub engine: TestEngine,
@@ -135,13 +138,15 @@ pub fn run_file(path: &Path, update: bool) -> Result<Vec<CaseResult>, TestFileEr
     })?;
     let base = path.parent().unwrap_or(Path::new(""));
     let rules_path = base.join(&file.rules);
-    let rules = run::load_rules(&rules_path).map_err(|error| TestFileError::Rules {
-        file: path.to_owned(),
-        rules: rules_path.clone(),
-        report: run::RunError::Rules(error).report(),
-    })?;
     let mut results = Vec::new();
     for case in &file.tests {
+        // Variables are part of the compiled templates: compile per case.
+        let rules =
+            run::load_rules(&rules_path, &case.vars).map_err(|error| TestFileError::Rules {
+                file: path.to_owned(),
+                rules: rules_path.clone(),
+                report: run::RunError::Rules(error).report(),
+            })?;
         let engines: &[Engine] = match case.engine {
             TestEngine::Auto => &[Engine::Auto],
             TestEngine::Dom => &[Engine::Dom],
@@ -343,13 +348,18 @@ impl fmt::Display for SeriesName<'_> {
     }
 }
 
-/// Parses exposition text into series. Comments and blank lines are skipped; an empty label
-/// value is dropped (it is the same as no label); a repeated series is an error.
+/// Parses exposition text into series. Comments and blank lines are skipped, and so are
+/// xml2prom's own `xml2prom_*` series (times and durations differ from run to run; a golden
+/// file written by `run` holds them); an empty label value is dropped (it is the same as no
+/// label); a repeated series is an error.
 pub fn parse(text: &str) -> Result<BTreeMap<Series, f64>, String> {
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        if line.is_empty()
+            || line.starts_with('#')
+            || line.starts_with(crate::compile::SELF_METRICS_PREFIX)
+        {
             continue;
         }
         let (series, value) =

@@ -5,11 +5,14 @@
 //! - `explain`: `xml2prom explain` as text (compared with `tests/explain/`) and JSON.
 //! - `golden`: every folder under `tests/cases/` is one case (rules, XML, expected output or
 //!   expected error); the bundled example is checked against `rules/examples/store.prom`.
+//! - `inputs`: glob patterns, `--output-dir`, one broken input among many.
 //! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
 //! - `init`: every folder under `tests/init/` is a sample, its expected draft and the run of that
 //!   draft; `completions`, `man` and `--version`.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
+//! - `lock`: two real runs on one output, the second waiting for the first.
+//! - `status`: the status file on every kind of run, and the alert rules checked by promtool.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
 //! - `schema`: `schemas/rules.schema.json` is up to date and every rule file validates against it.
 //!
@@ -21,8 +24,11 @@ mod explain;
 mod golden;
 mod hostile;
 mod init;
+mod inputs;
 mod interop;
 mod lint;
+mod lock;
 mod ruletest;
 mod schema;
+mod status;
 mod support;
