@@ -244,14 +244,10 @@ fn node_view<'d>(
     for (index, (name, query)) in fields.iter().enumerate() {
         let text = text_at(query, context, order, node)?;
         view.fields.push((name.as_str().to_owned(), text.clone()));
-        match policy::field(rule, index, text) {
-            Outcome::Use(text) => texts.push(text),
-            Outcome::Skip(skip) => {
-                view.outcome = Some(format!("skipped ({skip})"));
-                return Ok(view);
-            }
-            Outcome::Fail(kind) => {
-                view.outcome = Some(format!("fails the run: {}", fail_text(rule, kind)));
+        match settle(rule, policy::field(rule, index, text)) {
+            Ok(text) => texts.push(text),
+            Err(why) => {
+                view.outcome = Some(why);
                 return Ok(view);
             }
         }
@@ -265,8 +261,8 @@ fn node_view<'d>(
         Some(text) => Reading::Text(text),
         None => Reading::Missing,
     };
-    match policy::value(rule, reading) {
-        Outcome::Use(number) => {
+    match settle(rule, policy::value(rule, reading)) {
+        Ok(number) => {
             view.value = Some(match (number, &rule.value) {
                 (None, _) => "counted".to_owned(),
                 (Some(n), crate::compile::ValueSpec::States(states)) => {
@@ -278,12 +274,8 @@ fn node_view<'d>(
                 (Some(n), _) => format_value(n),
             });
         }
-        Outcome::Skip(skip) => {
-            view.outcome = Some(format!("skipped ({skip})"));
-            return Ok(view);
-        }
-        Outcome::Fail(kind) => {
-            view.outcome = Some(format!("fails the run: {}", fail_text(rule, kind)));
+        Err(why) => {
+            view.outcome = Some(why);
             return Ok(view);
         }
     }
@@ -302,6 +294,15 @@ fn node_view<'d>(
         Err(kind) => view.outcome = Some(format!("fails the run: {}", fail_text(rule, kind))),
     }
     Ok(view)
+}
+
+/// What a policy decided for a node: the value to use, or what the view says instead.
+fn settle<T>(rule: &CompiledRule, outcome: Outcome<T>) -> Result<T, String> {
+    match outcome {
+        Outcome::Use(value) => Ok(value),
+        Outcome::Skip(skip) => Err(format!("skipped ({skip})")),
+        Outcome::Fail(kind) => Err(format!("fails the run: {}", fail_text(rule, kind))),
+    }
 }
 
 /// An evaluation error's message without the rule and node, which the view shows already.
