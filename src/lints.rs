@@ -128,6 +128,21 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
             )),
         );
     }
+    if let Some((unit, why)) = missing_unit(rule, base) {
+        warn(
+            "name",
+            "missing-unit",
+            format!("`{name}` reads {why} but its name has no unit"),
+            Some(format!(
+                "end the name in the unit of the value, e.g. `{base}_{unit}`{}",
+                if name.ends_with("_total") {
+                    "_total"
+                } else {
+                    ""
+                }
+            )),
+        );
+    }
     if name.starts_with("node_") {
         warn(
             "name",
@@ -194,6 +209,63 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
     }
 }
 
+/// Unit suffixes a name may end in (base units and common dimensionless ones).
+const UNIT_SUFFIXES: &[&str] = &[
+    "_seconds",
+    "_bytes",
+    "_ratio",
+    "_celsius",
+    "_volts",
+    "_amperes",
+    "_joules",
+    "_grams",
+    "_meters",
+    "_hertz",
+    "_watts",
+    "_info",
+    "_count",
+    "_total",
+    "_rows",
+    "_elements",
+    "_items",
+];
+
+/// The unit a rule's value seems to have, from the name it reads (`@size`, `duration`), when
+/// the metric name does not end in a unit: (`bytes`, "`@size`").
+fn missing_unit(rule: &CompiledRule, base: &str) -> Option<(&'static str, String)> {
+    if UNIT_SUFFIXES.iter().any(|suffix| base.ends_with(suffix)) {
+        return None;
+    }
+    let query = match &rule.shape {
+        Shape::Nodes {
+            value: Some(value), ..
+        } => value.text(),
+        Shape::Document { value, .. } if value.text().trim_start().starts_with("sum(") => {
+            value.text()
+        }
+        _ => return None,
+    };
+    // The last name in the query: `@size`, `item/duration`, `sum(/s/r/@bytes)`.
+    let last = query
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '@'))
+        .find(|word| !word.is_empty())?
+        .trim_start_matches('@')
+        .to_ascii_lowercase();
+    let unit = if ["size", "bytes", "length"].iter().any(|w| last.contains(w)) {
+        "bytes"
+    } else if [
+        "duration", "latency", "elapsed", "timeout", "uptime", "seconds",
+    ]
+    .iter()
+    .any(|w| last.contains(w))
+    {
+        "seconds"
+    } else {
+        return None;
+    };
+    Some((unit, format!("`{last}`")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,7 +296,10 @@ mod tests {
             "  - { name: store_reads, help: h, type: counter, value: count(/s/r) }\n\
              \x20 - { name: store_rows_total, help: h, type: gauge, value: count(/s/r) }\n\
              \x20 - { name: store_latency_ms, help: h, type: gauge, value: count(/s/r) }\n\
-             \x20 - { name: node_store_rows, help: h, type: gauge, value: count(/s/r) }\n",
+             \x20 - { name: node_store_rows, help: h, type: gauge, value: count(/s/r) }\n\
+             \x20 - { name: store_size, help: h, type: gauge, value: sum(/s/r/@size) }\n\
+             \x20 - { name: store_latency, help: h, type: gauge, select: /s/r, value: \"@latency\", \
+             aggregate: max }\n",
         );
         assert_eq!(
             lints,
@@ -233,6 +308,8 @@ mod tests {
                 ("metrics[1].name".to_owned(), "total-on-non-counter"),
                 ("metrics[2].name".to_owned(), "unit-suffix"),
                 ("metrics[3].name".to_owned(), "node-prefix"),
+                ("metrics[4].name".to_owned(), "missing-unit"),
+                ("metrics[5].name".to_owned(), "missing-unit"),
             ]
         );
     }
