@@ -1716,7 +1716,12 @@ impl<'s> Scanner<'s> {
         let first = |name: &[u8]| {
             self.attribute_ranges
                 .iter()
-                .find(|(other, _)| raw.get(other.clone()) == Some(name))
+                .find(|(other, _)| {
+                    // Most names differ in length or first byte: no call to compare memory.
+                    other.len() == name.len()
+                        && raw.get(other.start) == name.first()
+                        && raw.get(other.clone()) == Some(name)
+                })
                 .map(|(other, _)| other.start)
         };
         if self.attribute_ranges.len() < COMPARED {
