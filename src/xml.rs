@@ -2089,9 +2089,21 @@ fn referenced_char(body: &str) -> Option<char> {
 /// <https://www.w3.org/TR/xml-names/#NT-QName>). Returns where the `:` is, if there is one, or
 /// where the name stops being one; an empty name or part fails where it should start.
 fn check_qname(name: &str) -> Result<Option<usize>, usize> {
+    let bytes = name.as_bytes();
+    // Most names are ASCII letters, digits, `_`, `-` and `.`: one look-up per byte finds out.
+    let plain = bytes
+        .iter()
+        .position(|&byte| NAME_BYTES[usize::from(byte)] & NAME_CHAR == 0)
+        .unwrap_or(bytes.len());
+    if plain == bytes.len()
+        && let Some(&first) = bytes.first()
+        && NAME_BYTES[usize::from(first)] & NAME_START != 0
+    {
+        return Ok(None);
+    }
     let mut colon = None;
     let mut part_start = true;
-    for (at, &byte) in name.as_bytes().iter().enumerate() {
+    for (at, &byte) in bytes.iter().enumerate() {
         let fits = match byte {
             b':' => !part_start && colon.is_none(),
             b'A'..=b'Z' | b'a'..=b'z' | b'_' => true,
@@ -2113,6 +2125,27 @@ fn check_qname(name: &str) -> Result<Option<usize>, usize> {
     }
     Ok(colon)
 }
+
+/// [`NAME_BYTES`]: the byte may start a name part (ASCII letters and `_`).
+const NAME_START: u8 = 1;
+/// [`NAME_BYTES`]: the byte may stand in a name part (ASCII letters, digits, `_`, `-`, `.`).
+const NAME_CHAR: u8 = 2;
+
+/// What each byte may be in an ASCII name without `:`; see [`check_qname`].
+static NAME_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            table[byte] = NAME_START | NAME_CHAR;
+        } else if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            table[byte] = NAME_CHAR;
+        }
+        byte += 1;
+    }
+    table
+};
 
 /// [`check_qname`] for a name that is not all ASCII.
 fn check_qname_chars(name: &str) -> Result<Option<usize>, usize> {
@@ -4494,7 +4527,7 @@ mod tests {
     /// Random tag text for the tests of the tag readers: mostly plain tags, with the pieces
     /// that make a tag irregular mixed in.
     fn random_tag(next: &mut impl FnMut() -> u64) -> String {
-        const PIECES: [&str; 24] = [
+        const PIECES: [&str; 27] = [
             " a=\"1\"",
             " b='x'",
             " p:c=\"2\"",
@@ -4519,6 +4552,9 @@ mod tests {
             "1",
             "i=j",
             "k=\"",
+            " n=\"a&amp;b\"",
+            " m='&lt;'",
+            " o=\"<\"",
         ];
         let mut tag = String::from(["<r", "</r", "<", "< r", "<p:r", "<é"][(next() % 6) as usize]);
         for _ in 0..next() % 8 {
@@ -4672,6 +4708,25 @@ mod tests {
             plain > 2_000 && general > 2_000,
             "{plain} plain, {general} general"
         );
+    }
+
+    #[test]
+    fn the_quick_name_check_agrees_with_the_check_by_characters() {
+        // Every name of up to three characters from an alphabet of each kind of byte.
+        let alphabet = [
+            "a", "Z", "_", "0", "-", ".", ":", " ", "=", "é", "\u{B7}", "\u{300}",
+        ];
+        let mut names = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = names
+                .iter()
+                .flat_map(|name| alphabet.iter().map(move |c| format!("{name}{c}")))
+                .collect();
+            names.extend(longer);
+        }
+        for name in names {
+            assert_eq!(check_qname(&name), check_qname_chars(&name), "{name:?}");
+        }
     }
 
     #[test]
