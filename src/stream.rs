@@ -540,15 +540,17 @@ fn observe_node(
 
 /// A rule's groups by field values, so that its label templates render once per distinct
 /// values. Looked up with the values borrowed from the document: finding a group allocates
-/// nothing.
+/// nothing. Each distinct set of values is kept once, in one allocation.
 #[derive(Debug, Default)]
 struct LabelCache {
-    /// By a hash of the values: the values and their group (more than one where hashes collide).
-    groups: FxHashMap<u64, Bucket>,
+    /// By a hash of the values: the values (see [`LabelCache::key`]) and their group.
+    groups: FxHashMap<u64, KeyedGroup>,
+    /// Further values whose hash is in `groups` already (64-bit hashes rarely collide).
+    collided: FxHashMap<u64, Vec<KeyedGroup>>,
 }
 
-/// Field values with one hash, each with its group.
-type Bucket = Vec<(Box<[String]>, GroupId)>;
+/// Field values as a [`LabelCache::key`], and their group.
+type KeyedGroup = (Box<[u8]>, GroupId);
 
 impl LabelCache {
     fn hash(values: &[impl AsRef<str>]) -> u64 {
@@ -561,23 +563,57 @@ impl LabelCache {
         hasher.finish()
     }
 
+    /// The values as one key: each value's length (8 bytes), then its bytes.
+    fn key(values: &[impl AsRef<str>]) -> Box<[u8]> {
+        let mut key = Vec::new();
+        for value in values {
+            let value = value.as_ref().as_bytes();
+            key.extend_from_slice(&(value.len() as u64).to_le_bytes());
+            key.extend_from_slice(value);
+        }
+        key.into_boxed_slice()
+    }
+
+    /// Whether `key` holds `values`.
+    fn holds(key: &[u8], values: &[impl AsRef<str>]) -> bool {
+        let mut rest = key;
+        for value in values {
+            let value = value.as_ref().as_bytes();
+            let Some((length, tail)) = rest.split_first_chunk::<8>() else {
+                return false;
+            };
+            if u64::from_le_bytes(*length) != value.len() as u64 {
+                return false;
+            }
+            let Some(tail) = tail.strip_prefix(value) else {
+                return false;
+            };
+            rest = tail;
+        }
+        rest.is_empty()
+    }
+
     fn get(&self, hash: u64, values: &[impl AsRef<str>]) -> Option<GroupId> {
-        self.groups.get(&hash)?.iter().find_map(|(known, group)| {
-            let equal = known.len() == values.len()
-                && known
-                    .iter()
-                    .zip(values)
-                    .all(|(known, value)| known == value.as_ref());
-            equal.then_some(*group)
-        })
+        let (key, group) = self.groups.get(&hash)?;
+        if Self::holds(key, values) {
+            return Some(*group);
+        }
+        self.collided
+            .get(&hash)?
+            .iter()
+            .find_map(|(key, group)| Self::holds(key, values).then_some(*group))
     }
 
     fn insert(&mut self, hash: u64, values: &[impl AsRef<str>], group: GroupId) {
-        let values = values
-            .iter()
-            .map(|value| value.as_ref().to_owned())
-            .collect();
-        self.groups.entry(hash).or_default().push((values, group));
+        let entry = (Self::key(values), group);
+        match self.groups.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.entry(hash).or_default().push(entry);
+            }
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(entry);
+            }
+        }
     }
 }
 
@@ -1275,5 +1311,11 @@ mod tests {
         cache.insert(hash, &["y"], group(4));
         assert_eq!(cache.get(hash, &["y"]), Some(group(4)));
         assert_eq!(cache.get(hash, &["x"]), None);
+        // A key holds exactly its values.
+        let key = LabelCache::key(&["", "é"]);
+        assert!(LabelCache::holds(&key, &["", "é"]));
+        for other in [&["", "é", ""][..], &["é"], &["", ""], &["é", ""], &[]] {
+            assert!(!LabelCache::holds(&key, other), "{other:?}");
+        }
     }
 }
