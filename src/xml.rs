@@ -1111,7 +1111,8 @@ struct Scanner<'s> {
     /// How many `]` (at most 2 are counted) end the part of the current run of text already
     /// checked, to find a `]]>` split between two reads.
     brackets: usize,
-    /// The bytes the buffer for quick-xml's events had reserved at the end.
+    /// The bytes the buffer for quick-xml's events and for tags longer than a read had reserved
+    /// at the end.
     #[cfg_attr(not(test), allow(dead_code))]
     event_buffer_bytes: usize,
     /// The current start tag's attributes: byte ranges of name and raw value in the tag.
@@ -1145,7 +1146,9 @@ impl<'s> Scanner<'s> {
             held_bytes: self.event_buffer_bytes
                 + self.names.capacity()
                 + self.open.capacity() * std::mem::size_of::<(u64, usize)>()
-                + self.prefixes.held_bytes(),
+                + self.prefixes.held_bytes()
+                + (self.attribute_ranges.capacity() + self.lexed.capacity())
+                    * std::mem::size_of::<AttributeRanges>(),
             doctype: self.doctype,
             default_namespace_quirk: self.default_namespace_quirk,
         }
