@@ -14,8 +14,9 @@
 //! same places. It insists on UTF-8, refuses characters XML 1.0 does not allow, enforces the
 //! remaining [`XmlLimits`], refuses DTD entity declarations, and refuses what sxd-document would
 //! refuse later (names, namespace prefixes, the XML declaration), so that the streaming engine
-//! accepts exactly the documents the DOM engine accepts, with the same errors. sxd-document needs minutes for 100,000 nested elements and about 35 s for one element
-//! with 100,000 attributes; the scan is linear. It reads its input once, in 64 KiB pieces, and
+//! accepts exactly the documents the DOM engine accepts, with the same errors. sxd-document
+//! needs minutes for 100,000 nested elements and about 35 s for one element with 100,000
+//! attributes; the scan is linear. It reads its input once, in 64 KiB pieces, and
 //! holds besides only the markup construct at hand (a tag, comment, CDATA section, processing
 //! instruction or DOCTYPE; text is passed on in pieces) and the open elements.
 //!
