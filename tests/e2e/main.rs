@@ -2,6 +2,8 @@
 //!
 //! - `check`: `xml2prom check` on the rule files under `tests/check/` and the project's own.
 //! - `cli`: help, usage errors and output destinations.
+//! - `deploy`: the recipes and monitoring kit under `deploy/`, each run or checked as far as the
+//!   machine allows (systemd-analyze, kubectl, promtool, node_exporter when installed).
 //! - `explain`: `xml2prom explain` as text (compared with `tests/explain/`) and JSON.
 //! - `golden`: every folder under `tests/cases/` is one case (rules, XML, expected output or
 //!   expected error); the bundled example is checked against `rules/examples/store.prom`.
@@ -20,6 +22,7 @@
 
 mod check;
 mod cli;
+mod deploy;
 mod explain;
 mod golden;
 mod hostile;

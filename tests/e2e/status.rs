@@ -326,13 +326,13 @@ fn a_status_file_not_ending_in_prom_is_written_with_a_warning() {
 /// The bundled alert rules are valid, and their unit tests (when each alert fires) pass.
 #[test]
 fn the_alert_rules_pass_promtool() {
-    let alerts = root().join("rules/alerts");
+    let alerts = root().join("deploy/monitoring");
     let Some((status, output)) = promtool(&alerts, &["check", "rules", "xml2prom.rules.yml"])
     else {
         return;
     };
     assert!(status.success(), "promtool check rules:\n{output}");
-    assert!(output.contains("SUCCESS: 2 rules found"), "{output}");
+    assert!(output.contains("SUCCESS: 8 rules found"), "{output}");
     let Some((status, output)) = promtool(&alerts, &["test", "rules", "xml2prom.rules.test.yml"])
     else {
         return;
@@ -340,20 +340,27 @@ fn the_alert_rules_pass_promtool() {
     assert!(status.success(), "promtool test rules:\n{output}");
 }
 
-/// The README shows the alert rules file as it is (without its header comment).
+/// The README lists every alert of the bundled rules with its severity, in a table row
+/// starting with the alert's name.
 #[test]
-fn the_readme_shows_the_alert_rules_file() {
-    let rules = read(&root().join("rules/alerts/xml2prom.rules.yml"));
-    let body: String = rules
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .map(|line| format!("{line}\n"))
-        .collect();
+fn the_readme_lists_every_alert() {
+    let rules = read(&root().join("deploy/monitoring/xml2prom.rules.yml"));
     let readme = read(&root().join("README.md"));
-    assert!(
-        readme.contains(&format!("```yaml\n{body}```\n")),
-        "README.md does not show rules/alerts/xml2prom.rules.yml as it is:\n{body}"
-    );
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- alert: "))
+        .collect();
+    assert_eq!(alerts.len(), 8, "{alerts:?}");
+    for alert in alerts {
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{alert}` |")))
+            .unwrap_or_else(|| panic!("README.md has no table row for the alert {alert}"));
+        assert!(
+            row.ends_with("| warning |") || row.ends_with("| info |"),
+            "README.md row of {alert} does not end with its severity: {row}"
+        );
+    }
 }
 
 /// The unit tests of the alert rules can fail: an alert expected too early is reported.
@@ -363,7 +370,7 @@ fn the_alert_rule_tests_can_fail() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let alerts = root().join("rules/alerts");
+    let alerts = root().join("deploy/monitoring");
     std::fs::copy(
         alerts.join("xml2prom.rules.yml"),
         dir.path().join("xml2prom.rules.yml"),
