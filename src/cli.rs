@@ -798,6 +798,50 @@ mod tests {
         assert!(err.contains("run, check, test, explain, init"), "{err}");
     }
 
+    fn parse_serve(args: &[&str]) -> Result<crate::serve::ServeConfig, clap::Error> {
+        let cli = Cli::try_parse_from(
+            ["xml2prom", "serve", "--rules", "r.yaml"]
+                .iter()
+                .chain(args),
+        )?;
+        let Command::Serve(args) = cli.command else {
+            panic!("parsed as serve");
+        };
+        args.into_config()
+    }
+
+    #[test]
+    fn serve_flags_parse_with_a_loopback_default() {
+        let config = parse_serve(&["--input", "a.xml", "--no-self-metrics"]).expect("valid");
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert!(config.listen.ip().is_loopback());
+        assert!(!config.self_metrics);
+        let config = parse_serve(&["--input", "a", "--listen", "[::]:0"]).expect("valid");
+        assert_eq!(config.listen.port(), 0);
+        for (args, expected) in [
+            (
+                &["--input", "a", "--listen", "localhost"][..],
+                "invalid socket address",
+            ),
+            (&["--input", "[a"][..], "not a valid glob pattern"),
+            (
+                &["--input", "a", "--var", "k=1", "--var", "k=2"][..],
+                "--var k is given twice",
+            ),
+            (
+                &["--input", "a", "--label", "l=1", "--label", "l=2"][..],
+                "--label l is given twice",
+            ),
+            (&["--listen", "127.0.0.1:1"][..], "--input"),
+        ] {
+            let err = parse_serve(args).expect_err("invalid");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(expected), "{args:?}: {err}");
+        }
+        let err = parse_serve(&["--input", "[a"]).expect_err("bad pattern");
+        assert!(err.to_string().contains("xml2prom serve"), "{err}");
+    }
+
     #[test]
     fn input_is_required() {
         let err = Cli::try_parse_from(["xml2prom", "run", "--rules", "r.yaml", "-o", "-"])
