@@ -91,6 +91,25 @@ Exit codes:
      or the draft could not be written
   2  the command line is wrong, or --output exists and --force was not given")]
     Init(InitArgs),
+    /// Serve the metrics over HTTP, evaluating the rules when Prometheus scrapes.
+    #[command(after_help = "\
+Example:
+  xml2prom serve --rules rules/store.yaml --input /srv/app/store.xml --listen 127.0.0.1:9840
+
+Endpoints:
+  /metrics     the rules evaluated on the inputs; the result is reused until an input changes
+               (path, size, modification time); HTTP 500 with the message if an input fails
+  /-/healthy   200 while the process runs
+  /-/ready     200 once the last evaluation succeeded, 503 with the reason otherwise
+  /            a page that links to /metrics and lists the loaded rules
+
+SIGTERM or SIGINT stops accepting, lets the requests in flight finish, and exits 0.
+
+Exit codes:
+  0  stopped by SIGTERM or SIGINT
+  1  the server failed
+  2  the rule file or the command line is wrong, or the --listen address cannot be used")]
+    Serve(ServeArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -327,6 +346,109 @@ pub struct RunArgs {
     /// Print to stderr which engine runs each rule, and why a rule cannot stream.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+/// Flags of `xml2prom serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The YAML rule file, loaded once at start.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+
+    /// An XML file, or a quoted glob pattern such as 'stores/*.xml' (expanded on every scrape);
+    /// repeat for several.
+    #[arg(long, value_name = "FILE|GLOB", required = true)]
+    pub input: Vec<PathBuf>,
+
+    /// The address and port to listen on; 0.0.0.0:PORT or [::]:PORT for every interface.
+    #[arg(long, value_name = "ADDRESS:PORT", default_value = DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+
+    /// A template variable, {{ vars.KEY }} in every label template; repeat for several.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// A label added to every sample of the rule file's metrics; repeat for several.
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(LabelName, String)>,
+
+    /// Leave out xml2prom's own metrics (xml2prom_*: evaluation duration, series per rule, size
+    /// and modification time of each input, evaluations so far).
+    #[arg(long)]
+    pub no_self_metrics: bool,
+
+    /// Refuse an input file larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    pub max_input_bytes: u64,
+
+    /// Refuse to load an input larger than this into the DOM engine (it needs about 12 times
+    /// the file size in memory); streamable rules have no such limit.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
+    pub max_dom_bytes: u64,
+
+    /// Which engine evaluates the rules: auto streams every streamable rule, dom forces the
+    /// DOM engine (the reference semantics) for all.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    pub engine: Engine,
+
+    /// Print to stderr which engine runs each rule, and why a rule cannot stream.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+/// Default `serve --listen`: loopback only, so that exposing the metrics is a choice.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9840";
+
+impl ServeArgs {
+    /// The checked `serve` configuration, or a usage error (exit code 2): glob pattern syntax,
+    /// a `--var` or `--label` given twice.
+    pub fn into_config(self) -> Result<crate::serve::ServeConfig, clap::Error> {
+        let error = |message: &str| subcommand_error("serve", message);
+        for input in &self.input {
+            inputs::check_pattern(input).map_err(|message| error(&message))?;
+        }
+        let mut vars = BTreeMap::new();
+        for (key, value) in self.vars {
+            if vars.contains_key(&key) {
+                return Err(error(&format!(
+                    "--var {key} is given twice; give each key once"
+                )));
+            }
+            vars.insert(key, value);
+        }
+        for (i, (label, _)) in self.labels.iter().enumerate() {
+            if self.labels[..i].iter().any(|(other, _)| other == label) {
+                return Err(error(&format!(
+                    "--label {label} is given twice; give each label once"
+                )));
+            }
+        }
+        Ok(crate::serve::ServeConfig {
+            rules: self.rules,
+            inputs: self.input,
+            listen: self.listen,
+            limits: XmlLimits {
+                max_bytes: self.max_input_bytes,
+                ..XmlLimits::default()
+            },
+            engine: self.engine,
+            max_dom_bytes: self.max_dom_bytes,
+            verbose: self.verbose,
+            self_metrics: !self.no_self_metrics,
+            vars,
+            labels: self.labels,
+        })
+    }
+}
+
+/// A usage error of one subcommand, rendered by clap like its own (`error: ...`, usage, exit 2).
+fn subcommand_error(name: &str, message: &str) -> clap::Error {
+    let mut command = Cli::command();
+    command.build();
+    match command.find_subcommand_mut(name) {
+        Some(subcommand) => subcommand.error(clap::error::ErrorKind::ValueValidation, message),
+        None => Cli::command().error(clap::error::ErrorKind::ValueValidation, message),
+    }
 }
 
 /// Default `--max-input-bytes`: 16 GiB, far above any store, but finite so that a file that
@@ -674,6 +796,50 @@ mod tests {
         assert!(page.contains("\\-\\-prefix"), "{page}");
         let err = man_page(Some("frobnicate")).expect_err("no such subcommand");
         assert!(err.contains("run, check, test, explain, init"), "{err}");
+    }
+
+    fn parse_serve(args: &[&str]) -> Result<crate::serve::ServeConfig, clap::Error> {
+        let cli = Cli::try_parse_from(
+            ["xml2prom", "serve", "--rules", "r.yaml"]
+                .iter()
+                .chain(args),
+        )?;
+        let Command::Serve(args) = cli.command else {
+            panic!("parsed as serve");
+        };
+        args.into_config()
+    }
+
+    #[test]
+    fn serve_flags_parse_with_a_loopback_default() {
+        let config = parse_serve(&["--input", "a.xml", "--no-self-metrics"]).expect("valid");
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert!(config.listen.ip().is_loopback());
+        assert!(!config.self_metrics);
+        let config = parse_serve(&["--input", "a", "--listen", "[::]:0"]).expect("valid");
+        assert_eq!(config.listen.port(), 0);
+        for (args, expected) in [
+            (
+                &["--input", "a", "--listen", "localhost"][..],
+                "invalid socket address",
+            ),
+            (&["--input", "[a"][..], "not a valid glob pattern"),
+            (
+                &["--input", "a", "--var", "k=1", "--var", "k=2"][..],
+                "--var k is given twice",
+            ),
+            (
+                &["--input", "a", "--label", "l=1", "--label", "l=2"][..],
+                "--label l is given twice",
+            ),
+            (&["--listen", "127.0.0.1:1"][..], "--input"),
+        ] {
+            let err = parse_serve(args).expect_err("invalid");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(expected), "{args:?}: {err}");
+        }
+        let err = parse_serve(&["--input", "[a"]).expect_err("bad pattern");
+        assert!(err.to_string().contains("xml2prom serve"), "{err}");
     }
 
     #[test]

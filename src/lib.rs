@@ -19,7 +19,8 @@
 //! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
 //! patterns and names the output of each input; [`lock`] keeps overlapping runs apart;
 //! [`status`] reports xml2prom's own work as `xml2prom_*` gauges; [`run`] ties the stages
-//! together for the `run` subcommand.
+//! together for the `run` subcommand, [`serve`] for the `serve` subcommand (an exporter that
+//! evaluates on scrape).
 #![warn(missing_docs)]
 
 pub mod aggregate;
@@ -42,6 +43,7 @@ pub mod rulefile;
 pub mod ruletest;
 pub mod run;
 pub mod sample;
+pub mod serve;
 pub mod status;
 pub mod stream;
 pub mod streamable;

@@ -102,6 +102,19 @@ fn main() -> ExitCode {
                 ExitCode::from(err.exit_code())
             }
         },
+        Command::Serve(args) => {
+            let config = match args.into_config() {
+                Ok(config) => config,
+                Err(usage) => usage.exit(),
+            };
+            match xml2prom::serve::serve(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    let _ = std::io::stderr().lock().write_all(err.report().as_bytes());
+                    ExitCode::from(err.exit_code())
+                }
+            }
+        }
         Command::Completions(args) => print(&cli::completion_script(args.shell)),
         Command::Man(args) => match cli::man_page(args.subcommand.as_deref()) {
             Ok(page) => print(&page),

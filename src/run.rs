@@ -712,7 +712,7 @@ fn write_outputs(
 
 /// The `--label`s that the rule file sets itself, or that one of its histograms or summaries
 /// reserves (`le`, `quantile`).
-fn label_clashes(rules: &CompiledRules, labels: &[(LabelName, String)]) -> Vec<RunError> {
+pub fn label_clashes(rules: &CompiledRules, labels: &[(LabelName, String)]) -> Vec<RunError> {
     let mut clashes = Vec::new();
     for (label, _) in labels {
         let clash = |problem: String| RunError::LabelClash {
@@ -750,8 +750,9 @@ fn label_clashes(rules: &CompiledRules, labels: &[(LabelName, String)]) -> Vec<R
     clashes
 }
 
-/// One output being produced: its families, and what its self-metrics will report.
-struct Production {
+/// One output being produced: its families, and what its self-metrics will report
+/// ([`Production::finish`] adds them).
+pub struct Production {
     families: Families,
     /// Series per rule, by rule index.
     samples_per_rule: Vec<usize>,
@@ -763,7 +764,7 @@ struct Production {
 
 /// Evaluates the rules against each input and gathers the families, recording every failure
 /// (an input that fails adds nothing, and the inputs after it are still evaluated).
-fn produce(
+pub fn produce(
     rules: &CompiledRules,
     inputs: &[PathBuf],
     config: &EngineConfig,
@@ -804,60 +805,76 @@ fn produce(
     production
 }
 
+impl Production {
+    /// The families with the self-metrics added, each labelled `output="{output}"` (an empty
+    /// name leaves the label out), or without them for `None`; and the inputs the families
+    /// come from.
+    pub fn finish(
+        mut self,
+        rules: &CompiledRules,
+        output: Option<&str>,
+    ) -> (Families, Vec<String>) {
+        if let Some(output) = output {
+            let facts = OutputFacts {
+                output: output.to_owned(),
+                duration: self.started.elapsed(),
+                rule_samples: rules
+                    .rules
+                    .iter()
+                    .zip(&self.samples_per_rule)
+                    .map(|(rule, &count)| (rule.id.clone(), rule.name.as_str().to_owned(), count))
+                    .collect(),
+                rule_skipped: rules
+                    .rules
+                    .iter()
+                    .zip(&self.skipped_per_rule)
+                    .flat_map(|(rule, counts)| {
+                        SkipReason::ALL
+                            .into_iter()
+                            .zip(*counts)
+                            .filter(|(reason, _)| rule.can_skip(*reason))
+                            .map(|(reason, count)| {
+                                (
+                                    rule.id.clone(),
+                                    rule.name.as_str().to_owned(),
+                                    reason,
+                                    count,
+                                )
+                            })
+                    })
+                    .collect(),
+                inputs: self.inputs.clone(),
+                written_at: SystemTime::now(),
+            };
+            status::add_self_metrics(&mut self.families, &facts);
+        }
+        let inputs = self.inputs.into_iter().map(|facts| facts.input).collect();
+        (self.families, inputs)
+    }
+}
+
 /// Adds the self-metrics (unless turned off), renders the families and writes them.
 fn write_output(
-    mut production: Production,
+    production: Production,
     destination: &Destination,
     rules: &CompiledRules,
     config: &RunConfig,
     outcome: &mut RunOutcome,
 ) {
-    if config.self_metrics {
-        let facts = OutputFacts {
-            output: match destination {
-                Destination::Stdout => String::new(),
-                Destination::File(path) => path
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            },
-            duration: production.started.elapsed(),
-            rule_samples: rules
-                .rules
-                .iter()
-                .zip(&production.samples_per_rule)
-                .map(|(rule, &count)| (rule.id.clone(), rule.name.as_str().to_owned(), count))
-                .collect(),
-            rule_skipped: rules
-                .rules
-                .iter()
-                .zip(&production.skipped_per_rule)
-                .flat_map(|(rule, counts)| {
-                    SkipReason::ALL
-                        .into_iter()
-                        .zip(*counts)
-                        .filter(|(reason, _)| rule.can_skip(*reason))
-                        .map(|(reason, count)| {
-                            (
-                                rule.id.clone(),
-                                rule.name.as_str().to_owned(),
-                                reason,
-                                count,
-                            )
-                        })
-                })
-                .collect(),
-            inputs: production.inputs.clone(),
-            written_at: SystemTime::now(),
-        };
-        status::add_self_metrics(&mut production.families, &facts);
-    }
-    let text = exposition::render(&production.families);
-    let produced_from = production.inputs.into_iter().map(|facts| facts.input);
+    let output = match destination {
+        Destination::Stdout => String::new(),
+        Destination::File(path) => path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let (families, produced_from) =
+        production.finish(rules, config.self_metrics.then_some(output.as_str()));
+    let text = exposition::render(&families);
     match output::write(destination, &text) {
         Ok(()) => {
             outcome.outputs += 1;
-            outcome.series += production.families.series_count();
+            outcome.series += families.series_count();
             for input in produced_from {
                 outcome.inputs.insert(input, true);
             }

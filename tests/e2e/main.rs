@@ -14,6 +14,8 @@
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `lock`: two real runs on one output, the second waiting for the first.
+//! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
+//!   input, concurrent scrapes, SIGTERM) and by a real Prometheus when installed.
 //! - `status`: the status file on every kind of run, and the alert rules checked by promtool.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
 //! - `schema`: `schemas/rules.schema.json` is up to date and every rule file validates against it.
@@ -33,5 +35,6 @@ mod lint;
 mod lock;
 mod ruletest;
 mod schema;
+mod serve;
 mod status;
 mod support;
