@@ -22,6 +22,7 @@ use crate::inputs::{self, InputError, OutputClash};
 use crate::lock::{self, LockError, OutputLock};
 use crate::output::{self, Destination, WriteError};
 use crate::policy::SkipReason;
+use crate::push::{self, PushError, PushTarget};
 use crate::rulefile::{self, LabelName, RuleFileError};
 use crate::sample::{DuplicateSeries, Families, MetricType, Origin};
 use crate::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
@@ -45,6 +46,8 @@ pub enum Outputs {
     One(Destination),
     /// One `.prom` file per input in this directory (`--output-dir`), named after the input.
     PerInput(PathBuf),
+    /// No file: the exposition is only pushed (`--push` without `--output`).
+    PushOnly,
 }
 
 /// Everything `run` needs, checked.
@@ -74,6 +77,9 @@ pub struct RunConfig {
     pub vars: BTreeMap<String, String>,
     /// Labels added to every sample of the rule file's metrics (`--label NAME=VALUE`).
     pub labels: Vec<(LabelName, String)>,
+    /// The Pushgateway that also gets the exposition (`--push`), with one output for all
+    /// inputs.
+    pub push: Option<PushTarget>,
 }
 
 /// What a run did: what it wrote, and every failure on the way.
@@ -292,6 +298,9 @@ pub enum RunError {
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The Pushgateway could not be reached or refused the push.
+    #[error(transparent)]
+    Push(#[from] PushError),
 }
 
 impl RunError {
@@ -324,6 +333,7 @@ impl RunError {
             RunError::Lock(LockError::Open { .. }) => Stage::Write,
             RunError::Lock(_) => Stage::Lock,
             RunError::Write(_) => Stage::Write,
+            RunError::Push(_) => Stage::Push,
         }
     }
 
@@ -552,8 +562,27 @@ pub fn evaluate_to_text(
 }
 
 /// The `run` subcommand: every input, every output; failures are gathered, not returned early,
-/// so that with `--output-dir` one broken input does not stop the others.
+/// so that with `--output-dir` one broken input does not stop the others. The rule file is read
+/// and compiled first.
 pub fn run(config: &RunConfig) -> RunOutcome {
+    match load_rules(&config.rules, &config.vars) {
+        Ok(rules) => run_inner(config, Ok(&rules)),
+        Err(error) => run_inner(config, Err(error)),
+    }
+}
+
+/// One run with rules already compiled (by [`load_rules`]): what `run --every` does on each
+/// tick, so that a rule file broken meanwhile does not stop it.
+pub fn run_with_rules(config: &RunConfig, rules: &CompiledRules) -> RunOutcome {
+    run_inner(config, Ok(rules))
+}
+
+/// A run whose rule file cannot be used: the failure, and the status file that reports it.
+pub fn run_with_broken_rules(config: &RunConfig, error: RulesError) -> RunOutcome {
+    run_inner(config, Err(error))
+}
+
+fn run_inner(config: &RunConfig, rules: Result<&CompiledRules, RulesError>) -> RunOutcome {
     let started = Instant::now();
     let mut outcome = RunOutcome::default();
     let (inputs, input_errors) = inputs::expand(&config.inputs);
@@ -565,7 +594,7 @@ pub fn run(config: &RunConfig) -> RunOutcome {
         outcome.errors.push(RunError::Input(error));
     }
     let Some(status_file) = &config.status_file else {
-        let _lock = write_outputs(config, &inputs, &mut outcome);
+        let _lock = write_outputs(config, rules, &inputs, &mut outcome);
         return outcome;
     };
     // The status file must never replace an output, not even with the news of a failure.
@@ -575,7 +604,7 @@ pub fn run(config: &RunConfig) -> RunOutcome {
         });
         return outcome;
     }
-    let _lock = write_outputs(config, &inputs, &mut outcome);
+    let _lock = write_outputs(config, rules, &inputs, &mut outcome);
     let status = RunStatus {
         finished_at: SystemTime::now(),
         duration: started.elapsed(),
@@ -598,10 +627,23 @@ pub fn run(config: &RunConfig) -> RunOutcome {
     outcome
 }
 
+/// Prints a run's warnings and failures to stderr, as `run` does after each run.
+pub fn report(outcome: &RunOutcome) {
+    use std::io::Write;
+    // If stderr itself is gone there is nobody left to tell.
+    let mut stderr = std::io::stderr().lock();
+    for warning in &outcome.warnings {
+        let _ = writeln!(stderr, "xml2prom: warning: {warning}");
+    }
+    for error in &outcome.errors {
+        let _ = stderr.write_all(error.report().as_bytes());
+    }
+}
+
 /// Whether the run writes `path` as an output.
 fn writes_to(config: &RunConfig, inputs: &[PathBuf], path: &Path) -> bool {
     match &config.output {
-        Outputs::One(Destination::Stdout) => false,
+        Outputs::One(Destination::Stdout) | Outputs::PushOnly => false,
         Outputs::One(Destination::File(output)) => output::same_file(output, path),
         Outputs::PerInput(dir) => inputs::outputs_in(dir, inputs)
             .unwrap_or_default()
@@ -610,13 +652,14 @@ fn writes_to(config: &RunConfig, inputs: &[PathBuf], path: &Path) -> bool {
     }
 }
 
-/// Loads the rules, evaluates every input and writes every output, recording each failure.
+/// Evaluates every input and writes every output, recording each failure.
 fn write_outputs(
     config: &RunConfig,
+    rules: Result<&CompiledRules, RulesError>,
     inputs: &[PathBuf],
     outcome: &mut RunOutcome,
 ) -> Option<OutputLock> {
-    let rules = match load_rules(&config.rules, &config.vars) {
+    let rules = match rules {
         Ok(rules) => rules,
         Err(error) => {
             outcome.errors.push(RunError::Rules(error));
@@ -624,13 +667,13 @@ fn write_outputs(
         }
     };
     // Rules cannot clash with the self-metrics: compile refuses the `xml2prom_` prefix.
-    let clashes = label_clashes(&rules, &config.labels);
+    let clashes = label_clashes(rules, &config.labels);
     if !clashes.is_empty() {
         outcome.errors.extend(clashes);
         return None;
     }
     if config.verbose {
-        for line in engine_report(&rules, config.engine) {
+        for line in engine_report(rules, config.engine) {
             eprintln!("xml2prom: {line}");
         }
     }
@@ -654,12 +697,12 @@ fn write_outputs(
                 return None;
             }
         },
-        Outputs::One(_) => Vec::new(),
+        Outputs::One(_) | Outputs::PushOnly => Vec::new(),
     };
     // Held until the run ends, status file included; the rule file is checked first, so a broken
     // one fails at once.
     let lock_file = match &config.output {
-        Outputs::One(Destination::Stdout) => None,
+        Outputs::One(Destination::Stdout) | Outputs::PushOnly => None,
         Outputs::One(Destination::File(path)) => Some(lock::lock_file_for_output(path)),
         Outputs::PerInput(dir) => Some(lock::lock_file_for_directory(dir)),
     };
@@ -671,11 +714,16 @@ fn write_outputs(
         Some(Ok(lock)) => Some(lock),
         None => None,
     };
-    match &config.output {
-        Outputs::One(destination) => {
+    let one = match &config.output {
+        Outputs::One(destination) => Some(Some(destination)),
+        Outputs::PushOnly => Some(None),
+        Outputs::PerInput(_) => None,
+    };
+    match one {
+        Some(destination) => {
             // Any failure, including a pattern that matched nothing, writes nothing.
             let production = produce(
-                &rules,
+                rules,
                 inputs,
                 &engines,
                 &labels,
@@ -683,25 +731,25 @@ fn write_outputs(
                 &mut outcome.warnings,
             );
             if outcome.errors.is_empty() {
-                write_output(production, destination, &rules, config, outcome);
+                write_output(production, destination, rules, config, outcome);
             }
-            if let Destination::File(path) = destination
+            if let Some(Destination::File(path)) = destination
                 && outcome.outputs > 0
             {
                 warn_unless_prom(path, &mut outcome.warnings);
             }
         }
-        Outputs::PerInput(_) => {
+        None => {
             for (input, output) in inputs.iter().zip(outputs) {
                 let mut errors = Vec::new();
                 let input = std::slice::from_ref(input);
                 let mut warnings = Vec::new();
                 let production =
-                    produce(&rules, input, &engines, &labels, &mut errors, &mut warnings);
+                    produce(rules, input, &engines, &labels, &mut errors, &mut warnings);
                 outcome.warnings.extend(warnings);
                 if errors.is_empty() {
                     let destination = Destination::File(output);
-                    write_output(production, &destination, &rules, config, outcome);
+                    write_output(production, Some(&destination), rules, config, outcome);
                 }
                 outcome.errors.extend(errors);
             }
@@ -804,10 +852,12 @@ fn produce(
     production
 }
 
-/// Adds the self-metrics (unless turned off), renders the families and writes them.
+/// Adds the self-metrics (unless turned off), renders the families, writes them to the
+/// destination (none with `--push` alone) and pushes them (with `--push`). A failed write does
+/// not stop the push, nor a failed push the write: each is a failure of its own stage.
 fn write_output(
     mut production: Production,
-    destination: &Destination,
+    destination: Option<&Destination>,
     rules: &CompiledRules,
     config: &RunConfig,
     outcome: &mut RunOutcome,
@@ -815,8 +865,8 @@ fn write_output(
     if config.self_metrics {
         let facts = OutputFacts {
             output: match destination {
-                Destination::Stdout => String::new(),
-                Destination::File(path) => path
+                None | Some(Destination::Stdout) => String::new(),
+                Some(Destination::File(path)) => path
                     .file_name()
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_default(),
@@ -853,16 +903,36 @@ fn write_output(
         status::add_self_metrics(&mut production.families, &facts);
     }
     let text = exposition::render(&production.families);
-    let produced_from = production.inputs.into_iter().map(|facts| facts.input);
-    match output::write(destination, &text) {
-        Ok(()) => {
-            outcome.outputs += 1;
-            outcome.series += production.families.series_count();
-            for input in produced_from {
-                outcome.inputs.insert(input, true);
+    let written = match destination {
+        Some(destination) => match output::write(destination, &text) {
+            Ok(()) => {
+                outcome.outputs += 1;
+                true
             }
+            Err(error) => {
+                outcome.errors.push(RunError::Write(error));
+                false
+            }
+        },
+        None => false,
+    };
+    let pushed = match &config.push {
+        Some(target) => match push::push(target, &text) {
+            Ok(()) => true,
+            Err(error) => {
+                outcome.errors.push(RunError::Push(error));
+                false
+            }
+        },
+        None => false,
+    };
+    // An input reached its output when its file was written, or, with --push alone, when it
+    // was pushed.
+    if written || (destination.is_none() && pushed) {
+        outcome.series += production.families.series_count();
+        for facts in production.inputs {
+            outcome.inputs.insert(facts.input, true);
         }
-        Err(error) => outcome.errors.push(RunError::Write(error)),
     }
 }
 
@@ -993,6 +1063,7 @@ mod tests {
             status_file: None,
             vars: BTreeMap::new(),
             labels: Vec::new(),
+            push: None,
         };
         let outcome = run(&config);
         let show = |name: &str| path(name).display().to_string();
@@ -1026,6 +1097,7 @@ mod tests {
             status_file: None,
             vars: BTreeMap::new(),
             labels: Vec::new(),
+            push: None,
         };
         let inputs = config.inputs.clone();
         assert!(writes_to(&config, &inputs, &dir.path().join("store.prom")));
