@@ -27,9 +27,11 @@ macro_rules! exit_codes {
         "Exit codes:
   0  success
   1  an input failed: unreadable, not well-formed or hostile XML, a value that is not a number,
-     duplicate series; an output could not be written; or another run held the lock too long.
-     The previous output is unchanged (with --output-dir, the other inputs are still written)
-  2  the rule file or the command line is wrong"
+     duplicate series; an output could not be written; a push to the Pushgateway failed; or
+     another run held the lock too long. The previous output is unchanged (with --output-dir,
+     the other inputs are still written)
+  2  the rule file or the command line is wrong (with --every: at the start)
+  With --every, SIGTERM or SIGINT end the loop with 0 after the run in progress"
     };
 }
 
@@ -51,7 +53,11 @@ pub enum Command {
          --output /var/lib/node_exporter/textfile/store.prom\n  \
          xml2prom run --rules rules/store.yaml --input '/srv/stores/*.xml' \\\n      \
          --output-dir /var/lib/node_exporter/textfile \\\n      \
-         --status-file /var/lib/node_exporter/textfile/xml2prom.prom\n\n",
+         --status-file /var/lib/node_exporter/textfile/xml2prom.prom\n  \
+         xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --output /textfile/store.prom --every 30s\n  \
+         xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n\n",
         exit_codes!()
     ))]
     Run(RunArgs),

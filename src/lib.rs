@@ -19,7 +19,8 @@
 //! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
 //! patterns and names the output of each input; [`lock`] keeps overlapping runs apart;
 //! [`status`] reports xml2prom's own work as `xml2prom_*` gauges; [`run`] ties the stages
-//! together for the `run` subcommand.
+//! together for the `run` subcommand; [`push`] sends a run's exposition to a Pushgateway;
+//! [`schedule`] repeats runs (`--every`), stopped and reloaded by signals.
 #![warn(missing_docs)]
 
 pub mod aggregate;
