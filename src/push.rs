@@ -424,6 +424,44 @@ mod tests {
     }
 
     #[test]
+    fn a_pushgateway_that_never_answers_times_out() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        // Accepts, reads, never answers; ends when the client gives up (or after 10 s).
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("one connection");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            let mut buffer = [0; 4096];
+            while matches!(stream.read(&mut buffer), Ok(n) if n > 0) {}
+        });
+        let t = PushTarget::new(
+            &format!("http://127.0.0.1:{port}"),
+            "store",
+            vec![],
+            Duration::from_millis(500),
+        )
+        .expect("valid target");
+        let start = std::time::Instant::now();
+        let message = push(&t, "a 1\n").expect_err("no answer").to_string();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            message.contains(
+                "no answer in time; check that it runs and that --push names it, or give it \
+                 more time with --push-timeout (now 500ms)"
+            ),
+            "{message}"
+        );
+        server.join().expect("server");
+    }
+
+    #[test]
     fn an_error_status_is_reported_with_the_body() {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

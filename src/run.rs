@@ -295,6 +295,15 @@ pub enum RunError {
         /// Who else sets or reserves it, and what to do.
         problem: String,
     },
+    /// A `--grouping` label (or `job`) that the samples carry too: the Pushgateway would
+    /// silently replace their values with the group's.
+    #[error("{flag}: {problem}")]
+    GroupingClash {
+        /// The flag that sets the label: `--job` or `--grouping NAME`.
+        flag: String,
+        /// Who else sets it, and what to do.
+        problem: String,
+    },
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -310,7 +319,8 @@ impl RunError {
             RunError::Rules(_)
             | RunError::OutputClash(_)
             | RunError::StatusClash { .. }
-            | RunError::LabelClash { .. } => 2,
+            | RunError::LabelClash { .. }
+            | RunError::GroupingClash { .. } => 2,
             _ => 1,
         }
     }
@@ -318,9 +328,10 @@ impl RunError {
     /// The stage the failure is counted in, in the status file.
     pub fn stage(&self) -> Stage {
         match self {
-            RunError::Rules(_) | RunError::StatusClash { .. } | RunError::LabelClash { .. } => {
-                Stage::Rules
-            }
+            RunError::Rules(_)
+            | RunError::StatusClash { .. }
+            | RunError::LabelClash { .. }
+            | RunError::GroupingClash { .. } => Stage::Rules,
             RunError::Input(_)
             | RunError::Xml {
                 source: XmlError::Read { .. },
@@ -667,7 +678,10 @@ fn write_outputs(
         }
     };
     // Rules cannot clash with the self-metrics: compile refuses the `xml2prom_` prefix.
-    let clashes = label_clashes(rules, &config.labels);
+    let mut clashes = label_clashes(rules, &config.labels);
+    if let Some(target) = &config.push {
+        clashes.extend(grouping_clashes(rules, &config.labels, target));
+    }
     if !clashes.is_empty() {
         outcome.errors.extend(clashes);
         return None;
@@ -793,6 +807,66 @@ fn label_clashes(rules: &CompiledRules, labels: &[(LabelName, String)]) -> Vec<R
                     label.as_str()
                 )));
             }
+        }
+    }
+    clashes
+}
+
+/// The labels of the pushed group (`job` and `--grouping`) that the samples carry too: the
+/// rule file's labels, a `--label` with another value, or the `le`/`quantile` of a histogram
+/// or summary. The Pushgateway would replace their values with the group's without a word.
+fn grouping_clashes(
+    rules: &CompiledRules,
+    labels: &[(LabelName, String)],
+    target: &PushTarget,
+) -> Vec<RunError> {
+    let mut clashes = Vec::new();
+    let group = std::iter::once(("job", target.job.as_str())).chain(
+        target
+            .grouping
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
+    for (label, value) in group {
+        let (flag, shown) = if label == "job" {
+            ("--job".to_owned(), "`job` (--job)".to_owned())
+        } else {
+            (format!("--grouping {label}"), format!("`{label}`"))
+        };
+        let clash = |problem: String| RunError::GroupingClash {
+            flag: flag.clone(),
+            problem: format!(
+                "{problem}; the Pushgateway would replace its values with the group's \
+                 `{value}`. Remove one of them, or rename the label in the rule file"
+            ),
+        };
+        if rules
+            .global_labels
+            .iter()
+            .any(|(name, _)| name.as_str() == label)
+        {
+            clashes.push(clash(format!(
+                "the rule file's top-level `labels:` sets {shown} too"
+            )));
+        }
+        for rule in &rules.rules {
+            let reserved = match rule.kind {
+                MetricType::Histogram => Some("le"),
+                MetricType::Summary => Some("quantile"),
+                MetricType::Gauge | MetricType::Counter => None,
+            };
+            if rule.labels.iter().any(|(name, _)| name.as_str() == label) || reserved == Some(label)
+            {
+                clashes.push(clash(format!(
+                    "{} (`{}`) sets {shown} too",
+                    rule.id, rule.name
+                )));
+            }
+        }
+        if let Some((_, other)) = labels.iter().find(|(name, _)| name.as_str() == label)
+            && other != value
+        {
+            clashes.push(clash(format!("--label {label}={other} sets {shown} too")));
         }
     }
     clashes
@@ -987,6 +1061,60 @@ mod tests {
                 "--label kind: metrics[0] (`a`) sets it too; remove one of them",
                 "--label quantile: metrics[1] (`b`) is a summary, which adds `quantile` to each \
                  series; choose another label name",
+            ]
+        );
+    }
+
+    #[test]
+    fn group_labels_must_not_be_labels_of_the_samples() {
+        let rules = rules(
+            "version: 1\nlabels: { site: '{{ input.name }}' }\nmetrics:\n\
+             - { name: a, help: h, type: gauge, value: '1', labels: { job: k } }\n\
+             - { name: b, help: h, type: summary, select: //r, value: '@v', quantiles: [0.5] }\n",
+        );
+        let grouping = ["site", "quantile", "team", "region", "other"]
+            .into_iter()
+            .map(label)
+            .collect();
+        let target = PushTarget::new("http://gw", "batch", grouping, Duration::from_secs(1))
+            .expect("valid target");
+        // `--label team=x` agrees with the group's `team=x`; `region=eu` does not.
+        let labels = [
+            label("team"),
+            (LabelName::parse("region").expect("valid"), "eu".to_owned()),
+        ];
+        let clashes: Vec<String> = grouping_clashes(&rules, &labels, &target)
+            .iter()
+            .map(|error| {
+                assert_eq!((error.exit_code(), error.stage()), (2, Stage::Rules));
+                error.to_string()
+            })
+            .collect();
+        let tail = |value: &str| {
+            format!(
+                "; the Pushgateway would replace its values with the group's `{value}`. Remove \
+                 one of them, or rename the label in the rule file"
+            )
+        };
+        assert_eq!(
+            clashes,
+            [
+                format!(
+                    "--job: metrics[0] (`a`) sets `job` (--job) too{}",
+                    tail("batch")
+                ),
+                format!(
+                    "--grouping site: the rule file's top-level `labels:` sets `site` too{}",
+                    tail("x")
+                ),
+                format!(
+                    "--grouping quantile: metrics[1] (`b`) sets `quantile` too{}",
+                    tail("x")
+                ),
+                format!(
+                    "--grouping region: --label region=eu sets `region` too{}",
+                    tail("x")
+                ),
             ]
         );
     }

@@ -383,6 +383,11 @@ fn push_flags_are_checked_before_anything_runs() {
         ),
         (&["--push", "http://gw", "--job", ""][..], "--job is empty"),
         (
+            &["--push", "http://gw", "--job", "x", "--grouping", "id=a"][..],
+            "--grouping id: metrics[1] (`store_row_size_bytes`) sets `id` too; the Pushgateway \
+             would replace its values with the group's `a`",
+        ),
+        (
             &[][..],
             "the following required arguments were not provided",
         ),
