@@ -11,7 +11,7 @@
 //!   draft; `completions`, `man` and `--version`.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
 //! - `schedule`: `run --every` driven by real signals: repeated writes, SIGTERM/SIGINT stop with
-//!   exit 0, SIGHUP with a broken and then a fixed rule file.
+//!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file.
 //! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
 //!   closed port; the flags' usage errors.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.

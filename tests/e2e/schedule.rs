@@ -201,6 +201,51 @@ fn every_writes_again_and_again_until_sigterm_which_exits_0_after_the_write() {
 }
 
 #[test]
+fn sigterm_during_a_run_waits_for_its_write() {
+    // The input is a FIFO: the run blocks reading it until the test writes the store, so the
+    // signal surely arrives in the middle of a run.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rules.yaml"), ROWS).expect("rules");
+    let made = Command::new("mkfifo")
+        .arg(dir.path().join("store.xml"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+    let stderr = dir.path().join("stderr.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_xml2prom"))
+        .args(["run", "--rules", "rules.yaml", "--input", "store.xml"])
+        .args(["--output", "out.prom", "--every", "1s"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("the xml2prom binary starts");
+    let mut running = Loop { child, dir, stderr };
+    // The loop has started (its signals are watched) once it said so.
+    running.wait_for("start message", |running| {
+        running.stderr().contains("running every 1s").then_some(())
+    });
+    running.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        running.child.try_wait().expect("wait").is_none(),
+        "xml2prom stopped in the middle of a run\n--- stderr:\n{}",
+        running.stderr()
+    );
+    assert!(!running.path("out.prom").exists());
+    // Opening the FIFO for writing waits for its reader, the blocked run; on a thread, so that
+    // the bounded wait below fails the test should the reader be gone.
+    let fifo = running.path("store.xml");
+    let feeder = std::thread::spawn(move || std::fs::write(fifo, STORE));
+    let status = running.wait_for_exit();
+    feeder.join().expect("feeder").expect("feed the FIFO");
+    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    let output = std::fs::read_to_string(running.path("out.prom")).expect("written before exit");
+    assert_complete(&output, "store_rows", 2.0);
+}
+
+#[test]
 fn sighup_keeps_the_old_rules_when_the_new_file_is_broken_and_switches_when_it_is_fixed() {
     let mut running = Loop::start(ROWS, &[]);
     let (text, mut written) = running.next_write(None);
