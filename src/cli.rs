@@ -11,8 +11,10 @@ use crate::check::Format;
 use crate::init::{InitConfig, MetricPrefix};
 use crate::inputs;
 use crate::output::Destination;
+use crate::push::PushTarget;
 use crate::rulefile::LabelName;
 use crate::run::{Engine, Outputs, RunConfig};
+use crate::schedule::MIN_PERIOD;
 use crate::xml::XmlLimits;
 
 /// What `--version` prints after the program name: the crate version and the rule file version
@@ -25,9 +27,11 @@ macro_rules! exit_codes {
         "Exit codes:
   0  success
   1  an input failed: unreadable, not well-formed or hostile XML, a value that is not a number,
-     duplicate series; an output could not be written; or another run held the lock too long.
-     The previous output is unchanged (with --output-dir, the other inputs are still written)
-  2  the rule file or the command line is wrong"
+     duplicate series; an output could not be written; a push to the Pushgateway failed; or
+     another run held the lock too long. The previous output is unchanged (with --output-dir,
+     the other inputs are still written)
+  2  the rule file or the command line is wrong (with --every: at the start)
+  With --every, SIGTERM or SIGINT end the loop with 0 after the run in progress"
     };
 }
 
@@ -49,7 +53,11 @@ pub enum Command {
          --output /var/lib/node_exporter/textfile/store.prom\n  \
          xml2prom run --rules rules/store.yaml --input '/srv/stores/*.xml' \\\n      \
          --output-dir /var/lib/node_exporter/textfile \\\n      \
-         --status-file /var/lib/node_exporter/textfile/xml2prom.prom\n\n",
+         --status-file /var/lib/node_exporter/textfile/xml2prom.prom\n  \
+         xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --output /textfile/store.prom --every 30s\n  \
+         xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n\n",
         exit_codes!()
     ))]
     Run(RunArgs),
@@ -287,7 +295,12 @@ pub fn man_page(subcommand: Option<&str>) -> Result<String, String> {
 
 /// Flags of `xml2prom run`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("destination").required(true).args(["output", "output_dir"])))]
+#[command(group(
+    ArgGroup::new("destination")
+        .required(true)
+        .multiple(true)
+        .args(["output", "output_dir", "push"])
+))]
 pub struct RunArgs {
     /// The YAML rule file.
     #[arg(long, value_name = "FILE")]
@@ -299,13 +312,41 @@ pub struct RunArgs {
 
     /// The .prom file to write atomically with the samples of every input, or - for standard
     /// output.
-    #[arg(long, short = 'o', value_name = "FILE|-")]
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE|-",
+        conflicts_with = "output_dir"
+    )]
     pub output: Option<PathBuf>,
 
     /// Write one .prom file per input into this directory, named after the input
     /// (stores/a.xml -> DIR/a.prom); a broken input keeps its previous file.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "push")]
     pub output_dir: Option<PathBuf>,
+
+    /// Run again every DURATION (1s at least) until SIGTERM or SIGINT, which end it after the
+    /// run in progress; SIGHUP re-reads the rule file (a broken one keeps the old rules).
+    #[arg(long, value_name = "DURATION", value_parser = parse_period)]
+    pub every: Option<Duration>,
+
+    /// Also PUT the exposition to this Pushgateway (http://host:9091) after each evaluation;
+    /// with no --output, only push.
+    #[arg(long, value_name = "URL", requires = "job")]
+    pub push: Option<String>,
+
+    /// The job label of the pushed group (with --push).
+    #[arg(long, value_name = "NAME", requires = "push")]
+    pub job: Option<String>,
+
+    /// Another label of the pushed group's key (with --push); repeat for several.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_grouping, requires = "push")]
+    pub grouping: Vec<(LabelName, String)>,
+
+    /// The longest a push may take, connecting included (with --push).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration,
+          requires = "push")]
+    pub push_timeout: Duration,
 
     /// How long to wait while another run writes the same output (30s, 2m, 1h30m); then fail.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
@@ -481,11 +522,21 @@ impl RunArgs {
                 )));
             }
         }
-        let output = match (self.output, self.output_dir) {
-            (_, Some(dir)) => Outputs::PerInput(dir),
-            (Some(file), None) => Outputs::One(Destination::from_arg(&file)),
+        let push = match (self.push, self.job) {
+            (Some(url), Some(job)) => Some(
+                PushTarget::new(&url, &job, self.grouping, self.push_timeout)
+                    .map_err(|message| usage_error(&message))?,
+            ),
+            _ => None,
+        };
+        let output = match (self.output, self.output_dir, &push) {
+            (_, Some(dir), _) => Outputs::PerInput(dir),
+            (Some(file), None, _) => Outputs::One(Destination::from_arg(&file)),
+            (None, None, Some(_)) => Outputs::PushOnly,
             // The `destination` group requires one of them.
-            (None, None) => return Err(usage_error("give --output or --output-dir")),
+            (None, None, None) => {
+                return Err(usage_error("give --output, --output-dir or --push"));
+            }
         };
         Ok(RunConfig {
             rules: self.rules,
@@ -503,6 +554,7 @@ impl RunArgs {
             status_file: self.status_file,
             vars,
             labels: self.labels,
+            push,
         })
     }
 }
@@ -511,6 +563,25 @@ impl RunArgs {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|error| format!("{error}; write a duration such as `30s`, `2m` or `1h30m`"))
+}
+
+/// `--every`: a duration of at least [`MIN_PERIOD`].
+fn parse_period(text: &str) -> Result<Duration, String> {
+    let period = parse_duration(text)?;
+    if period < MIN_PERIOD {
+        return Err(format!(
+            "{} is shorter than {}, the shortest period; give `--every 1s` or more",
+            humantime::format_duration(period),
+            humantime::format_duration(MIN_PERIOD)
+        ));
+    }
+    Ok(period)
+}
+
+/// `--grouping NAME=VALUE`: a label name Prometheus accepts; the value may be empty.
+fn parse_grouping(text: &str) -> Result<(LabelName, String), String> {
+    let (name, value) = split_pair(text, "NAME=VALUE", "--grouping instance=store-1")?;
+    Ok((LabelName::parse(name)?, value.to_owned()))
 }
 
 /// `KEY=VALUE`, split at the first `=`.

@@ -19,8 +19,9 @@
 //! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
 //! patterns and names the output of each input; [`lock`] keeps overlapping runs apart;
 //! [`status`] reports xml2prom's own work as `xml2prom_*` gauges; [`run`] ties the stages
-//! together for the `run` subcommand, [`serve`] for the `serve` subcommand (an exporter that
-//! evaluates on scrape).
+//! together for the `run` subcommand; [`push`] sends a run's exposition to a Pushgateway;
+//! [`schedule`] repeats runs (`--every`), stopped and reloaded by signals; [`serve`] is the
+//! `serve` subcommand (an exporter that evaluates on scrape).
 #![warn(missing_docs)]
 
 pub mod aggregate;
@@ -39,10 +40,12 @@ pub mod lints;
 pub mod lock;
 pub mod output;
 pub mod policy;
+pub mod push;
 pub mod rulefile;
 pub mod ruletest;
 pub mod run;
 pub mod sample;
+pub mod schedule;
 pub mod serve;
 pub mod status;
 pub mod stream;

@@ -12,19 +12,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
+            // Checked by clap: at least one second.
+            let every = args.every;
             let config = match args.into_config() {
                 Ok(config) => config,
                 Err(usage) => usage.exit(),
             };
+            if let Some(period) = every {
+                return ExitCode::from(xml2prom::schedule::run_every(&config, period));
+            }
             let outcome = xml2prom::run::run(&config);
-            // If stderr itself is gone there is nobody left to tell.
-            let mut stderr = std::io::stderr().lock();
-            for warning in &outcome.warnings {
-                let _ = writeln!(stderr, "xml2prom: warning: {warning}");
-            }
-            for error in &outcome.errors {
-                let _ = stderr.write_all(error.report().as_bytes());
-            }
+            xml2prom::run::report(&outcome);
             ExitCode::from(outcome.exit_code())
         }
         Command::Check(args) => {

@@ -22,6 +22,7 @@ use crate::inputs::{self, InputError, OutputClash};
 use crate::lock::{self, LockError, OutputLock};
 use crate::output::{self, Destination, WriteError};
 use crate::policy::SkipReason;
+use crate::push::{self, PushError, PushTarget};
 use crate::rulefile::{self, LabelName, RuleFileError};
 use crate::sample::{DuplicateSeries, Families, MetricType, Origin};
 use crate::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
@@ -45,6 +46,8 @@ pub enum Outputs {
     One(Destination),
     /// One `.prom` file per input in this directory (`--output-dir`), named after the input.
     PerInput(PathBuf),
+    /// No file: the exposition is only pushed (`--push` without `--output`).
+    PushOnly,
 }
 
 /// Everything `run` needs, checked.
@@ -74,6 +77,9 @@ pub struct RunConfig {
     pub vars: BTreeMap<String, String>,
     /// Labels added to every sample of the rule file's metrics (`--label NAME=VALUE`).
     pub labels: Vec<(LabelName, String)>,
+    /// The Pushgateway that also gets the exposition (`--push`), with one output for all
+    /// inputs.
+    pub push: Option<PushTarget>,
 }
 
 /// What a run did: what it wrote, and every failure on the way.
@@ -289,9 +295,21 @@ pub enum RunError {
         /// Who else sets or reserves it, and what to do.
         problem: String,
     },
+    /// A `--grouping` label (or `job`) that the samples carry too: the Pushgateway would
+    /// silently replace their values with the group's.
+    #[error("{flag}: {problem}")]
+    GroupingClash {
+        /// The flag that sets the label: `--job` or `--grouping NAME`.
+        flag: String,
+        /// Who else sets it, and what to do.
+        problem: String,
+    },
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The Pushgateway could not be reached or refused the push.
+    #[error(transparent)]
+    Push(#[from] PushError),
 }
 
 impl RunError {
@@ -301,7 +319,8 @@ impl RunError {
             RunError::Rules(_)
             | RunError::OutputClash(_)
             | RunError::StatusClash { .. }
-            | RunError::LabelClash { .. } => 2,
+            | RunError::LabelClash { .. }
+            | RunError::GroupingClash { .. } => 2,
             _ => 1,
         }
     }
@@ -309,9 +328,10 @@ impl RunError {
     /// The stage the failure is counted in, in the status file.
     pub fn stage(&self) -> Stage {
         match self {
-            RunError::Rules(_) | RunError::StatusClash { .. } | RunError::LabelClash { .. } => {
-                Stage::Rules
-            }
+            RunError::Rules(_)
+            | RunError::StatusClash { .. }
+            | RunError::LabelClash { .. }
+            | RunError::GroupingClash { .. } => Stage::Rules,
             RunError::Input(_)
             | RunError::Xml {
                 source: XmlError::Read { .. },
@@ -324,6 +344,7 @@ impl RunError {
             RunError::Lock(LockError::Open { .. }) => Stage::Write,
             RunError::Lock(_) => Stage::Lock,
             RunError::Write(_) => Stage::Write,
+            RunError::Push(_) => Stage::Push,
         }
     }
 
@@ -552,8 +573,27 @@ pub fn evaluate_to_text(
 }
 
 /// The `run` subcommand: every input, every output; failures are gathered, not returned early,
-/// so that with `--output-dir` one broken input does not stop the others.
+/// so that with `--output-dir` one broken input does not stop the others. The rule file is read
+/// and compiled first.
 pub fn run(config: &RunConfig) -> RunOutcome {
+    match load_rules(&config.rules, &config.vars) {
+        Ok(rules) => run_inner(config, Ok(&rules)),
+        Err(error) => run_inner(config, Err(error)),
+    }
+}
+
+/// One run with rules already compiled (by [`load_rules`]): what `run --every` does on each
+/// tick, so that a rule file broken meanwhile does not stop it.
+pub fn run_with_rules(config: &RunConfig, rules: &CompiledRules) -> RunOutcome {
+    run_inner(config, Ok(rules))
+}
+
+/// A run whose rule file cannot be used: the failure, and the status file that reports it.
+pub fn run_with_broken_rules(config: &RunConfig, error: RulesError) -> RunOutcome {
+    run_inner(config, Err(error))
+}
+
+fn run_inner(config: &RunConfig, rules: Result<&CompiledRules, RulesError>) -> RunOutcome {
     let started = Instant::now();
     let mut outcome = RunOutcome::default();
     let (inputs, input_errors) = inputs::expand(&config.inputs);
@@ -565,7 +605,7 @@ pub fn run(config: &RunConfig) -> RunOutcome {
         outcome.errors.push(RunError::Input(error));
     }
     let Some(status_file) = &config.status_file else {
-        let _lock = write_outputs(config, &inputs, &mut outcome);
+        let _lock = write_outputs(config, rules, &inputs, &mut outcome);
         return outcome;
     };
     // The status file must never replace an output, not even with the news of a failure.
@@ -575,7 +615,7 @@ pub fn run(config: &RunConfig) -> RunOutcome {
         });
         return outcome;
     }
-    let _lock = write_outputs(config, &inputs, &mut outcome);
+    let _lock = write_outputs(config, rules, &inputs, &mut outcome);
     let status = RunStatus {
         finished_at: SystemTime::now(),
         duration: started.elapsed(),
@@ -598,10 +638,23 @@ pub fn run(config: &RunConfig) -> RunOutcome {
     outcome
 }
 
+/// Prints a run's warnings and failures to stderr, as `run` does after each run.
+pub fn report(outcome: &RunOutcome) {
+    use std::io::Write;
+    // If stderr itself is gone there is nobody left to tell.
+    let mut stderr = std::io::stderr().lock();
+    for warning in &outcome.warnings {
+        let _ = writeln!(stderr, "xml2prom: warning: {warning}");
+    }
+    for error in &outcome.errors {
+        let _ = stderr.write_all(error.report().as_bytes());
+    }
+}
+
 /// Whether the run writes `path` as an output.
 fn writes_to(config: &RunConfig, inputs: &[PathBuf], path: &Path) -> bool {
     match &config.output {
-        Outputs::One(Destination::Stdout) => false,
+        Outputs::One(Destination::Stdout) | Outputs::PushOnly => false,
         Outputs::One(Destination::File(output)) => output::same_file(output, path),
         Outputs::PerInput(dir) => inputs::outputs_in(dir, inputs)
             .unwrap_or_default()
@@ -610,13 +663,14 @@ fn writes_to(config: &RunConfig, inputs: &[PathBuf], path: &Path) -> bool {
     }
 }
 
-/// Loads the rules, evaluates every input and writes every output, recording each failure.
+/// Evaluates every input and writes every output, recording each failure.
 fn write_outputs(
     config: &RunConfig,
+    rules: Result<&CompiledRules, RulesError>,
     inputs: &[PathBuf],
     outcome: &mut RunOutcome,
 ) -> Option<OutputLock> {
-    let rules = match load_rules(&config.rules, &config.vars) {
+    let rules = match rules {
         Ok(rules) => rules,
         Err(error) => {
             outcome.errors.push(RunError::Rules(error));
@@ -624,13 +678,16 @@ fn write_outputs(
         }
     };
     // Rules cannot clash with the self-metrics: compile refuses the `xml2prom_` prefix.
-    let clashes = label_clashes(&rules, &config.labels);
+    let mut clashes = label_clashes(rules, &config.labels);
+    if let Some(target) = &config.push {
+        clashes.extend(grouping_clashes(rules, &config.labels, target));
+    }
     if !clashes.is_empty() {
         outcome.errors.extend(clashes);
         return None;
     }
     if config.verbose {
-        for line in engine_report(&rules, config.engine) {
+        for line in engine_report(rules, config.engine) {
             eprintln!("xml2prom: {line}");
         }
     }
@@ -654,12 +711,12 @@ fn write_outputs(
                 return None;
             }
         },
-        Outputs::One(_) => Vec::new(),
+        Outputs::One(_) | Outputs::PushOnly => Vec::new(),
     };
     // Held until the run ends, status file included; the rule file is checked first, so a broken
     // one fails at once.
     let lock_file = match &config.output {
-        Outputs::One(Destination::Stdout) => None,
+        Outputs::One(Destination::Stdout) | Outputs::PushOnly => None,
         Outputs::One(Destination::File(path)) => Some(lock::lock_file_for_output(path)),
         Outputs::PerInput(dir) => Some(lock::lock_file_for_directory(dir)),
     };
@@ -671,11 +728,16 @@ fn write_outputs(
         Some(Ok(lock)) => Some(lock),
         None => None,
     };
-    match &config.output {
-        Outputs::One(destination) => {
+    let one = match &config.output {
+        Outputs::One(destination) => Some(Some(destination)),
+        Outputs::PushOnly => Some(None),
+        Outputs::PerInput(_) => None,
+    };
+    match one {
+        Some(destination) => {
             // Any failure, including a pattern that matched nothing, writes nothing.
             let production = produce(
-                &rules,
+                rules,
                 inputs,
                 &engines,
                 &labels,
@@ -683,25 +745,25 @@ fn write_outputs(
                 &mut outcome.warnings,
             );
             if outcome.errors.is_empty() {
-                write_output(production, destination, &rules, config, outcome);
+                write_output(production, destination, rules, config, outcome);
             }
-            if let Destination::File(path) = destination
+            if let Some(Destination::File(path)) = destination
                 && outcome.outputs > 0
             {
                 warn_unless_prom(path, &mut outcome.warnings);
             }
         }
-        Outputs::PerInput(_) => {
+        None => {
             for (input, output) in inputs.iter().zip(outputs) {
                 let mut errors = Vec::new();
                 let input = std::slice::from_ref(input);
                 let mut warnings = Vec::new();
                 let production =
-                    produce(&rules, input, &engines, &labels, &mut errors, &mut warnings);
+                    produce(rules, input, &engines, &labels, &mut errors, &mut warnings);
                 outcome.warnings.extend(warnings);
                 if errors.is_empty() {
                     let destination = Destination::File(output);
-                    write_output(production, &destination, &rules, config, outcome);
+                    write_output(production, Some(&destination), rules, config, outcome);
                 }
                 outcome.errors.extend(errors);
             }
@@ -745,6 +807,66 @@ pub fn label_clashes(rules: &CompiledRules, labels: &[(LabelName, String)]) -> V
                     label.as_str()
                 )));
             }
+        }
+    }
+    clashes
+}
+
+/// The labels of the pushed group (`job` and `--grouping`) that the samples carry too: the
+/// rule file's labels, a `--label` with another value, or the `le`/`quantile` of a histogram
+/// or summary. The Pushgateway would replace their values with the group's without a word.
+fn grouping_clashes(
+    rules: &CompiledRules,
+    labels: &[(LabelName, String)],
+    target: &PushTarget,
+) -> Vec<RunError> {
+    let mut clashes = Vec::new();
+    let group = std::iter::once(("job", target.job.as_str())).chain(
+        target
+            .grouping
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
+    for (label, value) in group {
+        let (flag, shown) = if label == "job" {
+            ("--job".to_owned(), "`job` (--job)".to_owned())
+        } else {
+            (format!("--grouping {label}"), format!("`{label}`"))
+        };
+        let clash = |problem: String| RunError::GroupingClash {
+            flag: flag.clone(),
+            problem: format!(
+                "{problem}; the Pushgateway would replace its values with the group's \
+                 `{value}`. Remove one of them, or rename the label in the rule file"
+            ),
+        };
+        if rules
+            .global_labels
+            .iter()
+            .any(|(name, _)| name.as_str() == label)
+        {
+            clashes.push(clash(format!(
+                "the rule file's top-level `labels:` sets {shown} too"
+            )));
+        }
+        for rule in &rules.rules {
+            let reserved = match rule.kind {
+                MetricType::Histogram => Some("le"),
+                MetricType::Summary => Some("quantile"),
+                MetricType::Gauge | MetricType::Counter => None,
+            };
+            if rule.labels.iter().any(|(name, _)| name.as_str() == label) || reserved == Some(label)
+            {
+                clashes.push(clash(format!(
+                    "{} (`{}`) sets {shown} too",
+                    rule.id, rule.name
+                )));
+            }
+        }
+        if let Some((_, other)) = labels.iter().find(|(name, _)| name.as_str() == label)
+            && other != value
+        {
+            clashes.push(clash(format!("--label {label}={other} sets {shown} too")));
         }
     }
     clashes
@@ -853,17 +975,19 @@ impl Production {
     }
 }
 
-/// Adds the self-metrics (unless turned off), renders the families and writes them.
+/// Adds the self-metrics (unless turned off), renders the families, writes them to the
+/// destination (none with `--push` alone) and pushes them (with `--push`). A failed write does
+/// not stop the push, nor a failed push the write: each is a failure of its own stage.
 fn write_output(
     production: Production,
-    destination: &Destination,
+    destination: Option<&Destination>,
     rules: &CompiledRules,
     config: &RunConfig,
     outcome: &mut RunOutcome,
 ) {
     let output = match destination {
-        Destination::Stdout => String::new(),
-        Destination::File(path) => path
+        None | Some(Destination::Stdout) => String::new(),
+        Some(Destination::File(path)) => path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default(),
@@ -871,15 +995,36 @@ fn write_output(
     let (families, produced_from) =
         production.finish(rules, config.self_metrics.then_some(output.as_str()));
     let text = exposition::render(&families);
-    match output::write(destination, &text) {
-        Ok(()) => {
-            outcome.outputs += 1;
-            outcome.series += families.series_count();
-            for input in produced_from {
-                outcome.inputs.insert(input, true);
+    let written = match destination {
+        Some(destination) => match output::write(destination, &text) {
+            Ok(()) => {
+                outcome.outputs += 1;
+                true
             }
+            Err(error) => {
+                outcome.errors.push(RunError::Write(error));
+                false
+            }
+        },
+        None => false,
+    };
+    let pushed = match &config.push {
+        Some(target) => match push::push(target, &text) {
+            Ok(()) => true,
+            Err(error) => {
+                outcome.errors.push(RunError::Push(error));
+                false
+            }
+        },
+        None => false,
+    };
+    // An input reached its output when its file was written, or, with --push alone, when it
+    // was pushed.
+    if written || (destination.is_none() && pushed) {
+        outcome.series += families.series_count();
+        for input in produced_from {
+            outcome.inputs.insert(input, true);
         }
-        Err(error) => outcome.errors.push(RunError::Write(error)),
     }
 }
 
@@ -934,6 +1079,60 @@ mod tests {
                 "--label kind: metrics[0] (`a`) sets it too; remove one of them",
                 "--label quantile: metrics[1] (`b`) is a summary, which adds `quantile` to each \
                  series; choose another label name",
+            ]
+        );
+    }
+
+    #[test]
+    fn group_labels_must_not_be_labels_of_the_samples() {
+        let rules = rules(
+            "version: 1\nlabels: { site: '{{ input.name }}' }\nmetrics:\n\
+             - { name: a, help: h, type: gauge, value: '1', labels: { job: k } }\n\
+             - { name: b, help: h, type: summary, select: //r, value: '@v', quantiles: [0.5] }\n",
+        );
+        let grouping = ["site", "quantile", "team", "region", "other"]
+            .into_iter()
+            .map(label)
+            .collect();
+        let target = PushTarget::new("http://gw", "batch", grouping, Duration::from_secs(1))
+            .expect("valid target");
+        // `--label team=x` agrees with the group's `team=x`; `region=eu` does not.
+        let labels = [
+            label("team"),
+            (LabelName::parse("region").expect("valid"), "eu".to_owned()),
+        ];
+        let clashes: Vec<String> = grouping_clashes(&rules, &labels, &target)
+            .iter()
+            .map(|error| {
+                assert_eq!((error.exit_code(), error.stage()), (2, Stage::Rules));
+                error.to_string()
+            })
+            .collect();
+        let tail = |value: &str| {
+            format!(
+                "; the Pushgateway would replace its values with the group's `{value}`. Remove \
+                 one of them, or rename the label in the rule file"
+            )
+        };
+        assert_eq!(
+            clashes,
+            [
+                format!(
+                    "--job: metrics[0] (`a`) sets `job` (--job) too{}",
+                    tail("batch")
+                ),
+                format!(
+                    "--grouping site: the rule file's top-level `labels:` sets `site` too{}",
+                    tail("x")
+                ),
+                format!(
+                    "--grouping quantile: metrics[1] (`b`) sets `quantile` too{}",
+                    tail("x")
+                ),
+                format!(
+                    "--grouping region: --label region=eu sets `region` too{}",
+                    tail("x")
+                ),
             ]
         );
     }
@@ -1010,6 +1209,7 @@ mod tests {
             status_file: None,
             vars: BTreeMap::new(),
             labels: Vec::new(),
+            push: None,
         };
         let outcome = run(&config);
         let show = |name: &str| path(name).display().to_string();
@@ -1043,6 +1243,7 @@ mod tests {
             status_file: None,
             vars: BTreeMap::new(),
             labels: Vec::new(),
+            push: None,
         };
         let inputs = config.inputs.clone();
         assert!(writes_to(&config, &inputs, &dir.path().join("store.prom")));

@@ -105,7 +105,8 @@ pub const INPUT_SUCCESS: Gauge = Gauge {
 pub const RUN_ERRORS: Gauge = Gauge {
     name: "xml2prom_run_errors",
     help: "Failures in the last run by stage: rules (rule file or command line), read, xml (not \
-           well-formed or refused), evaluate, duplicate (series or output files), lock, write",
+           well-formed or refused), evaluate, duplicate (series or output files), lock, write, push \
+           (to the Pushgateway)",
 };
 
 /// Every gauge of the status file.
@@ -133,11 +134,13 @@ pub enum Stage {
     Lock,
     /// An output could not be written.
     Write,
+    /// The Pushgateway could not be reached or refused the push (`--push`).
+    Push,
 }
 
 impl Stage {
     /// Every stage, in the order of a run.
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Rules,
         Stage::Read,
         Stage::Xml,
@@ -145,6 +148,7 @@ impl Stage {
         Stage::Duplicate,
         Stage::Lock,
         Stage::Write,
+        Stage::Push,
     ];
 
     /// The label value.
@@ -157,6 +161,7 @@ impl Stage {
             Stage::Duplicate => "duplicate",
             Stage::Lock => "lock",
             Stage::Write => "write",
+            Stage::Push => "push",
         }
     }
 }
@@ -443,6 +448,7 @@ mod tests {
                 r#"xml2prom_run_errors{stage="duplicate",status_file="xml2prom.prom"} 0"#,
                 r#"xml2prom_run_errors{stage="evaluate",status_file="xml2prom.prom"} 0"#,
                 r#"xml2prom_run_errors{stage="lock",status_file="xml2prom.prom"} 0"#,
+                r#"xml2prom_run_errors{stage="push",status_file="xml2prom.prom"} 0"#,
                 r#"xml2prom_run_errors{stage="read",status_file="xml2prom.prom"} 0"#,
                 r#"xml2prom_run_errors{stage="rules",status_file="xml2prom.prom"} 0"#,
                 r#"xml2prom_run_errors{stage="write",status_file="xml2prom.prom"} 1"#,

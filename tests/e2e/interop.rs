@@ -34,7 +34,7 @@ static PROMTOOL_NOTICE: Once = Once::new();
 static NODE_EXPORTER_NOTICE: Once = Once::new();
 
 /// Reports a missing tool: a panic if `XML2PROM_REQUIRE_TOOLS` is set, else a notice printed once.
-fn tool_missing(notice: &'static Once, message: &str) {
+pub fn tool_missing(notice: &'static Once, message: &str) {
     if std::env::var_os("XML2PROM_REQUIRE_TOOLS").is_some_and(|value| !value.is_empty()) {
         panic!("{message} (XML2PROM_REQUIRE_TOOLS is set, so this is an error)");
     }
@@ -385,7 +385,7 @@ impl Drop for NodeExporter {
 }
 
 /// A port that was free a moment ago: bind port 0, read the port the kernel chose, release it.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding 127.0.0.1:0");
     listener
         .local_addr()
@@ -419,7 +419,7 @@ pub fn scrape_textfile_dir(dir: &Path) -> Option<String> {
 }
 
 /// The value of the series `name` with exactly `labels` (empty values left out), if present.
-fn value_of(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value_of(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let mut wanted: Vec<(String, String)> = labels
         .iter()
         .filter(|(_, v)| !v.is_empty())

@@ -12,6 +12,10 @@
 //! - `init`: every folder under `tests/init/` is a sample, its expected draft and the run of that
 //!   draft; `completions`, `man` and `--version`.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
+//! - `schedule`: `run --every` driven by real signals: repeated writes, SIGTERM/SIGINT stop with
+//!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file.
+//! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
+//!   closed port; the flags' usage errors.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `lock`: two real runs on one output, the second waiting for the first.
 //! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
@@ -33,7 +37,9 @@ mod inputs;
 mod interop;
 mod lint;
 mod lock;
+mod push;
 mod ruletest;
+mod schedule;
 mod schema;
 mod serve;
 mod status;

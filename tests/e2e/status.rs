@@ -52,6 +52,7 @@ fn errors(status_file: &str, counts: &[(&str, u32)]) -> Vec<String> {
         "duplicate",
         "evaluate",
         "lock",
+        "push",
         "read",
         "rules",
         "write",
