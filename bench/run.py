@@ -205,14 +205,23 @@ class Exposition:
     samples: dict[SampleKey, float] = field(default_factory=dict)
 
 
+# xml2prom's own metrics (run duration, input size, ...) describe the run, not the store.
+OWN_METRIC_PREFIX = "xml2prom_"
+
+
 def parse_exposition(text: str) -> Exposition:
-    """Parses Prometheus text format 0.0.4; raises ValueError on a line it cannot read."""
+    """Parses Prometheus text format 0.0.4; raises ValueError on a line it cannot read.
+
+    xml2prom's own `xml2prom_*` metrics are left out: the baselines have nothing to match them.
+    """
     result = Exposition()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         if line.startswith("#"):
             parts = line.split(None, 3)
+            if len(parts) >= 3 and parts[2].startswith(OWN_METRIC_PREFIX):
+                continue
             if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
                 result.meta.setdefault(parts[2], {})[parts[1]] = parts[3] if len(parts) > 3 else ""
             continue
@@ -220,6 +229,8 @@ def parse_exposition(text: str) -> Exposition:
         if not match:
             raise ValueError(f"line {number}: not a sample: {line!r}")
         name, label_text, value = match.groups()
+        if name.startswith(OWN_METRIC_PREFIX):
+            continue
         labels = []
         position = 0
         while label_text and position < len(label_text):

@@ -8,6 +8,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::compile::Reduce;
+use crate::policy::OnDuplicate;
 use crate::rulefile::Aggregation;
 use crate::sample::{LabelSet, Sample, SampleValue};
 
@@ -22,11 +23,24 @@ pub struct DuplicateNode<N> {
     pub second: N,
 }
 
+/// What an observation did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed<N> {
+    /// The node's value is in its group.
+    Added,
+    /// `on_duplicate: first` or `last` left this node out: the new one or the one it replaced.
+    Dropped(N),
+}
+
 /// The running state of one label set.
 #[derive(Debug, Clone)]
 enum Group<N> {
     Each {
         value: f64,
+        node: N,
+    },
+    State {
+        index: usize,
         node: N,
     },
     Count(u64),
@@ -82,13 +96,14 @@ impl<N: Clone> Accumulator<N> {
     }
 
     /// Adds one node's observation. `value` may be `None` only for `aggregate: count`, which
-    /// the compiler guarantees by requiring `value` everywhere else.
+    /// the compiler guarantees by requiring `value` everywhere else; for a state set it is the
+    /// index of the node's state.
     pub fn observe(
         &mut self,
         labels: &LabelSet,
         value: Option<f64>,
         node: N,
-    ) -> Result<(), DuplicateNode<N>> {
+    ) -> Result<Observed<N>, DuplicateNode<N>> {
         let group = self.group(labels);
         self.observe_group(group, value, node)
     }
@@ -99,20 +114,51 @@ impl<N: Clone> Accumulator<N> {
         group: GroupId,
         value: Option<f64>,
         node: N,
-    ) -> Result<(), DuplicateNode<N>> {
+    ) -> Result<Observed<N>, DuplicateNode<N>> {
         let v = value.unwrap_or(f64::NAN);
         let Some((labels, slot)) = self.groups.get_mut(group.0) else {
-            return Ok(());
+            return Ok(Observed::Added);
+        };
+        let on_duplicate = match &self.reduce {
+            Reduce::Each(policy) => *policy,
+            Reduce::States { on_duplicate, .. } => *on_duplicate,
+            _ => OnDuplicate::Error,
         };
         match slot {
             Some(group) => match group {
-                Group::Each { node: first, .. } => {
-                    return Err(DuplicateNode {
-                        labels: labels.clone(),
-                        first: first.clone(),
-                        second: node,
-                    });
-                }
+                Group::Each {
+                    value: kept,
+                    node: first,
+                } => match on_duplicate {
+                    OnDuplicate::Error => {
+                        return Err(DuplicateNode {
+                            labels: labels.clone(),
+                            first: first.clone(),
+                            second: node,
+                        });
+                    }
+                    OnDuplicate::First => return Ok(Observed::Dropped(node)),
+                    OnDuplicate::Last => {
+                        *kept = v;
+                        return Ok(Observed::Dropped(std::mem::replace(first, node)));
+                    }
+                    OnDuplicate::Sum => *kept += v,
+                },
+                Group::State { index, node: first } => match on_duplicate {
+                    OnDuplicate::First => return Ok(Observed::Dropped(node)),
+                    OnDuplicate::Last => {
+                        *index = v as usize;
+                        return Ok(Observed::Dropped(std::mem::replace(first, node)));
+                    }
+                    // The compiler refuses `sum` for state sets.
+                    OnDuplicate::Error | OnDuplicate::Sum => {
+                        return Err(DuplicateNode {
+                            labels: labels.clone(),
+                            first: first.clone(),
+                            second: node,
+                        });
+                    }
+                },
                 Group::Count(n) => *n += 1,
                 Group::Sum(s) => *s += v,
                 Group::Min(m) => *m = m.min(v),
@@ -130,7 +176,11 @@ impl<N: Clone> Accumulator<N> {
             },
             None => {
                 *slot = Some(match &self.reduce {
-                    Reduce::Each => Group::Each { value: v, node },
+                    Reduce::Each(_) => Group::Each { value: v, node },
+                    Reduce::States { .. } => Group::State {
+                        index: v as usize,
+                        node,
+                    },
                     Reduce::Aggregate(Aggregation::Count) => Group::Count(1),
                     Reduce::Aggregate(Aggregation::Sum) => Group::Sum(v),
                     Reduce::Aggregate(Aggregation::Min) => Group::Min(v),
@@ -149,22 +199,54 @@ impl<N: Clone> Accumulator<N> {
                 });
             }
         }
-        Ok(())
+        Ok(Observed::Added)
+    }
+
+    /// The label set of a group.
+    pub fn labels(&self, group: GroupId) -> &LabelSet {
+        static EMPTY: LabelSet = LabelSet::empty();
+        self.groups
+            .get(group.0)
+            .map_or(&EMPTY, |(labels, _)| labels)
+    }
+
+    /// Whether no node was observed.
+    pub fn is_empty(&self) -> bool {
+        self.groups.iter().all(|(_, group)| group.is_none())
     }
 
     /// One sample per label set that was observed, in no particular order (the exposition
     /// sorts).
     pub fn finish(self) -> Vec<Sample> {
         let reduce = self.reduce;
-        self.groups
-            .into_iter()
-            .filter_map(|(labels, group)| {
-                group.map(|group| Sample {
+        let mut samples = Vec::with_capacity(self.groups.len());
+        for (labels, group) in self.groups {
+            match (group, &reduce) {
+                (None, _) => {}
+                (
+                    Some(Group::State { index, .. }),
+                    Reduce::States {
+                        label, states: all, ..
+                    },
+                ) => samples.extend(all.iter().enumerate().map(|(i, state)| {
+                    Sample {
+                        labels: LabelSet::new(
+                            labels
+                                .pairs()
+                                .iter()
+                                .cloned()
+                                .chain([(label.clone(), state.clone())]),
+                        ),
+                        value: SampleValue::Single(if i == index { 1.0 } else { 0.0 }),
+                    }
+                })),
+                (Some(group), _) => samples.push(Sample {
                     labels,
                     value: finish_group(&reduce, group),
-                })
-            })
-            .collect()
+                }),
+            }
+        }
+        samples
     }
 }
 
@@ -181,6 +263,8 @@ fn observe_histogram(reduce: &Reduce, counts: &mut [u64], v: f64) {
 fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
     match group {
         Group::Each { value, .. } => SampleValue::Single(value),
+        // Expanded by `finish`; one state alone stands for "the node's state is this".
+        Group::State { .. } => SampleValue::Single(1.0),
         Group::Count(n) => SampleValue::Single(n as f64),
         Group::Sum(v) | Group::Min(v) | Group::Max(v) => SampleValue::Single(v),
         Group::Avg { sum, count } => SampleValue::Single(sum / count as f64),
@@ -295,7 +379,7 @@ mod tests {
 
     #[test]
     fn each_refuses_a_second_node_for_a_label_set() {
-        let mut acc = Accumulator::new(&Reduce::Each);
+        let mut acc = Accumulator::new(&Reduce::Each(OnDuplicate::Error));
         acc.observe(&labels("a"), Some(1.0), "/store/row[1]")
             .expect("first");
         acc.observe(&labels("b"), Some(1.0), "/store/row[2]")

@@ -1,24 +1,43 @@
 //! Command line: clap derive types. `main` parses them and hands a [`crate::run::RunConfig`]
 //! to the library, so the subcommands never read raw flags.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
+use crate::check::Format;
+use crate::init::{InitConfig, MetricPrefix};
+use crate::inputs;
 use crate::output::Destination;
-use crate::run::{Engine, RunConfig};
+use crate::push::PushTarget;
+use crate::rulefile::LabelName;
+use crate::run::{Engine, Outputs, RunConfig};
+use crate::schedule::MIN_PERIOD;
 use crate::xml::XmlLimits;
 
-const EXIT_CODES: &str = "\
-Exit codes:
+/// What `--version` prints after the program name: the crate version and the rule file version
+/// this build reads (a test checks it against [`crate::rulefile::SUPPORTED_VERSION`]).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (rule file version 1)");
+
+/// The exit codes, for both `--help` texts: a macro, so that `concat!` can use it.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
   0  success
   1  an input failed: unreadable, not well-formed or hostile XML, a value that is not a number,
-     duplicate series, or the output could not be written (the previous output is unchanged)
-  2  the rule file or the command line is wrong";
+     duplicate series; an output could not be written; a push to the Pushgateway failed; or
+     another run held the lock too long. The previous output is unchanged (with --output-dir,
+     the other inputs are still written)
+  2  the rule file or the command line is wrong (with --every: at the start)
+  With --every, SIGTERM or SIGINT end the loop with 0 after the run in progress"
+    };
+}
 
 /// Turn XML files into Prometheus metrics with declarative rules.
 #[derive(Debug, Parser)]
-#[command(name = "xml2prom", version, after_help = EXIT_CODES)]
+#[command(name = "xml2prom", version = VERSION, after_help = exit_codes!())]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -28,31 +47,328 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Evaluate rules against XML files and write one .prom file.
+    /// Evaluate rules against XML files and write .prom files.
     #[command(after_help = concat!(
-        "Example:\n  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
-         --output /var/lib/node_exporter/textfile/store.prom\n\n",
-        "Exit codes:\n  0  success\n  1  an input failed: unreadable, not well-formed or hostile \
-         XML, a value that is not a number,\n     duplicate series, or the output could not be \
-         written (the previous output is unchanged)\n  2  the rule file or the command line is wrong"
+        "Examples:\n  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --output /var/lib/node_exporter/textfile/store.prom\n  \
+         xml2prom run --rules rules/store.yaml --input '/srv/stores/*.xml' \\\n      \
+         --output-dir /var/lib/node_exporter/textfile \\\n      \
+         --status-file /var/lib/node_exporter/textfile/xml2prom.prom\n  \
+         xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --output /textfile/store.prom --every 30s\n  \
+         xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
+         --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n\n",
+        exit_codes!()
     ))]
     Run(RunArgs),
+    /// Check rule files without reading any XML: every error, and warnings (lints).
+    #[command(after_help = "\
+Examples:
+  xml2prom check rules/*.yaml
+  xml2prom check --strict --format github rules/*.yaml   # in a GitHub Actions step
+
+Exit codes:
+  0  no error (warnings allowed unless --strict)
+  1  warnings, with --strict
+  2  at least one error")]
+    Check(CheckArgs),
+    /// Run rule unit tests: XML documents and the metrics (or errors) the rules must give.
+    #[command(after_help = "\
+Example:
+  xml2prom test rules/tests/*.test.yaml
+
+Exit codes:
+  0  every test passed
+  1  a test failed
+  2  a test file or its rule file cannot be used")]
+    Test(TestArgs),
+    /// Show how each rule reads an input: nodes matched, fields, labels, values, skips, samples.
+    #[command(after_help = "\
+Example:
+  xml2prom explain --rules rules/store.yaml --input rules/examples/store.xml --metric store_rows")]
+    Explain(ExplainArgs),
+    /// Draft a rule file from a sample XML store.
+    #[command(after_help = "\
+Example:
+  xml2prom init /srv/app/store.xml --output rules/store.yaml
+  xml2prom run --rules rules/store.yaml --input /srv/app/store.xml --output -
+
+Exit codes:
+  0  the draft was written
+  1  the sample failed (unreadable, not well-formed or hostile XML, nothing to measure),
+     or the draft could not be written
+  2  the command line is wrong, or --output exists and --force was not given")]
+    Init(InitArgs),
+    /// Serve the metrics over HTTP, evaluating the rules when Prometheus scrapes.
+    #[command(after_help = "\
+Example:
+  xml2prom serve --rules rules/store.yaml --input /srv/app/store.xml --listen 127.0.0.1:9840
+
+Endpoints:
+  /metrics     the rules evaluated on the inputs; the result is reused until an input changes
+               (path, size, modification time); HTTP 500 with the message if an input fails
+  /-/healthy   200 while the process runs
+  /-/ready     200 once the last evaluation succeeded, 503 with the reason otherwise
+  /            a page that links to /metrics and lists the loaded rules
+
+SIGTERM or SIGINT stops accepting, lets the requests in flight finish, and exits 0.
+
+Exit codes:
+  0  stopped by SIGTERM or SIGINT
+  1  the server failed
+  2  the rule file or the command line is wrong, or the --listen address cannot be used")]
+    Serve(ServeArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  xml2prom completions bash > ~/.local/share/bash-completion/completions/xml2prom
+  xml2prom completions zsh > ~/.zfunc/_xml2prom
+  xml2prom completions fish > ~/.config/fish/completions/xml2prom.fish")]
+    Completions(CompletionsArgs),
+    /// Print a man page (roff).
+    #[command(after_help = "\
+Examples:
+  xml2prom man | man -l -
+  xml2prom man run > /usr/local/share/man/man1/xml2prom-run.1")]
+    Man(ManArgs),
+}
+
+/// Flags of `xml2prom explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The YAML rule file.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+
+    /// The XML file to read.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Show only the rules of this metric.
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+
+    /// How many nodes to show per rule.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub limit: usize,
+
+    /// How to print: text (coloured on a terminal unless NO_COLOR is set) or JSON.
+    #[arg(long, value_enum, default_value_t = crate::explain::Format::Human)]
+    pub format: crate::explain::Format,
+
+    /// Refuse an input file larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
+    pub max_input_bytes: u64,
+
+    /// A template variable, {{ vars.KEY }} in every label template, as `run --var` gives it.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+/// Flags of `xml2prom test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The test files.
+    #[arg(required = true, value_name = "TESTFILES")]
+    pub files: Vec<PathBuf>,
+
+    /// Rewrite the golden files (`expect_file`) with the current output instead of comparing.
+    #[arg(long)]
+    pub update: bool,
+}
+
+/// Flags of `xml2prom check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The rule files to check; every file is checked, whatever the others give.
+    #[arg(required = true, value_name = "RULES")]
+    pub files: Vec<PathBuf>,
+
+    /// How to print the findings.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// A template variable the rule files use ({{ vars.KEY }}), as `run --var` gives it.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+/// Arguments of `xml2prom init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The sample XML store to draft the rules from.
+    #[arg(value_name = "SAMPLE")]
+    pub sample: PathBuf,
+
+    /// Start every metric name with this [default: the root element's name].
+    #[arg(long, value_name = "PREFIX", value_parser = MetricPrefix::parse)]
+    pub prefix: Option<MetricPrefix>,
+
+    /// Write the draft to this file instead of standard output (- for standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the --output file if it exists.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+
+    /// Refuse a sample larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    pub max_input_bytes: u64,
+}
+
+impl InitArgs {
+    /// The checked `init` configuration; the sample gets the limits of `run`'s inputs.
+    pub fn into_config(self) -> InitConfig {
+        InitConfig {
+            sample: self.sample,
+            prefix: self.prefix,
+            output: self
+                .output
+                .as_deref()
+                .map_or(Destination::Stdout, Destination::from_arg),
+            force: self.force,
+            limits: XmlLimits {
+                max_bytes: self.max_input_bytes,
+                ..XmlLimits::default()
+            },
+        }
+    }
+}
+
+/// Arguments of `xml2prom completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `xml2prom man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand, for its own page (xml2prom-run(1), ...); none for xml2prom(1).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
+}
+
+/// A shell completion script for the whole command line.
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "xml2prom", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
+/// A man page in roff: xml2prom(1), or xml2prom-SUBCOMMAND(1). `Err` names the subcommands
+/// when `subcommand` is not one of them.
+pub fn man_page(subcommand: Option<&str>) -> Result<String, String> {
+    let mut command = Cli::command().disable_help_subcommand(true);
+    // Building gives each subcommand its display name, `xml2prom-run`, the title of its page.
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            let found = command
+                .get_subcommands()
+                .find(|c| c.get_name() == name)
+                .cloned();
+            found.ok_or_else(|| {
+                let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+                format!(
+                    "there is no subcommand `{name}`; man pages exist for: {}",
+                    names.join(", ")
+                )
+            })?
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .source(format!("xml2prom {VERSION}"))
+        .render(&mut roff)
+        .map_err(|error| format!("cannot render the man page: {error}"))?;
+    Ok(String::from_utf8_lossy(&roff).into_owned())
 }
 
 /// Flags of `xml2prom run`.
 #[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("destination")
+        .required(true)
+        .multiple(true)
+        .args(["output", "output_dir", "push"])
+))]
 pub struct RunArgs {
     /// The YAML rule file.
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
 
-    /// An XML file to read; repeat for several files (their samples go into one output).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// An XML file, or a quoted glob pattern such as 'stores/*.xml'; repeat for several.
+    #[arg(long, value_name = "FILE|GLOB", required = true)]
     pub input: Vec<PathBuf>,
 
-    /// The .prom file to write atomically, or - for standard output.
-    #[arg(long, short = 'o', value_name = "FILE|-")]
-    pub output: PathBuf,
+    /// The .prom file to write atomically with the samples of every input, or - for standard
+    /// output.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "FILE|-",
+        conflicts_with = "output_dir"
+    )]
+    pub output: Option<PathBuf>,
+
+    /// Write one .prom file per input into this directory, named after the input
+    /// (stores/a.xml -> DIR/a.prom); a broken input keeps its previous file.
+    #[arg(long, value_name = "DIR", conflicts_with = "push")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Run again every DURATION (1s at least) until SIGTERM or SIGINT, which end it after the
+    /// run in progress; SIGHUP re-reads the rule file (a broken one keeps the old rules).
+    #[arg(long, value_name = "DURATION", value_parser = parse_period)]
+    pub every: Option<Duration>,
+
+    /// Also PUT the exposition to this Pushgateway (http://host:9091) after each evaluation;
+    /// with no --output, only push.
+    #[arg(long, value_name = "URL", requires = "job")]
+    pub push: Option<String>,
+
+    /// The job label of the pushed group (with --push).
+    #[arg(long, value_name = "NAME", requires = "push")]
+    pub job: Option<String>,
+
+    /// Another label of the pushed group's key (with --push); repeat for several.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_grouping, requires = "push")]
+    pub grouping: Vec<(LabelName, String)>,
+
+    /// The longest a push may take, connecting included (with --push).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration,
+          requires = "push")]
+    pub push_timeout: Duration,
+
+    /// How long to wait while another run writes the same output (30s, 2m, 1h30m); then fail.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+
+    /// Also write the run's status to this .prom file on every run, failed or not: time and
+    /// duration, success per input, failures per stage (for alerting).
+    #[arg(long, value_name = "FILE.prom")]
+    pub status_file: Option<PathBuf>,
+
+    /// A template variable, {{ vars.KEY }} in every label template; repeat for several.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// A label added to every sample of the rule file's metrics; repeat for several.
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(LabelName, String)>,
+
+    /// Leave out xml2prom's own metrics (xml2prom_*: run duration, series per rule, size and
+    /// modification time of each input, time of writing).
+    #[arg(long)]
+    pub no_self_metrics: bool,
 
     /// Refuse an input file larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
@@ -73,6 +389,109 @@ pub struct RunArgs {
     pub verbose: bool,
 }
 
+/// Flags of `xml2prom serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The YAML rule file, loaded once at start.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+
+    /// An XML file, or a quoted glob pattern such as 'stores/*.xml' (expanded on every scrape);
+    /// repeat for several.
+    #[arg(long, value_name = "FILE|GLOB", required = true)]
+    pub input: Vec<PathBuf>,
+
+    /// The address and port to listen on; 0.0.0.0:PORT or [::]:PORT for every interface.
+    #[arg(long, value_name = "ADDRESS:PORT", default_value = DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+
+    /// A template variable, {{ vars.KEY }} in every label template; repeat for several.
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// A label added to every sample of the rule file's metrics; repeat for several.
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(LabelName, String)>,
+
+    /// Leave out xml2prom's own metrics (xml2prom_*: evaluation duration, series per rule, size
+    /// and modification time of each input, evaluations so far).
+    #[arg(long)]
+    pub no_self_metrics: bool,
+
+    /// Refuse an input file larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    pub max_input_bytes: u64,
+
+    /// Refuse to load an input larger than this into the DOM engine (it needs about 11 times
+    /// the file size in memory); streamable rules have no such limit.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
+    pub max_dom_bytes: u64,
+
+    /// Which engine evaluates the rules: auto streams every streamable rule, dom forces the
+    /// DOM engine (the reference semantics) for all.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    pub engine: Engine,
+
+    /// Print to stderr which engine runs each rule, and why a rule cannot stream.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+/// Default `serve --listen`: loopback only, so that exposing the metrics is a choice.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9840";
+
+impl ServeArgs {
+    /// The checked `serve` configuration, or a usage error (exit code 2): glob pattern syntax,
+    /// a `--var` or `--label` given twice.
+    pub fn into_config(self) -> Result<crate::serve::ServeConfig, clap::Error> {
+        let error = |message: &str| subcommand_error("serve", message);
+        for input in &self.input {
+            inputs::check_pattern(input).map_err(|message| error(&message))?;
+        }
+        let mut vars = BTreeMap::new();
+        for (key, value) in self.vars {
+            if vars.contains_key(&key) {
+                return Err(error(&format!(
+                    "--var {key} is given twice; give each key once"
+                )));
+            }
+            vars.insert(key, value);
+        }
+        for (i, (label, _)) in self.labels.iter().enumerate() {
+            if self.labels[..i].iter().any(|(other, _)| other == label) {
+                return Err(error(&format!(
+                    "--label {label} is given twice; give each label once"
+                )));
+            }
+        }
+        Ok(crate::serve::ServeConfig {
+            rules: self.rules,
+            inputs: self.input,
+            listen: self.listen,
+            limits: XmlLimits {
+                max_bytes: self.max_input_bytes,
+                ..XmlLimits::default()
+            },
+            engine: self.engine,
+            max_dom_bytes: self.max_dom_bytes,
+            verbose: self.verbose,
+            self_metrics: !self.no_self_metrics,
+            vars,
+            labels: self.labels,
+        })
+    }
+}
+
+/// A usage error of one subcommand, rendered by clap like its own (`error: ...`, usage, exit 2).
+fn subcommand_error(name: &str, message: &str) -> clap::Error {
+    let mut command = Cli::command();
+    command.build();
+    match command.find_subcommand_mut(name) {
+        Some(subcommand) => subcommand.error(clap::error::ErrorKind::ValueValidation, message),
+        None => Cli::command().error(clap::error::ErrorKind::ValueValidation, message),
+    }
+}
+
 /// Default `--max-input-bytes`: 16 GiB, far above any store, but finite so that a file that
 /// never ends (a FIFO, a device) cannot keep a run going forever.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 << 30;
@@ -81,12 +500,48 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 << 30;
 pub const DEFAULT_MAX_DOM_BYTES: u64 = 256 << 20;
 
 impl RunArgs {
-    /// The checked run configuration.
-    pub fn into_config(self) -> RunConfig {
-        RunConfig {
+    /// The checked run configuration, or a usage error (exit code 2) for what clap's derive
+    /// cannot check alone: the syntax of glob patterns.
+    pub fn into_config(self) -> Result<RunConfig, clap::Error> {
+        for input in &self.input {
+            inputs::check_pattern(input).map_err(|message| usage_error(&message))?;
+        }
+        let mut vars = BTreeMap::new();
+        for (key, value) in self.vars {
+            if vars.contains_key(&key) {
+                return Err(usage_error(&format!(
+                    "--var {key} is given twice; give each key once"
+                )));
+            }
+            vars.insert(key, value);
+        }
+        for (i, (label, _)) in self.labels.iter().enumerate() {
+            if self.labels[..i].iter().any(|(other, _)| other == label) {
+                return Err(usage_error(&format!(
+                    "--label {label} is given twice; give each label once"
+                )));
+            }
+        }
+        let push = match (self.push, self.job) {
+            (Some(url), Some(job)) => Some(
+                PushTarget::new(&url, &job, self.grouping, self.push_timeout)
+                    .map_err(|message| usage_error(&message))?,
+            ),
+            _ => None,
+        };
+        let output = match (self.output, self.output_dir, &push) {
+            (_, Some(dir), _) => Outputs::PerInput(dir),
+            (Some(file), None, _) => Outputs::One(Destination::from_arg(&file)),
+            (None, None, Some(_)) => Outputs::PushOnly,
+            // The `destination` group requires one of them.
+            (None, None, None) => {
+                return Err(usage_error("give --output, --output-dir or --push"));
+            }
+        };
+        Ok(RunConfig {
             rules: self.rules,
             inputs: self.input,
-            output: Destination::from_arg(&self.output),
+            output,
             limits: XmlLimits {
                 max_bytes: self.max_input_bytes,
                 ..XmlLimits::default()
@@ -94,14 +549,91 @@ impl RunArgs {
             engine: self.engine,
             max_dom_bytes: self.max_dom_bytes,
             verbose: self.verbose,
-        }
+            lock_timeout: self.lock_timeout,
+            self_metrics: !self.no_self_metrics,
+            status_file: self.status_file,
+            vars,
+            labels: self.labels,
+            push,
+        })
+    }
+}
+
+/// A duration such as `30s`, `2m` or `1h 30m` (humantime's syntax).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{error}; write a duration such as `30s`, `2m` or `1h30m`"))
+}
+
+/// `--every`: a duration of at least [`MIN_PERIOD`].
+fn parse_period(text: &str) -> Result<Duration, String> {
+    let period = parse_duration(text)?;
+    if period < MIN_PERIOD {
+        return Err(format!(
+            "{} is shorter than {}, the shortest period; give `--every 1s` or more",
+            humantime::format_duration(period),
+            humantime::format_duration(MIN_PERIOD)
+        ));
+    }
+    Ok(period)
+}
+
+/// `--grouping NAME=VALUE`: a label name Prometheus accepts; the value may be empty.
+fn parse_grouping(text: &str) -> Result<(LabelName, String), String> {
+    let (name, value) = split_pair(text, "NAME=VALUE", "--grouping instance=store-1")?;
+    Ok((LabelName::parse(name)?, value.to_owned()))
+}
+
+/// `KEY=VALUE`, split at the first `=`.
+fn split_pair<'a>(text: &'a str, what: &str, example: &str) -> Result<(&'a str, &'a str), String> {
+    text.split_once('=')
+        .ok_or_else(|| format!("`{text}` has no `=`; write {what}, e.g. `{example}`"))
+}
+
+/// `--var KEY=VALUE`: the key must be usable as `{{ vars.KEY }}`.
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    let (key, value) = split_pair(text, "KEY=VALUE", "--var site=paris")?;
+    let mut chars = key.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{key}` is not a valid variable name: use letters, digits and `_`, not starting \
+             with a digit, so that templates can write {{{{ vars.{key} }}}}"
+        ));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// `--label NAME=VALUE`: a label name Prometheus accepts, and a value that is not empty.
+fn parse_label(text: &str) -> Result<(LabelName, String), String> {
+    let (name, value) = split_pair(text, "NAME=VALUE", "--label site=paris")?;
+    let name = LabelName::parse(name)?;
+    if value.is_empty() {
+        return Err(format!(
+            "the label `{name}` has an empty value, which Prometheus treats as no label at all; \
+             give a value"
+        ));
+    }
+    Ok((name, value.to_owned()))
+}
+
+/// A usage error of `xml2prom run`, rendered by clap like its own (`error: ...`, usage, exit 2).
+fn usage_error(message: &str) -> clap::Error {
+    let mut command = Cli::command();
+    command.build();
+    let run = command.find_subcommand_mut("run");
+    match run {
+        Some(run) => run.error(clap::error::ErrorKind::ValueValidation, message),
+        None => Cli::command().error(clap::error::ErrorKind::ValueValidation, message),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
@@ -115,10 +647,270 @@ mod tests {
             "-",
         ])
         .expect("valid command line");
-        let Command::Run(args) = cli.command;
-        let config = args.into_config();
+        let Command::Run(args) = cli.command else {
+            panic!("parsed as run");
+        };
+        let config = args.into_config().expect("valid configuration");
         assert_eq!(config.inputs.len(), 2);
-        assert_eq!(config.output, Destination::Stdout);
+        assert_eq!(config.output, Outputs::One(Destination::Stdout));
+    }
+
+    fn parse(args: &[&str]) -> Result<RunConfig, clap::Error> {
+        let cli = Cli::try_parse_from(["xml2prom", "run", "--rules", "r.yaml"].iter().chain(args))?;
+        let Command::Run(args) = cli.command else {
+            panic!("parsed as run");
+        };
+        args.into_config()
+    }
+
+    #[test]
+    fn output_and_output_dir_exclude_each_other_and_one_is_required() {
+        let config = parse(&["--input", "a.xml", "--output-dir", "out"]).expect("valid");
+        assert_eq!(config.output, Outputs::PerInput(PathBuf::from("out")));
+        let err =
+            parse(&["--input", "a.xml", "--output-dir", "out", "-o", "-"]).expect_err("both given");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let err = parse(&["--input", "a.xml"]).expect_err("neither given");
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn lock_timeout_takes_human_durations() {
+        let config = parse(&["--input", "a", "-o", "-"]).expect("default");
+        assert_eq!(config.lock_timeout, Duration::from_secs(60));
+        let config = parse(&["--input", "a", "-o", "-", "--lock-timeout", "1m 30s"]).expect("ok");
+        assert_eq!(config.lock_timeout, Duration::from_secs(90));
+        let err = parse(&["--input", "a", "-o", "-", "--lock-timeout", "30"]).expect_err("no unit");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("such as `30s`"), "{err}");
+    }
+
+    #[test]
+    fn vars_and_labels_are_checked_pairs() {
+        let config = parse(&[
+            "--input",
+            "a",
+            "-o",
+            "-",
+            "--var",
+            "site=paris=1",
+            "--var",
+            "empty=",
+            "--label",
+            "team=ops",
+        ])
+        .expect("valid");
+        assert_eq!(config.vars["site"], "paris=1");
+        assert_eq!(config.vars["empty"], "");
+        assert_eq!(config.labels[0].0.as_str(), "team");
+        assert_eq!(config.labels[0].1, "ops");
+        for (args, expected) in [
+            (
+                ["--var", "site"],
+                "`site` has no `=`; write KEY=VALUE, e.g. `--var site=paris`",
+            ),
+            (["--var", "1x=a"], "`1x` is not a valid variable name"),
+            (
+                ["--var", "a-b=c"],
+                "so that templates can write {{ vars.a-b }}",
+            ),
+            (
+                ["--label", "__x=a"],
+                "names starting with `__` are reserved",
+            ),
+            (["--label", "a.b=c"], "`a.b` is not a valid label name"),
+            (["--label", "team="], "the label `team` has an empty value"),
+        ] {
+            let mut all = vec!["--input", "a", "-o", "-"];
+            all.extend(args);
+            let err = parse(&all).expect_err("invalid");
+            assert_eq!(err.exit_code(), 2);
+            let message = err.to_string();
+            assert!(message.contains(expected), "{args:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let err =
+            parse(&["--input", "a", "-o", "-", "--var", "a=1", "--var", "a=2"]).expect_err("twice");
+        assert!(err.to_string().contains("--var a is given twice"), "{err}");
+        let err = parse(&[
+            "--input", "a", "-o", "-", "--label", "a=1", "--label", "a=1",
+        ])
+        .expect_err("twice");
+        assert!(
+            err.to_string().contains("--label a is given twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_glob_pattern_is_a_usage_error() {
+        let err = parse(&["--input", "stores/[a.xml", "-o", "-"]).expect_err("bad pattern");
+        assert_eq!(err.exit_code(), 2);
+        let message = err.to_string();
+        assert!(message.contains("not a valid glob pattern"), "{message}");
+        assert!(message.contains("xml2prom run"), "{message}");
+    }
+
+    #[test]
+    fn check_takes_several_files_and_a_format() {
+        let cli = Cli::try_parse_from([
+            "xml2prom", "check", "a.yaml", "b.yaml", "--format", "json", "--strict",
+        ])
+        .expect("valid command line");
+        let Command::Check(args) = cli.command else {
+            panic!("parsed as check");
+        };
+        assert_eq!(args.files.len(), 2);
+        assert_eq!(args.format, Format::Json);
+        assert!(args.strict);
+    }
+
+    #[test]
+    fn version_names_the_rule_file_version() {
+        let expected = format!(
+            "{} (rule file version {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::rulefile::SUPPORTED_VERSION
+        );
+        assert_eq!(VERSION, expected);
+        assert_eq!(
+            Cli::command().render_version(),
+            format!("xml2prom {expected}\n")
+        );
+    }
+
+    #[test]
+    fn init_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "xml2prom",
+            "init",
+            "store.xml",
+            "--prefix",
+            "shop_",
+            "-o",
+            "rules.yaml",
+            "--force",
+        ])
+        .expect("valid command line");
+        let Command::Init(args) = cli.command else {
+            panic!("parsed as another subcommand");
+        };
+        let config = args.into_config();
+        assert_eq!(
+            config.prefix.map(|p| p.to_string()),
+            Some("shop".to_owned())
+        );
+        assert_eq!(
+            config.output,
+            Destination::File(PathBuf::from("rules.yaml"))
+        );
+        assert!(config.force);
+        let cli = Cli::try_parse_from(["xml2prom", "init", "store.xml"]).expect("valid");
+        let Command::Init(args) = cli.command else {
+            panic!("parsed as another subcommand");
+        };
+        assert_eq!(args.into_config().output, Destination::Stdout);
+    }
+
+    #[test]
+    fn a_bad_prefix_is_a_usage_error() {
+        for prefix in ["1x", "__x", "xml2prom", "xml2prom_x", "a-b", ""] {
+            let err = Cli::try_parse_from(["xml2prom", "init", "s.xml", "--prefix", prefix])
+                .expect_err(prefix);
+            assert_eq!(err.exit_code(), 2, "{prefix}");
+        }
+    }
+
+    #[test]
+    fn bash_completions_know_the_subcommands() {
+        let script = completion_script(clap_complete::Shell::Bash);
+        for word in [
+            "xml2prom",
+            "run",
+            "init",
+            "completions",
+            "man",
+            "--rules",
+            "--prefix",
+        ] {
+            assert!(
+                script.contains(word),
+                "{word} missing from the bash completions"
+            );
+        }
+        for shell in [
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+            clap_complete::Shell::Elvish,
+            clap_complete::Shell::PowerShell,
+        ] {
+            assert!(completion_script(shell).contains("init"), "{shell}");
+        }
+    }
+
+    #[test]
+    fn man_pages_have_a_name_section() {
+        let page = man_page(None).expect("main page");
+        assert!(page.contains(".SH NAME"), "{page}");
+        assert!(page.contains("xml2prom\\-init(1)"), "{page}");
+        let page = man_page(Some("init")).expect("init page");
+        assert!(page.contains(".TH xml2prom-init 1"), "{page}");
+        assert!(
+            page.contains(".SH NAME\nxml2prom\\-init \\- Draft"),
+            "{page}"
+        );
+        assert!(page.contains("(rule file version 1)"), "{page}");
+        assert!(page.contains("\\-\\-prefix"), "{page}");
+        let err = man_page(Some("frobnicate")).expect_err("no such subcommand");
+        assert!(err.contains("run, check, test, explain, init"), "{err}");
+    }
+
+    fn parse_serve(args: &[&str]) -> Result<crate::serve::ServeConfig, clap::Error> {
+        let cli = Cli::try_parse_from(
+            ["xml2prom", "serve", "--rules", "r.yaml"]
+                .iter()
+                .chain(args),
+        )?;
+        let Command::Serve(args) = cli.command else {
+            panic!("parsed as serve");
+        };
+        args.into_config()
+    }
+
+    #[test]
+    fn serve_flags_parse_with_a_loopback_default() {
+        let config = parse_serve(&["--input", "a.xml", "--no-self-metrics"]).expect("valid");
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert!(config.listen.ip().is_loopback());
+        assert!(!config.self_metrics);
+        let config = parse_serve(&["--input", "a", "--listen", "[::]:0"]).expect("valid");
+        assert_eq!(config.listen.port(), 0);
+        for (args, expected) in [
+            (
+                &["--input", "a", "--listen", "localhost"][..],
+                "invalid socket address",
+            ),
+            (&["--input", "[a"][..], "not a valid glob pattern"),
+            (
+                &["--input", "a", "--var", "k=1", "--var", "k=2"][..],
+                "--var k is given twice",
+            ),
+            (
+                &["--input", "a", "--label", "l=1", "--label", "l=2"][..],
+                "--label l is given twice",
+            ),
+            (&["--listen", "127.0.0.1:1"][..], "--input"),
+        ] {
+            let err = parse_serve(args).expect_err("invalid");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(expected), "{args:?}: {err}");
+        }
+        let err = parse_serve(&["--input", "[a"]).expect_err("bad pattern");
+        assert!(err.to_string().contains("xml2prom serve"), "{err}");
     }
 
     #[test]

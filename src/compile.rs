@@ -9,8 +9,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::convert::Convert;
 use crate::diagnostic::FieldPath;
 use crate::labels::{self, TemplateId};
+use crate::policy::{OnDuplicate, OnEmpty, OnMissing, Policies};
 use crate::rulefile::{
     Aggregation, FieldName, LabelName, MetricName, Prefix, Rule, RuleFile, Template, XPathQuery,
 };
@@ -47,11 +49,66 @@ pub struct CompiledRule {
     pub labels: Vec<(LabelName, TemplateId)>,
     /// What the rule reads.
     pub shape: Shape,
+    /// How a node's value becomes a number.
+    pub value: ValueSpec,
+    /// What the rule does with missing or invalid values and empty selections.
+    pub policies: Policies,
     /// How the streaming engine runs the rule, or why it cannot.
     pub stream: Result<StreamPlan, String>,
 }
 
+/// How a node's value becomes the number the rule observes.
+#[derive(Debug, Clone)]
+pub enum ValueSpec {
+    /// No value: `aggregate: count` counts nodes.
+    Absent,
+    /// Always 1: an info metric (name ending in `_info`).
+    One,
+    /// The value's text, parsed strictly as a number, or by the rule's `convert:` steps.
+    Number(Option<Box<Convert>>),
+    /// A state set: the value's text is one of these states, observed as its index.
+    States(Vec<String>),
+}
+
 impl CompiledRule {
+    /// The name and query text of the rule's field at `index`, for messages.
+    pub fn field_query(&self, index: usize) -> (&str, &str) {
+        match &self.shape {
+            Shape::Nodes { fields, .. } => fields
+                .get(index)
+                .map_or(("", ""), |(name, query)| (name.as_str(), query.text())),
+            Shape::Document { .. } => ("", ""),
+        }
+    }
+
+    /// Whether the rule's policies can leave a node out for this reason.
+    pub fn can_skip(&self, reason: crate::policy::SkipReason) -> bool {
+        use crate::policy::{OnInvalid, SkipReason};
+        match reason {
+            SkipReason::Missing => self.policies.on_missing == OnMissing::Skip,
+            SkipReason::Invalid => self.policies.on_invalid == OnInvalid::Skip,
+            SkipReason::Duplicate => matches!(
+                &self.shape,
+                Shape::Nodes {
+                    reduce: Reduce::Each(OnDuplicate::First | OnDuplicate::Last)
+                        | Reduce::States {
+                            on_duplicate: OnDuplicate::First | OnDuplicate::Last,
+                            ..
+                        },
+                    ..
+                }
+            ),
+        }
+    }
+
+    /// The text of the rule's value query, for messages (empty when it has none).
+    pub fn value_query(&self) -> &str {
+        match &self.shape {
+            Shape::Nodes { value, .. } => value.as_ref().map_or("", XPathQuery::text),
+            Shape::Document { value, .. } => value.text(),
+        }
+    }
+
     /// `Ok` when the streaming engine runs this rule (unless the DOM engine is forced), or the
     /// reason it cannot.
     pub fn streamable(&self) -> Result<(), String> {
@@ -87,8 +144,17 @@ pub enum Shape {
 /// How the nodes of one label set become one sample.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reduce {
-    /// One sample per node; two nodes with the same label set are an error.
-    Each,
+    /// One sample per node; `on_duplicate` says what two nodes with one label set give.
+    Each(OnDuplicate),
+    /// A state set: one sample per state and label set, 1 for the node's state, else 0.
+    States {
+        /// The label naming the state.
+        label: String,
+        /// The states, in the rule's order.
+        states: Vec<String>,
+        /// What two nodes with one label set give (`error`, `first` or `last`).
+        on_duplicate: OnDuplicate,
+    },
     /// Count, sum, min, max or avg over the nodes.
     Aggregate(Aggregation),
     /// Observations into histogram buckets (ascending upper bounds, `+Inf` implied).
@@ -140,6 +206,11 @@ pub enum CompileErrorKind {
         /// What the template may use.
         available: Vec<String>,
     },
+    /// A template uses `vars.KEY`, and no `--var KEY=VALUE` was given.
+    MissingVar {
+        /// The key.
+        key: String,
+    },
     /// A template does not compile (registered under its field path).
     Template {
         /// minijinja's message.
@@ -171,6 +242,11 @@ pub enum CompileErrorKind {
         /// What differs, with both values.
         what: String,
     },
+    /// A metric name in the prefix of xml2prom's own metrics.
+    ReservedName {
+        /// The name.
+        name: String,
+    },
     /// A family name clashes with a histogram's or summary's `_bucket`, `_sum` or `_count`.
     NameClash {
         /// The family name.
@@ -187,6 +263,26 @@ impl fmt::Display for CompileError {
 }
 
 impl std::error::Error for CompileError {}
+
+impl CompileErrorKind {
+    /// The diagnostic code, e.g. `undefined-variable`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CompileErrorKind::MissingKey { .. } => "missing-key",
+            CompileErrorKind::ForbiddenKey { .. } => "forbidden-key",
+            CompileErrorKind::UnknownPrefix { .. } => "unknown-prefix",
+            CompileErrorKind::UndefinedVariable { .. } => "undefined-variable",
+            CompileErrorKind::Template { .. } => "template",
+            CompileErrorKind::ReservedLabel { .. } => "reserved-label",
+            CompileErrorKind::LabelSetTwice { .. } => "label-set-twice",
+            CompileErrorKind::BadBound { .. } => "bad-value",
+            CompileErrorKind::FamilyConflict { .. } => "family-conflict",
+            CompileErrorKind::ReservedName { .. } => "reserved-name",
+            CompileErrorKind::MissingVar { .. } => "missing-var",
+            CompileErrorKind::NameClash { .. } => "name-clash",
+        }
+    }
+}
 
 impl fmt::Display for CompileErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -211,6 +307,10 @@ impl fmt::Display for CompileErrorKind {
                 "the template uses `{variable}`, which is not defined; available: {}",
                 available.join(", ")
             ),
+            CompileErrorKind::MissingVar { key } => write!(
+                f,
+                "the template uses `vars.{key}`, which has no value; pass `--var {key}=VALUE`"
+            ),
             CompileErrorKind::Template { message } => {
                 write!(f, "the template does not compile: {message}")
             }
@@ -229,6 +329,11 @@ impl fmt::Display for CompileErrorKind {
                 "the metric `{name}` is also defined by {first} with {what}; rules that share a \
                  metric name must agree on type, help and label names"
             ),
+            CompileErrorKind::ReservedName { name } => write!(
+                f,
+                "the metric name `{name}` starts with `{SELF_METRICS_PREFIX}`, which xml2prom \
+                 keeps for its own metrics; choose another prefix"
+            ),
             CompileErrorKind::NameClash { name, other } => write!(
                 f,
                 "the metric name `{name}` collides with the series of `{other}`; choose another name"
@@ -236,6 +341,9 @@ impl fmt::Display for CompileErrorKind {
         }
     }
 }
+
+/// The prefix of xml2prom's own metrics, which rules may not use.
+pub const SELF_METRICS_PREFIX: &str = "xml2prom_";
 
 /// Names a template can use besides fields: minijinja's global functions.
 const TEMPLATE_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "cycler", "joiner"];
@@ -245,8 +353,16 @@ pub const INPUT_ATTRIBUTES: &[&str] = &["path", "name", "dir"];
 
 /// Checks a rule file as a whole and builds the evaluation plan. Returns every problem found.
 pub fn compile(file: RuleFile) -> Result<CompiledRules, Vec<CompileError>> {
+    compile_with_vars(file, &BTreeMap::new())
+}
+
+/// [`compile`], with the values of `--var KEY=VALUE` that templates see as `{{ vars.KEY }}`.
+pub fn compile_with_vars(
+    file: RuleFile,
+    vars: &BTreeMap<String, String>,
+) -> Result<CompiledRules, Vec<CompileError>> {
     let mut errors = Vec::new();
-    let mut templates = labels::Templates::new();
+    let mut templates = labels::Templates::with_vars(vars);
     let root = FieldPath::root();
     let declared: Vec<String> = file
         .namespaces
@@ -371,8 +487,19 @@ fn compile_rule(
         }
     }
 
+    if rule.name.as_str().starts_with(SELF_METRICS_PREFIX) {
+        error(
+            "name",
+            false,
+            CompileErrorKind::ReservedName {
+                name: rule.name.as_str().to_owned(),
+            },
+        );
+    }
+
     // Which keys the shape needs.
     let for_kind = format!("for a {kind}");
+    let is_info = rule.name.as_str().ends_with("_info") && rule.states.is_none();
     match kind {
         MetricType::Gauge | MetricType::Counter => {
             if rule.buckets.is_some() {
@@ -429,13 +556,22 @@ fn compile_rule(
                         ),
                     ),
                 ),
-                (Some(_), None, None) => error(
+                (Some(_), None, None) if !is_info => error(
                     "",
                     true,
                     missing(
                         "value",
                         "with `select` and no `aggregate`: the number each node gives (or add \
-                         `aggregate: count` to count nodes)",
+                         `aggregate: count` to count nodes, or end the name in `_info` for an \
+                         info metric of value 1)",
+                    ),
+                ),
+                (_, _, Some(_)) if is_info => error(
+                    "value",
+                    true,
+                    forbidden(
+                        "value",
+                        "in an info metric (a name ending in `_info`), whose value is always 1",
                     ),
                 ),
                 _ => {}
@@ -501,6 +637,8 @@ fn compile_rule(
         );
     }
 
+    let value_spec = check_value_and_policies(&rule, kind, is_info, &mut error);
+
     // Labels and their templates.
     let field_names: Vec<&str> = rule.fields.keys().map(FieldName::as_str).collect();
     let mut labels = Vec::new();
@@ -529,6 +667,51 @@ fn compile_rule(
             labels.push((label.clone(), id));
         }
     }
+    if let Some(state_label) = &rule.state_label {
+        let taken = global_names.contains(state_label.as_str())
+            || rule.labels.contains_key(state_label)
+            || reserved_label(kind) == Some(state_label.as_str());
+        if taken {
+            errors.push(CompileError {
+                path: path.key("state_label"),
+                at_key: false,
+                kind: CompileErrorKind::LabelSetTwice {
+                    label: state_label.as_str().to_owned(),
+                },
+            });
+        }
+    } else if rule.states.is_some()
+        && (global_names.contains("state") || rule.labels.keys().any(|l| l.as_str() == "state"))
+    {
+        errors.push(CompileError {
+            path: path.key("states"),
+            at_key: true,
+            kind: forbidden(
+                "states",
+                "while a label is named `state`, the label a state set adds; set `state_label` \
+                 to another name",
+            ),
+        });
+    }
+    if rule.on_empty == Some(OnEmpty::Zero) {
+        let uses_field = labels.iter().any(|(_, id)| {
+            templates.variables(id).iter().any(|variable| {
+                let head = variable.split('.').next().unwrap_or_default();
+                field_names.contains(&head)
+            })
+        });
+        if uses_field {
+            errors.push(CompileError {
+                path: path.key("on_empty"),
+                at_key: false,
+                kind: forbidden(
+                    "on_empty: zero",
+                    "when a label uses a field: with no node there is no field value to label \
+                     the 0 sample with",
+                ),
+            });
+        }
+    }
     errors.extend(prefix_errors);
 
     let shape = match (rule.select, rule.value) {
@@ -537,11 +720,23 @@ fn compile_rule(
             Shape::Document { value, sum_of }
         }
         (Some(select), value) => {
-            let reduce = match (kind, rule.aggregate) {
-                (MetricType::Histogram, _) => Reduce::Histogram(rule.buckets.unwrap_or_default()),
-                (MetricType::Summary, _) => Reduce::Summary(rule.quantiles.unwrap_or_default()),
-                (_, Some(aggregation)) => Reduce::Aggregate(aggregation),
-                (_, None) => Reduce::Each,
+            let on_duplicate = rule.on_duplicate.unwrap_or_default();
+            let reduce = match (kind, rule.aggregate, &value_spec) {
+                (MetricType::Histogram, _, _) => {
+                    Reduce::Histogram(rule.buckets.unwrap_or_default())
+                }
+                (MetricType::Summary, _, _) => Reduce::Summary(rule.quantiles.unwrap_or_default()),
+                (_, Some(aggregation), _) => Reduce::Aggregate(aggregation),
+                (_, None, ValueSpec::States(states)) => Reduce::States {
+                    label: rule
+                        .state_label
+                        .as_ref()
+                        .map_or("state", LabelName::as_str)
+                        .to_owned(),
+                    states: states.clone(),
+                    on_duplicate,
+                },
+                (_, None, _) => Reduce::Each(on_duplicate),
             };
             Shape::Nodes {
                 select,
@@ -577,7 +772,179 @@ fn compile_rule(
         kind,
         labels,
         shape,
+        value: value_spec,
+        policies: Policies {
+            on_missing: rule.on_missing.unwrap_or_default(),
+            on_invalid: rule.on_invalid.unwrap_or_default(),
+            on_empty: rule.on_empty.unwrap_or_default(),
+        },
     })
+}
+
+/// Checks the keys of state sets, info metrics and policies; returns how the value is read.
+fn check_value_and_policies(
+    rule: &Rule,
+    kind: MetricType,
+    is_info: bool,
+    error: &mut impl FnMut(&str, bool, CompileErrorKind),
+) -> ValueSpec {
+    let has_select = rule.select.is_some();
+    if is_info && kind != MetricType::Gauge {
+        error(
+            "type",
+            false,
+            forbidden(
+                "type",
+                &format!(
+                    "as `{kind}` for an info metric (a name ending in `_info`): info metrics \
+                     are gauges"
+                ),
+            ),
+        );
+    }
+    if is_info && !has_select {
+        error(
+            "",
+            true,
+            missing(
+                "select",
+                "for an info metric: the nodes whose fields become its labels (`/store` for \
+                 the document element)",
+            ),
+        );
+    }
+    if let Some(states) = &rule.states {
+        let why = if kind != MetricType::Gauge {
+            Some(format!("for a {kind}: a state set is a gauge"))
+        } else if !has_select {
+            Some("without `select`: each selected node has one state".to_owned())
+        } else if rule.aggregate.is_some() {
+            Some("with `aggregate`: each series shows one node's state".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            error("states", true, forbidden("states", &why));
+        }
+        if rule.value.is_none() && has_select {
+            error(
+                "",
+                true,
+                missing(
+                    "value",
+                    "with `states`: the text that names each node's state",
+                ),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        if states.is_empty() {
+            error(
+                "states",
+                false,
+                CompileErrorKind::BadBound {
+                    why: "give at least one state".to_owned(),
+                },
+            );
+        }
+        for state in states {
+            if state.is_empty() || !seen.insert(state.as_str()) {
+                error(
+                    "states",
+                    false,
+                    CompileErrorKind::BadBound {
+                        why: format!(
+                            "the state {state:?} is {}; states must be distinct and not empty",
+                            if state.is_empty() {
+                                "empty"
+                            } else {
+                                "given twice"
+                            }
+                        ),
+                    },
+                );
+            }
+        }
+        if rule.on_missing == Some(OnMissing::Zero) {
+            error(
+                "on_missing",
+                false,
+                forbidden(
+                    "on_missing: zero",
+                    "with `states`: a missing state is not a state; use `skip` or `error`",
+                ),
+            );
+        }
+    } else if rule.state_label.is_some() {
+        error(
+            "state_label",
+            true,
+            forbidden("state_label", "without `states`"),
+        );
+    }
+    let each = rule.aggregate.is_none() && matches!(kind, MetricType::Gauge | MetricType::Counter);
+    match rule.on_duplicate {
+        Some(_) if !each || !has_select => error(
+            "on_duplicate",
+            true,
+            forbidden(
+                "on_duplicate",
+                if has_select {
+                    "with `aggregate`, a histogram or a summary, which combine the nodes of a \
+                     series themselves"
+                } else {
+                    "without `select`: a document-level rule gives one sample"
+                },
+            ),
+        ),
+        Some(OnDuplicate::Sum) if rule.states.is_some() => error(
+            "on_duplicate",
+            false,
+            forbidden(
+                "on_duplicate: sum",
+                "with `states`: states do not add up; use `first`, `last` or `error`",
+            ),
+        ),
+        _ => {}
+    }
+    if rule.on_empty == Some(OnEmpty::Zero)
+        && !matches!(rule.aggregate, Some(Aggregation::Count | Aggregation::Sum))
+    {
+        error(
+            "on_empty",
+            false,
+            forbidden(
+                "on_empty: zero",
+                "without `aggregate: count` or `aggregate: sum`: only a count or a sum of no \
+                 node is 0",
+            ),
+        );
+    }
+    let counts = rule.aggregate == Some(Aggregation::Count);
+    if rule.on_invalid.is_some() && (is_info || counts) {
+        error(
+            "on_invalid",
+            true,
+            forbidden("on_invalid", "in a rule that reads no value"),
+        );
+    }
+    if rule.convert.is_some() {
+        let why = if is_info || counts {
+            Some("in a rule that reads no value")
+        } else if rule.states.is_some() {
+            Some("with `states`, whose value is a state's name, not a number")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            error("convert", true, forbidden("convert", why));
+        }
+    }
+    match &rule.states {
+        Some(states) => ValueSpec::States(states.clone()),
+        None if is_info => ValueSpec::One,
+        None if counts => ValueSpec::Absent,
+        None => ValueSpec::Number(rule.convert.clone().map(Box::new)),
+    }
 }
 
 /// `NODES` of a query that is exactly `sum(NODES)`.
@@ -678,11 +1045,28 @@ fn register(
     };
     let mut available: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
     available.extend(INPUT_ATTRIBUTES.iter().map(|a| format!("input.{a}")));
+    available.extend(templates.var_keys().iter().map(|key| format!("vars.{key}")));
     for variable in variables {
         let mut parts = variable.splitn(2, '.');
         let head = parts.next().unwrap_or_default();
         let rest = parts.next();
-        let known = if head == "input" {
+        let var_key = rest.map(|attr| attr.split('.').next().unwrap_or_default());
+        if head == "vars"
+            && !fields.contains(&head)
+            && let Some(key) = var_key.filter(|key| !templates.has_var(key))
+        {
+            errors.push(CompileError {
+                path: path.clone(),
+                at_key: false,
+                kind: CompileErrorKind::MissingVar {
+                    key: key.to_owned(),
+                },
+            });
+            continue;
+        }
+        let known = if head == "vars" {
+            true
+        } else if head == "input" {
             rest.is_none_or(|attr| {
                 INPUT_ATTRIBUTES.contains(&attr.split('.').next().unwrap_or_default())
             })
@@ -826,6 +1210,27 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn vars_need_a_value_from_the_command_line() {
+        let yaml = "version: 1\nlabels: { site: '{{ vars.site }}' }\nmetrics:\n  - name: m\n    \
+                    help: h\n    type: gauge\n    value: '1'\n    labels: { team: '{{ vars.team }}' }\n";
+        let compile_with = |vars: &[(&str, &str)]| {
+            let file = crate::rulefile::parse(yaml).expect("valid");
+            let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+            compile_with_vars(file, &vars.collect())
+        };
+        let errors = compile_with(&[("site", "paris")]).expect_err("no team");
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "metrics[0].labels.team: the template uses `vars.team`, which has no value; pass \
+              `--var team=VALUE`"
+            ]
+        );
+        assert!(compile_with(&[("site", "paris"), ("team", "ops")]).is_ok());
     }
 
     #[test]

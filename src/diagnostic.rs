@@ -343,7 +343,8 @@ pub enum Severity {
 }
 
 impl Severity {
-    fn label(self) -> &'static str {
+    /// `error` or `warning`.
+    pub fn label(self) -> &'static str {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -356,6 +357,9 @@ impl Severity {
 pub struct Diagnostic {
     /// Whether this is an error or a warning.
     pub severity: Severity,
+    /// A short kebab-case name of the problem, e.g. `undefined-variable`, shown as
+    /// `error[undefined-variable]` and usable by machines (`check --format json`).
+    pub code: &'static str,
     /// What is wrong, lower-case, without a trailing period, e.g.
     /// ``metrics[1].value: `count(//row])` is not a valid XPath expression``.
     pub message: String,
@@ -375,23 +379,22 @@ const CONTEXT_AFTER: usize = 100;
 /// Marks where a long line was cut.
 const ELLIPSIS: &str = "...";
 
-/// Renders `diagnostic` like rustc (no colours), with the line it points at taken from `source`:
+/// Renders `diagnostic` as compilers do (`FILE:LINE:COL: error[CODE]: message`, which editors
+/// and CI logs turn into links), then the line it points at, taken from `source`, with a caret
+/// (no colours):
 ///
 /// ```text
-/// error: metrics[1].value: `count(//row])` is not a valid XPath expression
-///   --> rules/store.yaml:14:12
+/// rules/store.yaml:14:12: error[xpath]: metrics[1].value: `count(//row])` is not a valid XPath expression
 ///    |
 /// 14 |     value: count(//row])
 ///    |            ^
 ///    = help: try the query alone with `xml2prom explain --rules rules/store.yaml`
 /// ```
 ///
-/// The gutter is as wide as the line number: `  --> ` for lines 10 to 99, ` --> ` below 10,
-/// `   --> ` from 100 to 999. Without a position, only the file is named:
+/// The gutter is as wide as the line number. Without a position, only the file is named:
 ///
 /// ```text
-/// warning: rule file defines no metrics
-///   --> rules/store.yaml
+/// rules/store.yaml: warning[no-metrics]: rule file defines no metrics
 ///   = help: add a `metrics:` list
 /// ```
 ///
@@ -404,22 +407,29 @@ const ELLIPSIS: &str = "...";
 pub fn render(diagnostic: &Diagnostic, source: &str) -> String {
     let mut out = String::new();
     let label = diagnostic.severity.label();
-    push_indented(&mut out, &format!("{label}: "), &diagnostic.message);
-
+    let code = diagnostic.code;
     let Some(position) = diagnostic.position else {
-        out.push_str(&format!("  --> {}\n", diagnostic.file));
+        push_indented(
+            &mut out,
+            &format!("{}: {label}[{code}]: ", diagnostic.file),
+            &diagnostic.message,
+        );
         if let Some(help) = &diagnostic.help {
             push_indented(&mut out, "  = help: ", help);
         }
         return out;
     };
+    push_indented(
+        &mut out,
+        &format!(
+            "{}:{}:{}: {label}[{code}]: ",
+            diagnostic.file, position.line, position.column
+        ),
+        &diagnostic.message,
+    );
 
     let number = position.line.to_string();
     let gutter = " ".repeat(number.len());
-    out.push_str(&format!(
-        "{gutter}--> {}:{}:{}\n",
-        diagnostic.file, position.line, position.column
-    ));
     if let Some((text, caret)) = source_excerpt(source, position) {
         out.push_str(&format!("{gutter} |\n"));
         if text.is_empty() {
@@ -987,6 +997,7 @@ metrics:
     fn diagnostic(position: Option<Position>, help: Option<&str>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
+            code: "xpath",
             message: "metrics[1].value: `count(//row])` is not a valid XPath expression".into(),
             file: "rules/store.yaml".into(),
             position,
@@ -1009,8 +1020,8 @@ metrics:
         );
         assert_eq!(
             rendered,
-            "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n\
-             \x20 --> rules/store.yaml:14:12\n\
+            "rules/store.yaml:14:12: error[xpath]: metrics[1].value: `count(//row])` is not a \
+             valid XPath expression\n\
              \x20  |\n\
              14 |     value: count(//row])\n\
              \x20  |            ^\n\
@@ -1023,15 +1034,15 @@ metrics:
         let rendered = render(&diagnostic(None, Some("check the query")), "");
         assert_eq!(
             rendered,
-            "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n\
-             \x20 --> rules/store.yaml\n\
+            "rules/store.yaml: error[xpath]: metrics[1].value: `count(//row])` is not a valid \
+             XPath expression\n\
              \x20 = help: check the query\n"
         );
         let rendered = render(&diagnostic(None, None), "");
         assert_eq!(
             rendered,
-            "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n\
-             \x20 --> rules/store.yaml\n"
+            "rules/store.yaml: error[xpath]: metrics[1].value: `count(//row])` is not a valid \
+             XPath expression\n"
         );
     }
 
@@ -1041,6 +1052,7 @@ metrics:
         let position = locate(&source, &FieldPath::root().index(0), true).unwrap();
         let warning = Diagnostic {
             severity: Severity::Warning,
+            code: "no-help",
             message: "metrics[0]: `x` has no HELP text".into(),
             file: "rules/big.yaml".into(),
             position: Some(position),
@@ -1048,8 +1060,7 @@ metrics:
         };
         assert_eq!(
             render(&warning, &source),
-            "warning: metrics[0]: `x` has no HELP text\n\
-             \x20  --> rules/big.yaml:105:5\n\
+            "rules/big.yaml:105:5: warning[no-help]: metrics[0]: `x` has no HELP text\n\
              \x20   |\n\
              105 |   - name: x\n\
              \x20   |     ^\n"
@@ -1068,16 +1079,16 @@ metrics:
         };
         assert_eq!(
             render(&diagnostic(at(2, 1), None), source),
-            "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n\
-             \x20--> rules/store.yaml:2:1\n\
+            "rules/store.yaml:2:1: error[xpath]: metrics[1].value: `count(//row])` is not a valid \
+             XPath expression\n\
              \x20 |\n\
              2 |\n\
              \x20 | ^\n"
         );
         assert_eq!(
             render(&diagnostic(at(3, 99), None), source),
-            "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n\
-             \x20--> rules/store.yaml:3:99\n\
+            "rules/store.yaml:3:99: error[xpath]: metrics[1].value: `count(//row])` is not a valid \
+             XPath expression\n\
              \x20 |\n\
              3 | b: [\n\
              \x20 |     ^\n"
@@ -1085,8 +1096,8 @@ metrics:
         // A line the source does not have: only the file and position.
         assert_eq!(
             render(&diagnostic(at(9, 1), Some("h")), source),
-            "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n\
-             \x20--> rules/store.yaml:9:1\n\
+            "rules/store.yaml:9:1: error[xpath]: metrics[1].value: `count(//row])` is not a valid \
+             XPath expression\n\
              \x20 = help: h\n"
         );
     }
@@ -1098,8 +1109,8 @@ metrics:
         assert_eq!(position.column, 7);
         assert_eq!(
             render(&diagnostic(Some(position), None), source),
-            "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n\
-             \x20--> rules/store.yaml:1:7\n\
+            "rules/store.yaml:1:7: error[xpath]: metrics[1].value: `count(//row])` is not a valid \
+             XPath expression\n\
              \x20 |\n\
              1 | a: \"x y\"\n\
              \x20 |       ^\n"
@@ -1110,6 +1121,7 @@ metrics:
     fn renders_multi_line_message_and_help_aligned() {
         let diagnostic = Diagnostic {
             severity: Severity::Error,
+            code: "write",
             message: "cannot write store.prom: permission denied\n\nthe previous file is unchanged"
                 .into(),
             file: "rules/store.yaml".into(),
@@ -1118,10 +1130,9 @@ metrics:
         };
         assert_eq!(
             render(&diagnostic, ""),
-            "error: cannot write store.prom: permission denied\n\
+            "rules/store.yaml: error[write]: cannot write store.prom: permission denied\n\
              \n\
-             \x20      the previous file is unchanged\n\
-             \x20 --> rules/store.yaml\n\
+             \x20                               the previous file is unchanged\n\
              \x20 = help: run as a user who may write there\n\
              \x20         or pick another --output\n"
         );
@@ -1135,8 +1146,8 @@ metrics:
         assert_eq!(
             render(&diagnostic(Some(bad), None), &source),
             format!(
-                "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n \
-                 --> rules/store.yaml:1:312\n  |\n1 | ...{}BAD{}...\n  | {}^\n",
+                "rules/store.yaml:1:312: error[xpath]: metrics[1].value: `count(//row])` is not a \
+                 valid XPath expression\n  |\n1 | ...{}BAD{}...\n  | {}^\n",
                 "x".repeat(80),
                 "y".repeat(97),
                 " ".repeat(83),
@@ -1146,8 +1157,8 @@ metrics:
         assert_eq!(
             render(&diagnostic(Some(start), None), &source),
             format!(
-                "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n \
-                 --> rules/store.yaml:1:5\n  |\n1 |     value: {}...\n  |     ^\n",
+                "rules/store.yaml:1:5: error[xpath]: metrics[1].value: `count(//row])` is not a \
+                 valid XPath expression\n  |\n1 |     value: {}...\n  |     ^\n",
                 "x".repeat(169),
             )
         );
@@ -1156,8 +1167,8 @@ metrics:
         assert_eq!(
             render(&diagnostic(Some(end), None), &source),
             format!(
-                "error: metrics[1].value: `count(//row])` is not a valid XPath expression\n \
-                 --> rules/store.yaml:1:614\n  |\n1 | ...{}\n  | {}^\n",
+                "rules/store.yaml:1:614: error[xpath]: metrics[1].value: `count(//row])` is not a \
+                 valid XPath expression\n  |\n1 | ...{}\n  | {}^\n",
                 "y".repeat(180),
                 " ".repeat(3 + 179),
             )

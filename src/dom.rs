@@ -148,9 +148,9 @@ impl<'d, 's> Builder<'d, 's> {
             for (name, raw) in tag.attributes() {
                 match split_name(name) {
                     (Some("xmlns"), declared) => {
-                        declarations.push((declared, xml::attribute_value(raw)));
+                        declarations.push((declared, xml::expanded_attribute_value(raw)));
                     }
-                    (None, "xmlns") => declared_default = Some(xml::attribute_value(raw)),
+                    (None, "xmlns") => declared_default = Some(xml::expanded_attribute_value(raw)),
                     (prefix, local) => {
                         match inline.get_mut(count) {
                             Some(slot) => *slot = (prefix, local, raw),
@@ -213,7 +213,7 @@ impl<'d, 's> Builder<'d, 's> {
         }
         attributes.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for &mut (prefix, local, raw) in attributes {
-            let value = xml::attribute_value(raw);
+            let value = xml::expanded_attribute_value(raw);
             match prefix {
                 None => {
                     element.set_attribute_value(local, &value);

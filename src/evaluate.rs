@@ -25,17 +25,17 @@ use sxd_document::dom::{self, Document, Element};
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
-use crate::aggregate::{Accumulator, DuplicateNode, GroupId};
+use crate::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
 use crate::compile::{CompiledRule, CompiledRules, Reduce, Shape};
 use crate::dom::{first_in_document_order, sort_in_document_order};
 use crate::labels::{self, TemplateId};
+use crate::policy::{self, OnEmpty, Outcome, Reading, Skip, SkipReason, Skips};
 use crate::rulefile::{LabelName, XPathQuery};
-use crate::sample::{LabelSet, Sample};
+use crate::sample::{LabelSet, Sample, SampleValue};
 use crate::streamable::{
     Axis, DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
     ReadQuery, Reader, Step, StreamPlan, compare,
 };
-use crate::value::parse_number;
 
 /// The samples one rule gave for one input.
 #[derive(Debug)]
@@ -44,6 +44,8 @@ pub struct RuleSamples {
     pub rule: usize,
     /// Its samples, top-level labels included.
     pub samples: Vec<Sample>,
+    /// The nodes it left out, by its policies.
+    pub skips: Skips,
 }
 
 /// Why a rule could not be evaluated against a document.
@@ -85,12 +87,14 @@ pub enum EvalErrorKind {
         /// The query.
         query: String,
     },
-    /// The value text is not a number.
-    NotANumber {
+    /// The value text does not give a number (or, in a state set, a state).
+    Invalid {
         /// The query.
         query: String,
         /// The text, shortened.
         text: String,
+        /// Why, a phrase completing "which ...".
+        why: String,
     },
     /// A label template failed to render.
     Template {
@@ -128,21 +132,19 @@ impl fmt::Display for EvalError {
             ),
             EvalErrorKind::Missing { field, query } => write!(
                 f,
-                "`{field}: {query}` selected nothing; fix the store, or make the query always \
-                 give a string, e.g. `string({query})`, or filter such nodes out in `select`"
+                "`{field}: {query}` selected nothing; fix the store, set `on_missing: skip` or \
+                 `on_missing: zero` on the rule, or filter such nodes out in `select`"
             ),
-            EvalErrorKind::NotANumber { query, text } => write!(
-                f,
-                "`value: {query}` gave {text:?}, which is not a number (numbers are written \
-                 like 42, -1.5 or 2e3, without spaces)"
-            ),
+            EvalErrorKind::Invalid { query, text, why } => {
+                write!(f, "`value: {query}` gave {text:?}, which {why}")
+            }
             EvalErrorKind::Template { label, message } => {
                 write!(f, "the template of label `{label}` failed: {message}")
             }
             EvalErrorKind::Duplicate { labels, first } => write!(
                 f,
                 "this node and {first} both give the series {labels}; add a label that tells \
-                 them apart, or an `aggregate`"
+                 them apart, an `aggregate`, or `on_duplicate: first`, `last` or `sum`"
             ),
         }
     }
@@ -202,13 +204,18 @@ pub fn evaluate(
     let mut out = Vec::with_capacity(runs.len());
     // In file order, so the error of the first failing rule is the one reported.
     for ((index, run), walked) in runs.iter().zip(walked) {
-        let samples = match walked {
+        let (samples, skips) = match walked {
             Some(result) => result?,
-            None => run.samples()?,
+            None => {
+                let mut skips = Skips::default();
+                let samples = run.samples(&mut skips)?;
+                (samples, skips)
+            }
         };
         out.push(RuleSamples {
             rule: *index,
             samples: with_global_labels(samples, &global),
+            skips,
         });
     }
     Ok(out)
@@ -259,6 +266,43 @@ pub fn render_labels(
                 })
         })
         .collect()
+}
+
+/// The sample `on_empty: zero` gives a rule that produced none: 0, labelled without fields.
+pub fn empty_sample(
+    rule: &CompiledRule,
+    templates: &labels::Templates,
+    input: &minijinja::Value,
+) -> Result<Option<Sample>, EvalErrorKind> {
+    if rule.policies.on_empty != OnEmpty::Zero {
+        return Ok(None);
+    }
+    let context = labels::context([], input);
+    let labels = render_labels(templates, &rule.labels, &context)?;
+    Ok(Some(Sample {
+        labels: LabelSet::new(labels),
+        value: SampleValue::Single(0.0),
+    }))
+}
+
+/// The skip for a node that `on_duplicate: first` or `last` left out.
+pub fn duplicate_skip(rule: &CompiledRule, labels: &LabelSet) -> Skip {
+    let policy = match &rule.shape {
+        Shape::Nodes {
+            reduce:
+                Reduce::Each(policy)
+                | Reduce::States {
+                    on_duplicate: policy,
+                    ..
+                },
+            ..
+        } => policy.as_str(),
+        _ => "",
+    };
+    Skip {
+        reason: SkipReason::Duplicate,
+        detail: format!("another node gave the series {labels} too (`on_duplicate: {policy}`)"),
+    }
 }
 
 /// Adds the top-level labels to every sample of a rule.
@@ -632,25 +676,29 @@ fn walk<'d>(
 
 /// What a rule whose nodes or value are found by walking the document has gathered so far.
 enum Gathered<'d> {
-    Nodes(NodeState<'d>),
+    Nodes(NodeState<'d>, Skips),
     Count(u64),
     Sum(f64),
     Failed(EvalError),
 }
+
+/// A rule's samples and the nodes its policies left out.
+type Evaluated = (Vec<Sample>, Skips);
 
 /// Evaluates, in one walk of the document, every rule whose `select` or document-level value is
 /// a walkable path; `None` for the other rules.
 fn walk_rules<'d>(
     document: Document<'d>,
     runs: &[(usize, RuleRun<'_, 'd>)],
-) -> Vec<Option<Result<Vec<Sample>, EvalError>>> {
+) -> Vec<Option<Result<Evaluated, EvalError>>> {
     // (index in `runs`, path, what it gathered)
     let mut walkers: Vec<(usize, &StreamPath, Gathered<'d>)> = Vec::new();
     for (i, (_, run)) in runs.iter().enumerate() {
         let walker = match (run.plan.select, run.plan.document, &run.rule.shape) {
-            (Some(path), _, Shape::Nodes { fields, reduce, .. }) => {
-                Some((path, Gathered::Nodes(NodeState::new(reduce, fields.len()))))
-            }
+            (Some(path), _, Shape::Nodes { fields, reduce, .. }) => Some((
+                path,
+                Gathered::Nodes(NodeState::new(reduce, fields.len()), Skips::default()),
+            )),
             (_, Some(DocumentValue::Count(path, _)), _) => Some((path, Gathered::Count(0))),
             (_, Some(DocumentValue::Sum(path, _)), _) => Some((path, Gathered::Sum(0.0))),
             _ => None,
@@ -659,7 +707,7 @@ fn walk_rules<'d>(
             walkers.push((i, path, gathered));
         }
     }
-    let mut results: Vec<Option<Result<Vec<Sample>, EvalError>>> =
+    let mut results: Vec<Option<Result<Evaluated, EvalError>>> =
         runs.iter().map(|_| None).collect();
     if walkers.is_empty() {
         return results;
@@ -673,8 +721,8 @@ fn walk_rules<'d>(
             return false;
         };
         match gathered {
-            Gathered::Nodes(state) => {
-                if let Err(error) = run.observe(Node::Element(element), state) {
+            Gathered::Nodes(state, skips) => {
+                if let Err(error) = run.observe(Node::Element(element), state, skips) {
                     *gathered = Gathered::Failed(error);
                     return false;
                 }
@@ -708,9 +756,9 @@ fn walk_rules<'d>(
             continue;
         };
         let result = match gathered {
-            Gathered::Nodes(state) => Ok(state.accumulator.finish()),
-            Gathered::Count(count) => run.document_sample(count as f64),
-            Gathered::Sum(sum) => run.document_sample(sum),
+            Gathered::Nodes(state, skips) => run.finish(state).map(|samples| (samples, skips)),
+            Gathered::Count(count) => run.document_samples(Got::Number(count as f64)),
+            Gathered::Sum(sum) => run.document_samples(Got::Number(sum)),
             Gathered::Failed(error) => Err(error),
         };
         if let Some(slot) = results.get_mut(i) {
@@ -825,37 +873,24 @@ impl<'d> RuleRun<'_, 'd> {
         Ok(text.map(Cow::Owned))
     }
 
-    fn number_at(
+    /// What the value query gives at a node.
+    fn value_at(
         &self,
         query: &XPathQuery,
         direct: Option<&DirectRead>,
         node: Node<'d>,
-    ) -> Result<f64, EvalError> {
+    ) -> Result<Got<'d>, EvalError> {
         let text = match (direct, node) {
             (Some(direct), Node::Element(element)) => direct.read(element),
             _ => match self.run_query(QueryField::Value, query, node)? {
-                Value::Number(n) => return Ok(n),
-                Value::Boolean(b) => return Ok(if b { 1.0 } else { 0.0 }),
+                Value::Number(n) => return Ok(Got::Number(n)),
+                Value::Boolean(b) => return Ok(Got::Number(if b { 1.0 } else { 0.0 })),
                 other => self.read_value(other),
             },
         };
-        let text = text.ok_or_else(|| {
-            self.error(
-                Some(node),
-                EvalErrorKind::Missing {
-                    field: "value".to_owned(),
-                    query: query.text().to_owned(),
-                },
-            )
-        })?;
-        parse_number(&text).ok_or_else(|| {
-            self.error(
-                Some(node),
-                EvalErrorKind::NotANumber {
-                    query: query.text().to_owned(),
-                    text: shorten(&text),
-                },
-            )
+        Ok(match text {
+            Some(text) => Got::Text(text),
+            None => Got::Missing,
         })
     }
 
@@ -895,40 +930,67 @@ impl<'d> RuleRun<'_, 'd> {
         }
     }
 
-    /// The one sample of a document-level rule.
-    fn document_sample(&self, value: f64) -> Result<Vec<Sample>, EvalError> {
-        let context = labels::context([], self.input);
-        let labels = render_labels(self.templates, &self.rule.labels, &context)
-            .map_err(|kind| self.error(None, kind))?;
-        Ok(vec![Sample {
-            labels: LabelSet::new(labels),
-            value: crate::sample::SampleValue::Single(value),
-        }])
+    /// The one sample of a document-level rule, or none if its policies skip the value.
+    fn document_samples(&self, got: Got<'_>) -> Result<Evaluated, EvalError> {
+        let mut skips = Skips::default();
+        let samples = match policy::value(self.rule, got.reading()) {
+            Outcome::Use(v) => {
+                let context = labels::context([], self.input);
+                let labels = render_labels(self.templates, &self.rule.labels, &context)
+                    .map_err(|kind| self.error(None, kind))?;
+                vec![Sample {
+                    labels: LabelSet::new(labels),
+                    value: SampleValue::Single(v.unwrap_or(f64::NAN)),
+                }]
+            }
+            Outcome::Skip(skip) => {
+                skips.add(skip, || "/".to_owned());
+                Vec::new()
+            }
+            Outcome::Fail(kind) => return Err(self.error(None, kind)),
+        };
+        Ok((samples, skips))
     }
 
-    /// Reads one selected node's fields and value and adds it to its group.
-    fn observe(&self, node: Node<'d>, state: &mut NodeState<'d>) -> Result<(), EvalError> {
-        let Shape::Nodes { fields, value, .. } = &self.rule.shape else {
+    /// Reads one selected node's fields and value and adds it to its group, or to `skips` if
+    /// the rule's policies leave it out.
+    fn observe(
+        &self,
+        node: Node<'d>,
+        state: &mut NodeState<'d>,
+        skips: &mut Skips,
+    ) -> Result<(), EvalError> {
+        let rule = self.rule;
+        let Shape::Nodes { fields, value, .. } = &rule.shape else {
             return Ok(());
         };
         state.values.clear();
         for (i, (name, query)) in fields.iter().enumerate() {
             let field = QueryField::Field(name.as_str());
             let direct = self.plan.fields.get(i).and_then(Option::as_ref);
-            let text = self.read(field, query, direct, node)?.ok_or_else(|| {
-                self.error(
-                    Some(node),
-                    EvalErrorKind::Missing {
-                        field: field.to_string(),
-                        query: query.text().to_owned(),
-                    },
-                )
-            })?;
-            state.values.push(text);
+            match self.read(field, query, direct, node)? {
+                Some(text) => state.values.push(text),
+                None => match policy::field(rule, i, None) {
+                    Outcome::Use(text) => state.values.push(Cow::Owned(text)),
+                    Outcome::Skip(skip) => {
+                        skips.add(skip, || location_path(node));
+                        return Ok(());
+                    }
+                    Outcome::Fail(kind) => return Err(self.error(Some(node), kind)),
+                },
+            }
         }
-        let v = match value {
-            Some(query) => Some(self.number_at(query, self.plan.value.as_ref(), node)?),
-            None => None,
+        let got = match value {
+            Some(query) => self.value_at(query, self.plan.value.as_ref(), node)?,
+            None => Got::Missing,
+        };
+        let v = match policy::value(rule, got.reading()) {
+            Outcome::Use(v) => v,
+            Outcome::Skip(skip) => {
+                skips.add(skip, || location_path(node));
+                return Ok(());
+            }
+            Outcome::Fail(kind) => return Err(self.error(Some(node), kind)),
         };
         let group = match state.groups.get(state.values.as_slice()) {
             Some(&group) => group,
@@ -940,32 +1002,49 @@ impl<'d> RuleRun<'_, 'd> {
                         .zip(state.values.iter().map(|v| &**v)),
                     self.input,
                 );
-                let labels = render_labels(self.templates, &self.rule.labels, &context)
+                let labels = render_labels(self.templates, &rule.labels, &context)
                     .map_err(|kind| self.error(Some(node), kind))?;
                 let group = state.accumulator.group(&LabelSet::new(labels));
                 state.groups.insert(state.values.clone(), group);
                 group
             }
         };
-        state.accumulator.observe_group(group, v, node).map_err(
-            |DuplicateNode {
-                 labels,
-                 first,
-                 second,
-             }| {
-                self.error(
-                    Some(second),
-                    EvalErrorKind::Duplicate {
-                        labels,
-                        first: location_path(first),
-                    },
-                )
-            },
-        )
+        match state.accumulator.observe_group(group, v, node) {
+            Ok(Observed::Added) => Ok(()),
+            Ok(Observed::Dropped(dropped)) => {
+                let skip = duplicate_skip(rule, state.accumulator.labels(group));
+                skips.add(skip, || location_path(dropped));
+                Ok(())
+            }
+            Err(DuplicateNode {
+                labels,
+                first,
+                second,
+            }) => Err(self.error(
+                Some(second),
+                EvalErrorKind::Duplicate {
+                    labels,
+                    first: location_path(first),
+                },
+            )),
+        }
+    }
+
+    /// The samples of a node-level rule once every node is observed: `on_empty` decides what
+    /// a rule without any gives.
+    fn finish(&self, state: NodeState<'d>) -> Result<Vec<Sample>, EvalError> {
+        if state.accumulator.is_empty() {
+            Ok(empty_sample(self.rule, self.templates, self.input)
+                .map_err(|kind| self.error(None, kind))?
+                .into_iter()
+                .collect())
+        } else {
+            Ok(state.accumulator.finish())
+        }
     }
 
     /// The samples of a rule evaluated with sxd-xpath (rules the walk does not cover).
-    fn samples(&self) -> Result<Vec<Sample>, EvalError> {
+    fn samples(&self, skips: &mut Skips) -> Result<Vec<Sample>, EvalError> {
         let root: Node<'d> = self.document.root().into();
         match &self.rule.shape {
             Shape::Document { value, sum_of } => {
@@ -973,11 +1052,13 @@ impl<'d> RuleRun<'_, 'd> {
                     Some(nodes) => self.sum_in_document_order(nodes, root)?,
                     None => None,
                 };
-                let v = match sum {
-                    Some(sum) => sum,
-                    None => self.number_at(value, None, root)?,
+                let got = match sum {
+                    Some(sum) => Got::Number(sum),
+                    None => self.value_at(value, None, root)?,
                 };
-                self.document_sample(v)
+                let (samples, skipped) = self.document_samples(got)?;
+                *skips = skipped;
+                Ok(samples)
             }
             Shape::Nodes {
                 select,
@@ -1001,10 +1082,27 @@ impl<'d> RuleRun<'_, 'd> {
                 let mut nodes: Vec<Node<'d>> = nodes.iter().collect();
                 sort_in_document_order(&mut nodes);
                 for node in nodes {
-                    self.observe(node, &mut state)?;
+                    self.observe(node, &mut state, skips)?;
                 }
-                Ok(state.accumulator.finish())
+                self.finish(state)
             }
+        }
+    }
+}
+
+/// What a value query gave.
+enum Got<'d> {
+    Missing,
+    Text(Cow<'d, str>),
+    Number(f64),
+}
+
+impl Got<'_> {
+    fn reading(&self) -> Reading<'_> {
+        match self {
+            Got::Missing => Reading::Missing,
+            Got::Text(text) => Reading::Text(text),
+            Got::Number(n) => Reading::Number(*n),
         }
     }
 }
@@ -1037,7 +1135,13 @@ pub fn location_path(node: Node<'_>) -> String {
         match node {
             Node::Root(_) => break,
             Node::Element(element) => {
-                let name = node.prefixed_name().unwrap_or_default();
+                // The prefix as written: sxd-xpath's `prefixed_name` picks any prefix bound to
+                // the namespace, which may not be the one the store uses.
+                let local = element.name().local_part();
+                let name = match element.preferred_prefix() {
+                    Some(prefix) => format!("{prefix}:{local}"),
+                    None => local.to_owned(),
+                };
                 if matches!(node.parent(), Some(Node::Root(_))) {
                     steps.push(name);
                 } else {
@@ -1049,8 +1153,12 @@ pub fn location_path(node: Node<'_>) -> String {
                     steps.push(format!("{name}[{}]", before + 1));
                 }
             }
-            Node::Attribute(_) => {
-                steps.push(format!("@{}", node.prefixed_name().unwrap_or_default()))
+            Node::Attribute(attribute) => {
+                let local = attribute.name().local_part();
+                steps.push(match attribute.preferred_prefix() {
+                    Some(prefix) => format!("@{prefix}:{local}"),
+                    None => format!("@{local}"),
+                })
             }
             Node::Text(_) => {
                 let before = node
@@ -1250,6 +1358,96 @@ mod tests {
                 "rule {i}: {alone}\n{together}"
             );
         }
+    }
+
+    #[test]
+    fn policies_give_what_sxd_xpath_gives_on_direct_reads() {
+        let xml = "<store><row k='a' v='1'>1</row><row k='a' v='x'>2</row><row v='3'>yes</row>\
+            <row k='b'>up</row><row k='b' v='4'>down</row><row k='a' v='5'>1</row></store>";
+        // Walked (streamable) and sxd-xpath selects, fields and values read directly.
+        for select in ["/store/row", "/store/row[position() > 0]"] {
+            let direct = select == "/store/row";
+            for (policies, value) in [
+                (
+                    "on_missing: skip, on_invalid: skip, on_duplicate: first",
+                    "'@v'",
+                ),
+                (
+                    "on_missing: zero, on_invalid: skip, on_duplicate: last",
+                    "'@v'",
+                ),
+                (
+                    "on_missing: skip, on_invalid: skip, on_duplicate: sum",
+                    "'@v'",
+                ),
+                (
+                    "on_missing: skip, on_duplicate: first",
+                    "'@v', convert: { map: { x: 7 } }",
+                ),
+                (
+                    "on_missing: skip, on_invalid: skip, on_duplicate: last",
+                    "'text()', states: [up, down, '1']",
+                ),
+                (
+                    "on_missing: skip, on_invalid: skip, on_duplicate: first",
+                    "'text()', convert: { parse: boolean }",
+                ),
+            ] {
+                let metric = format!(
+                    "- {{ name: m, help: h, type: gauge, select: '{select}', fields: {{ k: '@k' }}, labels: {{ k: '{{{{ k }}}}' }}, value: {value}, {policies} }}"
+                );
+                let rules = compiled(&metric);
+                let mut used = vec![direct, true];
+                if let Shape::Nodes { value: Some(_), .. } = &rules.rules[0].shape {
+                    used.push(true);
+                }
+                let got = same_as_xpath(&metric, xml, &used);
+                // Each of these leaves a node out: the skips are compared too.
+                assert!(got.contains("first: Some(("), "{got}");
+            }
+            for metric in [
+                format!(
+                    "- {{ name: m_info, help: h, type: gauge, select: '{select}', fields: {{ k: '@k' }}, labels: {{ k: '{{{{ k }}}}' }}, on_missing: skip, on_duplicate: first }}"
+                ),
+                format!(
+                    "- {{ name: m, help: h, type: gauge, select: '{select}[@k = \"z\"]', value: '@v', aggregate: sum, on_empty: zero }}"
+                ),
+                format!(
+                    "- {{ name: m, help: h, type: gauge, select: '{select}', fields: {{ k: '@k' }}, labels: {{ k: '{{{{ k }}}}' }}, aggregate: count, on_missing: zero }}"
+                ),
+            ] {
+                let rules = compiled(&metric);
+                let Shape::Nodes { fields, value, .. } = &rules.rules[0].shape else {
+                    panic!("a node rule");
+                };
+                let mut used = vec![direct];
+                used.extend(fields.iter().map(|_| true));
+                if value.is_some() {
+                    used.push(true);
+                }
+                same_as_xpath(&metric, xml, &used);
+            }
+        }
+        // A policy that fails names the same node in both.
+        let failed = same_as_xpath(
+            "- { name: m, help: h, type: gauge, select: /store/row, fields: { k: '@k' }, labels: { k: '{{ k }}' }, value: '@v', on_missing: skip }",
+            xml,
+            &[true, true, true],
+        );
+        assert!(failed.contains("/store/row[2]"), "{failed}");
+        // Document-level values: walked counts and sums, sxd-xpath strings.
+        for metric in [
+            "- { name: m, help: h, type: gauge, value: 'string(/store/row[2]/@v)', on_invalid: skip }",
+            "- { name: m, help: h, type: gauge, value: 'string(/store/row[1]/@v)', convert: { scale: 3 } }",
+        ] {
+            let got = same_as_xpath(metric, xml, &[false]);
+            assert!(!got.starts_with("error"), "{got}");
+        }
+        same_as_xpath(
+            "- { name: m, help: h, type: gauge, value: 'count(/store/row)', convert: { scale: 2 } }",
+            xml,
+            &[true],
+        );
     }
 
     #[test]

@@ -156,6 +156,15 @@ fn escape_label_value(out: &mut String, value: &str) {
     }
 }
 
+/// A label value quoted and escaped as the text format writes it: `"a\"b"`.
+pub fn quote_label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    escape_label_value(&mut out, value);
+    out.push('"');
+    out
+}
+
 /// Formats a number so Go's `strconv.ParseFloat` reads back the same value.
 ///
 /// Integers print without a fraction (`6`, not `6.0`); other values print the shortest text

@@ -1,7 +1,9 @@
 //! Labels: the minijinja environment and label rendering.
 //!
 //! Every label template of a rule file is compiled once into one [`Templates`] environment and
-//! rendered per node (rule labels) or per input (top-level labels). The environment never
+//! rendered per node (rule labels) or per input (top-level labels). Values given with
+//! `--var KEY=VALUE` are a global of that environment, `vars`, so every template sees them as
+//! `{{ vars.KEY }}` without the engines passing them along. The environment never
 //! escapes (label values are escaped by the exposition writer, not as HTML), treats undefined
 //! variables as errors, and bounds the work one render may do, so a template cannot hang a run.
 
@@ -31,6 +33,8 @@ pub struct Templates {
     /// Templates that are exactly `{{ name }}`, by id: rendered by looking the variable up,
     /// without running minijinja (the common case, and the hot path with many series).
     direct: std::collections::HashMap<String, String>,
+    /// The keys of `vars`.
+    vars: Vec<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -46,7 +50,25 @@ impl Default for Templates {
 }
 
 impl Templates {
-    /// An empty environment configured for label values.
+    /// An environment whose templates see `vars` as `{{ vars.KEY }}`.
+    pub fn with_vars(vars: &BTreeMap<String, String>) -> Templates {
+        let mut templates = Templates::new();
+        templates.env.add_global("vars", Value::from(vars.clone()));
+        templates.vars = vars.keys().cloned().collect();
+        templates
+    }
+
+    /// Whether `--var KEY=...` gave `key`.
+    pub fn has_var(&self, key: &str) -> bool {
+        self.vars.iter().any(|var| var == key)
+    }
+
+    /// The keys of `vars`, sorted.
+    pub fn var_keys(&self) -> &[String] {
+        &self.vars
+    }
+
+    /// An empty environment configured for label values; `vars` is empty.
     pub fn new() -> Templates {
         let mut env = Environment::new();
         // Template names are field paths; one ending in `.xml` or `.html` would otherwise turn
@@ -55,9 +77,11 @@ impl Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL_PER_RENDER));
         env.set_recursion_limit(50);
+        env.add_global("vars", Value::from(BTreeMap::<String, String>::new()));
         Templates {
             env,
             direct: std::collections::HashMap::new(),
+            vars: Vec::new(),
         }
     }
 
@@ -77,6 +101,17 @@ impl Templates {
             self.direct.insert(name.clone(), variable.to_owned());
         }
         Ok((TemplateId(name), variables))
+    }
+
+    /// The variables a registered template uses (as [`Templates::add`] returns them).
+    pub fn variables(&self, id: &TemplateId) -> Vec<String> {
+        let mut variables: Vec<String> = self
+            .env
+            .get_template(id.as_str())
+            .map(|t| t.undeclared_variables(true).into_iter().collect())
+            .unwrap_or_default();
+        variables.sort();
+        variables
     }
 
     /// Renders a registered template with a context.
@@ -200,6 +235,30 @@ mod tests {
         )
         .expect_err("out of fuel");
         assert!(err.contains("fuel"), "{err}");
+    }
+
+    #[test]
+    fn vars_are_visible_in_every_template() {
+        let vars = BTreeMap::from([("site".to_owned(), "paris \"1\"".to_owned())]);
+        let mut templates = Templates::with_vars(&vars);
+        assert!(templates.has_var("site") && !templates.has_var("team"));
+        let (id, variables) = templates
+            .add("t".into(), "{{ vars.site | upper }}/{{ kind }}")
+            .expect("compiles");
+        assert_eq!(variables, ["kind", "vars.site"]);
+        let input = input_value(Path::new("a.xml"));
+        assert_eq!(
+            templates.render(&id, &context([("kind", "x")], &input)),
+            Ok("PARIS \"1\"/x".to_owned())
+        );
+        // A key no --var gave fails when rendered (compile refuses such a template earlier).
+        let (missing, _) = templates
+            .add("u".into(), "{{ vars.team }}")
+            .expect("compiles");
+        let err = templates
+            .render(&missing, &context([], &input))
+            .expect_err("strict undefined");
+        assert!(err.contains("undefined"), "{err}");
     }
 
     #[test]

@@ -13,22 +13,43 @@
 //! 5. [`exposition`] renders the samples in the Prometheus text format 0.0.4.
 //! 6. [`output`] writes the result atomically, or to stdout.
 //!
-//! [`diagnostic`] renders errors that point into the rule file; [`run`] ties the stages together
-//! for the `run` subcommand.
+//! [`convert`] holds a rule's `convert:` steps, which turn a value's text into a number (regex,
+//! map, parse as boolean, duration or time, scale); [`policy`] what a rule does with missing and
+//! invalid values, duplicate series and empty selections.
+//!
+//! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
+//! patterns and names the output of each input; [`lock`] keeps overlapping runs apart;
+//! [`status`] reports xml2prom's own work as `xml2prom_*` gauges; [`run`] ties the stages
+//! together for the `run` subcommand; [`push`] sends a run's exposition to a Pushgateway;
+//! [`schedule`] repeats runs (`--every`), stopped and reloaded by signals; [`serve`] is the
+//! `serve` subcommand (an exporter that evaluates on scrape).
 #![warn(missing_docs)]
 
 pub mod aggregate;
+pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod convert;
 pub mod diagnostic;
 pub mod dom;
 pub mod evaluate;
+pub mod explain;
 pub mod exposition;
+pub mod init;
+pub mod inputs;
 pub mod labels;
+pub mod lints;
+pub mod lock;
 pub mod output;
+pub mod policy;
+pub mod push;
 pub mod rulefile;
+pub mod ruletest;
 pub mod run;
 pub mod sample;
+pub mod schedule;
+pub mod serve;
+pub mod status;
 pub mod stream;
 pub mod streamable;
 pub mod value;

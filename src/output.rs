@@ -41,7 +41,8 @@ pub struct WriteError {
     pub source: io::Error,
 }
 
-fn describe(err: &io::Error) -> String {
+/// The I/O error in words a user knows: `permission denied`, `the directory does not exist`.
+pub(crate) fn describe(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
         io::ErrorKind::NotFound => "the directory does not exist".to_owned(),
@@ -49,7 +50,8 @@ fn describe(err: &io::Error) -> String {
     }
 }
 
-fn advice(path: &Path, err: &io::Error) -> String {
+/// What to do about an I/O error on `path`, starting with `; `, or nothing.
+pub(crate) fn advice(path: &Path, err: &io::Error) -> String {
     let dir = directory_of(path);
     match err.kind() {
         io::ErrorKind::PermissionDenied => {
@@ -58,6 +60,17 @@ fn advice(path: &Path, err: &io::Error) -> String {
         io::ErrorKind::NotFound => format!("; create {} first", dir.display()),
         _ => String::new(),
     }
+}
+
+/// Whether two paths name the same file, whether or not it exists yet: the same file name in
+/// the same directory (`out.prom`, `./out.prom` and `/abs/out.prom` are one file).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    let canonical_dir = |path: &Path| directory_of(path).canonicalize().ok();
+    a.file_name() == b.file_name()
+        && canonical_dir(a).is_some_and(|dir| Some(dir) == canonical_dir(b))
 }
 
 /// The directory a file lives in; `.` for a bare file name.
@@ -193,6 +206,20 @@ mod tests {
         assert!(write_atomically(&target, b"x 1\n").is_err());
         assert_eq!(entries(dir.path()), ["store.prom"]);
         assert_eq!(entries(&target), ["keep"]);
+    }
+
+    #[test]
+    fn same_file_sees_through_relative_and_absolute_paths() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let absolute = dir.path().join("out.prom");
+        let dotted = dir.path().join(".").join("out.prom");
+        assert!(same_file(&absolute, &dotted));
+        assert!(same_file(Path::new("a.prom"), Path::new("a.prom")));
+        assert!(!same_file(&absolute, &dir.path().join("other.prom")));
+        assert!(!same_file(
+            &absolute,
+            Path::new("/nonexistent-dir/out.prom")
+        ));
     }
 
     #[test]

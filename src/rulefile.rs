@@ -6,17 +6,24 @@
 //! syntax. Checks that need several values (a namespace prefix used in a query, a template
 //! variable that must be a field, two rules sharing a family) are in [`crate::compile`].
 //!
+//! [`json_schema`] gives the JSON Schema of the same types, for editors
+//! (`schemas/rules.schema.json`).
+//!
 //! All YAML parsing lives in this module (and the position lookup in [`crate::diagnostic`]), so
 //! replacing serde_yaml by a maintained fork touches one place.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use schemars::{Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::convert::Convert;
 use crate::diagnostic::{Position, position_at_index};
+use crate::policy::{OnDuplicate, OnEmpty, OnInvalid, OnMissing};
 use crate::sample::MetricType;
 
 /// The rule file format version this build reads.
@@ -30,28 +37,32 @@ pub const MAX_XPATH_BYTES: usize = 4096;
 pub const MAX_XPATH_NESTING: usize = 64;
 
 /// A whole rule file, as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleFile {
     /// Format version; must be [`SUPPORTED_VERSION`].
+    #[schemars(description = "The rule file format version; this xml2prom reads version 1.")]
     pub version: Version,
     /// Namespace prefixes usable in every XPath of the file: prefix -> URI.
     #[serde(default)]
+    #[schemars(schema_with = "named_map::<Prefix, Text>")]
     pub namespaces: BTreeMap<Prefix, String>,
     /// Labels added to every sample: label name -> template over `input`.
     #[serde(default)]
+    #[schemars(schema_with = "named_map::<LabelName, Template>")]
     pub labels: BTreeMap<LabelName, Template>,
     /// The rules, one per metric (several may share a family).
     pub metrics: Vec<Rule>,
 }
 
 /// One entry of `metrics:`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Metric (family) name.
     pub name: MetricName,
     /// HELP text.
+    #[schemars(with = "Text")]
     pub help: String,
     /// Metric type.
     #[serde(rename = "type")]
@@ -62,9 +73,11 @@ pub struct Rule {
     pub value: Option<XPathQuery>,
     /// Named strings read from each selected node: field name -> relative XPath.
     #[serde(default)]
+    #[schemars(schema_with = "named_map::<FieldName, XPathQuery>")]
     pub fields: BTreeMap<FieldName, XPathQuery>,
     /// Labels of the rule's samples: label name -> template over fields and `input`.
     #[serde(default)]
+    #[schemars(schema_with = "named_map::<LabelName, Template>")]
     pub labels: BTreeMap<LabelName, Template>,
     /// How the selected nodes of one label set combine into one sample.
     pub aggregate: Option<Aggregation>,
@@ -72,10 +85,25 @@ pub struct Rule {
     pub buckets: Option<Vec<f64>>,
     /// Summary quantiles, ascending, each in [0, 1].
     pub quantiles: Option<Vec<f64>>,
+    /// How the value's text becomes a number: regex, map, parse, scale.
+    pub convert: Option<Convert>,
+    /// A state set: the states `value` may give; one series per state, 1 for the current one.
+    #[schemars(with = "Option<Vec<Text>>")]
+    pub states: Option<Vec<String>>,
+    /// The label that names the state in a state set (default `state`).
+    pub state_label: Option<LabelName>,
+    /// A selected node without the value or a field.
+    pub on_missing: Option<OnMissing>,
+    /// A value that does not give a number.
+    pub on_invalid: Option<OnInvalid>,
+    /// Two nodes that give the same series, in a rule without `aggregate`.
+    pub on_duplicate: Option<OnDuplicate>,
+    /// What a rule gives when no node produced a sample.
+    pub on_empty: Option<OnEmpty>,
 }
 
 /// How the nodes of one label set combine into one gauge or counter sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregation {
     /// The number of nodes.
@@ -137,6 +165,28 @@ pub enum RuleFileError {
         /// Where, when known.
         position: Option<Position>,
     },
+}
+
+impl RuleFileError {
+    /// The diagnostic code: `read`, `unknown-key`, `missing-key`, `bad-value` (a value of the
+    /// wrong type, or one that fails its check) or `yaml` (syntax).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleFileError::Read { .. } => "read",
+            RuleFileError::Yaml { message, .. } => {
+                if message.contains("unknown field") {
+                    "unknown-key"
+                } else if message.contains("missing field") {
+                    "missing-key"
+                } else if message.contains(": ") && !message.contains("did not find expected") {
+                    // Messages about one value start with its path (`metrics[0].name: ...`).
+                    "bad-value"
+                } else {
+                    "yaml"
+                }
+            }
+        }
+    }
 }
 
 /// Reads and parses a rule file.
@@ -747,6 +797,172 @@ pub fn template_error(err: &minijinja::Error) -> String {
     }
 }
 
+// --- JSON Schema ------------------------------------------------------------------------------
+
+/// The JSON Schema (draft 2020-12) of the rule file, as pretty JSON ending in a newline.
+///
+/// It is generated from the types [`parse`] reads into, so it describes the same keys, value
+/// types and names; `schemas/rules.schema.json` is this text, and a test keeps it up to date.
+/// What needs more than one value or a compiler (XPath syntax, template variables, which keys a
+/// shape needs, rules sharing a family) is left to the loader: a file the schema accepts may
+/// still be refused by `xml2prom check`, with the line and column.
+pub fn json_schema() -> String {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.into_root_schema_for::<RuleFile>();
+    // The `$id` names the format version as a URN: the project has no fixed public URL.
+    let id = format!("urn:xml2prom:rules:v{SUPPORTED_VERSION}");
+    schema.insert("$id".to_owned(), id.into());
+    schema.insert("title".to_owned(), "xml2prom rule file".into());
+    schema.insert(
+        "description".to_owned(),
+        format!(
+            "Rules that turn XML files into Prometheus metrics with xml2prom, format version \
+             {SUPPORTED_VERSION}. Check a file with `xml2prom check FILE`."
+        )
+        .into(),
+    );
+    format!("{:#}\n", schema.as_value())
+}
+
+/// Free text: a YAML number or boolean in its place is read as the text written (`help: 42`
+/// is the text `42`), so the schema accepts those too.
+struct Text;
+
+impl schemars::JsonSchema for Text {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Text".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+/// A mapping whose keys are checked names (`propertyNames`), unlike schemars' own map schema,
+/// which can only express a key's `pattern` and would drop the `not` that refuses `__`.
+fn named_map<K: schemars::JsonSchema, V: schemars::JsonSchema>(
+    generator: &mut SchemaGenerator,
+) -> Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": generator.subschema_for::<K>(),
+        "additionalProperties": generator.subschema_for::<V>(),
+    })
+}
+
+/// A checked name's schema: a string matching `pattern`, refusing what `not` matches.
+macro_rules! name_schema {
+    ($type:ident, $description:expr, $pattern:expr, $not:tt) => {
+        impl schemars::JsonSchema for $type {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($type).into()
+            }
+
+            fn schema_id() -> Cow<'static, str> {
+                concat!(module_path!(), "::", stringify!($type)).into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                schemars::json_schema!({
+                    "description": $description,
+                    "type": "string",
+                    "pattern": $pattern,
+                    "not": $not,
+                })
+            }
+        }
+    };
+}
+
+name_schema!(
+    MetricName,
+    "A Prometheus metric name: letters, digits, `_` and `:`, not starting with a digit; \
+     names starting with `__` are reserved for Prometheus.",
+    "^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+    { "pattern": "^__" }
+);
+
+name_schema!(
+    LabelName,
+    "A Prometheus label name: letters, digits and `_`, not starting with a digit; names \
+     starting with `__` are reserved for Prometheus.",
+    "^[a-zA-Z_][a-zA-Z0-9_]*$",
+    { "pattern": "^__" }
+);
+
+name_schema!(
+    FieldName,
+    "A field name, which templates use as `{{ name }}`: letters, digits and `_`, not starting \
+     with a digit, and not a word templates reserve.",
+    "^[a-zA-Z_][a-zA-Z0-9_]*$",
+    { "enum": RESERVED_FIELD_NAMES }
+);
+
+// Non-ASCII letters are accepted as any non-ASCII character: `\p{...}` classes are not portable
+// across the regex engines of JSON Schema validators, and the loader checks the rest.
+name_schema!(
+    Prefix,
+    "A namespace prefix: an XML name without `:`, not `xml` or `xmlns`.",
+    r"^(?:[a-zA-Z_]|[^\x00-\x7F])(?:[a-zA-Z0-9_.-]|[^\x00-\x7F])*$",
+    { "pattern": "^[xX][mM][lL]([nN][sS])?$" }
+);
+
+impl schemars::JsonSchema for XPathQuery {
+    fn schema_name() -> Cow<'static, str> {
+        "XPathQuery".into()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        concat!(module_path!(), "::XPathQuery").into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "An XPath 1.0 expression, e.g. `count(/store/row)` or `@size`.",
+            "type": ["string", "number", "boolean"],
+            "minLength": 1,
+            "maxLength": MAX_XPATH_BYTES,
+            "pattern": r"\S",
+        })
+    }
+}
+
+impl schemars::JsonSchema for Template {
+    fn schema_name() -> Cow<'static, str> {
+        "Template".into()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        concat!(module_path!(), "::Template").into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "A minijinja template, e.g. `{{ kind | lower }}`; its variables are \
+                            the rule's fields and `input.path`, `input.name`, `input.dir`.",
+            "type": ["string", "number", "boolean"],
+        })
+    }
+}
+
+impl schemars::JsonSchema for Version {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Version".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({ "const": SUPPORTED_VERSION })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -921,5 +1137,112 @@ metrics:
             .is_ok()
         );
         assert!(XPathQuery::parse("  ").is_err());
+    }
+
+    /// Whether the schema schemars gives for `T` alone accepts each of `instances`.
+    fn schema_accepts<T: schemars::JsonSchema>(instances: &[serde_json::Value]) -> Vec<bool> {
+        let schema = schemars::generate::SchemaSettings::draft2020_12()
+            .into_generator()
+            .into_root_schema_for::<T>();
+        let validator =
+            jsonschema::draft202012::new(schema.as_value()).expect("the schema compiles");
+        instances.iter().map(|i| validator.is_valid(i)).collect()
+    }
+
+    /// Every string of up to three characters from an alphabet that covers the edges of the
+    /// name rules, and a few longer words.
+    fn candidate_names() -> Vec<String> {
+        let alphabet = ['a', 'Z', '0', '_', ':', '.', '-', ' ', 'é', 'x'];
+        let mut names = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..3 {
+            last = last
+                .iter()
+                .flat_map(|prefix| alphabet.iter().map(move |c| format!("{prefix}{c}")))
+                .collect();
+            names.extend(last.iter().cloned());
+        }
+        for word in [
+            "xml", "XmL", "xmlns", "XMLNS", "xmlx", "xmlnsx", "input", "loop", "self", "inputs",
+            "__name__", "a__b", "a\n", "€uro", "ünï", "a\u{300}",
+        ] {
+            names.push(word.to_owned());
+        }
+        names
+    }
+
+    #[test]
+    fn schema_names_agree_with_the_checks() {
+        let names = candidate_names();
+        let instances: Vec<serde_json::Value> = names.iter().map(|n| n.as_str().into()).collect();
+        let metric = schema_accepts::<MetricName>(&instances);
+        let label = schema_accepts::<LabelName>(&instances);
+        let field = schema_accepts::<FieldName>(&instances);
+        let prefix = schema_accepts::<Prefix>(&instances);
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(
+                MetricName::parse(name).is_ok(),
+                metric[i],
+                "metric name {name:?}"
+            );
+            assert_eq!(
+                LabelName::parse(name).is_ok(),
+                label[i],
+                "label name {name:?}"
+            );
+            assert_eq!(
+                FieldName::parse(name).is_ok(),
+                field[i],
+                "field name {name:?}"
+            );
+            // The schema reads any non-ASCII character as a letter; on ASCII it is exact.
+            if name.is_ascii() {
+                assert_eq!(Prefix::parse(name).is_ok(), prefix[i], "prefix {name:?}");
+            } else if Prefix::parse(name).is_ok() {
+                assert!(prefix[i], "prefix {name:?}");
+            }
+        }
+        assert!(prefix[names.iter().position(|n| n == "ünï").expect("listed")]);
+    }
+
+    #[test]
+    fn schema_xpath_and_version_agree_with_the_checks() {
+        let texts = [
+            "count(/a)",
+            "@a",
+            " . ",
+            "",
+            "  ",
+            "\t",
+            &"a".repeat(MAX_XPATH_BYTES),
+        ];
+        let instances: Vec<serde_json::Value> = texts.iter().map(|&t| t.into()).collect();
+        for (text, accepted) in texts.iter().zip(schema_accepts::<XPathQuery>(&instances)) {
+            assert_eq!(XPathQuery::parse(text).is_ok(), accepted, "{text:?}");
+        }
+        let too_long = "a".repeat(MAX_XPATH_BYTES + 1);
+        assert_eq!(
+            schema_accepts::<XPathQuery>(&[too_long.into()]),
+            [false],
+            "longer than the limit"
+        );
+        let versions = [
+            serde_json::json!(SUPPORTED_VERSION),
+            2.into(),
+            0.into(),
+            "1".into(),
+        ];
+        assert_eq!(
+            schema_accepts::<Version>(&versions),
+            [true, false, false, false]
+        );
+        let schema: serde_json::Value =
+            serde_json::from_str(&json_schema()).expect("the schema is JSON");
+        let description = schema["properties"]["version"]["description"].as_str();
+        assert!(
+            description.is_some_and(|d| d.contains(&format!("version {SUPPORTED_VERSION}."))),
+            "{description:?}"
+        );
+        assert!(json_schema().ends_with("}\n"));
     }
 }

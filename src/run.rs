@@ -1,11 +1,18 @@
 //! Run: the `run` subcommand, tying the stages together.
 //!
-//! Rule file -> compiled rules (every problem reported before any XML is read) -> for each
-//! input: read, refuse hostile XML, parse, evaluate -> one set of families -> exposition ->
-//! atomic output. Any failure stops the run before the output is touched, so the previous
-//! `.prom` file stays as it was.
+//! `--input` arguments -> input files ([`inputs`]) -> rule file -> compiled rules (every problem
+//! reported before any XML is read) -> the output's lock ([`lock`]) -> for each input: read,
+//! refuse hostile XML, parse, evaluate -> families (plus self-metrics, [`status`]) ->
+//! exposition -> atomic output -> the status file, whatever happened before.
+//!
+//! With one output for all inputs, any failure leaves the output untouched. With one output per
+//! input (`--output-dir`), a failure leaves that input's previous file untouched and the others
+//! are still written. Either way every failure is recorded in [`RunOutcome::errors`], not
+//! returned at the first.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use sxd_document::Package;
 
@@ -14,9 +21,14 @@ use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::dom;
 use crate::evaluate::{self, EvalError, Evaluation, RuleSamples};
 use crate::exposition;
+use crate::inputs::{self, InputError, OutputClash};
+use crate::lock::{self, LockError, OutputLock};
 use crate::output::{self, Destination, WriteError};
-use crate::rulefile::{self, RuleFileError};
-use crate::sample::{DuplicateSeries, Families, Origin};
+use crate::policy::SkipReason;
+use crate::push::{self, PushError, PushTarget};
+use crate::rulefile::{self, LabelName, RuleFileError};
+use crate::sample::{DuplicateSeries, Families, MetricType, Origin};
+use crate::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
 use crate::stream::StreamEngine;
 use crate::xml::{self, XmlError, XmlLimits};
 
@@ -44,15 +56,26 @@ impl Engine {
     }
 }
 
+/// Where a run writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outputs {
+    /// One output for all inputs (`--output FILE` or `-`): any failure writes nothing.
+    One(Destination),
+    /// One `.prom` file per input in this directory (`--output-dir`), named after the input.
+    PerInput(PathBuf),
+    /// No file: the exposition is only pushed (`--push` without `--output`).
+    PushOnly,
+}
+
 /// Everything `run` needs, checked.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     /// The rule file.
     pub rules: PathBuf,
-    /// The XML files.
+    /// The `--input` arguments: paths and glob patterns.
     pub inputs: Vec<PathBuf>,
     /// Where the exposition goes.
-    pub output: Destination,
+    pub output: Outputs,
     /// Limits on each input.
     pub limits: XmlLimits,
     /// The engine choice.
@@ -61,17 +84,46 @@ pub struct RunConfig {
     pub max_dom_bytes: u64,
     /// Print which engine runs each rule.
     pub verbose: bool,
+    /// How long to wait for another run that holds the output's lock.
+    pub lock_timeout: Duration,
+    /// Add xml2prom's own metrics (`xml2prom_*`) to each output.
+    pub self_metrics: bool,
+    /// Where to write the run's status, on every run.
+    pub status_file: Option<PathBuf>,
+    /// Template variables (`--var KEY=VALUE`), seen as `{{ vars.KEY }}`.
+    pub vars: BTreeMap<String, String>,
+    /// Labels added to every sample of the rule file's metrics (`--label NAME=VALUE`).
+    pub labels: Vec<(LabelName, String)>,
+    /// The Pushgateway that also gets the exposition (`--push`), with one output for all
+    /// inputs.
+    pub push: Option<PushTarget>,
 }
 
-/// What a successful run did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunSummary {
-    /// Number of families written.
-    pub families: usize,
-    /// Number of series written.
+/// What a run did: what it wrote, and every failure on the way.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// Number of output files (or stdout) written.
+    pub outputs: usize,
+    /// Number of series written, over all outputs.
     pub series: usize,
     /// Things worth telling the user that did not stop the run.
     pub warnings: Vec<String>,
+    /// Every failure, in the order met.
+    pub errors: Vec<RunError>,
+    /// Each input (a path, or a pattern that gave none), and whether its samples were written.
+    pub inputs: BTreeMap<String, bool>,
+}
+
+impl RunOutcome {
+    /// The process exit code: 0 without failures, 2 if the rule file or the command line is
+    /// wrong, 1 for any other failure.
+    pub fn exit_code(&self) -> u8 {
+        self.errors
+            .iter()
+            .map(RunError::exit_code)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// A rule file that cannot be used: unreadable, malformed, or with problems found by
@@ -98,23 +150,27 @@ impl RulesError {
             RulesError::Load(RuleFileError::Read { path, source }) => vec![(
                 Diagnostic {
                     severity: Severity::Error,
+                    code: "read",
                     message: format!("cannot read the rule file: {source}"),
                     file: path.display().to_string(),
                     position: None,
-                    help: Some("check the --rules path".to_owned()),
+                    help: Some("check the path of the rule file".to_owned()),
                 },
                 String::new(),
             )],
-            RulesError::Load(RuleFileError::Yaml {
-                path,
-                text,
-                message,
-                position,
-            }) => {
+            RulesError::Load(
+                error @ RuleFileError::Yaml {
+                    path,
+                    text,
+                    message,
+                    position,
+                },
+            ) => {
                 let names = rulefile::rule_names(text);
                 vec![(
                     Diagnostic {
                         severity: Severity::Error,
+                        code: error.code(),
                         message: name_the_rule(message, &names),
                         file: path.display().to_string(),
                         position: *position,
@@ -137,6 +193,7 @@ impl RulesError {
                         (
                             Diagnostic {
                                 severity: Severity::Error,
+                                code: error.kind.code(),
                                 message: name_the_rule(&error.to_string(), &names),
                                 file: path.display().to_string(),
                                 position,
@@ -156,7 +213,7 @@ impl RulesError {
 
 /// Adds the rule's metric name to a message that starts with its path:
 /// `metrics[1].value: ...` becomes ``metrics[1].value (rule `store_rows`): ...``.
-fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
+pub(crate) fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
     let name = message
         .strip_prefix("metrics[")
         .and_then(|rest| rest.split_once(']'))
@@ -169,7 +226,10 @@ fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
 }
 
 /// The position of the longest prefix of `path` that exists (a missing key points at its rule).
-fn locate_nearest(source: &str, path: &diagnostic::FieldPath) -> Option<diagnostic::Position> {
+pub(crate) fn locate_nearest(
+    source: &str,
+    path: &diagnostic::FieldPath,
+) -> Option<diagnostic::Position> {
     let mut segments = path.0.clone();
     while segments.pop().is_some() {
         if let Some(position) =
@@ -226,17 +286,82 @@ pub enum RunError {
     /// Two samples for one series.
     #[error(transparent)]
     Duplicate(#[from] Box<DuplicateSeries>),
+    /// An `--input` pattern gave no file.
+    #[error(transparent)]
+    Input(InputError),
+    /// Two inputs would write the same file in `--output-dir`.
+    #[error(transparent)]
+    OutputClash(OutputClash),
+    /// Another run holds the output's lock, or the lock file cannot be used.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// `--status-file` names a file the run writes as an output.
+    #[error(
+        "--status-file {} is also an output of this run; give the status file another name",
+        path.display()
+    )]
+    StatusClash {
+        /// The status file.
+        path: PathBuf,
+    },
+    /// A `--label` that the rule file sets too, or that a histogram or summary reserves.
+    #[error("--label {label}: {problem}")]
+    LabelClash {
+        /// The label.
+        label: String,
+        /// Who else sets or reserves it, and what to do.
+        problem: String,
+    },
+    /// A `--grouping` label (or `job`) that the samples carry too: the Pushgateway would
+    /// silently replace their values with the group's.
+    #[error("{flag}: {problem}")]
+    GroupingClash {
+        /// The flag that sets the label: `--job` or `--grouping NAME`.
+        flag: String,
+        /// Who else sets it, and what to do.
+        problem: String,
+    },
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The Pushgateway could not be reached or refused the push.
+    #[error(transparent)]
+    Push(#[from] PushError),
 }
 
 impl RunError {
     /// The process exit code: 2 for a rule file problem, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Rules(_) => 2,
+            RunError::Rules(_)
+            | RunError::OutputClash(_)
+            | RunError::StatusClash { .. }
+            | RunError::LabelClash { .. }
+            | RunError::GroupingClash { .. } => 2,
             _ => 1,
+        }
+    }
+
+    /// The stage the failure is counted in, in the status file.
+    pub fn stage(&self) -> Stage {
+        match self {
+            RunError::Rules(_)
+            | RunError::StatusClash { .. }
+            | RunError::LabelClash { .. }
+            | RunError::GroupingClash { .. } => Stage::Rules,
+            RunError::Input(_)
+            | RunError::Xml {
+                source: XmlError::Read { .. },
+                ..
+            } => Stage::Read,
+            RunError::Xml { .. } | RunError::DomTooLarge { .. } => Stage::Xml,
+            RunError::Eval { .. } => Stage::Evaluate,
+            RunError::Duplicate(_) | RunError::OutputClash(_) => Stage::Duplicate,
+            // A lock file that cannot be created means the output cannot be written either.
+            RunError::Lock(LockError::Open { .. }) => Stage::Write,
+            RunError::Lock(_) => Stage::Lock,
+            RunError::Write(_) => Stage::Write,
+            RunError::Push(_) => Stage::Push,
         }
     }
 
@@ -272,10 +397,13 @@ fn byte_size(bytes: u64) -> String {
     }
 }
 
-/// Loads and compiles a rule file.
-pub fn load_rules(path: &Path) -> Result<CompiledRules, RulesError> {
+/// Loads and compiles a rule file, with the values of `--var`.
+pub fn load_rules(
+    path: &Path,
+    vars: &BTreeMap<String, String>,
+) -> Result<CompiledRules, RulesError> {
     let loaded = rulefile::load(path).map_err(RulesError::Load)?;
-    compile::compile(loaded.rules).map_err(|errors| RulesError::Compile {
+    compile::compile_with_vars(loaded.rules, vars).map_err(|errors| RulesError::Compile {
         path: loaded.path,
         source: loaded.source,
         errors,
@@ -310,7 +438,7 @@ enum Source<'a> {
 }
 
 /// Evaluates the rules on one input with the chosen engines. The DOM, if one was built, ends up
-/// in `document`, for the caller to drop (or not: see [`run`]).
+/// in `document`, for the caller to drop.
 fn evaluate_source(
     rules: &CompiledRules,
     source: Source<'_>,
@@ -408,16 +536,23 @@ pub struct EngineConfig {
     pub max_dom_bytes: u64,
 }
 
-/// Adds one input's results to the families.
+/// Adds one input's results to the families, and a warning per rule that skipped nodes.
 fn add_results(
     families: &mut Families,
     rules: &CompiledRules,
     results: Vec<RuleSamples>,
     input: &Path,
+    warnings: &mut Vec<String>,
 ) -> Result<(), RunError> {
     let input: std::sync::Arc<str> = input.display().to_string().into();
     for result in results {
         let rule = &rules.rules[result.rule];
+        if let Some(report) = result.skips.report() {
+            warnings.push(format!(
+                "{input}: rule {} ({}): {report}",
+                rule.id, rule.name
+            ));
+        }
         let id: std::sync::Arc<str> = rule.id.as_str().into();
         for sample in result.samples {
             let origin = Origin {
@@ -435,36 +570,26 @@ pub fn collect(
     rules: &CompiledRules,
     inputs: &[PathBuf],
     config: &EngineConfig,
+    warnings: &mut Vec<String>,
 ) -> Result<Families, RunError> {
-    collect_keeping_last_document(rules, inputs, config).map(|(families, _)| families)
-}
-
-/// [`collect`], handing back the DOM of the last input (if the DOM engine ran) instead of
-/// dropping it. Each earlier DOM is dropped before the next input is read.
-fn collect_keeping_last_document(
-    rules: &CompiledRules,
-    inputs: &[PathBuf],
-    config: &EngineConfig,
-) -> Result<(Families, Option<Package>), RunError> {
     let mut families = Families::new();
-    let mut document = None;
     for input in inputs {
-        drop(document.take());
-        let results = evaluate_source(rules, Source::File(input), input, config, &mut document)?;
-        add_results(&mut families, rules, results, input)?;
+        let results = evaluate_source(rules, Source::File(input), input, config, &mut None)?;
+        add_results(&mut families, rules, results, input, warnings)?;
     }
-    Ok((families, document))
+    Ok(families)
 }
 
 /// Evaluates compiled rules on one input's bytes with the chosen engine and renders the
-/// exposition text (for tests that compare engines, and for callers holding the bytes).
+/// exposition text (for tests that compare engines, and for callers holding the bytes), with
+/// the warnings a run would print (rules that skipped nodes).
 pub fn evaluate_to_text(
     rules: &CompiledRules,
     bytes: &[u8],
     input: &Path,
     limits: &XmlLimits,
     engine: Engine,
-) -> Result<String, RunError> {
+) -> Result<(String, Vec<String>), RunError> {
     let config = EngineConfig {
         limits: limits.clone(),
         engine,
@@ -472,16 +597,127 @@ pub fn evaluate_to_text(
     };
     let results = evaluate_source(rules, Source::Bytes(bytes), input, &config, &mut None)?;
     let mut families = Families::new();
-    add_results(&mut families, rules, results, input)?;
-    Ok(exposition::render(&families))
+    let mut warnings = Vec::new();
+    add_results(&mut families, rules, results, input, &mut warnings)?;
+    Ok((exposition::render(&families), warnings))
 }
 
-/// The `run` subcommand. Meant to be called once per process: it leaves the last input's DOM
-/// for the end of the process to free.
-pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
-    let rules = load_rules(&config.rules).map_err(RunError::Rules)?;
+/// The `run` subcommand: every input, every output; failures are gathered, not returned early,
+/// so that with `--output-dir` one broken input does not stop the others. The rule file is read
+/// and compiled first.
+pub fn run(config: &RunConfig) -> RunOutcome {
+    match load_rules(&config.rules, &config.vars) {
+        Ok(rules) => run_inner(config, Ok(&rules)),
+        Err(error) => run_inner(config, Err(error)),
+    }
+}
+
+/// One run with rules already compiled (by [`load_rules`]): what `run --every` does on each
+/// tick, so that a rule file broken meanwhile does not stop it.
+pub fn run_with_rules(config: &RunConfig, rules: &CompiledRules) -> RunOutcome {
+    run_inner(config, Ok(rules))
+}
+
+/// A run whose rule file cannot be used: the failure, and the status file that reports it.
+pub fn run_with_broken_rules(config: &RunConfig, error: RulesError) -> RunOutcome {
+    run_inner(config, Err(error))
+}
+
+fn run_inner(config: &RunConfig, rules: Result<&CompiledRules, RulesError>) -> RunOutcome {
+    let started = Instant::now();
+    let mut outcome = RunOutcome::default();
+    let (inputs, input_errors) = inputs::expand(&config.inputs);
+    for input in &inputs {
+        outcome.inputs.insert(input.display().to_string(), false);
+    }
+    for error in input_errors {
+        outcome.inputs.insert(error.pattern().to_owned(), false);
+        outcome.errors.push(RunError::Input(error));
+    }
+    let Some(status_file) = &config.status_file else {
+        let _lock = write_outputs(config, rules, &inputs, &mut outcome);
+        return outcome;
+    };
+    // The status file must never replace an output, not even with the news of a failure.
+    if writes_to(config, &inputs, status_file) {
+        outcome.errors.push(RunError::StatusClash {
+            path: status_file.clone(),
+        });
+        return outcome;
+    }
+    let _lock = write_outputs(config, rules, &inputs, &mut outcome);
+    let status = RunStatus {
+        finished_at: SystemTime::now(),
+        duration: started.elapsed(),
+        inputs: outcome
+            .inputs
+            .iter()
+            .map(|(input, &success)| (input.clone(), success))
+            .collect(),
+        failures: outcome.errors.iter().map(RunError::stage).collect(),
+    };
+    let name = status_file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = status::render_status(&status, &name);
+    match output::write_atomically(status_file, text.as_bytes()) {
+        Ok(()) => warn_unless_prom(status_file, &mut outcome.warnings),
+        Err(error) => outcome.errors.push(RunError::Write(error)),
+    }
+    outcome
+}
+
+/// Prints a run's warnings and failures to stderr, as `run` does after each run.
+pub fn report(outcome: &RunOutcome) {
+    use std::io::Write;
+    // If stderr itself is gone there is nobody left to tell.
+    let mut stderr = std::io::stderr().lock();
+    for warning in &outcome.warnings {
+        let _ = writeln!(stderr, "xml2prom: warning: {warning}");
+    }
+    for error in &outcome.errors {
+        let _ = stderr.write_all(error.report().as_bytes());
+    }
+}
+
+/// Whether the run writes `path` as an output.
+fn writes_to(config: &RunConfig, inputs: &[PathBuf], path: &Path) -> bool {
+    match &config.output {
+        Outputs::One(Destination::Stdout) | Outputs::PushOnly => false,
+        Outputs::One(Destination::File(output)) => output::same_file(output, path),
+        Outputs::PerInput(dir) => inputs::outputs_in(dir, inputs)
+            .unwrap_or_default()
+            .iter()
+            .any(|output| output::same_file(output, path)),
+    }
+}
+
+/// Evaluates every input and writes every output, recording each failure.
+fn write_outputs(
+    config: &RunConfig,
+    rules: Result<&CompiledRules, RulesError>,
+    inputs: &[PathBuf],
+    outcome: &mut RunOutcome,
+) -> Option<OutputLock> {
+    let rules = match rules {
+        Ok(rules) => rules,
+        Err(error) => {
+            outcome.errors.push(RunError::Rules(error));
+            return None;
+        }
+    };
+    // Rules cannot clash with the self-metrics: compile refuses the `xml2prom_` prefix.
+    let mut clashes = label_clashes(rules, &config.labels);
+    if let Some(target) = &config.push {
+        clashes.extend(grouping_clashes(rules, &config.labels, target));
+    }
+    if !clashes.is_empty() {
+        outcome.errors.extend(clashes);
+        return None;
+    }
     if config.verbose {
-        for line in engine_report(&rules, config.engine) {
+        for line in engine_report(rules, config.engine) {
             eprintln!("xml2prom: {line}");
         }
     }
@@ -490,26 +726,570 @@ pub fn run(config: &RunConfig) -> Result<RunSummary, RunError> {
         engine: config.engine,
         max_dom_bytes: config.max_dom_bytes,
     };
-    let (families, document) = collect_keeping_last_document(&rules, &config.inputs, &engines)?;
+    let labels: Vec<(String, String)> = config
+        .labels
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+        .collect();
+    let outputs = match &config.output {
+        Outputs::PerInput(dir) => match inputs::outputs_in(dir, inputs) {
+            Ok(outputs) => outputs,
+            Err(clashes) => {
+                outcome
+                    .errors
+                    .extend(clashes.into_iter().map(RunError::OutputClash));
+                return None;
+            }
+        },
+        Outputs::One(_) | Outputs::PushOnly => Vec::new(),
+    };
+    // Held until the run ends, status file included; the rule file is checked first, so a broken
+    // one fails at once.
+    let lock_file = match &config.output {
+        Outputs::One(Destination::Stdout) | Outputs::PushOnly => None,
+        Outputs::One(Destination::File(path)) => Some(lock::lock_file_for_output(path)),
+        Outputs::PerInput(dir) => Some(lock::lock_file_for_directory(dir)),
+    };
+    let lock = match lock_file.map(|path| lock::acquire(&path, config.lock_timeout)) {
+        Some(Err(error)) => {
+            outcome.errors.push(RunError::Lock(error));
+            return None;
+        }
+        Some(Ok(lock)) => Some(lock),
+        None => None,
+    };
+    let one = match &config.output {
+        Outputs::One(destination) => Some(Some(destination)),
+        Outputs::PushOnly => Some(None),
+        Outputs::PerInput(_) => None,
+    };
+    match one {
+        Some(destination) => {
+            // Any failure, including a pattern that matched nothing, writes nothing.
+            let production = produce(
+                rules,
+                inputs,
+                &engines,
+                &labels,
+                &mut outcome.errors,
+                &mut outcome.warnings,
+            );
+            if outcome.errors.is_empty() {
+                write_output(production, destination, rules, config, outcome);
+            }
+            if let Some(Destination::File(path)) = destination
+                && outcome.outputs > 0
+            {
+                warn_unless_prom(path, &mut outcome.warnings);
+            }
+        }
+        None => {
+            for (input, output) in inputs.iter().zip(outputs) {
+                let mut errors = Vec::new();
+                let input = std::slice::from_ref(input);
+                let mut warnings = Vec::new();
+                let production =
+                    produce(rules, input, &engines, &labels, &mut errors, &mut warnings);
+                outcome.warnings.extend(warnings);
+                if errors.is_empty() {
+                    let destination = Destination::File(output);
+                    write_output(production, Some(&destination), rules, config, outcome);
+                }
+                outcome.errors.extend(errors);
+            }
+        }
+    }
+    lock
+}
+
+/// The `--label`s that the rule file sets itself, or that one of its histograms or summaries
+/// reserves (`le`, `quantile`).
+pub fn label_clashes(rules: &CompiledRules, labels: &[(LabelName, String)]) -> Vec<RunError> {
+    let mut clashes = Vec::new();
+    for (label, _) in labels {
+        let clash = |problem: String| RunError::LabelClash {
+            label: label.as_str().to_owned(),
+            problem,
+        };
+        if rules.global_labels.iter().any(|(name, _)| name == label) {
+            clashes.push(clash(
+                "the rule file's top-level `labels:` sets it too; remove one of them".to_owned(),
+            ));
+        }
+        for rule in &rules.rules {
+            let reserved = match rule.kind {
+                MetricType::Histogram => Some("le"),
+                MetricType::Summary => Some("quantile"),
+                MetricType::Gauge | MetricType::Counter => None,
+            };
+            if rule.labels.iter().any(|(name, _)| name == label) {
+                clashes.push(clash(format!(
+                    "{} (`{}`) sets it too; remove one of them",
+                    rule.id, rule.name
+                )));
+            } else if reserved == Some(label.as_str()) {
+                clashes.push(clash(format!(
+                    "{} (`{}`) is a {}, which adds `{}` to each series; choose another label \
+                     name",
+                    rule.id,
+                    rule.name,
+                    rule.kind,
+                    label.as_str()
+                )));
+            }
+        }
+    }
+    clashes
+}
+
+/// The labels of the pushed group (`job` and `--grouping`) that the samples carry too: the
+/// rule file's labels, a `--label` with another value, or the `le`/`quantile` of a histogram
+/// or summary. The Pushgateway would replace their values with the group's without a word.
+fn grouping_clashes(
+    rules: &CompiledRules,
+    labels: &[(LabelName, String)],
+    target: &PushTarget,
+) -> Vec<RunError> {
+    let mut clashes = Vec::new();
+    let group = std::iter::once(("job", target.job.as_str())).chain(
+        target
+            .grouping
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
+    for (label, value) in group {
+        let (flag, shown) = if label == "job" {
+            ("--job".to_owned(), "`job` (--job)".to_owned())
+        } else {
+            (format!("--grouping {label}"), format!("`{label}`"))
+        };
+        let clash = |problem: String| RunError::GroupingClash {
+            flag: flag.clone(),
+            problem: format!(
+                "{problem}; the Pushgateway would replace its values with the group's \
+                 `{value}`. Remove one of them, or rename the label in the rule file"
+            ),
+        };
+        if rules
+            .global_labels
+            .iter()
+            .any(|(name, _)| name.as_str() == label)
+        {
+            clashes.push(clash(format!(
+                "the rule file's top-level `labels:` sets {shown} too"
+            )));
+        }
+        for rule in &rules.rules {
+            let reserved = match rule.kind {
+                MetricType::Histogram => Some("le"),
+                MetricType::Summary => Some("quantile"),
+                MetricType::Gauge | MetricType::Counter => None,
+            };
+            if rule.labels.iter().any(|(name, _)| name.as_str() == label) || reserved == Some(label)
+            {
+                clashes.push(clash(format!(
+                    "{} (`{}`) sets {shown} too",
+                    rule.id, rule.name
+                )));
+            }
+        }
+        if let Some((_, other)) = labels.iter().find(|(name, _)| name.as_str() == label)
+            && other != value
+        {
+            clashes.push(clash(format!("--label {label}={other} sets {shown} too")));
+        }
+    }
+    clashes
+}
+
+/// One output being produced: its families, and what its self-metrics will report
+/// ([`Production::finish`] adds them).
+pub struct Production {
+    families: Families,
+    /// Series per rule, by rule index.
+    samples_per_rule: Vec<usize>,
+    /// Nodes each rule skipped, by rule index, per reason (in [`SkipReason::ALL`] order).
+    skipped_per_rule: Vec<[u64; 3]>,
+    inputs: Vec<InputFacts>,
+    started: Instant,
+}
+
+/// Evaluates the rules against each input and gathers the families, recording every failure
+/// (an input that fails adds nothing, and the inputs after it are still evaluated).
+pub fn produce(
+    rules: &CompiledRules,
+    inputs: &[PathBuf],
+    config: &EngineConfig,
+    labels: &[(String, String)],
+    errors: &mut Vec<RunError>,
+    warnings: &mut Vec<String>,
+) -> Production {
+    let mut production = Production {
+        families: Families::new(),
+        samples_per_rule: vec![0; rules.rules.len()],
+        skipped_per_rule: vec![[0; 3]; rules.rules.len()],
+        inputs: Vec::with_capacity(inputs.len()),
+        started: Instant::now(),
+    };
+    for input in inputs {
+        production.inputs.push(InputFacts::of(input));
+        let added = evaluate_source(rules, Source::File(input), input, config, &mut None).and_then(
+            |results| {
+                let mut labelled = Vec::with_capacity(results.len());
+                for mut result in results {
+                    if let Some(count) = production.samples_per_rule.get_mut(result.rule) {
+                        *count += result.samples.len();
+                    }
+                    if let Some(counts) = production.skipped_per_rule.get_mut(result.rule) {
+                        for (count, reason) in counts.iter_mut().zip(SkipReason::ALL) {
+                            *count += result.skips.count(reason);
+                        }
+                    }
+                    result.samples = evaluate::with_global_labels(result.samples, labels);
+                    labelled.push(result);
+                }
+                add_results(&mut production.families, rules, labelled, input, warnings)
+            },
+        );
+        if let Err(error) = added {
+            errors.push(error);
+        }
+    }
+    production
+}
+
+impl Production {
+    /// The families with the self-metrics added, each labelled `output="{output}"` (an empty
+    /// name leaves the label out), or without them for `None`; and the inputs the families
+    /// come from.
+    pub fn finish(
+        mut self,
+        rules: &CompiledRules,
+        output: Option<&str>,
+    ) -> (Families, Vec<String>) {
+        if let Some(output) = output {
+            let facts = OutputFacts {
+                output: output.to_owned(),
+                duration: self.started.elapsed(),
+                rule_samples: rules
+                    .rules
+                    .iter()
+                    .zip(&self.samples_per_rule)
+                    .map(|(rule, &count)| (rule.id.clone(), rule.name.as_str().to_owned(), count))
+                    .collect(),
+                rule_skipped: rules
+                    .rules
+                    .iter()
+                    .zip(&self.skipped_per_rule)
+                    .flat_map(|(rule, counts)| {
+                        SkipReason::ALL
+                            .into_iter()
+                            .zip(*counts)
+                            .filter(|(reason, _)| rule.can_skip(*reason))
+                            .map(|(reason, count)| {
+                                (
+                                    rule.id.clone(),
+                                    rule.name.as_str().to_owned(),
+                                    reason,
+                                    count,
+                                )
+                            })
+                    })
+                    .collect(),
+                inputs: self.inputs.clone(),
+                written_at: SystemTime::now(),
+            };
+            status::add_self_metrics(&mut self.families, &facts);
+        }
+        let inputs = self.inputs.into_iter().map(|facts| facts.input).collect();
+        (self.families, inputs)
+    }
+}
+
+/// Adds the self-metrics (unless turned off), renders the families, writes them to the
+/// destination (none with `--push` alone) and pushes them (with `--push`). A failed write does
+/// not stop the push, nor a failed push the write: each is a failure of its own stage.
+fn write_output(
+    production: Production,
+    destination: Option<&Destination>,
+    rules: &CompiledRules,
+    config: &RunConfig,
+    outcome: &mut RunOutcome,
+) {
+    let output = match destination {
+        None | Some(Destination::Stdout) => String::new(),
+        Some(Destination::File(path)) => path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let (families, produced_from) =
+        production.finish(rules, config.self_metrics.then_some(output.as_str()));
     let text = exposition::render(&families);
-    output::write(&config.output, &text)?;
-    // The process ends after `run`. Freeing a DOM node by node takes a tenth of a second per
-    // 100 MB of XML (millions of allocations), and the system takes the memory back at exit
-    // in one go anyway.
-    std::mem::forget(document);
-    let mut warnings = Vec::new();
-    if let Destination::File(path) = &config.output
-        && path.extension().is_none_or(|e| e != "prom")
-    {
+    let written = match destination {
+        Some(destination) => match output::write(destination, &text) {
+            Ok(()) => {
+                outcome.outputs += 1;
+                true
+            }
+            Err(error) => {
+                outcome.errors.push(RunError::Write(error));
+                false
+            }
+        },
+        None => false,
+    };
+    let pushed = match &config.push {
+        Some(target) => match push::push(target, &text) {
+            Ok(()) => true,
+            Err(error) => {
+                outcome.errors.push(RunError::Push(error));
+                false
+            }
+        },
+        None => false,
+    };
+    // An input reached its output when its file was written, or, with --push alone, when it
+    // was pushed.
+    if written || (destination.is_none() && pushed) {
+        outcome.series += families.series_count();
+        for input in produced_from {
+            outcome.inputs.insert(input, true);
+        }
+    }
+}
+
+/// Warns that node_exporter's textfile collector will not read a file not ending in `.prom`.
+fn warn_unless_prom(path: &Path, warnings: &mut Vec<String>) {
+    if path.extension().is_none_or(|e| e != "prom") {
         warnings.push(format!(
             "{} was written, but node_exporter's textfile collector reads only files ending \
              in .prom",
             path.display()
         ));
     }
-    Ok(RunSummary {
-        families: families.iter().count(),
-        series: families.series_count(),
-        warnings,
-    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(yaml: &str) -> CompiledRules {
+        let file = rulefile::parse(yaml).expect("valid YAML");
+        compile::compile(file).expect("valid rules")
+    }
+
+    fn label(name: &str) -> (LabelName, String) {
+        (LabelName::parse(name).expect("valid name"), "x".to_owned())
+    }
+
+    #[test]
+    fn constant_labels_must_not_clash_with_the_rule_file() {
+        let rules = rules(
+            "version: 1\nlabels: { path: '{{ input.path }}' }\nmetrics:\n\
+             - { name: a, help: h, type: gauge, value: '1', labels: { kind: k } }\n\
+             - { name: b, help: h, type: summary, select: //r, value: '@v', quantiles: [0.5] }\n",
+        );
+        let clashes: Vec<String> = label_clashes(
+            &rules,
+            &[
+                label("path"),
+                label("kind"),
+                label("quantile"),
+                label("le"),
+                label("site"),
+            ],
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            clashes,
+            [
+                "--label path: the rule file's top-level `labels:` sets it too; remove one of them",
+                "--label kind: metrics[0] (`a`) sets it too; remove one of them",
+                "--label quantile: metrics[1] (`b`) is a summary, which adds `quantile` to each \
+                 series; choose another label name",
+            ]
+        );
+    }
+
+    #[test]
+    fn group_labels_must_not_be_labels_of_the_samples() {
+        let rules = rules(
+            "version: 1\nlabels: { site: '{{ input.name }}' }\nmetrics:\n\
+             - { name: a, help: h, type: gauge, value: '1', labels: { job: k } }\n\
+             - { name: b, help: h, type: summary, select: //r, value: '@v', quantiles: [0.5] }\n",
+        );
+        let grouping = ["site", "quantile", "team", "region", "other"]
+            .into_iter()
+            .map(label)
+            .collect();
+        let target = PushTarget::new("http://gw", "batch", grouping, Duration::from_secs(1))
+            .expect("valid target");
+        // `--label team=x` agrees with the group's `team=x`; `region=eu` does not.
+        let labels = [
+            label("team"),
+            (LabelName::parse("region").expect("valid"), "eu".to_owned()),
+        ];
+        let clashes: Vec<String> = grouping_clashes(&rules, &labels, &target)
+            .iter()
+            .map(|error| {
+                assert_eq!((error.exit_code(), error.stage()), (2, Stage::Rules));
+                error.to_string()
+            })
+            .collect();
+        let tail = |value: &str| {
+            format!(
+                "; the Pushgateway would replace its values with the group's `{value}`. Remove \
+                 one of them, or rename the label in the rule file"
+            )
+        };
+        assert_eq!(
+            clashes,
+            [
+                format!(
+                    "--job: metrics[0] (`a`) sets `job` (--job) too{}",
+                    tail("batch")
+                ),
+                format!(
+                    "--grouping site: the rule file's top-level `labels:` sets `site` too{}",
+                    tail("x")
+                ),
+                format!(
+                    "--grouping quantile: metrics[1] (`b`) sets `quantile` too{}",
+                    tail("x")
+                ),
+                format!(
+                    "--grouping region: --label region=eu sets `region` too{}",
+                    tail("x")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn failures_count_in_their_stage_and_the_worst_sets_the_exit_code() {
+        let no_match = RunError::Input(InputError::NoMatch {
+            pattern: "*.xml".to_owned(),
+        });
+        let unreadable = RunError::Xml {
+            input: PathBuf::from("a.xml"),
+            source: XmlError::Read {
+                source: std::io::ErrorKind::NotFound.into(),
+            },
+        };
+        let too_large = RunError::Xml {
+            input: PathBuf::from("a.xml"),
+            source: XmlError::TooLarge { limit: 1 },
+        };
+        let timeout = RunError::Lock(LockError::Timeout {
+            path: PathBuf::from(".a.prom.lock"),
+            timeout: Duration::from_secs(1),
+        });
+        let no_directory = RunError::Lock(LockError::Open {
+            path: PathBuf::from("missing/.a.prom.lock"),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+        let stages: Vec<Stage> = [&no_match, &unreadable, &too_large, &timeout, &no_directory]
+            .iter()
+            .map(|e| e.stage())
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                Stage::Read,
+                Stage::Read,
+                Stage::Xml,
+                Stage::Lock,
+                Stage::Write
+            ]
+        );
+        let mut outcome = RunOutcome::default();
+        assert_eq!(outcome.exit_code(), 0);
+        outcome.errors.push(timeout);
+        assert_eq!(outcome.exit_code(), 1);
+        outcome.errors.push(RunError::StatusClash {
+            path: PathBuf::from("a.prom"),
+        });
+        assert_eq!(outcome.exit_code(), 2);
+    }
+
+    #[test]
+    fn each_input_is_marked_by_whether_its_output_was_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = |name: &str| dir.path().join(name);
+        std::fs::write(
+            path("rules.yaml"),
+            "version: 1\nmetrics:\n- { name: a, help: h, type: gauge, value: count(//r) }\n",
+        )
+        .expect("rules");
+        std::fs::write(path("good.xml"), "<s><r/></s>").expect("good");
+        std::fs::write(path("bad.xml"), "<s>").expect("bad");
+        std::fs::create_dir(path("out")).expect("out");
+        let config = RunConfig {
+            rules: path("rules.yaml"),
+            inputs: vec![path("*.xml"), path("none/*.xml")],
+            output: Outputs::PerInput(path("out")),
+            limits: XmlLimits::default(),
+            engine: Engine::Auto,
+            max_dom_bytes: u64::MAX,
+            verbose: false,
+            lock_timeout: Duration::ZERO,
+            self_metrics: true,
+            status_file: None,
+            vars: BTreeMap::new(),
+            labels: Vec::new(),
+            push: None,
+        };
+        let outcome = run(&config);
+        let show = |name: &str| path(name).display().to_string();
+        assert_eq!(
+            outcome.inputs,
+            BTreeMap::from([
+                (show("bad.xml"), false),
+                (show("good.xml"), true),
+                (show("none/*.xml"), false),
+            ])
+        );
+        assert_eq!((outcome.outputs, outcome.exit_code()), (1, 1));
+        let stages: Vec<Stage> = outcome.errors.iter().map(RunError::stage).collect();
+        assert_eq!(stages, [Stage::Read, Stage::Xml]);
+        assert!(path("out/good.prom").exists() && !path("out/bad.prom").exists());
+    }
+
+    #[test]
+    fn the_status_file_is_never_an_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = RunConfig {
+            rules: dir.path().join("rules.yaml"),
+            inputs: vec![dir.path().join("store.xml")],
+            output: Outputs::PerInput(dir.path().to_owned()),
+            limits: XmlLimits::default(),
+            engine: Engine::Auto,
+            max_dom_bytes: u64::MAX,
+            verbose: false,
+            lock_timeout: Duration::ZERO,
+            self_metrics: true,
+            status_file: None,
+            vars: BTreeMap::new(),
+            labels: Vec::new(),
+            push: None,
+        };
+        let inputs = config.inputs.clone();
+        assert!(writes_to(&config, &inputs, &dir.path().join("store.prom")));
+        assert!(!writes_to(
+            &config,
+            &inputs,
+            &dir.path().join("status.prom")
+        ));
+        config.output = Outputs::One(Destination::File(dir.path().join("all.prom")));
+        assert!(writes_to(
+            &config,
+            &inputs,
+            &dir.path().join(".").join("all.prom")
+        ));
+        config.output = Outputs::One(Destination::Stdout);
+        assert!(!writes_to(&config, &inputs, Path::new("-")));
+    }
 }

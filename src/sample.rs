@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::rulefile::MetricName;
 
 /// The Prometheus metric type of a family, as written in `# TYPE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricType {
     /// A value that can go up and down.
@@ -60,6 +60,11 @@ impl LabelSet {
             pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         pairs.sort();
         LabelSet(pairs)
+    }
+
+    /// The set without labels.
+    pub const fn empty() -> LabelSet {
+        LabelSet(Vec::new())
     }
 
     /// The pairs, sorted by label name.

@@ -12,19 +12,20 @@
 //! and error messages see the nodes in the same order as the DOM engine.
 
 use std::collections::VecDeque;
+use std::hash::Hasher;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHasher};
 
-use crate::aggregate::{Accumulator, DuplicateNode, GroupId};
+use crate::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
 use crate::compile::{CompiledRule, CompiledRules, Shape};
 use crate::evaluate::{EvalError, EvalErrorKind, RuleSamples, render_labels, with_global_labels};
 use crate::labels;
+use crate::policy::{self, Outcome, Reading, Skip, Skips};
 use crate::sample::{LabelSet, Sample, SampleValue};
 use crate::streamable::{
     Axis, DocumentValue, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan,
     xpath_number,
 };
-use crate::value::parse_number;
 use crate::xml;
 
 /// Evaluates the streamable rules of a file while a scan reads the document.
@@ -47,16 +48,12 @@ pub struct StreamEngine<'r> {
     slots: Vec<Slot<'r>>,
     /// Selected elements, in document order, until their observation is handed over.
     records: VecDeque<Record>,
-    /// Attributes of the current start tag as written (name, unescaped value): the first
-    /// `attribute_count` entries, reused across tags.
-    attributes: Vec<(String, String)>,
-    /// How many entries of `attributes` belong to the current tag.
-    attribute_count: usize,
+    /// Attributes of the current start tag, namespace declarations left out.
+    attributes: TagAttributes,
     /// Per slot, how many of its records wait in `records`.
     pending: Vec<usize>,
-    /// Reused buffers: the selections of the current tag, and one node's field values.
+    /// The selections of the current tag, reused.
     selected: Vec<(usize, Option<Predicate>)>,
-    texts: Vec<String>,
 }
 
 /// One open element.
@@ -66,8 +63,10 @@ struct Frame {
     raw: String,
     /// 1-based position among same-named siblings.
     position: usize,
-    /// Children seen so far by name, for their positions.
-    children: Vec<(String, usize)>,
+    /// Children seen so far by expanded name (namespace URI, local name), for their positions:
+    /// a location path step `row[2]` counts the `row` siblings in the same namespace, as XPath
+    /// does.
+    children: Vec<(Option<String>, String, usize)>,
     /// How many namespace declarations this element added to `scopes`.
     declared: usize,
 }
@@ -82,6 +81,8 @@ struct Slot<'r> {
     immediate: bool,
     /// The first error, which ends the rule's evaluation.
     error: Option<EvalError>,
+    /// The nodes its policies left out.
+    skips: Skips,
 }
 
 enum SlotKind<'r> {
@@ -91,7 +92,7 @@ enum SlotKind<'r> {
         value: Option<&'r ReadQuery>,
         accumulator: Accumulator<Option<String>>,
         /// Rendered labels by field values: templates render once per distinct input.
-        labels: FxHashMap<Vec<String>, GroupId>,
+        labels: LabelCache,
         keeps_paths: bool,
     },
     Count {
@@ -158,6 +159,8 @@ enum Observation {
     Document(String),
     /// A field or value that is missing or not a number.
     Failed(EvalError),
+    /// A node the rule's policies leave out, and its location path.
+    Skipped(Skip, String),
     /// The deferred predicate did not hold, or `count(PATH/@a)` found no attribute: nothing.
     Dropped,
 }
@@ -193,9 +196,12 @@ impl<'r> StreamEngine<'r> {
                         path: path_of(select),
                         fields,
                         value: value.as_ref(),
-                        keeps_paths: reduce == crate::compile::Reduce::Each,
+                        keeps_paths: matches!(
+                            reduce,
+                            crate::compile::Reduce::Each(_) | crate::compile::Reduce::States { .. }
+                        ),
                         accumulator: Accumulator::new(&reduce),
-                        labels: FxHashMap::default(),
+                        labels: LabelCache::default(),
                     }
                 }
                 Ok(StreamPlan::Document(DocumentValue::Count(path, attribute))) => {
@@ -226,6 +232,7 @@ impl<'r> StreamEngine<'r> {
                 kind,
                 immediate,
                 error: None,
+                skips: Skips::default(),
             });
         }
         let mut states = vec![0u64; paths.len()];
@@ -242,10 +249,8 @@ impl<'r> StreamEngine<'r> {
             pending: vec![0; slots.len()],
             slots,
             records: VecDeque::new(),
-            attributes: Vec::new(),
-            attribute_count: 0,
+            attributes: TagAttributes::default(),
             selected: Vec::new(),
-            texts: Vec::new(),
         }
     }
 
@@ -267,6 +272,12 @@ impl<'r> StreamEngine<'r> {
                 continue;
             }
             let samples = match slot.kind {
+                SlotKind::Nodes { accumulator, .. } if accumulator.is_empty() => {
+                    crate::evaluate::empty_sample(slot.rule, &self.rules.templates, &self.input)
+                        .map_err(|kind| error(slot.rule, None, kind))?
+                        .into_iter()
+                        .collect()
+                }
                 SlotKind::Nodes { accumulator, .. } => accumulator.finish(),
                 SlotKind::Count { total, .. } | SlotKind::Sum { total, .. } => {
                     let context = labels::context([], &self.input);
@@ -281,6 +292,7 @@ impl<'r> StreamEngine<'r> {
             out.push(RuleSamples {
                 rule: slot.rule_index,
                 samples: with_global_labels(samples, &global),
+                skips: slot.skips,
             });
         }
         match first_error {
@@ -302,30 +314,20 @@ impl<'r> StreamEngine<'r> {
     /// to `scopes`. Returns how many declarations the tag made.
     fn read_attributes(&mut self, tag: &xml::StartTag<'_>) -> usize {
         let mut declared = 0;
-        self.attribute_count = 0;
+        let attributes = &mut self.attributes;
+        attributes.text.clear();
+        attributes.list.clear();
+        attributes.text.push_str(tag.raw());
         for (key, raw) in tag.attributes() {
-            // The scan has checked every reference, so expanding them cannot fail.
-            let value = if raw.contains('&') {
-                quick_xml::escape::unescape(raw).unwrap_or(std::borrow::Cow::Borrowed(raw))
-            } else {
-                std::borrow::Cow::Borrowed(raw)
-            };
-            if key == "xmlns" {
-                self.scopes.push((String::new(), value.into_owned()));
-                declared += 1;
-            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                self.scopes.push((prefix.to_owned(), value.into_owned()));
+            if key == "xmlns" || key.starts_with("xmlns:") {
+                let prefix = key.strip_prefix("xmlns:").unwrap_or_default();
+                // The scan has checked every reference, so expanding them cannot fail.
+                let uri = quick_xml::escape::unescape(raw)
+                    .map_or_else(|_| raw.to_owned(), |uri| uri.into_owned());
+                self.scopes.push((prefix.to_owned(), uri));
                 declared += 1;
             } else {
-                if self.attribute_count == self.attributes.len() {
-                    self.attributes.push((String::new(), String::new()));
-                }
-                let (name, text) = &mut self.attributes[self.attribute_count];
-                name.clear();
-                name.push_str(key);
-                text.clear();
-                text.push_str(&value);
-                self.attribute_count += 1;
+                attributes.push(tag.raw(), key, raw);
             }
         }
         declared
@@ -333,7 +335,7 @@ impl<'r> StreamEngine<'r> {
 
     /// The value of an attribute of the current start tag.
     fn attribute(&self, name: &QName) -> Option<&str> {
-        find_attribute(&self.attributes[..self.attribute_count], &self.scopes, name)
+        self.attributes.get(&self.scopes, name)
     }
 
     /// Continues a start tag whose element no rule can select: keeps the match states level.
@@ -343,8 +345,7 @@ impl<'r> StreamEngine<'r> {
 
     /// Evaluates a selected element whose rule reads only attributes, at its start tag.
     fn observe_now(&mut self, slot_index: usize) {
-        let mut texts = std::mem::take(&mut self.texts);
-        let attributes = &self.attributes[..self.attribute_count];
+        let attributes = &self.attributes;
         let scopes = &self.scopes;
         let frames = &self.frames[..self.depth];
         let templates = &self.rules.templates;
@@ -353,11 +354,12 @@ impl<'r> StreamEngine<'r> {
             return;
         };
         let rule = slot.rule;
+        let skips = &mut slot.skips;
         let result = match &mut slot.kind {
             SlotKind::Count {
                 attribute, total, ..
             } => {
-                if attribute.is_none_or(|a| find_attribute(attributes, scopes, a).is_some()) {
+                if attribute.is_none_or(|a| attributes.get(scopes, a).is_some()) {
                     *total += 1.0;
                 }
                 Ok(())
@@ -365,7 +367,7 @@ impl<'r> StreamEngine<'r> {
             SlotKind::Sum {
                 attribute, total, ..
             } => {
-                if let Some(value) = attribute.and_then(|a| find_attribute(attributes, scopes, a)) {
+                if let Some(value) = attribute.and_then(|a| attributes.get(scopes, a)) {
                     *total += xpath_number(value);
                 }
                 Ok(())
@@ -379,56 +381,89 @@ impl<'r> StreamEngine<'r> {
                 ..
             } => {
                 let read = |query: &ReadQuery| match &query.reader {
-                    Reader::Attribute(name) => find_attribute(attributes, scopes, name)
+                    Reader::Attribute(name) => attributes
+                        .get(scopes, name)
                         .or_else(|| query.or_empty.then_some("")),
                     _ => None,
                 };
-                texts.truncate(fields.len());
-                let mut checked = Ok(None);
+                // The field values borrow from the tag: on the stack for a few fields.
+                let mut inline = [""; 8];
+                let mut spilled = Vec::new();
+                let texts = match inline.get_mut(..fields.len()) {
+                    Some(texts) => texts,
+                    None => {
+                        spilled.resize(fields.len(), "");
+                        spilled.as_mut_slice()
+                    }
+                };
+                let mut checked = Ok(Some(()));
                 for (i, query) in fields.iter().enumerate() {
-                    match read(query) {
-                        Some(text) => {
-                            if i == texts.len() {
-                                texts.push(String::new());
+                    let text = match read(query) {
+                        Some(text) => Outcome::Use(text),
+                        None => match policy::field(rule, i, None) {
+                            // `on_missing: zero`: the empty string.
+                            Outcome::Use(_) => Outcome::Use(""),
+                            Outcome::Skip(skip) => Outcome::Skip(skip),
+                            Outcome::Fail(kind) => Outcome::Fail(kind),
+                        },
+                    };
+                    match text {
+                        Outcome::Use(text) => {
+                            if let Some(slot) = texts.get_mut(i) {
+                                *slot = text;
                             }
-                            texts[i].clear();
-                            texts[i].push_str(text);
                         }
-                        None => {
-                            checked = Err(missing_field(rule, i, location(frames)));
+                        Outcome::Skip(skip) => {
+                            skips.add(skip, || location(frames));
+                            checked = Ok(None);
+                            break;
+                        }
+                        Outcome::Fail(kind) => {
+                            checked = Err(error(rule, Some(location(frames)), kind));
                             break;
                         }
                     }
                 }
-                if checked.is_ok()
-                    && let Some(query) = value
-                {
-                    checked = match read(query) {
-                        Some(text) => parse_number(text)
-                            .map(Some)
-                            .ok_or_else(|| not_a_number(rule, text, location(frames))),
-                        None => Err(missing_value(rule, location(frames))),
-                    };
-                }
-                checked.and_then(|number| {
-                    let place = keeps_paths.then(|| location(frames));
-                    observe_node(
-                        rule,
-                        templates,
-                        input,
-                        accumulator,
-                        cache,
-                        &texts,
-                        number,
-                        place,
-                    )
+                let number = match checked {
+                    Ok(Some(())) => {
+                        let reading = match value.and_then(read) {
+                            Some(text) => Reading::Text(text),
+                            None => Reading::Missing,
+                        };
+                        match policy::value(rule, reading) {
+                            Outcome::Use(number) => Ok(Some(number)),
+                            Outcome::Skip(skip) => {
+                                skips.add(skip, || location(frames));
+                                Ok(None)
+                            }
+                            Outcome::Fail(kind) => Err(error(rule, Some(location(frames)), kind)),
+                        }
+                    }
+                    Ok(None) => Ok(None),
+                    Err(err) => Err(err),
+                };
+                number.and_then(|number| match number {
+                    None => Ok(()),
+                    Some(number) => {
+                        let place = keeps_paths.then(|| location(frames));
+                        observe_node(
+                            rule,
+                            templates,
+                            input,
+                            accumulator,
+                            cache,
+                            skips,
+                            texts,
+                            number,
+                            place,
+                        )
+                    }
                 })
             }
         };
         if let Err(err) = result {
             slot.error = Some(err);
         }
-        self.texts = texts;
     }
 
     /// Hands over finished records in document order.
@@ -456,9 +491,14 @@ impl<'r> StreamEngine<'r> {
             return;
         }
         let rule = slot.rule;
+        let skips = &mut slot.skips;
         let result = match (&mut slot.kind, observation) {
             (_, Observation::Dropped) => Ok(()),
             (_, Observation::Failed(err)) => Err(err),
+            (_, Observation::Skipped(skip, location)) => {
+                skips.add(skip, || location);
+                Ok(())
+            }
             (SlotKind::Count { total, .. }, Observation::Document(_)) => {
                 *total += 1.0;
                 Ok(())
@@ -484,6 +524,7 @@ impl<'r> StreamEngine<'r> {
                 input,
                 accumulator,
                 cache,
+                skips,
                 &fields,
                 value,
                 location,
@@ -503,13 +544,15 @@ fn observe_node(
     templates: &labels::Templates,
     input: &minijinja::Value,
     accumulator: &mut Accumulator<Option<String>>,
-    cache: &mut FxHashMap<Vec<String>, GroupId>,
-    texts: &[String],
+    cache: &mut LabelCache,
+    skips: &mut Skips,
+    texts: &[impl AsRef<str>],
     number: Option<f64>,
     location: Option<String>,
 ) -> Result<(), EvalError> {
-    let group = match cache.get(texts) {
-        Some(&group) => group,
+    let hash = LabelCache::hash(texts);
+    let group = match cache.get(hash, texts) {
+        Some(group) => group,
         None => {
             let Shape::Nodes { fields, .. } = &rule.shape else {
                 return Ok(());
@@ -518,32 +561,115 @@ fn observe_node(
                 fields
                     .iter()
                     .map(|(name, _)| name.as_str())
-                    .zip(texts.iter().map(String::as_str)),
+                    .zip(texts.iter().map(AsRef::as_ref)),
                 input,
             );
             let rendered = render_labels(templates, &rule.labels, &context)
                 .map_err(|kind| error(rule, location.clone(), kind))?;
             let group = accumulator.group(&LabelSet::new(rendered));
-            cache.insert(texts.to_vec(), group);
+            cache.insert(hash, texts, group);
             group
         }
     };
-    accumulator.observe_group(group, number, location).map_err(
-        |DuplicateNode {
-             labels,
-             first,
-             second,
-         }| {
-            error(
-                rule,
-                second,
-                EvalErrorKind::Duplicate {
-                    labels,
-                    first: first.unwrap_or_default(),
-                },
-            )
-        },
-    )
+    match accumulator.observe_group(group, number, location) {
+        Ok(Observed::Added) => Ok(()),
+        Ok(Observed::Dropped(dropped)) => {
+            let skip = crate::evaluate::duplicate_skip(rule, accumulator.labels(group));
+            skips.add(skip, || dropped.unwrap_or_default());
+            Ok(())
+        }
+        Err(DuplicateNode {
+            labels,
+            first,
+            second,
+        }) => Err(error(
+            rule,
+            second,
+            EvalErrorKind::Duplicate {
+                labels,
+                first: first.unwrap_or_default(),
+            },
+        )),
+    }
+}
+
+/// A rule's groups by field values, so that its label templates render once per distinct
+/// values. Looked up with the values borrowed from the document: finding a group allocates
+/// nothing. Each distinct set of values is kept once, in one allocation.
+#[derive(Debug, Default)]
+struct LabelCache {
+    /// By a hash of the values: the values (see [`LabelCache::key`]) and their group.
+    groups: FxHashMap<u64, KeyedGroup>,
+    /// Further values whose hash is in `groups` already (64-bit hashes rarely collide).
+    collided: FxHashMap<u64, Vec<KeyedGroup>>,
+}
+
+/// Field values as a [`LabelCache::key`], and their group.
+type KeyedGroup = (Box<[u8]>, GroupId);
+
+impl LabelCache {
+    fn hash(values: &[impl AsRef<str>]) -> u64 {
+        let mut hasher = FxHasher::default();
+        for value in values {
+            hasher.write(value.as_ref().as_bytes());
+            // No UTF-8 text holds 0xFF: ("a", "bc") and ("ab", "c") hash apart.
+            hasher.write_u8(0xFF);
+        }
+        hasher.finish()
+    }
+
+    /// The values as one key: each value's length (8 bytes), then its bytes.
+    fn key(values: &[impl AsRef<str>]) -> Box<[u8]> {
+        let mut key = Vec::new();
+        for value in values {
+            let value = value.as_ref().as_bytes();
+            key.extend_from_slice(&(value.len() as u64).to_le_bytes());
+            key.extend_from_slice(value);
+        }
+        key.into_boxed_slice()
+    }
+
+    /// Whether `key` holds `values`.
+    fn holds(key: &[u8], values: &[impl AsRef<str>]) -> bool {
+        let mut rest = key;
+        for value in values {
+            let value = value.as_ref().as_bytes();
+            let Some((length, tail)) = rest.split_first_chunk::<8>() else {
+                return false;
+            };
+            if u64::from_le_bytes(*length) != value.len() as u64 {
+                return false;
+            }
+            let Some(tail) = tail.strip_prefix(value) else {
+                return false;
+            };
+            rest = tail;
+        }
+        rest.is_empty()
+    }
+
+    fn get(&self, hash: u64, values: &[impl AsRef<str>]) -> Option<GroupId> {
+        let (key, group) = self.groups.get(&hash)?;
+        if Self::holds(key, values) {
+            return Some(*group);
+        }
+        self.collided
+            .get(&hash)?
+            .iter()
+            .find_map(|(key, group)| Self::holds(key, values).then_some(*group))
+    }
+
+    fn insert(&mut self, hash: u64, values: &[impl AsRef<str>], group: GroupId) {
+        let entry = (Self::key(values), group);
+        match self.groups.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.entry(hash).or_default().push(entry);
+            }
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(entry);
+            }
+        }
+    }
 }
 
 fn error(rule: &CompiledRule, node: Option<String>, kind: EvalErrorKind) -> EvalError {
@@ -566,29 +692,86 @@ fn resolve<'s>(scopes: &'s [(String, String)], prefix: &str) -> Result<Option<&'
     }
 }
 
-/// Finds an attribute by resolved name among a tag's attributes as written. Unprefixed
-/// attributes are in no namespace: the default namespace is for elements only.
-fn find_attribute<'a>(
-    attributes: &'a [(String, String)],
-    scopes: &[(String, String)],
-    name: &QName,
-) -> Option<&'a str> {
-    attributes
-        .iter()
-        .find(|(key, _)| match key.split_once(':') {
-            None => name.ns.is_none() && *key == name.local,
-            Some((prefix, local)) => {
-                local == name.local
-                    && name.ns.is_some()
-                    && scopes
-                        .iter()
-                        .rev()
-                        .find(|(p, _)| p == prefix)
-                        .map(|(_, uri)| uri.as_str())
-                        == name.ns.as_deref()
+/// The attributes of a start tag, namespace declarations left out: the tag's text, followed by
+/// the values whose references were expanded, and where each name and value is in it. Reused
+/// from tag to tag, so reading attributes allocates nothing once it has grown.
+#[derive(Debug, Default)]
+struct TagAttributes {
+    text: String,
+    list: Vec<TagAttribute>,
+}
+
+/// Where one attribute's name, the `:` in it (if any) and its value are in [`TagAttributes::text`].
+#[derive(Debug, Clone)]
+struct TagAttribute {
+    name: std::ops::Range<usize>,
+    colon: Option<usize>,
+    value: std::ops::Range<usize>,
+}
+
+impl TagAttributes {
+    /// Adds an attribute of the tag whose text (`raw`) is in `text`; `key` and `value` are
+    /// slices of `raw`.
+    fn push(&mut self, raw: &str, key: &str, value: &str) {
+        let offset = |part: &str| (part.as_ptr() as usize).saturating_sub(raw.as_ptr() as usize);
+        let name = offset(key)..offset(key) + key.len();
+        let colon = key
+            .bytes()
+            .position(|b| b == b':')
+            .map(|at| name.start + at);
+        let value = if value.as_bytes().contains(&b'&') {
+            // The scan has checked every reference, so expanding them cannot fail.
+            let start = self.text.len();
+            match quick_xml::escape::unescape(value) {
+                Ok(expanded) => self.text.push_str(&expanded),
+                Err(_) => self.text.push_str(value),
             }
-        })
-        .map(|(_, value)| value.as_str())
+            start..self.text.len()
+        } else {
+            offset(value)..offset(value) + value.len()
+        };
+        self.list.push(TagAttribute { name, colon, value });
+    }
+
+    fn part(&self, range: &std::ops::Range<usize>) -> &str {
+        self.text.get(range.clone()).unwrap_or_default()
+    }
+
+    /// The attributes as written: name (prefix included) and value (references expanded).
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.list
+            .iter()
+            .map(|attribute| (self.part(&attribute.name), self.part(&attribute.value)))
+    }
+
+    /// The value of the attribute with a resolved name. Unprefixed attributes are in no
+    /// namespace: the default namespace is for elements only.
+    fn get(&self, scopes: &[(String, String)], name: &QName) -> Option<&str> {
+        self.list
+            .iter()
+            .find(|attribute| match attribute.colon {
+                None => name.ns.is_none() && same(self.part(&attribute.name), &name.local),
+                Some(colon) => {
+                    let prefix = self.part(&(attribute.name.start..colon));
+                    let local = self.part(&(colon + 1..attribute.name.end));
+                    same(local, &name.local)
+                        && name.ns.is_some()
+                        && scopes
+                            .iter()
+                            .rev()
+                            .find(|(p, _)| p == prefix)
+                            .map(|(_, uri)| uri.as_str())
+                            == name.ns.as_deref()
+                }
+            })
+            .map(|attribute| self.part(&attribute.value))
+    }
+}
+
+/// Whether two short strings (names, mostly) are equal; most that are not differ in length or
+/// in their first byte, which is found out without a call to compare memory.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 impl Slot<'_> {
@@ -600,45 +783,6 @@ impl Slot<'_> {
             | SlotKind::Sum { path, .. } => *path,
         }
     }
-}
-
-/// The error for field `index` of a rule that selected nothing.
-fn missing_field(rule: &CompiledRule, index: usize, at: String) -> EvalError {
-    let (field, query) = match &rule.shape {
-        Shape::Nodes { fields, .. } => fields
-            .get(index)
-            .map(|(name, query)| (format!("fields.{}", name.as_str()), query.text().to_owned()))
-            .unwrap_or_default(),
-        Shape::Document { .. } => Default::default(),
-    };
-    error(rule, Some(at), EvalErrorKind::Missing { field, query })
-}
-
-fn value_text(rule: &CompiledRule) -> String {
-    match &rule.shape {
-        Shape::Nodes {
-            value: Some(query), ..
-        } => query.text().to_owned(),
-        _ => String::new(),
-    }
-}
-
-/// The error for a value query that selected nothing.
-fn missing_value(rule: &CompiledRule, at: String) -> EvalError {
-    let kind = EvalErrorKind::Missing {
-        field: "value".to_owned(),
-        query: value_text(rule),
-    };
-    error(rule, Some(at), kind)
-}
-
-/// The error for a value that is not a number.
-fn not_a_number(rule: &CompiledRule, text: &str, at: String) -> EvalError {
-    let kind = EvalErrorKind::NotANumber {
-        query: value_text(rule),
-        text: crate::evaluate::shorten(text),
-    };
-    error(rule, Some(at), kind)
 }
 
 /// The location path of the innermost open element, e.g. `/store/row[3]`.
@@ -658,7 +802,7 @@ fn name_matches(test: &NameTest, ns: Option<&str>, local: &str) -> bool {
     match test {
         NameTest::Any => true,
         NameTest::AnyIn(uri) => ns == Some(uri.as_str()),
-        NameTest::Name(name) => name.local == local && name.ns.as_deref() == ns,
+        NameTest::Name(name) => same(&name.local, local) && name.ns.as_deref() == ns,
     }
 }
 
@@ -668,7 +812,7 @@ impl xml::Sink for StreamEngine<'_> {
         // Namespace declarations must be read before the name resolves. Attributes are read
         // into reused buffers, so this allocates nothing once the buffers have grown.
         let declared = if !tag.has_attributes() {
-            self.attribute_count = 0;
+            self.attributes.list.clear();
             0
         } else {
             self.read_attributes(tag)
@@ -676,15 +820,26 @@ impl xml::Sink for StreamEngine<'_> {
         let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
         let depth = self.depth + 1;
 
-        // Position among same-named siblings, for location paths.
+        // Position among siblings of the same expanded name, for location paths. An undeclared
+        // prefix (allowed only where sxd-document allows it) counts by the name as written.
+        let (uri, name) = match resolve(&self.scopes, prefix) {
+            Ok(uri) => (uri, local),
+            Err(()) => (None, raw),
+        };
         let position = match self.depth.checked_sub(1).map(|i| &mut self.frames[i]) {
-            Some(parent) => match parent.children.iter_mut().find(|(n, _)| n == raw) {
-                Some((_, count)) => {
+            Some(parent) => match parent
+                .children
+                .iter_mut()
+                .find(|(u, n, _)| u.as_deref() == uri && same(n, name))
+            {
+                Some((_, _, count)) => {
                     *count += 1;
                     *count
                 }
                 None => {
-                    parent.children.push((raw.to_owned(), 1));
+                    parent
+                        .children
+                        .push((uri.map(str::to_owned), name.to_owned(), 1));
                     1
                 }
             },
@@ -712,7 +867,7 @@ impl xml::Sink for StreamEngine<'_> {
 
         // Child readers and first-text runs of the open records.
         if !self.records.is_empty() {
-            let attributes = &self.attributes[..self.attribute_count];
+            let attributes = &self.attributes;
             for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
                 if record.depth + 1 != depth {
                     continue;
@@ -734,8 +889,7 @@ impl xml::Sink for StreamEngine<'_> {
                                 child.value = Some(String::new());
                             }
                             Some(attribute) => {
-                                child.value = find_attribute(attributes, &scopes, attribute)
-                                    .map(str::to_owned);
+                                child.value = attributes.get(&scopes, attribute).map(str::to_owned);
                             }
                         }
                     }
@@ -771,10 +925,7 @@ impl xml::Sink for StreamEngine<'_> {
                         deferred = Some(predicate);
                     }
                     Some(predicate) => {
-                        let read = |name: &QName| {
-                            find_attribute(&self.attributes[..self.attribute_count], &scopes, name)
-                                .map(str::to_owned)
-                        };
+                        let read = |name: &QName| self.attributes.get(&scopes, name);
                         if predicate.eval(&read, "") {
                             next |= 1 << (k + 1);
                         }
@@ -894,20 +1045,20 @@ impl StreamEngine<'_> {
             depth,
             done: None,
             own_attributes: if deferred.is_some() {
-                self.attributes[..self.attribute_count]
+                self.attributes
                     .iter()
                     .map(|(key, value)| {
                         let name = match key.split_once(':') {
                             None => QName {
                                 ns: None,
-                                local: key.clone(),
+                                local: key.to_owned(),
                             },
                             Some((prefix, local)) => QName {
                                 ns: self.resolve(prefix).ok().flatten().map(str::to_owned),
                                 local: local.to_owned(),
                             },
                         };
-                        (name, value.clone())
+                        (name, value.to_owned())
                     })
                     .collect()
             } else {
@@ -992,7 +1143,7 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
             attributes
                 .iter()
                 .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v.as_str())
         };
         if !predicate.eval(&read, &text) {
             return Observation::Dropped;
@@ -1010,14 +1161,6 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
             };
         }
         SlotKind::Nodes { fields, value, .. } => (*fields, *value),
-    };
-    let Shape::Nodes {
-        fields: field_queries,
-        value: value_query,
-        ..
-    } = &slot.rule.shape
-    else {
-        return Observation::Dropped;
     };
     let mut children = record.children.drain(..);
     let first_text = record.first_text.take();
@@ -1037,52 +1180,136 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
     };
     let rule = slot.rule;
     let mut texts = Vec::with_capacity(fields.len());
-    for (query, (name, xpath)) in fields.iter().zip(field_queries) {
-        match read(query) {
-            Some(text) => texts.push(text),
-            None => {
-                return Observation::Failed(error(
-                    rule,
-                    Some(at()),
-                    EvalErrorKind::Missing {
-                        field: format!("fields.{}", name.as_str()),
-                        query: xpath.text().to_owned(),
-                    },
-                ));
-            }
+    for (index, query) in fields.iter().enumerate() {
+        match policy::field(rule, index, read(query)) {
+            Outcome::Use(text) => texts.push(text),
+            Outcome::Skip(skip) => return Observation::Skipped(skip, at()),
+            Outcome::Fail(kind) => return Observation::Failed(error(rule, Some(at()), kind)),
         }
     }
-    let number = match (value, value_query) {
-        (Some(query), Some(xpath)) => match read(query) {
-            None => {
-                return Observation::Failed(error(
-                    rule,
-                    Some(at()),
-                    EvalErrorKind::Missing {
-                        field: "value".to_owned(),
-                        query: xpath.text().to_owned(),
-                    },
-                ));
-            }
-            Some(text) => match parse_number(&text) {
-                Some(number) => Some(number),
-                None => {
-                    return Observation::Failed(error(
-                        rule,
-                        Some(at()),
-                        EvalErrorKind::NotANumber {
-                            query: xpath.text().to_owned(),
-                            text: crate::evaluate::shorten(&text),
-                        },
-                    ));
-                }
-            },
-        },
-        _ => None,
+    let text = value.and_then(&mut read);
+    let reading = match &text {
+        Some(text) => Reading::Text(text),
+        None => Reading::Missing,
+    };
+    let number = match policy::value(rule, reading) {
+        Outcome::Use(number) => number,
+        Outcome::Skip(skip) => return Observation::Skipped(skip, at()),
+        Outcome::Fail(kind) => return Observation::Failed(error(rule, Some(at()), kind)),
     };
     Observation::Node {
         fields: texts,
         value: number,
         location: record.location.take(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn name(ns: Option<&str>, local: &str) -> QName {
+        QName {
+            ns: ns.map(str::to_owned),
+            local: local.to_owned(),
+        }
+    }
+
+    #[test]
+    fn tag_attributes_are_found_by_resolved_name_with_references_expanded() {
+        let written = [
+            ("kind", "a &amp; b"),
+            ("p:size", "7"),
+            ("q:size", "8"),
+            ("sizes", "9"),
+        ];
+        let mut raw = String::from("row");
+        let mut ranges = Vec::new();
+        for (key, value) in written {
+            raw.push(' ');
+            let key_start = raw.len();
+            raw.push_str(key);
+            raw.push_str("=\"");
+            let value_start = raw.len();
+            raw.push_str(value);
+            raw.push('"');
+            ranges.push((
+                key_start..key_start + key.len(),
+                value_start..value_start + value.len(),
+            ));
+        }
+        let mut attributes = TagAttributes::default();
+        attributes.text.push_str(&raw);
+        for (key, value) in ranges {
+            attributes.push(&raw, &raw[key], &raw[value]);
+        }
+        let scopes = [
+            ("p".to_owned(), "urn:p".to_owned()),
+            (String::new(), "urn:default".to_owned()),
+            ("q".to_owned(), "urn:q".to_owned()),
+        ];
+        assert_eq!(attributes.get(&scopes, &name(None, "kind")), Some("a & b"));
+        assert_eq!(
+            attributes.get(&scopes, &name(Some("urn:p"), "size")),
+            Some("7")
+        );
+        assert_eq!(
+            attributes.get(&scopes, &name(Some("urn:q"), "size")),
+            Some("8")
+        );
+        assert_eq!(attributes.get(&scopes, &name(None, "sizes")), Some("9"));
+        // An unprefixed attribute is in no namespace, whatever the default namespace.
+        assert_eq!(attributes.get(&scopes, &name(None, "size")), None);
+        assert_eq!(
+            attributes.get(&scopes, &name(Some("urn:default"), "kind")),
+            None
+        );
+        assert_eq!(
+            attributes.iter().collect::<Vec<_>>(),
+            [
+                ("kind", "a & b"),
+                ("p:size", "7"),
+                ("q:size", "8"),
+                ("sizes", "9")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_label_cache_tells_field_values_apart_and_finds_them_borrowed() {
+        let mut accumulator: Accumulator<Option<String>> = Accumulator::new(
+            &crate::compile::Reduce::Each(crate::policy::OnDuplicate::Error),
+        );
+        let mut group = |n: usize| accumulator.group(&LabelSet::new([("n".into(), n.to_string())]));
+        let mut cache = LabelCache::default();
+        let entries: [(&[&str], GroupId); 4] = [
+            (&["a", "bc"], group(0)),
+            (&["ab", "c"], group(1)),
+            (&["abc"], group(2)),
+            (&[], group(3)),
+        ];
+        for (values, group) in entries {
+            let hash = LabelCache::hash(values);
+            assert_eq!(cache.get(hash, values), None);
+            cache.insert(hash, values, group);
+        }
+        for (values, group) in entries {
+            let owned: Vec<String> = values.iter().map(|value| (*value).to_owned()).collect();
+            let hash = LabelCache::hash(&owned);
+            assert_eq!(hash, LabelCache::hash(values));
+            assert_eq!(cache.get(hash, &owned), Some(group));
+        }
+        // Values filed under another's hash (as if the hashes collided) find their own group.
+        let hash = LabelCache::hash(&["x"]);
+        cache.insert(hash, &["y"], group(4));
+        assert_eq!(cache.get(hash, &["y"]), Some(group(4)));
+        assert_eq!(cache.get(hash, &["x"]), None);
+        // A key holds exactly its values.
+        let key = LabelCache::key(&["", "é"]);
+        assert!(LabelCache::holds(&key, &["", "é"]));
+        for other in [&["", "é", ""][..], &["é"], &["", ""], &["é", ""], &[]] {
+            assert!(!LabelCache::holds(&key, other), "{other:?}");
+        }
     }
 }

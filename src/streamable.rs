@@ -139,7 +139,7 @@ impl Predicate {
     }
 
     /// Evaluates the predicate given a way to read attributes and the string value.
-    pub fn eval(&self, attribute: &dyn Fn(&QName) -> Option<String>, text: &str) -> bool {
+    pub fn eval<'v>(&self, attribute: &dyn Fn(&QName) -> Option<&'v str>, text: &str) -> bool {
         match self {
             Predicate::And(all) => all.iter().all(|p| p.eval(attribute, text)),
             Predicate::Or(all) => all.iter().any(|p| p.eval(attribute, text)),
@@ -152,9 +152,9 @@ impl Predicate {
                         // An empty node-set compares false with anything.
                         None => return false,
                     },
-                    Operand::StringValue => text.to_owned(),
+                    Operand::StringValue => text,
                 };
-                compare(&value, *op, literal)
+                compare(value, *op, literal)
             }
         }
     }

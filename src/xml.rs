@@ -7,12 +7,16 @@
 //! that says where the input is wrong and what to do. [`scan_file`] and [`scan`] make the same
 //! checks without building a DOM, and hand the content to a [`Sink`] as they go.
 //!
-//! All three run one scan over quick-xml. It insists on UTF-8, refuses characters XML 1.0 does
-//! not allow, enforces the remaining [`XmlLimits`], refuses DTD entity declarations, and refuses
-//! what sxd-document would refuse later (names, namespace prefixes, the XML declaration), so that
-//! the streaming engine accepts exactly the documents the DOM engine accepts, with the same
-//! errors. sxd-document needs minutes for 100,000 nested elements and about 35 s for one element
-//! with 100,000 attributes; the scan is linear. It reads its input once, in 64 KiB pieces, and
+//! All three run one scan. It reads text, tags and references itself, in one pass over each
+//! piece of input (plain tags, which are almost all, without copying them), and leaves the
+//! rarer markup (comments, CDATA sections, processing instructions, the XML declaration, the
+//! DOCTYPE) to quick-xml; where it reads what quick-xml would, it finds the same errors at the
+//! same places. It insists on UTF-8, refuses characters XML 1.0 does not allow, enforces the
+//! remaining [`XmlLimits`], refuses DTD entity declarations, and refuses what sxd-document would
+//! refuse later (names, namespace prefixes, the XML declaration), so that the streaming engine
+//! accepts exactly the documents the DOM engine accepts, with the same errors. sxd-document
+//! needs minutes for 100,000 nested elements and about 35 s for one element with 100,000
+//! attributes; the scan is linear. It reads its input once, in 64 KiB pieces, and
 //! holds besides only the markup construct at hand (a tag, comment, CDATA section, processing
 //! instruction or DOCTYPE; text is passed on in pieces) and the open elements.
 //!
@@ -26,6 +30,7 @@
 //! After parsing, `parse` repairs the default namespaces sxd-document 0.3.2 resolves wrongly.
 //! Nothing in this module expands a DTD entity, reads a DTD or XInclude, or opens a URL.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, SeekFrom};
@@ -35,7 +40,7 @@ use std::rc::Rc;
 
 use quick_xml::errors::{Error as QuickError, IllFormedError, SyntaxError};
 use quick_xml::events::attributes::AttrError;
-use quick_xml::events::{BytesDecl, BytesPI, BytesStart, Event};
+use quick_xml::events::{BytesDecl, BytesPI, Event};
 use quick_xml::reader::Reader;
 use sxd_document::{Package, QName};
 
@@ -416,12 +421,16 @@ impl Sink for NoSink {
     fn boundary(&mut self) {}
 }
 
+/// Where an attribute's name and its raw value (without quotes) are in the text of a tag, as
+/// byte ranges from after the `<`.
+type AttributeRanges = (Range<usize>, Range<usize>);
+
 /// A checked start tag as a [`Sink`] receives it: its name and attributes as written, split
 /// once by the scan so a sink need not parse the tag again.
 pub struct StartTag<'a> {
     raw: &'a str,
     name: &'a str,
-    attributes: &'a [(Range<usize>, Range<usize>)],
+    attributes: &'a [AttributeRanges],
 }
 
 impl<'a> StartTag<'a> {
@@ -993,6 +1002,22 @@ impl<R: Read> Input<R> {
             .unwrap_or_default()
     }
 
+    /// Reads more, keeping the checked bytes not handed out yet; returns false when nothing
+    /// more can be read.
+    fn refill(&mut self) -> bool {
+        let held = self.checked - self.start;
+        while !self.halted() && self.checked - self.start == held {
+            if self.start == 0 && self.filled == self.buffer.len() {
+                // No room: only a character longer than the buffer could do this.
+                return false;
+            }
+            if !self.advance() {
+                return false;
+            }
+        }
+        !self.halted()
+    }
+
     /// Reads the rest of the input, checking it but keeping nothing, for a problem that takes
     /// precedence over the one the scan stopped at.
     fn drain(&mut self) {
@@ -1327,11 +1352,14 @@ struct Scanner<'s> {
     /// How many `]` (at most 2 are counted) end the part of the current run of text already
     /// checked, to find a `]]>` split between two reads.
     brackets: usize,
-    /// The bytes the buffer for quick-xml's events had reserved at the end.
+    /// The bytes the buffer for quick-xml's events and for tags longer than a read had reserved
+    /// at the end.
     #[cfg_attr(not(test), allow(dead_code))]
     event_buffer_bytes: usize,
     /// The current start tag's attributes: byte ranges of name and raw value in the tag.
-    attribute_ranges: Vec<(Range<usize>, Range<usize>)>,
+    attribute_ranges: Vec<AttributeRanges>,
+    /// The attributes [`lex_plain_tag`] read, before they are checked.
+    lexed: Vec<AttributeRanges>,
 }
 
 impl<'s> Scanner<'s> {
@@ -1349,6 +1377,7 @@ impl<'s> Scanner<'s> {
             brackets: 0,
             event_buffer_bytes: 0,
             attribute_ranges: Vec::new(),
+            lexed: Vec::new(),
         }
     }
 
@@ -1358,7 +1387,9 @@ impl<'s> Scanner<'s> {
             held_bytes: self.event_buffer_bytes
                 + self.names.capacity()
                 + self.open.capacity() * std::mem::size_of::<(u64, usize)>()
-                + self.prefixes.held_bytes(),
+                + self.prefixes.held_bytes()
+                + (self.attribute_ranges.capacity() + self.lexed.capacity())
+                    * std::mem::size_of::<AttributeRanges>(),
             doctype: self.doctype,
             default_namespace_quirk: self.default_namespace_quirk,
         }
@@ -1378,8 +1409,8 @@ impl<'s> Scanner<'s> {
         buffer: &mut Vec<u8>,
     ) -> Result<(), Stop> {
         loop {
-            // Text goes past quick-xml, which would gather a whole run into `buffer`.
-            self.text_run(reader.get_mut())?;
+            // Text, tags and references go past quick-xml; it reads the rest of the markup.
+            self.content(reader.get_mut(), buffer)?;
             let start = reader.get_ref().position();
             let before = reader.buffer_position();
             buffer.clear();
@@ -1398,32 +1429,9 @@ impl<'s> Scanner<'s> {
                 }
             };
             let doctype = match event {
-                Event::Start(tag) | Event::Empty(tag) if self.open.is_empty() && self.root_seen => {
-                    let message = format!(
-                        "a second root element <{}>; an XML document has exactly one root \
-                         element (are two documents joined together?)",
-                        excerpt(tag.name().as_ref())
-                    );
-                    return Err(self.not_well_formed(start, message).into());
-                }
-                Event::Start(tag) => {
-                    self.start_tag(start, &tag, false)?;
-                    false
-                }
-                Event::Empty(tag) => {
-                    self.start_tag(start, &tag, true)?;
-                    false
-                }
-                Event::End(_) => {
-                    self.end_tag();
-                    false
-                }
-                Event::Text(text) => {
-                    // Not expected, as `text_run` takes all text; checked the same way.
-                    self.brackets = 0;
-                    self.text(start, &text)?;
-                    self.brackets = 0;
-                    false
+                // `content` reads every tag and all text, so quick-xml never meets one.
+                Event::Start(_) | Event::Empty(_) | Event::End(_) | Event::Text(_) => {
+                    return Err(lost_track().into());
                 }
                 Event::CData(_) if self.open.is_empty() => {
                     return Err(self.outside_root(start).into());
@@ -1462,31 +1470,163 @@ impl<'s> Scanner<'s> {
         }
     }
 
-    /// Checks the run of text (up to the next `<` or `&`) the input is at, if any, and hands
-    /// it on piece by piece as it is read.
-    fn text_run<R: Read>(&mut self, input: &mut Input<R>) -> Result<(), Stop> {
+    /// Reads what the input is at, up to the first construct left to quick-xml: runs of text,
+    /// start and end tags, and references whose `;` is in the bytes at hand. quick-xml gets
+    /// comments, CDATA sections, processing instructions, the XML declaration, the DOCTYPE, a
+    /// reference split between two reads or not closed, and the end of the input.
+    ///
+    /// quick-xml never sees a tag, so it keeps no stack of open elements: this scan checks that
+    /// end tags match, with quick-xml's messages. Between two of its events quick-xml only
+    /// waits for text or markup, so handing it the input at any `<!`, `<?` or `&` is safe.
+    fn content<R: Read>(&mut self, input: &mut Input<R>, buffer: &mut Vec<u8>) -> Result<(), Stop> {
         loop {
             let offset = input.position();
             let available = input.available();
-            let end = available.iter().position(|&b| b == b'<' || b == b'&');
-            let run = available
-                .get(..end.unwrap_or(available.len()))
-                .unwrap_or_default();
-            let length = run.len();
-            let finished = end.is_some() || available.is_empty();
-            if length > 0 {
-                // The input hands out whole characters only.
-                let Ok(run) = std::str::from_utf8(run) else {
-                    return Err(Stop::Input);
-                };
-                self.text(offset, run)?;
-                input.consume(length);
-            }
-            if finished {
+            if available.is_empty() {
                 self.brackets = 0;
                 return Ok(());
             }
+            // The input hands out whole characters only.
+            let Ok(text) = std::str::from_utf8(available) else {
+                return Err(Stop::Input);
+            };
+            let (taken, next) = self.take(offset, text)?;
+            input.consume(taken);
+            match next {
+                Next::Read => {}
+                Next::QuickXml => return Ok(()),
+                Next::LongTag => self.long_tag(input, buffer)?,
+                // A `<` ends the bytes at hand: read on, keeping it. At the end of the input,
+                // quick-xml reports the tag that is not closed.
+                Next::Peek => {
+                    if !input.refill() {
+                        return Ok(());
+                    }
+                }
+            }
         }
+    }
+
+    /// Takes the text, tags and references at the start of `text` (checked bytes at `offset`),
+    /// and says how many bytes it took and what comes next.
+    fn take(&mut self, offset: u64, text: &str) -> Result<(usize, Next), XmlError> {
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        loop {
+            let rest = bytes.get(at..).unwrap_or_default();
+            let Some(found) = find_any(rest, [b'<', b'&']) else {
+                if !rest.is_empty() {
+                    self.text(offset + at as u64, text.get(at..).unwrap_or_default())?;
+                }
+                return Ok((bytes.len(), Next::Read));
+            };
+            if found > 0 {
+                let run = text.get(at..at + found).unwrap_or_default();
+                self.text(offset + at as u64, run)?;
+            }
+            self.brackets = 0;
+            at += found;
+            let after = at + 1;
+            let rest = bytes.get(after..).unwrap_or_default();
+            if bytes.get(at) == Some(&b'&') {
+                // quick-xml reads a reference up to `;`, and refuses one that meets `&` or `<`
+                // first; it also reads one whose end is not at hand yet.
+                match find_any(rest, [b';', b'&', b'<']) {
+                    Some(end) if rest.get(end) == Some(&b';') => {
+                        let body = text.get(after..after + end).unwrap_or_default();
+                        self.reference(offset + at as u64, body)?;
+                        at = after + end + 1;
+                        continue;
+                    }
+                    _ => return Ok((at, Next::QuickXml)),
+                }
+            }
+            match rest.first() {
+                None => return Ok((at, Next::Peek)),
+                Some(b'!' | b'?') => return Ok((at, Next::QuickXml)),
+                Some(_) => {}
+            }
+            let tag_start = offset + at as u64;
+            let tag_bytes = bytes.get(at..).unwrap_or_default();
+            let mut lexed = std::mem::take(&mut self.lexed);
+            let plain = lex_plain_tag(tag_bytes, &mut lexed);
+            let outcome = match plain {
+                Some(PlainTag::End { length }) => {
+                    let content = text.get(at + 2..at + length - 1).unwrap_or_default();
+                    Some(self.end_tag(tag_start, content).map(|()| length))
+                }
+                Some(PlainTag::Start {
+                    length,
+                    name_len,
+                    empty,
+                }) => {
+                    let raw_end = at + length - if empty { 2 } else { 1 };
+                    let raw = text.get(after..raw_end).unwrap_or_default();
+                    let name = raw.get(..name_len).unwrap_or_default();
+                    Some(
+                        self.start_tag(tag_start, raw, name, empty, Some(&lexed))
+                            .map(|()| length),
+                    )
+                }
+                None => None,
+            };
+            self.lexed = lexed;
+            if let Some(outcome) = outcome {
+                at += outcome?;
+                continue;
+            }
+            let mut quote = TagQuote::Outside;
+            match quote.find_end(rest) {
+                Some(end) => {
+                    let tag = text.get(at..after + end + 1).unwrap_or_default();
+                    self.tag(tag_start, tag)?;
+                    at += tag.len();
+                }
+                None => return Ok((at, Next::LongTag)),
+            }
+        }
+    }
+
+    /// Reads a tag that goes on past the bytes at hand into `buffer`, as quick-xml would, then
+    /// checks it. The input is at its `<`.
+    fn long_tag<R: Read>(
+        &mut self,
+        input: &mut Input<R>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<(), Stop> {
+        let start = input.position();
+        buffer.clear();
+        let mut quote = TagQuote::Outside;
+        loop {
+            let available = input.available();
+            if available.is_empty() {
+                if input.halted() {
+                    return Err(Stop::Input);
+                }
+                // As quick-xml, which reports a tag that is not closed at its `<`.
+                let error = QuickError::Syntax(quote.unclosed());
+                return Err(self
+                    .not_well_formed(start, describe_quick_error(&error))
+                    .into());
+            }
+            // The `<` itself is neither `>` nor a quote, so the search may include it.
+            match quote.find_end(available) {
+                Some(end) => {
+                    buffer.extend_from_slice(available.get(..=end).unwrap_or_default());
+                    input.consume(end + 1);
+                    break;
+                }
+                None => {
+                    buffer.extend_from_slice(available);
+                    let taken = available.len();
+                    input.consume(taken);
+                }
+            }
+        }
+        let Ok(tag) = std::str::from_utf8(buffer) else {
+            return Err(Stop::Input);
+        };
+        self.tag(start, tag).map_err(Stop::from)
     }
 
     /// Checks text at `offset`: only whitespace outside the root element, and no `]]>`.
@@ -1506,14 +1646,47 @@ impl<'s> Scanner<'s> {
         Ok(())
     }
 
-    fn start_tag(&mut self, start: u64, tag: &BytesStart<'_>, empty: bool) -> Result<(), XmlError> {
+    /// Checks a tag at `start`, written as `tag` from `<` to `>`, and hands it on.
+    fn tag(&mut self, start: u64, tag: &str) -> Result<(), XmlError> {
+        let inside = tag
+            .strip_prefix('<')
+            .and_then(|tag| tag.strip_suffix('>'))
+            .unwrap_or_default();
+        if let Some(content) = inside.strip_prefix('/') {
+            return self.end_tag(start, content);
+        }
+        let (raw, empty) = match inside.strip_suffix('/') {
+            Some(raw) => (raw, true),
+            None => (inside, false),
+        };
+        let name = raw.get(..name_len(raw)).unwrap_or_default();
+        self.start_tag(start, raw, name, empty, None)
+    }
+
+    /// A start tag at `start`: `raw` stands between `<` and `>` or `/>`, and starts with
+    /// `name`. `lexed` has its attributes when [`lex_plain_tag`] has read them.
+    fn start_tag(
+        &mut self,
+        start: u64,
+        raw: &str,
+        name: &str,
+        empty: bool,
+        lexed: Option<&[AttributeRanges]>,
+    ) -> Result<(), XmlError> {
+        if self.open.is_empty() && self.root_seen {
+            let message = format!(
+                "a second root element <{}>; an XML document has exactly one root element (are \
+                 two documents joined together?)",
+                excerpt(name)
+            );
+            return Err(self.not_well_formed(start, message));
+        }
         let depth = self.open.len() + 1;
-        self.default_namespace_quirk |= self.check_tag(start, tag, depth)?;
+        self.default_namespace_quirk |= self.check_tag(start, raw, name, depth, lexed)?;
         self.root_seen = true;
-        let name = tag.name();
         let start_tag = StartTag {
-            raw: tag,
-            name: name.as_ref(),
+            raw,
+            name,
             attributes: &self.attribute_ranges,
         };
         if empty {
@@ -1522,30 +1695,65 @@ impl<'s> Scanner<'s> {
             self.sink.end();
         } else {
             self.sink.start(&start_tag, false);
-            self.names.push_str(tag_name(tag));
+            self.names.push_str(name);
             self.open.push((start, self.names.len()));
         }
         Ok(())
     }
 
-    fn end_tag(&mut self) {
-        // quick-xml has already checked that the name matches the open element.
+    /// An end tag at `start`, `content` standing between `</` and `>`: it must close the
+    /// innermost open element. quick-xml's rules and messages: the name is what stands there
+    /// without the whitespace at its end.
+    fn end_tag(&mut self, start: u64, content: &str) -> Result<(), XmlError> {
+        let found = match content
+            .as_bytes()
+            .iter()
+            .rposition(|&b| !is_xml_byte_space(b))
+        {
+            Some(last) => content.get(..=last).unwrap_or_default(),
+            None => content,
+        };
+        let Some(&(_, name_end)) = self.open.last() else {
+            let error = IllFormedError::UnmatchedEndTag(found.to_owned());
+            let message = describe_quick_error(&QuickError::IllFormed(error));
+            return Err(self.not_well_formed(start, message));
+        };
+        let name_start = self
+            .open
+            .len()
+            .checked_sub(2)
+            .and_then(|parent| self.open.get(parent))
+            .map_or(0, |&(_, parent_end)| parent_end);
+        let expected = self.names.get(name_start..name_end).unwrap_or_default();
+        if found != expected {
+            let error = IllFormedError::MismatchedEndTag {
+                expected: expected.to_owned(),
+                found: found.to_owned(),
+            };
+            let message = describe_quick_error(&QuickError::IllFormed(error));
+            return Err(self.not_well_formed(start, message));
+        }
         self.open.pop();
-        self.names
-            .truncate(self.open.last().map_or(0, |&(_, name_end)| name_end));
+        self.names.truncate(name_start);
         self.prefixes.leave();
         self.sink.end();
+        Ok(())
     }
 
     /// Checks one start tag (`<name ...>` or `<name .../>`) at `start`, which opens nesting
     /// level `depth`: the limits, the syntax of names and attributes, references in attribute
     /// values, namespace prefixes. Declares the tag's namespace prefixes for what it contains.
     /// Returns whether the tag has an `xmlns` that sxd-document resolves wrongly.
+    ///
+    /// `raw` stands between `<` and `>` or `/>` and starts with `name`; attributes are read as
+    /// quick-xml reads them (see [`attribute_key`]), and the first problem in the tag wins.
     fn check_tag(
         &mut self,
         start: u64,
-        tag: &BytesStart<'_>,
+        raw: &str,
+        name: &str,
         depth: usize,
+        lexed: Option<&[AttributeRanges]>,
     ) -> Result<bool, XmlError> {
         let limits = self.limits;
         if depth > limits.max_depth {
@@ -1556,11 +1764,8 @@ impl<'s> Scanner<'s> {
                 limit: limits.max_depth,
             });
         }
-        // What quick-xml read between `<` and `>` or `/>`; its offsets count from after the `<`.
-        let raw: &str = tag;
+        // Offsets in `raw` count from after the `<`.
         let inside = start + 1;
-        let name = tag.name();
-        let name = name.as_ref();
         if name.is_empty() {
             // quick-xml reads `<>` and `< b>` as tags with an empty name.
             let message = "expected an element name right after `<`".to_owned();
@@ -1592,16 +1797,40 @@ impl<'s> Scanner<'s> {
         let mut default_namespace_quirk = false;
         let mut prefixed_attribute = false;
         self.attribute_ranges.clear();
-        // quick-xml checks for duplicate attributes with a hash set past a few attributes, so
-        // this loop stays linear; it stops at the first attribute past the limit anyway.
-        for (count, attribute) in tag.attributes().enumerate() {
-            let attribute = match attribute {
-                Ok(attribute) => attribute,
+        let bytes = raw.as_bytes();
+        let mut from = name.len();
+        // Names seen, once there are too many to compare each with all: quick-xml does so too,
+        // so that a tag with many attributes costs linear time. The loop stops at the first
+        // attribute past the limit anyway.
+        let mut seen: Option<HashSet<&[u8]>> = None;
+        for count in 0.. {
+            let key = match lexed {
+                Some(lexed) => lexed
+                    .get(count)
+                    .map(|(key, value)| Ok((key.clone(), Ok(value.clone())))),
+                None => attribute_key(bytes, from).map(|key| key.map(|(key, eq)| (key, Err(eq)))),
+            };
+            let attribute = match key {
+                None => break,
+                // The value is read after the check for a duplicate name, as quick-xml does.
+                Some(Ok((key, value))) => {
+                    let duplicate = self.duplicate_key(bytes, &key, &mut seen);
+                    match (duplicate, value) {
+                        (Some(first), _) => Err(AttrError::Duplicated(key.start, first)),
+                        (None, Ok(value)) => Ok((key, value)),
+                        (None, Err(eq)) => attribute_value(bytes, eq).map(|value| (key, value)),
+                    }
+                }
+                Some(Err(error)) => Err(error),
+            };
+            let (key_range, value_range) = match attribute {
+                Ok(ranges) => ranges,
                 Err(error) => {
                     let (at, message) = attribute_error(raw, &error);
                     return Err(self.not_well_formed(inside + at as u64, message));
                 }
             };
+            from = value_range.end + 1;
             if count >= limits.max_attributes {
                 let (line, column) = self.locate.line_column(start);
                 let (element, limit) = (excerpt(name), limits.max_attributes);
@@ -1612,8 +1841,8 @@ impl<'s> Scanner<'s> {
                     limit,
                 });
             }
-            let key = attribute.key.as_ref();
-            let key_start = inside + offset_within(raw, key).unwrap_or(0) as u64;
+            let key = raw.get(key_range.clone()).unwrap_or_default();
+            let key_start = inside + key_range.start as u64;
             if key.len() > limits.max_name_bytes {
                 let (line, column) = self.locate.line_column(start);
                 let (kind, name, limit) =
@@ -1639,7 +1868,7 @@ impl<'s> Scanner<'s> {
                     return Err(self.not_well_formed(key_start + at as u64, message));
                 }
             };
-            let value = &attribute.value;
+            let value = raw.get(value_range.clone()).unwrap_or_default();
             if value.len() > limits.max_attribute_bytes {
                 let (line, column) = self.locate.line_column(start);
                 let (attribute, limit) = (excerpt(key), limits.max_attribute_bytes);
@@ -1650,21 +1879,15 @@ impl<'s> Scanner<'s> {
                     limit,
                 });
             }
-            let value_at = offset_within(raw, value);
-            if let (Some(key_at), Some(value_at)) = (offset_within(raw, key), value_at) {
-                self.attribute_ranges
-                    .push((key_at..key_at + key.len(), value_at..value_at + value.len()));
-            }
-            let value_start = value_at.map_or(start, |at| inside + at as u64);
-            self.check_attribute_value(value_start, value)?;
+            self.attribute_ranges
+                .push((key_range.clone(), value_range.clone()));
+            self.check_attribute_value(inside + value_range.start as u64, value)?;
             // quick-xml reads `a="1"b="2"`; sxd-document wants whitespace after the quote.
-            if let Some(after) = value_at.map(|at| at + value.len() + 1)
-                && raw
-                    .as_bytes()
-                    .get(after)
-                    .is_some_and(|&byte| !is_xml_space(char::from(byte)))
+            if bytes
+                .get(from)
+                .is_some_and(|&byte| !is_xml_byte_space(byte))
             {
-                return Err(self.not_well_formed(inside + after as u64, MISSING_SPACE.to_owned()));
+                return Err(self.not_well_formed(inside + from as u64, MISSING_SPACE.to_owned()));
             }
             match key_prefix {
                 Some("xmlns") => {
@@ -1698,14 +1921,14 @@ impl<'s> Scanner<'s> {
                 .map(|(key, _)| key.clone())
                 .collect();
             for range in keys {
-                let key = raw.get(range).unwrap_or_default();
+                let key = raw.get(range.clone()).unwrap_or_default();
                 let Some((prefix, local)) = key.split_once(':') else {
                     continue;
                 };
                 if prefix == "xmlns" || prefix == "xml" {
                     continue;
                 }
-                let key_start = inside + offset_within(raw, key).unwrap_or(0) as u64;
+                let key_start = inside + range.start as u64;
                 let Some(uri) = self.prefixes.uri(prefix).map(str::to_owned) else {
                     return Err(self.not_well_formed(key_start, UNDECLARED_PREFIX.to_owned()));
                 };
@@ -1723,6 +1946,41 @@ impl<'s> Scanner<'s> {
         Ok(default_namespace_quirk)
     }
 
+    /// Where the first attribute named `key` (a range in `raw`) starts, if an attribute of the
+    /// current tag has that name already. Compares with each one while there are few, then
+    /// keeps the names in `seen`.
+    fn duplicate_key<'a>(
+        &self,
+        raw: &'a [u8],
+        key: &Range<usize>,
+        seen: &mut Option<HashSet<&'a [u8]>>,
+    ) -> Option<usize> {
+        /// Up to this many attributes, comparing with each costs less than hashing.
+        const COMPARED: usize = 16;
+        let name = raw.get(key.clone()).unwrap_or_default();
+        let first = |name: &[u8]| {
+            self.attribute_ranges
+                .iter()
+                .find(|(other, _)| {
+                    // Most names differ in length or first byte: no call to compare memory.
+                    other.len() == name.len()
+                        && raw.get(other.start) == name.first()
+                        && raw.get(other.clone()) == Some(name)
+                })
+                .map(|(other, _)| other.start)
+        };
+        if self.attribute_ranges.len() < COMPARED {
+            return first(name);
+        }
+        let seen = seen.get_or_insert_with(|| {
+            self.attribute_ranges
+                .iter()
+                .map(|(other, _)| raw.get(other.clone()).unwrap_or_default())
+                .collect()
+        });
+        if seen.insert(name) { None } else { first(name) }
+    }
+
     /// Checks the raw value of an attribute starting at `value_start`: no `<`, and every `&`
     /// starts a reference that sxd-document can expand to a character XML allows.
     fn check_attribute_value(&mut self, value_start: u64, value: &str) -> Result<(), XmlError> {
@@ -1730,7 +1988,7 @@ impl<'s> Scanner<'s> {
         while let Some(found) = value
             .as_bytes()
             .get(from..)
-            .and_then(|rest| rest.iter().position(|&b| b == b'<' || b == b'&'))
+            .and_then(|rest| find_any(rest, [b'<', b'&']))
         {
             let at = from + found;
             let rest = value.get(at..).unwrap_or_default();
@@ -1920,10 +2178,7 @@ fn cdata_end(brackets: usize, text: &str) -> Option<i64> {
     }
     // Most text has no `]`; one pass over the bytes finds that sooner than a substring search.
     let mut from = 0;
-    while let Some(found) = bytes
-        .get(from..)
-        .and_then(|rest| rest.iter().position(|&b| b == b']'))
-    {
+    while let Some(found) = bytes.get(from..).and_then(|rest| find_any(rest, [b']'])) {
         let at = from + found;
         if bytes.get(at..at + 3) == Some(b"]]>") {
             return i64::try_from(at).ok();
@@ -2082,6 +2337,66 @@ fn referenced_char(body: &str) -> Option<char> {
 /// <https://www.w3.org/TR/xml-names/#NT-QName>). Returns where the `:` is, if there is one, or
 /// where the name stops being one; an empty name or part fails where it should start.
 fn check_qname(name: &str) -> Result<Option<usize>, usize> {
+    let bytes = name.as_bytes();
+    // Most names are ASCII letters, digits, `_`, `-` and `.`: one look-up per byte finds out.
+    let plain = bytes
+        .iter()
+        .position(|&byte| NAME_BYTES[usize::from(byte)] & NAME_CHAR == 0)
+        .unwrap_or(bytes.len());
+    if plain == bytes.len()
+        && let Some(&first) = bytes.first()
+        && NAME_BYTES[usize::from(first)] & NAME_START != 0
+    {
+        return Ok(None);
+    }
+    let mut colon = None;
+    let mut part_start = true;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let fits = match byte {
+            b':' => !part_start && colon.is_none(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'_' => true,
+            b'0'..=b'9' | b'-' | b'.' => !part_start,
+            // Decode characters only for a name that is not ASCII.
+            0x80.. => return check_qname_chars(name),
+            _ => false,
+        };
+        if !fits {
+            return Err(at);
+        }
+        if byte == b':' {
+            colon = Some(at);
+        }
+        part_start = byte == b':';
+    }
+    if part_start {
+        return Err(name.len());
+    }
+    Ok(colon)
+}
+
+/// [`NAME_BYTES`]: the byte may start a name part (ASCII letters and `_`).
+const NAME_START: u8 = 1;
+/// [`NAME_BYTES`]: the byte may stand in a name part (ASCII letters, digits, `_`, `-`, `.`).
+const NAME_CHAR: u8 = 2;
+
+/// What each byte may be in an ASCII name without `:`; see [`check_qname`].
+static NAME_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            table[byte] = NAME_START | NAME_CHAR;
+        } else if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            table[byte] = NAME_CHAR;
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// [`check_qname`] for a name that is not all ASCII.
+fn check_qname_chars(name: &str) -> Result<Option<usize>, usize> {
     let mut colon = None;
     let mut part_start = true;
     let mut rest = name;
@@ -2329,7 +2644,7 @@ fn fix_default_namespaces(text: &str, package: &Package) {
 
 /// An attribute value as [`StartTag::attributes`] gives it, with its references expanded the
 /// way sxd-document expands them: `a &amp; b` -> `a & b`. Borrows the value when it has none.
-pub fn attribute_value(raw: &str) -> std::borrow::Cow<'_, str> {
+pub fn expanded_attribute_value(raw: &str) -> std::borrow::Cow<'_, str> {
     if raw.contains('&') {
         std::borrow::Cow::Owned(expand_references(raw))
     } else {
@@ -2382,11 +2697,253 @@ fn blank_out(text: &str, range: Range<usize>) -> String {
     blanked
 }
 
-/// The name of an element as its start tag has it (`raw`, after the `<`): `row` for `row id="1"`.
-fn tag_name(raw: &str) -> &str {
-    raw.split(|c: char| is_xml_space(c) || c == '>' || c == '/')
-        .next()
-        .unwrap_or_default()
+/// A tag that [`lex_plain_tag`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlainTag {
+    /// `<name ...>` or `<name .../>` (`empty`), `length` bytes from `<` to `>`.
+    Start {
+        length: usize,
+        name_len: usize,
+        empty: bool,
+    },
+    /// `</name>`, maybe with whitespace before the `>`.
+    End { length: usize },
+}
+
+/// Most attributes [`lex_plain_tag`] reads; a tag with more takes the general way.
+const PLAIN_ATTRIBUTES: usize = 32;
+
+/// Reads the tag at the start of `bytes` (at its `<`) in one pass, if it is written the plain
+/// way almost every tag is: ASCII name characters and `:` in names, one or more whitespace
+/// before each attribute, `=` right after the attribute name, a quoted value, at most
+/// [`PLAIN_ATTRIBUTES`] attributes, and all of it in `bytes`. Puts the attributes in `lexed` as
+/// byte ranges of name and value in the tag's raw text (after the `<`). Returns `None` for any
+/// other tag, which the general way reads: then nothing was checked or handed on.
+///
+/// Where it reads a tag, quick-xml would find the same end (quotes stand only around values),
+/// and its attribute iterator the same attributes with no error but a repeated name; names are
+/// still to be checked as names and for repeats, and values for `<` and references.
+fn lex_plain_tag(bytes: &[u8], lexed: &mut Vec<AttributeRanges>) -> Option<PlainTag> {
+    let name_byte = |at: usize| {
+        bytes
+            .get(at)
+            .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+    };
+    let end_tag = bytes.get(1) == Some(&b'/');
+    let mut at = if end_tag { 2 } else { 1 };
+    let name_start = at;
+    while name_byte(at) {
+        at += 1;
+    }
+    let name_len = at - name_start;
+    if name_len == 0 {
+        return None;
+    }
+    if end_tag {
+        while is_xml_byte_space(*bytes.get(at)?) {
+            at += 1;
+        }
+        return (*bytes.get(at)? == b'>').then_some(PlainTag::End { length: at + 1 });
+    }
+    lexed.clear();
+    loop {
+        // After the name or a value: whitespace, or the end of the tag.
+        let mut spaced = false;
+        while is_xml_byte_space(*bytes.get(at)?) {
+            spaced = true;
+            at += 1;
+        }
+        match *bytes.get(at)? {
+            b'>' => {
+                return Some(PlainTag::Start {
+                    length: at + 1,
+                    name_len,
+                    empty: false,
+                });
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'>') => {
+                return Some(PlainTag::Start {
+                    length: at + 2,
+                    name_len,
+                    empty: true,
+                });
+            }
+            _ if !spaced || lexed.len() == PLAIN_ATTRIBUTES => return None,
+            _ => {}
+        }
+        let key_start = at;
+        while name_byte(at) {
+            at += 1;
+        }
+        if at == key_start || bytes.get(at) != Some(&b'=') {
+            return None;
+        }
+        let key_end = at;
+        at += 1;
+        let quote = *bytes.get(at).filter(|&&b| b == b'"' || b == b'\'')?;
+        let value_start = at + 1;
+        let value_end = value_start + find_any(bytes.get(value_start..)?, [quote])?;
+        // Ranges in the raw text, which starts after the `<`.
+        lexed.push((key_start - 1..key_end - 1, value_start - 1..value_end - 1));
+        at = value_end + 1;
+    }
+}
+
+/// How long the element name at the start of `raw` (what stands after the `<`) is: quick-xml
+/// takes everything up to the first whitespace, and the scan checks that it is a name.
+fn name_len(raw: &str) -> usize {
+    raw.bytes().position(is_xml_byte_space).unwrap_or(raw.len())
+}
+
+/// Where the next attribute's name is in `raw` (what stands between `<` and `>` or `/>`),
+/// looking from `from`, and where its `=` ends; `None` when no attribute follows. Reads as
+/// quick-xml's attribute iterator reads XML (not HTML), with its errors and their offsets: the
+/// name runs from the first byte that is not whitespace to `=` or whitespace, and only
+/// whitespace may stand between it and the `=`.
+fn attribute_key(raw: &[u8], from: usize) -> Option<Result<(Range<usize>, usize), AttrError>> {
+    let rest = raw.get(from..)?;
+    let start = from + rest.iter().position(|&b| !is_xml_byte_space(b))?;
+    let after = start + 1;
+    let rest = raw.get(after..).unwrap_or_default();
+    let Some(end) = rest
+        .iter()
+        .position(|&b| b == b'=' || is_xml_byte_space(b))
+        .map(|end| after + end)
+    else {
+        return Some(Err(AttrError::ExpectedEq(raw.len())));
+    };
+    if raw.get(end) == Some(&b'=') {
+        return Some(Ok((start..end, end + 1)));
+    }
+    let rest = raw.get(end + 1..).unwrap_or_default();
+    Some(match rest.iter().position(|&b| !is_xml_byte_space(b)) {
+        Some(at) if rest.get(at) == Some(&b'=') => Ok((start..end, end + 1 + at + 1)),
+        Some(at) => Err(AttrError::ExpectedEq(end + 1 + at)),
+        None => Err(AttrError::ExpectedEq(raw.len())),
+    })
+}
+
+/// Where the quoted value after an attribute's `=` is in `raw`, looking from `from` (after the
+/// `=`), without its quotes; as quick-xml reads it, with its errors and their offsets.
+fn attribute_value(raw: &[u8], from: usize) -> Result<Range<usize>, AttrError> {
+    let rest = raw.get(from..).unwrap_or_default();
+    let Some(at) = rest.iter().position(|&b| !is_xml_byte_space(b)) else {
+        return Err(AttrError::ExpectedValue(raw.len()));
+    };
+    let quote_at = from + at;
+    let quote = match raw.get(quote_at) {
+        Some(&quote @ (b'"' | b'\'')) => quote,
+        _ => return Err(AttrError::UnquotedValue(quote_at)),
+    };
+    let start = quote_at + 1;
+    match find_any(raw.get(start..).unwrap_or_default(), [quote]) {
+        Some(length) => Ok(start..start + length),
+        None => Err(AttrError::ExpectedQuote(raw.len(), quote)),
+    }
+}
+
+/// Where the scan is in a tag, looking for its `>` as quick-xml does: a `>` inside a quoted
+/// attribute value does not end the tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagQuote {
+    Outside,
+    Single,
+    Double,
+}
+
+impl TagQuote {
+    /// The offset of the `>` that ends the tag in `bytes`, if there is one; otherwise remembers
+    /// whether the tag ends inside a quoted value, for the next bytes.
+    fn find_end(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut at = 0;
+        loop {
+            let rest = bytes.get(at..)?;
+            // Inside quotes only the closing quote matters.
+            at += match self {
+                Self::Outside => find_any(rest, [b'>', b'"', b'\''])?,
+                Self::Single => find_any(rest, [b'\''])?,
+                Self::Double => find_any(rest, [b'"'])?,
+            };
+            *self = match (*self, bytes.get(at)) {
+                (Self::Outside, Some(b'>')) => return Some(at),
+                (Self::Outside, Some(b'\'')) => Self::Single,
+                (Self::Outside, Some(b'"')) => Self::Double,
+                _ => Self::Outside,
+            };
+            at += 1;
+        }
+    }
+
+    /// quick-xml's error for a tag that the end of the input cuts short here.
+    fn unclosed(self) -> SyntaxError {
+        match self {
+            Self::Outside => SyntaxError::UnclosedTag,
+            Self::Single => SyntaxError::UnclosedSingleQuotedAttributeValue,
+            Self::Double => SyntaxError::UnclosedDoubleQuotedAttributeValue,
+        }
+    }
+}
+
+/// What [`Scanner::take`] stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The end of the bytes at hand: read on.
+    Read,
+    /// Markup or a reference that quick-xml reads.
+    QuickXml,
+    /// A tag that goes on past the bytes at hand.
+    LongTag,
+    /// A `<` that ends the bytes at hand, so that what it starts is not known yet.
+    Peek,
+}
+
+/// How many bytes a search looks at one by one before it hands the rest to memchr: most text
+/// runs, tags and attribute values are shorter, and for them a plain loop costs less than
+/// memchr's set-up.
+const SHORT: usize = 64;
+
+/// Where the first byte of `stops` is in `bytes`. The first [`SHORT`] bytes are searched
+/// eight at a time in a `u64`, the rest by memchr.
+fn find_any<const N: usize>(bytes: &[u8], stops: [u8; N]) -> Option<usize> {
+    let head = bytes.get(..SHORT).unwrap_or(bytes);
+    let mut words = head.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        let word = chunk.try_into().map_or(0, u64::from_le_bytes);
+        let found = stops
+            .iter()
+            .fold(0, |found, &stop| found | equal_bytes(word, stop));
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    if let Some(found) = words.remainder().iter().position(|b| stops.contains(b)) {
+        return Some(at + found);
+    }
+    let rest = bytes.get(SHORT..)?;
+    let found = match *stops.as_slice() {
+        [a] => memchr::memchr(a, rest),
+        [a, b] => memchr::memchr2(a, b, rest),
+        [a, b, c] => memchr::memchr3(a, b, c, rest),
+        _ => rest.iter().position(|b| stops.contains(b)),
+    };
+    found.map(|found| SHORT + found)
+}
+
+/// The bytes of `word` (little-endian) equal to `byte`, as their high bits: exact up to the
+/// first of them, which is all [`find_any`] looks at (a borrow may mark a byte above it).
+fn equal_bytes(word: u64, byte: u8) -> u64 {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_where_equal = word ^ (LOW * u64::from(byte));
+    zero_where_equal.wrapping_sub(LOW) & !zero_where_equal & HIGH
+}
+
+/// Whether a byte is whitespace to XML (and to quick-xml): space, tab, line feed, carriage
+/// return.
+fn is_xml_byte_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 fn is_xml_space(c: char) -> bool {
@@ -2753,12 +3310,6 @@ impl LineCounter {
 /// Whether a byte continues a UTF-8 character rather than starting one.
 fn is_continuation_byte(byte: u8) -> bool {
     byte & 0xC0 == 0x80
-}
-
-/// The byte offset of `part` in `text`, if `part` is a slice of `text`.
-fn offset_within(text: &str, part: &str) -> Option<usize> {
-    let offset = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    (offset + part.len() <= text.len()).then_some(offset)
 }
 
 fn to_usize(position: u64) -> usize {
@@ -4225,6 +4776,316 @@ mod tests {
         assert!(
             accepted > 20 && refused > 200,
             "{accepted} accepted, {refused} refused"
+        );
+    }
+
+    /// One attribute as a tag reader reads it, or its error.
+    type AttributeRead = Result<AttributeRanges, AttrError>;
+
+    /// Random tag text for the tests of the tag readers: mostly plain tags, with the pieces
+    /// that make a tag irregular mixed in.
+    fn random_tag(next: &mut impl FnMut() -> u64) -> String {
+        const PIECES: [&str; 27] = [
+            " a=\"1\"",
+            " b='x'",
+            " p:c=\"2\"",
+            " a=\"3\"",
+            " d=\"x>y\"",
+            " e='\"'",
+            " f=\"'\"",
+            "=",
+            "\"",
+            "'",
+            " ",
+            "\t",
+            "\n",
+            "/",
+            ">",
+            "g",
+            "h = \"4\"",
+            "é",
+            "<",
+            "&amp;",
+            ":",
+            "1",
+            "i=j",
+            "k=\"",
+            " n=\"a&amp;b\"",
+            " m='&lt;'",
+            " o=\"<\"",
+        ];
+        let mut tag = String::from(["<r", "</r", "<", "< r", "<p:r", "<é"][(next() % 6) as usize]);
+        for _ in 0..next() % 8 {
+            tag.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+        }
+        tag.push_str(["/>", ">", "", " >", "/ >"][(next() % 5) as usize]);
+        tag.push_str("tail>");
+        tag
+    }
+
+    /// quick-xml's reading of the tag at the start of `text`: how long it is and its attributes
+    /// (ranges of name and value in the text after `<`, up to the first error), or its error.
+    fn quick_xml_reads(text: &str) -> Result<(usize, Vec<AttributeRead>), SyntaxError> {
+        let mut reader = Reader::from_str(text);
+        reader.config_mut().check_end_names = false;
+        reader.config_mut().allow_unmatched_ends = true;
+        let offset = |part: &str| part.as_ptr() as usize - text.as_ptr() as usize - 1;
+        let attributes = match reader.read_event() {
+            Ok(Event::Start(tag) | Event::Empty(tag)) => tag
+                .attributes()
+                .scan(false, |failed, attribute| {
+                    // The scan stops at the first problem; so does this.
+                    (!*failed).then(|| {
+                        *failed = attribute.is_err();
+                        attribute.map(|attribute| {
+                            let (key, value) = (attribute.key.as_ref(), attribute.value.as_ref());
+                            (
+                                offset(key)..offset(key) + key.len(),
+                                offset(value)..offset(value) + value.len(),
+                            )
+                        })
+                    })
+                })
+                .collect(),
+            Ok(Event::End(_)) => Vec::new(),
+            Err(QuickError::Syntax(error)) => return Err(error),
+            other => panic!("{text:?}: {other:?}"),
+        };
+        Ok((to_usize(reader.buffer_position()), attributes))
+    }
+
+    /// The general attribute reader of [`Scanner::check_tag`] on its own: attribute_key, the
+    /// check for a duplicate name, attribute_value, up to the first error.
+    fn general_reads(raw: &[u8]) -> Vec<AttributeRead> {
+        let mut read: Vec<AttributeRead> = Vec::new();
+        let mut from = name_len(std::str::from_utf8(raw).expect("UTF-8"));
+        while let Some(key) = attribute_key(raw, from) {
+            let attribute = key.and_then(|(key, eq)| {
+                let first = read
+                    .iter()
+                    .flatten()
+                    .find(|(other, _)| raw[other.clone()] == raw[key.clone()]);
+                match first {
+                    Some((first, _)) => Err(AttrError::Duplicated(key.start, first.start)),
+                    None => attribute_value(raw, eq).map(|value| (key, value)),
+                }
+            });
+            let failed = attribute.is_err();
+            if let Ok((_, value)) = &attribute {
+                from = value.end + 1;
+            }
+            read.push(attribute);
+            if failed {
+                break;
+            }
+        }
+        read
+    }
+
+    #[test]
+    fn the_tag_readers_find_what_quick_xml_finds() {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut plain, mut general) = (0, 0);
+        for _ in 0..20_000 {
+            let text = random_tag(&mut next);
+            let bytes = text.as_bytes();
+            let expected = quick_xml_reads(&text);
+            // The general way: the end as quick-xml finds it, then its attributes.
+            let mut quote = TagQuote::Outside;
+            let end = quote
+                .find_end(bytes.get(1..).unwrap_or_default())
+                .map(|end| end + 2);
+            let found = match end {
+                None => Err(quote.unclosed()),
+                Some(length) => {
+                    let inside = &bytes[1..length - 1];
+                    let end_tag = inside.starts_with(b"/");
+                    let raw = inside
+                        .strip_suffix(b"/")
+                        .filter(|_| !end_tag)
+                        .unwrap_or(inside);
+                    let attributes = if end_tag {
+                        Vec::new()
+                    } else {
+                        general_reads(raw)
+                    };
+                    Ok((length, attributes))
+                }
+            };
+            assert_eq!(found, expected, "general way on {text:?}");
+            // The plain way reads a tag only when quick-xml reads it without an error.
+            let mut lexed = Vec::new();
+            match lex_plain_tag(bytes, &mut lexed) {
+                None => general += 1,
+                Some(tag) => {
+                    plain += 1;
+                    let (length, mut attributes) = expected.clone().expect("a tag quick-xml reads");
+                    // The only error left is a repeated name, which `check_tag` finds.
+                    if let Some(Err(error)) = attributes.last() {
+                        let AttrError::Duplicated(at, _) = *error else {
+                            panic!("{text:?}: {attributes:?}");
+                        };
+                        assert_eq!(
+                            lexed.get(attributes.len() - 1).map(|(key, _)| key.start),
+                            Some(at)
+                        );
+                        attributes.pop();
+                        lexed.truncate(attributes.len());
+                    }
+                    let attributes: Vec<_> = attributes.into_iter().flatten().collect();
+                    match tag {
+                        PlainTag::Start {
+                            length: plain_length,
+                            name_len: plain_name,
+                            empty,
+                        } => {
+                            assert_eq!(plain_length, length, "{text:?}");
+                            assert_eq!(empty, text[..length].ends_with("/>"), "{text:?}");
+                            let inside = &text[1..length - 1];
+                            let raw = inside.strip_suffix('/').filter(|_| empty).unwrap_or(inside);
+                            assert_eq!(plain_name, name_len(raw), "{text:?}");
+                            assert_eq!(lexed, attributes, "{text:?}");
+                        }
+                        PlainTag::End {
+                            length: plain_length,
+                        } => {
+                            assert!(text.starts_with("</"), "{text:?}");
+                            assert_eq!(plain_length, length, "{text:?}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            plain > 2_000 && general > 2_000,
+            "{plain} plain, {general} general"
+        );
+    }
+
+    #[test]
+    fn the_quick_name_check_agrees_with_the_check_by_characters() {
+        // Every name of up to three characters from an alphabet of each kind of byte.
+        let alphabet = [
+            "a", "Z", "_", "0", "-", ".", ":", " ", "=", "é", "\u{B7}", "\u{300}",
+        ];
+        let mut names = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = names
+                .iter()
+                .flat_map(|name| alphabet.iter().map(move |c| format!("{name}{c}")))
+                .collect();
+            names.extend(longer);
+        }
+        for name in names {
+            assert_eq!(check_qname(&name), check_qname_chars(&name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn find_any_finds_the_first_stop_wherever_it_is() {
+        // Bytes one off a stop (a borrow in the word arithmetic) before and after it, and
+        // lengths across the eight-byte words and the hand-over to memchr.
+        for length in 0..(SHORT + 40) {
+            for at in (0..length).chain([usize::MAX]) {
+                for decoy in [b'<' - 1, b'<' + 1, b'&' + 1, 0x80, 0xFF, 0x00] {
+                    let mut bytes = vec![decoy; length];
+                    if let Some(stop) = bytes.get_mut(at) {
+                        *stop = if at % 2 == 0 { b'<' } else { b'&' };
+                    }
+                    let expected = bytes.iter().position(|&b| b == b'<' || b == b'&');
+                    assert_eq!(find_any(&bytes, [b'<', b'&']), expected, "{bytes:?}");
+                    let expected = bytes.iter().position(|&b| b == b'<');
+                    assert_eq!(find_any(&bytes, [b'<']), expected, "{bytes:?}");
+                    let three = find_any(&bytes, [b';', b'&', b'<']);
+                    assert_eq!(
+                        three,
+                        bytes
+                            .iter()
+                            .position(|&b| b"; &<".contains(&b) && b != b' ')
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn end_tags_are_matched_by_the_scan_with_quick_xml_messages() {
+        let cases = [
+            ("<r></r  \n>", None),
+            ("<r><a></a\t></r>", None),
+            (
+                "<r></x>",
+                Some(((1, 4), "expected a closing tag for <r>, found </x>")),
+            ),
+            (
+                "<r></r x>",
+                Some(((1, 4), "expected a closing tag for <r>, found </r x>")),
+            ),
+            ("<r></r x=\">\">", Some(((1, 4), "found </r x=\">\">"))),
+            (
+                "<r></>",
+                Some(((1, 4), "expected a closing tag for <r>, found </>")),
+            ),
+            ("<r></ r>", Some(((1, 4), "found </ r>"))),
+            (
+                "<r/></r>",
+                Some(((1, 5), "closing tag </r> has no matching opening tag")),
+            ),
+            (
+                "</r>",
+                Some(((1, 1), "closing tag </r> has no matching opening tag")),
+            ),
+            ("<r></r", Some(((1, 4), "a tag is not closed with `>`"))),
+            (
+                "<r><a b=\"></r>",
+                Some(((1, 4), "an attribute value is not closed with `\"`")),
+            ),
+            (
+                "<r><a b='></r>",
+                Some(((1, 4), "an attribute value is not closed with `'`")),
+            ),
+            ("<r><", Some(((1, 4), "a tag is not closed with `>`"))),
+        ];
+        for (xml, expected) in cases {
+            let verdict = assert_paths_agree(xml.as_bytes(), &XmlLimits::default());
+            let Some((position, words)) = expected else {
+                assert_eq!(verdict, "accepted", "{xml}");
+                continue;
+            };
+            let error = scan(xml.as_bytes(), &XmlLimits::default(), &mut NoSink).expect_err(xml);
+            assert_eq!(error.position(), Some(position), "{xml}: {error}");
+            assert_message(&error, &[words]);
+        }
+    }
+
+    #[test]
+    fn a_tag_across_reads_is_read_as_a_tag_within_one() {
+        // Every way to cut a document of plain and irregular tags between two reads: each tag
+        // starts and ends in one read, or in two, or in many.
+        let xml = "<r a=\"1\" b='>'>\n <p:row xmlns:p=\"u\" p:c=\"&amp;\" d = \"2\"/>t&lt;<e\nf='g'\n/>\
+                   </r\n >";
+        let mut whole = Recorder::default();
+        scan(xml.as_bytes(), &XmlLimits::default(), &mut whole).expect("valid");
+        for chunk in 4..=xml.len() + 1 {
+            let mut pieces = Recorder::default();
+            let mut locate = InMemory::new(xml.as_bytes());
+            let limits = XmlLimits::default();
+            scan_input(xml.as_bytes(), &mut locate, &limits, &mut pieces, chunk).expect("valid");
+            assert_eq!(pieces.joined(), whole.joined(), "{chunk}-byte reads");
+        }
+        assert_eq!(
+            whole.joined()[..3],
+            [
+                "start r a=\"1\" b='>'".to_owned(),
+                "text \"\\n \"".to_owned(),
+                "empty p:row xmlns:p=\"u\" p:c=\"&amp;\" d = \"2\"".to_owned(),
+            ]
         );
     }
 

@@ -168,7 +168,20 @@ fn compile_rules(yaml: &str) -> CompiledRules {
 /// Runs one engine on bytes; a panic is an outcome too, so one broken case does not hide the
 /// others.
 fn run_engine(rules: &CompiledRules, xml: &[u8], limits: &XmlLimits, engine: Engine) -> Outcome {
-    outcome_of(|| evaluate_to_text(rules, xml, Path::new(INPUT), limits, engine))
+    outcome_of(|| {
+        evaluate_to_text(rules, xml, Path::new(INPUT), limits, engine)
+            .map(|(text, warnings)| with_warnings(text, &warnings))
+    })
+}
+
+/// The exposition followed by the run's warnings (skipped nodes), which must agree too.
+fn with_warnings(mut text: String, warnings: &[String]) -> String {
+    for warning in warnings {
+        text.push_str("warning: ");
+        text.push_str(warning);
+        text.push('\n');
+    }
+    text
 }
 
 fn outcome_of(run: impl FnOnce() -> Result<String, RunError>) -> Outcome {
@@ -215,8 +228,9 @@ fn compare_files(scenario: &Scenario) -> Result<Outcome, String> {
             max_dom_bytes: u64::MAX,
         };
         outcome_of(|| {
-            collect(&rules, std::slice::from_ref(&path), &config)
-                .map(|families| exposition::render(&families))
+            let mut warnings = Vec::new();
+            collect(&rules, std::slice::from_ref(&path), &config, &mut warnings)
+                .map(|families| with_warnings(exposition::render(&families), &warnings))
         })
     };
     let xpath = run(Engine::XPath);
@@ -1147,13 +1161,110 @@ fn fixed_case_table() -> Vec<Case> {
             Fails("Xml"),
         ),
     ];
+    cases.extend(policy_cases());
     cases.extend(counterexamples());
     cases
+}
+
+/// Policies, state sets and info metrics: the same nodes skipped, counted and reported, with
+/// values read from attributes (evaluated at the start tag) and from text (at the end tag).
+fn policy_cases() -> Vec<Case> {
+    const STORE: &str = r#"<store><row k="a" v="1"><t>1</t></row><row v="2"><t>x</t></row><row k="a" v="y"><t/></row><row k="b"><t>4</t></row><row k="a" v="5"><t>5</t></row></store>"#;
+    vec![
+        case(
+            "on_missing_skip_from_attributes_and_text",
+            rules(
+                r#"
+                - { name: a, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, value: "@v", on_missing: skip, on_invalid: skip, on_duplicate: last }
+                - { name: t, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, value: "t", on_missing: skip, on_invalid: skip, on_duplicate: first }
+                "#,
+            ),
+            STORE,
+            Lines(&["a{k=\"a\"} 5", "t{k=\"a\"} 1", "t{k=\"b\"} 4"]),
+        ),
+        case(
+            "on_missing_zero_counts_nodes_without_the_value_as_zero",
+            rules(
+                r#"
+                - { name: s, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, value: "t", aggregate: sum, on_missing: zero, on_invalid: skip }
+                - { name: c, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, aggregate: count, on_missing: zero }
+                "#,
+            ),
+            STORE,
+            Lines(&["s{k=\"a\"} 6", "s{k=\"b\"} 4", "c 1", "c{k=\"a\"} 3"]),
+        ),
+        case(
+            "on_duplicate_sum_and_on_empty_zero",
+            rules(
+                r#"
+                - { name: s, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, value: "@v", on_duplicate: sum, on_missing: skip, on_invalid: skip }
+                - { name: e, help: h, type: gauge, select: /store/none, aggregate: count, on_empty: zero }
+                - { name: f, help: h, type: gauge, select: "/store/row[@k = 'z']", value: "@v", aggregate: sum, on_empty: zero }
+                "#,
+            ),
+            STORE,
+            Lines(&["s{k=\"a\"} 6", "e 0", "f 0"]),
+        ),
+        case(
+            "state_sets_and_info_metrics",
+            rules(
+                r#"
+                - { name: st, help: h, type: gauge, select: /store/row, fields: { v: "@v" }, labels: { row: "{{ v }}" }, value: "t", states: ["1", "4", "5", x], on_missing: skip, on_invalid: skip }
+                - { name: r_info, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, on_duplicate: first, on_missing: skip }
+                "#,
+            ),
+            STORE,
+            Lines(&[
+                "st{row=\"1\",state=\"1\"} 1",
+                "st{row=\"2\",state=\"x\"} 1",
+                "st{row=\"2\",state=\"1\"} 0",
+                "r_info{k=\"a\"} 1",
+                "r_info{k=\"b\"} 1",
+            ]),
+        ),
+        case(
+            "convert_steps_on_attributes_and_text",
+            rules(
+                r#"
+                - { name: a, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, value: "@v", aggregate: sum, convert: { map: { y: 100 }, scale: 2 }, on_missing: skip }
+                - { name: t, help: h, type: gauge, select: /store/row, value: "t", aggregate: sum, convert: { regex: '^(\d+)$' }, on_invalid: skip, on_missing: skip }
+                - { name: b, help: h, type: gauge, select: /store/row, value: "t", aggregate: max, convert: { parse: boolean }, on_invalid: skip, on_missing: zero }
+                "#,
+            ),
+            STORE,
+            Lines(&["a{k=\"a\"} 212", "t 10", "b 1"]),
+        ),
+        case(
+            "a_failing_rule_wins_over_a_skipping_one",
+            rules(
+                r#"
+                - { name: a, help: h, type: gauge, select: /store/row, value: "@v", on_missing: skip, on_invalid: skip, on_duplicate: first }
+                - { name: b, help: h, type: gauge, select: /store/row, fields: { k: "@k" }, labels: { k: "{{ k }}" }, value: "@v", on_duplicate: sum }
+                "#,
+            ),
+            STORE,
+            Fails("Eval"),
+        ),
+    ]
 }
 
 /// Disagreements found by the properties below, shrunk; each stays here once fixed.
 fn counterexamples() -> Vec<Case> {
     vec![
+        case(
+            // Location paths in skip reports: the streaming engine counted siblings by the
+            // name as written, the DOM engine by expanded name; and the DOM engine named an
+            // element with any prefix bound to its namespace (here `x:`), not the one written.
+            "location_paths_count_by_expanded_name_and_keep_the_written_prefix",
+            rules(
+                r#"
+                - { name: a, help: h, type: gauge, select: "/store/m:row", value: "@a", on_missing: skip }
+                - { name: b, help: h, type: gauge, select: "//row", value: "@v", on_missing: skip }
+                "#,
+            ),
+            r#"<store xmlns:m="urn:m" xmlns:x="urn:m"><m:row xmlns:x="urn:m"/><row xmlns="urn:d"/><row><row/></row></store>"#,
+            Success,
+        ),
         case(
             // Two attributes with one expanded name ({urn:m}a) are not namespace-well-formed
             // (Namespaces in XML 1.0, section 6.3). The DOM engine accepted them and read the
@@ -2000,6 +2111,8 @@ enum RuleSpec {
         value: &'static str,
         reduction: Reduction,
         counter: bool,
+        /// `on_missing`, `on_invalid`, `on_duplicate`, each written where the rule allows it.
+        policies: [Option<&'static str>; 3],
     },
 }
 
@@ -2031,14 +2144,24 @@ fn rule_spec() -> impl Strategy<Value = RuleSpec> {
             pick(VALUES),
             reduction(),
             any::<bool>(),
+            (
+                prop::option::of(pick(&["skip", "zero", "error"])),
+                prop::option::of(pick(&["skip", "error"])),
+                prop::option::of(pick(&["error", "first", "last", "sum"])),
+            ),
         )
-            .prop_map(|(select, fields, value, reduction, counter)| RuleSpec::Nodes {
-                select,
-                fields,
-                value,
-                reduction,
-                counter,
-            }),
+            .prop_map(
+                |(select, fields, value, reduction, counter, (missing, invalid, duplicate))| {
+                    RuleSpec::Nodes {
+                        select,
+                        fields,
+                        value,
+                        reduction,
+                        counter,
+                        policies: [missing, invalid, duplicate],
+                    }
+                },
+            ),
     ]
 }
 
@@ -2073,7 +2196,21 @@ fn rule_yaml(family: usize, spec: &RuleSpec, elements: &[Vec<String>]) -> String
             value,
             reduction,
             counter,
+            policies: [on_missing, on_invalid, on_duplicate],
         } => {
+            if let Some(policy) = on_missing {
+                out.push_str(&format!("    on_missing: {policy}\n"));
+            }
+            if let Some(policy) = on_invalid
+                && !matches!(reduction, Reduction::Aggregate("count"))
+            {
+                out.push_str(&format!("    on_invalid: {policy}\n"));
+            }
+            if let Some(policy) = on_duplicate
+                && matches!(reduction, Reduction::Each)
+            {
+                out.push_str(&format!("    on_duplicate: {policy}\n"));
+            }
             let kind = match reduction {
                 Reduction::Histogram(_) => "histogram",
                 Reduction::Summary(_) => "summary",

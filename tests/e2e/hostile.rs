@@ -73,7 +73,7 @@ fn assert_refused_by(
         std::fs::read_to_string(&output).expect("still there"),
         PREVIOUS
     );
-    assert_eq!(entries(out_dir.path()), ["store.prom"]);
+    assert_eq!(entries(out_dir.path()), [".store.prom.lock", "store.prom"]);
     outcome.stderr
 }
 

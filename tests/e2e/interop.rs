@@ -34,7 +34,7 @@ static PROMTOOL_NOTICE: Once = Once::new();
 static NODE_EXPORTER_NOTICE: Once = Once::new();
 
 /// Reports a missing tool: a panic if `XML2PROM_REQUIRE_TOOLS` is set, else a notice printed once.
-fn tool_missing(notice: &'static Once, message: &str) {
+pub fn tool_missing(notice: &'static Once, message: &str) {
     if std::env::var_os("XML2PROM_REQUIRE_TOOLS").is_some_and(|value| !value.is_empty()) {
         panic!("{message} (XML2PROM_REQUIRE_TOOLS is set, so this is an error)");
     }
@@ -81,8 +81,35 @@ pub fn promtool_check(text: &str) -> Result<(), String> {
     }
 }
 
+/// Runs `promtool ARGS` in `dir` (30 s at most) and returns its exit status and output, or
+/// None after a notice (or a panic under `XML2PROM_REQUIRE_TOOLS`) if promtool is not installed.
+pub fn promtool(dir: &Path, args: &[&str]) -> Option<(ExitStatus, String)> {
+    let child = Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    match child {
+        Ok(child) => {
+            let what = format!("promtool {}", args.join(" "));
+            let (status, stdout, stderr) = run_to_end(child, b"", PROMTOOL_TIMEOUT, &what);
+            Some((status, format!("{stdout}{stderr}")))
+        }
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            tool_missing(
+                &PROMTOOL_NOTICE,
+                "skipping promtool checks: promtool not found; install the Debian package `prometheus`",
+            );
+            None
+        }
+        Err(error) => panic!("cannot start promtool: {error}"),
+    }
+}
+
 /// Whether promtool can be run, for tests that must know a check really happened.
-fn promtool_installed() -> bool {
+pub fn promtool_installed() -> bool {
     Command::new("promtool")
         .arg("--version")
         .stdout(Stdio::null())
@@ -358,7 +385,7 @@ impl Drop for NodeExporter {
 }
 
 /// A port that was free a moment ago: bind port 0, read the port the kernel chose, release it.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding 127.0.0.1:0");
     listener
         .local_addr()
@@ -392,7 +419,7 @@ pub fn scrape_textfile_dir(dir: &Path) -> Option<String> {
 }
 
 /// The value of the series `name` with exactly `labels` (empty values left out), if present.
-fn value_of(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value_of(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let mut wanted: Vec<(String, String)> = labels
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -835,10 +862,11 @@ fn run_example_through_node_exporter() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    // No temporary file may be left next to the output, or node_exporter could read it.
+    // No temporary file may be left next to the output, or node_exporter could read it; the
+    // lock file stays, and is not read (it does not end in .prom).
     assert_eq!(
         entries(dir.path()),
-        vec!["store.prom".to_string()],
+        vec![".store.prom.lock".to_string(), "store.prom".to_string()],
         "xml2prom left other files next to its output"
     );
     let text = fs::read_to_string(&output_path).expect("xml2prom wrote the output as UTF-8");
@@ -850,4 +878,69 @@ fn run_example_through_node_exporter() {
         return;
     };
     assert_file_in_scrape(&text, &scrape);
+}
+
+/// Many inputs into one textfile directory, with a status file beside them: node_exporter reads
+/// all three files in one scrape and serves every series, HELP and TYPE of each as written (the
+/// self-metrics and status of the files must not collide with each other).
+#[test]
+fn run_output_dir_and_status_file_through_node_exporter() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let stores = tempfile::tempdir().expect("a directory for the inputs");
+    for name in ["paris.xml", "lyon.xml"] {
+        fs::copy(
+            manifest.join("rules/examples/store.xml"),
+            stores.path().join(name),
+        )
+        .expect("the example store can be copied");
+    }
+    let dir = tempfile::tempdir().expect("a temporary textfile directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_xml2prom"))
+        .arg("run")
+        .arg("--rules")
+        .arg(manifest.join("rules/store.yaml"))
+        .arg("--input")
+        .arg(stores.path().join("*.xml"))
+        .arg("--output-dir")
+        .arg(dir.path())
+        .arg("--status-file")
+        .arg(dir.path().join("xml2prom.prom"))
+        .arg("--label")
+        .arg("site=eu \"west\"")
+        .output()
+        .expect("xml2prom can be started");
+    assert!(
+        output.status.success(),
+        "xml2prom run exited with {}\n--- stderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        entries(dir.path()),
+        [".xml2prom.lock", "lyon.prom", "paris.prom", "xml2prom.prom"],
+        "xml2prom left other files next to its outputs"
+    );
+    let files: Vec<(&str, String)> = ["lyon.prom", "paris.prom", "xml2prom.prom"]
+        .into_iter()
+        .map(|name| {
+            let text = fs::read_to_string(dir.path().join(name)).expect("written as UTF-8");
+            (name, text)
+        })
+        .collect();
+    for (name, text) in &files {
+        lint::assert_clean(text);
+        if let Err(complaint) = promtool_check(text) {
+            panic!("{name}: {complaint}\n--- file:\n{text}");
+        }
+    }
+    let Some(scrape) = scrape_textfile_dir(dir.path()) else {
+        return;
+    };
+    for (_, text) in &files {
+        assert_file_in_scrape(text, &scrape);
+    }
+    assert_eq!(
+        files_read(&scrape),
+        ["lyon.prom", "paris.prom", "xml2prom.prom"]
+    );
 }

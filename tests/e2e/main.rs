@@ -1,17 +1,46 @@
 //! End-to-end tests: the real `xml2prom` binary on rule and XML fixtures.
 //!
+//! - `check`: `xml2prom check` on the rule files under `tests/check/` and the project's own.
 //! - `cli`: help, usage errors and output destinations.
+//! - `deploy`: the recipes and monitoring kit under `deploy/`, each run or checked as far as the
+//!   machine allows (systemd-analyze, kubectl, promtool, node_exporter when installed).
+//! - `explain`: `xml2prom explain` as text (compared with `tests/explain/`) and JSON.
 //! - `golden`: every folder under `tests/cases/` is one case (rules, XML, expected output or
 //!   expected error); the bundled example is checked against `rules/examples/store.prom`.
+//! - `inputs`: glob patterns, `--output-dir`, one broken input among many.
 //! - `hostile`: generated hostile inputs; each must fail cleanly with the previous output intact.
+//! - `init`: every folder under `tests/init/` is a sample, its expected draft and the run of that
+//!   draft; `completions`, `man` and `--version`.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
+//! - `schedule`: `run --every` driven by real signals: repeated writes, SIGTERM/SIGINT stop with
+//!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file.
+//! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
+//!   closed port; the flags' usage errors.
+//! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
+//! - `lock`: two real runs on one output, the second waiting for the first.
+//! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
+//!   input, concurrent scrapes, SIGTERM) and by a real Prometheus when installed.
+//! - `status`: the status file on every kind of run, and the alert rules checked by promtool.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
+//! - `schema`: `schemas/rules.schema.json` is up to date and every rule file validates against it.
 //!
 //! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
 
+mod check;
 mod cli;
+mod deploy;
+mod explain;
 mod golden;
 mod hostile;
+mod init;
+mod inputs;
 mod interop;
 mod lint;
+mod lock;
+mod push;
+mod ruletest;
+mod schedule;
+mod schema;
+mod serve;
+mod status;
 mod support;

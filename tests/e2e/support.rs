@@ -23,10 +23,28 @@ pub fn root() -> PathBuf {
 
 /// Runs `xml2prom ARGS` in `dir`, killing it if it outlives [`RUN_TIMEOUT`].
 pub fn xml2prom<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Outcome {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xml2prom"))
+    xml2prom_with_env(dir, args, &[])
+}
+
+/// The same with environment variables set (`NO_COLOR=1` unless `env` sets it; an empty
+/// value removes the variable).
+pub fn xml2prom_with_env<S: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    args: &[S],
+    env: &[(&str, &str)],
+) -> Outcome {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xml2prom"));
+    command.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    for (key, value) in env {
+        if value.is_empty() {
+            command.env_remove(key);
+        } else {
+            command.env(key, value);
+        }
+    }
+    let mut child = command
         .args(args)
         .current_dir(dir)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -85,19 +103,59 @@ pub fn bless() -> bool {
     std::env::var_os("XML2PROM_BLESS").is_some_and(|v| v == "1")
 }
 
-/// Compares `actual` with the file at `expected`, or rewrites the file in bless mode.
+/// xml2prom's own metrics whose values change from run to run (times and durations).
+pub const VARYING: &[&str] = &[
+    "xml2prom_input_mtime_seconds",
+    "xml2prom_last_run_duration_seconds",
+    "xml2prom_last_run_timestamp_seconds",
+    "xml2prom_last_success_timestamp_seconds",
+    "xml2prom_run_duration_seconds",
+];
+
+/// The text with the value of every sample of a [`VARYING`] metric replaced by `<varies>`,
+/// so that outputs compare whole while times and durations change.
+pub fn mask_varying(text: &str) -> String {
+    let mut masked = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let varies = !line.starts_with('#') && VARYING.contains(&&line[..name_end]);
+        match line.rfind(' ') {
+            Some(space) if varies => {
+                masked.push_str(&line[..=space]);
+                masked.push_str("<varies>");
+                if line.ends_with('\n') {
+                    masked.push('\n');
+                }
+            }
+            _ => masked.push_str(line),
+        }
+    }
+    masked
+}
+
+/// Compares `actual` with the file at `expected`, times and durations masked (see
+/// [`mask_varying`]), or rewrites the file in bless mode when more than those differ.
 pub fn assert_matches_file(expected: &Path, actual: &str) {
+    let want = std::fs::read_to_string(expected);
     if bless() {
-        std::fs::write(expected, actual).expect("write blessed file");
+        // Rewriting only what really changed keeps times out of the diff.
+        if want.map_or(true, |want| mask_varying(&want) != mask_varying(actual)) {
+            std::fs::write(expected, actual).expect("write blessed file");
+        }
         return;
     }
-    let want = std::fs::read_to_string(expected).unwrap_or_else(|err| {
+    let want = want.unwrap_or_else(|err| {
         panic!(
             "cannot read {}: {err}; run with XML2PROM_BLESS=1 to create it",
             expected.display()
         )
     });
-    pretty_assertions::assert_eq!(want, actual, "{} differs", expected.display());
+    pretty_assertions::assert_eq!(
+        mask_varying(&want),
+        mask_varying(actual),
+        "{} differs",
+        expected.display()
+    );
 }
 
 /// The names in a directory, sorted.
@@ -108,4 +166,21 @@ pub fn entries(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+#[test]
+fn masking_hides_only_times_and_durations() {
+    let text = "# HELP xml2prom_run_duration_seconds Seconds\n\
+                xml2prom_run_duration_seconds{output=\"a b.prom\"} 0.25\n\
+                xml2prom_run_duration_seconds_other 3\n\
+                xml2prom_input_mtime_seconds 17e8\n\
+                store_rows 6\n";
+    assert_eq!(
+        mask_varying(text),
+        "# HELP xml2prom_run_duration_seconds Seconds\n\
+         xml2prom_run_duration_seconds{output=\"a b.prom\"} <varies>\n\
+         xml2prom_run_duration_seconds_other 3\n\
+         xml2prom_input_mtime_seconds <varies>\n\
+         store_rows 6\n"
+    );
 }

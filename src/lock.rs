@@ -1,0 +1,180 @@
+//! Lock: one run at a time per output, so overlapping runs (a slow run and the next cron start)
+//! never interleave their writes.
+//!
+//! The lock is an advisory lock (`flock` on Unix, `LockFileEx` on Windows) on a lock file beside
+//! the output: `.NAME.prom.lock` next to `--output NAME.prom`, `.xml2prom.lock` inside
+//! `--output-dir`. The name is hidden and does not end in `.prom`, since node_exporter's textfile
+//! collector reads every `*.prom` file of its directory, hidden ones included. The file is never
+//! deleted: removing a lock file while another process waits on it would let a third process
+//! lock a new file of the same name. The kernel releases the lock when the process ends, however
+//! it ends, so a crashed run never leaves a stale lock behind.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How often a waiting run tries the lock again.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// The lock file of `--output FILE`: `.FILE.lock` in the same directory.
+///
+/// ```
+/// # use std::path::Path;
+/// # use xml2prom::lock::lock_file_for_output;
+/// assert_eq!(lock_file_for_output(Path::new("/srv/textfile/store.prom")),
+///            Path::new("/srv/textfile/.store.prom.lock"));
+/// assert_eq!(lock_file_for_output(Path::new("store.prom")), Path::new(".store.prom.lock"));
+/// ```
+pub fn lock_file_for_output(output: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(output.file_name().unwrap_or(output.as_os_str()));
+    name.push(".lock");
+    output.with_file_name(name)
+}
+
+/// The lock file of `--output-dir DIR`: `DIR/.xml2prom.lock`.
+pub fn lock_file_for_directory(dir: &Path) -> PathBuf {
+    dir.join(".xml2prom.lock")
+}
+
+/// The lock could not be taken; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The lock file could not be opened or created.
+    #[error(
+        "cannot open the lock file {}: {}; nothing was written{}",
+        path.display(), crate::output::describe(source), crate::output::advice(path, source)
+    )]
+    Open {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// Another run held the lock for the whole timeout.
+    #[error(
+        "another xml2prom run held the lock {} for all of --lock-timeout ({}); nothing was \
+         written. That run is still going or hangs: find it with `fuser {}`, or give it more \
+         time with --lock-timeout",
+        path.display(), humantime::format_duration(*timeout), path.display()
+    )]
+    Timeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long this run waited: the timeout it was given.
+        timeout: Duration,
+    },
+    /// Locking itself failed (a filesystem without locks, for example).
+    #[error("cannot lock {}: {source}; nothing was written", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+}
+
+/// A held lock; released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct OutputLock {
+    _file: File,
+}
+
+/// Takes the lock on `path` (creating the file if needed), waiting up to `timeout` for another
+/// run to release it.
+pub fn acquire(path: &Path, timeout: Duration) -> Result<OutputLock, LockError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| LockError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(OutputLock { _file: file }),
+            Err(TryLockError::WouldBlock) => {
+                let waited = start.elapsed();
+                if waited >= timeout {
+                    return Err(LockError::Timeout {
+                        path: path.to_owned(),
+                        timeout,
+                    });
+                }
+                std::thread::sleep(RETRY.min(timeout - waited));
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(LockError::Lock {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_file_names_are_hidden_and_not_prom() {
+        let file = lock_file_for_output(Path::new("out/store.prom"));
+        assert_eq!(file, Path::new("out/.store.prom.lock"));
+        let dir = lock_file_for_directory(Path::new("out"));
+        assert_eq!(dir, Path::new("out/.xml2prom.lock"));
+        for path in [file, dir] {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            assert!(name.starts_with('.') && !name.ends_with(".prom"), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_second_lock_waits_then_times_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".store.prom.lock");
+        let held = acquire(&path, Duration::ZERO).expect("free lock");
+        let start = Instant::now();
+        let err = acquire(&path, Duration::from_millis(200)).expect_err("held elsewhere");
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        let message = err.to_string();
+        assert!(
+            message.contains("held the lock") && message.contains("(200ms)"),
+            "{message}"
+        );
+        assert!(message.contains("--lock-timeout"), "{message}");
+        drop(held);
+        acquire(&path, Duration::ZERO).expect("released on drop");
+    }
+
+    #[test]
+    fn a_waiting_lock_is_taken_when_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".xml2prom.lock");
+        let held = acquire(&path, Duration::ZERO).expect("free lock");
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            drop(held);
+        });
+        acquire(&path, Duration::from_secs(30)).expect("taken once released");
+        releaser.join().expect("releaser");
+    }
+
+    #[test]
+    fn a_missing_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("missing").join(".xml2prom.lock");
+        let message = acquire(&path, Duration::ZERO)
+            .expect_err("no directory")
+            .to_string();
+        assert!(
+            message.contains("the directory does not exist"),
+            "{message}"
+        );
+        assert!(message.contains("create"), "{message}");
+    }
+}

@@ -1,0 +1,983 @@
+//! Serve: the `serve` subcommand, an exporter that evaluates the rules when Prometheus scrapes.
+//!
+//! At start: rule file -> compiled rules (a broken file fails here, exit 2, with the diagnostics
+//! of `run`) -> the listening socket -> a first evaluation in the background, so that `/-/ready`
+//! turns 200 without waiting for a scrape. On each `GET /metrics`: `--input` patterns expanded
+//! ([`inputs::expand`]) -> a [`Stamp`] of each input (size, modification time, inode) -> the
+//! last exposition if no stamp changed ([`Cache`]), else one evaluation through
+//! [`run::produce`], the same code as `run`, shared by every scrape that arrives while it runs ->
+//! the body, gzip-compressed when the client accepts it. A failed evaluation gives HTTP 500 with
+//! every error as text, never a partial body, and is not cached: the next scrape tries again.
+//!
+//! The HTTP server is [`tiny_http`]: it parses HTTP/1.x, keeps connections alive, answers `HEAD`
+//! without a body and sets `Content-Length`, with four small dependencies and no async runtime.
+//! An evaluation blocks on file reads and CPU anyway, so a fixed pool of threads calling
+//! [`tiny_http::Server::recv_timeout`] fits it better than `hyper` or `axum` on tokio, which
+//! would bring a runtime, dozens of crates and minutes of build time for one route that blocks.
+//! SIGTERM and SIGINT set a flag (`signal-hook`); the workers see it within
+//! [`POLL_INTERVAL`], finish the request they hold and stop; a second signal ends the process
+//! at once.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Cursor, Write as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::compile::CompiledRules;
+use crate::exposition;
+use crate::inputs;
+use crate::rulefile::{LabelName, MetricName};
+use crate::run::{self, Engine, EngineConfig, RunError};
+use crate::sample::{Families, LabelSet, MetricType, Origin, Sample, SampleValue};
+use crate::xml::XmlLimits;
+
+/// Everything `serve` needs, checked.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The rule file.
+    pub rules: PathBuf,
+    /// The `--input` arguments: paths and glob patterns, expanded on every evaluation.
+    pub inputs: Vec<PathBuf>,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Limits on each input.
+    pub limits: XmlLimits,
+    /// The engine choice.
+    pub engine: Engine,
+    /// The largest input the DOM engine may load.
+    pub max_dom_bytes: u64,
+    /// Print which engine runs each rule at start.
+    pub verbose: bool,
+    /// Add xml2prom's own metrics (`xml2prom_*`) to `/metrics`.
+    pub self_metrics: bool,
+    /// Template variables (`--var KEY=VALUE`), seen as `{{ vars.KEY }}`.
+    pub vars: BTreeMap<String, String>,
+    /// Labels added to every sample of the rule file's metrics (`--label NAME=VALUE`).
+    pub labels: Vec<(LabelName, String)>,
+}
+
+/// Why `serve` could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The rule file cannot be used, or a `--label` clashes with it.
+    #[error("the rule file has errors")]
+    Rules(Vec<RunError>),
+    /// The `--listen` address cannot be bound.
+    #[error(
+        "cannot listen on {address}: {reason}; choose another --listen address or stop what \
+         uses it"
+    )]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// What the operating system said.
+        reason: String,
+    },
+    /// The SIGTERM and SIGINT handlers cannot be installed.
+    #[error("cannot install the SIGTERM and SIGINT handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+impl ServeError {
+    /// The process exit code: 2 when the rule file or the command line is wrong, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServeError::Rules(errors) => errors.iter().map(RunError::exit_code).max().unwrap_or(2),
+            ServeError::Listen { .. } => 2,
+            ServeError::Signals(_) => 1,
+        }
+    }
+
+    /// The full report for stderr: rendered diagnostics for the rule file, one line otherwise.
+    pub fn report(&self) -> String {
+        match self {
+            ServeError::Rules(errors) => errors.iter().map(RunError::report).collect(),
+            other => format!("xml2prom: error: {other}\n"),
+        }
+    }
+}
+
+/// How many requests are served at once; scrapes beyond that wait in tiny_http's queue. Waiting
+/// on an evaluation holds a worker, so there are more workers than cores.
+const WORKERS: usize = 8;
+
+/// How often an idle worker looks at the stop flag.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long requests in flight may take to finish after SIGTERM or SIGINT.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// The content type of the text format 0.0.4.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Runs the exporter until SIGTERM or SIGINT.
+pub fn serve(config: &ServeConfig) -> Result<(), ServeError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // The first signal sets the flag; a second one, with the flag set, ends the process.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .map_err(ServeError::Signals)?;
+    }
+    serve_until(config, stop)
+}
+
+/// Runs the exporter until `stop` is set, then waits up to [`GRACE`] for requests in flight.
+///
+/// The compiled rules cannot cross threads (sxd-xpath's expressions are neither `Send` nor
+/// `Sync`), so this thread keeps them and runs every evaluation ([`Evaluator`]); the HTTP
+/// workers send it [`Job`]s through the [`Cache`], which already lets one evaluation run at a
+/// time.
+pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
+    let evaluator = Evaluator::new(config)?;
+    if config.verbose {
+        for line in run::engine_report(&evaluator.rules, config.engine) {
+            eprintln!("xml2prom: {line}");
+        }
+    }
+    let server = tiny_http::Server::http(config.listen).map_err(|error| ServeError::Listen {
+        address: config.listen,
+        reason: error.to_string(),
+    })?;
+    let server = Arc::new(server);
+    let address = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| config.listen.to_string(), |a| a.to_string());
+    let (jobs, queue) = mpsc::channel();
+    let exporter = Arc::new(Exporter {
+        inputs: config.inputs.clone(),
+        landing_page: Arc::from(evaluator.landing_page(&config.inputs).into_bytes()),
+        cache: Cache::default(),
+        jobs,
+    });
+    eprintln!("xml2prom: listening on http://{address}");
+    // The first evaluation runs like a scrape, so that readiness does not wait for one.
+    {
+        let exporter = Arc::clone(&exporter);
+        std::thread::spawn(move || exporter.metrics());
+    }
+    let (finished, workers_done) = mpsc::channel();
+    for _ in 0..WORKERS {
+        let server = Arc::clone(&server);
+        let exporter = Arc::clone(&exporter);
+        let stop = Arc::clone(&stop);
+        let finished = finished.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                // An error here is one client's failed connection; the others go on.
+                if let Ok(Some(request)) = server.recv_timeout(POLL_INTERVAL) {
+                    respond(&exporter, request);
+                }
+            }
+            let _ = finished.send(());
+        });
+    }
+    drop(finished);
+    while !stop.load(Ordering::SeqCst) {
+        if let Ok(job) = queue.recv_timeout(POLL_INTERVAL) {
+            evaluator.run(job);
+        }
+    }
+    eprintln!("xml2prom: stopping; requests in flight have {GRACE:?} to finish");
+    // Requests in flight may still need an evaluation.
+    let deadline = Instant::now() + GRACE;
+    let mut running = WORKERS;
+    while running > 0 {
+        running -= workers_done.try_iter().count();
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            // The workers are not joined: returning ends the process, and them with it.
+            eprintln!("xml2prom: warning: stopping with requests unfinished after {GRACE:?}");
+            break;
+        }
+        if let Ok(job) = queue.recv_timeout(left.min(POLL_INTERVAL)) {
+            evaluator.run(job);
+        }
+    }
+    Ok(())
+}
+
+/// Answers one request; a client that went away is not an error.
+fn respond(exporter: &Exporter, request: tiny_http::Request) {
+    let accept_encoding: Vec<&str> = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Accept-Encoding"))
+        .map(|h| h.value.as_str())
+        .collect();
+    let gzip = accept_encoding.iter().any(|value| accepts_gzip(value));
+    let method = match request.method() {
+        tiny_http::Method::Get => Method::Get,
+        tiny_http::Method::Head => Method::Head,
+        _ => Method::Other,
+    };
+    let reply = exporter.route(method, request.url(), gzip);
+    let mut headers = vec![header("Content-Type", reply.content_type)];
+    headers.extend(
+        reply
+            .headers
+            .iter()
+            .map(|(name, value)| header(name, value)),
+    );
+    let length = reply.body.len();
+    let response = tiny_http::Response::new(
+        tiny_http::StatusCode(reply.status),
+        headers.into_iter().flatten().collect(),
+        Cursor::new(reply.body),
+        Some(length),
+        None,
+    );
+    let _ = request.respond(response);
+}
+
+/// A response header; our header values are ASCII, so `None` is never expected.
+fn header(name: &str, value: &str) -> Option<tiny_http::Header> {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip: `gzip` or `*` with a q-value above 0.
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let quality = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .map(|q| q.trim().parse::<f32>().unwrap_or(0.0))
+            .next()
+            .unwrap_or(1.0);
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && quality > 0.0
+    })
+}
+
+/// The request methods the exporter tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`.
+    Get,
+    /// `HEAD`: the headers of `GET`, without a body (tiny_http leaves it out).
+    Head,
+    /// Any other method: 405.
+    Other,
+}
+
+/// One HTTP response, built before any byte is sent.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// More headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// The whole body.
+    pub body: Arc<[u8]>,
+}
+
+impl Reply {
+    fn text(status: u16, text: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: Arc::from(text.into().into_bytes()),
+        }
+    }
+}
+
+/// The HTTP side of the exporter: routes, the cache, and the way to the [`Evaluator`].
+pub struct Exporter {
+    inputs: Vec<PathBuf>,
+    landing_page: Arc<[u8]>,
+    cache: Cache,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Exporter {
+    /// The response to a request for `url` (a query string is ignored).
+    pub fn route(&self, method: Method, url: &str, gzip: bool) -> Reply {
+        let path = url.split_once('?').map_or(url, |(path, _)| path);
+        if !matches!(path, "/" | "/metrics" | "/-/healthy" | "/-/ready") {
+            return Reply::text(404, format!("{path} is not here; try /metrics\n"));
+        }
+        if method == Method::Other {
+            let mut reply = Reply::text(405, "only GET and HEAD are allowed here\n");
+            reply.headers.push(("Allow", "GET, HEAD".to_owned()));
+            return reply;
+        }
+        match path {
+            "/metrics" => self.metrics_reply(gzip),
+            "/-/healthy" => Reply::text(200, "xml2prom is healthy.\n"),
+            "/-/ready" => match self.cache.readiness() {
+                Ok(()) => Reply::text(200, "xml2prom is ready.\n"),
+                Err(reason) => Reply::text(503, format!("xml2prom is not ready: {reason}\n")),
+            },
+            _ => Reply {
+                status: 200,
+                content_type: "text/html; charset=utf-8",
+                headers: Vec::new(),
+                body: Arc::clone(&self.landing_page),
+            },
+        }
+    }
+
+    fn metrics_reply(&self, gzip: bool) -> Reply {
+        match self.metrics() {
+            Ok(exposition) => {
+                let mut headers = vec![("Vary", "Accept-Encoding".to_owned())];
+                let body = if gzip {
+                    headers.push(("Content-Encoding", "gzip".to_owned()));
+                    Arc::clone(exposition.gzip())
+                } else {
+                    Arc::clone(&exposition.text)
+                };
+                Reply {
+                    status: 200,
+                    content_type: METRICS_CONTENT_TYPE,
+                    headers,
+                    body,
+                }
+            }
+            Err(message) => Reply::text(500, format!("{message}\n")),
+        }
+    }
+
+    /// The exposition of the inputs as they are now: the cached one if no input changed, else
+    /// a new evaluation (shared with every scrape that asks while it runs).
+    pub fn metrics(&self) -> Result<Arc<Exposition>, Arc<str>> {
+        let (paths, unmatched) = inputs::expand(&self.inputs);
+        let key = Key {
+            inputs: paths.iter().map(|p| (p.clone(), Stamp::of(p))).collect(),
+            unmatched: unmatched.iter().map(|e| e.pattern().to_owned()).collect(),
+        };
+        self.cache.get_or_evaluate(key, |evaluation| {
+            let (reply, answer) = mpsc::channel();
+            let job = Job {
+                inputs: paths,
+                unmatched,
+                evaluation: *evaluation,
+                reply,
+            };
+            let stopped = || Arc::from("xml2prom is stopping; the rules were not evaluated");
+            if self.jobs.send(job).is_err() {
+                return Err(stopped());
+            }
+            answer.recv().unwrap_or_else(|_| Err(stopped()))
+        })
+    }
+}
+
+/// One evaluation asked of the [`Evaluator`].
+pub struct Job {
+    inputs: Vec<PathBuf>,
+    unmatched: Vec<inputs::InputError>,
+    evaluation: Evaluation,
+    reply: mpsc::Sender<Outcome>,
+}
+
+/// The compiled rules and how to evaluate them; lives on one thread.
+pub struct Evaluator {
+    rules: CompiledRules,
+    engines: EngineConfig,
+    labels: Vec<(String, String)>,
+    self_metrics: bool,
+}
+
+impl Evaluator {
+    /// Loads and compiles the rules; a broken rule file or a clashing `--label` is an error.
+    pub fn new(config: &ServeConfig) -> Result<Evaluator, ServeError> {
+        let rules = run::load_rules(&config.rules, &config.vars)
+            .map_err(|error| ServeError::Rules(vec![RunError::Rules(error)]))?;
+        let clashes = run::label_clashes(&rules, &config.labels);
+        if !clashes.is_empty() {
+            return Err(ServeError::Rules(clashes));
+        }
+        Ok(Evaluator {
+            rules,
+            engines: EngineConfig {
+                limits: config.limits.clone(),
+                engine: config.engine,
+                max_dom_bytes: config.max_dom_bytes,
+            },
+            labels: config
+                .labels
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+                .collect(),
+            self_metrics: config.self_metrics,
+        })
+    }
+
+    /// Runs one job and sends its outcome back; errors and warnings also go to stderr.
+    pub fn run(&self, job: Job) {
+        // The scrape may have gone; the outcome is in the cache anyway.
+        let _ = job
+            .reply
+            .send(self.evaluate(job.inputs, job.unmatched, &job.evaluation));
+    }
+
+    /// Runs jobs until every sender is gone.
+    pub fn run_all(&self, queue: &mpsc::Receiver<Job>) {
+        while let Ok(job) = queue.recv() {
+            self.run(job);
+        }
+    }
+
+    fn evaluate(
+        &self,
+        paths: Vec<PathBuf>,
+        unmatched: Vec<inputs::InputError>,
+        evaluation: &Evaluation,
+    ) -> Outcome {
+        let mut errors: Vec<RunError> = unmatched.into_iter().map(RunError::Input).collect();
+        let mut warnings = Vec::new();
+        let production = run::produce(
+            &self.rules,
+            &paths,
+            &self.engines,
+            &self.labels,
+            &mut errors,
+            &mut warnings,
+        );
+        for warning in &warnings {
+            eprintln!("xml2prom: warning: {warning}");
+        }
+        if !errors.is_empty() {
+            let message: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let message = message.join("\n");
+            for line in message.lines() {
+                eprintln!("xml2prom: error: {line}");
+            }
+            return Err(Arc::from(message));
+        }
+        let (mut families, _) = production.finish(&self.rules, self.self_metrics.then_some(""));
+        if self.self_metrics {
+            add_serve_metrics(&mut families, evaluation);
+        }
+        Ok(Arc::new(Exposition::new(exposition::render(&families))))
+    }
+
+    /// The landing page: a link to /metrics and the loaded rules, every text escaped.
+    fn landing_page(&self, inputs: &[PathBuf]) -> String {
+        let mut page = String::from(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
+             <title>xml2prom</title></head>\n<body>\n<h1>xml2prom</h1>\n\
+             <p><a href=\"metrics\">Metrics</a> &middot; <a href=\"-/healthy\">Health</a> \
+             &middot; <a href=\"-/ready\">Readiness</a></p>\n",
+        );
+        let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        let _ = writeln!(
+            page,
+            "<p>Version {}. Inputs: {}.</p>",
+            escape_html(crate::cli::VERSION),
+            escape_html(&inputs.join(", "))
+        );
+        page.push_str(
+            "<h2>Rules</h2>\n<table>\n<tr><th>Rule</th><th>Metric</th><th>Type</th>\
+             <th>Engine</th></tr>\n",
+        );
+        for (rule, engine) in self
+            .rules
+            .rules
+            .iter()
+            .zip(run::engine_report(&self.rules, self.engines.engine))
+        {
+            let engine = engine
+                .split_once("): ")
+                .map_or(engine.as_str(), |(_, how)| how);
+            let _ = writeln!(
+                page,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape_html(&rule.id),
+                escape_html(rule.name.as_str()),
+                rule.kind,
+                escape_html(engine)
+            );
+        }
+        page.push_str("</table>\n</body>\n</html>\n");
+        page
+    }
+}
+
+/// Text made safe for HTML element content and attribute values.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Serve's own counter: evaluations so far.
+const EVALUATIONS: (&str, &str) = (
+    "xml2prom_serve_evaluations_total",
+    "Evaluations of the rules since xml2prom serve started, this one included; scrapes while \
+     no input changed reuse the last evaluation and are not counted",
+);
+
+/// Serve's own counter: failed evaluations so far.
+const FAILURES: (&str, &str) = (
+    "xml2prom_serve_evaluation_failures_total",
+    "Evaluations since xml2prom serve started that failed and were answered with HTTP 500",
+);
+
+/// Adds serve's own counters, as they stand for the evaluation `evaluation` (1 for the first).
+fn add_serve_metrics(families: &mut Families, evaluation: &Evaluation) {
+    for ((name, help), value) in [
+        (EVALUATIONS, evaluation.number),
+        (FAILURES, evaluation.failures_before),
+    ] {
+        let name = MetricName::parse(name)
+            .expect("own metric names are valid; the test `own_counters_are_valid` checks them");
+        let sample = Sample {
+            labels: LabelSet::new([]),
+            value: SampleValue::Single(value as f64),
+        };
+        let origin = Origin {
+            rule: Arc::from(name.as_str()),
+            input: Arc::from(""),
+        };
+        // The rules cannot use the `xml2prom_` prefix, so the series is new.
+        let _ = families.add(&name, help, MetricType::Counter, sample, origin);
+    }
+}
+
+/// One rendered exposition, and its gzip form made on first request.
+#[derive(Debug)]
+pub struct Exposition {
+    /// The text format 0.0.4.
+    pub text: Arc<[u8]>,
+    gzip: OnceLock<Arc<[u8]>>,
+}
+
+impl Exposition {
+    fn new(text: String) -> Exposition {
+        Exposition {
+            text: Arc::from(text.into_bytes()),
+            gzip: OnceLock::new(),
+        }
+    }
+
+    /// The text, gzip-compressed (once, then kept).
+    pub fn gzip(&self) -> &Arc<[u8]> {
+        self.gzip.get_or_init(|| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            // Writing into a Vec cannot fail.
+            let _ = encoder.write_all(&self.text);
+            Arc::from(encoder.finish().unwrap_or_default())
+        })
+    }
+}
+
+/// What the cache knows of one input: enough to tell that it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    size: u64,
+    modified: Option<SystemTime>,
+    /// A file replaced by rename (as an atomic writer does) has a new inode even when its size
+    /// and time look the same.
+    inode: u64,
+}
+
+impl Stamp {
+    /// The stamp of `path`, or `None` if it cannot be read (the evaluation reports why).
+    pub fn of(path: &std::path::Path) -> Option<Stamp> {
+        let metadata = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Stamp {
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+            inode,
+        })
+    }
+}
+
+/// The inputs as one evaluation saw them: each file's stamp, and the patterns that matched
+/// nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    inputs: Vec<(PathBuf, Option<Stamp>)>,
+    unmatched: Vec<String>,
+}
+
+/// What an evaluation knows of itself, for serve's own counters.
+#[derive(Debug, Clone, Copy)]
+pub struct Evaluation {
+    /// 1 for the first evaluation.
+    pub number: u64,
+    /// Failed evaluations before this one.
+    pub failures_before: u64,
+}
+
+type Outcome = Result<Arc<Exposition>, Arc<str>>;
+
+/// The last successful exposition by [`Key`], and the evaluation under way, if any.
+///
+/// One evaluation runs at a time. A scrape that finds the inputs unchanged since the last
+/// success gets its exposition; one that finds an evaluation of the same inputs under way
+/// waits for it and shares its outcome, failure included; any other waits for the running
+/// evaluation to end, then looks again. So N concurrent scrapes of unchanged inputs cost one
+/// evaluation.
+#[derive(Default)]
+pub struct Cache {
+    state: Mutex<CacheState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct CacheState {
+    last_success: Option<(Key, Arc<Exposition>)>,
+    /// The key and number of the evaluation under way.
+    running: Option<(Key, u64)>,
+    /// The number and outcome of the last evaluation that ended.
+    last: Option<(u64, Outcome)>,
+    evaluations: u64,
+    failures: u64,
+}
+
+impl Cache {
+    fn lock(&self) -> MutexGuard<'_, CacheState> {
+        // A panic while holding the lock leaves consistent state: every field is replaced whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The exposition for `key`: cached, shared with an evaluation under way, or from
+    /// `evaluate`.
+    pub fn get_or_evaluate(
+        &self,
+        key: Key,
+        evaluate: impl FnOnce(&Evaluation) -> Outcome,
+    ) -> Outcome {
+        let mut state = self.lock();
+        let number = loop {
+            if let Some((cached, exposition)) = &state.last_success
+                && *cached == key
+            {
+                return Ok(Arc::clone(exposition));
+            }
+            match &state.running {
+                None => break state.evaluations + 1,
+                Some((running, number)) => {
+                    let (same, number) = (*running == key, *number);
+                    while state.running.as_ref().is_some_and(|(_, n)| *n == number) {
+                        state = self
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(PoisonError::into_inner);
+                    }
+                    if same
+                        && let Some((ended, outcome)) = &state.last
+                        && *ended == number
+                    {
+                        return outcome.clone();
+                    }
+                }
+            }
+        };
+        let evaluation = Evaluation {
+            number,
+            failures_before: state.failures,
+        };
+        state.evaluations = number;
+        state.running = Some((key.clone(), number));
+        drop(state);
+        let mut running = Running {
+            cache: self,
+            number,
+            key: Some(key),
+        };
+        let outcome = evaluate(&evaluation);
+        running.end(outcome.clone());
+        outcome
+    }
+
+    /// `Ok` if the last evaluation succeeded, else why not.
+    pub fn readiness(&self) -> Result<(), String> {
+        match &self.lock().last {
+            Some((_, Ok(_))) => Ok(()),
+            Some((_, Err(message))) => Err(format!("the last evaluation failed: {message}")),
+            None => Err("the first evaluation has not finished yet".to_owned()),
+        }
+    }
+}
+
+/// The evaluation under way; dropped without [`Running::end`] (a panic), it ends as a failure
+/// so that no scrape waits for it forever.
+struct Running<'a> {
+    cache: &'a Cache,
+    number: u64,
+    key: Option<Key>,
+}
+
+impl Running<'_> {
+    fn end(&mut self, outcome: Outcome) {
+        let Some(key) = self.key.take() else {
+            return;
+        };
+        let mut state = self.cache.lock();
+        match &outcome {
+            Ok(exposition) => state.last_success = Some((key, Arc::clone(exposition))),
+            Err(_) => state.failures += 1,
+        }
+        state.last = Some((self.number, outcome));
+        state.running = None;
+        drop(state);
+        self.cache.changed.notify_all();
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.end(Err(Arc::from(
+            "the evaluation stopped unexpectedly; this is a bug in xml2prom, please report it \
+             with the rule file",
+        )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(size: u64) -> Key {
+        Key {
+            inputs: vec![(
+                PathBuf::from("a.xml"),
+                Some(Stamp {
+                    size,
+                    modified: None,
+                    inode: 1,
+                }),
+            )],
+            unmatched: Vec::new(),
+        }
+    }
+
+    fn exposition(text: &str) -> Outcome {
+        Ok(Arc::new(Exposition::new(text.to_owned())))
+    }
+
+    fn text(outcome: &Outcome) -> String {
+        match outcome {
+            Ok(exposition) => String::from_utf8_lossy(&exposition.text).into_owned(),
+            Err(message) => format!("error: {message}"),
+        }
+    }
+
+    #[test]
+    fn unchanged_inputs_reuse_the_last_success_and_failures_are_not_kept() {
+        let cache = Cache::default();
+        assert!(cache.readiness().is_err());
+        let first = cache.get_or_evaluate(key(1), |e| exposition(&format!("n {}\n", e.number)));
+        assert_eq!(text(&first), "n 1\n");
+        assert_eq!(cache.readiness(), Ok(()));
+        let again = cache.get_or_evaluate(key(1), |_| panic!("must not evaluate"));
+        assert_eq!(text(&again), "n 1\n");
+        let failed = cache.get_or_evaluate(key(2), |_| Err(Arc::from("broken")));
+        assert_eq!(text(&failed), "error: broken");
+        assert_eq!(
+            cache.readiness(),
+            Err("the last evaluation failed: broken".to_owned())
+        );
+        let retried = cache.get_or_evaluate(key(2), |e| {
+            exposition(&format!("n {} after {}\n", e.number, e.failures_before))
+        });
+        assert_eq!(text(&retried), "n 3 after 1\n");
+        assert_eq!(cache.readiness(), Ok(()));
+    }
+
+    #[test]
+    fn concurrent_requests_for_the_same_inputs_share_one_evaluation() {
+        let cache = Cache::default();
+        let evaluations = std::sync::atomic::AtomicUsize::new(0);
+        let outcomes: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let outcome = cache.get_or_evaluate(key(7), |e| {
+                            evaluations.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(200));
+                            exposition(&format!("n {}\n", e.number))
+                        });
+                        text(&outcome)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("no panic"))
+                .collect()
+        });
+        assert_eq!(evaluations.load(Ordering::SeqCst), 1);
+        assert!(outcomes.iter().all(|o| o == "n 1\n"), "{outcomes:?}");
+    }
+
+    #[test]
+    fn a_panicking_evaluation_fails_and_does_not_block_the_next() {
+        let cache = Cache::default();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get_or_evaluate(key(1), |_| panic!("simulated bug"))
+        }));
+        assert!(panicked.is_err());
+        assert!(
+            cache
+                .readiness()
+                .is_err_and(|r| r.contains("bug in xml2prom"))
+        );
+        let next = cache.get_or_evaluate(key(1), |_| exposition("ok\n"));
+        assert_eq!(text(&next), "ok\n");
+    }
+
+    #[test]
+    fn gzip_is_accepted_by_name_or_star_unless_its_quality_is_zero() {
+        for (value, expected) in [
+            ("gzip", true),
+            ("deflate, GZIP;q=0.5", true),
+            ("*", true),
+            ("identity", false),
+            ("gzip;q=0", false),
+            ("gzip; q=0.0, br", false),
+            ("", false),
+        ] {
+            assert_eq!(accepts_gzip(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn own_counters_are_valid() {
+        let mut families = Families::new();
+        add_serve_metrics(
+            &mut families,
+            &Evaluation {
+                number: 3,
+                failures_before: 1,
+            },
+        );
+        assert_eq!(
+            exposition::render(&families),
+            format!(
+                "# HELP {0} {1}\n# TYPE {0} counter\n{0} 1\n\
+                 # HELP {2} {3}\n# TYPE {2} counter\n{2} 3\n",
+                FAILURES.0, FAILURES.1, EVALUATIONS.0, EVALUATIONS.1
+            )
+        );
+    }
+
+    /// An exporter for `rules.yaml` and `a.xml` in `dir`, its evaluator on its own thread
+    /// until the exporter is dropped.
+    fn exporter(dir: &std::path::Path, xml: &str) -> Exporter {
+        std::fs::write(
+            dir.join("rules.yaml"),
+            "version: 1\nmetrics:\n- { name: rows, help: 'Rows <b>', type: gauge, value: \
+             count(//r) }\n",
+        )
+        .expect("rules");
+        std::fs::write(dir.join("a.xml"), xml).expect("xml");
+        let config = ServeConfig {
+            rules: dir.join("rules.yaml"),
+            inputs: vec![dir.join("a.xml")],
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            limits: XmlLimits::default(),
+            engine: Engine::Auto,
+            max_dom_bytes: u64::MAX,
+            verbose: false,
+            self_metrics: false,
+            vars: BTreeMap::new(),
+            labels: Vec::new(),
+        };
+        let (jobs, queue) = mpsc::channel();
+        let (page, landing_page) = mpsc::channel();
+        std::thread::spawn(move || {
+            let evaluator = Evaluator::new(&config).expect("valid rules");
+            let _ = page.send(evaluator.landing_page(&config.inputs));
+            evaluator.run_all(&queue);
+        });
+        Exporter {
+            inputs: vec![dir.join("a.xml")],
+            landing_page: Arc::from(landing_page.recv().expect("a landing page").into_bytes()),
+            cache: Cache::default(),
+            jobs,
+        }
+    }
+
+    fn body(reply: &Reply) -> String {
+        String::from_utf8_lossy(&reply.body).into_owned()
+    }
+
+    #[test]
+    fn routes_give_their_status_and_content_type() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exporter = exporter(dir.path(), "<s><r/><r/></s>");
+        let reply = exporter.route(Method::Get, "/metrics?debug=1", false);
+        assert_eq!(
+            (reply.status, reply.content_type),
+            (200, METRICS_CONTENT_TYPE)
+        );
+        assert_eq!(
+            body(&reply),
+            "# HELP rows Rows <b>\n# TYPE rows gauge\nrows 2\n"
+        );
+        let gzipped = exporter.route(Method::Get, "/metrics", true);
+        assert!(
+            gzipped
+                .headers
+                .contains(&("Content-Encoding", "gzip".to_owned()))
+        );
+        let mut unzipped = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&gzipped.body[..]),
+            &mut unzipped,
+        )
+        .expect("valid gzip");
+        assert_eq!(unzipped, body(&reply));
+        let landing = exporter.route(Method::Head, "/", false);
+        assert_eq!(landing.status, 200);
+        assert!(body(&landing).contains("<td>metrics[0]</td><td>rows</td><td>gauge</td>"));
+        assert!(body(&landing).contains("<a href=\"metrics\">"));
+        assert_eq!(exporter.route(Method::Get, "/-/healthy", false).status, 200);
+        assert_eq!(exporter.route(Method::Get, "/-/ready", false).status, 200);
+        assert_eq!(exporter.route(Method::Get, "/nope", false).status, 404);
+        let post = exporter.route(Method::Other, "/metrics", false);
+        assert_eq!(post.status, 405);
+        assert!(post.headers.contains(&("Allow", "GET, HEAD".to_owned())));
+    }
+
+    #[test]
+    fn a_broken_input_gives_500_and_not_ready() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exporter = exporter(dir.path(), "<s><r/>");
+        let reply = exporter.route(Method::Get, "/metrics", false);
+        assert_eq!(
+            (reply.status, reply.content_type),
+            (500, "text/plain; charset=utf-8")
+        );
+        assert!(body(&reply).contains("a.xml: "), "{}", body(&reply));
+        let ready = exporter.route(Method::Get, "/-/ready", false);
+        assert_eq!(ready.status, 503);
+        assert!(body(&ready).contains("the last evaluation failed"));
+    }
+}

@@ -1,0 +1,110 @@
+//! `xml2prom check`: every error of every file, lints, the three output formats and the exit
+//! codes, compared with the files under `tests/check/`.
+
+use crate::support::{assert_matches_file, root, xml2prom};
+
+fn check(args: &[&str]) -> crate::support::Outcome {
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    xml2prom(&root(), &all)
+}
+
+#[test]
+fn lints_are_warnings_in_every_format() {
+    let human = check(&["tests/check/lints.yaml"]);
+    assert_eq!(human.code, 0, "warnings alone pass without --strict");
+    assert_matches_file(&root().join("tests/check/lints.human"), &human.stdout);
+
+    let strict = check(&["--strict", "tests/check/lints.yaml"]);
+    assert_eq!(strict.code, 1, "--strict fails on warnings");
+    assert_eq!(strict.stdout, human.stdout);
+
+    let json = check(&["--format", "json", "tests/check/lints.yaml"]);
+    assert_eq!(json.code, 0);
+    assert_matches_file(&root().join("tests/check/lints.json"), &json.stdout);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("valid JSON");
+    assert_eq!(parsed["warnings"], 5);
+
+    let github = check(&["--format", "github", "tests/check/lints.yaml"]);
+    assert_matches_file(&root().join("tests/check/lints.github"), &github.stdout);
+    assert!(
+        github
+            .stdout
+            .lines()
+            .all(|l| l.starts_with("::warning file="))
+    );
+}
+
+#[test]
+fn every_error_of_every_file_in_one_run() {
+    let outcome = check(&[
+        "tests/cases/rule_many_problems/rules.yaml",
+        "rules/store.yaml",
+        "tests/cases/rule_policy_misuse/rules.yaml",
+        "tests/cases/rule_yaml_syntax/rules.yaml",
+        "tests/check/no-such-file.yaml",
+    ]);
+    assert_eq!(outcome.code, 2);
+    assert_matches_file(
+        &root().join("tests/check/many_files.human"),
+        &outcome.stdout,
+    );
+    assert!(
+        outcome
+            .stdout
+            .ends_with("xml2prom: checked 5 rule files: 23 errors, 0 warnings\n")
+    );
+}
+
+/// Whatever `run` accepts, `check` accepts without error: every rule file of the project.
+#[test]
+fn every_rule_file_that_runs_passes_check() {
+    let mut files: Vec<String> = Vec::new();
+    for dir in ["rules", "tests/cases"] {
+        for entry in walk(&root().join(dir)) {
+            let text = entry.display().to_string();
+            let case = entry.parent().map(|p| p.join("expected.prom").exists());
+            let is_rules = text.ends_with(".yaml")
+                && !text.ends_with(".test.yaml")
+                && !text.contains("/alerts/");
+            // A case run with `--var`s is checked with them below.
+            let has_args = entry.parent().is_some_and(|p| p.join("args").exists());
+            if is_rules && !has_args && (dir == "rules" || case == Some(true)) {
+                files.push(text);
+            }
+        }
+    }
+    assert!(files.len() > 20, "rule files found: {files:?}");
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let outcome = check(&args);
+    assert!(
+        !outcome.stdout.contains("error["),
+        "check reports errors in rule files that run:\n{}",
+        outcome.stdout
+    );
+    assert_ne!(outcome.code, 2);
+    let with_vars = check(&[
+        "--var",
+        "site=paris",
+        "--var",
+        "prefix=p",
+        "tests/cases/vars_and_constant_labels/rules.yaml",
+    ]);
+    assert_eq!(with_vars.code, 0, "{}", with_vars.stdout);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}

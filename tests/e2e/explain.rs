@@ -1,0 +1,114 @@
+//! `xml2prom explain`: the debug view, as text (compared with `tests/explain/`), as JSON, with
+//! colours only when asked for.
+
+use crate::support::{assert_matches_file, root, xml2prom};
+
+fn explain(args: &[&str]) -> crate::support::Outcome {
+    let mut all = vec!["explain"];
+    all.extend_from_slice(args);
+    xml2prom(&root(), &all)
+}
+
+#[test]
+fn text_view_of_a_rule_with_skips() {
+    let outcome = explain(&[
+        "--rules",
+        "rules/backup.yaml",
+        "--input",
+        "rules/examples/backup-lyon.xml",
+        "--metric",
+        "backup_job_transferred_bytes",
+    ]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(!outcome.stdout.contains('\u{1b}'), "no colour when piped");
+    assert_matches_file(
+        &root().join("tests/explain/lyon_transferred.txt"),
+        &outcome.stdout,
+    );
+}
+
+#[test]
+fn text_view_of_every_rule_with_a_limit() {
+    let outcome = explain(&[
+        "--rules",
+        "rules/store.yaml",
+        "--input",
+        "rules/examples/store.xml",
+        "--limit",
+        "2",
+    ]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_matches_file(
+        &root().join("tests/explain/store_limit_2.txt"),
+        &outcome.stdout,
+    );
+}
+
+#[test]
+fn json_view() {
+    let outcome = explain(&[
+        "--rules",
+        "rules/store.yaml",
+        "--input",
+        "rules/examples/store.xml",
+        "--metric",
+        "store_rows",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let value: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("valid JSON");
+    let rules = value["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["metric"], "store_rows");
+    assert_eq!(rules[0]["matched"], 6);
+    assert_eq!(rules[0]["nodes"].as_array().map(Vec::len), Some(5));
+    assert_eq!(rules[0]["nodes"][0]["path"], "/store/row[1]");
+    assert_eq!(
+        rules[0]["samples"][2],
+        "store_rows{kind=\"order\",path=\"rules/examples/store.xml\"} 3"
+    );
+}
+
+#[test]
+fn colours_only_when_forced_and_never_with_no_color() {
+    let args = [
+        "explain",
+        "--rules",
+        "rules/store.yaml",
+        "--input",
+        "rules/examples/store.xml",
+    ];
+    let forced = crate::support::xml2prom_with_env(
+        &root(),
+        &args,
+        &[("NO_COLOR", ""), ("CLICOLOR_FORCE", "1")],
+    );
+    assert!(forced.stdout.contains("\u{1b}[1m"), "{}", forced.stdout);
+    let no_color = crate::support::xml2prom_with_env(&root(), &args, &[("NO_COLOR", "1")]);
+    assert!(!no_color.stdout.contains('\u{1b}'));
+}
+
+#[test]
+fn a_broken_input_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("broken.xml");
+    std::fs::write(&input, "<store><row></store>").expect("write");
+    let rules = root().join("rules/store.yaml");
+    let outcome = xml2prom(
+        dir.path(),
+        &[
+            "explain",
+            "--rules",
+            &rules.display().to_string(),
+            "--input",
+            "broken.xml",
+        ],
+    );
+    assert_eq!(outcome.code, 1);
+    assert!(
+        outcome.stderr.starts_with("xml2prom: error: broken.xml: "),
+        "{}",
+        outcome.stderr
+    );
+}
