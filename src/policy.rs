@@ -230,8 +230,7 @@ pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> 
         (Reading::Missing, _) => {
             return match rule.policies.on_missing {
                 OnMissing::Zero => match &rule.value {
-                    // The first state stands for "none of the others" only if the user says
-                    // so; zero means "no state", which a state set cannot express.
+                    // The compiler refuses `zero` for a state set: "no state" is not a state.
                     ValueSpec::States(_) => Outcome::Fail(EvalErrorKind::Missing {
                         field: "value".to_owned(),
                         query: query.to_owned(),
