@@ -5,6 +5,7 @@
 //! Both engines hand each node's readings to [`Readings::resolve`], so a policy means the same
 //! whichever engine runs the rule.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -248,17 +249,19 @@ pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> 
             };
         }
         (Reading::Number(n), ValueSpec::Number(None)) => return Outcome::Use(Some(n)),
-        (Reading::Number(n), _) => crate::exposition::format_value(n),
-        (Reading::Text(text), _) => text.to_owned(),
+        // Borrowed: this runs once per node, so text is not copied.
+        (Reading::Number(n), _) => Cow::Owned(crate::exposition::format_value(n)),
+        (Reading::Text(text), _) => Cow::Borrowed(text),
     };
+    let text = text.as_ref();
     let parsed = match &rule.value {
         ValueSpec::States(states) => states
             .iter()
-            .position(|s| *s == text)
+            .position(|s| s == text)
             .map(|i| i as f64)
             .ok_or_else(|| format!("is not one of the states {}", states.join(", "))),
-        ValueSpec::Number(Some(convert)) => convert.apply(&text).map_err(|why| why.to_string()),
-        _ => parse_number(&text).ok_or_else(|| {
+        ValueSpec::Number(Some(convert)) => convert.apply(text).map_err(|why| why.to_string()),
+        _ => parse_number(text).ok_or_else(|| {
             "is not a number (numbers are written like 42, -1.5 or 2e3, without spaces)".to_owned()
         }),
     };
@@ -267,11 +270,11 @@ pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> 
         Err(why) => match rule.policies.on_invalid {
             OnInvalid::Skip => Outcome::Skip(Skip {
                 reason: SkipReason::Invalid,
-                detail: format!("`value: {query}` gave {:?}, which {why}", shorten(&text)),
+                detail: format!("`value: {query}` gave {:?}, which {why}", shorten(text)),
             }),
             OnInvalid::Error => Outcome::Fail(EvalErrorKind::Invalid {
                 query: query.to_owned(),
-                text: shorten(&text),
+                text: shorten(text),
                 why,
             }),
         },

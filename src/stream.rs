@@ -820,9 +820,12 @@ impl xml::Sink for StreamEngine<'_> {
         let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
         let depth = self.depth + 1;
 
-        // Position among siblings of the same expanded name, for location paths. An undeclared
-        // prefix (allowed only where sxd-document allows it) counts by the name as written.
-        let (uri, name) = match resolve(&self.scopes, prefix) {
+        // The name resolves once, for the position and for matching. Position among siblings
+        // of the same expanded name, for location paths; an undeclared prefix (allowed only
+        // where sxd-document allows it) counts by the name as written.
+        let scopes = std::mem::take(&mut self.scopes);
+        let resolved = resolve(&scopes, prefix);
+        let (uri, name) = match resolved {
             Ok(uri) => (uri, local),
             Err(()) => (None, raw),
         };
@@ -856,8 +859,7 @@ impl xml::Sink for StreamEngine<'_> {
         frame.declared = declared;
         self.depth = depth;
 
-        let scopes = std::mem::take(&mut self.scopes);
-        let Ok(ns) = resolve(&scopes, prefix) else {
+        let Ok(ns) = resolved else {
             // An undeclared prefix (the scan allows it only where sxd-document does) names no
             // namespace a rule can match; such an element is never selected.
             self.scopes = scopes;
