@@ -66,7 +66,7 @@ struct Frame {
     /// Children seen so far by expanded name (namespace URI, local name), for their positions:
     /// a location path step `row[2]` counts the `row` siblings in the same namespace, as XPath
     /// does.
-    children: Vec<(Option<String>, String, usize)>,
+    children: SiblingCounts,
     /// How many namespace declarations this element added to `scopes`.
     declared: usize,
 }
@@ -768,6 +768,59 @@ impl TagAttributes {
     }
 }
 
+/// How many children of one element carry each expanded name. Most elements have a few
+/// distinct child names, searched in a list; past [`SiblingCounts::LISTED`] they go into a hash
+/// map, so an element with a million differently named children costs linear time, not
+/// quadratic.
+#[derive(Debug, Default)]
+struct SiblingCounts {
+    listed: Vec<(Option<String>, String, usize)>,
+    /// Keyed by `URI \0 local name` (a namespace URI is never empty, nor holds `\0`).
+    hashed: FxHashMap<String, usize>,
+    /// A reused buffer for building keys.
+    key: String,
+}
+
+impl SiblingCounts {
+    const LISTED: usize = 16;
+
+    /// Counts one more child with this expanded name; returns its 1-based position among them.
+    fn next(&mut self, uri: Option<&str>, name: &str) -> usize {
+        if let Some((_, _, count)) = self
+            .listed
+            .iter_mut()
+            .find(|(u, n, _)| u.as_deref() == uri && same(n, name))
+        {
+            *count += 1;
+            return *count;
+        }
+        if self.listed.len() < Self::LISTED {
+            self.listed
+                .push((uri.map(str::to_owned), name.to_owned(), 1));
+            return 1;
+        }
+        self.key.clear();
+        self.key.push_str(uri.unwrap_or_default());
+        self.key.push('\0');
+        self.key.push_str(name);
+        match self.hashed.get_mut(self.key.as_str()) {
+            Some(count) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                self.hashed.insert(self.key.clone(), 1);
+                1
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.listed.clear();
+        self.hashed.clear();
+    }
+}
+
 /// Whether two short strings (names, mostly) are equal; most that are not differ in length or
 /// in their first byte, which is found out without a call to compare memory.
 fn same(a: &str, b: &str) -> bool {
@@ -830,22 +883,7 @@ impl xml::Sink for StreamEngine<'_> {
             Err(()) => (None, raw),
         };
         let position = match self.depth.checked_sub(1).map(|i| &mut self.frames[i]) {
-            Some(parent) => match parent
-                .children
-                .iter_mut()
-                .find(|(u, n, _)| u.as_deref() == uri && same(n, name))
-            {
-                Some((_, _, count)) => {
-                    *count += 1;
-                    *count
-                }
-                None => {
-                    parent
-                        .children
-                        .push((uri.map(str::to_owned), name.to_owned(), 1));
-                    1
-                }
-            },
+            Some(parent) => parent.children.next(uri, name),
             None => 1,
         };
         if self.frames.len() < depth {
@@ -1276,6 +1314,26 @@ mod tests {
                 ("sizes", "9")
             ]
         );
+    }
+
+    #[test]
+    fn sibling_positions_count_by_expanded_name_in_the_list_and_past_it() {
+        let mut counts = SiblingCounts::default();
+        let names: Vec<String> = (0..40).map(|i| format!("e{i}")).collect();
+        for name in &names {
+            assert_eq!(counts.next(None, name), 1, "{name}");
+        }
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(counts.next(None, name), 2, "{name}");
+            // The same local name in a namespace is another name.
+            assert_eq!(counts.next(Some("urn:x"), name), 1, "{name}");
+            if i % 2 == 0 {
+                assert_eq!(counts.next(None, name), 3, "{name}");
+            }
+        }
+        assert_eq!(counts.next(Some("urn:x"), "e39"), 2);
+        counts.clear();
+        assert_eq!(counts.next(None, "e39"), 1);
     }
 
     #[test]

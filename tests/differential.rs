@@ -1252,6 +1252,25 @@ fn policy_cases() -> Vec<Case> {
 fn counterexamples() -> Vec<Case> {
     vec![
         case(
+            // Past 16 distinct child names the streaming engine counts siblings in a hash map
+            // (a list was quadratic on a million distinct names); positions must not change.
+            "location_paths_past_many_distinct_sibling_names",
+            rules(
+                r#"
+                - { name: a, help: h, type: gauge, select: "/store/e19", value: "@v", on_missing: skip }
+                - { name: b, help: h, type: gauge, select: "/store/m:e19", value: "@v", on_missing: skip }
+                "#,
+            ),
+            format!(
+                "<store xmlns:m=\"urn:m\">{}<e19 v=\"1\"/><m:e19/><e19/></store>",
+                (0..20).map(|i| format!("<e{i}/>")).collect::<String>()
+            ),
+            Lines(&[
+                "a 1",
+                "warning: stores/store.xml: rule metrics[0] (a): skipped 2 nodes (missing 2), first /store/e19[1]: `value: @v` selected nothing",
+            ]),
+        ),
+        case(
             // Location paths in skip reports: the streaming engine counted siblings by the
             // name as written, the DOM engine by expanded name; and the DOM engine named an
             // element with any prefix bound to its namespace (here `x:`), not the one written.

@@ -192,3 +192,46 @@ fn input_missing_or_a_directory() {
     std::fs::create_dir(dir.path().join("adir.xml")).expect("mkdir");
     assert_refused_path(dir.path(), "adir.xml", &[], &["adir.xml"]);
 }
+
+/// A million differently named children of one element: accepted, in linear time on both
+/// engines (the streaming engine once counted sibling names in a list, quadratic here: minutes,
+/// then killed by the run timeout). The one `row` among them is still found and named.
+#[test]
+fn a_million_distinct_sibling_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut xml = String::from("<store>");
+    for i in 0..1_000_000 {
+        xml.push_str(&format!("<e{i}/>"));
+    }
+    xml.push_str("<row id=\"1\" kind=\"a\" size=\"7\" status=\"ok\" latency=\"1\"/></store>");
+    std::fs::write(dir.path().join("wide.xml"), xml).expect("write");
+    let rules = root().join("rules/store.yaml");
+    let mut outputs = Vec::new();
+    for engine in ["auto", "dom"] {
+        let outcome = xml2prom(
+            dir.path(),
+            &[
+                "run",
+                "--rules",
+                &rules.display().to_string(),
+                "--input",
+                "wide.xml",
+                "--output",
+                "-",
+                "--no-self-metrics",
+                "--engine",
+                engine,
+            ],
+        );
+        assert_eq!(outcome.code, 0, "--engine {engine}: {}", outcome.stderr);
+        assert!(
+            outcome
+                .stdout
+                .contains("store_row_size_bytes{id=\"1\",kind=\"a\",path=\"wide.xml\"} 7\n"),
+            "--engine {engine}:\n{}",
+            outcome.stdout
+        );
+        outputs.push(outcome.stdout);
+    }
+    assert_eq!(outputs[0], outputs[1], "the engines disagree");
+}
