@@ -357,6 +357,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE.prom")]
     pub status_file: Option<PathBuf>,
 
+    /// What every evaluation takes: variables, labels, limits, engine.
+    #[command(flatten)]
+    pub evaluation: EvaluationArgs,
+}
+
+/// The flags `run` and `serve` share: how the rules are evaluated.
+#[derive(Debug, Args)]
+pub struct EvaluationArgs {
     /// A template variable, {{ vars.KEY }} in every label template; repeat for several.
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
@@ -365,8 +373,8 @@ pub struct RunArgs {
     #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
     pub labels: Vec<(LabelName, String)>,
 
-    /// Leave out xml2prom's own metrics (xml2prom_*: run duration, series per rule, size and
-    /// modification time of each input, time of writing).
+    /// Leave out xml2prom's own metrics (xml2prom_*: duration, series per rule, size and
+    /// modification time of each input, ...).
     #[arg(long)]
     pub no_self_metrics: bool,
 
@@ -387,6 +395,51 @@ pub struct RunArgs {
     /// Print to stderr which engine runs each rule, and why a rule cannot stream.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+/// [`EvaluationArgs`], checked.
+struct Evaluation {
+    vars: BTreeMap<String, String>,
+    labels: Vec<(LabelName, String)>,
+    limits: XmlLimits,
+    engine: Engine,
+    max_dom_bytes: u64,
+    verbose: bool,
+    self_metrics: bool,
+}
+
+impl EvaluationArgs {
+    /// Checks what clap's derive cannot: a `--var` or `--label` given twice.
+    fn checked(self, error: impl Fn(&str) -> clap::Error) -> Result<Evaluation, clap::Error> {
+        let mut vars = BTreeMap::new();
+        for (key, value) in self.vars {
+            if vars.contains_key(&key) {
+                return Err(error(&format!(
+                    "--var {key} is given twice; give each key once"
+                )));
+            }
+            vars.insert(key, value);
+        }
+        for (i, (label, _)) in self.labels.iter().enumerate() {
+            if self.labels[..i].iter().any(|(other, _)| other == label) {
+                return Err(error(&format!(
+                    "--label {label} is given twice; give each label once"
+                )));
+            }
+        }
+        Ok(Evaluation {
+            vars,
+            labels: self.labels,
+            limits: XmlLimits {
+                max_bytes: self.max_input_bytes,
+                ..XmlLimits::default()
+            },
+            engine: self.engine,
+            max_dom_bytes: self.max_dom_bytes,
+            verbose: self.verbose,
+            self_metrics: !self.no_self_metrics,
+        })
+    }
 }
 
 /// Flags of `xml2prom serve`.
@@ -405,36 +458,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDRESS:PORT", default_value = DEFAULT_LISTEN)]
     pub listen: std::net::SocketAddr,
 
-    /// A template variable, {{ vars.KEY }} in every label template; repeat for several.
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
-    pub vars: Vec<(String, String)>,
-
-    /// A label added to every sample of the rule file's metrics; repeat for several.
-    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
-    pub labels: Vec<(LabelName, String)>,
-
-    /// Leave out xml2prom's own metrics (xml2prom_*: evaluation duration, series per rule, size
-    /// and modification time of each input, evaluations so far).
-    #[arg(long)]
-    pub no_self_metrics: bool,
-
-    /// Refuse an input file larger than this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
-    pub max_input_bytes: u64,
-
-    /// Refuse to load an input larger than this into the DOM engine (it needs about 11 times
-    /// the file size in memory); streamable rules have no such limit.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
-    pub max_dom_bytes: u64,
-
-    /// Which engine evaluates the rules: auto streams every streamable rule, dom forces the
-    /// DOM engine (the reference semantics) for all.
-    #[arg(long, value_enum, default_value_t = Engine::Auto)]
-    pub engine: Engine,
-
-    /// Print to stderr which engine runs each rule, and why a rule cannot stream.
-    #[arg(long, short = 'v')]
-    pub verbose: bool,
+    /// What every evaluation takes: variables, labels, limits, engine.
+    #[command(flatten)]
+    pub evaluation: EvaluationArgs,
 }
 
 /// Default `serve --listen`: loopback only, so that exposing the metrics is a choice.
@@ -448,36 +474,18 @@ impl ServeArgs {
         for input in &self.input {
             inputs::check_pattern(input).map_err(|message| error(&message))?;
         }
-        let mut vars = BTreeMap::new();
-        for (key, value) in self.vars {
-            if vars.contains_key(&key) {
-                return Err(error(&format!(
-                    "--var {key} is given twice; give each key once"
-                )));
-            }
-            vars.insert(key, value);
-        }
-        for (i, (label, _)) in self.labels.iter().enumerate() {
-            if self.labels[..i].iter().any(|(other, _)| other == label) {
-                return Err(error(&format!(
-                    "--label {label} is given twice; give each label once"
-                )));
-            }
-        }
+        let evaluation = self.evaluation.checked(error)?;
         Ok(crate::serve::ServeConfig {
             rules: self.rules,
             inputs: self.input,
             listen: self.listen,
-            limits: XmlLimits {
-                max_bytes: self.max_input_bytes,
-                ..XmlLimits::default()
-            },
-            engine: self.engine,
-            max_dom_bytes: self.max_dom_bytes,
-            verbose: self.verbose,
-            self_metrics: !self.no_self_metrics,
-            vars,
-            labels: self.labels,
+            limits: evaluation.limits,
+            engine: evaluation.engine,
+            max_dom_bytes: evaluation.max_dom_bytes,
+            verbose: evaluation.verbose,
+            self_metrics: evaluation.self_metrics,
+            vars: evaluation.vars,
+            labels: evaluation.labels,
         })
     }
 }
@@ -506,22 +514,7 @@ impl RunArgs {
         for input in &self.input {
             inputs::check_pattern(input).map_err(|message| usage_error(&message))?;
         }
-        let mut vars = BTreeMap::new();
-        for (key, value) in self.vars {
-            if vars.contains_key(&key) {
-                return Err(usage_error(&format!(
-                    "--var {key} is given twice; give each key once"
-                )));
-            }
-            vars.insert(key, value);
-        }
-        for (i, (label, _)) in self.labels.iter().enumerate() {
-            if self.labels[..i].iter().any(|(other, _)| other == label) {
-                return Err(usage_error(&format!(
-                    "--label {label} is given twice; give each label once"
-                )));
-            }
-        }
+        let evaluation = self.evaluation.checked(usage_error)?;
         let push = match (self.push, self.job) {
             (Some(url), Some(job)) => Some(
                 PushTarget::new(&url, &job, self.grouping, self.push_timeout)
@@ -542,18 +535,15 @@ impl RunArgs {
             rules: self.rules,
             inputs: self.input,
             output,
-            limits: XmlLimits {
-                max_bytes: self.max_input_bytes,
-                ..XmlLimits::default()
-            },
-            engine: self.engine,
-            max_dom_bytes: self.max_dom_bytes,
-            verbose: self.verbose,
+            limits: evaluation.limits,
+            engine: evaluation.engine,
+            max_dom_bytes: evaluation.max_dom_bytes,
+            verbose: evaluation.verbose,
             lock_timeout: self.lock_timeout,
-            self_metrics: !self.no_self_metrics,
+            self_metrics: evaluation.self_metrics,
             status_file: self.status_file,
-            vars,
-            labels: self.labels,
+            vars: evaluation.vars,
+            labels: evaluation.labels,
             push,
         })
     }
@@ -622,13 +612,7 @@ fn parse_label(text: &str) -> Result<(LabelName, String), String> {
 
 /// A usage error of `xml2prom run`, rendered by clap like its own (`error: ...`, usage, exit 2).
 fn usage_error(message: &str) -> clap::Error {
-    let mut command = Cli::command();
-    command.build();
-    let run = command.find_subcommand_mut("run");
-    match run {
-        Some(run) => run.error(clap::error::ErrorKind::ValueValidation, message),
-        None => Cli::command().error(clap::error::ErrorKind::ValueValidation, message),
-    }
+    subcommand_error("run", message)
 }
 
 #[cfg(test)]
