@@ -163,6 +163,20 @@ pub struct ExplainArgs {
     /// A template variable, {{ vars.KEY }} in every label template, as `run --var` gives it.
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+
+    /// How long the input may deliver nothing.
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// The flag of every subcommand that reads inputs: how long an input may deliver nothing.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Give up on an input that is not a regular file (a FIFO, a pipe, a device) that delivers
+    /// nothing for this long, before its first byte or between two reads (30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = parse_read_timeout)]
+    pub read_timeout: Duration,
 }
 
 /// Flags of `xml2prom test`.
@@ -392,6 +406,10 @@ pub struct EvaluationArgs {
     #[arg(long, value_enum, default_value_t = Engine::Auto)]
     pub engine: Engine,
 
+    /// How long an input may deliver nothing.
+    #[command(flatten)]
+    pub read: ReadArgs,
+
     /// Print to stderr which engine runs each rule, and why a rule cannot stream.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -432,6 +450,7 @@ impl EvaluationArgs {
             labels: self.labels,
             limits: XmlLimits {
                 max_bytes: self.max_input_bytes,
+                read_timeout: self.read.read_timeout,
                 ..XmlLimits::default()
             },
             engine: self.engine,
@@ -553,6 +572,15 @@ impl RunArgs {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|error| format!("{error}; write a duration such as `30s`, `2m` or `1h30m`"))
+}
+
+/// `--read-timeout`: a duration longer than zero.
+fn parse_read_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(text)?;
+    if timeout.is_zero() {
+        return Err("the read timeout must be longer than zero; write e.g. `30s`".to_owned());
+    }
+    Ok(timeout)
 }
 
 /// `--every`: a duration of at least [`MIN_PERIOD`].

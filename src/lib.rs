@@ -36,6 +36,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod exposition;
 pub mod init;
+mod input_file;
 pub mod inputs;
 pub mod labels;
 pub mod lints;

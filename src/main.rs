@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             };
             let limits = xml2prom::xml::XmlLimits {
                 max_bytes: args.max_input_bytes,
+                read_timeout: args.read.read_timeout,
                 ..xml2prom::xml::XmlLimits::default()
             };
             match xml2prom::explain::explain(

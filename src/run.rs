@@ -247,19 +247,19 @@ pub enum RunError {
     /// The rule file cannot be used.
     #[error("the rule file has errors")]
     Rules(RulesError),
-    /// An input is too large for the DOM engine, which some rules need.
+    /// An input is too large for the DOM engine, which some rules need: by its size, or, for a
+    /// FIFO, a pipe, a device or a file that grows, by the bytes read into the DOM.
     #[error(
-        "{}: the file is {}, more than the DOM engine's limit of {} (it needs about 11 times the \
-         file size in memory), and these rules need the DOM engine: {}; make them streamable (see \
-         `xml2prom run --verbose` and the README's Engines section), use --engine auto, or raise \
-         --max-dom-bytes",
-        input.display(), byte_size(*size), byte_size(*limit), reasons.join("; ")
+        "{}: {} (it needs about 11 times the file size in memory), and these rules need the DOM \
+         engine: {}; make them streamable (see `xml2prom run --verbose` and the README's Engines \
+         section), use --engine auto, or raise --max-dom-bytes",
+        input.display(), dom_excess(*size, *limit), reasons.join("; ")
     )]
     DomTooLarge {
         /// The input.
         input: PathBuf,
-        /// Its size in bytes.
-        size: u64,
+        /// Its size in bytes, if its metadata tells; `None` when the limit was reached reading.
+        size: Option<u64>,
         /// The limit in bytes.
         limit: u64,
         /// The rules that need the DOM engine.
@@ -388,6 +388,23 @@ impl RunError {
     }
 }
 
+/// What broke the DOM engine's limit: `the file is 3.5 MiB, more than the DOM engine's limit
+/// of 1.0 MiB`, or, for an input whose size only the read tells, `more than the DOM engine's
+/// limit of 1.0 MiB was read from the input`.
+fn dom_excess(size: Option<u64>, limit: u64) -> String {
+    match size {
+        Some(size) => format!(
+            "the file is {}, more than the DOM engine's limit of {}",
+            byte_size(size),
+            byte_size(limit)
+        ),
+        None => format!(
+            "more than the DOM engine's limit of {} was read from the input",
+            byte_size(limit)
+        ),
+    }
+}
+
 /// A byte count for a message: `812 bytes`, `3.5 MiB`.
 fn byte_size(bytes: u64) -> String {
     if bytes < 1 << 20 {
@@ -439,9 +456,33 @@ enum Source<'a> {
 
 /// Evaluates the rules on one input with the chosen engines. The DOM, if one was built, ends up
 /// in `document`, for the caller to drop.
+///
+/// A file that changed while it was read ([`XmlError::Changed`]) is read once more, with fresh
+/// engines: what the first read gave may mix old and new content. If it changes again, that
+/// is the error.
 fn evaluate_source(
     rules: &CompiledRules,
     source: Source<'_>,
+    input: &Path,
+    config: &EngineConfig,
+    document: &mut Option<Package>,
+) -> Result<Vec<RuleSamples>, RunError> {
+    match evaluate_once(rules, &source, input, config, document) {
+        Err(RunError::Xml {
+            source: XmlError::Changed,
+            ..
+        }) => {
+            *document = None;
+            evaluate_once(rules, &source, input, config, document)
+        }
+        other => other,
+    }
+}
+
+/// One read of an input and the evaluation of the rules on it, for [`evaluate_source`].
+fn evaluate_once(
+    rules: &CompiledRules,
+    source: &Source<'_>,
     input: &Path,
     config: &EngineConfig,
     document: &mut Option<Package>,
@@ -457,36 +498,44 @@ fn evaluate_source(
     let (streaming, dom_rules) = split_engines(rules, config.engine);
     if dom_rules.is_empty() {
         let mut engine = StreamEngine::new(rules, &streaming, input);
-        match source {
+        match *source {
             Source::File(path) => xml::scan_file(path, &config.limits, &mut engine),
             Source::Bytes(bytes) => xml::scan(bytes, &config.limits, &mut engine),
         }
         .map_err(xml_error)?;
         return engine.finish().map_err(eval_error);
     }
-    if let Source::File(path) = source {
+    let too_large = |size| RunError::DomTooLarge {
+        input: input.to_owned(),
+        size,
+        limit: config.max_dom_bytes,
+        rules: dom_rules
+            .iter()
+            .map(|&i| rules.rules[i].id.clone())
+            .collect(),
+        reasons: dom_rules
+            .iter()
+            .map(|&i| match &rules.rules[i].stream {
+                Err(why) => format!("{}: {why}", rules.rules[i].id),
+                Ok(_) => {
+                    format!("{} (streamable, but --engine dom)", rules.rules[i].id)
+                }
+            })
+            .collect(),
+    };
+    if let Source::File(path) = *source {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if size > config.max_dom_bytes {
-            return Err(RunError::DomTooLarge {
-                input: input.to_owned(),
-                size,
-                limit: config.max_dom_bytes,
-                rules: dom_rules
-                    .iter()
-                    .map(|&i| rules.rules[i].id.clone())
-                    .collect(),
-                reasons: dom_rules
-                    .iter()
-                    .map(|&i| match &rules.rules[i].stream {
-                        Err(why) => format!("{}: {why}", rules.rules[i].id),
-                        Ok(_) => {
-                            format!("{} (streamable, but --engine dom)", rules.rules[i].id)
-                        }
-                    })
-                    .collect(),
-            });
+            return Err(too_large(Some(size)));
         }
     }
+    // The metadata says nothing of a FIFO, a pipe or a device (0), and a file may grow: the
+    // scan that builds the DOM stops one byte past the DOM's limit, whatever the metadata said.
+    let dom_limited = config.max_dom_bytes < config.limits.max_bytes;
+    let limits = XmlLimits {
+        max_bytes: config.limits.max_bytes.min(config.max_dom_bytes),
+        ..config.limits.clone()
+    };
     // One scan builds the DOM and feeds the streaming engine, if it has rules; the input is
     // read in pieces and never held whole.
     let mut engine = (!streaming.is_empty()).then(|| StreamEngine::new(rules, &streaming, input));
@@ -495,11 +544,14 @@ fn evaluate_source(
         Some(engine) => engine,
         None => &mut no_sink,
     };
-    let package = match source {
-        Source::File(path) => dom::load(path, &config.limits, also),
-        Source::Bytes(bytes) => dom::parse(bytes, &config.limits, also),
+    let package = match *source {
+        Source::File(path) => dom::load(path, &limits, also),
+        Source::Bytes(bytes) => dom::parse(bytes, &limits, also),
     }
-    .map_err(xml_error)?;
+    .map_err(|error| match error {
+        XmlError::TooLarge { .. } if dom_limited => too_large(None),
+        error => xml_error(error),
+    })?;
     let dom_results = evaluate::evaluate(
         rules,
         &dom_rules,

@@ -37,12 +37,15 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 use std::rc::Rc;
+use std::time::Duration;
 
 use quick_xml::errors::{Error as QuickError, IllFormedError, SyntaxError};
 use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesDecl, BytesPI, Event};
 use quick_xml::reader::Reader;
 use sxd_document::{Package, QName};
+
+use crate::input_file::{self, Patient, Stalled, Stamp};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -130,7 +133,16 @@ pub struct XmlLimits {
     pub max_name_bytes: usize,
     /// Longest attribute value accepted, in bytes as written in the file. Default: 1 MiB.
     pub max_attribute_bytes: usize,
+    /// The longest an input that is not a regular file (a FIFO, a pipe, a device) may deliver
+    /// nothing, before its first byte or between two reads; then it is refused as
+    /// [`XmlError::Read`]. Default: [`DEFAULT_READ_TIMEOUT`].
+    pub read_timeout: Duration,
 }
+
+/// Default [`XmlLimits::read_timeout`] (`--read-timeout`): 30 s, far more than a program that
+/// writes a FIFO needs between two writes, short enough that a FIFO without a writer does not
+/// hold the output's lock past the next cron run.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for XmlLimits {
     fn default() -> Self {
@@ -140,6 +152,7 @@ impl Default for XmlLimits {
             max_attributes: 256,
             max_name_bytes: 1024,
             max_attribute_bytes: 1024 * 1024,
+            read_timeout: DEFAULT_READ_TIMEOUT,
         }
     }
 }
@@ -185,10 +198,12 @@ impl fmt::Display for NameKind {
 #[derive(Debug, thiserror::Error)]
 pub enum XmlError {
     /// The input file could not be opened or read: it does not exist, may not be read, is a
-    /// directory, or the read failed.
+    /// directory, the read failed, or an input that is not a regular file delivered nothing
+    /// for [`XmlLimits::read_timeout`].
     ///
     /// ```text
     /// cannot read the file: it does not exist; check the --input path
+    /// cannot read the file: nothing arrived for 30s; check that a program writes to it (a FIFO needs a writer), or raise --read-timeout
     /// ```
     #[error("cannot read the file: {}", ReadAdvice(.source))]
     Read {
@@ -362,6 +377,21 @@ pub enum XmlError {
         /// Column of the `<!ENTITY`, from 1, in characters.
         column: usize,
     },
+
+    /// A regular file changed while it was read (its size, modification or change time, as
+    /// `fstat` gives them at open and at the end of the read), so what was read may mix old
+    /// and new content. [`read`] reads once more before it returns this; callers of
+    /// [`scan_file`] do the same with a fresh sink ([`again_if_changed`]).
+    ///
+    /// ```text
+    /// the input changed while it was read, so what was read may mix old and new content; have the program that writes it write a new file and rename it over this one, or try again once it is written
+    /// ```
+    #[error(
+        "the input changed while it was read, so what was read may mix old and new content; \
+         have the program that writes it write a new file and rename it over this one, or try \
+         again once it is written"
+    )]
+    Changed,
 }
 
 impl XmlError {
@@ -376,7 +406,9 @@ impl XmlError {
             | Self::NameTooLong { line, column, .. }
             | Self::AttributeTooLarge { line, column, .. }
             | Self::EntityDeclaration { line, column } => Some((line, column)),
-            Self::Read { .. } | Self::TooLarge { .. } | Self::Encoding { .. } => None,
+            Self::Read { .. } | Self::TooLarge { .. } | Self::Encoding { .. } | Self::Changed => {
+                None
+            }
         }
     }
 }
@@ -464,17 +496,33 @@ impl<'a> StartTag<'a> {
 /// Reads a file, refusing (without reading it all) one larger than `limits.max_bytes`.
 ///
 /// The size in the file's metadata is checked first; the read itself stops one byte past the
-/// limit, so a file that grows while it is read, or a FIFO, cannot make xml2prom read more.
-/// An empty file is refused as [`XmlError::NotWellFormed`] (`the file is empty`).
+/// limit, so a file that grows while it is read cannot make xml2prom read more. A regular file
+/// that changed while it was read is read once more, and refused as [`XmlError::Changed`] if
+/// it changed again. An input that is not a regular file (a FIFO, a pipe, a device) is
+/// checked as [`scan_file`] checks it while it is read, so that `/dev/zero` is refused at its
+/// first byte rather than read to the limit. An empty file is refused as
+/// [`XmlError::NotWellFormed`] (`the file is empty`).
 pub fn read(path: &Path, limits: &XmlLimits) -> Result<Vec<u8>, XmlError> {
-    let (file, size) = open(path, limits)?;
-    let mut bytes = Vec::with_capacity(
-        size.and_then(|size| usize::try_from(size).ok())
-            .unwrap_or(0),
-    );
-    file.take(limits.max_bytes.saturating_add(1))
+    again_if_changed(|| read_once(path, limits))
+}
+
+fn read_once(path: &Path, limits: &XmlLimits) -> Result<Vec<u8>, XmlError> {
+    let opened = open(path, limits)?;
+    let Some(stamp) = opened.stamp else {
+        let mut copy = scan_stream(opened.file, limits, &mut NoSink)?;
+        let mut bytes = Vec::new();
+        copy.seek(SeekFrom::Start(0)).map_err(read_error)?;
+        copy.read_to_end(&mut bytes).map_err(read_error)?;
+        return Ok(bytes);
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(stamp.size()).unwrap_or(0));
+    (&opened.file)
+        .take(limits.max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
+    if stamp.changed(&opened.file) {
+        return Err(XmlError::Changed);
+    }
     if exceeds(bytes.len(), limits.max_bytes) {
         return Err(XmlError::TooLarge {
             limit: limits.max_bytes,
@@ -484,6 +532,17 @@ pub fn read(path: &Path, limits: &XmlLimits) -> Result<Vec<u8>, XmlError> {
         return Err(empty_file());
     }
     Ok(bytes)
+}
+
+/// Runs `read` (one read of an input file, and what is made of it) once more if the input
+/// changed while it was read ([`XmlError::Changed`]), so that one rewrite at the wrong moment
+/// costs a second read rather than a failed run. What the first read gave must be dropped:
+/// give `read` a fresh sink each time. A second change is returned as the error.
+pub fn again_if_changed<T>(mut read: impl FnMut() -> Result<T, XmlError>) -> Result<T, XmlError> {
+    match read() {
+        Err(XmlError::Changed) => read(),
+        other => other,
+    }
 }
 
 /// Checks the bytes against the limits and parses them into a DOM with sxd-document's own
@@ -529,19 +588,36 @@ pub fn scan(bytes: &[u8], limits: &XmlLimits, sink: &mut dyn Sink) -> Result<(),
 /// and `parse` refuse, with the same error.
 ///
 /// A regular file whose metadata says it is past the limit is refused before it is read. A
-/// stream that cannot be read twice (a pipe, a device) is first copied, at most one byte past the
-/// limit, into an unnamed temporary file: the scan reads an input again to find the line and
-/// column of an error.
+/// regular file that changed while it was read (`fstat` at open and at the end of the read
+/// differ) is refused as [`XmlError::Changed`], whatever the scan found: the caller may read it
+/// again with a fresh sink ([`again_if_changed`]).
+///
+/// A stream that cannot be read twice (a FIFO, a pipe, a device) is checked as it is read, and
+/// each piece the scan reads is also copied into an unnamed temporary file, where the line and
+/// column of an error are found. The scan of a stream stops at its first problem instead of
+/// reading on for one that would take precedence (see the module documentation), so nothing is
+/// read or copied past the piece that holds it: `/dev/zero` is refused at its first byte, a NUL.
+/// Each read of a stream waits at most [`XmlLimits::read_timeout`].
 pub fn scan_file(path: &Path, limits: &XmlLimits, sink: &mut dyn Sink) -> Result<(), XmlError> {
-    let (file, size) = open(path, limits)?;
-    let file = match size {
-        Some(_) => file,
-        None => spool(file, limits)?,
+    let opened = open(path, limits)?;
+    let Some(stamp) = opened.stamp else {
+        return scan_stream(opened.file, limits, sink).map(drop);
     };
     let mut locate = OnDisk {
-        file: file.try_clone().map_err(read_error)?,
+        file: opened.file.try_clone().map_err(read_error)?,
     };
-    scan_input(file, &mut locate, limits, sink, READ_CHUNK_BYTES).map(drop)
+    let scanned = scan_source(
+        &opened.file,
+        &mut locate,
+        limits,
+        sink,
+        READ_CHUNK_BYTES,
+        Rest::Read,
+    );
+    if stamp.changed(&opened.file) {
+        return Err(XmlError::Changed);
+    }
+    scanned.map(drop)
 }
 
 /// [`scan_file`] with the scan on a second thread: `sink` receives the same calls in the same
@@ -773,41 +849,84 @@ fn replay(
     Some(())
 }
 
-/// Opens an input file, refusing a directory and a regular file whose metadata says it is larger
-/// than the limit. Returns the file and, for a regular file, its size.
-fn open(path: &Path, limits: &XmlLimits) -> Result<(File, Option<u64>), XmlError> {
-    let file = File::open(path).map_err(read_error)?;
-    let metadata = file.metadata().map_err(read_error)?;
+/// An input file, open: a regular file with its [`Stamp`] at open, or a stream (`stamp` is
+/// `None`) left non-blocking for [`Patient`].
+struct Opened {
+    file: File,
+    stamp: Option<Stamp>,
+}
+
+/// Opens an input file without blocking (a FIFO without a writer opens at once), refusing a
+/// directory and a regular file whose metadata says it is larger than the limit.
+fn open(path: &Path, limits: &XmlLimits) -> Result<Opened, XmlError> {
+    let (file, metadata) = input_file::open(path).map_err(read_error)?;
     if metadata.is_dir() {
         // Linux opens a directory without complaint and fails only at the first read.
         return Err(read_error(io::ErrorKind::IsADirectory.into()));
     }
     if !metadata.is_file() {
-        return Ok((file, None));
+        return Ok(Opened { file, stamp: None });
     }
     if metadata.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
             limit: limits.max_bytes,
         });
     }
-    Ok((file, Some(metadata.len())))
+    Ok(Opened {
+        file,
+        stamp: Some(Stamp::of(&metadata)),
+    })
 }
 
-/// Copies a stream into an unnamed temporary file, refusing one past the limit as [`read`] does.
-fn spool(stream: File, limits: &XmlLimits) -> Result<File, XmlError> {
-    let mut spooled = tempfile::tempfile().map_err(read_error)?;
-    let copied = io::copy(
-        &mut stream.take(limits.max_bytes.saturating_add(1)),
-        &mut spooled,
-    )
-    .map_err(read_error)?;
-    if copied > limits.max_bytes {
-        return Err(XmlError::TooLarge {
-            limit: limits.max_bytes,
-        });
+/// Scans a stream as it is read (each read waiting at most the read timeout), copying what is
+/// read into an unnamed temporary file for the positions of an error, and stopping at the first
+/// problem. Returns the copy, its position at its end.
+fn scan_stream(stream: File, limits: &XmlLimits, sink: &mut dyn Sink) -> Result<File, XmlError> {
+    let copy = tempfile::tempfile().map_err(|error| read_error(spool_error(&error)))?;
+    let mut locate = OnDisk {
+        file: copy.try_clone().map_err(read_error)?,
+    };
+    let source = Tee {
+        source: Patient::new(stream, limits.read_timeout),
+        copy,
+    };
+    scan_source(
+        source,
+        &mut locate,
+        limits,
+        sink,
+        READ_CHUNK_BYTES,
+        Rest::Leave,
+    )?;
+    Ok(locate.file)
+}
+
+/// A source whose every read is also written to `copy`, before the scan sees it: the copy holds
+/// what was read of a stream, and never more.
+struct Tee<R> {
+    source: R,
+    copy: File,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let count = self.source.read(buffer)?;
+        let read = buffer.get(..count).unwrap_or_default();
+        io::Write::write_all(&mut self.copy, read).map_err(|error| spool_error(&error))?;
+        Ok(count)
     }
-    spooled.seek(SeekFrom::Start(0)).map_err(read_error)?;
-    Ok(spooled)
+}
+
+/// A failure to keep the copy of a stream, as a read error that says so.
+fn spool_error(error: &io::Error) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        format!(
+            "cannot keep a copy of the stream in the temporary directory ({}): {error}; free \
+             space there or point TMPDIR elsewhere",
+            std::env::temp_dir().display()
+        ),
+    )
 }
 
 fn read_error(source: io::Error) -> XmlError {
@@ -882,6 +1001,28 @@ fn scan_input<R: Read>(
     sink: &mut dyn Sink,
     chunk: usize,
 ) -> Result<Scanned, XmlError> {
+    scan_source(source, locate, limits, sink, chunk, Rest::Read)
+}
+
+/// What a scan does with the rest of its input after the first problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rest {
+    /// Reads it to the end (keeping nothing), for a problem that takes precedence: a file, or
+    /// bytes in memory.
+    Read,
+    /// Leaves it: a stream may never end, and what is read of it must be copied.
+    Leave,
+}
+
+/// [`scan_input`], with the choice of what happens after the first problem.
+fn scan_source<R: Read>(
+    source: R,
+    locate: &mut dyn Locate,
+    limits: &XmlLimits,
+    sink: &mut dyn Sink,
+    chunk: usize,
+    rest: Rest,
+) -> Result<Scanned, XmlError> {
     let mut reader = Reader::from_reader(Input::new(source, limits.max_bytes, chunk));
     // `--` inside a comment is not well-formed; checking costs one search per comment.
     reader.config_mut().check_comments = true;
@@ -889,7 +1030,9 @@ fn scan_input<R: Read>(
     let outcome = scanner.run(&mut reader);
     let scanned = scanner.scanned();
     let mut input = reader.into_inner();
-    input.drain();
+    if rest == Rest::Read {
+        input.drain();
+    }
     if let Some(error) = input.verdict(locate) {
         return Err(error);
     }
@@ -3371,6 +3514,13 @@ struct ReadAdvice<'a>(&'a io::Error);
 
 impl fmt::Display for ReadAdvice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(stalled) = self
+            .0
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Stalled>())
+        {
+            return stalled.fmt(f);
+        }
         match self.0.kind() {
             io::ErrorKind::NotFound => f.write_str("it does not exist; check the --input path"),
             io::ErrorKind::PermissionDenied => f.write_str(
@@ -4637,6 +4787,7 @@ mod tests {
             max_attributes: 2,
             max_name_bytes: 8,
             max_attribute_bytes: 16,
+            ..XmlLimits::default()
         };
         for input in &corpus {
             assert_paths_agree(input, &XmlLimits::default());
@@ -4734,6 +4885,7 @@ mod tests {
             max_name_bytes: 6,
             max_attribute_bytes: 10,
             max_bytes: 400,
+            ..XmlLimits::default()
         };
         let (mut accepted, mut refused) = (0, 0);
         for round in 0..600 {
@@ -5455,6 +5607,118 @@ mod tests {
         writer.join().expect("the writer");
         assert_eq!(error.position(), Some((2, 6)));
         assert_message(&error, &["expected a closing tag for <a>, found </b>"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_stream_is_refused_at_its_first_bad_byte_not_read_to_the_limit() {
+        // Issue 10: /dev/zero was copied to the size limit (16 GiB by default) before its first
+        // byte was looked at. A stream's scan stops at its first problem.
+        let started = std::time::Instant::now();
+        let scanned = scan_file(Path::new("/dev/zero"), &XmlLimits::default(), &mut NoSink)
+            .expect_err("a NUL");
+        let read = read(Path::new("/dev/zero"), &XmlLimits::default()).expect_err("a NUL");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        for error in [scanned, read] {
+            assert_eq!(error.position(), Some((1, 1)), "{error}");
+            assert_message(&error, &["the character U+0000 is not allowed in XML 1.0"]);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_without_a_writer_is_refused_after_the_read_timeout() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let fifo = directory.path().join("store.fifo");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !status.is_ok_and(|status| status.success()) {
+            eprintln!("mkfifo is not available; skipping");
+            return;
+        }
+        let limits = XmlLimits {
+            read_timeout: std::time::Duration::from_millis(300),
+            ..XmlLimits::default()
+        };
+        for error in [
+            scan_file(&fifo, &limits, &mut NoSink).expect_err("no writer"),
+            read(&fifo, &limits).expect_err("no writer"),
+        ] {
+            assert!(matches!(error, XmlError::Read { .. }), "{error:?}");
+            assert_message(
+                &error,
+                &[
+                    "cannot read the file: nothing arrived for 300ms;",
+                    "--read-timeout",
+                ],
+            );
+        }
+    }
+
+    /// A sink that rewrites a file in place (same size) at the first start tag it gets, as an
+    /// application with `pwrite` may while xml2prom reads the file.
+    struct Rewriter<'p> {
+        path: Option<&'p Path>,
+        starts: usize,
+    }
+
+    impl Sink for Rewriter<'_> {
+        fn start(&mut self, _tag: &StartTag<'_>, _empty: bool) {
+            self.starts += 1;
+            if let Some(path) = self.path.take() {
+                let file = File::options()
+                    .write(true)
+                    .open(path)
+                    .expect("open to write");
+                std::os::unix::fs::FileExt::write_at(&file, b"b", 1).expect("pwrite");
+            }
+        }
+        fn end(&mut self) {}
+        fn text(&mut self, _text: &str) {}
+        fn boundary(&mut self) {}
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_changed_while_it_is_scanned_is_refused_and_read_again_once() {
+        // Issue 10: a store rewritten in place while it was read gave spliced numbers.
+        let file = file_with(b"<a/>");
+        let mut rewriter = Rewriter {
+            path: Some(file.path()),
+            starts: 0,
+        };
+        let error =
+            scan_file(file.path(), &XmlLimits::default(), &mut rewriter).expect_err("changed");
+        assert!(matches!(error, XmlError::Changed), "{error:?}");
+        assert_eq!(error.position(), None);
+        assert_message(
+            &error,
+            &["the input changed while it was read", "rename it over"],
+        );
+        // Changed once, during the first read, then stable: the second read (a fresh sink)
+        // is the outcome.
+        let mut attempts = 0;
+        let again = again_if_changed(|| {
+            attempts += 1;
+            let mut rewriter = Rewriter {
+                path: (attempts == 1).then_some(file.path()),
+                starts: 0,
+            };
+            scan_file(file.path(), &XmlLimits::default(), &mut rewriter).map(|()| rewriter.starts)
+        });
+        assert_eq!(attempts, 2);
+        assert_eq!(again.expect("stable the second time"), 1);
+        // Changed at every read: the second change is the error.
+        let mut attempts = 0;
+        let twice = again_if_changed(|| {
+            attempts += 1;
+            let mut rewriter = Rewriter {
+                path: Some(file.path()),
+                starts: 0,
+            };
+            scan_file(file.path(), &XmlLimits::default(), &mut rewriter)
+        });
+        assert_eq!(attempts, 2);
+        assert!(matches!(twice, Err(XmlError::Changed)), "{twice:?}");
     }
 
     #[test]
