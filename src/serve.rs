@@ -348,14 +348,17 @@ impl Exporter {
     }
 
     /// The exposition of the inputs as they are now: the cached one if no input changed, else
-    /// a new evaluation (shared with every scrape that asks while it runs).
+    /// a new evaluation (shared with every scrape that asks while it runs). An evaluation after
+    /// which the inputs no longer have the stamps they had before it is answered but not
+    /// cached: an input changed while it was read, and the next scrape reads it again.
     pub fn metrics(&self) -> Result<Arc<Exposition>, Arc<str>> {
         let (paths, unmatched) = inputs::expand(&self.inputs);
-        let key = Key {
-            inputs: paths.iter().map(|p| (p.clone(), Stamp::of(p))).collect(),
-            unmatched: unmatched.iter().map(|e| e.pattern().to_owned()).collect(),
+        let key = Key::of(&paths, &unmatched);
+        let unchanged = |key: &Key| {
+            let (paths, unmatched) = inputs::expand(&self.inputs);
+            Key::of(&paths, &unmatched) == *key
         };
-        self.cache.get_or_evaluate(key, |evaluation| {
+        self.cache.get_or_evaluate_if(key, unchanged, |evaluation| {
             let (reply, answer) = mpsc::channel();
             let job = Job {
                 inputs: paths,
@@ -587,6 +590,9 @@ impl Exposition {
 pub struct Stamp {
     size: u64,
     modified: Option<SystemTime>,
+    /// The change time (seconds, nanoseconds), which moves with any write, as the modification
+    /// time does unless a writer sets that back.
+    changed: (i64, i64),
     /// A file replaced by rename (as an atomic writer does) has a new inode even when its size
     /// and time look the same.
     inode: u64,
@@ -597,12 +603,16 @@ impl Stamp {
     pub fn of(path: &std::path::Path) -> Option<Stamp> {
         let metadata = std::fs::metadata(path).ok()?;
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+        let (inode, changed) = {
+            use std::os::unix::fs::MetadataExt;
+            (metadata.ino(), (metadata.ctime(), metadata.ctime_nsec()))
+        };
         #[cfg(not(unix))]
-        let inode = 0;
+        let (inode, changed) = (0, (0, 0));
         Some(Stamp {
             size: metadata.len(),
             modified: metadata.modified().ok(),
+            changed,
             inode,
         })
     }
@@ -614,6 +624,16 @@ impl Stamp {
 pub struct Key {
     inputs: Vec<(PathBuf, Option<Stamp>)>,
     unmatched: Vec<String>,
+}
+
+impl Key {
+    /// The key of the inputs `--input` expands to now.
+    fn of(paths: &[PathBuf], unmatched: &[inputs::InputError]) -> Key {
+        Key {
+            inputs: paths.iter().map(|p| (p.clone(), Stamp::of(p))).collect(),
+            unmatched: unmatched.iter().map(|e| e.pattern().to_owned()).collect(),
+        }
+    }
 }
 
 /// What an evaluation knows of itself, for serve's own counters.
@@ -664,6 +684,19 @@ impl Cache {
         key: Key,
         evaluate: impl FnOnce(&Evaluation) -> Outcome,
     ) -> Outcome {
+        self.get_or_evaluate_if(key, |_| true, evaluate)
+    }
+
+    /// [`Cache::get_or_evaluate`], keeping the exposition of a new evaluation for later scrapes
+    /// only if `unchanged(&key)` says after it that the inputs still are as `key` has them:
+    /// else an input changed while it was read, and the exposition may not be what the inputs
+    /// now hold. The scrapes that asked for it get it either way.
+    pub fn get_or_evaluate_if(
+        &self,
+        key: Key,
+        unchanged: impl FnOnce(&Key) -> bool,
+        evaluate: impl FnOnce(&Evaluation) -> Outcome,
+    ) -> Outcome {
         let mut state = self.lock();
         let number = loop {
             if let Some((cached, exposition)) = &state.last_success
@@ -703,7 +736,8 @@ impl Cache {
             key: Some(key),
         };
         let outcome = evaluate(&evaluation);
-        running.end(outcome.clone());
+        let keep = running.key.as_ref().is_some_and(unchanged);
+        running.end(outcome.clone(), keep);
         outcome
     }
 
@@ -726,13 +760,16 @@ struct Running<'a> {
 }
 
 impl Running<'_> {
-    fn end(&mut self, outcome: Outcome) {
+    /// Ends the evaluation with `outcome`, which later scrapes of the same inputs reuse if it is
+    /// a success and `keep` says so.
+    fn end(&mut self, outcome: Outcome, keep: bool) {
         let Some(key) = self.key.take() else {
             return;
         };
         let mut state = self.cache.lock();
         match &outcome {
-            Ok(exposition) => state.last_success = Some((key, Arc::clone(exposition))),
+            Ok(exposition) if keep => state.last_success = Some((key, Arc::clone(exposition))),
+            Ok(_) => {}
             Err(_) => state.failures += 1,
         }
         state.last = Some((self.number, outcome));
@@ -744,10 +781,13 @@ impl Running<'_> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.end(Err(Arc::from(
-            "the evaluation stopped unexpectedly; this is a bug in xml2prom, please report it \
-             with the rule file",
-        )));
+        self.end(
+            Err(Arc::from(
+                "the evaluation stopped unexpectedly; this is a bug in xml2prom, please report \
+                 it with the rule file",
+            )),
+            false,
+        );
     }
 }
 
@@ -762,6 +802,7 @@ mod tests {
                 Some(Stamp {
                     size,
                     modified: None,
+                    changed: (0, 0),
                     inode: 1,
                 }),
             )],
@@ -800,6 +841,22 @@ mod tests {
         });
         assert_eq!(text(&retried), "n 3 after 1\n");
         assert_eq!(cache.readiness(), Ok(()));
+    }
+
+    #[test]
+    fn an_exposition_of_inputs_that_changed_while_read_is_answered_but_not_cached() {
+        // Issue 10: a body read while its input was rewritten must not be served again.
+        let cache = Cache::default();
+        let first = cache.get_or_evaluate_if(key(1), |_| false, |_| exposition("torn\n"));
+        assert_eq!(text(&first), "torn\n");
+        let again = cache.get_or_evaluate_if(
+            key(1),
+            |_| true,
+            |e| exposition(&format!("n {}\n", e.number)),
+        );
+        assert_eq!(text(&again), "n 2\n");
+        let cached = cache.get_or_evaluate(key(1), |_| panic!("must not evaluate"));
+        assert_eq!(text(&cached), "n 2\n");
     }
 
     #[test]
