@@ -458,14 +458,15 @@ enum Source<'a> {
 /// in `document`, for the caller to drop.
 ///
 /// A file that changed while it was read ([`XmlError::Changed`]) is read once more, with fresh
-/// engines: what the first read gave may mix old and new content. If it changes again, that
-/// is the error.
+/// engines, and a warning says so: what the first read gave may mix old and new content. If it
+/// changes again, that is the error.
 fn evaluate_source(
     rules: &CompiledRules,
     source: Source<'_>,
     input: &Path,
     config: &EngineConfig,
     document: &mut Option<Package>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<RuleSamples>, RunError> {
     match evaluate_once(rules, &source, input, config, document) {
         Err(RunError::Xml {
@@ -473,6 +474,11 @@ fn evaluate_source(
             ..
         }) => {
             *document = None;
+            warnings.push(format!(
+                "{}: the input changed while it was read; it was read again (have the program \
+                 that writes it write a new file and rename it over this one)",
+                input.display()
+            ));
             evaluate_once(rules, &source, input, config, document)
         }
         other => other,
@@ -626,7 +632,14 @@ pub fn collect(
 ) -> Result<Families, RunError> {
     let mut families = Families::new();
     for input in inputs {
-        let results = evaluate_source(rules, Source::File(input), input, config, &mut None)?;
+        let results = evaluate_source(
+            rules,
+            Source::File(input),
+            input,
+            config,
+            &mut None,
+            warnings,
+        )?;
         add_results(&mut families, rules, results, input, warnings)?;
     }
     Ok(families)
@@ -647,9 +660,16 @@ pub fn evaluate_to_text(
         engine,
         max_dom_bytes: u64::MAX,
     };
-    let results = evaluate_source(rules, Source::Bytes(bytes), input, &config, &mut None)?;
-    let mut families = Families::new();
     let mut warnings = Vec::new();
+    let results = evaluate_source(
+        rules,
+        Source::Bytes(bytes),
+        input,
+        &config,
+        &mut None,
+        &mut warnings,
+    )?;
+    let mut families = Families::new();
     add_results(&mut families, rules, results, input, &mut warnings)?;
     Ok((exposition::render(&families), warnings))
 }
@@ -985,7 +1005,8 @@ pub fn produce(
     };
     for input in inputs {
         production.inputs.push(InputFacts::of(input));
-        let added = evaluate_source(rules, Source::File(input), input, config, &mut None).and_then(
+        let source = Source::File(input);
+        let added = evaluate_source(rules, source, input, config, &mut None, warnings).and_then(
             |results| {
                 let mut labelled = Vec::with_capacity(results.len());
                 for mut result in results {

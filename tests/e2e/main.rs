@@ -17,6 +17,8 @@
 //! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
 //!   closed port; the flags' usage errors.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
+//! - `safety_inputs`: inputs bounded as they are read: `/dev/zero` and FIFOs (size limits, the
+//!   DOM limit, `--read-timeout`), a store rewritten in place while it is read.
 //! - `lock`: two real runs on one output, the second waiting for the first.
 //! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
 //!   input, concurrent scrapes, SIGTERM) and by a real Prometheus when installed.
@@ -39,6 +41,7 @@ mod lint;
 mod lock;
 mod push;
 mod ruletest;
+mod safety_inputs;
 mod schedule;
 mod schema;
 mod serve;
