@@ -671,14 +671,17 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
                      the same as no label, so such nodes can collide with each other"
                 ),
                 if template.defaults_undefined_only {
-                    "`default(...)` replaces only an undefined value, and a field that finds \
-                     nothing is defined, as the empty string: write `default(\"none\", true)`, \
-                     or `{{ owner or \"none\" }}`"
-                        .to_owned()
+                    format!(
+                        "`default(...)` replaces only an undefined value, and a field that finds \
+                         nothing is defined, as the empty string: write \
+                         `{{{{ {field} | default(\"none\", true) }}}}` or \
+                         `{{{{ {field} or \"none\" }}}}`"
+                    )
                 } else {
-                    "give it a default in the template, e.g. `{{ owner or \"none\" }}`, or \
-                     filter such nodes out in `select`"
-                        .to_owned()
+                    format!(
+                        "give it a default in the template, e.g. `{{{{ {field} or \"none\" }}}}`, \
+                         or filter such nodes out in `select`"
+                    )
                 },
             );
         }
@@ -1206,7 +1209,8 @@ mod tests {
             lint(&rules)[0].help.clone().unwrap_or_default()
         };
         assert!(
-            help("{{ f | default('n/a') }}").contains("write `default(\"none\", true)`"),
+            help("{{ f | default('n/a') }}")
+                .contains("write `{{ f | default(\"none\", true) }}` or `{{ f or \"none\" }}`"),
             "{}",
             help("{{ f | default('n/a') }}")
         );
