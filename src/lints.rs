@@ -432,7 +432,9 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
         }
         _ => {}
     }
-    for unit in unit_words(name) {
+    let units = unit_words(name);
+    let has_unit = !units.is_empty();
+    for unit in units {
         let suggestion = replace_word(name, unit.index, unit.base);
         if unit.abbreviated {
             let minutes = if unit.word.eq_ignore_ascii_case("m") {
@@ -466,7 +468,8 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
             );
         }
     }
-    if let Some((unit, why)) = missing_unit(rule, base) {
+    // A name with a unit in the wrong form has `unit-suffix` already.
+    if let Some((unit, why)) = missing_unit(rule, base).filter(|_| !has_unit) {
         warn(
             "name",
             false,
@@ -1051,6 +1054,15 @@ mod tests {
                  metric names should not contain abbreviated units"
             )
         );
+    }
+
+    /// `store_size_kb` has a unit, in the wrong form: `unit-suffix` says so, and
+    /// `missing-unit` ("its name has no unit") would be wrong.
+    #[test]
+    fn a_wrong_unit_is_not_a_missing_one() {
+        let lints =
+            lints_of("  - { name: store_size_kb, help: h, type: gauge, value: sum(/s/r/@size) }\n");
+        assert_eq!(lints, [("metrics[0].name".to_owned(), "unit-suffix")]);
     }
 
     #[test]
