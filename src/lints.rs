@@ -350,7 +350,7 @@ fn label_name_problems<'r>(
             "camel-case",
             format!("the label name `{label}` is written in camelCase"),
             format!(
-                "write it in snake_case, `{}`; {}",
+                "write it in snake_case, e.g. `{}`; {}",
                 snake_case(label),
                 promtool_says("label names should be written in 'snake_case' not 'camelCase'")
             ),
@@ -376,7 +376,7 @@ fn label_name_problems<'r>(
                     rule.kind
                 ),
                 format!(
-                    "name the label after what it tells, e.g. `{label}_name`; {}",
+                    "give the label another name; {}",
                     promtool_says(&format!(
                         "non-{owner} metrics should not have \"{label}\" label"
                     ))

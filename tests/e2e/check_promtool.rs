@@ -543,3 +543,17 @@ fn an_unknown_lint_is_an_error_listing_the_known_ones() {
         run.stderr
     );
 }
+
+/// The messages of the lints that mirror promtool, one rule each.
+#[test]
+fn promtool_lints_in_human_form() {
+    let outcome = xml2prom(
+        &root(),
+        &["check", "--strict", "tests/check/promtool_lints.yaml"],
+    );
+    assert_eq!(outcome.code, 1, "{}", outcome.stdout);
+    assert_matches_file(
+        &root().join("tests/check/promtool_lints.human"),
+        &outcome.stdout,
+    );
+}
