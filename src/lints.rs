@@ -7,8 +7,10 @@
 //! The naming lints mirror `promtool check metrics` (Prometheus 2.42, whose linter is
 //! `prometheus/testutil/promlint` of client_golang 1.14): every problem it reports on a family
 //! a rule writes is a lint here, so a rule file that passes `check --strict` never gives a file
-//! promtool complains about. Each mirrored lint names promtool's own words in its help. A few
-//! lints go further than promtool (`_percent`, `node_` prefixes, fields and labels).
+//! promtool complains about. Most mirrored lints quote promtool's words in their help.
+//! A few lints go further than promtool (`_percent`, `node_` prefixes, fields and labels).
+//! Label templates are judged by minijinja itself: its analysis of a template's variables, the
+//! names a render looks up, and what a render gives when fields are empty.
 
 use std::collections::BTreeSet;
 use std::fmt;
