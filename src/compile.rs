@@ -55,6 +55,8 @@ pub struct CompiledRule {
     pub policies: Policies,
     /// How the streaming engine runs the rule, or why it cannot.
     pub stream: Result<StreamPlan, String>,
+    /// The lints `check` does not report for this rule (`allow_lints:`).
+    pub allow_lints: Vec<crate::lints::LintCode>,
 }
 
 /// How a node's value becomes the number the rule observes.
@@ -765,6 +767,7 @@ fn compile_rule(
     };
     Some(CompiledRule {
         stream,
+        allow_lints: rule.allow_lints,
         id: path.to_string(),
         index,
         name: rule.name,

@@ -100,6 +100,9 @@ pub struct Rule {
     pub on_duplicate: Option<OnDuplicate>,
     /// What a rule gives when no node produced a sample.
     pub on_empty: Option<OnEmpty>,
+    /// Lints `xml2prom check` does not report for this rule, by code: `[label-can-be-empty]`.
+    #[serde(default)]
+    pub allow_lints: Vec<crate::lints::LintCode>,
 }
 
 /// How the nodes of one label set combine into one gauge or counter sample.

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `xml2prom` binary on rule and XML fixtures.
 //!
 //! - `check`: `xml2prom check` on the rule files under `tests/check/` and the project's own.
+//! - `check_promtool`: `check --strict` warns about everything `promtool check metrics` lints
+//!   on the output, and `allow_lints:` silences one lint of one rule.
 //! - `cli`: help, usage errors and output destinations.
 //! - `deploy`: the recipes and monitoring kit under `deploy/`, each run or checked as far as the
 //!   machine allows (systemd-analyze, kubectl, promtool, node_exporter when installed).
@@ -29,6 +31,7 @@
 //! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
 
 mod check;
+mod check_promtool;
 mod cli;
 mod deploy;
 mod explain;
