@@ -95,6 +95,15 @@ impl AxisLike for Axis {
 
                         node_test.run(ns);
                     }
+                    // §5.4: the default namespace in scope is a namespace node
+                    // too, with an empty name.
+                    if let Some(uri) = default_namespace_in_scope(*e) {
+                        node_test.run(Node::Namespace(nodeset::Namespace {
+                            parent: *e,
+                            prefix: "",
+                            uri: uri,
+                        }));
+                    }
                 }
             }
             Child => {
@@ -420,4 +429,25 @@ mod test {
 
         assert_eq!(result, ordered_nodes![c[4], b[2], c[5], c[6]]);
     }
+}
+
+/// The default namespace in scope on an element: the nearest `xmlns="..."`
+/// on it or an ancestor (`xmlns=""` undeclares it). An element whose default
+/// namespace declaration was recorded (`Some("")` for `xmlns=""`) says so;
+/// an unprefixed element is itself in the default namespace in scope.
+fn default_namespace_in_scope<'d>(element: ::sxd_document::dom::Element<'d>) -> Option<&'d str> {
+    let mut current = Some(element);
+    while let Some(e) = current {
+        if let Some(uri) = e.default_namespace_uri() {
+            return if uri.is_empty() { None } else { Some(uri) };
+        }
+        if e.preferred_prefix().is_none() {
+            return e.name().namespace_uri();
+        }
+        current = match e.parent() {
+            Some(::sxd_document::dom::ParentOfChild::Element(parent)) => Some(parent),
+            _ => None,
+        };
+    }
+    None
 }

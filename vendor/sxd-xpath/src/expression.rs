@@ -3,7 +3,7 @@ use std::fmt;
 
 use sxd_document::QName;
 
-use ::{LiteralValue, Value, OwnedPrefixedName};
+use ::{LiteralValue, Value, OwnedPrefixedName, str_to_num};
 use ::Value::{Boolean, Number};
 use ::axis::{Axis, AxisLike};
 use ::context;
@@ -108,80 +108,170 @@ impl Expression for ContextNode {
     }
 }
 
-#[derive(Debug)]
-pub struct Equal {
-    pub left:  SubExpression,
-    pub right: SubExpression,
+/// The comparison operators of XPath 1.0
+/// [§3.4](https://www.w3.org/TR/xpath-10/#booleans).
+#[derive(Debug, Copy, Clone, PartialEq)]
+enum Comparison {
+    Equal,
+    NotEqual,
+    LessThan,
+    LessThanOrEqual,
+    GreaterThan,
+    GreaterThanOrEqual,
 }
 
-binary_constructor!(Equal);
+impl Comparison {
+    fn is_equality(self) -> bool {
+        self == Comparison::Equal || self == Comparison::NotEqual
+    }
+
+    fn numbers(self, left: f64, right: f64) -> bool {
+        match self {
+            Comparison::Equal => left == right,
+            Comparison::NotEqual => left != right,
+            Comparison::LessThan => left < right,
+            Comparison::LessThanOrEqual => left <= right,
+            Comparison::GreaterThan => left > right,
+            Comparison::GreaterThanOrEqual => left >= right,
+        }
+    }
+
+    /// The operator with its operands swapped: `a < b` is `b > a`.
+    fn swapped(self) -> Comparison {
+        match self {
+            Comparison::LessThan => Comparison::GreaterThan,
+            Comparison::LessThanOrEqual => Comparison::GreaterThanOrEqual,
+            Comparison::GreaterThan => Comparison::LessThan,
+            Comparison::GreaterThanOrEqual => Comparison::LessThanOrEqual,
+            other => other,
+        }
+    }
+
+    /// Two values that are not node-sets: `=` and `!=` compare as booleans
+    /// if either is one, else as numbers if either is one, else as strings;
+    /// the other operators compare numbers.
+    fn atomic(self, left: &Value, right: &Value) -> bool {
+        if !self.is_equality() {
+            return self.numbers(left.number(), right.number());
+        }
+        let equal = match (left, right) {
+            (&Boolean(_), _) | (_, &Boolean(_)) => left.boolean() == right.boolean(),
+            (&Number(_), _) | (_, &Number(_)) => {
+                let (l, r) = (left.number(), right.number());
+                return self.numbers(l, r);
+            }
+            _ => left.string() == right.string(),
+        };
+        if self == Comparison::Equal { equal } else { !equal }
+    }
+
+    /// A node-set (its nodes' string values) on the left of the operator and
+    /// a value that is not a node-set on the right: true iff the comparison
+    /// is true for some node; a boolean compares with the node-set's boolean.
+    fn nodes_with_atomic(self, nodes: &Nodeset, right: &Value) -> bool {
+        match *right {
+            Boolean(b) => self.atomic(&Boolean(nodes.size() > 0), &Boolean(b)),
+            Number(n) => nodes.iter().any(|node| self.numbers(str_to_num(&node.string_value()), n)),
+            Value::String(ref s) if self.is_equality() => {
+                let equal = self == Comparison::Equal;
+                nodes.iter().any(|node| (node.string_value() == *s) == equal)
+            }
+            Value::String(ref s) => {
+                let n = str_to_num(s);
+                nodes.iter().any(|node| self.numbers(str_to_num(&node.string_value()), n))
+            }
+            Value::Nodeset(_) => unreachable!("called with two node-sets"),
+        }
+    }
+
+    /// Two node-sets: true iff the comparison is true for some pair of nodes,
+    /// one from each, so always false when either is empty.
+    fn nodes_with_nodes(self, left: &Nodeset, right: &Nodeset) -> bool {
+        if left.size() == 0 || right.size() == 0 {
+            return false;
+        }
+        match self {
+            Comparison::Equal => {
+                let left: HashSet<String> = left.iter().map(|n| n.string_value()).collect();
+                right.iter().any(|n| left.contains(&n.string_value()))
+            }
+            Comparison::NotEqual => {
+                // Some pair differs unless both sides hold one and the same string.
+                let mut strings = left.iter().chain(right.iter()).map(|n| n.string_value());
+                let first = strings.next();
+                strings.any(|s| Some(&s) != first.as_ref())
+            }
+            _ => {
+                // Some pair satisfies `<` (`<=`) iff the smallest number on the left
+                // is below (or equal to) the largest on the right; NaN never compares.
+                let numbers = |nodes: &Nodeset| -> Vec<f64> {
+                    nodes.iter().map(|n| str_to_num(&n.string_value())).filter(|n| !n.is_nan()).collect()
+                };
+                let (l, r) = (numbers(left), numbers(right));
+                let min = |v: &[f64]| v.iter().cloned().fold(::std::f64::INFINITY, f64::min);
+                let max = |v: &[f64]| v.iter().cloned().fold(::std::f64::NEG_INFINITY, f64::max);
+                if l.is_empty() || r.is_empty() {
+                    return false;
+                }
+                match self {
+                    Comparison::LessThan | Comparison::LessThanOrEqual => self.numbers(min(&l), max(&r)),
+                    _ => self.numbers(max(&l), min(&r)),
+                }
+            }
+        }
+    }
+
+    fn compare(self, left: &Value, right: &Value) -> bool {
+        match (left, right) {
+            (&Value::Nodeset(ref l), &Value::Nodeset(ref r)) => self.nodes_with_nodes(l, r),
+            (&Value::Nodeset(ref l), r) => self.nodes_with_atomic(l, r),
+            (l, &Value::Nodeset(ref r)) => self.swapped().nodes_with_atomic(r, l),
+            (l, r) => self.atomic(l, r),
+        }
+    }
+}
+
+/// A comparison between two expressions, as XPath 1.0
+/// [§3.4](https://www.w3.org/TR/xpath-10/#booleans) defines it.
+pub struct Compare {
+    left: SubExpression,
+    right: SubExpression,
+    comparison: Comparison,
+}
+
+impl fmt::Debug for Compare {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{:?} {{ left: {:?}, right: {:?} }}", self.comparison, self.left, self.right)
+    }
+}
+
+impl Expression for Compare {
+    fn evaluate<'c, 'd>(&self, context: &context::Evaluation<'c, 'd>) -> Result<Value<'d>, Error> {
+        let left = try!(self.left.evaluate(context));
+        let right = try!(self.right.evaluate(context));
+        Ok(Boolean(self.comparison.compare(&left, &right)))
+    }
+}
+
+fn compare(left: SubExpression, right: SubExpression, comparison: Comparison) -> SubExpression {
+    Box::new(Compare { left: left, right: right, comparison: comparison })
+}
+
+/// `=`
+pub struct Equal;
 
 impl Equal {
-    fn boolean_evaluate<'c, 'd>(&self, context: &context::Evaluation<'c, 'd>) -> Result<bool, Error> {
-        let left_val = try!(self.left.evaluate(context));
-        let right_val = try!(self.right.evaluate(context));
-
-        fn str_vals(nodes: &Nodeset) -> HashSet<String> {
-            nodes.iter().map(|n| n.string_value()).collect()
-        }
-
-        fn num_vals(nodes: &Nodeset) -> Vec<f64> {
-            // f64 isn't hashable...
-            nodes
-                .iter()
-                .map(|n| Value::String(n.string_value()).number())
-                .collect()
-        }
-
-        let v = match (&left_val, &right_val) {
-            (&Value::Nodeset(ref left_nodes), &Value::Nodeset(ref right_nodes)) => {
-                let left_strings = str_vals(left_nodes);
-                let right_strings = str_vals(right_nodes);
-                !left_strings.is_disjoint(&right_strings)
-            },
-            (&Value::Nodeset(ref nodes), &Number(val)) |
-            (&Number(val), &Value::Nodeset(ref nodes)) => {
-                let numbers = num_vals(nodes);
-                numbers.iter().any(|n| *n == val)
-            },
-            (&Value::Nodeset(ref nodes), &Value::String(ref val)) |
-            (&Value::String(ref val), &Value::Nodeset(ref nodes)) => {
-                let strings = str_vals(nodes);
-                strings.contains(val)
-            },
-            (&Boolean(_), _) |
-            (_, &Boolean(_)) => left_val.boolean() == right_val.boolean(),
-            (&Number(_), _) |
-            (_, &Number(_)) => left_val.number() == right_val.number(),
-            _ => left_val.string() == right_val.string()
-        };
-
-        Ok(v)
+    pub fn new(left: SubExpression, right: SubExpression) -> SubExpression {
+        compare(left, right, Comparison::Equal)
     }
 }
 
-impl Expression for Equal {
-    fn evaluate<'c, 'd>(&self, context: &context::Evaluation<'c, 'd>) -> Result<Value<'d>, Error> {
-        self.boolean_evaluate(context).map(Boolean)
-    }
-}
-
-#[derive(Debug)]
-pub struct NotEqual {
-    equal: Equal,
-}
+/// `!=`: true iff some pair of values differs, not the negation of `=`.
+pub struct NotEqual;
 
 impl NotEqual {
     pub fn new(left: SubExpression, right: SubExpression) -> SubExpression {
-        Box::new(NotEqual {
-            equal: Equal{left: left, right: right}
-        })
-    }
-}
-
-impl Expression for NotEqual {
-    fn evaluate<'c, 'd>(&self, context: &context::Evaluation<'c, 'd>) -> Result<Value<'d>, Error> {
-        self.equal.boolean_evaluate(context).map(|v| Boolean(!v))
+        compare(left, right, Comparison::NotEqual)
     }
 }
 
@@ -343,51 +433,28 @@ impl Expression for Filter {
     }
 }
 
-pub struct Relational {
-    pub  left: SubExpression,
-    pub right: SubExpression,
-    pub operation: fn(f64, f64) -> bool,
-}
-
-fn             less_than(left: f64, right: f64) -> bool { left <  right }
-fn    less_than_or_equal(left: f64, right: f64) -> bool { left <= right }
-fn          greater_than(left: f64, right: f64) -> bool { left >  right }
-fn greater_than_or_equal(left: f64, right: f64) -> bool { left >= right }
+/// `<`, `<=`, `>` and `>=`.
+pub struct Relational;
 
 impl Relational {
     pub fn less_than(left: SubExpression, right: SubExpression) -> SubExpression
     {
-        Box::new(Relational{left: left, right: right, operation: less_than})
+        compare(left, right, Comparison::LessThan)
     }
 
     pub fn less_than_or_equal(left: SubExpression, right: SubExpression) -> SubExpression
     {
-        Box::new(Relational{left: left, right: right, operation: less_than_or_equal})
+        compare(left, right, Comparison::LessThanOrEqual)
     }
 
     pub fn greater_than(left: SubExpression, right: SubExpression) -> SubExpression
     {
-        Box::new(Relational{left: left, right: right, operation: greater_than})
+        compare(left, right, Comparison::GreaterThan)
     }
 
     pub fn greater_than_or_equal(left: SubExpression, right: SubExpression) -> SubExpression
     {
-        Box::new(Relational{left: left, right: right, operation: greater_than_or_equal})
-    }
-}
-
-impl Expression for Relational {
-    fn evaluate<'c, 'd>(&self, context: &context::Evaluation<'c, 'd>) -> Result<Value<'d>, Error> {
-        let left_val = try!(self.left.evaluate(context));
-        let right_val = try!(self.right.evaluate(context));
-        let op = self.operation;
-        Ok(Boolean(op(left_val.number(), right_val.number())))
-    }
-}
-
-impl fmt::Debug for Relational {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "Relational {{ left: {:?}, right: {:?} }}", self.left, self.right)
+        compare(left, right, Comparison::GreaterThanOrEqual)
     }
 }
 
@@ -422,8 +489,11 @@ impl Predicate {
     fn matches(&self, context: &context::Evaluation) -> Result<bool, Error> {
         let value = try!(self.expression.evaluate(context));
 
+        // A number selects the node whose position equals it exactly
+        // (§2.4): `[1.5]` selects nothing, `[last() div 2]` only with an
+        // even size.
         let v = match value {
-            Number(v) => context.position == v as usize,
+            Number(v) => context.position as f64 == v,
             _ => value.boolean()
         };
 
@@ -618,7 +688,7 @@ mod test {
         let left  = Box::new(Variable { name: "left".into() });
         let right = Box::new(Variable { name: "right".into() });
 
-        let expr = Equal{left: left, right: right};
+        let expr = Equal::new(left, right);
 
         let context = setup.context();
         let res = expr.evaluate(&context);
@@ -637,7 +707,7 @@ mod test {
         let left  = Box::new(Variable { name: "left".into() });
         let right = Box::new(Literal{value: Value::Number(6.28)});
 
-        let expr = Equal{left: left, right: right};
+        let expr = Equal::new(left, right);
 
         let context = setup.context();
         let res = expr.evaluate(&context);
@@ -657,7 +727,7 @@ mod test {
         let left  = Box::new(Variable { name: "left".into() });
         let right = Box::new(Literal{value: Value::String("boat".to_owned())});
 
-        let expr = Equal{left: left, right: right};
+        let expr = Equal::new(left, right);
 
         let context = setup.context();
         let res = expr.evaluate(&context);
@@ -673,7 +743,7 @@ mod test {
         let actual_bool = Box::new(Literal{value: Value::Boolean(false)});
         let truthy_str = Box::new(Literal{value: Value::String("hello".to_owned())});
 
-        let expr = Equal{left: actual_bool, right: truthy_str};
+        let expr = Equal::new(actual_bool, truthy_str);
 
         let context = setup.context();
         let res = expr.evaluate(&context);
@@ -689,7 +759,7 @@ mod test {
         let actual_number = Box::new(Literal{value: Value::Number(-42.0)});
         let number_str = Box::new(Literal{value: Value::String("-42.0".to_owned())});
 
-        let expr = Equal{left: number_str, right: actual_number};
+        let expr = Equal::new(number_str, actual_number);
 
         let context = setup.context();
         let res = expr.evaluate(&context);
@@ -705,7 +775,7 @@ mod test {
         let a_str = Box::new(Literal{value: Value::String("hello".to_owned())});
         let b_str = Box::new(Literal{value: Value::String("World".to_owned())});
 
-        let expr = Equal{left: a_str, right: b_str};
+        let expr = Equal::new(a_str, b_str);
 
         let context = setup.context();
         let res = expr.evaluate(&context);

@@ -10,7 +10,7 @@ use sxd_document::XmlChar;
 
 use ::{Value, str_to_num};
 use ::context;
-use ::nodeset::Nodeset;
+use ::nodeset::{Node, Nodeset};
 
 /// Types that can be used as XPath functions.
 pub trait Function {
@@ -384,19 +384,23 @@ impl Function for Substring {
 
         let len = if args.len() == 3 {
             let len = try!(args.pop_number());
-            round_ties_to_positive_infinity(len)
+            Some(round_ties_to_positive_infinity(len))
         } else {
-            ::std::f64::INFINITY
+            None
         };
 
         let start = try!(args.pop_number());
         let start = round_ties_to_positive_infinity(start);
         let s = try!(args.pop_string());
 
+        // §4.2: the characters at positions p with p >= round(start) and,
+        // with a length, p < round(start) + round(len). Without a length
+        // there is no upper bound, so `substring(s, -1 div 0)` is `s`; with
+        // one, `-1 div 0` plus `1 div 0` is NaN and selects nothing.
         let chars = s.chars().enumerate();
         let selected_chars = chars.filter_map(|(p, s)| {
             let p = (p+1) as f64; // 1-based indexing
-            if p >= start && p < start + len {
+            if p >= start && len.map_or(true, |len| p < start + len) {
                 Some(s)
             } else {
                 None
@@ -511,6 +515,54 @@ impl Function for BooleanLiteral {
 fn true_fn() -> BooleanLiteral { BooleanLiteral(true) }
 fn false_fn() -> BooleanLiteral { BooleanLiteral(false) }
 
+/// `lang(string)` (§4.3): whether the `xml:lang` of the context node, or of
+/// its nearest ancestor that has one, is the argument or starts with it
+/// followed by `-`, ignoring case; false when no element says.
+struct Lang;
+
+const XML_NAMESPACE: &'static str = "http://www.w3.org/XML/1998/namespace";
+
+impl Function for Lang {
+    fn evaluate<'c, 'd>(&self,
+                        context: &context::Evaluation<'c, 'd>,
+                        args: Vec<Value<'d>>) -> Result<Value<'d>, Error>
+    {
+        let mut args = Args(args);
+        try!(args.exactly(1));
+        let wanted = try!(args.pop_string()).to_ascii_lowercase();
+        let mut node = Some(context.node);
+        while let Some(n) = node {
+            if let Node::Element(e) = n {
+                if let Some(lang) = e.attribute_value((XML_NAMESPACE, "lang")) {
+                    let lang = lang.to_ascii_lowercase();
+                    let matches = lang == wanted ||
+                        (lang.starts_with(&wanted) && lang[wanted.len()..].starts_with('-'));
+                    return Ok(Value::Boolean(matches));
+                }
+            }
+            node = n.parent();
+        }
+        Ok(Value::Boolean(false))
+    }
+}
+
+/// `id(object)` (§4.1): the elements whose ID-typed attribute has one of
+/// the given values. Attribute types come from a DTD's attribute-list
+/// declarations, which are not read, so no attribute is an ID and the result
+/// is always empty; the argument is still evaluated.
+struct Id;
+
+impl Function for Id {
+    fn evaluate<'c, 'd>(&self,
+                        _context: &context::Evaluation<'c, 'd>,
+                        args: Vec<Value<'d>>) -> Result<Value<'d>, Error>
+    {
+        let args = Args(args);
+        try!(args.exactly(1));
+        Ok(Value::Nodeset(Nodeset::new()))
+    }
+}
+
 struct NumberFn;
 
 impl Function for NumberFn {
@@ -604,6 +656,8 @@ pub fn register_core_functions(context: &mut context::Context) {
     context.set_function("floor", floor());
     context.set_function("ceiling", ceiling());
     context.set_function("round", round());
+    context.set_function("lang", Lang);
+    context.set_function("id", Id);
 }
 
 #[cfg(test)]

@@ -76,8 +76,10 @@ impl Token {
 
     pub fn precedes_expression(& self) -> bool {
         match *self {
+            // §3.7: after `,` too, `*` is a name test and `and` a name.
             Token::LeftParen |
-            Token::LeftBracket => true,
+            Token::LeftBracket |
+            Token::Comma => true,
             _ => false,
         }
     }
