@@ -108,7 +108,7 @@
 
 // The 2018 code base predates `?`, `dyn` and `Error::source`; its idioms are kept as they were
 // so that our changes (CHANGES.md) stay readable against upstream; clippy is not asked to modernise them.
-#![allow(deprecated, bare_trait_objects, redundant_semicolons, clippy::all)]
+#![allow(deprecated, bare_trait_objects, redundant_semicolons, mismatched_lifetime_syntaxes, clippy::all)]
 
 #[macro_use]
 extern crate peresil;

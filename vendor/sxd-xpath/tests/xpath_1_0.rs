@@ -131,7 +131,7 @@ fn number_reads_only_what_xpath_calls_a_number() {
         ("1e3", 1000.0),
         ("2.5E-2", 0.025),
         ("1e+2", 100.0),
-        ("1e400", ::std::f64::INFINITY),
+        ("1e400", f64::INFINITY),
     ]
     .iter()
     {
@@ -166,9 +166,9 @@ fn numbers_are_written_as_xpath_string_writes_them() {
     assert_eq!(num_to_str(-0.0), "0");
     assert_eq!(num_to_str(1e16), "10000000000000000");
     assert_eq!(num_to_str(1e-7), "0.0000001");
-    assert_eq!(num_to_str(::std::f64::INFINITY), "Infinity");
-    assert_eq!(num_to_str(::std::f64::NEG_INFINITY), "-Infinity");
-    assert_eq!(num_to_str(::std::f64::NAN), "NaN");
+    assert_eq!(num_to_str(f64::INFINITY), "Infinity");
+    assert_eq!(num_to_str(f64::NEG_INFINITY), "-Infinity");
+    assert_eq!(num_to_str(f64::NAN), "NaN");
     assert_eq!(num_to_str(-2.5), "-2.5");
     assert_eq!(eval("<a/>", "string(-0)"), "0");
     assert_eq!(eval("<a/>", "string(1 div 0)"), "Infinity");
