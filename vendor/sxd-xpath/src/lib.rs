@@ -235,6 +235,11 @@ pub fn str_to_num(s: &str) -> f64 {
     fn is_xml_space(b: u8) -> bool {
         matches!(b, b' ' | b'\t' | b'\r' | b'\n')
     }
+    // 10^0 to 10^22, each exactly an f64.
+    const POWERS_OF_TEN: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
     let bytes = s.as_bytes();
     let mut start = 0;
     while start < bytes.len() && is_xml_space(bytes[start]) {
@@ -246,38 +251,58 @@ pub fn str_to_num(s: &str) -> f64 {
     }
     let number = &bytes[start..end];
     let mut i = 0;
-    if number.first() == Some(&b'-') {
+    let negative = number.first() == Some(&b'-');
+    if negative {
         i += 1;
     }
-    let digits = |i: &mut usize| {
-        let from = *i;
-        while *i < number.len() && number[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - from
-    };
-    let mut mantissa = digits(&mut i);
+    // The digits as an integer while it stays exact, for the fast path below.
+    let mut mantissa: u64 = 0;
+    let mut digit_count = 0;
+    let mut fraction_digits = 0;
+    while i < number.len() && number[i].is_ascii_digit() {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add((number[i] - b'0') as u64);
+        digit_count += 1;
+        i += 1;
+    }
     if number.get(i) == Some(&b'.') {
         i += 1;
-        mantissa += digits(&mut i);
+        while i < number.len() && number[i].is_ascii_digit() {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add((number[i] - b'0') as u64);
+            digit_count += 1;
+            fraction_digits += 1;
+            i += 1;
+        }
     }
-    if mantissa == 0 {
+    if digit_count == 0 {
         return ::std::f64::NAN;
     }
+    let mut exponent = false;
     if matches!(number.get(i), Some(&b'e') | Some(&b'E')) {
+        exponent = true;
         i += 1;
         if matches!(number.get(i), Some(&b'+') | Some(&b'-')) {
             i += 1;
         }
-        if digits(&mut i) == 0 {
+        let from = i;
+        while i < number.len() && number[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == from {
             return ::std::f64::NAN;
         }
     }
     if i != number.len() {
         return ::std::f64::NAN;
     }
-    // Only ASCII digits, `-`, `.` and an exponent are left, which Rust reads as
-    // XPath means them (`5.` and `.5` included).
+    // Up to 15 digits are an integer below 2^53, exact as an f64, and dividing it by an exact
+    // power of ten rounds correctly once (Clinger's fast path): the usual short numbers skip
+    // the general parser.
+    if !exponent && digit_count <= 15 {
+        let value = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
+        return if negative { -value } else { value };
+    }
+    // Only ASCII digits, `-`, `.` and an exponent are left, which Rust reads as XPath means
+    // them (`5.` and `.5` included).
     ::std::str::from_utf8(number)
         .ok()
         .and_then(|text| text.parse().ok())

@@ -148,6 +148,44 @@ fn number_reads_only_what_xpath_calls_a_number() {
 }
 
 #[test]
+fn number_reads_decimals_exactly_as_the_general_parser_does() {
+    // The short-number fast path must round as Rust's correctly rounded parser does.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for _ in 0..200_000 {
+        let mut text = String::new();
+        if next(4) == 0 {
+            text.push('-');
+        }
+        let integer = next(18);
+        for _ in 0..integer {
+            text.push((b'0' + next(10) as u8) as char);
+        }
+        let fraction = if integer == 0 { 1 + next(17) } else { next(18) };
+        if fraction > 0 || next(3) == 0 {
+            text.push('.');
+        }
+        for _ in 0..fraction {
+            text.push((b'0' + next(10) as u8) as char);
+        }
+        let expected: f64 = text.parse().expect("a decimal");
+        let got = str_to_num(&text);
+        assert!(
+            got == expected && got.is_sign_negative() == expected.is_sign_negative(),
+            "{:?}: {} instead of {}",
+            text,
+            got,
+            expected
+        );
+    }
+}
+
+#[test]
 fn conversions_to_number_use_xpath_number_everywhere() {
     let xml = "<a><x>+5</x><x>1</x><y> 2 </y><y>3</y><z>inf</z></a>";
     assert_eq!(eval(xml, "number(//x)"), "NaN");
