@@ -180,7 +180,7 @@ impl Comparison {
                 let n = str_to_num(s);
                 nodes.iter().any(|node| self.numbers(str_to_num(&node.string_value()), n))
             }
-            Value::Nodeset(_) => unreachable!("called with two node-sets"),
+            Value::Nodeset(ref other) => self.nodes_with_nodes(nodes, other),
         }
     }
 
