@@ -183,6 +183,12 @@ impl<'d, 's> Builder<'d, 's> {
                     Some(uri) => {
                         let element = self.document.create_element((uri, local));
                         element.set_preferred_prefix(Some(prefix));
+                        // The default namespace a prefixed element declares (`""` when it
+                        // undeclares it) is not its own name's; the `namespace::` axis
+                        // reads it from here.
+                        if let Some(default) = &declared_default {
+                            element.set_default_namespace_uri(Some(default));
+                        }
                         element
                     }
                     None => {
@@ -537,7 +543,10 @@ mod tests {
                         e.name().namespace_uri(),
                         e.name().local_part(),
                         e.preferred_prefix(),
-                        e.default_namespace_uri(),
+                        // A prefixed element also records the default namespace it declares
+                        // (for the `namespace::` axis), which sxd-document's parser drops.
+                        e.default_namespace_uri()
+                            .filter(|_| e.preferred_prefix().is_none()),
                         node.prefixed_name(),
                     )
                 }
@@ -800,6 +809,35 @@ mod tests {
         assert_eq!(a.name(), QName::new("a"));
         assert_eq!(b.name(), QName::new("b"));
         assert_eq!(a.attribute_value(("urn:p", "xmlns")), Some("urn:v"));
+    }
+
+    #[test]
+    fn the_namespace_axis_sees_the_default_namespace_a_prefixed_element_declares() {
+        // Issue 11, root cause E: the default namespace in scope is a namespace node (XPath 1.0
+        // section 5.4), also where a prefixed element declares it, and `xmlns=''` removes it.
+        let xml =
+            "<p:a xmlns:p='urn:p' xmlns='urn:d'><p:b><c/></p:b><p:e xmlns=''><p:f/></p:e></p:a>";
+        let package =
+            parse(xml.as_bytes(), &XmlLimits::default(), &mut xml::NoSink).expect("accepted");
+        let document = package.as_document();
+        let count = |xpath: &str| {
+            let query = sxd_xpath::Factory::new()
+                .build(xpath)
+                .expect("valid")
+                .expect("an expression");
+            let mut context = sxd_xpath::Context::new();
+            context.set_namespace("p", "urn:p");
+            context.set_namespace("d", "urn:d");
+            query
+                .evaluate(&context, document.root())
+                .expect("evaluates")
+                .number()
+        };
+        assert_eq!(count("count(/p:a/namespace::*)"), 3.0);
+        assert_eq!(count("count(/p:a/p:b/namespace::*[name() = ''])"), 1.0);
+        assert_eq!(count("count(//d:c/namespace::*)"), 3.0);
+        assert_eq!(count("count(/p:a/p:e/namespace::*)"), 2.0);
+        assert_eq!(count("count(//p:f/namespace::*[name() = ''])"), 0.0);
     }
 
     #[test]

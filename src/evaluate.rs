@@ -867,7 +867,10 @@ impl<'d> RuleRun<'_, 'd> {
                 _ => first_in_document_order(nodes.iter()).map(|n| n.string_value()),
             },
             Value::String(s) => Some(s),
-            Value::Number(n) => Some(crate::exposition::format_value(n)),
+            // A number is the string XPath's `string()` makes of it (`Infinity`,
+            // `10000000000000000`, `0.5`), as `string(QUERY)` would give: a field's text is an
+            // XPath string, not a sample value.
+            Value::Number(n) => Some(sxd_xpath::num_to_str(n)),
             Value::Boolean(b) => Some(b.to_string()),
         };
         Ok(text.map(Cow::Owned))
@@ -903,7 +906,7 @@ impl<'d> RuleRun<'_, 'd> {
                 _ => first_in_document_order(nodes.iter()).map(|n| Cow::Owned(n.string_value())),
             },
             Value::String(s) => Some(Cow::Owned(s)),
-            Value::Number(n) => Some(Cow::Owned(crate::exposition::format_value(n))),
+            Value::Number(n) => Some(Cow::Owned(sxd_xpath::num_to_str(n))),
             Value::Boolean(b) => Some(Cow::Owned(b.to_string())),
         }
     }

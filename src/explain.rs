@@ -191,11 +191,13 @@ fn samples_of(text: &str, name: &str) -> Vec<String> {
 }
 
 /// What a query gives at a node, as text: the string-value of the first node in document order,
-/// or the string, number or boolean.
+/// or the string, number or boolean. A field's number and boolean are XPath's `string()` of them
+/// (`Infinity`, `true`), as `run` puts them into labels; a value's are the sample they give.
 fn text_at<'d>(
     query: &XPathQuery,
     context: &Context<'d>,
     node: Node<'d>,
+    field: bool,
 ) -> Result<Option<String>, String> {
     let value = query
         .compiled()
@@ -204,7 +206,9 @@ fn text_at<'d>(
     Ok(match value {
         Value::Nodeset(set) => first_in_document_order(set.iter()).map(|n| n.string_value()),
         Value::String(s) => Some(s),
+        Value::Number(n) if field => Some(sxd_xpath::num_to_str(n)),
         Value::Number(n) => Some(format_value(n)),
+        Value::Boolean(b) if field => Some(b.to_string()),
         Value::Boolean(b) => Some(if b { "1" } else { "0" }.to_owned()),
     })
 }
@@ -235,7 +239,7 @@ fn node_view<'d>(
     };
     let mut texts = Vec::new();
     for (index, (name, query)) in fields.iter().enumerate() {
-        let text = text_at(query, context, node)?;
+        let text = text_at(query, context, node, true)?;
         view.fields.push((name.as_str().to_owned(), text.clone()));
         match settle(rule, policy::field(rule, index, text)) {
             Ok(text) => texts.push(text),
@@ -246,7 +250,7 @@ fn node_view<'d>(
         }
     }
     let text = match value {
-        Some(query) => text_at(query, context, node)?,
+        Some(query) => text_at(query, context, node, false)?,
         None => None,
     };
     view.value_text = text.as_deref().map(shorten);

@@ -185,9 +185,20 @@ pub fn compare(value: &str, op: Op, literal: &Literal) -> bool {
     }
 }
 
-/// XPath's `number()` of a string exactly as sxd-xpath computes it, so both engines agree.
+/// XPath's `number()` of a string (XPath 1.0 section 4.4): optional XML white space, an
+/// optional `-`, digits with an optional `.`, and, as libxml2 also reads it, an optional exponent
+/// (`1e3`); anything else (`+5`, `inf`, `Infinity`, a no-break space) is NaN. It is sxd-xpath's
+/// own conversion, so both engines agree.
+///
+/// ```
+/// # use xml2prom::streamable::xpath_number;
+/// assert_eq!(xpath_number(" -1.5\n"), -1.5);
+/// assert_eq!(xpath_number("1e3"), 1000.0);
+/// assert!(xpath_number("+5").is_nan());
+/// assert!(xpath_number("Infinity").is_nan());
+/// ```
 pub fn xpath_number(s: &str) -> f64 {
-    s.trim().parse().unwrap_or(f64::NAN)
+    sxd_xpath::str_to_num(s)
 }
 
 /// What a field or value reads from a selected element.

@@ -480,13 +480,23 @@ fn fixed_case_table() -> Vec<Case> {
                 - { name: ids, help: h, type: gauge, select: "/store/row[@v > 5]", fields: { id: "@id" }, labels: { id: "{{ id }}" }, aggregate: count }
                 "#,
             ),
-            // XPath's number() trims white space; sxd-xpath also reads `1e3` and `inf`.
+            // XPath's number() (section 4.4) skips XML white space only, and reads an optional
+            // `-` and digits with an optional `.`; like libxml2 we also read `1e3`. `inf`, `+6`,
+            // a no-break space before `8`, `1,5` and `0x10` are NaN, which compares false with
+            // everything but `!=` (issue 11, root cause C; the counts are lxml's).
             "<store><row id='abc' v='abc'/><row id='empty' v=''/><row id='spaced' v=' 7 '/>\
              <row id='exp' v='1e3'/><row id='inf' v='inf'/><row id='nan' v='NaN'/>\
              <row id='five' v='5'/><row id='tab' v='&#9;5&#10;'/><row id='plus' v='+6'/>\
              <row id='nbsp' v='\u{a0}8'/><row id='comma' v='1,5'/><row id='hex' v='0x10'/>\
              <row id='dot' v='.5'/><row id='missing'/></store>",
-            Success,
+            Lines(&[
+                "gt 2",
+                "le 3",
+                "ne 11",
+                "eq 2",
+                r#"ids{id="spaced"} 1"#,
+                r#"ids{id="exp"} 1"#,
+            ]),
         ),
         case(
             "string_literal_against_number_literal",
@@ -927,6 +937,21 @@ fn fixed_case_table() -> Vec<Case> {
                 "sum_text 21",
                 "sum_ns 1",
             ]),
+        ),
+        case(
+            // Issue 11, root cause C: `sum()` reads each node as XPath's number() does, in both
+            // engines: XML white space and an exponent are read, `+5` and `inf` are NaN (lxml
+            // gives the same: 21.5, NaN, NaN).
+            "document_level_sum_reads_numbers_as_xpath_number_does",
+            rules(
+                r#"
+                - { name: s, help: h, type: gauge, value: sum(/store/a/@v) }
+                - { name: t, help: h, type: gauge, value: sum(/store/b/@v) }
+                - { name: u, help: h, type: gauge, value: sum(/store/c) }
+                "#,
+            ),
+            "<store><a v=' 1&#10;'/><a v='2e1'/><a v='.5'/><b v='1'/><b v='+5'/><c>1</c><c>inf</c></store>",
+            Lines(&["s 21.5", "t NaN", "u NaN"]),
         ),
         case(
             "document_level_sum_of_text_that_is_not_a_number_is_nan",

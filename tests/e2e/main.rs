@@ -27,6 +27,7 @@
 //! - `status`: the status file on every kind of run, and the alert rules checked by promtool.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
 //! - `schema`: `schemas/rules.schema.json` is up to date and every rule file validates against it.
+//! - `xpath`: XPath 1.0 semantics beyond the golden `xpath_*` cases (`explain` agrees with `run`).
 //!
 //! `XML2PROM_BLESS=1 cargo test` rewrites the expected files; review them in the diff.
 
@@ -50,3 +51,4 @@ mod schema;
 mod serve;
 mod status;
 mod support;
+mod xpath;
