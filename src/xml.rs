@@ -421,9 +421,10 @@ pub trait Sink {
     fn start(&mut self, tag: &StartTag<'_>, empty: bool);
     /// The end of the innermost open element.
     fn end(&mut self);
-    /// Character data inside the root element, as the DOM sees it: a run of text (raw bytes, NO
-    /// line-ending normalisation — sxd-document does none), a CDATA section's content, or the
-    /// replacement of one entity or character reference (`&amp;` -> `&`, `&#10;` -> "\n").
+    /// Character data inside the root element, as the DOM sees it: a run of text or a CDATA
+    /// section's content, with its line ends normalised (XML 1.0 §2.11: CR LF and a CR alone
+    /// read as LF), or the replacement of one entity or character reference (`&amp;` -> `&`,
+    /// `&#10;` -> "\n", `&#13;` -> "\r", which is not normalised).
     ///
     /// A run of text longer than what one read of the input brings arrives in several calls, cut
     /// between characters where a read ended (pieces of at most 64 KiB); the pieces follow each
@@ -432,12 +433,12 @@ pub trait Sink {
     /// A comment or processing instruction inside the root element (it separates text nodes).
     fn boundary(&mut self);
     /// A comment anywhere in the document, before, inside or after the root element: its text
-    /// between `<!--` and `-->`. Inside the root element `boundary` is called too. The default
+    /// between `<!--` and `-->`, line ends normalised. Inside the root element `boundary` is called too. The default
     /// ignores it.
     fn comment(&mut self, _text: &str) {}
     /// A processing instruction anywhere in the document (the XML declaration is none), as
-    /// sxd-document reads it: its target, and its value after the whitespace that follows the
-    /// target, if there is such whitespace (`<?t?>` has no value, `<?t ?>` an empty one). Inside
+    /// sxd-document reads it: its target, and its value (line ends normalised) after the
+    /// whitespace that follows the target, if there is such whitespace (`<?t?>` has no value, `<?t ?>` an empty one). Inside
     /// the root element `boundary` is called too. The default ignores it.
     fn processing_instruction(&mut self, _target: &str, _value: Option<&str>) {}
 }
@@ -466,7 +467,8 @@ pub struct StartTag<'a> {
 }
 
 impl<'a> StartTag<'a> {
-    /// What stands between `<` and `>` (or `/>`).
+    /// What stands between `<` and `>` (or `/>`), attribute values normalised as
+    /// [`StartTag::attributes`] gives them.
     pub fn raw(&self) -> &'a str {
         self.raw
     }
@@ -481,8 +483,9 @@ impl<'a> StartTag<'a> {
         !self.attributes.is_empty()
     }
 
-    /// The attributes as written: name (prefix included) and value with its references not
-    /// yet expanded (see [`quick_xml::escape::unescape`]). Namespace declarations included.
+    /// The attributes: name (prefix included) and value with its references not yet expanded
+    /// (see [`expanded_attribute_value`]), but its literal tabs, line feeds and carriage
+    /// returns already read as spaces (XML 1.0 §3.3.3). Namespace declarations included.
     pub fn attributes(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
         self.attributes.iter().map(|(key, value)| {
             (
@@ -1503,6 +1506,18 @@ struct Scanner<'s> {
     attribute_ranges: Vec<AttributeRanges>,
     /// The attributes [`lex_plain_tag`] read, before they are checked.
     lexed: Vec<AttributeRanges>,
+    /// Whether the last piece of text handed on ended in a carriage return, so that a line
+    /// feed at the start of the next piece belongs to it (XML 1.0 §2.11: CR LF reads as LF).
+    after_cr: bool,
+    /// A piece of text with its line ends normalised, when it had a carriage return.
+    normalized: String,
+    /// Whether an attribute value of the tag [`Scanner::check_tag`] checked last holds a
+    /// literal tab, line feed or carriage return, which read as spaces (XML 1.0 §3.3.3).
+    value_whitespace: bool,
+    /// The current start tag with its attribute values normalised, and their ranges in it,
+    /// when `value_whitespace`.
+    tag_copy: String,
+    tag_copy_ranges: Vec<AttributeRanges>,
 }
 
 impl<'s> Scanner<'s> {
@@ -1521,6 +1536,11 @@ impl<'s> Scanner<'s> {
             event_buffer_bytes: 0,
             attribute_ranges: Vec::new(),
             lexed: Vec::new(),
+            after_cr: false,
+            normalized: String::new(),
+            value_whitespace: false,
+            tag_copy: String::new(),
+            tag_copy_ranges: Vec::new(),
         }
     }
 
@@ -1531,7 +1551,11 @@ impl<'s> Scanner<'s> {
                 + self.names.capacity()
                 + self.open.capacity() * std::mem::size_of::<(u64, usize)>()
                 + self.prefixes.held_bytes()
-                + (self.attribute_ranges.capacity() + self.lexed.capacity())
+                + self.normalized.capacity()
+                + self.tag_copy.capacity()
+                + (self.attribute_ranges.capacity()
+                    + self.lexed.capacity()
+                    + self.tag_copy_ranges.capacity())
                     * std::mem::size_of::<AttributeRanges>(),
             doctype: self.doctype,
             default_namespace_quirk: self.default_namespace_quirk,
@@ -1580,7 +1604,7 @@ impl<'s> Scanner<'s> {
                     return Err(self.outside_root(start).into());
                 }
                 Event::CData(content) => {
-                    self.sink.text(&content);
+                    self.sink.text(&normalize_line_ends(&content));
                     false
                 }
                 Event::GeneralRef(reference) => {
@@ -1600,7 +1624,7 @@ impl<'s> Scanner<'s> {
                     if !self.open.is_empty() {
                         self.sink.boundary();
                     }
-                    self.sink.comment(&text);
+                    self.sink.comment(&normalize_line_ends(&text));
                     false
                 }
                 Event::Eof => return self.end_of_document(start).map_err(Stop::from),
@@ -1627,6 +1651,7 @@ impl<'s> Scanner<'s> {
             let available = input.available();
             if available.is_empty() {
                 self.brackets = 0;
+                self.after_cr = false;
                 return Ok(());
             }
             // The input hands out whole characters only.
@@ -1657,17 +1682,23 @@ impl<'s> Scanner<'s> {
         let mut at = 0;
         loop {
             let rest = bytes.get(at..).unwrap_or_default();
-            let Some(found) = find_any(rest, [b'<', b'&']) else {
+            let (found, has_cr) = find_markup(rest);
+            let Some(found) = found else {
                 if !rest.is_empty() {
-                    self.text(offset + at as u64, text.get(at..).unwrap_or_default())?;
+                    self.text(
+                        offset + at as u64,
+                        text.get(at..).unwrap_or_default(),
+                        has_cr,
+                    )?;
                 }
                 return Ok((bytes.len(), Next::Read));
             };
             if found > 0 {
                 let run = text.get(at..at + found).unwrap_or_default();
-                self.text(offset + at as u64, run)?;
+                self.text(offset + at as u64, run, has_cr)?;
             }
             self.brackets = 0;
+            self.after_cr = false;
             at += found;
             let after = at + 1;
             let rest = bytes.get(after..).unwrap_or_default();
@@ -1772,8 +1803,9 @@ impl<'s> Scanner<'s> {
         self.tag(start, tag).map_err(Stop::from)
     }
 
-    /// Checks text at `offset`: only whitespace outside the root element, and no `]]>`.
-    fn text(&mut self, offset: u64, text: &str) -> Result<(), XmlError> {
+    /// Checks text at `offset`: only whitespace outside the root element, and no `]]>`; then
+    /// hands it on with its line ends normalised. `has_cr` says whether it holds a `\r`.
+    fn text(&mut self, offset: u64, text: &str, has_cr: bool) -> Result<(), XmlError> {
         if self.open.is_empty() {
             if let Some(at) = text.find(|c: char| !is_xml_space(c)) {
                 return Err(self.outside_root(offset + at as u64));
@@ -1785,8 +1817,31 @@ impl<'s> Scanner<'s> {
             return Err(self.not_well_formed(offset.saturating_add_signed(at), message));
         }
         self.brackets = trailing_brackets(self.brackets, text);
-        self.sink.text(text);
+        self.hand_on_text(text, has_cr);
         Ok(())
+    }
+
+    /// Hands on a piece of text read as XML 1.0 §2.11 says: each CR LF and each CR alone is
+    /// one LF, also when a read ends between the CR and the LF. Text without a CR (`has_cr`
+    /// false, nearly all) goes on as it is.
+    fn hand_on_text(&mut self, text: &str, has_cr: bool) {
+        let text = if std::mem::take(&mut self.after_cr) {
+            text.strip_prefix('\n').unwrap_or(text)
+        } else {
+            text
+        };
+        if !has_cr {
+            if !text.is_empty() {
+                self.sink.text(text);
+            }
+            return;
+        }
+        self.after_cr = text.ends_with('\r');
+        let mut normalized = std::mem::take(&mut self.normalized);
+        normalized.clear();
+        push_normalized_line_ends(text, &mut normalized);
+        self.sink.text(&normalized);
+        self.normalized = normalized;
     }
 
     /// Checks a tag at `start`, written as `tag` from `<` to `>`, and hands it on.
@@ -1827,10 +1882,24 @@ impl<'s> Scanner<'s> {
         let depth = self.open.len() + 1;
         self.default_namespace_quirk |= self.check_tag(start, raw, name, depth, lexed)?;
         self.root_seen = true;
-        let start_tag = StartTag {
-            raw,
-            name,
-            attributes: &self.attribute_ranges,
+        let start_tag = if self.value_whitespace {
+            normalize_attribute_values(
+                raw,
+                &self.attribute_ranges,
+                &mut self.tag_copy,
+                &mut self.tag_copy_ranges,
+            );
+            StartTag {
+                raw: &self.tag_copy,
+                name: self.tag_copy.get(..name.len()).unwrap_or_default(),
+                attributes: &self.tag_copy_ranges,
+            }
+        } else {
+            StartTag {
+                raw,
+                name,
+                attributes: &self.attribute_ranges,
+            }
         };
         if empty {
             self.sink.start(&start_tag, true);
@@ -1940,6 +2009,7 @@ impl<'s> Scanner<'s> {
         let mut default_namespace_quirk = false;
         let mut prefixed_attribute = false;
         self.attribute_ranges.clear();
+        self.value_whitespace = false;
         let bytes = raw.as_bytes();
         let mut from = name.len();
         // Names seen, once there are too many to compare each with all: quick-xml does so too,
@@ -2025,6 +2095,7 @@ impl<'s> Scanner<'s> {
             self.attribute_ranges
                 .push((key_range.clone(), value_range.clone()));
             self.check_attribute_value(inside + value_range.start as u64, value)?;
+            self.value_whitespace |= find_any(value.as_bytes(), [b'\t', b'\n', b'\r']).is_some();
             // quick-xml reads `a="1"b="2"`; sxd-document wants whitespace after the quote.
             if bytes
                 .get(from)
@@ -2258,8 +2329,9 @@ impl<'s> Scanner<'s> {
             self.sink.boundary();
         }
         let value = instruction.content();
-        let value = (!value.is_empty()).then(|| value.trim_start_matches(is_xml_space));
-        self.sink.processing_instruction(target, value);
+        let value = (!value.is_empty())
+            .then(|| normalize_line_ends(value.trim_start_matches(is_xml_space)));
+        self.sink.processing_instruction(target, value.as_deref());
         Ok(())
     }
 
@@ -2787,6 +2859,10 @@ fn fix_default_namespaces(text: &str, package: &Package) {
 
 /// An attribute value as [`StartTag::attributes`] gives it, with its references expanded the
 /// way sxd-document expands them: `a &amp; b` -> `a & b`. Borrows the value when it has none.
+///
+/// The value given is already normalised as XML 1.0 §3.3.3 says for CDATA attributes (the
+/// scan does it): a literal tab, line feed or carriage return (CR LF counting as one) reads as
+/// a space, while a character reference keeps its character, so `a&#9;b` expands to a tab.
 pub fn expanded_attribute_value(raw: &str) -> std::borrow::Cow<'_, str> {
     if raw.contains('&') {
         std::borrow::Cow::Owned(expand_references(raw))
@@ -2813,6 +2889,94 @@ fn expand_references(raw: &str) -> String {
     }
     expanded.push_str(rest);
     expanded
+}
+
+/// Where the first `<` or `&` is in `bytes` (`None` if there is none), and whether a `\r`
+/// stands before it (or anywhere in `bytes` when there is none), in one pass: a run of text
+/// without a carriage return, nearly all of them, then goes on without being looked at again.
+fn find_markup(bytes: &[u8]) -> (Option<usize>, bool) {
+    let mut from = 0;
+    let mut has_cr = false;
+    loop {
+        let Some(found) = bytes
+            .get(from..)
+            .and_then(|rest| find_any(rest, [b'<', b'&', b'\r']))
+        else {
+            return (None, has_cr);
+        };
+        let at = from + found;
+        if bytes.get(at) != Some(&b'\r') {
+            return (Some(at), has_cr);
+        }
+        has_cr = true;
+        from = at + 1;
+    }
+}
+
+/// `text` read as XML 1.0 §2.11 says: each CR LF and each CR alone is one LF. Borrows text
+/// without a CR (for comments, CDATA sections and processing instructions, which come whole).
+fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
+    if memchr::memchr(b'\r', text.as_bytes()).is_none() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut normalized = String::with_capacity(text.len());
+    push_normalized_line_ends(text, &mut normalized);
+    std::borrow::Cow::Owned(normalized)
+}
+
+/// Appends `text` to `out` with each CR LF and each CR alone as one LF (XML 1.0 §2.11).
+fn push_normalized_line_ends(text: &str, out: &mut String) {
+    let mut rest = text;
+    while let Some(at) = memchr::memchr(b'\r', rest.as_bytes()) {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        out.push('\n');
+        let after = rest.get(at + 1..).unwrap_or_default();
+        rest = after.strip_prefix('\n').unwrap_or(after);
+    }
+    out.push_str(rest);
+}
+
+/// Copies a checked start tag's `raw` text into `copy` with its attribute values normalised as
+/// XML 1.0 §3.3.3 says for CDATA attributes (every attribute, without a DTD): after line-end
+/// normalisation (CR LF and a CR alone read as LF), each literal tab, line feed and carriage
+/// return reads as a space. References are left as written, so that `&#9;` still expands to a
+/// tab. `copy_ranges` gets the attributes' ranges in the copy; text between the values is
+/// copied as it is.
+fn normalize_attribute_values(
+    raw: &str,
+    ranges: &[AttributeRanges],
+    copy: &mut String,
+    copy_ranges: &mut Vec<AttributeRanges>,
+) {
+    copy.clear();
+    copy_ranges.clear();
+    let mut copied = 0;
+    for (key, value) in ranges {
+        // Ranges are in the order of the tag; a value ends before the next key starts.
+        copy.push_str(raw.get(copied..value.start).unwrap_or_default());
+        let shift = copy.len() as isize - value.start as isize;
+        let key_start = key.start.saturating_add_signed(shift);
+        let key_range = key_start..key_start + key.len();
+        let value_start = copy.len();
+        let mut chars = raw
+            .get(value.clone())
+            .unwrap_or_default()
+            .chars()
+            .peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' => {
+                    chars.next_if_eq(&'\n');
+                    copy.push(' ');
+                }
+                '\t' | '\n' => copy.push(' '),
+                c => copy.push(c),
+            }
+        }
+        copy_ranges.push((key_range, value_start..copy.len()));
+        copied = value.end;
+    }
+    copy.push_str(raw.get(copied..).unwrap_or_default());
 }
 
 /// A copy of `text` with the bytes in `range` replaced by spaces, line feeds kept, so that byte
@@ -3420,16 +3584,23 @@ fn read_fully(source: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// Lines and characters counted over text that may come in pieces.
+/// Lines and characters counted over text that may come in pieces. A line ends at a line feed,
+/// a CR LF or a CR alone, as XML 1.0 §2.11 reads line ends.
 #[derive(Debug, Default, Clone, Copy)]
 struct LineCounter {
     newlines: usize,
-    /// Characters since the last line feed.
+    /// Characters since the last line end.
     chars_in_line: usize,
+    /// Whether the bytes fed so far end in a CR, so that a line feed next ends no other line.
+    after_cr: bool,
 }
 
 impl LineCounter {
     fn feed(&mut self, bytes: &[u8]) {
+        if self.after_cr || memchr::memchr(b'\r', bytes).is_some() {
+            self.feed_with_cr(bytes);
+            return;
+        }
         let line = match bytes.iter().rposition(|&b| b == b'\n') {
             Some(last) => {
                 let before = bytes.get(..last).unwrap_or_default();
@@ -3440,6 +3611,22 @@ impl LineCounter {
             None => bytes,
         };
         self.chars_in_line += line.iter().filter(|&&b| !is_continuation_byte(b)).count();
+    }
+
+    /// [`LineCounter::feed`] for bytes with a carriage return, or after one.
+    fn feed_with_cr(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            let after_cr = std::mem::replace(&mut self.after_cr, byte == b'\r');
+            match byte {
+                b'\n' if after_cr => {}
+                b'\n' | b'\r' => {
+                    self.newlines += 1;
+                    self.chars_in_line = 0;
+                }
+                byte if !is_continuation_byte(byte) => self.chars_in_line += 1,
+                _ => {}
+            }
+        }
     }
 
     /// The 1-based line and column of what follows the bytes fed, `next` being the byte there:
@@ -5380,7 +5567,7 @@ mod tests {
             "text \"&\"",
             "text \" b\"",
             "text \"\\n\"",
-            "text \"c\\r\\n\"",
+            "text \"c\\n\"",
             "boundary",
             "text \"d\"",
             "text \"<e>\"",
@@ -5969,5 +6156,172 @@ mod tests {
             .map(|row| "invoice  paid & closed".len() + row.to_string().len())
             .sum();
         assert_eq!(counter.text_bytes, row_text + 3 * ROWS + 1);
+    }
+
+    /// What a sink is told about `xml` when the scan reads it `chunk` bytes at a time, adjacent
+    /// pieces of text joined.
+    fn told_in_chunks(xml: &str, chunk: usize) -> Vec<String> {
+        let mut recorder = Recorder::default();
+        let mut locate = InMemory::new(xml.as_bytes());
+        let limits = XmlLimits::default();
+        scan_input(xml.as_bytes(), &mut locate, &limits, &mut recorder, chunk)
+            .unwrap_or_else(|error| panic!("{xml:?}: {error}"));
+        recorder.joined()
+    }
+
+    #[test]
+    fn line_ends_in_text_read_as_line_feeds() {
+        // XML 1.0 §2.11, issue 11 (root cause D): CR LF and a CR alone are one LF, also when a
+        // read ends between them; a character reference keeps its carriage return.
+        for (xml, text) in [
+            ("<r>line1\r\nline2</r>", "line1\nline2"),
+            ("<r>a\rb\r</r>", "a\nb\n"),
+            ("<r>\r\r\n\n\r</r>", "\n\n\n\n"),
+            ("<r>a&#13;\nb&#13;&#10;c\r&#10;</r>", "a\r\nb\r\nc\n\n"),
+            ("<r>a\r<![CDATA[\nb\r\nc\r]]>\nd</r>", "a\n\nb\nc\n\nd"),
+            ("<r>\r&amp;\r\n</r>", "\n&\n"),
+        ] {
+            let expected = vec![
+                "start r".to_owned(),
+                format!("text {text:?}"),
+                "end".to_owned(),
+            ];
+            for chunk in [1, 2, 3, 5, 64 * 1024] {
+                assert_eq!(
+                    told_in_chunks(xml, chunk),
+                    expected,
+                    "{xml:?} in {chunk}-byte reads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn line_ends_in_comments_and_instructions_read_as_line_feeds() {
+        #[derive(Default)]
+        struct Markup(Vec<String>);
+        impl Sink for Markup {
+            fn start(&mut self, _tag: &StartTag<'_>, _empty: bool) {}
+            fn end(&mut self) {}
+            fn text(&mut self, _text: &str) {}
+            fn boundary(&mut self) {}
+            fn comment(&mut self, text: &str) {
+                self.0.push(format!("comment {text:?}"));
+            }
+            fn processing_instruction(&mut self, target: &str, value: Option<&str>) {
+                self.0.push(format!("pi {target} {value:?}"));
+            }
+        }
+        let xml = "<!--a\r\nb-->\r\n<r><!--\rc\r--><?p x\r\ny\r?></r><?q\r\nz?>";
+        let mut markup = Markup::default();
+        scan(xml.as_bytes(), &XmlLimits::default(), &mut markup).expect("a valid document");
+        assert_eq!(
+            markup.0,
+            [
+                "comment \"a\\nb\"",
+                "comment \"\\nc\\n\"",
+                "pi p Some(\"x\\ny\\n\")",
+                "pi q Some(\"z\")",
+            ]
+        );
+    }
+
+    #[test]
+    fn whitespace_in_attribute_values_reads_as_spaces() {
+        // XML 1.0 §3.3.3, issue 11 (root cause D): a literal tab, line feed or carriage return
+        // (CR LF once) is a space; character references keep their character, and text
+        // between the attributes is left as it is.
+        for (xml, tag) in [
+            ("<row k=\"a\tb\"/>", "empty row k=\"a b\""),
+            ("<r a='1\r\n2' b='3'/>", "empty r a='1 2' b='3'"),
+            (
+                "<r a='\r\r\n\n\t' b='&#9;&#10;&#13;'/>",
+                "empty r a='    ' b='&#9;&#10;&#13;'",
+            ),
+            (
+                "<r\r\n a = '1\n2'\r\n\tb='x'/>",
+                "empty r\r\n a = '1 2'\r\n\tb='x'",
+            ),
+            (
+                "<r xmlns:p='urn:\ta' p:v='\n'/>",
+                "empty r xmlns:p='urn: a' p:v=' '",
+            ),
+        ] {
+            for chunk in [1, 4, 64 * 1024] {
+                assert_eq!(
+                    told_in_chunks(xml, chunk),
+                    [tag, "end"],
+                    "{xml:?} in {chunk}-byte reads"
+                );
+            }
+        }
+        let xml = "<r a='x\r\ny' b='&#9;'/>";
+        let mut attributes = Vec::new();
+        struct Attributes<'v>(&'v mut Vec<(String, String)>);
+        impl Sink for Attributes<'_> {
+            fn start(&mut self, tag: &StartTag<'_>, _empty: bool) {
+                for (key, raw) in tag.attributes() {
+                    self.0
+                        .push((key.to_owned(), expanded_attribute_value(raw).into_owned()));
+                }
+            }
+            fn end(&mut self) {}
+            fn text(&mut self, _text: &str) {}
+            fn boundary(&mut self) {}
+        }
+        scan(
+            xml.as_bytes(),
+            &XmlLimits::default(),
+            &mut Attributes(&mut attributes),
+        )
+        .expect("a valid document");
+        assert_eq!(
+            attributes,
+            [
+                ("a".to_owned(), "x y".to_owned()),
+                ("b".to_owned(), "\t".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn attributes_are_normalised_in_tags_read_the_general_way_too() {
+        // More attributes than `lex_plain_tag` reads, and a tag longer than a read.
+        let many: String = (0..40).map(|i| format!(" a{i}='{i}\t'")).collect();
+        let expected: String = (0..40).map(|i| format!(" a{i}='{i} '")).collect();
+        let xml = format!("<r{many}/>");
+        for chunk in [7, 64 * 1024] {
+            assert_eq!(
+                told_in_chunks(&xml, chunk),
+                [format!("empty r{expected}"), "end".to_owned()]
+            );
+        }
+    }
+
+    #[test]
+    fn a_carriage_return_alone_ends_a_line_in_error_positions() {
+        for (xml, line, column) in [
+            ("<r>\r<a></r>", 2, 4),
+            ("<r>\r\n<a></r>", 2, 4),
+            ("<r>\r\r\n\n<a></r>", 4, 4),
+            ("<r\ra='1'\rb='<'/>", 3, 4),
+        ] {
+            let error = refuse(xml);
+            let (at_line, at_column, _) = not_well_formed_at(&error);
+            assert_eq!((at_line, at_column), (line, column), "{xml:?}: {error}");
+            let file = file_with(xml.as_bytes());
+            let from_file =
+                scan_file(file.path(), &XmlLimits::default(), &mut NoSink).expect_err("refused");
+            assert_eq!(from_file.to_string(), error.to_string());
+        }
+    }
+
+    #[test]
+    fn line_counter_counts_a_cr_lf_split_between_pieces_once() {
+        let mut counter = LineCounter::default();
+        for piece in [&b"a\r"[..], b"\nb\r", b"c"] {
+            counter.feed(piece);
+        }
+        assert_eq!(counter.position(None), (3, 2));
     }
 }
