@@ -10,8 +10,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{self, Diagnostic, Severity};
 use crate::lints;
-use crate::rulefile;
-use crate::run::{self, RulesError};
+use crate::run;
 
 /// How `check` prints its findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -50,41 +49,31 @@ impl FileReport {
 /// Checks one rule file with the given `--var`s: load and compile errors, or, when it compiles,
 /// its lints.
 pub fn check_file(path: &std::path::Path, vars: &BTreeMap<String, String>) -> FileReport {
-    match run::load_rules(path, vars) {
-        Err(error) => {
-            let source = match &error {
-                RulesError::Load(rulefile::RuleFileError::Yaml { text, .. }) => text.clone(),
-                RulesError::Compile { source, .. } => source.clone(),
-                RulesError::Load(rulefile::RuleFileError::Read { .. }) => String::new(),
-            };
-            FileReport {
-                file: path.to_owned(),
-                source,
-                diagnostics: error.diagnostics().into_iter().map(|(d, _)| d).collect(),
-                rules: None,
-            }
-        }
-        Ok(rules) => {
-            // load_rules read the file a moment ago; if it changed since, positions may be
-            // off, which is all that can go wrong.
-            let source = std::fs::read_to_string(path).unwrap_or_default();
-            let names = rulefile::rule_names(&source);
+    match run::load_rules_with_source(path, vars) {
+        Err(error) => FileReport {
+            file: path.to_owned(),
+            source: error.source_text().to_owned(),
+            diagnostics: error.diagnostics().into_iter().map(|(d, _)| d).collect(),
+            rules: None,
+        },
+        Ok((rules, file)) => {
+            // The positions come from the same read and parse as the rules.
+            let names = file.rule_names();
             let mut diagnostics: Vec<Diagnostic> = lints::lint(&rules)
                 .into_iter()
                 .map(|lint| Diagnostic {
                     severity: Severity::Warning,
                     code: lint.code,
-                    message: run::name_the_rule(&lint.to_string(), &names),
+                    message: diagnostic::shorten(&run::name_the_rule(&lint.to_string(), &names)),
                     file: path.display().to_string(),
-                    position: diagnostic::locate(&source, &lint.path, lint.at_key)
-                        .or_else(|| run::locate_nearest(&source, &lint.path)),
+                    position: file.locate(&lint.path, lint.at_key),
                     help: lint.help,
                 })
                 .collect();
             diagnostics.sort_by_key(|d| d.position.map(|p| p.index));
             FileReport {
                 file: path.to_owned(),
-                source,
+                source: file.text,
                 diagnostics,
                 rules: Some(rules.rules.len()),
             }

@@ -3,16 +3,12 @@
 //! Errors found while serde_yaml reads the rule file come with a byte offset, which
 //! [`position_at_index`] turns into a [`Position`]. Errors found later (cross-rule checks,
 //! namespace prefixes, template variables) only know the [`FieldPath`] of the offending value, such
-//! as `metrics[1].labels.kind`; [`locate`] finds where that value sits by reading the YAML source
-//! again with yaml-rust2's event parser, which marks every event with its place in the text. A
-//! [`Diagnostic`] then goes to [`render`], which prints it the way rustc does: `file:line:col`,
-//! the source line and a caret under the column.
+//! as `metrics[1].labels.kind`; the rule file's one parse ([`crate::yaml::Document`]) finds where
+//! that value sits. A [`Diagnostic`] then goes to [`render`], which prints it the way rustc does:
+//! `file:line:col`, the source line and a caret under the column. [`shorten`] keeps a message
+//! that quotes a huge value (a 5 MB regex) to a few hundred characters.
 
-use std::collections::HashMap;
 use std::fmt;
-
-use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// One step of a path into the rule file: a mapping key or a sequence index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,47 +102,17 @@ pub struct Position {
     pub index: usize,
 }
 
-/// The UTF-8 byte order mark. yaml-rust2 reads it as part of the first key (libyaml, and so
-/// serde_yaml, skip it), so [`locate`] hides it from the parser.
+/// The UTF-8 byte order mark, which editors do not show.
 const BYTE_ORDER_MARK: char = '\u{feff}';
 
-/// Finds the position of the value at `path` in the YAML `source`.
+/// Finds the position of the value at `path` in the YAML `source`, parsing it; see
+/// [`crate::yaml::Document::locate`], which the loader uses on its one parse of a rule file.
 ///
-/// For a mapping key this is the start of its value, or the start of the key itself if
-/// `key_position` is true (a path that ends with an index, or the root path, has no key, so
-/// `key_position` changes nothing there). A sequence item is found by its 0-based number, and its
-/// position is where the item's value starts (for `- name: x`, at `name`). A quoted scalar starts
-/// at its opening quote, a flow collection at its `[` or `{`, and a block scalar (`|`, `>`) at
-/// the first line of its text, which is where the text a message talks about is. An anchor or tag
-/// written before a scalar (`&name text`, `!!str text`) is not part of it: the scalar starts at
-/// `text`.
-///
-/// Returns `None` if the path does not exist or the first document does not parse. Only the first
-/// document is read. If the same key appears twice in one mapping, the last one is used, as it is
-/// the one serde keeps in a map.
-///
-/// Aliases: if the path reaches an alias (`*name`), the position is that of the alias, even when
-/// the path goes on inside the anchored value, because the alias is where the rule at hand uses
-/// the value; the rest of the path must still exist in the anchored value. An empty value
-/// (`key:` with nothing after it) has no position of its own, so its key's position is returned,
-/// or the sequence's position for an empty sequence item.
+/// Returns `None` if the path does not exist or `source` does not parse.
 pub fn locate(source: &str, path: &FieldPath, key_position: bool) -> Option<Position> {
-    let bom_len = if source.starts_with(BYTE_ORDER_MARK) {
-        BYTE_ORDER_MARK.len_utf8()
-    } else {
-        0
-    };
-    let body = &source[bom_len..];
-    let document = Document::parse(body)?;
-    let mark = document.find(path, key_position)?;
-    // yaml-rust2's `Marker::index` counts characters, not bytes, and its line count treats a lone
-    // `\r` as a line break; converting to a byte index and recounting keeps every position
-    // consistent with `position_at_index` and `render`.
-    let byte_index = body
-        .char_indices()
-        .nth(mark.index())
-        .map_or(body.len(), |(index, _)| index);
-    Some(position_at_index(source, bom_len + byte_index))
+    crate::yaml::Document::parse(source)
+        .ok()?
+        .locate(source, path, key_position)
 }
 
 /// Computes the line and column of byte `index` in `source`.
@@ -171,165 +137,6 @@ pub fn position_at_index(source: &str, index: usize) -> Position {
         line: before.bytes().filter(|&b| b == b'\n').count() + 1,
         column: source[text_start..index].chars().count() + 1,
         index,
-    }
-}
-
-/// A parsed YAML document whose nodes remember where they start.
-struct Document {
-    nodes: Vec<Node>,
-    root: Option<usize>,
-}
-
-struct Node {
-    mark: Marker,
-    kind: NodeKind,
-}
-
-enum NodeKind {
-    /// `empty` is true for a plain or block scalar with no text; yaml-rust2 marks such a scalar
-    /// at the next token, which may be on a later line, so its mark is not used.
-    Scalar { text: String, empty: bool },
-    /// Items, by node number.
-    Sequence(Vec<usize>),
-    /// Keys and values, alternating, by node number.
-    Mapping(Vec<usize>),
-    /// The node number of the anchored value.
-    Alias(usize),
-}
-
-impl Document {
-    /// Parses the first document of `body`, or returns `None` if it is not valid YAML.
-    ///
-    /// This drives `Parser::next_token` in a loop rather than `Parser::load`, because `load`
-    /// recurses once per nesting level and a deeply nested file would overflow the stack.
-    fn parse(body: &str) -> Option<Document> {
-        let mut parser = Parser::new_from_str(body);
-        let mut document = Document {
-            nodes: Vec::new(),
-            root: None,
-        };
-        // Parser anchor ids to node numbers.
-        let mut anchors: HashMap<usize, usize> = HashMap::new();
-        // Collections whose end has not been seen yet, innermost last.
-        let mut open: Vec<usize> = Vec::new();
-        loop {
-            let (event, mark) = parser.next_token().ok()?;
-            let (kind, anchor) = match event {
-                Event::StreamEnd | Event::DocumentEnd => return Some(document),
-                Event::Nothing | Event::StreamStart | Event::DocumentStart => continue,
-                Event::SequenceEnd | Event::MappingEnd => {
-                    let finished = open.pop()?;
-                    document.attach(finished, open.last().copied());
-                    continue;
-                }
-                Event::Scalar(text, style, anchor, _) => {
-                    let empty = text.is_empty()
-                        && matches!(
-                            style,
-                            TScalarStyle::Plain | TScalarStyle::Literal | TScalarStyle::Folded
-                        );
-                    (NodeKind::Scalar { text, empty }, anchor)
-                }
-                Event::Alias(anchor) => (NodeKind::Alias(*anchors.get(&anchor)?), 0),
-                Event::SequenceStart(anchor, _) => (NodeKind::Sequence(Vec::new()), anchor),
-                Event::MappingStart(anchor, _) => (NodeKind::Mapping(Vec::new()), anchor),
-            };
-            let id = document.nodes.len();
-            let is_collection = matches!(kind, NodeKind::Sequence(_) | NodeKind::Mapping(_));
-            document.nodes.push(Node { mark, kind });
-            // Anchor ids start at 1; 0 means the node has no anchor.
-            if anchor != 0 {
-                anchors.insert(anchor, id);
-            }
-            if is_collection {
-                open.push(id);
-            } else {
-                document.attach(id, open.last().copied());
-            }
-        }
-    }
-
-    /// Adds the finished node `child` to the collection `parent`, or makes it the root.
-    fn attach(&mut self, child: usize, parent: Option<usize>) {
-        let Some(parent) = parent else {
-            self.root.get_or_insert(child);
-            return;
-        };
-        let child_mark = self.nodes[child].mark;
-        let parent_node = &mut self.nodes[parent];
-        match &mut parent_node.kind {
-            NodeKind::Sequence(children) => children.push(child),
-            NodeKind::Mapping(children) => {
-                // yaml-rust2 marks a block mapping at the `:` after its first key; the mapping
-                // really starts at that key. A flow mapping's `{` comes before its first key and
-                // is kept.
-                if children.is_empty() && child_mark.index() < parent_node.mark.index() {
-                    parent_node.mark = child_mark;
-                }
-                children.push(child);
-            }
-            NodeKind::Scalar { .. } | NodeKind::Alias(_) => {
-                unreachable!("only collections are kept open, so a parent is a collection")
-            }
-        }
-    }
-
-    /// Walks `path` from the root and returns the mark to report; see [`locate`].
-    fn find(&self, path: &FieldPath, key_position: bool) -> Option<Marker> {
-        let mut node = self.root?;
-        // The alias the walk went through first, if any: it is what gets reported.
-        let mut alias: Option<Marker> = None;
-        // Where the last step came from: the key it took, or the sequence it indexed.
-        let mut key: Option<usize> = None;
-        let mut container: Option<usize> = None;
-        for segment in &path.0 {
-            if let NodeKind::Alias(target) = self.nodes[node].kind {
-                alias.get_or_insert(self.nodes[node].mark);
-                node = target;
-            }
-            let step = match (segment, &self.nodes[node].kind) {
-                (PathSegment::Key(wanted), NodeKind::Mapping(children)) => children
-                    .chunks_exact(2)
-                    .rev()
-                    .find(|entry| self.scalar_text(entry[0]) == Some(wanted.as_str()))
-                    .map(|entry| (Some(entry[0]), entry[1])),
-                (PathSegment::Index(wanted), NodeKind::Sequence(items)) => {
-                    items.get(*wanted).map(|&item| (None, item))
-                }
-                _ => None,
-            };
-            let (step_key, value) = step?;
-            container = Some(node);
-            key = step_key;
-            node = value;
-        }
-        if let Some(mark) = alias {
-            return Some(mark);
-        }
-        if let (Some(key), true) = (key, key_position) {
-            return Some(self.nodes[key].mark);
-        }
-        // A value that is itself an alias is reported at the alias, by its own mark.
-        match &self.nodes[node].kind {
-            NodeKind::Scalar { empty: true, .. } => match (key, container) {
-                (Some(key), _) => Some(self.nodes[key].mark),
-                (None, Some(sequence)) => Some(self.nodes[sequence].mark),
-                (None, None) => Some(self.nodes[node].mark),
-            },
-            _ => Some(self.nodes[node].mark),
-        }
-    }
-
-    /// The text of a scalar key, looking through an alias.
-    fn scalar_text(&self, id: usize) -> Option<&str> {
-        match &self.nodes[id].kind {
-            NodeKind::Scalar { text, .. } => Some(text),
-            NodeKind::Alias(target) => match &self.nodes[*target].kind {
-                NodeKind::Scalar { text, .. } => Some(text),
-                _ => None,
-            },
-            _ => None,
-        }
     }
 }
 
@@ -503,6 +310,55 @@ fn source_excerpt(source: &str, position: Position) -> Option<(String, usize)> {
         text.push_str(ELLIPSIS);
     }
     Some((text.trim_end().to_owned(), shown_caret))
+}
+
+/// Longest text between backticks or double quotes that a message shows whole, in characters.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// Longest message shown whole, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// How many characters of a shortened quote are kept.
+const QUOTE_KEPT_CHARS: usize = 120;
+
+/// Shortens a message that quotes a huge value: text between backticks or double quotes longer
+/// than [`MAX_QUOTED_CHARS`] keeps its first 120 characters, then `...` and how many characters
+/// were left out (`` `aaaa...` (4999880 more characters) ``); a message still longer than
+/// [`MAX_MESSAGE_CHARS`] is cut the same way.
+pub fn shorten(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE_CHARS + 64));
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = &rest[open..=open];
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(quote) else {
+            break;
+        };
+        let quoted = &rest[..close];
+        let length = quoted.chars().count();
+        if length > MAX_QUOTED_CHARS {
+            out.extend(quoted.chars().take(QUOTE_KEPT_CHARS));
+            out.push_str(ELLIPSIS);
+            out.push_str(quote);
+            out.push_str(&format!(" ({} more characters)", length - QUOTE_KEPT_CHARS));
+        } else {
+            out.push_str(quoted);
+            out.push_str(quote);
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    let length = out.chars().count();
+    if length > MAX_MESSAGE_CHARS {
+        let mut cut: String = out.chars().take(MAX_MESSAGE_CHARS).collect();
+        cut.push_str(&format!(
+            "{ELLIPSIS} ({} more characters)",
+            length - MAX_MESSAGE_CHARS
+        ));
+        return cut;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -825,10 +681,13 @@ metrics:
     }
 
     #[test]
-    fn only_the_first_document_is_read() {
+    fn one_document_is_read_and_a_second_one_refused() {
+        // A rule file is one document, as serde_yaml required: a second one makes the file
+        // invalid rather than silently ignored.
         let source = "---\nversion: 1\n---\nversion: 2\nextra: x\n";
+        assert_eq!(locate(source, &path("version"), false), None);
+        let source = "---\nversion: 1\n...\n";
         assert_eq!(found(source, "version", false), Some((2, 10, "1")));
-        assert_eq!(locate(source, &path("extra"), false), None);
     }
 
     #[test]

@@ -55,3 +55,4 @@ pub mod stream;
 pub mod streamable;
 pub mod value;
 pub mod xml;
+pub mod yaml;

@@ -22,9 +22,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::convert::Convert;
-use crate::diagnostic::{Position, position_at_index};
+use crate::diagnostic::{self, FieldPath, Position, position_at_index};
 use crate::policy::{OnDuplicate, OnEmpty, OnInvalid, OnMissing};
 use crate::sample::MetricType;
+use crate::yaml::{self, Document};
 
 /// The rule file format version this build reads.
 pub const SUPPORTED_VERSION: u64 = 1;
@@ -134,15 +135,124 @@ impl Aggregation {
     }
 }
 
-/// A rule file read and parsed, with its source kept for error messages.
+/// Largest rule file read, in bytes. A larger file (or a device such as `/dev/zero`) is refused
+/// once this many bytes have been read, without reading more.
+pub const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
+
+/// The keys of the top level of a rule file, as [`RuleFile`] reads them.
+pub const TOP_LEVEL_KEYS: &[&str] = &["version", "namespaces", "labels", "metrics"];
+
+/// The keys of one rule, as [`Rule`] reads them.
+pub const RULE_KEYS: &[&str] = &[
+    "name",
+    "help",
+    "type",
+    "select",
+    "value",
+    "fields",
+    "labels",
+    "aggregate",
+    "buckets",
+    "quantiles",
+    "convert",
+    "states",
+    "state_label",
+    "on_missing",
+    "on_invalid",
+    "on_duplicate",
+    "on_empty",
+];
+
+/// The keys of a `convert:` block, as [`Convert`] reads them.
+pub const CONVERT_KEYS: &[&str] = &[
+    "regex",
+    "map",
+    "default",
+    "parse",
+    "format",
+    "decimal_separator",
+    "scale",
+];
+
+/// A rule file's text and its YAML tree, kept to point into it in messages.
 #[derive(Debug)]
-pub struct LoadedRuleFile {
+pub struct RuleSource {
     /// The path as the user gave it.
     pub path: PathBuf,
     /// The YAML text.
-    pub source: String,
+    pub text: String,
+    /// The one parse of the text; `None` when the text is not valid YAML.
+    pub document: Option<Document>,
+}
+
+impl RuleSource {
+    /// Where the value at `path` is, or, when it does not exist (a missing key), the nearest
+    /// value on the way to it that does.
+    pub fn locate(&self, path: &FieldPath, key_position: bool) -> Option<Position> {
+        let document = self.document.as_ref()?;
+        if let Some(position) = document.locate(&self.text, path, key_position) {
+            return Some(position);
+        }
+        let mut segments = path.0.clone();
+        while segments.pop().is_some() {
+            let shorter = FieldPath(segments.clone());
+            if let Some(position) = document.locate(&self.text, &shorter, false) {
+                return Some(position);
+            }
+        }
+        None
+    }
+
+    /// The `name:` of each entry of `metrics:`, for messages; `None` where an entry has no
+    /// text name.
+    pub fn rule_names(&self) -> Vec<Option<String>> {
+        let Some(root) = self.document.as_ref().and_then(Document::root) else {
+            return Vec::new();
+        };
+        let metrics = root.entries().and_then(|entries| {
+            entries
+                .into_iter()
+                .rev()
+                .find(|(key, _)| key.as_str() == Some("metrics"))
+                .and_then(|(_, metrics)| metrics.items())
+        });
+        metrics
+            .unwrap_or_default()
+            .iter()
+            .map(|rule| {
+                let entries = rule.entries()?;
+                let (_, name) = entries
+                    .into_iter()
+                    .rev()
+                    .find(|(key, _)| key.as_str() == Some("name"))?;
+                name.as_str().map(str::to_owned)
+            })
+            .collect()
+    }
+}
+
+/// A rule file read and parsed, with its source kept for error messages.
+#[derive(Debug)]
+pub struct LoadedRuleFile {
+    /// The text and where each value is.
+    pub source: RuleSource,
     /// The parsed rules.
     pub rules: RuleFile,
+}
+
+/// One problem in a rule file's YAML or values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// `yaml` (syntax), `yaml-limit` (nesting, size or alias limits), `unknown-key`,
+    /// `missing-key` or `bad-value` (a value of the wrong type, or one that fails its check).
+    pub code: &'static str,
+    /// What is wrong, starting with the path of the value (`metrics[0].name: ...`), shortened
+    /// where it quotes a long value.
+    pub message: String,
+    /// Where, when known.
+    pub position: Option<Position>,
+    /// What to do, when there is a hint (the nearest known key, where a key belongs).
+    pub help: Option<String>,
 }
 
 /// A rule file that cannot be read or parsed.
@@ -156,98 +266,270 @@ pub enum RuleFileError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The YAML is malformed, or a value has the wrong type or is invalid.
-    #[error("{message}")]
-    Yaml {
+    /// The file is larger than [`MAX_RULE_FILE_BYTES`] (or is a device that never ends).
+    #[error("the rule file {} is larger than {} MiB", path.display(), MAX_RULE_FILE_BYTES >> 20)]
+    TooLarge {
         /// The rule file path.
         path: PathBuf,
-        /// The rule file text, to show the offending line.
-        text: String,
-        /// What is wrong, starting with the field path when serde_yaml knows it.
-        message: String,
-        /// Where, when known.
-        position: Option<Position>,
+    },
+    /// The YAML is malformed or past a limit, or values have the wrong type or are invalid:
+    /// every problem found, each rule checked on its own.
+    #[error("{}", problems.first().map_or("", |p| p.message.as_str()))]
+    Yaml {
+        /// The text, and its tree when it parsed.
+        file: RuleSource,
+        /// Every problem, in file order.
+        problems: Vec<Problem>,
     },
 }
 
 impl RuleFileError {
-    /// The diagnostic code: `read`, `unknown-key`, `missing-key`, `bad-value` (a value of the
-    /// wrong type, or one that fails its check) or `yaml` (syntax).
+    /// The diagnostic code of the first problem: `read`, `too-large`, or a [`Problem::code`].
     pub fn code(&self) -> &'static str {
         match self {
             RuleFileError::Read { .. } => "read",
-            RuleFileError::Yaml { message, .. } => {
-                if message.contains("unknown field") {
-                    "unknown-key"
-                } else if message.contains("missing field") {
-                    "missing-key"
-                } else if message.contains(": ") && !message.contains("did not find expected") {
-                    // Messages about one value start with its path (`metrics[0].name: ...`).
-                    "bad-value"
-                } else {
-                    "yaml"
-                }
-            }
+            RuleFileError::TooLarge { .. } => "too-large",
+            RuleFileError::Yaml { problems, .. } => problems.first().map_or("yaml", |p| p.code),
         }
     }
 }
 
-/// Reads and parses a rule file.
+/// Reads a rule file of at most [`MAX_RULE_FILE_BYTES`] and parses it once.
 pub fn load(path: &Path) -> Result<LoadedRuleFile, RuleFileError> {
-    let source = std::fs::read_to_string(path).map_err(|source| RuleFileError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let rules = match parse(&source) {
-        Ok(rules) => rules,
-        Err((message, position)) => {
-            return Err(RuleFileError::Yaml {
+    let text = read_bounded(path)?;
+    match parse_all(&text) {
+        Ok((document, rules)) => Ok(LoadedRuleFile {
+            source: RuleSource {
                 path: path.to_owned(),
-                text: source,
-                message,
-                position,
-            });
-        }
-    };
-    Ok(LoadedRuleFile {
+                text,
+                document: Some(document),
+            },
+            rules,
+        }),
+        Err((document, problems)) => Err(RuleFileError::Yaml {
+            file: RuleSource {
+                path: path.to_owned(),
+                text,
+                document,
+            },
+            problems,
+        }),
+    }
+}
+
+/// The text of a rule file, refused past [`MAX_RULE_FILE_BYTES`] while it is read, so a device
+/// or a growing file cannot exhaust memory.
+fn read_bounded(path: &Path) -> Result<String, RuleFileError> {
+    use std::io::Read;
+    let read_error = |source| RuleFileError::Read {
         path: path.to_owned(),
         source,
-        rules,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > MAX_RULE_FILE_BYTES)
+    {
+        return Err(RuleFileError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(RuleFileError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
     })
 }
 
-/// Parses rule file text; on error gives the message (without serde_yaml's location suffix)
-/// and the position.
+/// Parses rule file text; on error gives the first problem's message (with its path, without a
+/// position suffix) and position.
 pub fn parse(source: &str) -> Result<RuleFile, (String, Option<Position>)> {
-    serde_yaml::from_str(source).map_err(|err| {
-        let position = err
-            .location()
-            .map(|location| position_at_index(source, location.index()));
-        let mut message = err.to_string();
-        // serde_yaml appends " at line L column C"; the diagnostic shows the position itself.
-        if let Some(location) = err.location() {
-            let suffix = format!(" at line {} column {}", location.line(), location.column());
-            if let Some(stripped) = message.strip_suffix(&suffix) {
-                message = stripped.to_owned();
-            }
+    parse_all(source)
+        .map(|(_, rules)| rules)
+        .map_err(|(_, problems)| {
+            let first = problems.into_iter().next();
+            first.map_or((String::from("the rule file is invalid"), None), |p| {
+                (p.message, p.position)
+            })
+        })
+}
+
+/// Parses rule file text once, checking each top-level key and each rule on its own, so one
+/// bad value does not hide the problems of other rules. On error gives every problem in file
+/// order, and the YAML tree when the text parsed.
+#[allow(clippy::type_complexity)]
+pub fn parse_all(source: &str) -> Result<(Document, RuleFile), (Option<Document>, Vec<Problem>)> {
+    let document = match Document::parse(source) {
+        Ok(document) => document,
+        Err(error) => {
+            let problem = Problem {
+                code: if error.limit { "yaml-limit" } else { "yaml" },
+                message: diagnostic::shorten(&error.message),
+                position: Some(position_at_index(source, error.index)),
+                help: None,
+            };
+            return Err((None, vec![problem]));
         }
-        (message, position)
+    };
+    let mut errors = Vec::new();
+    let rules = read_rule_file(&document, &mut errors);
+    match rules {
+        Some(rules) if errors.is_empty() => Ok((document, rules)),
+        _ => {
+            let mut problems: Vec<Problem> = errors
+                .into_iter()
+                .map(|error| Problem {
+                    code: if error.unknown_key {
+                        "unknown-key"
+                    } else if error.missing_key {
+                        "missing-key"
+                    } else {
+                        "bad-value"
+                    },
+                    message: diagnostic::shorten(&error.to_string()),
+                    position: error.index.map(|index| position_at_index(source, index)),
+                    help: error.help.as_deref().map(diagnostic::shorten),
+                })
+                .collect();
+            problems.sort_by_key(|p| p.position.map(|p| p.index));
+            Err((Some(document), problems))
+        }
+    }
+}
+
+/// Reads the top level key by key and `metrics:` rule by rule, collecting every error.
+fn read_rule_file(document: &Document, errors: &mut Vec<yaml::Error>) -> Option<RuleFile> {
+    let root_path = FieldPath::root();
+    let Some(entries) = document.root().and_then(|root| root.entries()) else {
+        // Not a mapping, or an empty file: serde's own message for the whole file.
+        return document
+            .deserialize::<RuleFile>(None, &root_path)
+            .map_err(|error| errors.push(error))
+            .ok();
+    };
+    let root_start = document.root().map_or(0, |root| root.start());
+    fn keep<T>(errors: &mut Vec<yaml::Error>, result: Result<T, yaml::Error>) -> Option<T> {
+        result.map_err(|error| errors.push(error)).ok()
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    let mut version = None;
+    let mut namespaces = None;
+    let mut labels = None;
+    let mut metrics: Option<Vec<Option<Rule>>> = None;
+    let mut key_errors = Vec::new();
+    for (key, value) in entries {
+        let name = key.as_str().unwrap_or("?");
+        let path = root_path.key(name);
+        if seen.contains(&name) && TOP_LEVEL_KEYS.contains(&name) {
+            key_errors.push(
+                <yaml::Error as de::Error>::custom(format!("duplicate field `{name}`"))
+                    .at(key.start(), &root_path),
+            );
+            continue;
+        }
+        seen.push(name);
+        match name {
+            "version" => {
+                version = keep(errors, document.deserialize::<Version>(Some(value), &path))
+            }
+            "namespaces" => namespaces = keep(errors, document.deserialize(Some(value), &path)),
+            "labels" => labels = keep(errors, document.deserialize(Some(value), &path)),
+            "metrics" => {
+                metrics = match value.items() {
+                    Some(items) => Some(
+                        items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, item)| {
+                                keep(
+                                    errors,
+                                    document.deserialize::<Rule>(Some(*item), &path.index(i)),
+                                )
+                            })
+                            .collect(),
+                    ),
+                    None => keep(
+                        errors,
+                        document.deserialize::<Vec<Rule>>(Some(value), &path),
+                    )
+                    .map(|rules| rules.into_iter().map(Some).collect()),
+                };
+            }
+            _ => key_errors.push(
+                <yaml::Error as de::Error>::unknown_field(name, TOP_LEVEL_KEYS)
+                    .at(key.start(), &root_path),
+            ),
+        }
+    }
+    for (key, given) in [
+        ("version", seen.contains(&"version")),
+        ("metrics", seen.contains(&"metrics")),
+    ] {
+        if !given {
+            key_errors
+                .push(<yaml::Error as de::Error>::missing_field(key).at(root_start, &root_path));
+        }
+    }
+    errors.extend(key_errors);
+    let metrics = metrics?.into_iter().collect::<Option<Vec<Rule>>>()?;
+    Some(RuleFile {
+        version: version?,
+        namespaces: namespaces.unwrap_or_default(),
+        labels: labels.unwrap_or_default(),
+        metrics,
     })
 }
 
-/// The `name:` of each entry of `metrics:`, read leniently, for messages about a rule file that
-/// may not deserialize. `None` where an entry has no string name.
-pub fn rule_names(source: &str) -> Vec<Option<String>> {
-    let Ok(documents) = yaml_rust2::YamlLoader::load_from_str(source) else {
-        return Vec::new();
-    };
-    let Some(metrics) = documents.first().and_then(|d| d["metrics"].as_vec()) else {
-        return Vec::new();
-    };
-    metrics
+/// The hint for an unknown key among `expected`: where it belongs when it is a key of another
+/// part of the rule file (`map` beside `value` belongs under `convert:`), else the nearest
+/// known key (`valeu`: did you mean `value`?).
+pub fn unknown_key_help(key: &str, expected: &[&str]) -> Option<String> {
+    let in_rule = expected == RULE_KEYS;
+    let at_top = expected == TOP_LEVEL_KEYS;
+    let in_convert = expected == CONVERT_KEYS;
+    if in_rule && CONVERT_KEYS.contains(&key) {
+        return Some(format!(
+            "`{key}` belongs under `convert:`, beside the rule's `value:`: \
+             `convert: {{{key}: ...}}`"
+        ));
+    }
+    if in_rule && TOP_LEVEL_KEYS.contains(&key) {
+        return Some(format!(
+            "`{key}` belongs at the top level of the file, not in a rule"
+        ));
+    }
+    if at_top && RULE_KEYS.contains(&key) {
+        return Some(format!(
+            "`{key}` belongs in a rule, an entry of `metrics:`: \
+             `metrics: [{{name: ..., {key}: ...}}]`"
+        ));
+    }
+    if at_top && CONVERT_KEYS.contains(&key) {
+        return Some(format!(
+            "`{key}` belongs under `convert:` in a rule: `convert: {{{key}: ...}}`"
+        ));
+    }
+    if in_convert && RULE_KEYS.contains(&key) {
+        return Some(format!(
+            "`{key}` belongs in the rule, beside `convert:`, not under it"
+        ));
+    }
+    let nearest = expected
         .iter()
-        .map(|rule| rule["name"].as_str().map(str::to_owned))
-        .collect()
+        .map(|known| (strsim::damerau_levenshtein(key, known), *known))
+        .filter(|&(distance, known)| distance <= 2 && distance < known.len().max(key.len()) / 2 + 1)
+        .min_by_key(|&(distance, _)| distance)?;
+    Some(format!("did you mean `{}`?", nearest.1))
 }
 
 /// Runs a check inside `deserialize_str`, while serde_yaml still knows where the value is.

@@ -130,21 +130,29 @@ impl RunOutcome {
 /// [`compile::compile`].
 #[derive(Debug)]
 pub enum RulesError {
-    /// Unreadable or malformed YAML, or a single invalid value.
+    /// Unreadable, too large or malformed YAML, or invalid values (every rule checked).
     Load(RuleFileError),
-    /// Problems found when compiling; the file's text is kept to point into it.
+    /// Problems found when compiling; the file's text and tree are kept to point into it.
     Compile {
-        /// The rule file path.
-        path: PathBuf,
-        /// The rule file text.
-        source: String,
+        /// The rule file, its text and its tree.
+        file: rulefile::RuleSource,
         /// Every problem found.
         errors: Vec<CompileError>,
     },
 }
 
 impl RulesError {
-    /// One diagnostic per problem, each pointing into the rule file where possible.
+    /// The rule file's text, to show source lines (empty when it could not be read).
+    pub fn source_text(&self) -> &str {
+        match self {
+            RulesError::Load(RuleFileError::Yaml { file, .. })
+            | RulesError::Compile { file, .. } => &file.text,
+            RulesError::Load(RuleFileError::Read { .. } | RuleFileError::TooLarge { .. }) => "",
+        }
+    }
+
+    /// One diagnostic per problem, each pointing into the rule file where possible, in file
+    /// order; messages that quote a huge value are shortened.
     pub fn diagnostics(&self) -> Vec<(Diagnostic, String)> {
         match self {
             RulesError::Load(RuleFileError::Read { path, source }) => vec![(
@@ -158,48 +166,62 @@ impl RulesError {
                 },
                 String::new(),
             )],
-            RulesError::Load(
-                error @ RuleFileError::Yaml {
-                    path,
-                    text,
-                    message,
-                    position,
+            RulesError::Load(RuleFileError::TooLarge { path }) => vec![(
+                Diagnostic {
+                    severity: Severity::Error,
+                    code: "too-large",
+                    message: format!(
+                        "the rule file is larger than {} MiB, the most xml2prom reads",
+                        rulefile::MAX_RULE_FILE_BYTES >> 20
+                    ),
+                    file: path.display().to_string(),
+                    position: None,
+                    help: Some(
+                        "check the path of the rule file; split a rule file that large into \
+                         several"
+                            .to_owned(),
+                    ),
                 },
-            ) => {
-                let names = rulefile::rule_names(text);
-                vec![(
-                    Diagnostic {
-                        severity: Severity::Error,
-                        code: error.code(),
-                        message: name_the_rule(message, &names),
-                        file: path.display().to_string(),
-                        position: *position,
-                        help: None,
-                    },
-                    text.clone(),
-                )]
+                String::new(),
+            )],
+            RulesError::Load(RuleFileError::Yaml { file, problems }) => {
+                let names = file.rule_names();
+                problems
+                    .iter()
+                    .map(|problem| {
+                        (
+                            Diagnostic {
+                                severity: Severity::Error,
+                                code: problem.code,
+                                message: name_the_rule(&problem.message, &names),
+                                file: file.path.display().to_string(),
+                                position: problem.position,
+                                help: problem.help.clone(),
+                            },
+                            file.text.clone(),
+                        )
+                    })
+                    .collect()
             }
-            RulesError::Compile {
-                path,
-                source,
-                errors,
-            } => {
-                let names = rulefile::rule_names(source);
+            RulesError::Compile { file, errors } => {
+                let names = file.rule_names();
                 let mut diagnostics: Vec<(Diagnostic, String)> = errors
                     .iter()
                     .map(|error| {
-                        let position = diagnostic::locate(source, &error.path, error.at_key)
-                            .or_else(|| locate_nearest(source, &error.path));
+                        let position = file.locate(&error.path, error.at_key);
                         (
                             Diagnostic {
                                 severity: Severity::Error,
                                 code: error.kind.code(),
-                                message: name_the_rule(&error.to_string(), &names),
-                                file: path.display().to_string(),
+                                message: diagnostic::shorten(&name_the_rule(
+                                    &error.to_string(),
+                                    &names,
+                                )),
+                                file: file.path.display().to_string(),
                                 position,
                                 help: None,
                             },
-                            source.clone(),
+                            file.text.clone(),
                         )
                     })
                     .collect();
@@ -220,25 +242,11 @@ pub(crate) fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
         .and_then(|(index, _)| index.parse::<usize>().ok())
         .and_then(|index| names.get(index).cloned().flatten());
     match (name, message.split_once(": ")) {
-        (Some(name), Some((path, rest))) => format!("{path} (rule `{name}`): {rest}"),
+        (Some(name), Some((path, rest))) => {
+            format!("{path} (rule `{}`): {rest}", diagnostic::shorten(&name))
+        }
         _ => message.to_owned(),
     }
-}
-
-/// The position of the longest prefix of `path` that exists (a missing key points at its rule).
-pub(crate) fn locate_nearest(
-    source: &str,
-    path: &diagnostic::FieldPath,
-) -> Option<diagnostic::Position> {
-    let mut segments = path.0.clone();
-    while segments.pop().is_some() {
-        if let Some(position) =
-            diagnostic::locate(source, &diagnostic::FieldPath(segments.clone()), false)
-        {
-            return Some(position);
-        }
-    }
-    None
 }
 
 /// Why a run failed.
@@ -419,12 +427,22 @@ pub fn load_rules(
     path: &Path,
     vars: &BTreeMap<String, String>,
 ) -> Result<CompiledRules, RulesError> {
+    load_rules_with_source(path, vars).map(|(rules, _)| rules)
+}
+
+/// [`load_rules`], also giving the file's text and tree (from the one parse) to point into it.
+pub fn load_rules_with_source(
+    path: &Path,
+    vars: &BTreeMap<String, String>,
+) -> Result<(CompiledRules, rulefile::RuleSource), RulesError> {
     let loaded = rulefile::load(path).map_err(RulesError::Load)?;
-    compile::compile_with_vars(loaded.rules, vars).map_err(|errors| RulesError::Compile {
-        path: loaded.path,
-        source: loaded.source,
-        errors,
-    })
+    match compile::compile_with_vars(loaded.rules, vars) {
+        Ok(rules) => Ok((rules, loaded.source)),
+        Err(errors) => Err(RulesError::Compile {
+            file: loaded.source,
+            errors,
+        }),
+    }
 }
 
 /// Which rules each engine runs: (streaming, DOM), as indexes into `rules.rules`.
