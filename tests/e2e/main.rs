@@ -16,6 +16,8 @@
 //!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file.
 //! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
 //!   closed port; the flags' usage errors.
+//! - `safety_outputs`: outputs that are devices, FIFOs or sockets, or inputs; the lock file's
+//!   safety; stale temporary files; the file-size limit; bounded messages (issue 10).
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `lock`: two real runs on one output, the second waiting for the first.
 //! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
@@ -39,6 +41,7 @@ mod lint;
 mod lock;
 mod push;
 mod ruletest;
+mod safety_outputs;
 mod schedule;
 mod schema;
 mod serve;
