@@ -324,8 +324,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|GLOB", required = true)]
     pub input: Vec<PathBuf>,
 
-    /// The .prom file to write atomically with the samples of every input, or - for standard
-    /// output.
+    /// The .prom file to write atomically with the samples of every input (an existing device,
+    /// FIFO or socket is written in place), or - for standard output.
     #[arg(
         long,
         short = 'o',

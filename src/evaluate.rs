@@ -143,8 +143,10 @@ impl fmt::Display for EvalError {
             }
             EvalErrorKind::Duplicate { labels, first } => write!(
                 f,
-                "this node and {first} both give the series {labels}; add a label that tells \
-                 them apart, an `aggregate`, or `on_duplicate: first`, `last` or `sum`"
+                "this node and {} both give the series {}; add a label that tells them apart, \
+                 an `aggregate`, or `on_duplicate: first`, `last` or `sum`",
+                shorten_to(first, 400),
+                labels.for_message()
             ),
         }
     }
@@ -301,7 +303,10 @@ pub fn duplicate_skip(rule: &CompiledRule, labels: &LabelSet) -> Skip {
     };
     Skip {
         reason: SkipReason::Duplicate,
-        detail: format!("another node gave the series {labels} too (`on_duplicate: {policy}`)"),
+        detail: format!(
+            "another node gave the series {} too (`on_duplicate: {policy}`)",
+            labels.for_message()
+        ),
     }
 }
 
@@ -1121,13 +1126,26 @@ fn describe(value: &Value<'_>) -> String {
 
 /// Cuts text for an error message, so a huge or secret value is not copied into logs whole.
 pub(crate) fn shorten(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        text.to_owned()
-    } else {
-        let cut: String = text.chars().take(MAX).collect();
-        format!("{cut}…")
+    match cut(text, 40) {
+        Some((kept, _)) => format!("{kept}…"),
+        None => text.to_owned(),
     }
+}
+
+/// Cuts text for a message at `max` characters, saying how much was left out:
+/// `aaaa… (1200 more characters)`. Every message of a run stays a few KiB (issue 10).
+pub(crate) fn shorten_to(text: &str, max: usize) -> String {
+    match cut(text, max) {
+        Some((kept, left_out)) => format!("{kept}… ({left_out} more characters)"),
+        None => text.to_owned(),
+    }
+}
+
+/// The first `max` characters of `text` and the number of characters after them, or `None`
+/// when the text is not longer than `max`.
+fn cut(text: &str, max: usize) -> Option<(&str, usize)> {
+    let (end, _) = text.char_indices().nth(max)?;
+    Some((&text[..end], text[end..].chars().count()))
 }
 
 /// A location path that finds `node` again, e.g. `/store/row[3]/@size`.

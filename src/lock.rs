@@ -8,6 +8,15 @@
 //! deleted: removing a lock file while another process waits on it would let a third process
 //! lock a new file of the same name. The kernel releases the lock when the process ends, however
 //! it ends, so a crashed run never leaves a stale lock behind.
+//!
+//! Whoever may write the output's directory could plant something at the lock's path, so the
+//! lock file is opened with `O_NOFOLLOW` (a symbolic link is refused, never followed: issue 10),
+//! `O_NONBLOCK` (a FIFO planted there cannot make the run wait) and close-on-exec, and created
+//! with mode 0600: `flock` needs only a descriptor opened for reading, so a lock file others can
+//! read is one any local user can hold, blocking every run. Only two users may hold the lock: the
+//! effective user of the run, and root. An existing lock path that is not a regular file, or a
+//! lock file that belongs to another user (unless root), is refused with an error; a lock file
+//! of ours that others may read (from an earlier version) is made 0600.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
@@ -52,6 +61,34 @@ pub enum LockError {
         /// The I/O error.
         source: io::Error,
     },
+    /// The lock path is a symbolic link, or something else that is not a regular file.
+    #[error(
+        "the lock file {} is {what}, not a regular file; xml2prom never follows or replaces it, \
+         and nothing was written. Remove it (xml2prom creates its lock file itself)",
+        path.display()
+    )]
+    NotRegular {
+        /// The lock file.
+        path: PathBuf,
+        /// What is there instead: `a symbolic link`.
+        what: &'static str,
+    },
+    /// The lock file belongs to another user than the one running (and not to root), who could
+    /// hold it and stop every run.
+    #[error(
+        "the lock file {} belongs to the user with uid {owner}, not to this user (uid {user}) or \
+         root; that user could hold it and stop every run, so nothing was written. Remove it, \
+         or run xml2prom as its owner",
+        path.display()
+    )]
+    Owner {
+        /// The lock file.
+        path: PathBuf,
+        /// The uid of its owner.
+        owner: u32,
+        /// The effective uid of this run.
+        user: u32,
+    },
     /// Another run held the lock for the whole timeout.
     #[error(
         "another xml2prom run held the lock {} for all of --lock-timeout ({}); nothing was \
@@ -84,15 +121,7 @@ pub struct OutputLock {
 /// Takes the lock on `path` (creating the file if needed), waiting up to `timeout` for another
 /// run to release it.
 pub fn acquire(path: &Path, timeout: Duration) -> Result<OutputLock, LockError> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|source| LockError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+    let file = open(path)?;
     let start = Instant::now();
     loop {
         match file.try_lock() {
@@ -114,6 +143,95 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<OutputLock, LockError> 
                 });
             }
         }
+    }
+}
+
+/// Opens (or creates) the lock file, refusing whatever is not a regular file of ours.
+#[cfg(unix)]
+fn open(path: &Path) -> Result<File, LockError> {
+    use rustix::fs::OFlags;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let not_regular = |what| LockError::NotRegular {
+        path: path.to_owned(),
+        what,
+    };
+    // Looked at first, so that a device is refused without being opened.
+    if let Ok(metadata) = std::fs::symlink_metadata(path)
+        && !metadata.is_file()
+    {
+        return Err(not_regular(kind_of(&metadata.file_type())));
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32)
+        .open(path)
+        .map_err(|source| {
+            // Replaced by a symbolic link since it was looked at: O_NOFOLLOW says ELOOP.
+            if source.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                not_regular("a symbolic link")
+            } else {
+                LockError::Open {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+    let open_error = |source| LockError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let metadata = file.metadata().map_err(open_error)?;
+    if !metadata.is_file() {
+        return Err(not_regular(kind_of(&metadata.file_type())));
+    }
+    let user = rustix::process::geteuid().as_raw();
+    let owner = metadata.uid();
+    if owner != user && owner != 0 {
+        return Err(LockError::Owner {
+            path: path.to_owned(),
+            owner,
+            user,
+        });
+    }
+    if owner == user && metadata.mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(open_error)?;
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open(path: &Path) -> Result<File, LockError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| LockError::Open {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// What a file that is not a regular file is, in words.
+#[cfg(unix)]
+fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        "a device"
+    } else {
+        "something else"
     }
 }
 
@@ -176,5 +294,40 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("create"), "{message}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_file_is_private_and_a_symlink_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".store.prom.lock");
+        drop(acquire(&path, Duration::ZERO).expect("free lock"));
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let planted = dir.path().join(".other.prom.lock");
+        std::os::unix::fs::symlink("target", &planted).expect("symlink");
+        let err = acquire(&planted, Duration::ZERO).expect_err("a symlink");
+        assert!(
+            matches!(
+                err,
+                LockError::NotRegular {
+                    what: "a symbolic link",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(!dir.path().join("target").exists());
+
+        let directory = dir.path().join(".dir.prom.lock");
+        std::fs::create_dir(&directory).expect("dir");
+        let err = acquire(&directory, Duration::ZERO).expect_err("a directory");
+        assert!(
+            err.to_string()
+                .contains("is a directory, not a regular file"),
+            "{err}"
+        );
     }
 }

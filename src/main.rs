@@ -9,6 +9,7 @@ use xml2prom::cli::{self, Cli, Command};
 use xml2prom::output::{self, Destination};
 
 fn main() -> ExitCode {
+    catch_file_size_limit();
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
@@ -132,6 +133,22 @@ fn print(text: &str) -> ExitCode {
         Err(err) => {
             eprintln!("xml2prom: error: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// A write past the file-size limit (`ulimit -f`, systemd's `LimitFSIZE=`, a quota) raises
+/// SIGXFSZ, whose default action kills the process without a word, leaving the temporary file
+/// behind and the status file unwritten (issue 10). With the signal caught, the write fails with
+/// `EFBIG` instead: the run reports it, removes the temporary file, keeps the previous output
+/// and still writes the status file where it fits. A handler rather than `SIG_IGN`, so that no
+/// program started from here inherits the disposition.
+fn catch_file_size_limit() {
+    #[cfg(unix)]
+    {
+        let caught = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Err(err) = signal_hook::flag::register(signal_hook::consts::SIGXFSZ, caught) {
+            eprintln!("xml2prom: warning: cannot catch SIGXFSZ: {err}");
         }
     }
 }

@@ -6,8 +6,13 @@
 //! target. The temporary name starts with `.` and ends in `.tmp`: the collector reads every
 //! `*.prom`, hidden ones included, so it must never end in `.prom`. On any error the previous
 //! file is left untouched and the temporary file is removed.
+//!
+//! An existing target that is not a regular file (a character or block device such as
+//! `/dev/null`, a FIFO, a socket, or a symbolic link to one of them) is not ours to replace: it
+//! is opened and written in place, never renamed over (issue 10). A FIFO without a reader is an
+//! error at once, not a wait.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -31,14 +36,113 @@ impl Destination {
     }
 }
 
+/// An existing file that is not a regular file, which an output is written into in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialFile {
+    /// A character device (`/dev/null`, a terminal).
+    CharDevice,
+    /// A block device (a disk).
+    BlockDevice,
+    /// A FIFO (named pipe).
+    Fifo,
+    /// A Unix domain socket.
+    Socket,
+}
+
+impl SpecialFile {
+    /// What the file is, in words: `a FIFO`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SpecialFile::CharDevice => "a character device",
+            SpecialFile::BlockDevice => "a block device",
+            SpecialFile::Fifo => "a FIFO",
+            SpecialFile::Socket => "a socket",
+        }
+    }
+}
+
+/// What kind of special file `path` names, following symbolic links; `None` for a regular
+/// file, a directory, or nothing at all (those are replaced atomically, or fail doing so).
+#[cfg(unix)]
+pub fn special_file(path: &Path) -> Option<SpecialFile> {
+    let metadata = std::fs::metadata(path).ok()?;
+    special_kind(&metadata.file_type())
+}
+
+#[cfg(unix)]
+fn special_kind(file_type: &std::fs::FileType) -> Option<SpecialFile> {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_char_device() {
+        Some(SpecialFile::CharDevice)
+    } else if file_type.is_block_device() {
+        Some(SpecialFile::BlockDevice)
+    } else if file_type.is_fifo() {
+        Some(SpecialFile::Fifo)
+    } else if file_type.is_socket() {
+        Some(SpecialFile::Socket)
+    } else {
+        None
+    }
+}
+
+/// Without Unix file types every target is replaced atomically.
+#[cfg(not(unix))]
+pub fn special_file(_path: &Path) -> Option<SpecialFile> {
+    None
+}
+
 /// The output could not be written. The previous file, if any, is unchanged.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {}: {}; the previous file is unchanged{}", path.display(), describe(source), advice(path, source))]
+#[error("cannot write {}: {}", path.display(), self.explain())]
 pub struct WriteError {
     /// The target file (or `-` for stdout).
     pub path: PathBuf,
     /// The I/O error.
     pub source: io::Error,
+    /// What the target is when it is written in place; `None` for a file replaced atomically.
+    pub special: Option<SpecialFile>,
+    /// The number of bytes that were to be written.
+    pub size: usize,
+}
+
+impl WriteError {
+    /// What went wrong, what became of the previous file, and what to do.
+    fn explain(&self) -> String {
+        let (path, err) = (&self.path, &self.source);
+        let what = match self.special {
+            Some(SpecialFile::Fifo) if is_no_reader(err) => {
+                "it is a FIFO that no process reads".to_owned()
+            }
+            _ => describe(err),
+        };
+        let unchanged = match self.special {
+            None => "; the previous file is unchanged",
+            Some(_) => "",
+        };
+        let advice = match (err.kind(), self.special) {
+            (io::ErrorKind::FileTooLarge, _) => format!(
+                "; raise the limit above {} bytes or write fewer series",
+                self.size
+            ),
+            (_, Some(SpecialFile::Fifo)) if is_no_reader(err) => {
+                "; start its reader first (xml2prom does not wait for one)".to_owned()
+            }
+            (io::ErrorKind::BrokenPipe, Some(SpecialFile::Fifo)) => {
+                "; the reader closed the FIFO before it read everything".to_owned()
+            }
+            (io::ErrorKind::ConnectionRefused, Some(SpecialFile::Socket)) => {
+                format!("; no process listens on the socket {}", path.display())
+            }
+            (io::ErrorKind::PermissionDenied, Some(kind)) => format!(
+                "; {} is {}, written in place: run as a user who may write to it",
+                path.display(),
+                kind.describe()
+            ),
+            (_, Some(_)) => String::new(),
+            _ => advice(path, err),
+        };
+        format!("{what}{unchanged}{advice}")
+    }
 }
 
 /// The I/O error in words a user knows: `permission denied`, `the directory does not exist`.
@@ -46,6 +150,9 @@ pub(crate) fn describe(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
         io::ErrorKind::NotFound => "the directory does not exist".to_owned(),
+        io::ErrorKind::FileTooLarge => {
+            "the file-size limit (ulimit -f / LimitFSIZE=) is smaller than the file".to_owned()
+        }
         _ => err.to_string(),
     }
 }
@@ -59,6 +166,19 @@ pub(crate) fn advice(path: &Path, err: &io::Error) -> String {
         }
         io::ErrorKind::NotFound => format!("; create {} first", dir.display()),
         _ => String::new(),
+    }
+}
+
+/// `ENXIO`: a FIFO opened for writing without blocking has no reader.
+fn is_no_reader(err: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        err.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = err;
+        false
     }
 }
 
@@ -85,7 +205,7 @@ fn directory_of(path: &Path) -> PathBuf {
 pub fn write(destination: &Destination, text: &str) -> Result<(), WriteError> {
     match destination {
         Destination::Stdout => write_stdout(text),
-        Destination::File(path) => write_atomically(path, text.as_bytes()),
+        Destination::File(path) => write_file(path, text.as_bytes()),
     }
 }
 
@@ -100,27 +220,92 @@ fn write_stdout(text: &str) -> Result<(), WriteError> {
         Err(source) => Err(WriteError {
             path: PathBuf::from("-"),
             source,
+            special: None,
+            size: text.len(),
         }),
         Ok(()) => Ok(()),
     }
 }
+
+/// Writes a file output: in place into an existing device, FIFO or socket (or a symbolic link
+/// to one, see [`special_file`]), atomically ([`write_atomically`]) otherwise.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    match special_file(path) {
+        Some(kind) => write_in_place(path, kind, bytes),
+        None => write_atomically(path, bytes),
+    }
+}
+
+/// Writes `bytes` into the special file at `path`, which stays what it is: opened without
+/// `O_CREAT` or `O_TRUNC`, a FIFO without waiting for a reader, a socket by connecting to it.
+#[cfg(unix)]
+fn write_in_place(path: &Path, kind: SpecialFile, bytes: &[u8]) -> Result<(), WriteError> {
+    let error = |source| WriteError {
+        path: path.to_owned(),
+        source,
+        special: Some(kind),
+        size: bytes.len(),
+    };
+    if kind == SpecialFile::Socket {
+        let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(error)?;
+        stream.write_all(bytes).map_err(error)?;
+        return stream.shutdown(std::net::Shutdown::Write).map_err(error);
+    }
+    let mut file = open_in_place(path, kind).map_err(error)?;
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .map_err(error)
+}
+
+#[cfg(not(unix))]
+fn write_in_place(path: &Path, _kind: SpecialFile, bytes: &[u8]) -> Result<(), WriteError> {
+    write_atomically(path, bytes)
+}
+
+/// Opens a device or FIFO for writing as it is. `O_NONBLOCK` makes a FIFO without a reader
+/// fail with `ENXIO` instead of waiting for one forever; it is cleared once the file is open, so
+/// a slow reader slows the write down instead of failing it. `O_NOCTTY`: a terminal never
+/// becomes the controlling terminal.
+#[cfg(unix)]
+fn open_in_place(path: &Path, kind: SpecialFile) -> io::Result<File> {
+    use rustix::fs::OFlags;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = OFlags::NONBLOCK | OFlags::NOCTTY;
+    let file = OpenOptions::new()
+        .write(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)?;
+    // The path was looked at before it was opened: if it became a regular file meanwhile, it
+    // must not be written in place (without O_TRUNC its old tail would stay).
+    if special_kind(&file.metadata()?.file_type()) != Some(kind) {
+        return Err(io::Error::other(format!(
+            "it is no longer {} (it changed while it was opened); try again",
+            kind.describe()
+        )));
+    }
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK)?;
+    Ok(file)
+}
+
+/// The length of the random part of a temporary name (tempfile's default, made explicit so
+/// that [`is_temporary_of`] knows it).
+const RANDOM_CHARS: usize = 6;
 
 /// Replaces `path` with `bytes` atomically: temporary file, sync, mode 0644, rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let error = |source| WriteError {
         path: path.to_owned(),
         source,
+        special: None,
+        size: bytes.len(),
     };
     let dir = directory_of(path);
     let stem = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".to_owned());
-    let mut temporary = tempfile::Builder::new()
-        .prefix(&format!(".{stem}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(error)?;
+    let mut temporary = temporary_in(&dir, &stem).map_err(error)?;
     temporary.write_all(bytes).map_err(error)?;
     set_readable_mode(temporary.as_file()).map_err(error)?;
     temporary.as_file().sync_all().map_err(error)?;
@@ -133,6 +318,67 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// A new temporary file for the output named `stem` in `dir`: `.STEM.XXXXXX.tmp`.
+fn temporary_in(dir: &Path, stem: &str) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&format!(".{stem}."))
+        .suffix(".tmp")
+        .rand_bytes(RANDOM_CHARS)
+        .tempfile_in(dir)
+}
+
+/// Whether `name` is a temporary file of [`write_atomically`] for the output named `output`:
+/// exactly `.OUTPUT.XXXXXX.tmp`, with six letters or digits.
+///
+/// ```
+/// # use std::ffi::OsStr;
+/// # use xml2prom::output::is_temporary_of;
+/// assert!(is_temporary_of(OsStr::new(".store.prom.a1B2c3.tmp"), OsStr::new("store.prom")));
+/// assert!(!is_temporary_of(OsStr::new(".store.prom.a1B2c.tmp"), OsStr::new("store.prom")));
+/// assert!(!is_temporary_of(OsStr::new(".other.prom.a1B2c3.tmp"), OsStr::new("store.prom")));
+/// ```
+pub fn is_temporary_of(name: &std::ffi::OsStr, output: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    let output = output.as_encoded_bytes();
+    let Some(rest) = name
+        .strip_prefix(b".")
+        .and_then(|rest| rest.strip_prefix(output))
+        .and_then(|rest| rest.strip_prefix(b"."))
+        .and_then(|rest| rest.strip_suffix(b".tmp"))
+    else {
+        return false;
+    };
+    rest.len() == RANDOM_CHARS && rest.iter().all(u8::is_ascii_alphanumeric)
+}
+
+/// Removes the temporary files that earlier writes of the output `path` left behind when they
+/// were killed before their rename (`kill -9`, a power cut). Only call this while holding the
+/// output's lock: every writer of `path` holds it, so no such file belongs to a live writer.
+/// Only regular files whose name matches [`is_temporary_of`] are removed; a symbolic link is
+/// never followed (nor removed). Returns the files removed.
+pub fn remove_stale_temporaries(path: &Path) -> Vec<PathBuf> {
+    let Some(output) = path.file_name() else {
+        return Vec::new();
+    };
+    let dir = directory_of(path);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        // `file_type` does not follow symbolic links.
+        if !is_temporary_of(&name, output) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let stale = path.with_file_name(&name);
+        if std::fs::remove_file(&stale).is_ok() {
+            removed.push(stale);
+        }
+    }
+    removed
 }
 
 /// tempfile creates files with mode 0600; node_exporter often runs as another user.
@@ -220,6 +466,98 @@ mod tests {
             &absolute,
             Path::new("/nonexistent-dir/out.prom")
         ));
+    }
+
+    #[test]
+    fn only_exact_temporary_names_of_the_output_are_stale() {
+        let output = std::ffi::OsStr::new("store.prom");
+        let is = |name: &str| is_temporary_of(std::ffi::OsStr::new(name), output);
+        assert!(is(".store.prom.aB3dE9.tmp"));
+        for name in [
+            ".store.prom.aB3dE.tmp",
+            ".store.prom.aB3dE90.tmp",
+            ".store.prom.aB-dE9.tmp",
+            "store.prom.aB3dE9.tmp",
+            ".store.prom.aB3dE9.tmp.x",
+            ".store.prom.lock",
+            ".xstore.prom.aB3dE9.tmp",
+            "store.prom",
+        ] {
+            assert!(!is(name), "{name}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("store.prom");
+        std::fs::write(dir.path().join(".store.prom.aB3dE9.tmp"), "stale").expect("seed");
+        std::fs::write(dir.path().join("victim"), "keep").expect("seed");
+        std::os::unix::fs::symlink("victim", dir.path().join(".store.prom.LiNkED.tmp"))
+            .expect("symlink");
+        std::fs::write(dir.path().join(".other.prom.aB3dE9.tmp"), "keep").expect("seed");
+        let removed = remove_stale_temporaries(&target);
+        assert_eq!(removed, [dir.path().join(".store.prom.aB3dE9.tmp")]);
+        assert_eq!(
+            entries(dir.path()),
+            [".other.prom.aB3dE9.tmp", ".store.prom.LiNkED.tmp", "victim"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("victim")).expect("read"),
+            "keep"
+        );
+    }
+
+    #[test]
+    fn a_temporary_name_matches_what_write_atomically_creates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for _ in 0..20 {
+            let temporary = temporary_in(dir.path(), "store.prom").expect("temporary");
+            let name = temporary.path().file_name().expect("a name").to_owned();
+            assert!(
+                is_temporary_of(&name, std::ffi::OsStr::new("store.prom")),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_without_a_reader_is_an_error_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("out.prom");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        assert_eq!(special_file(&fifo), Some(SpecialFile::Fifo));
+        let message = write_file(&fifo, b"x 1\n")
+            .expect_err("no reader")
+            .to_string();
+        assert!(
+            message.contains("it is a FIFO that no process reads; start its reader first"),
+            "{message}"
+        );
+        assert!(!message.contains("previous file"), "{message}");
+        assert_eq!(special_file(&fifo), Some(SpecialFile::Fifo));
+    }
+
+    #[test]
+    fn a_file_size_limit_names_the_limit_and_the_size() {
+        let error = WriteError {
+            path: PathBuf::from("out.prom"),
+            source: io::Error::from(io::ErrorKind::FileTooLarge),
+            special: None,
+            size: 123_456,
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot write out.prom: the file-size limit (ulimit -f / LimitFSIZE=) is smaller \
+             than the file; the previous file is unchanged; raise the limit above 123456 bytes \
+             or write fewer series"
+        );
     }
 
     #[test]

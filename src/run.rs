@@ -312,6 +312,20 @@ pub enum RunError {
         /// The status file.
         path: PathBuf,
     },
+    /// An output or the status file is one of the inputs: writing it would destroy the input.
+    #[error(
+        "{flag}: {} is also the input {}; writing it would destroy the input, so nothing was \
+         written. Give the output another name",
+        output.display(), input.display()
+    )]
+    OutputIsInput {
+        /// The flag that names the output: `--output`, `--output-dir` or `--status-file`.
+        flag: &'static str,
+        /// The output (for `--output-dir`, the file it would write).
+        output: PathBuf,
+        /// The input.
+        input: PathBuf,
+    },
     /// A `--label` that the rule file sets too, or that a histogram or summary reserves.
     #[error("--label {label}: {problem}")]
     LabelClash {
@@ -344,6 +358,7 @@ impl RunError {
             RunError::Rules(_)
             | RunError::OutputClash(_)
             | RunError::StatusClash { .. }
+            | RunError::OutputIsInput { .. }
             | RunError::LabelClash { .. }
             | RunError::GroupingClash { .. } => 2,
             _ => 1,
@@ -355,6 +370,7 @@ impl RunError {
         match self {
             RunError::Rules(_)
             | RunError::StatusClash { .. }
+            | RunError::OutputIsInput { .. }
             | RunError::LabelClash { .. }
             | RunError::GroupingClash { .. } => Stage::Rules,
             RunError::Input(_)
@@ -391,7 +407,7 @@ impl RunError {
                 }
                 out
             }
-            other => format!("xml2prom: error: {other}\n"),
+            other => format!("xml2prom: error: {}\n", bounded(&other.to_string())),
         }
     }
 }
@@ -411,6 +427,18 @@ fn dom_excess(size: Option<u64>, limit: u64) -> String {
             byte_size(limit)
         ),
     }
+}
+
+/// The most characters of one message a run prints: a few KiB whatever the input held
+/// (issue 10). Values in messages are shortened where they are written; this is the backstop.
+const MAX_MESSAGE_CHARS: usize = 2048;
+
+/// The most warnings, and the most errors, one run prints; the rest are counted.
+const MAX_MESSAGES: usize = 100;
+
+/// A message cut at [`MAX_MESSAGE_CHARS`], with the count of what was left out.
+fn bounded(message: &str) -> String {
+    evaluate::shorten_to(message, MAX_MESSAGE_CHARS)
 }
 
 /// A byte count for a message: `812 bytes`, `3.5 MiB`.
@@ -724,6 +752,13 @@ fn run_inner(config: &RunConfig, rules: Result<&CompiledRules, RulesError>) -> R
         outcome.inputs.insert(error.pattern().to_owned(), false);
         outcome.errors.push(RunError::Input(error));
     }
+    // Checked before anything is locked or written: an output that is an input would be
+    // destroyed by the run that reads it (issue 10).
+    let clashes = outputs_that_are_inputs(config, &inputs);
+    if !clashes.is_empty() {
+        outcome.errors.extend(clashes);
+        return outcome;
+    }
     let Some(status_file) = &config.status_file else {
         let _lock = write_outputs(config, rules, &inputs, &mut outcome);
         return outcome;
@@ -751,7 +786,7 @@ fn run_inner(config: &RunConfig, rules: Result<&CompiledRules, RulesError>) -> R
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let text = status::render_status(&status, &name);
-    match output::write_atomically(status_file, text.as_bytes()) {
+    match output::write_file(status_file, text.as_bytes()) {
         Ok(()) => warn_unless_prom(status_file, &mut outcome.warnings),
         Err(error) => outcome.errors.push(RunError::Write(error)),
     }
@@ -763,12 +798,67 @@ pub fn report(outcome: &RunOutcome) {
     use std::io::Write;
     // If stderr itself is gone there is nobody left to tell.
     let mut stderr = std::io::stderr().lock();
-    for warning in &outcome.warnings {
-        let _ = writeln!(stderr, "xml2prom: warning: {warning}");
+    for warning in outcome.warnings.iter().take(MAX_MESSAGES) {
+        let _ = writeln!(stderr, "xml2prom: warning: {}", bounded(warning));
     }
-    for error in &outcome.errors {
+    if let Some(more) = outcome.warnings.len().checked_sub(MAX_MESSAGES)
+        && more > 0
+    {
+        let _ = writeln!(stderr, "xml2prom: warning: ... and {more} more warnings");
+    }
+    for error in outcome.errors.iter().take(MAX_MESSAGES) {
         let _ = stderr.write_all(error.report().as_bytes());
     }
+    if let Some(more) = outcome.errors.len().checked_sub(MAX_MESSAGES)
+        && more > 0
+    {
+        let _ = writeln!(stderr, "xml2prom: error: ... and {more} more errors");
+    }
+}
+
+/// The outputs (and the status file) that are inputs of the run: the same path, or the same
+/// regular file under another name (a hard link, a symbolic link, `./`).
+fn outputs_that_are_inputs(config: &RunConfig, inputs: &[PathBuf]) -> Vec<RunError> {
+    let mut outputs: Vec<(&'static str, PathBuf)> = match &config.output {
+        Outputs::One(Destination::File(path)) => vec![("--output", path.clone())],
+        Outputs::PerInput(dir) => inputs::outputs_in(dir, inputs)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|path| ("--output-dir", path))
+            .collect(),
+        Outputs::One(Destination::Stdout) | Outputs::PushOnly => Vec::new(),
+    };
+    if let Some(status_file) = &config.status_file {
+        outputs.push(("--status-file", status_file.clone()));
+    }
+    let mut clashes = Vec::new();
+    for (flag, output) in outputs {
+        if let Some(input) = inputs.iter().find(|input| is_same_input(&output, input)) {
+            clashes.push(RunError::OutputIsInput {
+                flag,
+                output,
+                input: input.clone(),
+            });
+        }
+    }
+    clashes
+}
+
+/// Whether writing `output` would write the input file `input`. Devices and FIFOs are read and
+/// written in place, so only a regular file counts by its inode (`/dev/stdin` and `/dev/stdout`
+/// may well be one terminal).
+fn is_same_input(output: &Path, input: &Path) -> bool {
+    if output::same_file(output, input) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(out), Ok(inp)) = (std::fs::metadata(output), std::fs::metadata(input)) {
+            return inp.is_file() && out.dev() == inp.dev() && out.ino() == inp.ino();
+        }
+    }
+    false
 }
 
 /// Whether the run writes `path` as an output.
@@ -835,8 +925,11 @@ fn write_outputs(
     };
     // Held until the run ends, status file included; the rule file is checked first, so a broken
     // one fails at once.
+    // A device or FIFO is written in place, and its directory (`/dev`) is not ours to put a lock
+    // file in; like stdout, it takes no lock.
     let lock_file = match &config.output {
         Outputs::One(Destination::Stdout) | Outputs::PushOnly => None,
+        Outputs::One(Destination::File(path)) if output::special_file(path).is_some() => None,
         Outputs::One(Destination::File(path)) => Some(lock::lock_file_for_output(path)),
         Outputs::PerInput(dir) => Some(lock::lock_file_for_directory(dir)),
     };
@@ -848,6 +941,27 @@ fn write_outputs(
         Some(Ok(lock)) => Some(lock),
         None => None,
     };
+    // Every writer of these files holds the lock, so their temporary files are stale: left by a
+    // run that was killed before its rename.
+    if lock.is_some() {
+        let written: Vec<&Path> = match &config.output {
+            Outputs::One(Destination::File(path)) => vec![path.as_path()],
+            Outputs::PerInput(_) => outputs.iter().map(PathBuf::as_path).collect(),
+            Outputs::One(Destination::Stdout) | Outputs::PushOnly => Vec::new(),
+        };
+        for path in written {
+            for stale in output::remove_stale_temporaries(path) {
+                if config.verbose {
+                    eprintln!(
+                        "xml2prom: removed {}, left by an earlier run of {} that was stopped \
+                         while writing",
+                        stale.display(),
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
     let one = match &config.output {
         Outputs::One(destination) => Some(Some(destination)),
         Outputs::PushOnly => Some(None),
@@ -1152,7 +1266,8 @@ fn write_output(
 
 /// Warns that node_exporter's textfile collector will not read a file not ending in `.prom`.
 fn warn_unless_prom(path: &Path, warnings: &mut Vec<String>) {
-    if path.extension().is_none_or(|e| e != "prom") {
+    // A device or FIFO (`/dev/null`, a reader's pipe) is not for node_exporter.
+    if path.extension().is_none_or(|e| e != "prom") && output::special_file(path).is_none() {
         warnings.push(format!(
             "{} was written, but node_exporter's textfile collector reads only files ending \
              in .prom",

@@ -71,6 +71,33 @@ impl LabelSet {
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
+
+    /// The label set for a message, bounded whatever the input gave: each value cut at 200
+    /// characters, at most 16 labels, then `... and N more`.
+    ///
+    /// ```
+    /// # use xml2prom::sample::LabelSet;
+    /// let labels = LabelSet::new([("id".to_owned(), "x".repeat(300))]);
+    /// assert_eq!(labels.for_message(),
+    ///            format!("{{id=\"{}… (100 more characters)\"}}", "x".repeat(200)));
+    /// ```
+    pub fn for_message(&self) -> String {
+        const MAX_LABELS: usize = 16;
+        const MAX_VALUE: usize = 200;
+        let mut shown: Vec<String> = self
+            .0
+            .iter()
+            .take(MAX_LABELS)
+            .map(|(name, value)| {
+                let value = crate::evaluate::shorten_to(value, MAX_VALUE);
+                format!("{}={value:?}", crate::evaluate::shorten_to(name, MAX_VALUE))
+            })
+            .collect();
+        if self.0.len() > MAX_LABELS {
+            shown.push(format!("... and {} more", self.0.len() - MAX_LABELS));
+        }
+        format!("{{{}}}", shown.join(","))
+    }
 }
 
 impl fmt::Display for LabelSet {
@@ -152,8 +179,9 @@ pub struct MetricFamily {
 /// Two samples for the same series: the output would have a duplicate line.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "two samples for the series `{name}{labels}`: one from {first}, one from {second}; \
-     add a label that tells them apart (for several inputs, e.g. path=\"{{{{ input.path }}}}\")"
+    "two samples for the series `{name}{}`: one from {first}, one from {second}; \
+     add a label that tells them apart (for several inputs, e.g. path=\"{{{{ input.path }}}}\")",
+    labels.for_message()
 )]
 pub struct DuplicateSeries {
     /// The metric name.

@@ -1197,7 +1197,13 @@ mod tests {
     fn syntax_errors_and_several_documents() {
         let error = Document::parse("a: \"open\n").expect_err("unterminated");
         assert!(!error.limit);
-        assert!(error.message.contains("quoted scalar"), "{}", error.message);
+        assert!(
+            error
+                .message
+                .contains("quoted text starting here is not closed"),
+            "{}",
+            error.message
+        );
         let error = Document::parse("a: 1\n---\nb: 2\n").expect_err("two documents");
         assert!(error.message.contains("more than one YAML document"));
         assert!(Document::parse("---\na: 1\n...\n").is_ok());

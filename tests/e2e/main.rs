@@ -18,6 +18,8 @@
 //!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file.
 //! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
 //!   closed port; the flags' usage errors.
+//! - `safety_outputs`: outputs that are devices, FIFOs or sockets, or inputs; the lock file's
+//!   safety; stale temporary files; the file-size limit; bounded messages (issue 10).
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `safety_inputs`: inputs bounded as they are read: `/dev/zero` and FIFOs (size limits, the
 //!   DOM limit, `--read-timeout`), a store rewritten in place while it is read.
@@ -46,6 +48,7 @@ mod lock;
 mod push;
 mod ruletest;
 mod safety_inputs;
+mod safety_outputs;
 mod schedule;
 mod schema;
 mod serve;
