@@ -16,6 +16,8 @@
 //!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file.
 //! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
 //!   closed port; the flags' usage errors.
+//! - `push_safety`: `run --push` to loopback servers that redirect, send hostile or huge error
+//!   bodies, or present a certificate of a CA made at test time.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `lock`: two real runs on one output, the second waiting for the first.
 //! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
@@ -38,6 +40,7 @@ mod interop;
 mod lint;
 mod lock;
 mod push;
+mod push_safety;
 mod ruletest;
 mod schedule;
 mod schema;
