@@ -362,6 +362,11 @@ pub struct RunArgs {
           requires = "push")]
     pub push_timeout: Duration,
 
+    /// Trust only the CA certificates of this PEM file for an https:// --push (without it: the
+    /// system's certificate store, as SSL_CERT_FILE and SSL_CERT_DIR name it when set).
+    #[arg(long, value_name = "FILE", requires = "push")]
+    pub push_ca_file: Option<PathBuf>,
+
     /// How long to wait while another run writes the same output (30s, 2m, 1h30m); then fail.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
@@ -535,10 +540,24 @@ impl RunArgs {
         }
         let evaluation = self.evaluation.checked(usage_error)?;
         let push = match (self.push, self.job) {
-            (Some(url), Some(job)) => Some(
-                PushTarget::new(&url, &job, self.grouping, self.push_timeout)
-                    .map_err(|message| usage_error(&message))?,
-            ),
+            (Some(url), Some(job)) => {
+                let target = PushTarget::new(&url, &job, self.grouping, self.push_timeout)
+                    .map_err(|message| usage_error(&message))?;
+                match &self.push_ca_file {
+                    Some(_) if !url.starts_with("https://") => {
+                        return Err(usage_error(
+                            "--push-ca-file is for an https:// --push; remove it, or push over \
+                             https://",
+                        ));
+                    }
+                    Some(file) => Some(
+                        target
+                            .with_ca_file(file)
+                            .map_err(|message| usage_error(&message))?,
+                    ),
+                    None => Some(target),
+                }
+            }
             _ => None,
         };
         let output = match (self.output, self.output_dir, &push) {

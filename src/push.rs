@@ -11,7 +11,18 @@
 //! `LABEL@base64/VALUE` with the URL-safe alphabet, which the Pushgateway decodes. Every request
 //! is bounded by a connect timeout and a total timeout, so a Pushgateway that hangs cannot hold
 //! up a run, or a loop (`--every`), for longer than `--push-timeout`.
+//!
+//! A push is honest about what happened (issue 10): a redirect is not followed, since an HTTP
+//! client turns a `PUT` redirected with 301 or 302 into a `GET`, and the `200` of the page it
+//! leads to (a proxy's login page, the Pushgateway's UI) would count as a push that pushed
+//! nothing; a 3xx is a failed push naming its `Location`. Whatever the server sends back goes
+//! into messages escaped and shortened ([`printable`]), and an error body is read only as far as
+//! a message shows it plus [`BODY_READ_BOUND`]. HTTPS trusts the system's certificate store, or
+//! only the CAs of `--push-ca-file` ([`Trust`]).
 
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -24,8 +35,133 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The longest connect phase, within the total timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How much of an error response's body goes into the message.
-const MAX_ERROR_BODY: u64 = 4096;
+/// The most of an error response's body a message shows, in bytes once escaped.
+pub const SHOWN_BODY_BYTES: usize = 512;
+
+/// How much of an error body is read past what is shown, to tell how much was left out when no
+/// `Content-Length` says it; a gateway that sends 50 MB is never read further.
+const BODY_READ_BOUND: usize = 64 << 10;
+
+/// The most of a `Location` header, or of another text from the server, a message shows.
+const SHOWN_TEXT_BYTES: usize = 200;
+
+/// The largest `--push-ca-file` read; a CA bundle is a few hundred KiB.
+const MAX_CA_FILE_BYTES: u64 = 16 << 20;
+
+/// Which certificate authorities an HTTPS push trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Trust {
+    /// The system's store as `rustls-native-certs` finds it: the files named by `SSL_CERT_FILE`
+    /// and `SSL_CERT_DIR` when set, else the distribution's bundle (`/etc/ssl/certs` on Debian);
+    /// when that holds no certificate, the Mozilla roots compiled into the binary.
+    #[default]
+    System,
+    /// The certificates of `--push-ca-file` and no other, as curl's `--cacert` and Prometheus's
+    /// `ca_file` do.
+    CaFile {
+        /// The file, as given, for messages.
+        path: PathBuf,
+        /// Its certificates (DER), each checked to be usable as a trust anchor.
+        certificates: Vec<Vec<u8>>,
+    },
+}
+
+impl Trust {
+    /// Reads a PEM file of CA certificates (`--push-ca-file`); the message says what is wrong
+    /// with it.
+    pub fn from_ca_file(path: &Path) -> Result<Trust, String> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+        let shown = path.display();
+        let advice = "give a PEM file with the certificate of the CA that signed the \
+                      Pushgateway's certificate (-----BEGIN CERTIFICATE-----)";
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|error| format!("--push-ca-file {shown}: cannot read it: {error}"))?;
+        if bytes.len() as u64 > MAX_CA_FILE_BYTES {
+            return Err(format!(
+                "--push-ca-file {shown}: is larger than {} MiB; {advice}",
+                MAX_CA_FILE_BYTES >> 20
+            ));
+        }
+        let mut certificates = Vec::new();
+        for (i, item) in CertificateDer::pem_slice_iter(&bytes).enumerate() {
+            let certificate = item.map_err(|error| {
+                format!(
+                    "--push-ca-file {shown}: certificate {} is not valid PEM: {error}; {advice}",
+                    i + 1
+                )
+            })?;
+            // The same check rustls makes when it builds its store; a certificate it would
+            // skip silently there is refused here, at the start.
+            rustls::RootCertStore::empty()
+                .add(certificate.clone())
+                .map_err(|error| {
+                    // rustls words these for a server's certificate ("invalid peer
+                    // certificate: ..."); the kind alone fits a file.
+                    let why = match error {
+                        rustls::Error::InvalidCertificate(kind) => format!("{kind:?}"),
+                        other => other.to_string(),
+                    };
+                    format!(
+                        "--push-ca-file {shown}: certificate {} is not a valid CA certificate \
+                         ({why}); {advice}",
+                        i + 1
+                    )
+                })?;
+            certificates.push(certificate.as_ref().to_vec());
+        }
+        if certificates.is_empty() {
+            return Err(format!(
+                "--push-ca-file {shown}: holds no PEM certificate; {advice}"
+            ));
+        }
+        Ok(Trust::CaFile {
+            path: path.to_owned(),
+            certificates,
+        })
+    }
+
+    /// The roots ureq verifies a Pushgateway's certificate with.
+    fn root_certs(&self) -> ureq::tls::RootCerts {
+        use ureq::tls::{Certificate, RootCerts};
+        let certificates: Vec<Certificate<'static>> = match self {
+            Trust::CaFile { certificates, .. } => certificates
+                .iter()
+                .map(|der| Certificate::from_der(der).to_owned())
+                .collect(),
+            // Read at each push, so that a store updated during a long `--every` loop counts;
+            // a bundle of about 150 certificates takes a few milliseconds. Unreadable entries
+            // are skipped, as every TLS client on the system does.
+            Trust::System => rustls_native_certs::load_native_certs()
+                .certs
+                .iter()
+                .map(|der| Certificate::from_der(der).to_owned())
+                .collect(),
+        };
+        if certificates.is_empty() {
+            // Only for an empty system store (a container without ca-certificates): the roots
+            // compiled in, which were the only ones before.
+            return RootCerts::WebPki;
+        }
+        RootCerts::Specific(Arc::new(certificates))
+    }
+
+    /// What to do when the Pushgateway's certificate is not trusted.
+    fn hint(&self) -> String {
+        match self {
+            Trust::System => "; if a private CA signed the Pushgateway's certificate, give it \
+                              with --push-ca-file CA.pem or add it to the system's store"
+                .to_owned(),
+            Trust::CaFile { path, .. } => format!(
+                "; only the CAs of --push-ca-file {} are trusted: give the one that signed the \
+                 Pushgateway's certificate",
+                path.display()
+            ),
+        }
+    }
+}
 
 /// Where and how to push, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +174,8 @@ pub struct PushTarget {
     pub grouping: Vec<(LabelName, String)>,
     /// The longest a push may take, connect included.
     pub timeout: Duration,
+    /// The CAs an HTTPS push trusts.
+    pub trust: Trust,
 }
 
 impl PushTarget {
@@ -106,6 +244,15 @@ impl PushTarget {
             job: job.to_owned(),
             grouping,
             timeout,
+            trust: Trust::System,
+        })
+    }
+
+    /// The same target, trusting only the CAs of `path` for HTTPS (`--push-ca-file`).
+    pub fn with_ca_file(self, path: &Path) -> Result<PushTarget, String> {
+        Ok(PushTarget {
+            trust: Trust::from_ca_file(path)?,
+            ..self
         })
     }
 
@@ -193,10 +340,31 @@ pub enum PushError {
         url: String,
         /// The group's labels.
         group: String,
-        /// What went wrong.
+        /// What went wrong, escaped and shortened.
         reason: String,
-        /// More advice for timeouts.
+        /// More advice for timeouts and certificates.
         hint: String,
+    },
+    /// The Pushgateway, or something in front of it, answered with a redirect (3xx). It is not
+    /// followed: nothing was pushed.
+    #[error(
+        "the Pushgateway at {url} answered the push ({group}) with HTTP {status}, {}; nothing \
+         was pushed: a push does not follow redirects, so give --push the address that takes \
+         the PUT itself (a proxy's login page or a moved Pushgateway are common causes)",
+        match location {
+            Some(location) => format!("a redirect to {location}"),
+            None => "a redirect without a Location header".to_owned(),
+        }
+    )]
+    Redirected {
+        /// The group's URL, without a password.
+        url: String,
+        /// The group's labels.
+        group: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The `Location` header in backticks, escaped, shortened and without a password.
+        location: Option<String>,
     },
     /// The Pushgateway answered with an error status.
     #[error("the Pushgateway at {url} refused the push ({group}) with HTTP {status}: {body}{hint}")]
@@ -207,7 +375,8 @@ pub enum PushError {
         group: String,
         /// The HTTP status code.
         status: u16,
-        /// The start of the response body: the Pushgateway says why.
+        /// The start of the response body (the Pushgateway says why), escaped, at most
+        /// [`SHOWN_BODY_BYTES`] and a note of how much was left out.
         body: String,
         /// What to do about it.
         hint: String,
@@ -218,25 +387,36 @@ pub enum PushError {
 pub fn push(target: &PushTarget, text: &str) -> Result<(), PushError> {
     let url = target.group_url();
     let shown = redact(&url);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(target.timeout))
         .timeout_connect(Some(CONNECT_TIMEOUT.min(target.timeout)))
         .http_status_as_error(false)
-        .user_agent(concat!("xml2prom/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+        // With 0, ureq returns the 3xx itself instead of following it (issue 10).
+        .max_redirects(0)
+        .user_agent(concat!("xml2prom/", env!("CARGO_PKG_VERSION")));
+    if url.starts_with("https://") {
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(target.trust.root_certs())
+                .build(),
+        );
+    }
+    let agent: ureq::Agent = config.build().into();
     let transport = |error: ureq::Error| {
-        let hint = match error {
-            ureq::Error::Timeout(_) => format!(
+        let hint = if matches!(error, ureq::Error::Timeout(_)) {
+            format!(
                 ", or give it more time with --push-timeout (now {})",
                 humantime::format_duration(target.timeout)
-            ),
-            _ => String::new(),
+            )
+        } else if is_certificate_error(&error) {
+            target.trust.hint()
+        } else {
+            String::new()
         };
         PushError::Transport {
             url: shown.clone(),
             group: target.group(),
-            reason: describe(&error),
+            reason: shortened(describe(&error).as_bytes(), SHOWN_BODY_BYTES, Length::All),
             hint,
         }
     };
@@ -249,15 +429,46 @@ pub fn push(target: &PushTarget, text: &str) -> Result<(), PushError> {
     if (200..300).contains(&status) {
         return Ok(());
     }
-    // The Pushgateway explains a refusal in the body; a partial or unreadable body still
-    // leaves the status to report.
-    let body = response
+    if (300..400).contains(&status) {
+        let location = response.headers().get("location").map(|value| {
+            let location = redact(&String::from_utf8_lossy(value.as_bytes()));
+            let (text, used) = printable(location.as_bytes(), SHOWN_TEXT_BYTES);
+            match location.len() - used {
+                0 => format!("`{text}`"),
+                left => format!("`{text}…` ({left} more bytes)"),
+            }
+        });
+        return Err(PushError::Redirected {
+            url: shown,
+            group: target.group(),
+            status,
+            location,
+        });
+    }
+    // The Pushgateway explains a refusal in the body. Read only what a message shows and a
+    // bound past it (issue 10: a 50 MB body); a partial or unreadable body still leaves the
+    // status to report.
+    let announced: Option<u64> = response
+        .headers()
+        .get("content-length")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse().ok());
+    let limit = SHOWN_BODY_BYTES + BODY_READ_BOUND;
+    let mut bytes = Vec::new();
+    let read = response
         .body_mut()
-        .with_config()
-        .limit(MAX_ERROR_BODY)
-        .read_to_string()
-        .unwrap_or_default();
-    let body = body.trim();
+        .as_reader()
+        .take(limit as u64)
+        .read_to_end(&mut bytes);
+    let length = if read.is_ok() && bytes.len() < limit {
+        Length::All
+    } else {
+        match announced {
+            Some(total) if total >= bytes.len() as u64 => Length::Total(total),
+            _ => Length::Unknown,
+        }
+    };
+    let body = shortened(&bytes, SHOWN_BODY_BYTES, length);
     let hint = match status {
         400 => "; the Pushgateway could not take these metrics as they are (the message above \
                 says which); a metric with the same name but another HELP or type in another \
@@ -281,10 +492,20 @@ pub fn push(target: &PushTarget, text: &str) -> Result<(), PushError> {
         body: if body.is_empty() {
             "(no message)".to_owned()
         } else {
-            body.to_owned()
+            body
         },
         hint,
     })
+}
+
+/// Whether the TLS handshake failed on the server's certificate (an unknown CA, a wrong name).
+fn is_certificate_error(error: &ureq::Error) -> bool {
+    let rustls = match error {
+        ureq::Error::Rustls(rustls) => Some(rustls),
+        ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref()),
+        _ => None,
+    };
+    matches!(rustls, Some(rustls::Error::InvalidCertificate(_)))
 }
 
 /// An HTTP client error in a user's words.
@@ -299,6 +520,96 @@ fn describe(error: &ureq::Error) -> String {
         ureq::Error::Timeout(_) => "no answer in time".to_owned(),
         other => other.to_string(),
     }
+}
+
+/// How much text there is beside the bytes at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Length {
+    /// The bytes are all of it.
+    All,
+    /// The bytes are its start; the whole is this long (`Content-Length`).
+    Total(u64),
+    /// The bytes are its start; how much follows is not known.
+    Unknown,
+}
+
+/// `bytes` (text from the server) as [`printable`] text of at most `max` bytes; when that cuts
+/// it, `…` and how many bytes were left out (`at least` when `length` does not say). ASCII
+/// spaces and line ends around a whole text are dropped; an empty text gives an empty string.
+fn shortened(bytes: &[u8], max: usize, length: Length) -> String {
+    let length = match length {
+        Length::Total(total) if total == bytes.len() as u64 => Length::All,
+        length => length,
+    };
+    let trimmed = match length {
+        Length::All => bytes.trim_ascii(),
+        Length::Total(_) | Length::Unknown => bytes.trim_ascii_start(),
+    };
+    let dropped_at_start = (bytes.len() - trimmed.len()) as u64;
+    let (text, used) = printable(trimmed, max);
+    let left = (trimmed.len() - used) as u64;
+    match length {
+        Length::All if left == 0 => text,
+        Length::All => format!("{text}… ({left} more bytes)"),
+        Length::Total(total) => format!(
+            "{text}… ({} more bytes)",
+            total.saturating_sub(dropped_at_start + used as u64)
+        ),
+        Length::Unknown => format!("{text}… (at least {left} more bytes)"),
+    }
+}
+
+/// `bytes` as text that is safe on one line of a terminal or a log, at most `max` bytes long,
+/// and how many bytes of `bytes` it shows. Line ends and tabs become `\n`, `\r`, `\t`; other
+/// control characters (C0, DEL, C1, so no terminal escape sequence gets through) and the
+/// invisible characters that reorder or break lines (bidirectional controls, U+2028, U+2029)
+/// become `\u{1b}`; bytes that are not UTF-8 become U+FFFD. Nothing is cut inside a character
+/// or an escape.
+///
+/// ```text
+/// "bad\x1b[2J\nnext" -> bad\u{1b}[2J\nnext
+/// ```
+pub fn printable(bytes: &[u8], max: usize) -> (String, usize) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut used = 0;
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let start = out.len();
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control()
+                    || matches!(
+                        c,
+                        '\u{061c}'
+                            | '\u{200e}'
+                            | '\u{200f}'
+                            | '\u{2028}'..='\u{202e}'
+                            | '\u{2066}'..='\u{2069}'
+                    ) =>
+                {
+                    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+                }
+                c => out.push(c),
+            }
+            if out.len() > max {
+                out.truncate(start);
+                return (out, used);
+            }
+            used += c.len_utf8();
+        }
+        let invalid = chunk.invalid();
+        if !invalid.is_empty() {
+            if out.len() + '\u{fffd}'.len_utf8() > max {
+                return (out, used);
+            }
+            out.push('\u{fffd}');
+            used += invalid.len();
+        }
+    }
+    (out, used)
 }
 
 #[cfg(test)]
@@ -403,6 +714,72 @@ mod tests {
         let error = PushTarget::new("ftp://ops:s3cret@gw", "j", vec![], Duration::from_secs(1))
             .expect_err("not http");
         assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn server_text_is_escaped_onto_one_line_and_never_cut_inside_a_character() {
+        let shown = |bytes: &[u8], max| printable(bytes, max);
+        assert_eq!(
+            shown(b"a\x1b[31mb\r\n\tc\x7f", 100),
+            ("a\\u{1b}[31mb\\r\\n\\tc\\u{7f}".to_owned(), 12)
+        );
+        // C1 controls (a one-character CSI), bidirectional overrides and line separators.
+        assert_eq!(
+            shown("\u{9b}2J\u{202e}x\u{2028}".as_bytes(), 100).0,
+            "\\u{9b}2J\\u{202e}x\\u{2028}"
+        );
+        // Not UTF-8: one replacement character per bad sequence, every byte counted.
+        assert_eq!(
+            shown(b"a\xff\xfeb", 100),
+            ("a\u{fffd}\u{fffd}b".to_owned(), 4)
+        );
+        // The limit is on the text shown: an escape or a character is left out whole.
+        assert_eq!(shown(b"abc\x1b", 8), ("abc".to_owned(), 3));
+        assert_eq!(shown("abü".as_bytes(), 3), ("ab".to_owned(), 2));
+        assert_eq!(shown(b"", 3), (String::new(), 0));
+    }
+
+    #[test]
+    fn shortened_text_says_how_much_was_left_out() {
+        let text = [b'x'; 20];
+        assert_eq!(
+            shortened(&text, 8, Length::All),
+            "xxxxxxxx… (12 more bytes)"
+        );
+        assert_eq!(
+            shortened(&text, 8, Length::Total(1000)),
+            "xxxxxxxx… (992 more bytes)"
+        );
+        assert_eq!(
+            shortened(&text, 8, Length::Unknown),
+            "xxxxxxxx… (at least 12 more bytes)"
+        );
+        // A whole text is trimmed and shown without a note when it fits.
+        assert_eq!(
+            shortened(b"  bad input\n", 64, Length::Total(12)),
+            "bad input"
+        );
+        assert_eq!(shortened(b"\n", 64, Length::All), "");
+        // Leading spaces of a start count among the bytes not shown only once.
+        assert_eq!(
+            shortened(b"  abcdef", 3, Length::Total(10)),
+            "abc… (5 more bytes)"
+        );
+    }
+
+    #[test]
+    fn a_ca_file_is_checked_when_it_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not PEM at all\n").expect("write");
+        let error = Trust::from_ca_file(&path).expect_err("no certificate");
+        assert!(
+            error.ends_with(
+                "holds no PEM certificate; give a PEM file with the certificate of the CA that \
+             signed the Pushgateway's certificate (-----BEGIN CERTIFICATE-----)"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@
 //!   closed port; the flags' usage errors.
 //! - `safety_outputs`: outputs that are devices, FIFOs or sockets, or inputs; the lock file's
 //!   safety; stale temporary files; the file-size limit; bounded messages (issue 10).
+//! - `push_safety`: `run --push` to loopback servers that redirect, send hostile or huge error
+//!   bodies, or present a certificate of a CA made at test time.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `safety_inputs`: inputs bounded as they are read: `/dev/zero` and FIFOs (size limits, the
 //!   DOM limit, `--read-timeout`), a store rewritten in place while it is read.
@@ -46,6 +48,7 @@ mod interop;
 mod lint;
 mod lock;
 mod push;
+mod push_safety;
 mod ruletest;
 mod safety_inputs;
 mod safety_outputs;
