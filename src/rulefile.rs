@@ -161,6 +161,7 @@ pub const RULE_KEYS: &[&str] = &[
     "on_invalid",
     "on_duplicate",
     "on_empty",
+    "allow_lints",
 ];
 
 /// The keys of a `convert:` block, as [`Convert`] reads them.

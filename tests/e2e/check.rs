@@ -108,3 +108,28 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// One bad key, one bad name, one broken XPath and one key at the wrong level, in four rules:
+/// each rule is checked on its own, so all four are reported (issue 11), with a hint for each key.
+#[test]
+fn an_error_in_each_of_four_rules_gives_four_errors() {
+    let human = check(&["tests/check/errors_in_four_rules.yaml"]);
+    assert_eq!(human.code, 2);
+    assert_matches_file(
+        &root().join("tests/check/errors_in_four_rules.human"),
+        &human.stdout,
+    );
+    assert!(
+        human.stdout.contains("did you mean `value`?"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("`map` belongs under `convert:`"),
+        "{}",
+        human.stdout
+    );
+    let json = check(&["--format", "json", "tests/check/errors_in_four_rules.yaml"]);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("valid JSON");
+    assert_eq!(parsed["errors"], 4, "{}", json.stdout);
+}
