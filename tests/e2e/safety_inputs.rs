@@ -304,7 +304,11 @@ fn a_store_rewritten_in_place_during_runs_never_gives_a_spliced_sum() {
                 .expect("open to write");
             let mut rewrites = 0_u64;
             while !stop.load(Ordering::SeqCst) {
-                let content = if rewrites.is_multiple_of(2) { &new } else { &old };
+                let content = if rewrites.is_multiple_of(2) {
+                    &new
+                } else {
+                    &old
+                };
                 for (index, piece) in content.chunks(256 * 1024).enumerate() {
                     file.write_all_at(piece, (index * 256 * 1024) as u64)
                         .expect("pwrite");
