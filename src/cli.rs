@@ -189,6 +189,10 @@ pub struct TestArgs {
     /// Rewrite the golden files (`expect_file`) with the current output instead of comparing.
     #[arg(long)]
     pub update: bool,
+
+    /// How long a fixture may deliver nothing.
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// Flags of `xml2prom check`.

@@ -78,7 +78,7 @@ fn main() -> ExitCode {
             let mut results = Vec::new();
             let mut broken = false;
             for file in &args.files {
-                match xml2prom::ruletest::run_file(file, args.update) {
+                match xml2prom::ruletest::run_file(file, args.update, args.read.read_timeout) {
                     Ok(found) => results.extend(found),
                     Err(err) => {
                         eprintln!("xml2prom: error: {err}");

@@ -127,7 +127,13 @@ pub enum TestFileError {
 }
 
 /// Runs every case of one test file. `update` rewrites golden files instead of comparing.
-pub fn run_file(path: &Path, update: bool) -> Result<Vec<CaseResult>, TestFileError> {
+/// A fixture that is not a regular file (a FIFO) may deliver nothing for at most
+/// `read_timeout`.
+pub fn run_file(
+    path: &Path,
+    update: bool,
+    read_timeout: std::time::Duration,
+) -> Result<Vec<CaseResult>, TestFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| TestFileError::Read {
         file: path.to_owned(),
         source,
@@ -154,7 +160,7 @@ pub fn run_file(path: &Path, update: bool) -> Result<Vec<CaseResult>, TestFileEr
         };
         let mut failures = Vec::new();
         for &engine in engines {
-            let mut found = run_case(path, base, &rules, case, engine, update)?;
+            let mut found = run_case(path, base, &rules, case, engine, update, read_timeout)?;
             if engines.len() > 1 {
                 let which = format!("[{engine:?} engine] ").to_lowercase();
                 found.iter_mut().for_each(|f| f.insert_str(0, &which));
@@ -170,6 +176,20 @@ pub fn run_file(path: &Path, update: bool) -> Result<Vec<CaseResult>, TestFileEr
     Ok(results)
 }
 
+/// A fixture's bytes; one that is not a regular file (a FIFO) is read as `run` reads such an
+/// input, checked as it comes and given up after `read_timeout` without a byte.
+fn read_fixture(path: &Path, read_timeout: std::time::Duration) -> Result<Vec<u8>, String> {
+    let regular = std::fs::metadata(path).map_err(|err| err.to_string())?;
+    if regular.is_file() {
+        return std::fs::read(path).map_err(|err| err.to_string());
+    }
+    let limits = XmlLimits {
+        read_timeout,
+        ..XmlLimits::default()
+    };
+    crate::xml::read(path, &limits).map_err(|err| err.to_string())
+}
+
 fn run_case(
     path: &Path,
     base: &Path,
@@ -177,6 +197,7 @@ fn run_case(
     case: &TestCase,
     engine: Engine,
     update: bool,
+    read_timeout: std::time::Duration,
 ) -> Result<Vec<String>, TestFileError> {
     let case_error = |why: &str| TestFileError::Case {
         file: path.to_owned(),
@@ -186,7 +207,7 @@ fn run_case(
     let (bytes, default_path) = match (&case.input, &case.input_file) {
         (Some(inline), None) => (inline.clone().into_bytes(), "test.xml".to_owned()),
         (None, Some(fixture)) => {
-            let bytes = std::fs::read(base.join(fixture)).map_err(|err| {
+            let bytes = read_fixture(&base.join(fixture), read_timeout).map_err(|err| {
                 case_error(&format!(
                     "cannot read the fixture {}: {err}",
                     base.join(fixture).display()
