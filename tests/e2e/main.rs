@@ -17,6 +17,8 @@
 //! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
 //!   closed port; the flags' usage errors.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
+//! - `rulefile_limits`: hostile rule files (alias bomb, deep nesting, `/dev/zero`) fail fast and
+//!   small in every command and on SIGHUP; `check` lists the errors of every rule.
 //! - `lock`: two real runs on one output, the second waiting for the first.
 //! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
 //!   input, concurrent scrapes, SIGTERM) and by a real Prometheus when installed.
@@ -38,6 +40,7 @@ mod interop;
 mod lint;
 mod lock;
 mod push;
+mod rulefile_limits;
 mod ruletest;
 mod schedule;
 mod schema;
