@@ -25,6 +25,8 @@
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `safety_inputs`: inputs bounded as they are read: `/dev/zero` and FIFOs (size limits, the
 //!   DOM limit, `--read-timeout`), a store rewritten in place while it is read.
+//! - `rulefile_limits`: hostile rule files (alias bomb, deep nesting, `/dev/zero`) fail fast and
+//!   small in every command and on SIGHUP; `check` lists the errors of every rule.
 //! - `lock`: two real runs on one output, the second waiting for the first.
 //! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
 //!   input, concurrent scrapes, SIGTERM) and by a real Prometheus when installed.
@@ -49,6 +51,7 @@ mod lint;
 mod lock;
 mod push;
 mod push_safety;
+mod rulefile_limits;
 mod ruletest;
 mod safety_inputs;
 mod safety_outputs;
