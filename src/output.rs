@@ -320,7 +320,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// A new temporary file for the output named `stem` in `dir`: `.STEM.XXXXXX.tmp`.
+/// A new temporary file for the output named `stem` in `dir`: `.STEM.`, six random letters or
+/// digits, then `.tmp`.
 fn temporary_in(dir: &Path, stem: &str) -> io::Result<tempfile::NamedTempFile> {
     tempfile::Builder::new()
         .prefix(&format!(".{stem}."))
@@ -330,7 +331,7 @@ fn temporary_in(dir: &Path, stem: &str) -> io::Result<tempfile::NamedTempFile> {
 }
 
 /// Whether `name` is a temporary file of [`write_atomically`] for the output named `output`:
-/// exactly `.OUTPUT.XXXXXX.tmp`, with six letters or digits.
+/// exactly `.OUTPUT.`, six letters or digits, `.tmp`.
 ///
 /// ```
 /// # use std::ffi::OsStr;
