@@ -1,4 +1,4 @@
-//! Command line: clap derive types. `main` parses them and hands a [`crate::run::RunConfig`]
+//! Command line: clap derive types. `main` parses them and hands a [`crate::commands::run::RunConfig`]
 //! to the library, so the subcommands never read raw flags.
 
 use std::collections::BTreeMap;
@@ -7,19 +7,16 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
-use crate::check::Format;
+use crate::VERSION;
+use crate::commands::check::Format;
+use crate::commands::every::MIN_PERIOD;
+use crate::commands::inputs;
+use crate::commands::push::PushTarget;
+use crate::commands::run::{Engine, Outputs, RunConfig};
 use crate::init::{InitConfig, MetricPrefix};
-use crate::inputs;
+use crate::model::names::LabelName;
 use crate::output::Destination;
-use crate::push::PushTarget;
-use crate::rulefile::LabelName;
-use crate::run::{Engine, Outputs, RunConfig};
-use crate::schedule::MIN_PERIOD;
 use crate::xml::XmlLimits;
-
-/// What `--version` prints after the program name: the crate version and the rule file version
-/// this build reads (a test checks it against [`crate::rulefile::SUPPORTED_VERSION`]).
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (rule file version 1)");
 
 /// The exit codes, for both `--help` texts: a macro, so that `concat!` can use it.
 macro_rules! exit_codes {
@@ -153,8 +150,8 @@ pub struct ExplainArgs {
     pub limit: usize,
 
     /// How to print: text (coloured on a terminal unless NO_COLOR is set) or JSON.
-    #[arg(long, value_enum, default_value_t = crate::explain::Format::Human)]
-    pub format: crate::explain::Format,
+    #[arg(long, value_enum, default_value_t = crate::commands::explain::Format::Human)]
+    pub format: crate::commands::explain::Format,
 
     /// Refuse an input file larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
@@ -497,13 +494,13 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9840";
 impl ServeArgs {
     /// The checked `serve` configuration, or a usage error (exit code 2): glob pattern syntax,
     /// a `--var` or `--label` given twice.
-    pub fn into_config(self) -> Result<crate::serve::ServeConfig, clap::Error> {
+    pub fn into_config(self) -> Result<crate::commands::serve::ServeConfig, clap::Error> {
         let error = |message: &str| subcommand_error("serve", message);
         for input in &self.input {
             inputs::check_pattern(input).map_err(|message| error(&message))?;
         }
         let evaluation = self.evaluation.checked(error)?;
-        Ok(crate::serve::ServeConfig {
+        Ok(crate::commands::serve::ServeConfig {
             rules: self.rules,
             inputs: self.input,
             listen: self.listen,
@@ -809,7 +806,7 @@ mod tests {
         let expected = format!(
             "{} (rule file version {})",
             env!("CARGO_PKG_VERSION"),
-            crate::rulefile::SUPPORTED_VERSION
+            crate::rules::file::SUPPORTED_VERSION
         );
         assert_eq!(VERSION, expected);
         assert_eq!(
@@ -904,7 +901,7 @@ mod tests {
         assert!(err.contains("run, check, test, explain, init"), "{err}");
     }
 
-    fn parse_serve(args: &[&str]) -> Result<crate::serve::ServeConfig, clap::Error> {
+    fn parse_serve(args: &[&str]) -> Result<crate::commands::serve::ServeConfig, clap::Error> {
         let cli = Cli::try_parse_from(
             ["xml2prom", "serve", "--rules", "r.yaml"]
                 .iter()

@@ -1,19 +1,19 @@
 //! Exposition: families and samples to the Prometheus text format 0.0.4.
 //!
 //! This is the format node_exporter's textfile collector reads. Families come sorted by name and
-//! series by label set (see [`crate::sample::Families`]), so two runs over the same data give the
+//! series by label set (see [`crate::model::sample::Families`]), so two runs over the same data give the
 //! same bytes. There are never timestamps: the collector rejects a whole file that has one.
 //!
 //! Format reference: <https://prometheus.io/docs/instrumenting/exposition_formats/>.
 
-use std::fmt::Write;
+use crate::model::number::format_value;
 
-use crate::sample::{Families, LabelSet, MetricFamily, MetricType, SampleValue};
+use crate::model::sample::{Families, LabelSet, MetricFamily, MetricType, SampleValue};
 
 /// Renders all families as one text-format document, ending with a newline when not empty.
 ///
 /// ```
-/// # use xml2prom::{exposition, rulefile::MetricName, sample::*};
+/// # use xml2prom::{exposition, model::names::MetricName, model::sample::*};
 /// let mut families = Families::new();
 /// let labels = LabelSet::new([("path".to_owned(), "/tmp/store.xml".to_owned())]);
 /// let origin = Origin { rule: "metrics[0]".into(), input: "store.xml".into() };
@@ -165,36 +165,11 @@ pub fn quote_label_value(value: &str) -> String {
     out
 }
 
-/// Formats a number so Go's `strconv.ParseFloat` reads back the same value.
-///
-/// Integers print without a fraction (`6`, not `6.0`); other values print the shortest text
-/// that round-trips, with an exponent for very large or small magnitudes (`1e22`, `1e-7`); the
-/// special values print as Prometheus spells them: `NaN`, `+Inf`, `-Inf` (never Rust's `inf`).
-pub fn format_value(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".to_owned();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    // An integral f64 below 1e16 fits an i64 exactly, and prints without a fraction; from 1e16
-    // on, `Debug` below switches to exponent notation, which has none either.
-    if value.fract() == 0.0 && value.abs() < 1e16 {
-        let mut s = String::new();
-        // `as i64` is exact here and turns -0 into 0.
-        let _ = write!(s, "{}", value as i64);
-        return s;
-    }
-    // Rust's `Debug` for f64 is the shortest round-trip form and switches to exponent notation
-    // for very large and very small magnitudes, which Go parses (`1e16`, `1e-7`).
-    format!("{value:?}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rulefile::MetricName;
-    use crate::sample::{Origin, Sample};
+    use crate::model::names::MetricName;
+    use crate::model::sample::{Origin, Sample};
     use pretty_assertions::assert_eq;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
@@ -214,47 +189,6 @@ mod tests {
                 .expect("no duplicates in test data");
         }
         families
-    }
-
-    #[test]
-    fn numbers_are_go_parseable() {
-        let cases = [
-            (6.0, "6"),
-            (-3.0, "-3"),
-            (0.0, "0"),
-            (-0.0, "0"),
-            (0.5, "0.5"),
-            (1.0 / 3.0, "0.3333333333333333"),
-            (1e15, "1000000000000000"),
-            (9_007_199_254_740_992.0, "9007199254740992"),
-            (9_999_999_999_999_998.0, "9999999999999998"),
-            (1e16, "1e16"),
-            (1e22, "1e22"),
-            (1.5e300, "1.5e300"),
-            (1e-7, "1e-7"),
-            (f64::MAX, "1.7976931348623157e308"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-            (f64::NAN, "NaN"),
-        ];
-        for (value, expected) in cases {
-            assert_eq!(format_value(value), expected, "formatting {value:?}");
-        }
-    }
-
-    #[test]
-    fn formatted_numbers_round_trip() {
-        for value in [
-            0.1,
-            123.456,
-            9_007_199_254_740_993.0,
-            2e-308,
-            4.9e-324,
-            12345678.9,
-        ] {
-            let text = format_value(value);
-            assert_eq!(text.parse::<f64>().ok(), Some(value), "{text}");
-        }
     }
 
     #[test]

@@ -26,10 +26,11 @@ use std::fmt::{self, Write as _};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::compile::{self, SELF_METRICS_PREFIX};
+use crate::model::names::FieldName;
+use crate::model::number::parse_number;
 use crate::output::{self, Destination, WriteError};
-use crate::rulefile::{self, FieldName, SUPPORTED_VERSION};
-use crate::value::parse_number;
+use crate::rules::compile::{self, SELF_METRICS_PREFIX};
+use crate::rules::file::{self, SUPPORTED_VERSION};
 use crate::xml::{self, StartTag, XmlError, XmlLimits};
 
 /// The most distinct values an attribute or text may have to become a label.
@@ -273,7 +274,7 @@ pub fn init(config: &InitConfig) -> Result<(), InitError> {
 
 /// Loads and compiles a draft as `run` would.
 fn check_draft(text: &str) -> Result<(), InitError> {
-    let rules = rulefile::parse(text).map_err(|(message, _)| InitError::Bug { message })?;
+    let rules = file::parse(text).map_err(|(message, _)| InitError::Bug { message })?;
     compile::compile(rules).map_err(|errors| InitError::Bug {
         message: errors
             .iter()
@@ -917,7 +918,7 @@ fn bind_prefixes(namespaces: &[Namespace]) -> Vec<String> {
     let mut taken: Vec<String> = Vec::new();
     for (index, namespace) in namespaces.iter().enumerate() {
         if let Some(prefix) = &namespace.written_prefix
-            && rulefile::Prefix::parse(prefix).is_ok()
+            && crate::model::names::Prefix::parse(prefix).is_ok()
             && !taken.contains(prefix)
         {
             taken.push(prefix.clone());
@@ -1716,7 +1717,7 @@ fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{self, Engine};
+    use crate::commands::run::{self, Engine};
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 

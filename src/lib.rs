@@ -1,58 +1,35 @@
-//! xml2prom: turn XML files into Prometheus metrics through declarative rules.
+//! xml2prom: turn XML into Prometheus metrics through declarative rules.
 //!
-//! A run is a pipeline, one module per stage:
+//! A run is a pipeline, one folder per stage, and imports point one way, down this list
+//! (`tests/layers.rs` checks it):
 //!
-//! 1. [`rulefile`] reads the YAML rule file into typed structs, checking every single value as it
-//!    is read (names, XPath syntax, templates).
-//! 2. [`compile`] turns a [`rulefile::RuleFile`] into [`compile::CompiledRules`]: cross-rule checks,
-//!    namespace prefixes, template variables, one plan per metric family. Nothing here reads XML.
-//! 3. [`xml`] reads an input file and refuses hostile or broken XML before building a DOM;
-//!    [`dom`] builds the DOM engine's document from the same checked scan.
-//! 4. [`evaluate`] runs the compiled rules against a document and yields [`sample::Sample`]s,
-//!    using [`aggregate`] and [`labels`].
-//! 5. [`exposition`] renders the samples in the Prometheus text format 0.0.4.
-//! 6. [`output`] writes the result atomically, or to stdout.
+//! 1. [`rules`] reads the YAML rule file and compiles it: every value checked as it is read,
+//!    then cross-rule checks, namespace prefixes, templates and one plan per metric family.
+//!    Nothing there reads XML.
+//! 2. [`xml`] reads an input and refuses hostile or broken XML, handing checked content to a
+//!    [`xml::Sink`]. It imports nothing from the rest of the crate.
+//! 3. [`engine`] runs the compiled rules over one input: the streaming engine as the scan goes,
+//!    the DOM engine (sxd-xpath) over a document built from the same scan. Both hand each
+//!    selected node to one per-node core, so a rule means the same whichever engine runs it.
+//! 4. [`exposition`] renders the samples in the Prometheus text format 0.0.4; [`output`] writes
+//!    the text atomically, or to stdout.
+//! 5. [`commands`] are the subcommands (`run`, `serve`, `check`, `test`, `explain`, `init`),
+//!    which tie the stages together; [`cli`] turns command-line flags into them.
 //!
-//! [`convert`] holds a rule's `convert:` steps, which turn a value's text into a number (regex,
-//! map, parse as boolean, duration or time, scale); [`policy`] what a rule does with missing and
-//! invalid values, duplicate series and empty selections.
-//!
-//! [`diagnostic`] renders errors that point into the rule file; [`inputs`] expands `--input`
-//! patterns and names the output of each input; [`lock`] keeps overlapping runs apart;
-//! [`status`] reports xml2prom's own work as `xml2prom_*` gauges; [`run`] ties the stages
-//! together for the `run` subcommand; [`push`] sends a run's exposition to a Pushgateway;
-//! [`schedule`] repeats runs (`--every`), stopped and reloaded by signals; [`serve`] is the
-//! `serve` subcommand (an exporter that evaluates on scrape).
+//! [`model`] holds the words every stage shares: names, samples and numbers.
 #![warn(missing_docs)]
 
-pub mod aggregate;
-pub mod check;
 pub mod cli;
-pub mod compile;
-pub mod convert;
-pub mod diagnostic;
-pub mod dom;
-pub mod evaluate;
-pub mod explain;
+pub mod commands;
+pub mod engine;
 pub mod exposition;
 pub mod init;
 mod input_file;
-pub mod inputs;
-pub mod labels;
-pub mod lints;
-pub mod lock;
+pub mod model;
 pub mod output;
-pub mod policy;
-pub mod push;
-pub mod rulefile;
-pub mod ruletest;
-pub mod run;
-pub mod sample;
-pub mod schedule;
-pub mod serve;
-pub mod status;
-pub mod stream;
-pub mod streamable;
-pub mod value;
+pub mod rules;
 pub mod xml;
-pub mod yaml;
+
+/// What `--version` prints after the program name: the crate version and the rule file version
+/// this build reads (a test checks it against [`rules::file::SUPPORTED_VERSION`]).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (rule file version 1)");

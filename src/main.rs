@@ -20,24 +20,27 @@ fn main() -> ExitCode {
                 Err(usage) => usage.exit(),
             };
             if let Some(period) = every {
-                return ExitCode::from(xml2prom::schedule::run_every(&config, period));
+                return ExitCode::from(xml2prom::commands::every::run_every(&config, period));
             }
-            let outcome = xml2prom::run::run(&config);
-            xml2prom::run::report(&outcome);
+            let outcome = xml2prom::commands::run::run(&config);
+            xml2prom::commands::run::report(&outcome);
             ExitCode::from(outcome.exit_code())
         }
         Command::Check(args) => {
             let vars = args.vars.into_iter().collect();
-            let reports = xml2prom::check::check(&args.files, &vars);
-            print!("{}", xml2prom::check::render(&reports, args.format));
-            ExitCode::from(xml2prom::check::exit_code(&reports, args.strict))
+            let reports = xml2prom::commands::check::check(&args.files, &vars);
+            print!(
+                "{}",
+                xml2prom::commands::check::render(&reports, args.format)
+            );
+            ExitCode::from(xml2prom::commands::check::exit_code(&reports, args.strict))
         }
         Command::Explain(args) => {
             let vars = args.vars.into_iter().collect();
-            let rules = match xml2prom::run::load_rules(&args.rules, &vars) {
+            let rules = match xml2prom::commands::run::load_rules(&args.rules, &vars) {
                 Ok(rules) => rules,
                 Err(err) => {
-                    let err = xml2prom::run::RunError::Rules(err);
+                    let err = xml2prom::commands::run::RunError::Rules(err);
                     let _ = std::io::stderr().lock().write_all(err.report().as_bytes());
                     return ExitCode::from(err.exit_code());
                 }
@@ -47,7 +50,7 @@ fn main() -> ExitCode {
                 read_timeout: args.read.read_timeout,
                 ..xml2prom::xml::XmlLimits::default()
             };
-            match xml2prom::explain::explain(
+            match xml2prom::commands::explain::explain(
                 &rules,
                 &args.input,
                 args.metric.as_deref(),
@@ -56,11 +59,11 @@ fn main() -> ExitCode {
             ) {
                 Ok(explanation) => {
                     let text = match args.format {
-                        xml2prom::explain::Format::Json => {
-                            xml2prom::explain::render_json(&explanation)
+                        xml2prom::commands::explain::Format::Json => {
+                            xml2prom::commands::explain::render_json(&explanation)
                         }
-                        xml2prom::explain::Format::Human => {
-                            xml2prom::explain::render_human(&explanation, true)
+                        xml2prom::commands::explain::Format::Human => {
+                            xml2prom::commands::explain::render_human(&explanation, true)
                         }
                     };
                     // anstream strips the colours when stdout is not a terminal or NO_COLOR
@@ -78,7 +81,8 @@ fn main() -> ExitCode {
             let mut results = Vec::new();
             let mut broken = false;
             for file in &args.files {
-                match xml2prom::ruletest::run_file(file, args.update, args.read.read_timeout) {
+                match xml2prom::commands::test::run_file(file, args.update, args.read.read_timeout)
+                {
                     Ok(found) => results.extend(found),
                     Err(err) => {
                         eprintln!("xml2prom: error: {err}");
@@ -86,7 +90,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            print!("{}", xml2prom::ruletest::report(&results));
+            print!("{}", xml2prom::commands::test::report(&results));
             if broken {
                 ExitCode::from(2)
             } else if results.iter().any(|r| !r.failures.is_empty()) {
@@ -107,7 +111,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(usage) => usage.exit(),
             };
-            match xml2prom::serve::serve(&config) {
+            match xml2prom::commands::serve::serve(&config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     let _ = std::io::stderr().lock().write_all(err.report().as_bytes());

@@ -549,7 +549,7 @@ pub fn again_if_changed<T>(mut read: impl FnMut() -> Result<T, XmlError>) -> Res
 }
 
 /// Checks the bytes against the limits and parses them into a DOM with sxd-document's own
-/// parser. The DOM engine builds its tree from the scan instead ([`crate::dom`]); this is the
+/// parser. The DOM engine builds its tree from the scan instead ([`crate::engine::dom::build`]); this is the
 /// reference its tests compare that tree with.
 ///
 /// The scan of [`scan`] comes first (size, encoding, characters, limits, entity declarations,

@@ -35,10 +35,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError};
 
-use xml2prom::compile::{self, CompiledRules};
+use xml2prom::commands::run::{Engine, EngineConfig, RunError, collect, evaluate_to_text};
 use xml2prom::exposition;
-use xml2prom::rulefile;
-use xml2prom::run::{Engine, EngineConfig, RunError, collect, evaluate_to_text};
+use xml2prom::rules::compile::{self, CompiledRules};
 use xml2prom::xml::XmlLimits;
 
 /// The input path the templates see as `input.path`.
@@ -157,7 +156,7 @@ impl fmt::Debug for ByteString<'_> {
 /// Loads and compiles a rule file the test wrote; a rule file that does not compile is a bug
 /// of this test, not of an engine.
 fn compile_rules(yaml: &str) -> CompiledRules {
-    let file = rulefile::parse(yaml)
+    let file = xml2prom::rules::file::parse(yaml)
         .unwrap_or_else(|(message, _)| panic!("bad test rule file: {message}\n{yaml}"));
     compile::compile(file).unwrap_or_else(|errors| {
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();

@@ -881,11 +881,11 @@ fn metric_names_are_found_in_promql() {
 }
 
 /// Every metric name xml2prom or node_exporter's textfile collector serves for the recipes: the
-/// self and status metrics declared in src/status.rs, the example stores' metrics (as written
+/// self and status metrics declared in src/commands/status.rs, the example stores' metrics (as written
 /// in rules/examples/*.prom) and node_exporter's two textfile metrics.
 fn known_metrics() -> BTreeSet<String> {
     let declared = Regex::new(r#"name: "(xml2prom_[a-z_]+)""#).expect("regex");
-    let status = read(&root().join("src/status.rs"));
+    let status = read(&root().join("src/commands/status.rs"));
     let mut known: BTreeSet<String> = declared
         .captures_iter(&status)
         .map(|c| c[1].to_owned())

@@ -11,7 +11,7 @@ const SCHEMA: &str = "schemas/rules.schema.json";
 
 #[test]
 fn committed_schema_is_up_to_date() {
-    let generated = xml2prom::rulefile::json_schema();
+    let generated = xml2prom::rules::file::json_schema();
     let path = root().join(SCHEMA);
     if bless() {
         std::fs::write(&path, &generated).expect("write the schema");
@@ -31,7 +31,7 @@ fn committed_schema_is_up_to_date() {
 #[test]
 fn schema_is_a_valid_draft_2020_12_schema() {
     let schema: serde_json::Value =
-        serde_json::from_str(&xml2prom::rulefile::json_schema()).expect("the schema is JSON");
+        serde_json::from_str(&xml2prom::rules::file::json_schema()).expect("the schema is JSON");
     assert_eq!(
         schema["$schema"],
         "https://json-schema.org/draft/2020-12/schema"
@@ -80,7 +80,7 @@ fn every_rule_file_the_loader_reads_validates() {
             .parent()
             .is_some_and(|dir| dir.join("expected.prom").exists())
             || path.starts_with(root().join("rules"));
-        match xml2prom::rulefile::parse(&source) {
+        match xml2prom::rules::file::parse(&source) {
             Ok(_) => {}
             Err((message, _)) if must_run => {
                 panic!("{} does not load: {message}", path.display())
@@ -217,7 +217,7 @@ fn schema_refuses_what_the_loader_refuses() {
     ];
     for (what, yaml) in &invalid {
         assert!(
-            xml2prom::rulefile::parse(yaml).is_err(),
+            xml2prom::rules::file::parse(yaml).is_err(),
             "the loader accepts {what}:\n{yaml}"
         );
         assert!(
@@ -244,7 +244,7 @@ fn schema_accepts_numbers_where_the_loader_reads_text() {
                 value: 1\n    labels: { release: 2 }\n  - name: service_state\n    help: State\n    \
                 type: gauge\n    select: /s\n    value: '@state'\n    states: [0, 1, true]\n";
     assert!(
-        xml2prom::rulefile::parse(yaml).is_ok(),
+        xml2prom::rules::file::parse(yaml).is_ok(),
         "the loader reads it"
     );
     let instance = yaml_to_json(yaml);
@@ -260,7 +260,7 @@ fn schema_accepts_numbers_where_the_loader_reads_text() {
 /// schema has no remote references, so nothing is fetched.
 fn validator() -> jsonschema::Validator {
     let schema: serde_json::Value =
-        serde_json::from_str(&xml2prom::rulefile::json_schema()).expect("the schema is JSON");
+        serde_json::from_str(&xml2prom::rules::file::json_schema()).expect("the schema is JSON");
     jsonschema::draft202012::new(&schema)
         .unwrap_or_else(|err| panic!("the schema does not compile: {err}"))
 }

@@ -1,6 +1,6 @@
 //! Streamable: which rules the one-pass streaming engine can run, and their plans.
 //!
-//! The streaming engine ([`crate::stream`]) evaluates a subset of XPath 1.0 while reading the
+//! The streaming engine ([`crate::engine::stream`]) evaluates a subset of XPath 1.0 while reading the
 //! document once, in memory that does not grow with the input. This module parses a rule's
 //! queries into that subset, or says why a rule is not streamable (it then runs on the DOM
 //! engine, which stays the reference semantics). The subset:
@@ -15,7 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::rulefile::Prefix;
+use crate::model::names::Prefix;
+use crate::model::number::xpath_number;
 
 /// A resolved name: namespace URI (none for unprefixed names) and local part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,22 +184,6 @@ pub fn compare(value: &str, op: Op, literal: &Literal) -> bool {
             }
         }
     }
-}
-
-/// XPath's `number()` of a string (XPath 1.0 section 4.4): optional XML white space, an
-/// optional `-`, digits with an optional `.`, and, as libxml2 also reads it, an optional exponent
-/// (`1e3`); anything else (`+5`, `inf`, `Infinity`, a no-break space) is NaN. It is sxd-xpath's
-/// own conversion, so both engines agree.
-///
-/// ```
-/// # use xml2prom::streamable::xpath_number;
-/// assert_eq!(xpath_number(" -1.5\n"), -1.5);
-/// assert_eq!(xpath_number("1e3"), 1000.0);
-/// assert!(xpath_number("+5").is_nan());
-/// assert!(xpath_number("Infinity").is_nan());
-/// ```
-pub fn xpath_number(s: &str) -> f64 {
-    sxd_xpath::str_to_num(s)
 }
 
 /// What a field or value reads from a selected element.

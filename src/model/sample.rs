@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::rulefile::MetricName;
+use crate::model::names::MetricName;
 
 /// The Prometheus metric type of a family, as written in `# TYPE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -76,7 +76,7 @@ impl LabelSet {
     /// characters, at most 16 labels, then `... and N more`.
     ///
     /// ```
-    /// # use xml2prom::sample::LabelSet;
+    /// # use xml2prom::model::sample::LabelSet;
     /// let labels = LabelSet::new([("id".to_owned(), "x".repeat(300))]);
     /// assert_eq!(labels.for_message(),
     ///            format!("{{id=\"{}… (100 more characters)\"}}", "x".repeat(200)));
@@ -89,8 +89,11 @@ impl LabelSet {
             .iter()
             .take(MAX_LABELS)
             .map(|(name, value)| {
-                let value = crate::evaluate::shorten_to(value, MAX_VALUE);
-                format!("{}={value:?}", crate::evaluate::shorten_to(name, MAX_VALUE))
+                let value = crate::model::number::shorten_to(value, MAX_VALUE);
+                format!(
+                    "{}={value:?}",
+                    crate::model::number::shorten_to(name, MAX_VALUE)
+                )
             })
             .collect();
         if self.0.len() > MAX_LABELS {

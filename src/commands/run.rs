@@ -16,20 +16,23 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sxd_document::Package;
 
-use crate::compile::{self, CompileError, CompiledRules};
-use crate::diagnostic::{self, Diagnostic, Severity};
-use crate::dom;
-use crate::evaluate::{self, EvalError, Evaluation, RuleSamples};
+use crate::commands::inputs::{self, InputError, OutputClash};
+use crate::commands::lock::{self, LockError, OutputLock};
+use crate::commands::push::{self, PushError, PushTarget};
+use crate::commands::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
+use crate::engine::dom::build;
+use crate::engine::dom::{self, Evaluation};
+use crate::engine::error::{EvalError, RuleSamples};
+use crate::engine::node;
+use crate::engine::skips::SkipReason;
+use crate::engine::stream::StreamEngine;
 use crate::exposition;
-use crate::inputs::{self, InputError, OutputClash};
-use crate::lock::{self, LockError, OutputLock};
+use crate::model::names::LabelName;
+use crate::model::sample::{DuplicateSeries, Families, MetricType, Origin};
 use crate::output::{self, Destination, WriteError};
-use crate::policy::SkipReason;
-use crate::push::{self, PushError, PushTarget};
-use crate::rulefile::{self, LabelName, RuleFileError};
-use crate::sample::{DuplicateSeries, Families, MetricType, Origin};
-use crate::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
-use crate::stream::StreamEngine;
+use crate::rules::compile::{self, CompileError, CompiledRules};
+use crate::rules::diagnostic::{self, Diagnostic, Severity};
+use crate::rules::file::{self, RuleFileError};
 use crate::xml::{self, XmlError, XmlLimits};
 
 /// Which engine evaluates the rules.
@@ -135,7 +138,7 @@ pub enum RulesError {
     /// Problems found when compiling; the file's text and tree are kept to point into it.
     Compile {
         /// The rule file, its text and its tree.
-        file: rulefile::RuleSource,
+        file: file::RuleSource,
         /// Every problem found.
         errors: Vec<CompileError>,
     },
@@ -172,7 +175,7 @@ impl RulesError {
                     code: "too-large",
                     message: format!(
                         "the rule file is larger than {} MiB, the most xml2prom reads",
-                        rulefile::MAX_RULE_FILE_BYTES >> 20
+                        file::MAX_RULE_FILE_BYTES >> 20
                     ),
                     file: path.display().to_string(),
                     position: None,
@@ -438,7 +441,7 @@ const MAX_MESSAGES: usize = 100;
 
 /// A message cut at [`MAX_MESSAGE_CHARS`], with the count of what was left out.
 fn bounded(message: &str) -> String {
-    evaluate::shorten_to(message, MAX_MESSAGE_CHARS)
+    crate::model::number::shorten_to(message, MAX_MESSAGE_CHARS)
 }
 
 /// A byte count for a message: `812 bytes`, `3.5 MiB`.
@@ -462,8 +465,8 @@ pub fn load_rules(
 pub fn load_rules_with_source(
     path: &Path,
     vars: &BTreeMap<String, String>,
-) -> Result<(CompiledRules, rulefile::RuleSource), RulesError> {
-    let loaded = rulefile::load(path).map_err(RulesError::Load)?;
+) -> Result<(CompiledRules, file::RuleSource), RulesError> {
+    let loaded = file::load(path).map_err(RulesError::Load)?;
     match compile::compile_with_vars(loaded.rules, vars) {
         Ok(rules) => Ok((rules, loaded.source)),
         Err(errors) => Err(RulesError::Compile {
@@ -597,14 +600,14 @@ fn evaluate_once(
         None => &mut no_sink,
     };
     let package = match *source {
-        Source::File(path) => dom::load(path, &limits, also),
-        Source::Bytes(bytes) => dom::parse(bytes, &limits, also),
+        Source::File(path) => build::load(path, &limits, also),
+        Source::Bytes(bytes) => build::parse(bytes, &limits, also),
     }
     .map_err(|error| match error {
         XmlError::TooLarge { .. } if dom_limited => too_large(None),
         error => xml_error(error),
     })?;
-    let dom_results = evaluate::evaluate(
+    let dom_results = dom::evaluate(
         rules,
         &dom_rules,
         &package.as_document(),
@@ -1150,7 +1153,7 @@ pub fn produce(
                             *count += result.skips.count(reason);
                         }
                     }
-                    result.samples = evaluate::with_global_labels(result.samples, labels);
+                    result.samples = node::with_global_labels(result.samples, labels);
                     labelled.push(result);
                 }
                 add_results(&mut production.families, rules, labelled, input, warnings)
@@ -1190,7 +1193,7 @@ impl Production {
                         SkipReason::ALL
                             .into_iter()
                             .zip(*counts)
-                            .filter(|(reason, _)| rule.can_skip(*reason))
+                            .filter(|(reason, _)| crate::engine::skips::can_skip(rule, *reason))
                             .map(|(reason, count)| {
                                 (
                                     rule.id.clone(),
@@ -1281,7 +1284,7 @@ mod tests {
     use super::*;
 
     fn rules(yaml: &str) -> CompiledRules {
-        let file = rulefile::parse(yaml).expect("valid YAML");
+        let file = file::parse(yaml).expect("valid YAML");
         compile::compile(file).expect("valid rules")
     }
 

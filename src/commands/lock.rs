@@ -30,7 +30,7 @@ const RETRY: Duration = Duration::from_millis(50);
 ///
 /// ```
 /// # use std::path::Path;
-/// # use xml2prom::lock::lock_file_for_output;
+/// # use xml2prom::commands::lock::lock_file_for_output;
 /// assert_eq!(lock_file_for_output(Path::new("/srv/textfile/store.prom")),
 ///            Path::new("/srv/textfile/.store.prom.lock"));
 /// assert_eq!(lock_file_for_output(Path::new("store.prom")), Path::new(".store.prom.lock"));

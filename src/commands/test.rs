@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::compile::CompiledRules;
-use crate::exposition::format_value;
-use crate::run::{self, Engine};
+use crate::commands::run::{self, Engine};
+use crate::model::number::format_value;
+use crate::rules::compile::CompiledRules;
 use crate::xml::XmlLimits;
 
 /// A test file as written.
@@ -379,7 +379,7 @@ pub fn parse(text: &str) -> Result<BTreeMap<Series, f64>, String> {
         let line = line.trim();
         if line.is_empty()
             || line.starts_with('#')
-            || line.starts_with(crate::compile::SELF_METRICS_PREFIX)
+            || line.starts_with(crate::rules::compile::SELF_METRICS_PREFIX)
         {
             continue;
         }
@@ -441,7 +441,7 @@ fn parse_line(line: &str) -> Result<(Series, f64), String> {
         }
     }
     let value_text = rest.trim();
-    let value = crate::value::parse_number(value_text)
+    let value = crate::model::number::parse_number(value_text)
         .ok_or_else(|| format!("`{value_text}` is not a sample value (no timestamps)"))?;
     labels.sort();
     Ok(((name.to_owned(), labels), value))

@@ -21,11 +21,11 @@ use minijinja::Value;
 use minijinja::value::Object;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use crate::compile::{CompiledRule, CompiledRules, Reduce, Shape};
-use crate::diagnostic::FieldPath;
-use crate::labels::{self, TemplateId};
-use crate::policy::OnMissing;
-use crate::sample::MetricType;
+use crate::model::sample::MetricType;
+use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
+use crate::rules::diagnostic::FieldPath;
+use crate::rules::policy::OnMissing;
+use crate::rules::templates::{self, TemplateId};
 
 /// Every lint, by code, as `check` prints it and `allow_lints:` names it.
 pub const CODES: &[&str] = &[
@@ -709,7 +709,7 @@ struct TemplateUse {
 
 impl TemplateUse {
     fn of(
-        templates: &labels::Templates,
+        templates: &templates::Templates,
         id: &TemplateId,
         field_names: &[&str],
         can_be_empty: &[&str],
@@ -782,7 +782,7 @@ enum Absent {
 /// the empty string or left undefined; returns the result (an error when the template refuses
 /// such values) and the names the render looked up.
 fn render_recording(
-    templates: &labels::Templates,
+    templates: &templates::Templates,
     id: &TemplateId,
     fields: &[&str],
     absent: &[&str],
@@ -798,7 +798,7 @@ fn render_recording(
         .collect();
     values.insert(
         "input".to_owned(),
-        labels::input_value(Path::new("/srv/app/store.xml")),
+        templates::input_value(Path::new("/srv/app/store.xml")),
     );
     let context = Value::from_object(RecordingContext {
         values,
@@ -881,8 +881,8 @@ mod tests {
 
     fn lints_of(metrics: &str) -> Vec<(String, &'static str)> {
         let yaml = format!("version: 1\nmetrics:\n{metrics}");
-        let file = crate::rulefile::parse(&yaml).expect("valid YAML");
-        let rules = crate::compile::compile(file).expect("valid rules");
+        let file = crate::rules::file::parse(&yaml).expect("valid YAML");
+        let rules = crate::rules::compile::compile(file).expect("valid rules");
         lint(&rules)
             .into_iter()
             .map(|l| (l.path.to_string(), l.code))
@@ -1038,7 +1038,7 @@ mod tests {
     fn unit_lints_say_what_to_write() {
         let yaml = "version: 1\nmetrics:\n  - { name: net_bits_per_second, help: h, type: gauge, \
                     value: '1' }\n  - { name: job_s, help: h, type: gauge, value: '1' }\n";
-        let rules = crate::compile::compile(crate::rulefile::parse(yaml).expect("YAML"))
+        let rules = crate::rules::compile::compile(crate::rules::file::parse(yaml).expect("YAML"))
             .expect("valid rules");
         let lints = lint(&rules);
         assert_eq!(
@@ -1071,7 +1071,7 @@ mod tests {
     fn top_level_labels_are_linted_once() {
         let yaml = "version: 1\nlabels: { siteName: a, le: b }\nmetrics:\n  - { name: store_rows, \
                     help: h, type: gauge, value: '1' }\n";
-        let rules = crate::compile::compile(crate::rulefile::parse(yaml).expect("YAML"))
+        let rules = crate::rules::compile::compile(crate::rules::file::parse(yaml).expect("YAML"))
             .expect("valid rules");
         let lints: Vec<_> = lint(&rules)
             .into_iter()
@@ -1143,7 +1143,7 @@ mod tests {
             [("metrics[0].labels.ab".to_owned(), "label-can-be-empty")]
         );
         let yaml = format!("version: 1\nmetrics:\n{yaml}");
-        let rules = crate::compile::compile(crate::rulefile::parse(&yaml).expect("YAML"))
+        let rules = crate::rules::compile::compile(crate::rules::file::parse(&yaml).expect("YAML"))
             .expect("valid rules");
         assert!(
             lint(&rules)[0]
@@ -1192,7 +1192,7 @@ mod tests {
     fn an_unknown_lint_is_refused_with_the_known_ones() {
         let yaml = "version: 1\nmetrics:\n  - { name: store_reads, help: h, type: counter, \
                     value: '1', allow_lints: [unused-fields] }\n";
-        let (message, position) = crate::rulefile::parse(yaml).expect_err("unknown lint");
+        let (message, position) = crate::rules::file::parse(yaml).expect_err("unknown lint");
         assert!(
             message.starts_with(
                 "metrics[0].allow_lints[0]: `unused-fields` is not a lint; the lints are \
@@ -1218,8 +1218,9 @@ mod tests {
                 "version: 1\nmetrics:\n{}",
                 label_rule("string(@f)", template)
             );
-            let rules = crate::compile::compile(crate::rulefile::parse(&yaml).expect("YAML"))
-                .expect("valid rules");
+            let rules =
+                crate::rules::compile::compile(crate::rules::file::parse(&yaml).expect("YAML"))
+                    .expect("valid rules");
             lint(&rules)[0].help.clone().unwrap_or_default()
         };
         assert!(

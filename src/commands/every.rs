@@ -1,6 +1,6 @@
 //! Schedule: `run --every PERIOD`, one run per tick for as long as the process lives.
 //!
-//! The rule file is compiled once, then [`crate::run::run_with_rules`] runs at a fixed cadence:
+//! The rule file is compiled once, then [`crate::commands::run::run_with_rules`] runs at a fixed cadence:
 //! tick `n` is due at `start + n * PERIOD`. A run that takes longer than the period makes the
 //! next one start right after it, never two at once and never a burst to catch up on the ticks
 //! missed. Each run still takes the output's lock, so a cron job or a second loop on the same
@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::compile::CompiledRules;
-use crate::run::{self, RunConfig, RunError};
+use crate::commands::run::{self, RunConfig, RunError};
+use crate::rules::compile::CompiledRules;
 
 /// The shortest `--every`: a shorter period would mostly measure xml2prom itself.
 pub const MIN_PERIOD: Duration = Duration::from_secs(1);

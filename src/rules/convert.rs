@@ -1,7 +1,7 @@
 //! Convert: the `convert:` block of a rule, from a value's text to a number.
 //!
 //! A rule's `value` query gives text; without `convert:` that text must be a number as Prometheus
-//! writes it ([`crate::value::parse_number`]). A `convert:` block turns other text into a number
+//! writes it ([`crate::model::number::parse_number`]). A `convert:` block turns other text into a number
 //! in a fixed order of optional steps:
 //!
 //! 1. `regex`: the text must match; the group named `value` (else group 1, else the whole match)
@@ -29,9 +29,9 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::evaluate::shorten;
-use crate::exposition::format_value;
-use crate::value::parse_number;
+use crate::model::number::format_value;
+use crate::model::number::parse_number;
+use crate::model::number::shorten;
 
 /// Largest compiled size of a `convert.regex`, in bytes. The `regex` crate matches in time linear
 /// in the text, but a short pattern with nested counted repetitions (`(a{1000}){1000}`) can
@@ -44,7 +44,7 @@ const MAX_REGEX_NESTING: u32 = 64;
 /// The `convert:` block of a rule, checked as it is read.
 ///
 /// ```
-/// # use xml2prom::convert::Convert;
+/// # use xml2prom::rules::convert::Convert;
 /// let convert: Convert = serde_yaml::from_str("{regex: '^([0-9.]+) Mbps$', scale: 1000000}")
 ///     .map_err(|e| e.to_string())?;
 /// assert_eq!(convert.apply("95 Mbps"), Ok(95_000_000.0));

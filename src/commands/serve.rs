@@ -28,12 +28,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::compile::CompiledRules;
+use crate::commands::inputs;
+use crate::commands::run::{self, Engine, EngineConfig, RunError};
 use crate::exposition;
-use crate::inputs;
-use crate::rulefile::{LabelName, MetricName};
-use crate::run::{self, Engine, EngineConfig, RunError};
-use crate::sample::{Families, LabelSet, MetricType, Origin, Sample, SampleValue};
+use crate::model::names::{LabelName, MetricName};
+use crate::model::sample::{Families, LabelSet, MetricType, Origin, Sample, SampleValue};
+use crate::rules::compile::CompiledRules;
 use crate::xml::XmlLimits;
 
 /// Everything `serve` needs, checked.
@@ -477,7 +477,7 @@ impl Evaluator {
         let _ = writeln!(
             page,
             "<p>Version {}. Inputs: {}.</p>",
-            escape_html(crate::cli::VERSION),
+            escape_html(crate::VERSION),
             escape_html(&inputs.join(", "))
         );
         page.push_str(

@@ -4,20 +4,19 @@
 //! read: which keys a rule's shape needs or forbids, namespace prefixes used in queries,
 //! variables used in templates, buckets and quantiles, and rules that share a metric family.
 //! Every problem is collected, so a user sees all of them in one run. Templates are registered
-//! once in one minijinja environment and rendered many times by [`crate::labels`].
+//! once in one minijinja environment and rendered many times by [`crate::rules::templates`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::convert::Convert;
-use crate::diagnostic::FieldPath;
-use crate::labels::{self, TemplateId};
-use crate::policy::{OnDuplicate, OnEmpty, OnMissing, Policies};
-use crate::rulefile::{
-    Aggregation, FieldName, LabelName, MetricName, Prefix, Rule, RuleFile, Template, XPathQuery,
-};
-use crate::sample::MetricType;
-use crate::streamable::{self, StreamPlan};
+use crate::model::names::{FieldName, LabelName, MetricName, Prefix};
+use crate::model::sample::MetricType;
+use crate::rules::convert::Convert;
+use crate::rules::diagnostic::FieldPath;
+use crate::rules::file::{Aggregation, Rule, RuleFile, Template, XPathQuery};
+use crate::rules::plan::{self, StreamPlan};
+use crate::rules::policy::{OnDuplicate, OnEmpty, OnMissing, Policies};
+use crate::rules::templates::{self, TemplateId};
 
 /// The rules of one file, checked and ready to evaluate.
 #[derive(Debug)]
@@ -29,7 +28,7 @@ pub struct CompiledRules {
     /// The rules, in file order.
     pub rules: Vec<CompiledRule>,
     /// The template environment holding every label template.
-    pub templates: labels::Templates,
+    pub templates: templates::Templates,
 }
 
 /// One rule, ready to evaluate.
@@ -56,7 +55,7 @@ pub struct CompiledRule {
     /// How the streaming engine runs the rule, or why it cannot.
     pub stream: Result<StreamPlan, String>,
     /// The lints `check` does not report for this rule (`allow_lints:`).
-    pub allow_lints: Vec<crate::lints::LintCode>,
+    pub allow_lints: Vec<crate::rules::lints::LintCode>,
 }
 
 /// How a node's value becomes the number the rule observes.
@@ -80,26 +79,6 @@ impl CompiledRule {
                 .get(index)
                 .map_or(("", ""), |(name, query)| (name.as_str(), query.text())),
             Shape::Document { .. } => ("", ""),
-        }
-    }
-
-    /// Whether the rule's policies can leave a node out for this reason.
-    pub fn can_skip(&self, reason: crate::policy::SkipReason) -> bool {
-        use crate::policy::{OnInvalid, SkipReason};
-        match reason {
-            SkipReason::Missing => self.policies.on_missing == OnMissing::Skip,
-            SkipReason::Invalid => self.policies.on_invalid == OnInvalid::Skip,
-            SkipReason::Duplicate => matches!(
-                &self.shape,
-                Shape::Nodes {
-                    reduce: Reduce::Each(OnDuplicate::First | OnDuplicate::Last)
-                        | Reduce::States {
-                            on_duplicate: OnDuplicate::First | OnDuplicate::Last,
-                            ..
-                        },
-                    ..
-                }
-            ),
         }
     }
 
@@ -364,7 +343,7 @@ pub fn compile_with_vars(
     vars: &BTreeMap<String, String>,
 ) -> Result<CompiledRules, Vec<CompileError>> {
     let mut errors = Vec::new();
-    let mut templates = labels::Templates::with_vars(vars);
+    let mut templates = templates::Templates::with_vars(vars);
     let root = FieldPath::root();
     let declared: Vec<String> = file
         .namespaces
@@ -446,7 +425,7 @@ fn compile_rule(
     namespaces: &BTreeMap<Prefix, String>,
     declared: &[String],
     global_names: &BTreeSet<&str>,
-    templates: &mut labels::Templates,
+    templates: &mut templates::Templates,
     errors: &mut Vec<CompileError>,
 ) -> Option<CompiledRule> {
     let kind = rule.kind;
@@ -750,13 +729,13 @@ fn compile_rule(
         (None, None) => return None,
     };
     let stream = match &shape {
-        Shape::Document { value, .. } => streamable::plan_document(value.text(), namespaces),
+        Shape::Document { value, .. } => plan::plan_document(value.text(), namespaces),
         Shape::Nodes {
             select,
             fields,
             value,
             ..
-        } => streamable::plan_nodes(
+        } => plan::plan_nodes(
             select.text(),
             fields
                 .iter()
@@ -1004,7 +983,7 @@ fn check_bounds(bounds: &[f64], kind: MetricType) -> Vec<String> {
         if !b.is_finite() {
             problems.push(format!(
                 "{what} {i} is {}; give finite numbers{}",
-                crate::exposition::format_value(b),
+                crate::model::number::format_value(b),
                 if kind == MetricType::Histogram {
                     " (the +Inf bucket is always added)"
                 } else {
@@ -1029,7 +1008,7 @@ fn check_bounds(bounds: &[f64], kind: MetricType) -> Vec<String> {
 
 /// Registers a template and checks its variables; returns its id or records the error.
 fn register(
-    templates: &mut labels::Templates,
+    templates: &mut templates::Templates,
     path: &FieldPath,
     template: &Template,
     fields: &[&str],
@@ -1178,7 +1157,7 @@ mod tests {
     use super::*;
 
     fn errors(yaml: &str) -> Vec<String> {
-        let file = crate::rulefile::parse(yaml).expect("the YAML itself is valid");
+        let file = crate::rules::file::parse(yaml).expect("the YAML itself is valid");
         match compile(file) {
             Ok(_) => Vec::new(),
             Err(errors) => errors.iter().map(ToString::to_string).collect(),
@@ -1203,7 +1182,7 @@ mod tests {
             "    type: gauge\n    select: /store/row\n    fields: { kind: '@kind' }\n    \
              labels: { kind: '{{ kind }}' }\n    aggregate: count\n",
         );
-        let file = crate::rulefile::parse(&yaml).expect("valid");
+        let file = crate::rules::file::parse(&yaml).expect("valid");
         let compiled = compile(file).expect("compiles");
         assert_eq!(compiled.rules.len(), 1);
         assert!(matches!(
@@ -1220,7 +1199,7 @@ mod tests {
         let yaml = "version: 1\nlabels: { site: '{{ vars.site }}' }\nmetrics:\n  - name: m\n    \
                     help: h\n    type: gauge\n    value: '1'\n    labels: { team: '{{ vars.team }}' }\n";
         let compile_with = |vars: &[(&str, &str)]| {
-            let file = crate::rulefile::parse(yaml).expect("valid");
+            let file = crate::rules::file::parse(yaml).expect("valid");
             let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
             compile_with_vars(file, &vars.collect())
         };

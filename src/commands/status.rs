@@ -20,9 +20,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::policy::SkipReason;
-use crate::rulefile::MetricName;
-use crate::sample::{Families, LabelSet, MetricType, Origin, Sample, SampleValue};
+use crate::engine::skips::SkipReason;
+use crate::model::names::MetricName;
+use crate::model::sample::{Families, LabelSet, MetricType, Origin, Sample, SampleValue};
 
 /// One of xml2prom's own gauges: its name and HELP text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

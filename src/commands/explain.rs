@@ -15,14 +15,17 @@ use serde::Serialize;
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
-use crate::compile::{CompiledRule, CompiledRules, Shape};
-use crate::dom::{self, first_in_document_order, sort_in_document_order};
-use crate::evaluate::{self, location_path, render_labels, shorten};
-use crate::exposition::format_value;
-use crate::labels;
-use crate::policy::{self, Outcome, Reading};
-use crate::rulefile::XPathQuery;
-use crate::run::{self, Engine, RunError};
+use crate::commands::run::{self, Engine, RunError};
+use crate::engine::dom::build::{self, first_in_document_order, sort_in_document_order};
+use crate::engine::dom::location_path;
+use crate::engine::error::{EvalError, EvalErrorKind};
+use crate::engine::node::render_labels;
+use crate::engine::node::{self, Outcome, Reading};
+use crate::model::number::format_value;
+use crate::model::number::shorten;
+use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
+use crate::rules::file::XPathQuery;
+use crate::rules::templates;
 use crate::xml::{self, XmlLimits};
 
 /// How `explain` prints.
@@ -103,15 +106,15 @@ pub fn explain(
         source,
     };
     let bytes = xml::read(input, limits).map_err(xml_error)?;
-    let package = dom::parse(&bytes, limits, &mut xml::NoSink).map_err(xml_error)?;
+    let package = build::parse(&bytes, limits, &mut xml::NoSink).map_err(xml_error)?;
     let document = package.as_document();
     let mut context = Context::new();
     for (prefix, uri) in &rules.namespaces {
         context.set_namespace(prefix, uri);
     }
-    let input_value = labels::input_value(input);
+    let input_value = templates::input_value(input);
     let global =
-        evaluate::render_global_labels(rules, &input_value).map_err(|source| RunError::Eval {
+        node::render_global_labels(rules, &input_value).map_err(|source| RunError::Eval {
             input: input.to_owned(),
             source,
         })?;
@@ -241,7 +244,7 @@ fn node_view<'d>(
     for (index, (name, query)) in fields.iter().enumerate() {
         let text = text_at(query, context, node, true)?;
         view.fields.push((name.as_str().to_owned(), text.clone()));
-        match settle(rule, policy::field(rule, index, text)) {
+        match settle(rule, node::field(rule, index, text)) {
             Ok(text) => texts.push(text),
             Err(why) => {
                 view.outcome = Some(why);
@@ -258,11 +261,11 @@ fn node_view<'d>(
         Some(text) => Reading::Text(text),
         None => Reading::Missing,
     };
-    match settle(rule, policy::value(rule, reading)) {
+    match settle(rule, node::value(rule, reading)) {
         Ok(number) => {
             view.value = Some(match (number, &rule.value) {
                 (None, _) => "counted".to_owned(),
-                (Some(n), crate::compile::ValueSpec::States(states)) => {
+                (Some(n), crate::rules::compile::ValueSpec::States(states)) => {
                     format!(
                         "state {}",
                         states.get(n as usize).cloned().unwrap_or_default()
@@ -276,7 +279,7 @@ fn node_view<'d>(
             return Ok(view);
         }
     }
-    let context = labels::context(
+    let context = templates::context(
         fields
             .iter()
             .map(|(name, _)| name.as_str())
@@ -286,7 +289,7 @@ fn node_view<'d>(
     match render_labels(&rules.templates, &rule.labels, &context) {
         Ok(labels) => {
             let all = labels.into_iter().chain(global.iter().cloned());
-            view.labels = Some(crate::sample::LabelSet::new(all).to_string());
+            view.labels = Some(crate::model::sample::LabelSet::new(all).to_string());
         }
         Err(kind) => view.outcome = Some(format!("fails the run: {}", fail_text(rule, kind))),
     }
@@ -303,8 +306,8 @@ fn settle<T>(rule: &CompiledRule, outcome: Outcome<T>) -> Result<T, String> {
 }
 
 /// An evaluation error's message without the rule and node, which the view shows already.
-fn fail_text(rule: &CompiledRule, kind: evaluate::EvalErrorKind) -> String {
-    let error = evaluate::EvalError {
+fn fail_text(rule: &CompiledRule, kind: EvalErrorKind) -> String {
+    let error = EvalError {
         rule: rule.id.clone(),
         metric: rule.name.as_str().to_owned(),
         node: None,

@@ -70,7 +70,7 @@ fn as_pattern(arg: &Path) -> Option<&str> {
 ///
 /// ```
 /// # use std::path::Path;
-/// # use xml2prom::inputs::check_pattern;
+/// # use xml2prom::commands::inputs::check_pattern;
 /// assert!(check_pattern(Path::new("stores/*.xml")).is_ok());
 /// assert!(check_pattern(Path::new("stores/[ab.xml")).is_err());
 /// ```
@@ -152,7 +152,7 @@ pub struct OutputClash {
 ///
 /// ```
 /// # use std::path::{Path, PathBuf};
-/// # use xml2prom::inputs::outputs_in;
+/// # use xml2prom::commands::inputs::outputs_in;
 /// let inputs = [PathBuf::from("/srv/a/store.xml"), PathBuf::from("b/shop.v2.xml")];
 /// let outputs = outputs_in(Path::new("/tmp/out"), &inputs).map_err(|e| format!("{e:?}"))?;
 /// assert_eq!(outputs, [Path::new("/tmp/out/store.prom"), Path::new("/tmp/out/shop.v2.prom")]);

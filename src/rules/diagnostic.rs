@@ -3,7 +3,7 @@
 //! Errors found while serde_yaml reads the rule file come with a byte offset, which
 //! [`position_at_index`] turns into a [`Position`]. Errors found later (cross-rule checks,
 //! namespace prefixes, template variables) only know the [`FieldPath`] of the offending value, such
-//! as `metrics[1].labels.kind`; the rule file's one parse ([`crate::yaml::Document`]) finds where
+//! as `metrics[1].labels.kind`; the rule file's one parse ([`crate::rules::yaml::Document`]) finds where
 //! that value sits. A [`Diagnostic`] then goes to [`render`], which prints it the way rustc does:
 //! `file:line:col`, the source line and a caret under the column. [`shorten`] keeps a message
 //! that quotes a huge value (a 5 MB regex) to a few hundred characters.
@@ -106,11 +106,11 @@ pub struct Position {
 const BYTE_ORDER_MARK: char = '\u{feff}';
 
 /// Finds the position of the value at `path` in the YAML `source`, parsing it; see
-/// [`crate::yaml::Document::locate`], which the loader uses on its one parse of a rule file.
+/// [`crate::rules::yaml::Document::locate`], which the loader uses on its one parse of a rule file.
 ///
 /// Returns `None` if the path does not exist or `source` does not parse.
 pub fn locate(source: &str, path: &FieldPath, key_position: bool) -> Option<Position> {
-    crate::yaml::Document::parse(source)
+    crate::rules::yaml::Document::parse(source)
         .ok()?
         .locate(source, path, key_position)
 }

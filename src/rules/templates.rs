@@ -90,11 +90,11 @@ impl Templates {
     pub fn add(&mut self, name: String, source: &str) -> Result<(TemplateId, Vec<String>), String> {
         self.env
             .add_template_owned(name.clone(), source.to_owned())
-            .map_err(|err| crate::rulefile::template_error(&err))?;
+            .map_err(|err| crate::rules::file::template_error(&err))?;
         let template = self
             .env
             .get_template(&name)
-            .map_err(|err| crate::rulefile::template_error(&err))?;
+            .map_err(|err| crate::rules::file::template_error(&err))?;
         let mut variables: Vec<String> = template.undeclared_variables(true).into_iter().collect();
         variables.sort();
         if let Some(variable) = plain_variable(source) {
@@ -125,10 +125,10 @@ impl Templates {
         let template = self
             .env
             .get_template(id.as_str())
-            .map_err(|err| crate::rulefile::template_error(&err))?;
+            .map_err(|err| crate::rules::file::template_error(&err))?;
         template
             .render(context)
-            .map_err(|err| crate::rulefile::template_error(&err))
+            .map_err(|err| crate::rules::file::template_error(&err))
     }
 }
 

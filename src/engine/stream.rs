@@ -16,16 +16,18 @@ use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
 
-use crate::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
-use crate::compile::{CompiledRule, CompiledRules, Shape};
-use crate::evaluate::{EvalError, EvalErrorKind, RuleSamples, render_labels, with_global_labels};
-use crate::labels;
-use crate::policy::{self, Outcome, Reading, Skip, Skips};
-use crate::sample::{LabelSet, Sample, SampleValue};
-use crate::streamable::{
+use crate::engine::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
+use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
+use crate::engine::node::{self, Outcome, Reading};
+use crate::engine::node::{render_labels, with_global_labels};
+use crate::engine::skips::{Skip, Skips};
+use crate::model::number::xpath_number;
+use crate::model::sample::{LabelSet, Sample, SampleValue};
+use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
+use crate::rules::plan::{
     Axis, DocumentValue, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan,
-    xpath_number,
 };
+use crate::rules::templates;
 use crate::xml;
 
 /// Evaluates the streamable rules of a file while a scan reads the document.
@@ -198,7 +200,8 @@ impl<'r> StreamEngine<'r> {
                         value: value.as_ref(),
                         keeps_paths: matches!(
                             reduce,
-                            crate::compile::Reduce::Each(_) | crate::compile::Reduce::States { .. }
+                            crate::rules::compile::Reduce::Each(_)
+                                | crate::rules::compile::Reduce::States { .. }
                         ),
                         accumulator: Accumulator::new(&reduce),
                         labels: LabelCache::default(),
@@ -240,7 +243,7 @@ impl<'r> StreamEngine<'r> {
         states.iter_mut().for_each(|s| *s = 1);
         StreamEngine {
             rules,
-            input: labels::input_value(input),
+            input: templates::input_value(input),
             paths,
             states,
             frames: Vec::new(),
@@ -258,7 +261,7 @@ impl<'r> StreamEngine<'r> {
     /// rule (in file order) that failed, as the DOM engine would report it.
     pub fn finish(mut self) -> Result<Vec<RuleSamples>, EvalError> {
         self.flush();
-        let global = crate::evaluate::render_global_labels(self.rules, &self.input)?;
+        let global = crate::engine::node::render_global_labels(self.rules, &self.input)?;
         let mut out = Vec::new();
         let mut first_error: Option<(usize, EvalError)> = None;
         for slot in self.slots {
@@ -273,14 +276,14 @@ impl<'r> StreamEngine<'r> {
             }
             let samples = match slot.kind {
                 SlotKind::Nodes { accumulator, .. } if accumulator.is_empty() => {
-                    crate::evaluate::empty_sample(slot.rule, &self.rules.templates, &self.input)
+                    crate::engine::node::empty_sample(slot.rule, &self.rules.templates, &self.input)
                         .map_err(|kind| error(slot.rule, None, kind))?
                         .into_iter()
                         .collect()
                 }
                 SlotKind::Nodes { accumulator, .. } => accumulator.finish(),
                 SlotKind::Count { total, .. } | SlotKind::Sum { total, .. } => {
-                    let context = labels::context([], &self.input);
+                    let context = templates::context([], &self.input);
                     let labels = render_labels(&self.rules.templates, &slot.rule.labels, &context)
                         .map_err(|kind| error(slot.rule, None, kind))?;
                     vec![Sample {
@@ -400,7 +403,7 @@ impl<'r> StreamEngine<'r> {
                 for (i, query) in fields.iter().enumerate() {
                     let text = match read(query) {
                         Some(text) => Outcome::Use(text),
-                        None => match policy::field(rule, i, None) {
+                        None => match node::field(rule, i, None) {
                             // `on_missing: zero`: the empty string.
                             Outcome::Use(_) => Outcome::Use(""),
                             Outcome::Skip(skip) => Outcome::Skip(skip),
@@ -430,7 +433,7 @@ impl<'r> StreamEngine<'r> {
                             Some(text) => Reading::Text(text),
                             None => Reading::Missing,
                         };
-                        match policy::value(rule, reading) {
+                        match node::value(rule, reading) {
                             Outcome::Use(number) => Ok(Some(number)),
                             Outcome::Skip(skip) => {
                                 skips.add(skip, || location(frames));
@@ -541,7 +544,7 @@ impl<'r> StreamEngine<'r> {
 #[allow(clippy::too_many_arguments)]
 fn observe_node(
     rule: &CompiledRule,
-    templates: &labels::Templates,
+    templates: &templates::Templates,
     input: &minijinja::Value,
     accumulator: &mut Accumulator<Option<String>>,
     cache: &mut LabelCache,
@@ -557,7 +560,7 @@ fn observe_node(
             let Shape::Nodes { fields, .. } = &rule.shape else {
                 return Ok(());
             };
-            let context = labels::context(
+            let context = templates::context(
                 fields
                     .iter()
                     .map(|(name, _)| name.as_str())
@@ -574,7 +577,7 @@ fn observe_node(
     match accumulator.observe_group(group, number, location) {
         Ok(Observed::Added) => Ok(()),
         Ok(Observed::Dropped(dropped)) => {
-            let skip = crate::evaluate::duplicate_skip(rule, accumulator.labels(group));
+            let skip = crate::engine::node::duplicate_skip(rule, accumulator.labels(group));
             skips.add(skip, || dropped.unwrap_or_default());
             Ok(())
         }
@@ -1221,7 +1224,7 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
     let rule = slot.rule;
     let mut texts = Vec::with_capacity(fields.len());
     for (index, query) in fields.iter().enumerate() {
-        match policy::field(rule, index, read(query)) {
+        match node::field(rule, index, read(query)) {
             Outcome::Use(text) => texts.push(text),
             Outcome::Skip(skip) => return Observation::Skipped(skip, at()),
             Outcome::Fail(kind) => return Observation::Failed(error(rule, Some(at()), kind)),
@@ -1232,7 +1235,7 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
         Some(text) => Reading::Text(text),
         None => Reading::Missing,
     };
-    let number = match policy::value(rule, reading) {
+    let number = match node::value(rule, reading) {
         Outcome::Use(number) => number,
         Outcome::Skip(skip) => return Observation::Skipped(skip, at()),
         Outcome::Fail(kind) => return Observation::Failed(error(rule, Some(at()), kind)),
@@ -1339,7 +1342,7 @@ mod tests {
     #[test]
     fn the_label_cache_tells_field_values_apart_and_finds_them_borrowed() {
         let mut accumulator: Accumulator<Option<String>> = Accumulator::new(
-            &crate::compile::Reduce::Each(crate::policy::OnDuplicate::Error),
+            &crate::rules::compile::Reduce::Each(crate::rules::policy::OnDuplicate::Error),
         );
         let mut group = |n: usize| accumulator.group(&LabelSet::new([("n".into(), n.to_string())]));
         let mut cache = LabelCache::default();

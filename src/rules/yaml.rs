@@ -24,7 +24,7 @@ use serde::de::{self, DeserializeSeed, Unexpected, Visitor};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use crate::diagnostic::{FieldPath, PathSegment, Position, position_at_index};
+use crate::rules::diagnostic::{FieldPath, PathSegment, Position, position_at_index};
 
 /// Deepest nesting of collections (sequences and mappings) accepted in a rule file.
 pub const MAX_DEPTH: usize = 64;
@@ -580,7 +580,7 @@ impl de::Error for Error {
         // serde's own wording, then a hint.
         let message = <de::value::Error as de::Error>::unknown_field(field, expected).to_string();
         let mut error = Error::new(message);
-        error.help = crate::rulefile::unknown_key_help(field, expected);
+        error.help = crate::rules::file::unknown_key_help(field, expected);
         error.unknown_key = true;
         error
     }

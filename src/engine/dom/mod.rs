@@ -1,8 +1,8 @@
-//! Evaluate: compiled rules and a document built by [`crate::dom`] to samples (the DOM engine).
+//! The DOM engine: compiled rules and a document built by [`build`] to samples.
 //!
 //! Each rule's `select` is evaluated once against the document; its fields and value are then
 //! evaluated per selected node, its labels rendered once per distinct field values, and the
-//! observations grouped by [`crate::aggregate`]. Nodes are visited in document order, so
+//! observations grouped by [`crate::engine::aggregate`]. Nodes are visited in document order, so
 //! messages about a node are the same on every run.
 //!
 //! sxd-xpath is the reference semantics, and evaluates every query [`Evaluation::XPath`] asks
@@ -15,6 +15,8 @@
 //! construct. Fields `@name`, `string(@name)`, `text()` and `name/text()` of other rules are
 //! read directly too.
 
+pub mod build;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
@@ -25,139 +27,28 @@ use sxd_document::dom::{self, Document, Element};
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
-use crate::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
-use crate::compile::{CompiledRule, CompiledRules, Reduce, Shape};
-use crate::dom::{first_in_document_order, sort_in_document_order};
-use crate::labels::{self, TemplateId};
-use crate::policy::{self, OnEmpty, Outcome, Reading, Skip, SkipReason, Skips};
-use crate::rulefile::{LabelName, XPathQuery};
-use crate::sample::{LabelSet, Sample, SampleValue};
-use crate::streamable::{
+use self::build::{first_in_document_order, sort_in_document_order};
+use crate::engine::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
+use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
+use crate::engine::node::{
+    self, Outcome, Reading, duplicate_skip, empty_sample, render_global_labels, render_labels,
+    with_global_labels,
+};
+use crate::engine::skips::Skips;
+use crate::model::number::shorten;
+use crate::model::sample::{LabelSet, Sample, SampleValue};
+use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
+use crate::rules::file::XPathQuery;
+use crate::rules::plan::{
     Axis, DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
     ReadQuery, Reader, Step, StreamPlan, compare,
 };
-
-/// The samples one rule gave for one input.
-#[derive(Debug)]
-pub struct RuleSamples {
-    /// Index of the rule in [`CompiledRules::rules`].
-    pub rule: usize,
-    /// Its samples, top-level labels included.
-    pub samples: Vec<Sample>,
-    /// The nodes it left out, by its policies.
-    pub skips: Skips,
-}
-
-/// Why a rule could not be evaluated against a document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EvalError {
-    /// The rule, e.g. `metrics[2]`.
-    pub rule: String,
-    /// The rule's metric name.
-    pub metric: String,
-    /// The node being evaluated, as a location path, when there is one.
-    pub node: Option<String>,
-    /// What went wrong (boxed: errors are rare, results are common).
-    pub kind: Box<EvalErrorKind>,
-}
-
-/// What went wrong; each variant says when it happens.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EvalErrorKind {
-    /// sxd-xpath failed to run a query (unknown function, unknown variable, wrong argument).
-    XPath {
-        /// The rule field holding the query (`select`, `value`, `fields.kind`).
-        field: String,
-        /// The query.
-        query: String,
-        /// sxd-xpath's message.
-        message: String,
-    },
-    /// `select` gave a number, string or boolean instead of nodes.
-    SelectNotNodes {
-        /// The query.
-        query: String,
-        /// What it gave.
-        got: String,
-    },
-    /// A query selected no node where a value is needed.
-    Missing {
-        /// The rule field holding the query (`value`, `fields.kind`).
-        field: String,
-        /// The query.
-        query: String,
-    },
-    /// The value text does not give a number (or, in a state set, a state).
-    Invalid {
-        /// The query.
-        query: String,
-        /// The text, shortened.
-        text: String,
-        /// Why, a phrase completing "which ...".
-        why: String,
-    },
-    /// A label template failed to render.
-    Template {
-        /// The label.
-        label: String,
-        /// minijinja's message.
-        message: String,
-    },
-    /// Two nodes gave the same label set in a rule without `aggregate`.
-    Duplicate {
-        /// The label set.
-        labels: LabelSet,
-        /// The other node.
-        first: String,
-    },
-}
-
-impl fmt::Display for EvalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rule {} ({})", self.rule, self.metric)?;
-        if let Some(node) = &self.node {
-            write!(f, " at {node}")?;
-        }
-        f.write_str(": ")?;
-        match self.kind.as_ref() {
-            EvalErrorKind::XPath {
-                field,
-                query,
-                message,
-            } => write!(f, "`{field}: {query}` failed: {message}"),
-            EvalErrorKind::SelectNotNodes { query, got } => write!(
-                f,
-                "`select: {query}` gave {got}, not nodes; select elements or attributes, \
-                 e.g. `/store/row`"
-            ),
-            EvalErrorKind::Missing { field, query } => write!(
-                f,
-                "`{field}: {query}` selected nothing; fix the store, set `on_missing: skip` or \
-                 `on_missing: zero` on the rule, or filter such nodes out in `select`"
-            ),
-            EvalErrorKind::Invalid { query, text, why } => {
-                write!(f, "`value: {query}` gave {text:?}, which {why}")
-            }
-            EvalErrorKind::Template { label, message } => {
-                write!(f, "the template of label `{label}` failed: {message}")
-            }
-            EvalErrorKind::Duplicate { labels, first } => write!(
-                f,
-                "this node and {} both give the series {}; add a label that tells them apart, \
-                 an `aggregate`, or `on_duplicate: first`, `last` or `sum`",
-                shorten_to(first, 400),
-                labels.for_message()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for EvalError {}
+use crate::rules::templates::{self};
 
 /// How the DOM engine answers a rule's queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Evaluation {
-    /// Queries of the forms the streaming engine runs ([`crate::streamable`]), and `@name`,
+    /// Queries of the forms the streaming engine runs ([`crate::rules::plan`]), and `@name`,
     /// `string(@name)`, `text()` and `name/text()` in other rules, are read straight from the
     /// document; the rest go through sxd-xpath. The results are the same as with
     /// [`Evaluation::XPath`], in a fraction of the time and memory.
@@ -181,7 +72,7 @@ pub fn evaluate(
     for (prefix, uri) in &rules.namespaces {
         context.set_namespace(prefix, uri);
     }
-    let input_value = labels::input_value(input);
+    let input_value = templates::input_value(input);
     let global = render_global_labels(rules, &input_value)?;
     let runs: Vec<(usize, RuleRun<'_, '_>)> = which
         .iter()
@@ -221,114 +112,6 @@ pub fn evaluate(
         });
     }
     Ok(out)
-}
-
-/// Renders the top-level labels for one input.
-pub fn render_global_labels(
-    rules: &CompiledRules,
-    input: &minijinja::Value,
-) -> Result<Vec<(String, String)>, EvalError> {
-    let context = labels::context([], input);
-    rules
-        .global_labels
-        .iter()
-        .map(|(label, id)| {
-            rules
-                .templates
-                .render(id, &context)
-                .map(|value| (label.as_str().to_owned(), value))
-                .map_err(|message| EvalError {
-                    rule: "labels".to_owned(),
-                    metric: "top-level labels".to_owned(),
-                    node: None,
-                    kind: Box::new(EvalErrorKind::Template {
-                        label: label.as_str().to_owned(),
-                        message,
-                    }),
-                })
-        })
-        .collect()
-}
-
-/// Renders a rule's labels for one node and adds the top-level labels.
-pub fn render_labels(
-    templates: &labels::Templates,
-    labels: &[(LabelName, TemplateId)],
-    context: &minijinja::Value,
-) -> Result<Vec<(String, String)>, EvalErrorKind> {
-    labels
-        .iter()
-        .map(|(label, id)| {
-            templates
-                .render(id, context)
-                .map(|value| (label.as_str().to_owned(), value))
-                .map_err(|message| EvalErrorKind::Template {
-                    label: label.as_str().to_owned(),
-                    message,
-                })
-        })
-        .collect()
-}
-
-/// The sample `on_empty: zero` gives a rule that produced none: 0, labelled without fields.
-pub fn empty_sample(
-    rule: &CompiledRule,
-    templates: &labels::Templates,
-    input: &minijinja::Value,
-) -> Result<Option<Sample>, EvalErrorKind> {
-    if rule.policies.on_empty != OnEmpty::Zero {
-        return Ok(None);
-    }
-    let context = labels::context([], input);
-    let labels = render_labels(templates, &rule.labels, &context)?;
-    Ok(Some(Sample {
-        labels: LabelSet::new(labels),
-        value: SampleValue::Single(0.0),
-    }))
-}
-
-/// The skip for a node that `on_duplicate: first` or `last` left out.
-pub fn duplicate_skip(rule: &CompiledRule, labels: &LabelSet) -> Skip {
-    let policy = match &rule.shape {
-        Shape::Nodes {
-            reduce:
-                Reduce::Each(policy)
-                | Reduce::States {
-                    on_duplicate: policy,
-                    ..
-                },
-            ..
-        } => policy.as_str(),
-        _ => "",
-    };
-    Skip {
-        reason: SkipReason::Duplicate,
-        detail: format!(
-            "another node gave the series {} too (`on_duplicate: {policy}`)",
-            labels.for_message()
-        ),
-    }
-}
-
-/// Adds the top-level labels to every sample of a rule.
-pub fn with_global_labels(samples: Vec<Sample>, global: &[(String, String)]) -> Vec<Sample> {
-    if global.is_empty() {
-        return samples;
-    }
-    samples
-        .into_iter()
-        .map(|sample| Sample {
-            labels: LabelSet::new(
-                sample
-                    .labels
-                    .pairs()
-                    .iter()
-                    .cloned()
-                    .chain(global.iter().cloned()),
-            ),
-            value: sample.value,
-        })
-        .collect()
 }
 
 /// Which queries of one rule are read straight from the document; `None` sends a query to
@@ -744,12 +527,12 @@ fn walk_rules<'d>(
             Gathered::Sum(sum) => match run.plan.document {
                 Some(DocumentValue::Sum(_, Some(attribute))) => {
                     if let Some(text) = element.attribute_value(sxd_name(attribute)) {
-                        *sum += crate::streamable::xpath_number(text);
+                        *sum += crate::model::number::xpath_number(text);
                     }
                 }
                 _ => {
                     let text = Node::Element(element).string_value();
-                    *sum += crate::streamable::xpath_number(&text);
+                    *sum += crate::model::number::xpath_number(&text);
                 }
             },
             Gathered::Failed(_) => return false,
@@ -814,7 +597,7 @@ impl NodeState<'_> {
 struct RuleRun<'a, 'd> {
     rule: &'a CompiledRule,
     plan: Plan<'a>,
-    templates: &'a labels::Templates,
+    templates: &'a templates::Templates,
     input: &'a minijinja::Value,
     context: &'a Context<'d>,
     document: &'a Document<'d>,
@@ -929,7 +712,7 @@ impl<'d> RuleRun<'_, 'd> {
                 Ok(Some(
                     nodes
                         .iter()
-                        .map(|n| crate::streamable::xpath_number(&n.string_value()))
+                        .map(|n| crate::model::number::xpath_number(&n.string_value()))
                         .sum(),
                 ))
             }
@@ -941,9 +724,9 @@ impl<'d> RuleRun<'_, 'd> {
     /// The one sample of a document-level rule, or none if its policies skip the value.
     fn document_samples(&self, got: Got<'_>) -> Result<Evaluated, EvalError> {
         let mut skips = Skips::default();
-        let samples = match policy::value(self.rule, got.reading()) {
+        let samples = match node::value(self.rule, got.reading()) {
             Outcome::Use(v) => {
-                let context = labels::context([], self.input);
+                let context = templates::context([], self.input);
                 let labels = render_labels(self.templates, &self.rule.labels, &context)
                     .map_err(|kind| self.error(None, kind))?;
                 vec![Sample {
@@ -978,7 +761,7 @@ impl<'d> RuleRun<'_, 'd> {
             let direct = self.plan.fields.get(i).and_then(Option::as_ref);
             match self.read(field, query, direct, node)? {
                 Some(text) => state.values.push(text),
-                None => match policy::field(rule, i, None) {
+                None => match node::field(rule, i, None) {
                     Outcome::Use(text) => state.values.push(Cow::Owned(text)),
                     Outcome::Skip(skip) => {
                         skips.add(skip, || location_path(node));
@@ -992,7 +775,7 @@ impl<'d> RuleRun<'_, 'd> {
             Some(query) => self.value_at(query, self.plan.value.as_ref(), node)?,
             None => Got::Missing,
         };
-        let v = match policy::value(rule, got.reading()) {
+        let v = match node::value(rule, got.reading()) {
             Outcome::Use(v) => v,
             Outcome::Skip(skip) => {
                 skips.add(skip, || location_path(node));
@@ -1003,7 +786,7 @@ impl<'d> RuleRun<'_, 'd> {
         let group = match state.groups.get(state.values.as_slice()) {
             Some(&group) => group,
             None => {
-                let context = labels::context(
+                let context = templates::context(
                     fields
                         .iter()
                         .map(|(name, _)| name.as_str())
@@ -1118,34 +901,10 @@ impl Got<'_> {
 fn describe(value: &Value<'_>) -> String {
     match value {
         Value::Boolean(b) => format!("the boolean {b}"),
-        Value::Number(n) => format!("the number {}", crate::exposition::format_value(*n)),
+        Value::Number(n) => format!("the number {}", crate::model::number::format_value(*n)),
         Value::String(s) => format!("the string {:?}", shorten(s)),
         Value::Nodeset(_) => "nodes".to_owned(),
     }
-}
-
-/// Cuts text for an error message, so a huge or secret value is not copied into logs whole.
-pub(crate) fn shorten(text: &str) -> String {
-    match cut(text, 40) {
-        Some((kept, _)) => format!("{kept}…"),
-        None => text.to_owned(),
-    }
-}
-
-/// Cuts text for a message at `max` characters, saying how much was left out:
-/// `aaaa… (1200 more characters)`. Every message of a run stays a few KiB (issue 10).
-pub(crate) fn shorten_to(text: &str, max: usize) -> String {
-    match cut(text, max) {
-        Some((kept, left_out)) => format!("{kept}… ({left_out} more characters)"),
-        None => text.to_owned(),
-    }
-}
-
-/// The first `max` characters of `text` and the number of characters after them, or `None`
-/// when the text is not longer than `max`.
-fn cut(text: &str, max: usize) -> Option<(&str, usize)> {
-    let (end, _) = text.char_indices().nth(max)?;
-    Some((&text[..end], text[end..].chars().count()))
 }
 
 /// A location path that finds `node` again, e.g. `/store/row[3]/@size`.
@@ -1201,8 +960,8 @@ pub fn location_path(node: Node<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::build;
     use super::*;
-    use crate::dom;
     use crate::xml::{NoSink, XmlLimits};
     use pretty_assertions::assert_eq;
 
@@ -1210,14 +969,14 @@ mod tests {
 
     fn compiled(metrics: &str) -> CompiledRules {
         let yaml = format!("version: 1\n{NAMESPACES}metrics:\n{metrics}");
-        let file = crate::rulefile::parse(&yaml).unwrap_or_else(|(e, _)| panic!("{e}\n{yaml}"));
-        crate::compile::compile(file).unwrap_or_else(|e| panic!("{e:?}\n{yaml}"))
+        let file = crate::rules::file::parse(&yaml).unwrap_or_else(|(e, _)| panic!("{e}\n{yaml}"));
+        crate::rules::compile::compile(file).unwrap_or_else(|e| panic!("{e:?}\n{yaml}"))
     }
 
     /// The samples (or the error) of every rule, as text.
     fn outcome(rules: &CompiledRules, xml: &str, evaluation: Evaluation) -> String {
         let package =
-            dom::parse(xml.as_bytes(), &XmlLimits::default(), &mut NoSink).expect("accepted");
+            build::parse(xml.as_bytes(), &XmlLimits::default(), &mut NoSink).expect("accepted");
         let which: Vec<usize> = (0..rules.rules.len()).collect();
         let document = package.as_document();
         match evaluate(rules, &which, &document, Path::new("in.xml"), evaluation) {
@@ -1515,7 +1274,7 @@ mod tests {
         let Ok(StreamPlan::Nodes { select, .. }) = &rules.rules[0].stream else {
             panic!("streamable");
         };
-        let package = dom::parse(
+        let package = build::parse(
             b"<a><a><b id='1'><b id='2'/></b></a><b id='3'/><c><b id='4'/></c></a>",
             &XmlLimits::default(),
             &mut NoSink,

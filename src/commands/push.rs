@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::rulefile::LabelName;
+use crate::model::names::LabelName;
 
 /// The content type of the text exposition format the Pushgateway parses.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -261,8 +261,8 @@ impl PushTarget {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use xml2prom::push::PushTarget;
-    /// # use xml2prom::rulefile::LabelName;
+    /// # use xml2prom::commands::push::PushTarget;
+    /// # use xml2prom::model::names::LabelName;
     /// let site = LabelName::parse("site").unwrap();
     /// let path = LabelName::parse("path").unwrap();
     /// let target = PushTarget::new(

@@ -7,10 +7,10 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::compile::Reduce;
-use crate::policy::OnDuplicate;
-use crate::rulefile::Aggregation;
-use crate::sample::{LabelSet, Sample, SampleValue};
+use crate::model::sample::{LabelSet, Sample, SampleValue};
+use crate::rules::compile::Reduce;
+use crate::rules::file::Aggregation;
+use crate::rules::policy::OnDuplicate;
 
 /// Two nodes of a rule without `aggregate` gave the same label set.
 #[derive(Debug, Clone, PartialEq)]

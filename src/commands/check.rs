@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::diagnostic::{self, Diagnostic, Severity};
-use crate::lints;
-use crate::run;
+use crate::commands::run;
+use crate::rules::diagnostic::{self, Diagnostic, Severity};
+use crate::rules::lints;
 
 /// How `check` prints its findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

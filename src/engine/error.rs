@@ -1,0 +1,125 @@
+//! Errors of the engines: why a rule could not be evaluated against an input, and the samples
+//! a rule gave when it could.
+
+use std::fmt;
+
+use crate::engine::skips::Skips;
+use crate::model::number::shorten_to;
+use crate::model::sample::{LabelSet, Sample};
+
+/// The samples one rule gave for one input.
+#[derive(Debug)]
+pub struct RuleSamples {
+    /// Index of the rule in [`crate::rules::compile::CompiledRules::rules`].
+    pub rule: usize,
+    /// Its samples, top-level labels included.
+    pub samples: Vec<Sample>,
+    /// The nodes it left out, by its policies.
+    pub skips: Skips,
+}
+
+/// Why a rule could not be evaluated against a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalError {
+    /// The rule, e.g. `metrics[2]`.
+    pub rule: String,
+    /// The rule's metric name.
+    pub metric: String,
+    /// The node being evaluated, as a location path, when there is one.
+    pub node: Option<String>,
+    /// What went wrong (boxed: errors are rare, results are common).
+    pub kind: Box<EvalErrorKind>,
+}
+
+/// What went wrong; each variant says when it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvalErrorKind {
+    /// sxd-xpath failed to run a query (unknown function, unknown variable, wrong argument).
+    XPath {
+        /// The rule field holding the query (`select`, `value`, `fields.kind`).
+        field: String,
+        /// The query.
+        query: String,
+        /// sxd-xpath's message.
+        message: String,
+    },
+    /// `select` gave a number, string or boolean instead of nodes.
+    SelectNotNodes {
+        /// The query.
+        query: String,
+        /// What it gave.
+        got: String,
+    },
+    /// A query selected no node where a value is needed.
+    Missing {
+        /// The rule field holding the query (`value`, `fields.kind`).
+        field: String,
+        /// The query.
+        query: String,
+    },
+    /// The value text does not give a number (or, in a state set, a state).
+    Invalid {
+        /// The query.
+        query: String,
+        /// The text, shortened.
+        text: String,
+        /// Why, a phrase completing "which ...".
+        why: String,
+    },
+    /// A label template failed to render.
+    Template {
+        /// The label.
+        label: String,
+        /// minijinja's message.
+        message: String,
+    },
+    /// Two nodes gave the same label set in a rule without `aggregate`.
+    Duplicate {
+        /// The label set.
+        labels: LabelSet,
+        /// The other node.
+        first: String,
+    },
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {} ({})", self.rule, self.metric)?;
+        if let Some(node) = &self.node {
+            write!(f, " at {node}")?;
+        }
+        f.write_str(": ")?;
+        match self.kind.as_ref() {
+            EvalErrorKind::XPath {
+                field,
+                query,
+                message,
+            } => write!(f, "`{field}: {query}` failed: {message}"),
+            EvalErrorKind::SelectNotNodes { query, got } => write!(
+                f,
+                "`select: {query}` gave {got}, not nodes; select elements or attributes, \
+                 e.g. `/store/row`"
+            ),
+            EvalErrorKind::Missing { field, query } => write!(
+                f,
+                "`{field}: {query}` selected nothing; fix the store, set `on_missing: skip` or \
+                 `on_missing: zero` on the rule, or filter such nodes out in `select`"
+            ),
+            EvalErrorKind::Invalid { query, text, why } => {
+                write!(f, "`value: {query}` gave {text:?}, which {why}")
+            }
+            EvalErrorKind::Template { label, message } => {
+                write!(f, "the template of label `{label}` failed: {message}")
+            }
+            EvalErrorKind::Duplicate { labels, first } => write!(
+                f,
+                "this node and {} both give the series {}; add a label that tells them apart, \
+                 an `aggregate`, or `on_duplicate: first`, `last` or `sum`",
+                shorten_to(first, 400),
+                labels.for_message()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EvalError {}
