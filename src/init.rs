@@ -1717,7 +1717,8 @@ fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::run::{self, Engine};
+    use crate::commands::run;
+    use crate::engine::Engine;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
@@ -1748,7 +1749,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("rules.yaml");
         std::fs::write(&path, yaml).expect("write draft");
-        let rules = match run::load_rules(&path, &Default::default()) {
+        let rules = match crate::rules::load(&path, &Default::default()) {
             Ok(rules) => rules,
             Err(err) => {
                 let report = run::RunError::Rules(err).report();

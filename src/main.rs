@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         }
         Command::Explain(args) => {
             let vars = args.vars.into_iter().collect();
-            let rules = match xml2prom::commands::run::load_rules(&args.rules, &vars) {
+            let rules = match xml2prom::rules::load(&args.rules, &vars) {
                 Ok(rules) => rules,
                 Err(err) => {
                     let err = xml2prom::commands::run::RunError::Rules(err);

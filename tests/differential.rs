@@ -4,7 +4,7 @@
 //! the same rules on the DOM, reading the queries of streamable rules straight from it;
 //! `Engine::XPath` evaluates every query with sxd-xpath. For any rule file and any input the
 //! three must give the same exposition text byte for byte, or all fail with the same variant of
-//! [`RunError`] (`Xml`, `Eval`, `Duplicate`, ...; the messages may differ, since the engines find
+//! [`EngineError`] (`Xml`, `Eval`, `Duplicate`, ...; the messages may differ, since the engines find
 //! problems in a different order).
 //!
 //! - [`fixed_cases_engines_agree`]: one hand-written rule file and store per construct of the
@@ -35,7 +35,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError};
 
-use xml2prom::commands::run::{Engine, EngineConfig, RunError, collect, evaluate_to_text};
+use xml2prom::commands::run::evaluate_to_text;
+use xml2prom::engine::{Engine, EngineConfig, EngineError, collect};
 use xml2prom::exposition;
 use xml2prom::rules::compile::{self, CompiledRules};
 use xml2prom::xml::XmlLimits;
@@ -51,12 +52,12 @@ const INPUT: &str = "stores/store.xml";
 enum Outcome {
     /// The exposition text.
     Text(String),
-    /// An error: the name of its [`RunError`] variant, and its message.
+    /// An error: the name of its [`EngineError`] variant, and its message.
     Error { variant: String, message: String },
 }
 
 impl Outcome {
-    fn of(result: Result<String, RunError>) -> Outcome {
+    fn of(result: Result<String, EngineError>) -> Outcome {
         match result {
             Ok(text) => Outcome::Text(text),
             Err(error) => Outcome::Error {
@@ -81,14 +82,16 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Text(text) if text.is_empty() => f.write_str("Ok, no output"),
             Outcome::Text(text) => write!(f, "Ok:\n{}", indent(text)),
-            Outcome::Error { variant, message } => write!(f, "Err(RunError::{variant}): {message}"),
+            Outcome::Error { variant, message } => {
+                write!(f, "Err(EngineError::{variant}): {message}")
+            }
         }
     }
 }
 
-/// `Xml` for `RunError::Xml { .. }`: the variant name from the derived `Debug`, so a variant
+/// `Xml` for `EngineError::Xml { .. }`: the variant name from the derived `Debug`, so a variant
 /// added later needs no change here.
-fn variant_name(error: &RunError) -> String {
+fn variant_name(error: &EngineError) -> String {
     format!("{error:?}")
         .chars()
         .take_while(char::is_ascii_alphanumeric)
@@ -183,7 +186,7 @@ fn with_warnings(mut text: String, warnings: &[String]) -> String {
     text
 }
 
-fn outcome_of(run: impl FnOnce() -> Result<String, RunError>) -> Outcome {
+fn outcome_of(run: impl FnOnce() -> Result<String, EngineError>) -> Outcome {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(result) => Outcome::of(result),
         Err(panic) => Outcome::Error {
@@ -319,7 +322,7 @@ enum Expect {
     Exactly(&'static str),
     /// Success; the exact numbers are not the point (or the DOM engine is not deterministic).
     Success,
-    /// An error of this `RunError` variant.
+    /// An error of this `EngineError` variant.
     Fails(&'static str),
 }
 

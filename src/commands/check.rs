@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::commands::run;
+use crate::rules;
 use crate::rules::diagnostic::{self, Diagnostic, Severity};
 use crate::rules::lints;
 
@@ -49,7 +49,7 @@ impl FileReport {
 /// Checks one rule file with the given `--var`s: load and compile errors, or, when it compiles,
 /// its lints.
 pub fn check_file(path: &std::path::Path, vars: &BTreeMap<String, String>) -> FileReport {
-    match run::load_rules_with_source(path, vars) {
+    match rules::load_with_source(path, vars) {
         Err(error) => FileReport {
             file: path.to_owned(),
             source: error.source_text().to_owned(),
@@ -64,7 +64,7 @@ pub fn check_file(path: &std::path::Path, vars: &BTreeMap<String, String>) -> Fi
                 .map(|lint| Diagnostic {
                     severity: Severity::Warning,
                     code: lint.code,
-                    message: diagnostic::shorten(&run::name_the_rule(&lint.to_string(), &names)),
+                    message: diagnostic::shorten(&rules::name_the_rule(&lint.to_string(), &names)),
                     file: path.display().to_string(),
                     position: file.locate(&lint.path, lint.at_key),
                     help: lint.help,

@@ -20,6 +20,7 @@ use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::commands::run::{self, RunConfig, RunError};
+use crate::rules;
 use crate::rules::compile::CompiledRules;
 
 /// The shortest `--every`: a shorter period would mostly measure xml2prom itself.
@@ -100,7 +101,7 @@ impl Job for RunLoop<'_> {
 
     fn reload(&mut self) {
         let path = self.config.rules.display();
-        match run::load_rules(&self.config.rules, &self.config.vars) {
+        match rules::load(&self.config.rules, &self.config.vars) {
             Ok(rules) => {
                 self.rules = rules;
                 self.fresh = true;
@@ -134,7 +135,7 @@ pub fn run_every(config: &RunConfig, period: Duration) -> u8 {
             return 1;
         }
     };
-    let rules = match run::load_rules(&config.rules, &config.vars) {
+    let rules = match rules::load(&config.rules, &config.vars) {
         Ok(rules) => rules,
         Err(error) => {
             // One run to report it, in the status file too.

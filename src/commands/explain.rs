@@ -15,12 +15,13 @@ use serde::Serialize;
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
-use crate::commands::run::{self, Engine, RunError};
+use crate::commands::run::{self, RunError};
 use crate::engine::dom::build::{self, first_in_document_order, sort_in_document_order};
 use crate::engine::dom::location_path;
 use crate::engine::error::{EvalError, EvalErrorKind};
 use crate::engine::node::render_labels;
 use crate::engine::node::{self, Outcome, Reading};
+use crate::engine::{self, Engine, EngineError};
 use crate::model::number::format_value;
 use crate::model::number::shorten;
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
@@ -101,9 +102,11 @@ pub fn explain(
     limit: usize,
     limits: &XmlLimits,
 ) -> Result<Explanation, RunError> {
-    let xml_error = |source| RunError::Xml {
-        input: input.to_owned(),
-        source,
+    let xml_error = |source| {
+        RunError::Engine(EngineError::Xml {
+            input: input.to_owned(),
+            source,
+        })
     };
     let bytes = xml::read(input, limits).map_err(xml_error)?;
     let package = build::parse(&bytes, limits, &mut xml::NoSink).map_err(xml_error)?;
@@ -113,17 +116,18 @@ pub fn explain(
         context.set_namespace(prefix, uri);
     }
     let input_value = templates::input_value(input);
-    let global =
-        node::render_global_labels(rules, &input_value).map_err(|source| RunError::Eval {
+    let global = node::render_global_labels(rules, &input_value).map_err(|source| {
+        RunError::Engine(EngineError::Eval {
             input: input.to_owned(),
             source,
-        })?;
+        })
+    })?;
     let (run_text, warnings) =
         match run::evaluate_to_text(rules, &bytes, input, limits, Engine::Auto) {
             Ok(found) => found,
             Err(error) => (String::new(), vec![format!("the run fails: {error}")]),
         };
-    let engines = run::engine_report(rules, Engine::Auto);
+    let engines = engine::engine_report(rules, Engine::Auto);
     let mut views = Vec::new();
     for (rule, engine) in rules.rules.iter().zip(engines) {
         if metric.is_some_and(|m| m != rule.name.as_str()) {

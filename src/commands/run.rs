@@ -14,50 +14,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use sxd_document::Package;
-
 use crate::commands::inputs::{self, InputError, OutputClash};
 use crate::commands::lock::{self, LockError, OutputLock};
 use crate::commands::push::{self, PushError, PushTarget};
 use crate::commands::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
-use crate::engine::dom::build;
-use crate::engine::dom::{self, Evaluation};
-use crate::engine::error::{EvalError, RuleSamples};
 use crate::engine::node;
 use crate::engine::skips::SkipReason;
-use crate::engine::stream::StreamEngine;
+use crate::engine::{self, Engine, EngineConfig, EngineError};
 use crate::exposition;
 use crate::model::names::LabelName;
-use crate::model::sample::{DuplicateSeries, Families, MetricType, Origin};
+use crate::model::sample::{Families, MetricType};
 use crate::output::{self, Destination, WriteError};
-use crate::rules::compile::{self, CompileError, CompiledRules};
-use crate::rules::diagnostic::{self, Diagnostic, Severity};
-use crate::rules::file::{self, RuleFileError};
-use crate::xml::{self, XmlError, XmlLimits};
-
-/// Which engine evaluates the rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Engine {
-    /// The streaming engine for every streamable rule, the DOM engine for the others.
-    #[default]
-    Auto,
-    /// The DOM engine for every rule.
-    Dom,
-    /// The DOM engine for every rule, with every query evaluated by sxd-xpath: the reference
-    /// semantics the other engines are tested against. Not offered on the command line.
-    #[value(skip)]
-    XPath,
-}
-
-impl Engine {
-    /// How the DOM engine answers queries with this engine choice.
-    fn evaluation(self) -> Evaluation {
-        match self {
-            Engine::Auto | Engine::Dom => Evaluation::Direct,
-            Engine::XPath => Evaluation::XPath,
-        }
-    }
-}
+use crate::rules::compile::CompiledRules;
+use crate::rules::{self, RulesError};
+use crate::xml::{XmlError, XmlLimits};
 
 /// Where a run writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,174 +99,15 @@ impl RunOutcome {
     }
 }
 
-/// A rule file that cannot be used: unreadable, malformed, or with problems found by
-/// [`compile::compile`].
-#[derive(Debug)]
-pub enum RulesError {
-    /// Unreadable, too large or malformed YAML, or invalid values (every rule checked).
-    Load(RuleFileError),
-    /// Problems found when compiling; the file's text and tree are kept to point into it.
-    Compile {
-        /// The rule file, its text and its tree.
-        file: file::RuleSource,
-        /// Every problem found.
-        errors: Vec<CompileError>,
-    },
-}
-
-impl RulesError {
-    /// The rule file's text, to show source lines (empty when it could not be read).
-    pub fn source_text(&self) -> &str {
-        match self {
-            RulesError::Load(RuleFileError::Yaml { file, .. })
-            | RulesError::Compile { file, .. } => &file.text,
-            RulesError::Load(RuleFileError::Read { .. } | RuleFileError::TooLarge { .. }) => "",
-        }
-    }
-
-    /// One diagnostic per problem, each pointing into the rule file where possible, in file
-    /// order; messages that quote a huge value are shortened.
-    pub fn diagnostics(&self) -> Vec<(Diagnostic, String)> {
-        match self {
-            RulesError::Load(RuleFileError::Read { path, source }) => vec![(
-                Diagnostic {
-                    severity: Severity::Error,
-                    code: "read",
-                    message: format!("cannot read the rule file: {source}"),
-                    file: path.display().to_string(),
-                    position: None,
-                    help: Some("check the path of the rule file".to_owned()),
-                },
-                String::new(),
-            )],
-            RulesError::Load(RuleFileError::TooLarge { path }) => vec![(
-                Diagnostic {
-                    severity: Severity::Error,
-                    code: "too-large",
-                    message: format!(
-                        "the rule file is larger than {} MiB, the most xml2prom reads",
-                        file::MAX_RULE_FILE_BYTES >> 20
-                    ),
-                    file: path.display().to_string(),
-                    position: None,
-                    help: Some(
-                        "check the path of the rule file; split a rule file that large into \
-                         several"
-                            .to_owned(),
-                    ),
-                },
-                String::new(),
-            )],
-            RulesError::Load(RuleFileError::Yaml { file, problems }) => {
-                let names = file.rule_names();
-                problems
-                    .iter()
-                    .map(|problem| {
-                        (
-                            Diagnostic {
-                                severity: Severity::Error,
-                                code: problem.code,
-                                message: name_the_rule(&problem.message, &names),
-                                file: file.path.display().to_string(),
-                                position: problem.position,
-                                help: problem.help.clone(),
-                            },
-                            file.text.clone(),
-                        )
-                    })
-                    .collect()
-            }
-            RulesError::Compile { file, errors } => {
-                let names = file.rule_names();
-                let mut diagnostics: Vec<(Diagnostic, String)> = errors
-                    .iter()
-                    .map(|error| {
-                        let position = file.locate(&error.path, error.at_key);
-                        (
-                            Diagnostic {
-                                severity: Severity::Error,
-                                code: error.kind.code(),
-                                message: diagnostic::shorten(&name_the_rule(
-                                    &error.to_string(),
-                                    &names,
-                                )),
-                                file: file.path.display().to_string(),
-                                position,
-                                help: None,
-                            },
-                            file.text.clone(),
-                        )
-                    })
-                    .collect();
-                // In file order, as an editor would list them.
-                diagnostics.sort_by_key(|(d, _)| d.position.map(|p| p.index));
-                diagnostics
-            }
-        }
-    }
-}
-
-/// Adds the rule's metric name to a message that starts with its path:
-/// `metrics[1].value: ...` becomes ``metrics[1].value (rule `store_rows`): ...``.
-pub(crate) fn name_the_rule(message: &str, names: &[Option<String>]) -> String {
-    let name = message
-        .strip_prefix("metrics[")
-        .and_then(|rest| rest.split_once(']'))
-        .and_then(|(index, _)| index.parse::<usize>().ok())
-        .and_then(|index| names.get(index).cloned().flatten());
-    match (name, message.split_once(": ")) {
-        (Some(name), Some((path, rest))) => {
-            format!("{path} (rule `{}`): {rest}", diagnostic::shorten(&name))
-        }
-        _ => message.to_owned(),
-    }
-}
-
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The rule file cannot be used.
     #[error("the rule file has errors")]
     Rules(RulesError),
-    /// An input is too large for the DOM engine, which some rules need: by its size, or, for a
-    /// FIFO, a pipe, a device or a file that grows, by the bytes read into the DOM.
-    #[error(
-        "{}: {} (it needs about 11 times the file size in memory), and these rules need the DOM \
-         engine: {}; make them streamable (see `xml2prom run --verbose` and the README's Engines \
-         section), use --engine auto, or raise --max-dom-bytes",
-        input.display(), dom_excess(*size, *limit), reasons.join("; ")
-    )]
-    DomTooLarge {
-        /// The input.
-        input: PathBuf,
-        /// Its size in bytes, if its metadata tells; `None` when the limit was reached reading.
-        size: Option<u64>,
-        /// The limit in bytes.
-        limit: u64,
-        /// The rules that need the DOM engine.
-        rules: Vec<String>,
-        /// Why each cannot stream.
-        reasons: Vec<String>,
-    },
-    /// An input was refused or is not well-formed.
-    #[error("{}: {source}", input.display())]
-    Xml {
-        /// The input.
-        input: PathBuf,
-        /// Why.
-        source: XmlError,
-    },
-    /// A rule failed on an input.
-    #[error("{}: {source}", input.display())]
-    Eval {
-        /// The input.
-        input: PathBuf,
-        /// Why.
-        source: EvalError,
-    },
-    /// Two samples for one series.
+    /// The rules could not be evaluated on an input.
     #[error(transparent)]
-    Duplicate(#[from] Box<DuplicateSeries>),
+    Engine(#[from] EngineError),
     /// An `--input` pattern gave no file.
     #[error(transparent)]
     Input(InputError),
@@ -377,13 +188,17 @@ impl RunError {
             | RunError::LabelClash { .. }
             | RunError::GroupingClash { .. } => Stage::Rules,
             RunError::Input(_)
-            | RunError::Xml {
+            | RunError::Engine(EngineError::Xml {
                 source: XmlError::Read { .. },
                 ..
-            } => Stage::Read,
-            RunError::Xml { .. } | RunError::DomTooLarge { .. } => Stage::Xml,
-            RunError::Eval { .. } => Stage::Evaluate,
-            RunError::Duplicate(_) | RunError::OutputClash(_) => Stage::Duplicate,
+            }) => Stage::Read,
+            RunError::Engine(EngineError::Xml { .. } | EngineError::DomTooLarge { .. }) => {
+                Stage::Xml
+            }
+            RunError::Engine(EngineError::Eval { .. }) => Stage::Evaluate,
+            RunError::Engine(EngineError::Duplicate(_)) | RunError::OutputClash(_) => {
+                Stage::Duplicate
+            }
             // A lock file that cannot be created means the output cannot be written either.
             RunError::Lock(LockError::Open { .. }) => Stage::Write,
             RunError::Lock(_) => Stage::Lock,
@@ -395,40 +210,9 @@ impl RunError {
     /// The full report for stderr: rendered diagnostics for rule files, one line otherwise.
     pub fn report(&self) -> String {
         match self {
-            RunError::Rules(rules) => {
-                let diagnostics = rules.diagnostics();
-                let count = diagnostics.len();
-                let mut out: String = diagnostics
-                    .iter()
-                    .map(|(d, source)| diagnostic::render(d, source))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                if count > 1 {
-                    out.push_str(&format!(
-                        "\nxml2prom: {count} errors in the rule file; nothing was written\n"
-                    ));
-                }
-                out
-            }
+            RunError::Rules(rules) => rules.report(),
             other => format!("xml2prom: error: {}\n", bounded(&other.to_string())),
         }
-    }
-}
-
-/// What broke the DOM engine's limit: `the file is 3.5 MiB, more than the DOM engine's limit
-/// of 1.0 MiB`, or, for an input whose size only the read tells, `more than the DOM engine's
-/// limit of 1.0 MiB was read from the input`.
-fn dom_excess(size: Option<u64>, limit: u64) -> String {
-    match size {
-        Some(size) => format!(
-            "the file is {}, more than the DOM engine's limit of {}",
-            byte_size(size),
-            byte_size(limit)
-        ),
-        None => format!(
-            "more than the DOM engine's limit of {} was read from the input",
-            byte_size(limit)
-        ),
     }
 }
 
@@ -444,256 +228,6 @@ fn bounded(message: &str) -> String {
     crate::model::number::shorten_to(message, MAX_MESSAGE_CHARS)
 }
 
-/// A byte count for a message: `812 bytes`, `3.5 MiB`.
-fn byte_size(bytes: u64) -> String {
-    if bytes < 1 << 20 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
-    }
-}
-
-/// Loads and compiles a rule file, with the values of `--var`.
-pub fn load_rules(
-    path: &Path,
-    vars: &BTreeMap<String, String>,
-) -> Result<CompiledRules, RulesError> {
-    load_rules_with_source(path, vars).map(|(rules, _)| rules)
-}
-
-/// [`load_rules`], also giving the file's text and tree (from the one parse) to point into it.
-pub fn load_rules_with_source(
-    path: &Path,
-    vars: &BTreeMap<String, String>,
-) -> Result<(CompiledRules, file::RuleSource), RulesError> {
-    let loaded = file::load(path).map_err(RulesError::Load)?;
-    match compile::compile_with_vars(loaded.rules, vars) {
-        Ok(rules) => Ok((rules, loaded.source)),
-        Err(errors) => Err(RulesError::Compile {
-            file: loaded.source,
-            errors,
-        }),
-    }
-}
-
-/// Which rules each engine runs: (streaming, DOM), as indexes into `rules.rules`.
-pub fn split_engines(rules: &CompiledRules, engine: Engine) -> (Vec<usize>, Vec<usize>) {
-    (0..rules.rules.len()).partition(|&i| engine == Engine::Auto && rules.rules[i].stream.is_ok())
-}
-
-/// One line per rule: which engine runs it, and why a rule cannot stream.
-pub fn engine_report(rules: &CompiledRules, engine: Engine) -> Vec<String> {
-    rules
-        .rules
-        .iter()
-        .map(|rule| {
-            let how = match (&rule.stream, engine) {
-                (_, Engine::Dom | Engine::XPath) => "DOM engine (--engine dom)".to_owned(),
-                (Ok(_), Engine::Auto) => "streaming engine".to_owned(),
-                (Err(why), Engine::Auto) => format!("DOM engine, not streamable: {why}"),
-            };
-            format!("{} ({}): {how}", rule.id, rule.name)
-        })
-        .collect()
-}
-
-/// Where an input's bytes come from.
-enum Source<'a> {
-    File(&'a Path),
-    Bytes(&'a [u8]),
-}
-
-/// Evaluates the rules on one input with the chosen engines. The DOM, if one was built, ends up
-/// in `document`, for the caller to drop.
-///
-/// A file that changed while it was read ([`XmlError::Changed`]) is read once more, with fresh
-/// engines, and a warning says so: what the first read gave may mix old and new content. If it
-/// changes again, that is the error.
-fn evaluate_source(
-    rules: &CompiledRules,
-    source: Source<'_>,
-    input: &Path,
-    config: &EngineConfig,
-    document: &mut Option<Package>,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<RuleSamples>, RunError> {
-    match evaluate_once(rules, &source, input, config, document) {
-        Err(RunError::Xml {
-            source: XmlError::Changed,
-            ..
-        }) => {
-            *document = None;
-            warnings.push(format!(
-                "{}: the input changed while it was read; it was read again (have the program \
-                 that writes it write a new file and rename it over this one)",
-                input.display()
-            ));
-            evaluate_once(rules, &source, input, config, document)
-        }
-        other => other,
-    }
-}
-
-/// One read of an input and the evaluation of the rules on it, for [`evaluate_source`].
-fn evaluate_once(
-    rules: &CompiledRules,
-    source: &Source<'_>,
-    input: &Path,
-    config: &EngineConfig,
-    document: &mut Option<Package>,
-) -> Result<Vec<RuleSamples>, RunError> {
-    let xml_error = |source| RunError::Xml {
-        input: input.to_owned(),
-        source,
-    };
-    let eval_error = |source| RunError::Eval {
-        input: input.to_owned(),
-        source,
-    };
-    let (streaming, dom_rules) = split_engines(rules, config.engine);
-    if dom_rules.is_empty() {
-        let mut engine = StreamEngine::new(rules, &streaming, input);
-        match *source {
-            Source::File(path) => xml::scan_file(path, &config.limits, &mut engine),
-            Source::Bytes(bytes) => xml::scan(bytes, &config.limits, &mut engine),
-        }
-        .map_err(xml_error)?;
-        return engine.finish().map_err(eval_error);
-    }
-    let too_large = |size| RunError::DomTooLarge {
-        input: input.to_owned(),
-        size,
-        limit: config.max_dom_bytes,
-        rules: dom_rules
-            .iter()
-            .map(|&i| rules.rules[i].id.clone())
-            .collect(),
-        reasons: dom_rules
-            .iter()
-            .map(|&i| match &rules.rules[i].stream {
-                Err(why) => format!("{}: {why}", rules.rules[i].id),
-                Ok(_) => {
-                    format!("{} (streamable, but --engine dom)", rules.rules[i].id)
-                }
-            })
-            .collect(),
-    };
-    if let Source::File(path) = *source {
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if size > config.max_dom_bytes {
-            return Err(too_large(Some(size)));
-        }
-    }
-    // The metadata says nothing of a FIFO, a pipe or a device (0), and a file may grow: the
-    // scan that builds the DOM stops one byte past the DOM's limit, whatever the metadata said.
-    let dom_limited = config.max_dom_bytes < config.limits.max_bytes;
-    let limits = XmlLimits {
-        max_bytes: config.limits.max_bytes.min(config.max_dom_bytes),
-        ..config.limits.clone()
-    };
-    // One scan builds the DOM and feeds the streaming engine, if it has rules; the input is
-    // read in pieces and never held whole.
-    let mut engine = (!streaming.is_empty()).then(|| StreamEngine::new(rules, &streaming, input));
-    let mut no_sink = xml::NoSink;
-    let also: &mut dyn xml::Sink = match &mut engine {
-        Some(engine) => engine,
-        None => &mut no_sink,
-    };
-    let package = match *source {
-        Source::File(path) => build::load(path, &limits, also),
-        Source::Bytes(bytes) => build::parse(bytes, &limits, also),
-    }
-    .map_err(|error| match error {
-        XmlError::TooLarge { .. } if dom_limited => too_large(None),
-        error => xml_error(error),
-    })?;
-    let dom_results = dom::evaluate(
-        rules,
-        &dom_rules,
-        &package.as_document(),
-        input,
-        config.engine.evaluation(),
-    );
-    *document = Some(package);
-    let stream_results = match engine {
-        Some(engine) => engine.finish(),
-        None => Ok(Vec::new()),
-    };
-    // Report the error of the first failing rule in file order, as one engine would.
-    let position = |error: &EvalError| rules.rules.iter().position(|r| r.id == error.rule);
-    match (dom_results, stream_results) {
-        (Ok(mut a), Ok(b)) => {
-            a.extend(b);
-            a.sort_by_key(|r| r.rule);
-            Ok(a)
-        }
-        (Err(a), Err(b)) => Err(eval_error(if position(&b) < position(&a) { b } else { a })),
-        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(eval_error(e)),
-    }
-}
-
-/// The engine settings of a run.
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    /// Limits on each input.
-    pub limits: XmlLimits,
-    /// The engine choice.
-    pub engine: Engine,
-    /// The largest input the DOM engine may load.
-    pub max_dom_bytes: u64,
-}
-
-/// Adds one input's results to the families, and a warning per rule that skipped nodes.
-fn add_results(
-    families: &mut Families,
-    rules: &CompiledRules,
-    results: Vec<RuleSamples>,
-    input: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<(), RunError> {
-    let input: std::sync::Arc<str> = input.display().to_string().into();
-    for result in results {
-        let rule = &rules.rules[result.rule];
-        if let Some(report) = result.skips.report() {
-            warnings.push(format!(
-                "{input}: rule {} ({}): {report}",
-                rule.id, rule.name
-            ));
-        }
-        let id: std::sync::Arc<str> = rule.id.as_str().into();
-        for sample in result.samples {
-            let origin = Origin {
-                rule: id.clone(),
-                input: input.clone(),
-            };
-            families.add(&rule.name, &rule.help, rule.kind, sample, origin)?;
-        }
-    }
-    Ok(())
-}
-
-/// Evaluates the rules against every input and gathers the families.
-pub fn collect(
-    rules: &CompiledRules,
-    inputs: &[PathBuf],
-    config: &EngineConfig,
-    warnings: &mut Vec<String>,
-) -> Result<Families, RunError> {
-    let mut families = Families::new();
-    for input in inputs {
-        let results = evaluate_source(
-            rules,
-            Source::File(input),
-            input,
-            config,
-            &mut None,
-            warnings,
-        )?;
-        add_results(&mut families, rules, results, input, warnings)?;
-    }
-    Ok(families)
-}
-
 /// Evaluates compiled rules on one input's bytes with the chosen engine and renders the
 /// exposition text (for tests that compare engines, and for callers holding the bytes), with
 /// the warnings a run would print (rules that skipped nodes).
@@ -703,23 +237,9 @@ pub fn evaluate_to_text(
     input: &Path,
     limits: &XmlLimits,
     engine: Engine,
-) -> Result<(String, Vec<String>), RunError> {
-    let config = EngineConfig {
-        limits: limits.clone(),
-        engine,
-        max_dom_bytes: u64::MAX,
-    };
+) -> Result<(String, Vec<String>), EngineError> {
     let mut warnings = Vec::new();
-    let results = evaluate_source(
-        rules,
-        Source::Bytes(bytes),
-        input,
-        &config,
-        &mut None,
-        &mut warnings,
-    )?;
-    let mut families = Families::new();
-    add_results(&mut families, rules, results, input, &mut warnings)?;
+    let families = engine::evaluate_bytes(rules, bytes, input, limits, engine, &mut warnings)?;
     Ok((exposition::render(&families), warnings))
 }
 
@@ -727,13 +247,13 @@ pub fn evaluate_to_text(
 /// so that with `--output-dir` one broken input does not stop the others. The rule file is read
 /// and compiled first.
 pub fn run(config: &RunConfig) -> RunOutcome {
-    match load_rules(&config.rules, &config.vars) {
+    match rules::load(&config.rules, &config.vars) {
         Ok(rules) => run_inner(config, Ok(&rules)),
         Err(error) => run_inner(config, Err(error)),
     }
 }
 
-/// One run with rules already compiled (by [`load_rules`]): what `run --every` does on each
+/// One run with rules already compiled (by [`rules::load`]): what `run --every` does on each
 /// tick, so that a rule file broken meanwhile does not stop it.
 pub fn run_with_rules(config: &RunConfig, rules: &CompiledRules) -> RunOutcome {
     run_inner(config, Ok(rules))
@@ -900,7 +420,7 @@ fn write_outputs(
         return None;
     }
     if config.verbose {
-        for line in engine_report(rules, config.engine) {
+        for line in engine::engine_report(rules, config.engine) {
             eprintln!("xml2prom: {line}");
         }
     }
@@ -1140,9 +660,9 @@ pub fn produce(
     };
     for input in inputs {
         production.inputs.push(InputFacts::of(input));
-        let source = Source::File(input);
-        let added = evaluate_source(rules, source, input, config, &mut None, warnings).and_then(
-            |results| {
+        let source = engine::Source::File(input);
+        let added =
+            engine::evaluate_input(rules, source, input, config, warnings).and_then(|results| {
                 let mut labelled = Vec::with_capacity(results.len());
                 for mut result in results {
                     if let Some(count) = production.samples_per_rule.get_mut(result.rule) {
@@ -1156,11 +676,10 @@ pub fn produce(
                     result.samples = node::with_global_labels(result.samples, labels);
                     labelled.push(result);
                 }
-                add_results(&mut production.families, rules, labelled, input, warnings)
-            },
-        );
+                engine::add_results(&mut production.families, rules, labelled, input, warnings)
+            });
         if let Err(error) = added {
-            errors.push(error);
+            errors.push(error.into());
         }
     }
     production
@@ -1282,6 +801,7 @@ fn warn_unless_prom(path: &Path, warnings: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{compile, file};
 
     fn rules(yaml: &str) -> CompiledRules {
         let file = file::parse(yaml).expect("valid YAML");
@@ -1382,16 +902,16 @@ mod tests {
         let no_match = RunError::Input(InputError::NoMatch {
             pattern: "*.xml".to_owned(),
         });
-        let unreadable = RunError::Xml {
+        let unreadable = RunError::Engine(EngineError::Xml {
             input: PathBuf::from("a.xml"),
             source: XmlError::Read {
                 source: std::io::ErrorKind::NotFound.into(),
             },
-        };
-        let too_large = RunError::Xml {
+        });
+        let too_large = RunError::Engine(EngineError::Xml {
             input: PathBuf::from("a.xml"),
             source: XmlError::TooLarge { limit: 1 },
-        };
+        });
         let timeout = RunError::Lock(LockError::Timeout {
             path: PathBuf::from(".a.prom.lock"),
             timeout: Duration::from_secs(1),

@@ -29,10 +29,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::commands::inputs;
-use crate::commands::run::{self, Engine, EngineConfig, RunError};
+use crate::commands::run::{self, RunError};
+use crate::engine::{self, Engine, EngineConfig};
 use crate::exposition;
 use crate::model::names::{LabelName, MetricName};
 use crate::model::sample::{Families, LabelSet, MetricType, Origin, Sample, SampleValue};
+use crate::rules;
 use crate::rules::compile::CompiledRules;
 use crate::xml::XmlLimits;
 
@@ -136,7 +138,7 @@ pub fn serve(config: &ServeConfig) -> Result<(), ServeError> {
 pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     let evaluator = Evaluator::new(config)?;
     if config.verbose {
-        for line in run::engine_report(&evaluator.rules, config.engine) {
+        for line in engine::engine_report(&evaluator.rules, config.engine) {
             eprintln!("xml2prom: {line}");
         }
     }
@@ -394,7 +396,7 @@ pub struct Evaluator {
 impl Evaluator {
     /// Loads and compiles the rules; a broken rule file or a clashing `--label` is an error.
     pub fn new(config: &ServeConfig) -> Result<Evaluator, ServeError> {
-        let rules = run::load_rules(&config.rules, &config.vars)
+        let rules = rules::load(&config.rules, &config.vars)
             .map_err(|error| ServeError::Rules(vec![RunError::Rules(error)]))?;
         let clashes = run::label_clashes(&rules, &config.labels);
         if !clashes.is_empty() {
@@ -488,7 +490,7 @@ impl Evaluator {
             .rules
             .rules
             .iter()
-            .zip(run::engine_report(&self.rules, self.engines.engine))
+            .zip(engine::engine_report(&self.rules, self.engines.engine))
         {
             let engine = engine
                 .split_once("): ")

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::commands::run::{self, Engine};
+use crate::commands::run;
+use crate::engine::Engine;
 use crate::model::number::format_value;
+use crate::rules;
 use crate::rules::compile::CompiledRules;
 use crate::xml::XmlLimits;
 
@@ -147,12 +149,11 @@ pub fn run_file(
     let mut results = Vec::new();
     for case in &file.tests {
         // Variables are part of the compiled templates: compile per case.
-        let rules =
-            run::load_rules(&rules_path, &case.vars).map_err(|error| TestFileError::Rules {
-                file: path.to_owned(),
-                rules: rules_path.clone(),
-                report: run::RunError::Rules(error).report(),
-            })?;
+        let rules = rules::load(&rules_path, &case.vars).map_err(|error| TestFileError::Rules {
+            file: path.to_owned(),
+            rules: rules_path.clone(),
+            report: error.report(),
+        })?;
         let engines: &[Engine] = match case.engine {
             TestEngine::Auto => &[Engine::Auto],
             TestEngine::Dom => &[Engine::Dom],

@@ -1,8 +1,12 @@
 //! Engine: compiled rules and one input to samples.
 //!
-//! [`stream`] runs every streamable rule in one pass over the scan; [`dom`] builds a document
-//! from the same checked scan and runs the rest through sxd-xpath (or reads simple queries
-//! directly). [`aggregate`] turns a rule's selected nodes into samples.
+//! [`evaluate_input`] is the way in: it splits the rules between the engines ([`split_engines`],
+//! explained per rule by [`engine_report`]), reads the input once and merges the results in rule
+//! order. [`stream`] runs every streamable rule in one pass over the scan; [`dom`] builds a
+//! document from the same checked scan and runs the rest through sxd-xpath (or reads simple
+//! queries directly). Both hand each selected node to [`node`], the per-node pipeline, and
+//! [`aggregate`] turns a rule's observations into samples. [`collect`] gathers the samples of
+//! several inputs into metric families; rendering them is the exposition's job.
 
 pub mod aggregate;
 pub mod dom;
@@ -10,3 +14,337 @@ pub mod error;
 pub mod node;
 pub mod skips;
 pub mod stream;
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::dom::Evaluation;
+use crate::engine::dom::build;
+use crate::engine::error::{EvalError, RuleSamples};
+use crate::engine::stream::StreamEngine;
+use crate::model::sample::{DuplicateSeries, Families, Origin};
+use crate::rules::compile::CompiledRules;
+use crate::xml::{self, XmlError, XmlLimits};
+
+/// Which engine evaluates the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Engine {
+    /// The streaming engine for every streamable rule, the DOM engine for the others.
+    #[default]
+    Auto,
+    /// The DOM engine for every rule.
+    Dom,
+    /// The DOM engine for every rule, with every query evaluated by sxd-xpath: the reference
+    /// semantics the other engines are tested against. Not offered on the command line.
+    #[value(skip)]
+    XPath,
+}
+
+impl Engine {
+    /// How the DOM engine answers queries with this engine choice.
+    pub(crate) fn evaluation(self) -> Evaluation {
+        match self {
+            Engine::Auto | Engine::Dom => Evaluation::Direct,
+            Engine::XPath => Evaluation::XPath,
+        }
+    }
+}
+
+/// Why the rules could not be evaluated on an input.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// An input is too large for the DOM engine, which some rules need: by its size, or, for a
+    /// FIFO, a pipe, a device or a file that grows, by the bytes read into the DOM.
+    #[error(
+        "{}: {} (it needs about 11 times the file size in memory), and these rules need the DOM \
+         engine: {}; make them streamable (see `xml2prom run --verbose` and the README's Engines \
+         section), use --engine auto, or raise --max-dom-bytes",
+        input.display(), dom_excess(*size, *limit), reasons.join("; ")
+    )]
+    DomTooLarge {
+        /// The input.
+        input: PathBuf,
+        /// Its size in bytes, if its metadata tells; `None` when the limit was reached reading.
+        size: Option<u64>,
+        /// The limit in bytes.
+        limit: u64,
+        /// The rules that need the DOM engine.
+        rules: Vec<String>,
+        /// Why each cannot stream.
+        reasons: Vec<String>,
+    },
+    /// An input was refused or is not well-formed.
+    #[error("{}: {source}", input.display())]
+    Xml {
+        /// The input.
+        input: PathBuf,
+        /// Why.
+        source: XmlError,
+    },
+    /// A rule failed on an input.
+    #[error("{}: {source}", input.display())]
+    Eval {
+        /// The input.
+        input: PathBuf,
+        /// Why.
+        source: EvalError,
+    },
+    /// Two samples for one series.
+    #[error(transparent)]
+    Duplicate(#[from] Box<DuplicateSeries>),
+}
+
+/// What broke the DOM engine's limit: `the file is 3.5 MiB, more than the DOM engine's limit
+/// of 1.0 MiB`, or, for an input whose size only the read tells, `more than the DOM engine's
+/// limit of 1.0 MiB was read from the input`.
+fn dom_excess(size: Option<u64>, limit: u64) -> String {
+    match size {
+        Some(size) => format!(
+            "the file is {}, more than the DOM engine's limit of {}",
+            byte_size(size),
+            byte_size(limit)
+        ),
+        None => format!(
+            "more than the DOM engine's limit of {} was read from the input",
+            byte_size(limit)
+        ),
+    }
+}
+
+/// A byte count for a message: `812 bytes`, `3.5 MiB`.
+fn byte_size(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+    }
+}
+
+/// Which rules each engine runs: (streaming, DOM), as indexes into `rules.rules`.
+pub fn split_engines(rules: &CompiledRules, engine: Engine) -> (Vec<usize>, Vec<usize>) {
+    (0..rules.rules.len()).partition(|&i| engine == Engine::Auto && rules.rules[i].stream.is_ok())
+}
+
+/// One line per rule: which engine runs it, and why a rule cannot stream.
+pub fn engine_report(rules: &CompiledRules, engine: Engine) -> Vec<String> {
+    rules
+        .rules
+        .iter()
+        .map(|rule| {
+            let how = match (&rule.stream, engine) {
+                (_, Engine::Dom | Engine::XPath) => "DOM engine (--engine dom)".to_owned(),
+                (Ok(_), Engine::Auto) => "streaming engine".to_owned(),
+                (Err(why), Engine::Auto) => format!("DOM engine, not streamable: {why}"),
+            };
+            format!("{} ({}): {how}", rule.id, rule.name)
+        })
+        .collect()
+}
+
+/// Where an input's bytes come from.
+pub enum Source<'a> {
+    /// A file, read in pieces.
+    File(&'a Path),
+    /// Bytes in memory.
+    Bytes(&'a [u8]),
+}
+
+/// Evaluates the rules on one input with the chosen engines.
+///
+/// A file that changed while it was read ([`XmlError::Changed`]) is read once more, with fresh
+/// engines, and a warning says so: what the first read gave may mix old and new content. If it
+/// changes again, that is the error.
+pub fn evaluate_input(
+    rules: &CompiledRules,
+    source: Source<'_>,
+    input: &Path,
+    config: &EngineConfig,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<RuleSamples>, EngineError> {
+    match evaluate_once(rules, &source, input, config) {
+        Err(EngineError::Xml {
+            source: XmlError::Changed,
+            ..
+        }) => {
+            warnings.push(format!(
+                "{}: the input changed while it was read; it was read again (have the program \
+                 that writes it write a new file and rename it over this one)",
+                input.display()
+            ));
+            evaluate_once(rules, &source, input, config)
+        }
+        other => other,
+    }
+}
+
+/// One read of an input and the evaluation of the rules on it, for [`evaluate_input`].
+fn evaluate_once(
+    rules: &CompiledRules,
+    source: &Source<'_>,
+    input: &Path,
+    config: &EngineConfig,
+) -> Result<Vec<RuleSamples>, EngineError> {
+    let xml_error = |source| EngineError::Xml {
+        input: input.to_owned(),
+        source,
+    };
+    let eval_error = |source| EngineError::Eval {
+        input: input.to_owned(),
+        source,
+    };
+    let (streaming, dom_rules) = split_engines(rules, config.engine);
+    if dom_rules.is_empty() {
+        let mut engine = StreamEngine::new(rules, &streaming, input);
+        match *source {
+            Source::File(path) => xml::scan_file(path, &config.limits, &mut engine),
+            Source::Bytes(bytes) => xml::scan(bytes, &config.limits, &mut engine),
+        }
+        .map_err(xml_error)?;
+        return engine.finish().map_err(eval_error);
+    }
+    let too_large = |size| EngineError::DomTooLarge {
+        input: input.to_owned(),
+        size,
+        limit: config.max_dom_bytes,
+        rules: dom_rules
+            .iter()
+            .map(|&i| rules.rules[i].id.clone())
+            .collect(),
+        reasons: dom_rules
+            .iter()
+            .map(|&i| match &rules.rules[i].stream {
+                Err(why) => format!("{}: {why}", rules.rules[i].id),
+                Ok(_) => {
+                    format!("{} (streamable, but --engine dom)", rules.rules[i].id)
+                }
+            })
+            .collect(),
+    };
+    if let Source::File(path) = *source {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if size > config.max_dom_bytes {
+            return Err(too_large(Some(size)));
+        }
+    }
+    // The metadata says nothing of a FIFO, a pipe or a device (0), and a file may grow: the
+    // scan that builds the DOM stops one byte past the DOM's limit, whatever the metadata said.
+    let dom_limited = config.max_dom_bytes < config.limits.max_bytes;
+    let limits = XmlLimits {
+        max_bytes: config.limits.max_bytes.min(config.max_dom_bytes),
+        ..config.limits.clone()
+    };
+    // One scan builds the DOM and feeds the streaming engine, if it has rules; the input is
+    // read in pieces and never held whole.
+    let mut engine = (!streaming.is_empty()).then(|| StreamEngine::new(rules, &streaming, input));
+    let mut no_sink = xml::NoSink;
+    let also: &mut dyn xml::Sink = match &mut engine {
+        Some(engine) => engine,
+        None => &mut no_sink,
+    };
+    let package = match *source {
+        Source::File(path) => build::load(path, &limits, also),
+        Source::Bytes(bytes) => build::parse(bytes, &limits, also),
+    }
+    .map_err(|error| match error {
+        XmlError::TooLarge { .. } if dom_limited => too_large(None),
+        error => xml_error(error),
+    })?;
+    let dom_results = dom::evaluate(
+        rules,
+        &dom_rules,
+        &package.as_document(),
+        input,
+        config.engine.evaluation(),
+    );
+    let stream_results = match engine {
+        Some(engine) => engine.finish(),
+        None => Ok(Vec::new()),
+    };
+    // Report the error of the first failing rule in file order, as one engine would.
+    let position = |error: &EvalError| rules.rules.iter().position(|r| r.id == error.rule);
+    match (dom_results, stream_results) {
+        (Ok(mut a), Ok(b)) => {
+            a.extend(b);
+            a.sort_by_key(|r| r.rule);
+            Ok(a)
+        }
+        (Err(a), Err(b)) => Err(eval_error(if position(&b) < position(&a) { b } else { a })),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(eval_error(e)),
+    }
+}
+
+/// The engine settings of a run.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Limits on each input.
+    pub limits: XmlLimits,
+    /// The engine choice.
+    pub engine: Engine,
+    /// The largest input the DOM engine may load.
+    pub max_dom_bytes: u64,
+}
+
+/// Adds one input's results to the families, and a warning per rule that skipped nodes.
+pub fn add_results(
+    families: &mut Families,
+    rules: &CompiledRules,
+    results: Vec<RuleSamples>,
+    input: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<(), EngineError> {
+    let input: std::sync::Arc<str> = input.display().to_string().into();
+    for result in results {
+        let rule = &rules.rules[result.rule];
+        if let Some(report) = result.skips.report() {
+            warnings.push(format!(
+                "{input}: rule {} ({}): {report}",
+                rule.id, rule.name
+            ));
+        }
+        let id: std::sync::Arc<str> = rule.id.as_str().into();
+        for sample in result.samples {
+            let origin = Origin {
+                rule: id.clone(),
+                input: input.clone(),
+            };
+            families.add(&rule.name, &rule.help, rule.kind, sample, origin)?;
+        }
+    }
+    Ok(())
+}
+
+/// Evaluates the rules against every input and gathers the families.
+pub fn collect(
+    rules: &CompiledRules,
+    inputs: &[PathBuf],
+    config: &EngineConfig,
+    warnings: &mut Vec<String>,
+) -> Result<Families, EngineError> {
+    let mut families = Families::new();
+    for input in inputs {
+        let results = evaluate_input(rules, Source::File(input), input, config, warnings)?;
+        add_results(&mut families, rules, results, input, warnings)?;
+    }
+    Ok(families)
+}
+
+/// Evaluates the rules on one input's bytes with the chosen engine, without the DOM engine's
+/// size limit, and gathers the families, with the warnings a run would print (rules that
+/// skipped nodes).
+pub fn evaluate_bytes(
+    rules: &CompiledRules,
+    bytes: &[u8],
+    input: &Path,
+    limits: &XmlLimits,
+    engine: Engine,
+    warnings: &mut Vec<String>,
+) -> Result<Families, EngineError> {
+    let config = EngineConfig {
+        limits: limits.clone(),
+        engine,
+        max_dom_bytes: u64::MAX,
+    };
+    let results = evaluate_input(rules, Source::Bytes(bytes), input, &config, warnings)?;
+    let mut families = Families::new();
+    add_results(&mut families, rules, results, input, warnings)?;
+    Ok(families)
+}
