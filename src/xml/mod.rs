@@ -45,7 +45,9 @@ use quick_xml::events::{BytesDecl, BytesPI, Event};
 use quick_xml::reader::Reader;
 use sxd_document::{Package, QName};
 
-use crate::input_file::{self, Patient, Stalled, Stamp};
+mod file;
+
+use file::{Patient, Stalled, Stamp};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -862,7 +864,7 @@ struct Opened {
 /// Opens an input file without blocking (a FIFO without a writer opens at once), refusing a
 /// directory and a regular file whose metadata says it is larger than the limit.
 fn open(path: &Path, limits: &XmlLimits) -> Result<Opened, XmlError> {
-    let (file, metadata) = input_file::open(path).map_err(read_error)?;
+    let (file, metadata) = file::open(path).map_err(read_error)?;
     if metadata.is_dir() {
         // Linux opens a directory without complaint and fails only at the first read.
         return Err(read_error(io::ErrorKind::IsADirectory.into()));
