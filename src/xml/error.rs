@@ -8,10 +8,8 @@ use std::io;
 use quick_xml::errors::{Error as QuickError, IllFormedError, SyntaxError};
 use quick_xml::events::attributes::AttrError;
 
-use super::names::dangling_ampersand;
-use super::tag::is_xml_space;
-
 use super::file::Stalled;
+use super::tag::is_xml_space;
 use super::{KIB, MIB};
 
 /// How many characters of a name from the input an error message shows at most, so that a
@@ -50,6 +48,8 @@ pub enum EncodingEvidence {
 }
 
 /// Which kind of name broke [`XmlLimits::max_name_bytes`]; see [`XmlError::NameTooLong`].
+///
+/// [`XmlLimits::max_name_bytes`]: super::XmlLimits::max_name_bytes
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameKind {
     /// The name of an element, as in `<name>`.
@@ -85,6 +85,8 @@ pub enum XmlError {
     /// cannot read the file: it does not exist; check the --input path
     /// cannot read the file: nothing arrived for 30s; check that a program writes to it (a FIFO needs a writer), or raise --read-timeout
     /// ```
+    ///
+    /// [`XmlLimits::read_timeout`]: super::XmlLimits::read_timeout
     #[error("cannot read the file: {}", ReadAdvice(.source))]
     Read {
         /// The error from the operating system.
@@ -92,12 +94,17 @@ pub enum XmlError {
     },
 
     /// The input is larger than [`XmlLimits::max_bytes`]; from [`read`] and [`scan_file`] before
-    /// the file is read past the limit, or from [`parse`] and [`scan`] for bytes that came from
-    /// elsewhere (stdin).
+    /// the file is read past the limit, or from `reference::parse` and [`scan`] for bytes that came
+    /// from elsewhere (stdin).
     ///
     /// ```text
     /// the input is larger than the limit of 256 MiB (268435456 bytes); if the file is genuine, raise the limit with --max-input-bytes
     /// ```
+    ///
+    /// [`XmlLimits::max_bytes`]: super::XmlLimits::max_bytes
+    /// [`read`]: super::read
+    /// [`scan_file`]: super::scan_file
+    /// [`scan`]: super::scan
     #[error(
         "the input is larger than the limit of {}; if the file is genuine, raise the limit with \
          --max-input-bytes",
@@ -163,6 +170,8 @@ pub enum XmlError {
     /// ```text
     /// elements are nested more than 256 levels deep at line 1, column 1281; xml2prom refuses such input to protect itself from hostile files; check what produced the file
     /// ```
+    ///
+    /// [`XmlLimits::max_depth`]: super::XmlLimits::max_depth
     #[error(
         "elements are nested more than {limit} levels deep at line {line}, column {column}; \
          {HOSTILE_ADVICE}"
@@ -181,6 +190,8 @@ pub enum XmlError {
     /// ```text
     /// element <row> has more than 256 attributes at line 2, column 3; xml2prom refuses such input to protect itself from hostile files; check what produced the file
     /// ```
+    ///
+    /// [`XmlLimits::max_attributes`]: super::XmlLimits::max_attributes
     #[error(
         "element <{element}> has more than {limit} attributes at line {line}, column {column}; \
          {HOSTILE_ADVICE}"
@@ -201,6 +212,8 @@ pub enum XmlError {
     /// ```text
     /// element name `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…` is longer than 1024 bytes at line 1, column 1; xml2prom refuses such input to protect itself from hostile files; check what produced the file
     /// ```
+    ///
+    /// [`XmlLimits::max_name_bytes`]: super::XmlLimits::max_name_bytes
     #[error(
         "{kind} name `{name}` is longer than {limit} bytes at line {line}, column {column}; \
          {HOSTILE_ADVICE}"
@@ -223,6 +236,8 @@ pub enum XmlError {
     /// ```text
     /// the value of attribute `data` is longer than 1 MiB at line 4, column 5; xml2prom refuses such input to protect itself from hostile files; check what produced the file
     /// ```
+    ///
+    /// [`XmlLimits::max_attribute_bytes`]: super::XmlLimits::max_attribute_bytes
     #[error(
         "the value of attribute `{attribute}` is longer than {} at line {line}, column {column}; \
          {HOSTILE_ADVICE}",
@@ -266,6 +281,10 @@ pub enum XmlError {
     /// ```text
     /// the input changed while it was read, so what was read may mix old and new content; have the program that writes it write a new file and rename it over this one, or try again once it is written
     /// ```
+    ///
+    /// [`read`]: super::read
+    /// [`scan_file`]: super::scan_file
+    /// [`again_if_changed`]: super::again_if_changed
     #[error(
         "the input changed while it was read, so what was read may mix old and new content; \
          have the program that writes it write a new file and rename it over this one, or try \
@@ -418,6 +437,19 @@ fn describe_attribute_error(error: &AttrError, name: &str) -> String {
             excerpt(name)
         ),
     }
+}
+
+pub(super) fn invalid_name(kind: NameKind, name: &str) -> String {
+    format!(
+        "`{}` is not a valid {kind} name; a name starts with a letter or `_` and holds letters, \
+         digits, `-`, `.` and `_`, with at most one `:` between two such parts",
+        excerpt(name)
+    )
+}
+
+pub(super) fn dangling_ampersand() -> String {
+    "`&` must start a reference such as &amp; and end with `;`; write a literal & as &amp;"
+        .to_owned()
 }
 
 /// At most the first 40 characters of a name from the input, then `…`; control characters

@@ -1,13 +1,14 @@
-//! Stage 3 of a run: bytes -> sxd `Package`, or a stream of checked content for the streaming
-//! engine, with hostile input refused before any DOM is built.
+//! Stage 3 of a run: bytes -> a stream of checked content for the engines, with hostile input
+//! refused before any of it is used.
 //!
 //! [`read`] takes the path given to `--input` and returns its bytes, refusing a file larger than
-//! [`XmlLimits::max_bytes`] without reading all of it. [`parse`] takes those bytes (or bytes read
-//! from stdin) and returns an `sxd_document::Package` for the evaluate stage, or an [`XmlError`]
-//! that says where the input is wrong and what to do. [`scan_file`] and [`scan`] make the same
-//! checks without building a DOM, and hand the content to a [`Sink`] as they go.
+//! [`XmlLimits::max_bytes`] without reading all of it. [`scan`] checks those bytes (or bytes read
+//! from stdin), [`scan_file`] a file as it reads it, and both hand the content to a [`Sink`] as
+//! they go, or return an [`XmlError`] that says where the input is wrong and what to do. The
+//! tests keep sxd-document's own parser behind the same checks (`reference::parse`), as the
+//! reference the DOM engine's tree is compared with.
 //!
-//! All three run one scan. It reads text, tags and references itself, in one pass over each
+//! Every way in runs one scan. It reads text, tags and references itself, in one pass over each
 //! piece of input (plain tags, which are almost all, without copying them), and leaves the
 //! rarer markup (comments, CDATA sections, processing instructions, the XML declaration, the
 //! DOCTYPE) to quick-xml; where it reads what quick-xml would, it finds the same errors at the
@@ -27,8 +28,12 @@
 //! (keeping nothing), and it finds the line and column of the error it reports, and only that,
 //! by reading the text again up to it.
 //!
-//! After parsing, `parse` repairs the default namespaces sxd-document 0.3.2 resolves wrongly.
 //! Nothing in this module expands a DTD entity, reads a DTD or XInclude, or opens a URL.
+//!
+//! The files, from the bytes in to the sink: `file.rs` opens an input, `input.rs` reads and
+//! checks its bytes, `scanner.rs` reads the document (with `tag.rs` for plain tags and
+//! `names.rs` for what sxd-document would refuse), `position.rs` finds the line and column of
+//! an error, `error.rs` words it, and `parallel.rs` runs the scan on a second thread.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -239,15 +244,15 @@ pub fn again_if_changed<T>(mut read: impl FnMut() -> Result<T, XmlError>) -> Res
     }
 }
 
-/// Checks a document in memory as [`parse`] does, without building a DOM, and feeds its content
-/// to `sink`. Refuses exactly what [`parse`] refuses, with the same error.
+/// Checks a document in memory as `reference::parse` does, without building a DOM, and feeds its
+/// content to `sink`. Refuses exactly what `reference::parse` refuses, with the same error.
 pub fn scan(bytes: &[u8], limits: &XmlLimits, sink: &mut dyn Sink) -> Result<(), XmlError> {
     scan_bytes(bytes, limits, sink).map(drop)
 }
 
-/// Reads a file once and checks it as [`read`] and then [`parse`] would, without building a DOM
-/// or holding the file in memory, and feeds its content to `sink`. Refuses exactly what `read`
-/// and `parse` refuse, with the same error.
+/// Reads a file once and checks it as [`read`] and then `reference::parse` would, without
+/// building a DOM or holding the file in memory, and feeds its content to `sink`. Refuses exactly
+/// what `read` and `reference::parse` refuse, with the same error.
 ///
 /// A regular file whose metadata says it is past the limit is refused before it is read. A
 /// regular file that changed while it was read (`fstat` at open and at the end of the read
@@ -389,7 +394,7 @@ fn exceeds(len: usize, limit: u64) -> bool {
     !u64::try_from(len).is_ok_and(|len| len <= limit)
 }
 
-/// [`scan`] for [`parse`]: the size check, then the scan, keeping what `parse` needs.
+/// [`scan`] for `reference::parse`: the size check, then the scan, keeping what `parse` needs.
 fn scan_bytes(bytes: &[u8], limits: &XmlLimits, sink: &mut dyn Sink) -> Result<Scanned, XmlError> {
     if exceeds(bytes.len(), limits.max_bytes) {
         return Err(XmlError::TooLarge {
@@ -420,7 +425,7 @@ struct Scanned {
     held_bytes: usize,
 }
 
-/// The one scanning loop behind [`parse`], [`scan`] and [`scan_file`]: runs every check of this
+/// The one scanning loop behind `reference::parse`, [`scan`] and [`scan_file`]: runs every check of this
 /// module over the document `source` gives, feeding `sink`. `locate` finds the line and column
 /// of an error, and is only asked for the error returned.
 ///

@@ -2,7 +2,7 @@
 //! prefixes in scope ([`Prefixes`]), entity and character references, and the syntax of the
 //! XML declaration. Also the expansion of references in attribute values, as sxd-document does it.
 
-use super::error::{MALFORMED_DECLARATION, NameKind, excerpt};
+use super::error::{MALFORMED_DECLARATION, dangling_ampersand, excerpt};
 use super::input::is_xml_char;
 use super::tag::is_xml_space;
 
@@ -117,11 +117,6 @@ pub(super) fn check_reference(body: &str) -> Result<(), String> {
          references are allowed",
         excerpt(body)
     ))
-}
-
-pub(super) fn dangling_ampersand() -> String {
-    "`&` must start a reference such as &amp; and end with `;`; write a literal & as &amp;"
-        .to_owned()
 }
 
 /// The character a reference that passed [`check_reference`] stands for, as sxd-document
@@ -286,14 +281,6 @@ fn is_name_char(c: char) -> bool {
     is_name_start_char(c)
         || matches!(c,
             '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
-}
-
-pub(super) fn invalid_name(kind: NameKind, name: &str) -> String {
-    format!(
-        "`{}` is not a valid {kind} name; a name starts with a letter or `_` and holds letters, \
-         digits, `-`, `.` and `_`, with at most one `:` between two such parts",
-        excerpt(name)
-    )
 }
 
 /// Checks an XML declaration (what stands between `<?` and `?>`, from `xml` on) against the

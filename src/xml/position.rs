@@ -5,19 +5,8 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
-use super::input::UTF8_BOM;
-
 use super::READ_CHUNK_BYTES;
-
-/// The 1-based line and column (in characters) of byte `offset` in `text`; an offset inside a
-/// character counts as that character, one past the end as the position after the last one.
-#[cfg(test)]
-pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    InMemory {
-        text: text.as_bytes(),
-    }
-    .line_column(offset as u64)
-}
+use super::input::UTF8_BOM;
 
 /// Finds lines and columns of byte offsets in the text (the input after a UTF-8 byte order
 /// mark). The scan asks only for the error it reports, so finding a position may read the text
@@ -186,6 +175,16 @@ fn is_continuation_byte(byte: u8) -> bool {
 
 pub(super) fn to_usize(position: u64) -> usize {
     usize::try_from(position).unwrap_or(usize::MAX)
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`; an offset inside a
+/// character counts as that character, one past the end as the position after the last one.
+#[cfg(test)]
+pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    InMemory {
+        text: text.as_bytes(),
+    }
+    .line_column(offset as u64)
 }
 
 #[cfg(test)]

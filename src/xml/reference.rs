@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
+use sxd_document::{Package, QName};
 
 use super::error::{
     EMPTY_NAMESPACE, MALFORMED_DECLARATION, MISSING_SPACE, UNDECLARED_PREFIX, XmlError,
@@ -16,7 +17,6 @@ use super::input::UTF8_BOM;
 use super::names::expand_references;
 use super::position::{InMemory, Locate, line_column, to_usize};
 use super::{NoSink, XmlLimits, scan_bytes};
-use sxd_document::{Package, QName};
 
 /// Checks the bytes against the limits and parses them into a DOM with sxd-document's own
 /// parser. The DOM engine builds its tree from the scan instead (`engine::dom::build`); this is the

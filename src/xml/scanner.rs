@@ -14,12 +14,11 @@ use quick_xml::reader::Reader;
 
 use super::error::{
     EMPTY_NAMESPACE, MALFORMED_DECLARATION, MISSING_SPACE, NameKind, UNDECLARED_PREFIX, XmlError,
-    attribute_error, describe_quick_error, excerpt, lost_track,
+    attribute_error, dangling_ampersand, describe_quick_error, excerpt, invalid_name, lost_track,
 };
 use super::input::Input;
 use super::names::{
-    Prefixes, check_declaration_syntax, check_qname, check_reference, dangling_ampersand,
-    invalid_name, name_error, referenced_char,
+    Prefixes, check_declaration_syntax, check_qname, check_reference, name_error, referenced_char,
 };
 use super::position::Locate;
 use super::tag::{

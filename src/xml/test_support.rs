@@ -5,12 +5,13 @@
 
 use std::io::{self, Read, Write};
 
-use crate::xml::error::XmlError;
-use crate::xml::position::InMemory;
-use crate::xml::reference::parse;
-use crate::xml::{NoSink, Sink, StartTag, XmlLimits, exceeds, scan, scan_file, scan_input};
 use pretty_assertions::assert_eq;
 use sxd_document::Package;
+
+use super::error::XmlError;
+use super::position::InMemory;
+use super::reference::parse;
+use super::{NoSink, Sink, StartTag, XmlLimits, exceeds, scan, scan_file, scan_input};
 
 /// Parses with the default limits and returns the error; fails the test if parsing succeeds.
 pub(super) fn refuse(input: impl AsRef<[u8]>) -> XmlError {
@@ -123,7 +124,7 @@ impl Read for Trickle<'_> {
     }
 }
 
-/// Checks `input` every way there is and asserts that each way says the same as [`parse`];
+/// Checks `input` every way there is and asserts that each way says the same as `reference::parse`;
 /// returns that.
 pub(super) fn assert_paths_agree(input: &[u8], limits: &XmlLimits) -> String {
     let expected = show(parse(input, limits).map(drop));
