@@ -221,9 +221,7 @@ mod tests {
 
     use pretty_assertions::assert_eq;
 
-    use crate::xml::scan_in_parallel;
-
-    use crate::xml::{XmlLimits, scan, scan_file, scan_file_in_parallel};
+    use crate::xml::{XmlLimits, scan, scan_file, scan_file_in_parallel, scan_in_parallel};
 
     /// Every call a sink gets, with everything it is told.
     #[derive(Default)]
