@@ -425,9 +425,9 @@ struct Scanned {
     held_bytes: usize,
 }
 
-/// The one scanning loop behind `reference::parse`, [`scan`] and [`scan_file`]: runs every check of this
-/// module over the document `source` gives, feeding `sink`. `locate` finds the line and column
-/// of an error, and is only asked for the error returned.
+/// The one scanning loop behind `reference::parse`, [`scan`] and [`scan_file`]: runs every check
+/// of this module over the document `source` gives, feeding `sink`. `locate` finds the line and
+/// column of an error, and is only asked for the error returned.
 ///
 /// When the scan refuses the document, the rest of the input is read (at most to the size
 /// limit, keeping nothing) so that the error returned is the one the checks would report had
