@@ -24,7 +24,6 @@ pub mod commands;
 pub mod engine;
 pub mod exposition;
 pub mod init;
-mod input_file;
 pub mod model;
 pub mod output;
 pub mod rules;

@@ -2417,7 +2417,7 @@ proptest! {
     }
 }
 
-/// The streaming engine reads a file in chunks of this size (`READ_CHUNK_BYTES` in xml.rs).
+/// The streaming engine reads a file in chunks of this size (`READ_CHUNK_BYTES` in xml/mod.rs).
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Puts a comment before the root element, so that the first chunk boundary falls at a random

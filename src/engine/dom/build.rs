@@ -507,7 +507,7 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     // The tests compare the trees built here with the ones sxd-document's own parser builds
-    // (through xml::parse, which repairs default namespaces), merged as the XPath data model
+    // (through xml::reference::parse, which repairs default namespaces), merged as the XPath data model
     // has them.
 
     /// One node of a tree, as XPath can see it, written as a line.
@@ -573,13 +573,13 @@ mod tests {
         describe(package.as_document())
     }
 
-    /// What sxd-document's parser gives, after xml::parse's repairs, with adjacent text
+    /// What sxd-document's parser gives, after xml::reference::parse's repairs, with adjacent text
     /// merged. sxd-document normalises neither line ends nor attribute values, so it is given
     /// the text as XML 1.0 reads it ([`as_xml_reads_it`]).
     fn reference(xml: &str) -> Vec<String> {
         let xml = as_xml_reads_it(xml);
-        let package =
-            xml::parse(xml.as_bytes(), &XmlLimits::default()).unwrap_or_else(|e| panic!("{e}"));
+        let package = xml::reference::parse(xml.as_bytes(), &XmlLimits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
         merge_adjacent_text(package.as_document());
         describe(package.as_document())
     }
@@ -840,7 +840,7 @@ mod tests {
         #[test]
         fn random_documents_match_sxd_document(xml in document()) {
             let limits = XmlLimits::default();
-            match (xml::parse(xml.as_bytes(), &limits), parse(xml.as_bytes(), &limits, &mut xml::NoSink)) {
+            match (xml::reference::parse(xml.as_bytes(), &limits), parse(xml.as_bytes(), &limits, &mut xml::NoSink)) {
                 (Ok(_), Ok(_)) => proptest::prop_assert_eq!(reference(&xml), built(&xml)),
                 (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
                 (a, b) => proptest::prop_assert!(false, "{xml}: sxd-document {:?}, built {:?}", a.map(drop), b.map(drop)),

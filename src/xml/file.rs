@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// Opens `path` for reading without blocking on a FIFO that has no writer, and returns the file
 /// with what `fstat` says of it. A regular file is switched back to blocking reads; anything
 /// else stays non-blocking, to be read through [`Patient`].
-pub(crate) fn open(path: &Path) -> io::Result<(File, Metadata)> {
+pub(super) fn open(path: &Path) -> io::Result<(File, Metadata)> {
     let file = open_nonblocking(path)?;
     let metadata = file.metadata()?;
     if metadata.is_file() {
@@ -63,7 +63,7 @@ fn set_blocking(_file: &File) -> io::Result<()> {
 /// times even when the size stays. Linux (6.13 on) gives a file written after it was looked at
 /// fine-grained times, so two writes within one clock tick still differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Stamp {
+pub(super) struct Stamp {
     size: u64,
     modified: (i64, i64),
     changed: (i64, i64),
@@ -74,7 +74,7 @@ pub(crate) struct Stamp {
 impl Stamp {
     /// The stamp of a file from its metadata.
     #[cfg(unix)]
-    pub(crate) fn of(metadata: &Metadata) -> Stamp {
+    pub(super) fn of(metadata: &Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
         Stamp {
             size: metadata.size(),
@@ -87,7 +87,7 @@ impl Stamp {
 
     /// The stamp of a file from its metadata.
     #[cfg(not(unix))]
-    pub(crate) fn of(metadata: &Metadata) -> Stamp {
+    pub(super) fn of(metadata: &Metadata) -> Stamp {
         let modified = metadata
             .modified()
             .ok()
@@ -108,12 +108,12 @@ impl Stamp {
     }
 
     /// The size the file had.
-    pub(crate) fn size(&self) -> u64 {
+    pub(super) fn size(&self) -> u64 {
         self.size
     }
 
     /// Whether `file` is no longer as this stamp found it (or cannot be looked at).
-    pub(crate) fn changed(&self, file: &File) -> bool {
+    pub(super) fn changed(&self, file: &File) -> bool {
         file.metadata()
             .map_or(true, |metadata| Stamp::of(&metadata) != *self)
     }
@@ -122,14 +122,14 @@ impl Stamp {
 /// Reads a stream (a FIFO, a pipe, a device opened by [`open`]), waiting at most `timeout` for
 /// each read to bring something; then the read fails with [`Stalled`] as its error. The end of
 /// the stream is a read of 0 bytes once a writer has come and gone.
-pub(crate) struct Patient {
+pub(super) struct Patient {
     file: File,
     timeout: Duration,
 }
 
 impl Patient {
     /// Reads `file`, waiting at most `timeout` per read.
-    pub(crate) fn new(file: File, timeout: Duration) -> Self {
+    pub(super) fn new(file: File, timeout: Duration) -> Self {
         Self { file, timeout }
     }
 }
@@ -188,7 +188,7 @@ fn wait_until_readable(_file: &File, _timeout: Duration) -> io::Result<bool> {
 /// nothing arrived for 30s; check that a program writes to it (a FIFO needs a writer), or raise --read-timeout
 /// ```
 #[derive(Debug)]
-pub(crate) struct Stalled(pub(crate) Duration);
+pub(super) struct Stalled(pub(super) Duration);
 
 impl fmt::Display for Stalled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
