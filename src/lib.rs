@@ -23,7 +23,6 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod exposition;
-pub mod init;
 mod input_file;
 pub mod model;
 pub mod output;

@@ -88,7 +88,7 @@ impl MetricPrefix {
     /// Checks a prefix given on the command line; a trailing `_` is dropped.
     ///
     /// ```
-    /// # use xml2prom::init::MetricPrefix;
+    /// # use xml2prom::commands::init::MetricPrefix;
     /// assert_eq!(MetricPrefix::parse("shop_").map(|p| p.as_str().to_owned()), Ok("shop".to_owned()));
     /// assert!(MetricPrefix::parse("1shop").is_err());
     /// ```
