@@ -18,6 +18,7 @@ use crate::xml::{self, XmlError, XmlLimits};
 
 mod draft;
 mod survey;
+mod yaml;
 
 use draft::{Header, draft, snake_case};
 use survey::Survey;
