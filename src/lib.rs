@@ -23,7 +23,6 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod exposition;
-pub mod init;
 pub mod model;
 pub mod output;
 pub mod rules;

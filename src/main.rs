@@ -99,7 +99,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Command::Init(args) => match xml2prom::init::init(&args.into_config()) {
+        Command::Init(args) => match xml2prom::commands::init::init(&args.into_config()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("xml2prom: error: {err}");

@@ -1,0 +1,489 @@
+//! Init's survey: what a sample store holds, gathered in one pass and in bounded memory.
+//!
+//! A [`Survey`] reads the sample once through the checked scan of [`xml::scan_file`], so a
+//! hostile or broken sample is refused exactly as `run` refuses it. Per element path (root to
+//! element, by namespace URI and local name) it keeps how many elements there are and how many
+//! at most share one parent; per attribute, and per text of elements without child elements,
+//! how many values there are, how many are numbers as [`parse_number`] reads them, their range,
+//! and their distinct values with counts, up to [`MAX_LABEL_VALUES`]. Everything is capped
+//! (paths, attributes, namespaces, value lengths), so memory does not grow with the sample.
+
+use crate::model::number::parse_number;
+use crate::xml::{self, StartTag};
+
+/// The most distinct values an attribute or text may have to become a label.
+pub(super) const MAX_LABEL_VALUES: usize = 20;
+
+/// The most element paths surveyed; later new paths are left out (and the draft says so).
+pub(super) const MAX_PATHS: usize = 256;
+
+/// The most distinct attributes surveyed per element path.
+pub(super) const MAX_ATTRIBUTES_PER_PATH: usize = 32;
+
+/// The most namespace URIs bound; elements in further namespaces are left out.
+pub(super) const MAX_NAMESPACES: usize = 32;
+
+/// The longest value kept as a candidate label value, and the longest text read as a possible
+/// number. A longer value makes its attribute or text unfit for a label.
+pub(super) const MAX_VALUE_BYTES: usize = 100;
+
+/// An expanded name: namespace (an index into [`Survey::namespaces`]) and local name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Name {
+    pub(super) ns: Option<usize>,
+    pub(super) local: String,
+}
+
+/// What the values of one attribute, or the texts of one element path, look like.
+#[derive(Debug, Default)]
+pub(super) struct Values {
+    /// How many values were seen.
+    pub(super) present: u64,
+    /// How many of them are numbers as xml2prom reads them.
+    pub(super) numbers: u64,
+    /// How many are numbers only once white space around them is removed.
+    pub(super) padded_numbers: u64,
+    /// The smallest and largest number (NaN left out).
+    pub(super) range: Option<(f64, f64)>,
+    /// The distinct values with their counts, in the order first seen; emptied once `many`.
+    pub(super) distinct: Vec<(String, u64)>,
+    /// More than [`MAX_LABEL_VALUES`] distinct values, or one longer than [`MAX_VALUE_BYTES`].
+    pub(super) many: bool,
+    /// A value longer than [`MAX_VALUE_BYTES`] was seen.
+    pub(super) long: bool,
+}
+
+impl Values {
+    fn observe(&mut self, value: &str) {
+        self.present += 1;
+        if let Some(number) = parse_number(value) {
+            self.numbers += 1;
+            if !number.is_nan() {
+                self.range = Some(match self.range {
+                    None => (number, number),
+                    Some((low, high)) => (low.min(number), high.max(number)),
+                });
+            }
+        } else if value.trim() != value && parse_number(value.trim()).is_some() {
+            self.padded_numbers += 1;
+        }
+        if value.len() > MAX_VALUE_BYTES {
+            self.long = true;
+            self.too_many();
+            return;
+        }
+        if self.many {
+            return;
+        }
+        if let Some((_, count)) = self.distinct.iter_mut().find(|(v, _)| v == value) {
+            *count += 1;
+        } else if self.distinct.len() < MAX_LABEL_VALUES {
+            self.distinct.push((value.to_owned(), 1));
+        } else {
+            self.too_many();
+        }
+    }
+
+    /// A value too long to keep: not a label, and not read as a number.
+    fn observe_long(&mut self) {
+        self.present += 1;
+        self.long = true;
+        self.too_many();
+    }
+
+    fn too_many(&mut self) {
+        self.many = true;
+        self.distinct = Vec::new();
+    }
+
+    /// Whether every value is a number.
+    pub(super) fn all_numbers(&self) -> bool {
+        self.present > 0 && self.numbers == self.present
+    }
+
+    /// Whether every value is the empty string (an element without text): nothing to read.
+    pub(super) fn all_empty(&self) -> bool {
+        !self.many && self.distinct.iter().all(|(value, _)| value.is_empty())
+    }
+}
+
+/// One attribute of an element path.
+#[derive(Debug)]
+pub(super) struct Attribute {
+    pub(super) name: Name,
+    /// The name as first written, for comments.
+    pub(super) written: String,
+    pub(super) values: Values,
+}
+
+/// One element path, e.g. `/store/row`.
+#[derive(Debug)]
+pub(super) struct ElementPath {
+    pub(super) parent: Option<usize>,
+    pub(super) name: Name,
+    /// The name as first written, for comments.
+    pub(super) written: String,
+    pub(super) children: Vec<usize>,
+    /// How many elements have this path.
+    pub(super) count: u64,
+    /// The most elements of this path under one parent element.
+    pub(super) max_per_parent: u64,
+    /// How many of them have no child element.
+    pub(super) leaves: u64,
+    /// The texts of those without a child element.
+    pub(super) text: Values,
+    pub(super) attributes: Vec<Attribute>,
+    /// Whether attributes past [`MAX_ATTRIBUTES_PER_PATH`] were left out.
+    pub(super) attributes_left_out: bool,
+}
+
+/// One open element.
+#[derive(Debug, Default)]
+struct Frame {
+    /// Its path; `None` when it is left out (too many paths, or an unknown namespace).
+    path: Option<usize>,
+    /// Child elements so far, per path.
+    children: Vec<(usize, u64)>,
+    has_child: bool,
+    text: String,
+    text_too_long: bool,
+    /// How many namespace declarations it added to `scopes`.
+    declared: usize,
+}
+
+/// A namespace seen in element or attribute names.
+#[derive(Debug)]
+pub(super) struct Namespace {
+    pub(super) uri: String,
+    /// The first non-empty prefix the sample wrote for it.
+    pub(super) written_prefix: Option<String>,
+}
+
+/// Statistics of a sample store, gathered as an [`xml::Sink`] in bounded memory.
+#[derive(Debug, Default)]
+pub(super) struct Survey {
+    pub(super) namespaces: Vec<Namespace>,
+    pub(super) paths: Vec<ElementPath>,
+    pub(super) root: Option<usize>,
+    /// Open elements: the first `depth` entries (the rest are kept for reuse).
+    frames: Vec<Frame>,
+    depth: usize,
+    /// In-scope namespace declarations, innermost last: (prefix, URI); "" is the default.
+    scopes: Vec<(String, String)>,
+    /// How many elements the sample has.
+    pub(super) elements: u64,
+    pub(super) paths_left_out: bool,
+    pub(super) namespaces_left_out: bool,
+}
+
+/// The namespace of the `xml:` prefix, bound in every document.
+const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
+
+impl Survey {
+    /// The URI a prefix stands for: `Ok(None)` for no namespace, `Err(())` when undeclared.
+    fn resolve(&self, prefix: &str) -> Result<Option<&str>, ()> {
+        if prefix == "xml" {
+            return Ok(Some(XML_NAMESPACE));
+        }
+        match self.scopes.iter().rev().find(|(p, _)| p == prefix) {
+            Some((_, uri)) if uri.is_empty() => Ok(None),
+            Some((_, uri)) => Ok(Some(uri)),
+            None if prefix.is_empty() => Ok(None),
+            None => Err(()),
+        }
+    }
+
+    /// The namespace index of a written name's prefix; `Err` when it cannot be used.
+    fn namespace_of(&mut self, prefix: &str) -> Result<Option<usize>, ()> {
+        let Some(uri) = self.resolve(prefix)? else {
+            return Ok(None);
+        };
+        if uri == XML_NAMESPACE {
+            return Err(());
+        }
+        if let Some(index) = self.namespaces.iter().position(|n| n.uri == uri) {
+            let namespace = &mut self.namespaces[index];
+            if namespace.written_prefix.is_none() && !prefix.is_empty() {
+                namespace.written_prefix = Some(prefix.to_owned());
+            }
+            return Ok(Some(index));
+        }
+        if self.namespaces.len() >= MAX_NAMESPACES {
+            self.namespaces_left_out = true;
+            return Err(());
+        }
+        let uri = uri.to_owned();
+        self.namespaces.push(Namespace {
+            uri,
+            written_prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+        });
+        Ok(Some(self.namespaces.len() - 1))
+    }
+
+    /// The path of a child element (or of the root, for `parent == None`), created if new.
+    fn path_of(
+        &mut self,
+        parent: Option<usize>,
+        ns: Option<usize>,
+        local: &str,
+        written: &str,
+    ) -> Option<usize> {
+        let existing = match parent {
+            None => self.root,
+            Some(parent) => self.paths[parent]
+                .children
+                .iter()
+                .copied()
+                .find(|&c| self.paths[c].name.ns == ns && self.paths[c].name.local == local),
+        };
+        if existing.is_some() {
+            return existing;
+        }
+        if self.paths.len() >= MAX_PATHS {
+            self.paths_left_out = true;
+            return None;
+        }
+        let id = self.paths.len();
+        self.paths.push(ElementPath {
+            parent,
+            name: Name {
+                ns,
+                local: local.to_owned(),
+            },
+            written: written.to_owned(),
+            children: Vec::new(),
+            count: 0,
+            // The root is alone under the document.
+            max_per_parent: u64::from(parent.is_none()),
+            leaves: 0,
+            text: Values::default(),
+            attributes: Vec::new(),
+            attributes_left_out: false,
+        });
+        match parent {
+            None => self.root = Some(id),
+            Some(parent) => self.paths[parent].children.push(id),
+        }
+        Some(id)
+    }
+
+    /// Records the attributes of an element of path `id`.
+    fn observe_attributes(&mut self, id: usize, tag: &StartTag<'_>) {
+        for (key, raw) in tag.attributes() {
+            if key == "xmlns" || key.starts_with("xmlns:") {
+                continue;
+            }
+            let (prefix, local) = key.split_once(':').unwrap_or(("", key));
+            // Unprefixed attributes are in no namespace, whatever the default namespace is.
+            let ns = if prefix.is_empty() {
+                None
+            } else {
+                match self.namespace_of(prefix) {
+                    Ok(ns) => ns,
+                    Err(()) => continue,
+                }
+            };
+            let value = unescape(raw);
+            let path = &mut self.paths[id];
+            let index = match path
+                .attributes
+                .iter()
+                .position(|a| a.name.ns == ns && a.name.local == local)
+            {
+                Some(index) => index,
+                None if path.attributes.len() >= MAX_ATTRIBUTES_PER_PATH => {
+                    path.attributes_left_out = true;
+                    continue;
+                }
+                None => {
+                    path.attributes.push(Attribute {
+                        name: Name {
+                            ns,
+                            local: local.to_owned(),
+                        },
+                        written: key.to_owned(),
+                        values: Values::default(),
+                    });
+                    path.attributes.len() - 1
+                }
+            };
+            path.attributes[index].values.observe(&value);
+        }
+    }
+
+    /// Whether every element of the path, and of each ancestor, occurs once in the sample.
+    pub(super) fn single(&self, id: usize) -> bool {
+        let path = &self.paths[id];
+        path.count == 1 && path.parent.is_none_or(|parent| self.single(parent))
+    }
+}
+
+/// An attribute value with its references expanded, as the engines read it.
+fn unescape(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.contains('&') {
+        // The scan has checked every reference, so expanding them cannot fail.
+        quick_xml::escape::unescape(raw).unwrap_or(std::borrow::Cow::Borrowed(raw))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
+}
+
+impl xml::Sink for Survey {
+    fn start(&mut self, tag: &StartTag<'_>, _empty: bool) {
+        self.elements += 1;
+        let mut declared = 0;
+        for (key, raw) in tag.attributes() {
+            let prefix = match key.strip_prefix("xmlns") {
+                Some("") => "",
+                Some(rest) => match rest.strip_prefix(':') {
+                    Some(prefix) => prefix,
+                    None => continue,
+                },
+                None => continue,
+            };
+            self.scopes
+                .push((prefix.to_owned(), unescape(raw).into_owned()));
+            declared += 1;
+        }
+        // The parent's path: `Some(None)` for the root, `None` when the parent is left out.
+        let parent = match self.depth.checked_sub(1) {
+            None => Some(None),
+            Some(index) => {
+                let frame = &mut self.frames[index];
+                frame.has_child = true;
+                frame.text.clear();
+                frame.path.map(Some)
+            }
+        };
+        let written = tag.name();
+        let (prefix, local) = written.split_once(':').unwrap_or(("", written));
+        let path = match (parent, self.namespace_of(prefix)) {
+            (Some(parent), Ok(ns)) => self.path_of(parent, ns, local, written),
+            _ => None,
+        };
+        if let Some(id) = path {
+            self.paths[id].count += 1;
+            if let Some(index) = self.depth.checked_sub(1) {
+                let children = &mut self.frames[index].children;
+                match children.iter_mut().find(|(child, _)| *child == id) {
+                    Some((_, count)) => *count += 1,
+                    None => children.push((id, 1)),
+                }
+            }
+            if tag.has_attributes() {
+                self.observe_attributes(id, tag);
+            }
+        }
+        if self.frames.len() <= self.depth {
+            self.frames.push(Frame::default());
+        }
+        let frame = &mut self.frames[self.depth];
+        frame.path = path;
+        frame.children.clear();
+        frame.has_child = false;
+        frame.text.clear();
+        frame.text_too_long = false;
+        frame.declared = declared;
+        self.depth += 1;
+    }
+
+    fn end(&mut self) {
+        let Some(index) = self.depth.checked_sub(1) else {
+            return;
+        };
+        self.depth = index;
+        let frame = &self.frames[index];
+        if let Some(id) = frame.path {
+            for &(child, count) in &frame.children {
+                let child = &mut self.paths[child];
+                child.max_per_parent = child.max_per_parent.max(count);
+            }
+            if !frame.has_child {
+                let path = &mut self.paths[id];
+                path.leaves += 1;
+                if frame.text_too_long {
+                    path.text.observe_long();
+                } else {
+                    path.text.observe(&frame.text);
+                }
+            }
+        }
+        let keep = self.scopes.len().saturating_sub(frame.declared);
+        self.scopes.truncate(keep);
+    }
+
+    fn text(&mut self, text: &str) {
+        let Some(frame) = self
+            .depth
+            .checked_sub(1)
+            .and_then(|index| self.frames.get_mut(index))
+        else {
+            return;
+        };
+        if frame.path.is_none() || frame.has_child || frame.text_too_long {
+            return;
+        }
+        if frame.text.len() + text.len() > MAX_VALUE_BYTES {
+            frame.text_too_long = true;
+            frame.text.clear();
+        } else {
+            frame.text.push_str(text);
+        }
+    }
+
+    fn boundary(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::*;
+    use crate::commands::init::tests::{draft_of, load_and_run, survey};
+
+    #[test]
+    fn the_survey_is_bounded() {
+        let mut xml = String::from("<s>");
+        for p in 0..MAX_PATHS + 10 {
+            let _ = write!(xml, "<e{p} v=\"{p}\"/>");
+        }
+        for a in 0..MAX_ATTRIBUTES_PER_PATH + 5 {
+            let _ = write!(xml, "<w a{a}=\"1\"/>");
+        }
+        xml.push_str("</s>");
+        let surveyed = survey(&xml);
+        assert_eq!(surveyed.paths.len(), MAX_PATHS);
+        assert!(surveyed.paths_left_out);
+        let yaml = draft_of(&xml);
+        assert!(
+            yaml.contains("# The sample has more than 256 element paths; those past the first 256 were not surveyed.\n"),
+            "{yaml}"
+        );
+        load_and_run(&xml, &yaml);
+
+        // A long text is neither kept nor read as a number.
+        let digits = "1".repeat(MAX_VALUE_BYTES + 1);
+        let xml = format!("<s><n>{digits}</n><n>{digits}</n><n>2</n></s>");
+        let surveyed = survey(&xml);
+        let n = &surveyed.paths[1].text;
+        assert_eq!((n.present, n.numbers, n.many, n.long), (3, 1, true, true));
+        assert!(n.distinct.is_empty());
+    }
+
+    #[test]
+    fn more_attributes_than_the_cap_are_noted() {
+        let mut xml = String::from("<s>");
+        for _ in 0..2 {
+            xml.push_str("<r");
+            for a in 0..MAX_ATTRIBUTES_PER_PATH + 3 {
+                let _ = write!(xml, " a{a}=\"{a}\"");
+            }
+            xml.push_str("/>");
+        }
+        xml.push_str("</s>");
+        let yaml = draft_of(&xml);
+        assert!(yaml.contains("#   more attributes, not surveyed"), "{yaml}");
+        assert!(yaml.contains("@a31"), "{yaml}");
+        assert!(!yaml.contains("@a32"), "{yaml}");
+    }
+}
