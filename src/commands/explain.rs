@@ -262,7 +262,7 @@ fn node_view<'d>(
     };
     view.value_text = text.as_deref().map(shorten);
     let reading = match &text {
-        Some(text) => Reading::Text(text),
+        Some(text) => Reading::Text(text.as_str().into()),
         None => Reading::Missing,
     };
     match settle(rule, node::value(rule, reading)) {

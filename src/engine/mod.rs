@@ -11,6 +11,7 @@
 pub mod aggregate;
 pub mod dom;
 pub mod error;
+pub mod label_cache;
 pub mod node;
 pub mod skips;
 pub mod stream;

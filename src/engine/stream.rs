@@ -11,19 +11,19 @@
 //! the order their elements start, which is document order, so aggregation, duplicate detection
 //! and error messages see the nodes in the same order as the DOM engine.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::hash::Hasher;
+use std::convert::Infallible;
 
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 
-use crate::engine::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
-use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
-use crate::engine::node::{self, Outcome, Reading};
+use crate::engine::error::{EvalError, RuleSamples};
+use crate::engine::node::{self, Outcome, Reading, RuleState};
 use crate::engine::node::{render_labels, with_global_labels};
 use crate::engine::skips::{Skip, Skips};
 use crate::model::number::xpath_number;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
-use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
+use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
 use crate::rules::plan::{
     Axis, DocumentValue, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan,
 };
@@ -92,9 +92,8 @@ enum SlotKind<'r> {
         path: usize,
         fields: &'r [ReadQuery],
         value: Option<&'r ReadQuery>,
-        accumulator: Accumulator<Option<String>>,
-        /// Rendered labels by field values: templates render once per distinct input.
-        labels: LabelCache,
+        /// Boxed: the other kinds are a few words.
+        state: Box<RuleState<'r, Option<String>>>,
         keeps_paths: bool,
     },
     Count {
@@ -179,6 +178,7 @@ impl<'r> StreamEngine<'r> {
                 paths.len() - 1
             }
         };
+        let input_value = templates::input_value(input);
         let mut slots = Vec::new();
         for &rule_index in which {
             let Some(rule) = rules.rules.get(rule_index) else {
@@ -190,21 +190,18 @@ impl<'r> StreamEngine<'r> {
                     fields,
                     value,
                 }) => {
-                    let reduce = match &rule.shape {
-                        Shape::Nodes { reduce, .. } => reduce.clone(),
-                        Shape::Document { .. } => continue,
+                    let Shape::Nodes { reduce, .. } = &rule.shape else {
+                        continue;
+                    };
+                    let Some(state) = RuleState::new(rule, &rules.templates, &input_value) else {
+                        continue;
                     };
                     SlotKind::Nodes {
                         path: path_of(select),
                         fields,
                         value: value.as_ref(),
-                        keeps_paths: matches!(
-                            reduce,
-                            crate::rules::compile::Reduce::Each(_)
-                                | crate::rules::compile::Reduce::States { .. }
-                        ),
-                        accumulator: Accumulator::new(&reduce),
-                        labels: LabelCache::default(),
+                        keeps_paths: matches!(reduce, Reduce::Each(_) | Reduce::States { .. }),
+                        state: Box::new(state),
                     }
                 }
                 Ok(StreamPlan::Document(DocumentValue::Count(path, attribute))) => {
@@ -243,7 +240,7 @@ impl<'r> StreamEngine<'r> {
         states.iter_mut().for_each(|s| *s = 1);
         StreamEngine {
             rules,
-            input: templates::input_value(input),
+            input: input_value,
             paths,
             states,
             frames: Vec::new(),
@@ -275,17 +272,11 @@ impl<'r> StreamEngine<'r> {
                 continue;
             }
             let samples = match slot.kind {
-                SlotKind::Nodes { accumulator, .. } if accumulator.is_empty() => {
-                    crate::engine::node::empty_sample(slot.rule, &self.rules.templates, &self.input)
-                        .map_err(|kind| error(slot.rule, None, kind))?
-                        .into_iter()
-                        .collect()
-                }
-                SlotKind::Nodes { accumulator, .. } => accumulator.finish(),
+                SlotKind::Nodes { state, .. } => state.finish()?,
                 SlotKind::Count { total, .. } | SlotKind::Sum { total, .. } => {
                     let context = templates::context([], &self.input);
                     let labels = render_labels(&self.rules.templates, &slot.rule.labels, &context)
-                        .map_err(|kind| error(slot.rule, None, kind))?;
+                        .map_err(|kind| node::error(slot.rule, None, kind))?;
                     vec![Sample {
                         labels: LabelSet::new(labels),
                         value: SampleValue::Single(total),
@@ -351,8 +342,6 @@ impl<'r> StreamEngine<'r> {
         let attributes = &self.attributes;
         let scopes = &self.scopes;
         let frames = &self.frames[..self.depth];
-        let templates = &self.rules.templates;
-        let input = &self.input;
         let Some(slot) = self.slots.get_mut(slot_index) else {
             return;
         };
@@ -378,8 +367,7 @@ impl<'r> StreamEngine<'r> {
             SlotKind::Nodes {
                 fields,
                 value,
-                accumulator,
-                labels: cache,
+                state,
                 keeps_paths,
                 ..
             } => {
@@ -399,69 +387,33 @@ impl<'r> StreamEngine<'r> {
                         spilled.as_mut_slice()
                     }
                 };
-                let mut checked = Ok(Some(()));
-                for (i, query) in fields.iter().enumerate() {
-                    let text = match read(query) {
-                        Some(text) => Outcome::Use(text),
-                        None => match node::field(rule, i, None) {
-                            // `on_missing: zero`: the empty string.
-                            Outcome::Use(_) => Outcome::Use(""),
-                            Outcome::Skip(skip) => Outcome::Skip(skip),
-                            Outcome::Fail(kind) => Outcome::Fail(kind),
-                        },
-                    };
-                    match text {
-                        Outcome::Use(text) => {
-                            if let Some(slot) = texts.get_mut(i) {
-                                *slot = text;
-                            }
+                let resolved = node::resolve(
+                    rule,
+                    fields.iter().map(|query| Ok::<_, Infallible>(read(query))),
+                    |i, text| {
+                        if let Some(slot) = texts.get_mut(i) {
+                            *slot = text;
                         }
-                        Outcome::Skip(skip) => {
-                            skips.add(skip, || location(frames));
-                            checked = Ok(None);
-                            break;
-                        }
-                        Outcome::Fail(kind) => {
-                            checked = Err(error(rule, Some(location(frames)), kind));
-                            break;
-                        }
-                    }
-                }
-                let number = match checked {
-                    Ok(Some(())) => {
-                        let reading = match value.and_then(read) {
-                            Some(text) => Reading::Text(text),
+                    },
+                    || {
+                        Ok(match value.and_then(read) {
+                            Some(text) => Reading::Text(Cow::Borrowed(text)),
                             None => Reading::Missing,
-                        };
-                        match node::value(rule, reading) {
-                            Outcome::Use(number) => Ok(Some(number)),
-                            Outcome::Skip(skip) => {
-                                skips.add(skip, || location(frames));
-                                Ok(None)
-                            }
-                            Outcome::Fail(kind) => Err(error(rule, Some(location(frames)), kind)),
-                        }
-                    }
-                    Ok(None) => Ok(None),
-                    Err(err) => Err(err),
-                };
-                number.and_then(|number| match number {
-                    None => Ok(()),
-                    Some(number) => {
+                        })
+                    },
+                );
+                match resolved {
+                    Ok(Outcome::Use(number)) => {
                         let place = keeps_paths.then(|| location(frames));
-                        observe_node(
-                            rule,
-                            templates,
-                            input,
-                            accumulator,
-                            cache,
-                            skips,
-                            texts,
-                            number,
-                            place,
-                        )
+                        state.observe(skips, texts, number, place)
                     }
-                })
+                    Ok(Outcome::Skip(skip)) => {
+                        skips.add(skip, || location(frames));
+                        Ok(())
+                    }
+                    Ok(Outcome::Fail(kind)) => Err(node::error(rule, Some(location(frames)), kind)),
+                    Err(never) => match never {},
+                }
             }
         };
         if let Err(err) = result {
@@ -485,15 +437,12 @@ impl<'r> StreamEngine<'r> {
     }
 
     fn observe(&mut self, slot_index: usize, observation: Observation) {
-        let templates = &self.rules.templates;
-        let input = &self.input;
         let Some(slot) = self.slots.get_mut(slot_index) else {
             return;
         };
         if slot.error.is_some() {
             return;
         }
-        let rule = slot.rule;
         let skips = &mut slot.skips;
         let result = match (&mut slot.kind, observation) {
             (_, Observation::Dropped) => Ok(()),
@@ -511,176 +460,18 @@ impl<'r> StreamEngine<'r> {
                 Ok(())
             }
             (
-                SlotKind::Nodes {
-                    accumulator,
-                    labels: cache,
-                    ..
-                },
+                SlotKind::Nodes { state, .. },
                 Observation::Node {
                     fields,
                     value,
                     location,
                 },
-            ) => observe_node(
-                rule,
-                templates,
-                input,
-                accumulator,
-                cache,
-                skips,
-                &fields,
-                value,
-                location,
-            ),
+            ) => state.observe(skips, &fields, value, location),
             _ => Ok(()),
         };
         if let Err(err) = result {
             slot.error = Some(err);
         }
-    }
-}
-
-/// Renders one node's labels (once per distinct field values) and adds its value.
-#[allow(clippy::too_many_arguments)]
-fn observe_node(
-    rule: &CompiledRule,
-    templates: &templates::Templates,
-    input: &minijinja::Value,
-    accumulator: &mut Accumulator<Option<String>>,
-    cache: &mut LabelCache,
-    skips: &mut Skips,
-    texts: &[impl AsRef<str>],
-    number: Option<f64>,
-    location: Option<String>,
-) -> Result<(), EvalError> {
-    let hash = LabelCache::hash(texts);
-    let group = match cache.get(hash, texts) {
-        Some(group) => group,
-        None => {
-            let Shape::Nodes { fields, .. } = &rule.shape else {
-                return Ok(());
-            };
-            let context = templates::context(
-                fields
-                    .iter()
-                    .map(|(name, _)| name.as_str())
-                    .zip(texts.iter().map(AsRef::as_ref)),
-                input,
-            );
-            let rendered = render_labels(templates, &rule.labels, &context)
-                .map_err(|kind| error(rule, location.clone(), kind))?;
-            let group = accumulator.group(&LabelSet::new(rendered));
-            cache.insert(hash, texts, group);
-            group
-        }
-    };
-    match accumulator.observe_group(group, number, location) {
-        Ok(Observed::Added) => Ok(()),
-        Ok(Observed::Dropped(dropped)) => {
-            let skip = crate::engine::node::duplicate_skip(rule, accumulator.labels(group));
-            skips.add(skip, || dropped.unwrap_or_default());
-            Ok(())
-        }
-        Err(DuplicateNode {
-            labels,
-            first,
-            second,
-        }) => Err(error(
-            rule,
-            second,
-            EvalErrorKind::Duplicate {
-                labels,
-                first: first.unwrap_or_default(),
-            },
-        )),
-    }
-}
-
-/// A rule's groups by field values, so that its label templates render once per distinct
-/// values. Looked up with the values borrowed from the document: finding a group allocates
-/// nothing. Each distinct set of values is kept once, in one allocation.
-#[derive(Debug, Default)]
-struct LabelCache {
-    /// By a hash of the values: the values (see [`LabelCache::key`]) and their group.
-    groups: FxHashMap<u64, KeyedGroup>,
-    /// Further values whose hash is in `groups` already (64-bit hashes rarely collide).
-    collided: FxHashMap<u64, Vec<KeyedGroup>>,
-}
-
-/// Field values as a [`LabelCache::key`], and their group.
-type KeyedGroup = (Box<[u8]>, GroupId);
-
-impl LabelCache {
-    fn hash(values: &[impl AsRef<str>]) -> u64 {
-        let mut hasher = FxHasher::default();
-        for value in values {
-            hasher.write(value.as_ref().as_bytes());
-            // No UTF-8 text holds 0xFF: ("a", "bc") and ("ab", "c") hash apart.
-            hasher.write_u8(0xFF);
-        }
-        hasher.finish()
-    }
-
-    /// The values as one key: each value's length (8 bytes), then its bytes.
-    fn key(values: &[impl AsRef<str>]) -> Box<[u8]> {
-        let mut key = Vec::new();
-        for value in values {
-            let value = value.as_ref().as_bytes();
-            key.extend_from_slice(&(value.len() as u64).to_le_bytes());
-            key.extend_from_slice(value);
-        }
-        key.into_boxed_slice()
-    }
-
-    /// Whether `key` holds `values`.
-    fn holds(key: &[u8], values: &[impl AsRef<str>]) -> bool {
-        let mut rest = key;
-        for value in values {
-            let value = value.as_ref().as_bytes();
-            let Some((length, tail)) = rest.split_first_chunk::<8>() else {
-                return false;
-            };
-            if u64::from_le_bytes(*length) != value.len() as u64 {
-                return false;
-            }
-            let Some(tail) = tail.strip_prefix(value) else {
-                return false;
-            };
-            rest = tail;
-        }
-        rest.is_empty()
-    }
-
-    fn get(&self, hash: u64, values: &[impl AsRef<str>]) -> Option<GroupId> {
-        let (key, group) = self.groups.get(&hash)?;
-        if Self::holds(key, values) {
-            return Some(*group);
-        }
-        self.collided
-            .get(&hash)?
-            .iter()
-            .find_map(|(key, group)| Self::holds(key, values).then_some(*group))
-    }
-
-    fn insert(&mut self, hash: u64, values: &[impl AsRef<str>], group: GroupId) {
-        let entry = (Self::key(values), group);
-        match self.groups.entry(hash) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.collided.entry(hash).or_default().push(entry);
-            }
-            std::collections::hash_map::Entry::Vacant(vacant) => {
-                vacant.insert(entry);
-            }
-        }
-    }
-}
-
-fn error(rule: &CompiledRule, node: Option<String>, kind: EvalErrorKind) -> EvalError {
-    EvalError {
-        rule: rule.id.clone(),
-        metric: rule.name.as_str().to_owned(),
-        node,
-        kind: Box::new(kind),
     }
 }
 
@@ -1208,7 +999,8 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
     let mut children = record.children.drain(..);
     let first_text = record.first_text.take();
     let mut readings = record.read_now.drain(..);
-    let mut read = |query: &ReadQuery| -> Option<String> {
+    // Shared by the fields and the value, which read in turn.
+    let read = std::cell::RefCell::new(|query: &ReadQuery| -> Option<String> {
         let now = readings.next().flatten();
         let found = match &query.reader {
             Reader::Attribute(_) => now,
@@ -1220,25 +1012,31 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
             Reader::Child(_) | Reader::ChildAttribute(..) => children.next().and_then(|c| c.value),
         };
         found.or_else(|| query.or_empty.then(String::new))
-    };
+    });
     let rule = slot.rule;
-    let mut texts = Vec::with_capacity(fields.len());
-    for (index, query) in fields.iter().enumerate() {
-        match node::field(rule, index, read(query)) {
-            Outcome::Use(text) => texts.push(text),
-            Outcome::Skip(skip) => return Observation::Skipped(skip, at()),
-            Outcome::Fail(kind) => return Observation::Failed(error(rule, Some(at()), kind)),
-        }
-    }
-    let text = value.and_then(&mut read);
-    let reading = match &text {
-        Some(text) => Reading::Text(text),
-        None => Reading::Missing,
-    };
-    let number = match node::value(rule, reading) {
-        Outcome::Use(number) => number,
-        Outcome::Skip(skip) => return Observation::Skipped(skip, at()),
-        Outcome::Fail(kind) => return Observation::Failed(error(rule, Some(at()), kind)),
+    let mut texts = vec![String::new(); fields.len()];
+    let resolved = node::resolve(
+        rule,
+        fields
+            .iter()
+            .map(|query| Ok::<_, Infallible>(read.borrow_mut()(query))),
+        |i, text| {
+            if let Some(slot) = texts.get_mut(i) {
+                *slot = text;
+            }
+        },
+        || {
+            Ok(match value.and_then(|query| read.borrow_mut()(query)) {
+                Some(text) => Reading::Text(Cow::Owned(text)),
+                None => Reading::Missing,
+            })
+        },
+    );
+    let number = match resolved {
+        Ok(Outcome::Use(number)) => number,
+        Ok(Outcome::Skip(skip)) => return Observation::Skipped(skip, at()),
+        Ok(Outcome::Fail(kind)) => return Observation::Failed(node::error(rule, Some(at()), kind)),
+        Err(never) => match never {},
     };
     Observation::Node {
         fields: texts,
@@ -1337,42 +1135,5 @@ mod tests {
         assert_eq!(counts.next(Some("urn:x"), "e39"), 2);
         counts.clear();
         assert_eq!(counts.next(None, "e39"), 1);
-    }
-
-    #[test]
-    fn the_label_cache_tells_field_values_apart_and_finds_them_borrowed() {
-        let mut accumulator: Accumulator<Option<String>> = Accumulator::new(
-            &crate::rules::compile::Reduce::Each(crate::rules::policy::OnDuplicate::Error),
-        );
-        let mut group = |n: usize| accumulator.group(&LabelSet::new([("n".into(), n.to_string())]));
-        let mut cache = LabelCache::default();
-        let entries: [(&[&str], GroupId); 4] = [
-            (&["a", "bc"], group(0)),
-            (&["ab", "c"], group(1)),
-            (&["abc"], group(2)),
-            (&[], group(3)),
-        ];
-        for (values, group) in entries {
-            let hash = LabelCache::hash(values);
-            assert_eq!(cache.get(hash, values), None);
-            cache.insert(hash, values, group);
-        }
-        for (values, group) in entries {
-            let owned: Vec<String> = values.iter().map(|value| (*value).to_owned()).collect();
-            let hash = LabelCache::hash(&owned);
-            assert_eq!(hash, LabelCache::hash(values));
-            assert_eq!(cache.get(hash, &owned), Some(group));
-        }
-        // Values filed under another's hash (as if the hashes collided) find their own group.
-        let hash = LabelCache::hash(&["x"]);
-        cache.insert(hash, &["y"], group(4));
-        assert_eq!(cache.get(hash, &["y"]), Some(group(4)));
-        assert_eq!(cache.get(hash, &["x"]), None);
-        // A key holds exactly its values.
-        let key = LabelCache::key(&["", "é"]);
-        assert!(LabelCache::holds(&key, &["", "é"]));
-        for other in [&["", "é", ""][..], &["é"], &["", ""], &["é", ""], &[]] {
-            assert!(!LabelCache::holds(&key, other), "{other:?}");
-        }
     }
 }

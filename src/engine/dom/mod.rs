@@ -21,23 +21,21 @@ use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 
-use rustc_hash::FxHashMap;
 use sxd_document::QName;
 use sxd_document::dom::{self, Document, Element};
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
 use self::build::{first_in_document_order, sort_in_document_order};
-use crate::engine::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
 use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
 use crate::engine::node::{
-    self, Outcome, Reading, duplicate_skip, empty_sample, render_global_labels, render_labels,
+    self, Located, Outcome, Reading, RuleState, render_global_labels, render_labels,
     with_global_labels,
 };
 use crate::engine::skips::Skips;
 use crate::model::number::shorten;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
-use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
+use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
 use crate::rules::file::XPathQuery;
 use crate::rules::plan::{
     Axis, DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
@@ -463,8 +461,8 @@ fn walk<'d>(
 }
 
 /// What a rule whose nodes or value are found by walking the document has gathered so far.
-enum Gathered<'d> {
-    Nodes(NodeState<'d>, Skips),
+enum Gathered<'r, 'd> {
+    Nodes(Box<NodeState<'r, 'd>>, Skips),
     Count(u64),
     Sum(f64),
     Failed(EvalError),
@@ -475,18 +473,17 @@ type Evaluated = (Vec<Sample>, Skips);
 
 /// Evaluates, in one walk of the document, every rule whose `select` or document-level value is
 /// a walkable path; `None` for the other rules.
-fn walk_rules<'d>(
+fn walk_rules<'r, 'd>(
     document: Document<'d>,
-    runs: &[(usize, RuleRun<'_, 'd>)],
+    runs: &[(usize, RuleRun<'r, 'd>)],
 ) -> Vec<Option<Result<Evaluated, EvalError>>> {
     // (index in `runs`, path, what it gathered)
-    let mut walkers: Vec<(usize, &StreamPath, Gathered<'d>)> = Vec::new();
+    let mut walkers: Vec<(usize, &StreamPath, Gathered<'r, 'd>)> = Vec::new();
     for (i, (_, run)) in runs.iter().enumerate() {
         let walker = match (run.plan.select, run.plan.document, &run.rule.shape) {
-            (Some(path), _, Shape::Nodes { fields, reduce, .. }) => Some((
-                path,
-                Gathered::Nodes(NodeState::new(reduce, fields.len()), Skips::default()),
-            )),
+            (Some(path), _, Shape::Nodes { .. }) => run
+                .node_state()
+                .map(|state| (path, Gathered::Nodes(Box::new(state), Skips::default()))),
             (_, Some(DocumentValue::Count(path, _)), _) => Some((path, Gathered::Count(0))),
             (_, Some(DocumentValue::Sum(path, _)), _) => Some((path, Gathered::Sum(0.0))),
             _ => None,
@@ -544,9 +541,9 @@ fn walk_rules<'d>(
             continue;
         };
         let result = match gathered {
-            Gathered::Nodes(state, skips) => run.finish(state).map(|samples| (samples, skips)),
-            Gathered::Count(count) => run.document_samples(Got::Number(count as f64)),
-            Gathered::Sum(sum) => run.document_samples(Got::Number(sum)),
+            Gathered::Nodes(state, skips) => state.core.finish().map(|samples| (samples, skips)),
+            Gathered::Count(count) => run.document_samples(Reading::Number(count as f64)),
+            Gathered::Sum(sum) => run.document_samples(Reading::Number(sum)),
             Gathered::Failed(error) => Err(error),
         };
         if let Some(slot) = results.get_mut(i) {
@@ -575,21 +572,21 @@ impl fmt::Display for QueryField<'_> {
 }
 
 /// The running state of a node-level rule.
-struct NodeState<'d> {
-    accumulator: Accumulator<Node<'d>>,
-    /// Groups by field values: the labels render once per distinct field values.
-    groups: FxHashMap<Vec<Cow<'d, str>>, GroupId>,
+struct NodeState<'r, 'd> {
+    core: RuleState<'r, Node<'d>>,
     /// The current node's field values.
     values: Vec<Cow<'d, str>>,
 }
 
-impl NodeState<'_> {
-    fn new(reduce: &Reduce, fields: usize) -> Self {
-        NodeState {
-            accumulator: Accumulator::new(reduce),
-            groups: FxHashMap::default(),
-            values: Vec::with_capacity(fields),
-        }
+/// The node itself: its location path is worked out only for a message.
+impl Located for Node<'_> {
+    fn path(&self) -> String {
+        location_path(*self)
+    }
+
+    fn node(&self) -> Option<String> {
+        // The root stands for "the document": a document-level rule names no node.
+        (!matches!(self, Node::Root(_))).then(|| location_path(*self))
     }
 }
 
@@ -603,17 +600,21 @@ struct RuleRun<'a, 'd> {
     document: &'a Document<'d>,
 }
 
-impl<'d> RuleRun<'_, 'd> {
+impl<'a, 'd> RuleRun<'a, 'd> {
     fn error(&self, node: Option<Node<'d>>, kind: EvalErrorKind) -> EvalError {
-        EvalError {
-            rule: self.rule.id.clone(),
-            metric: self.rule.name.as_str().to_owned(),
-            // The root stands for "the document": a document-level rule names no node.
-            node: node
-                .filter(|n| !matches!(n, Node::Root(_)))
-                .map(location_path),
-            kind: Box::new(kind),
-        }
+        node::error(self.rule, node.and_then(|node| node.node()), kind)
+    }
+
+    /// The state of a node-level rule for a walk or a query.
+    fn node_state(&self) -> Option<NodeState<'a, 'd>> {
+        let fields = match &self.rule.shape {
+            Shape::Nodes { fields, .. } => fields.len(),
+            Shape::Document { .. } => 0,
+        };
+        Some(NodeState {
+            core: RuleState::new(self.rule, self.templates, self.input)?,
+            values: Vec::with_capacity(fields),
+        })
     }
 
     fn run_query(
@@ -670,18 +671,18 @@ impl<'d> RuleRun<'_, 'd> {
         query: &XPathQuery,
         direct: Option<&DirectRead>,
         node: Node<'d>,
-    ) -> Result<Got<'d>, EvalError> {
+    ) -> Result<Reading<'d>, EvalError> {
         let text = match (direct, node) {
             (Some(direct), Node::Element(element)) => direct.read(element),
             _ => match self.run_query(QueryField::Value, query, node)? {
-                Value::Number(n) => return Ok(Got::Number(n)),
-                Value::Boolean(b) => return Ok(Got::Number(if b { 1.0 } else { 0.0 })),
+                Value::Number(n) => return Ok(Reading::Number(n)),
+                Value::Boolean(b) => return Ok(Reading::Number(if b { 1.0 } else { 0.0 })),
                 other => self.read_value(other),
             },
         };
         Ok(match text {
-            Some(text) => Got::Text(text),
-            None => Got::Missing,
+            Some(text) => Reading::Text(text),
+            None => Reading::Missing,
         })
     }
 
@@ -722,9 +723,9 @@ impl<'d> RuleRun<'_, 'd> {
     }
 
     /// The one sample of a document-level rule, or none if its policies skip the value.
-    fn document_samples(&self, got: Got<'_>) -> Result<Evaluated, EvalError> {
+    fn document_samples(&self, got: Reading<'_>) -> Result<Evaluated, EvalError> {
         let mut skips = Skips::default();
-        let samples = match node::value(self.rule, got.reading()) {
+        let samples = match node::value(self.rule, got) {
             Outcome::Use(v) => {
                 let context = templates::context([], self.input);
                 let labels = render_labels(self.templates, &self.rule.labels, &context)
@@ -748,89 +749,34 @@ impl<'d> RuleRun<'_, 'd> {
     fn observe(
         &self,
         node: Node<'d>,
-        state: &mut NodeState<'d>,
+        state: &mut NodeState<'_, 'd>,
         skips: &mut Skips,
     ) -> Result<(), EvalError> {
-        let rule = self.rule;
-        let Shape::Nodes { fields, value, .. } = &rule.shape else {
+        let Shape::Nodes { fields, value, .. } = &self.rule.shape else {
             return Ok(());
         };
-        state.values.clear();
-        for (i, (name, query)) in fields.iter().enumerate() {
-            let field = QueryField::Field(name.as_str());
+        let values = &mut state.values;
+        values.clear();
+        let readings = fields.iter().enumerate().map(|(i, (name, query))| {
             let direct = self.plan.fields.get(i).and_then(Option::as_ref);
-            match self.read(field, query, direct, node)? {
-                Some(text) => state.values.push(text),
-                None => match node::field(rule, i, None) {
-                    Outcome::Use(text) => state.values.push(Cow::Owned(text)),
-                    Outcome::Skip(skip) => {
-                        skips.add(skip, || location_path(node));
-                        return Ok(());
-                    }
-                    Outcome::Fail(kind) => return Err(self.error(Some(node), kind)),
-                },
-            }
-        }
-        let got = match value {
-            Some(query) => self.value_at(query, self.plan.value.as_ref(), node)?,
-            None => Got::Missing,
-        };
-        let v = match node::value(rule, got.reading()) {
-            Outcome::Use(v) => v,
+            self.read(QueryField::Field(name.as_str()), query, direct, node)
+        });
+        let resolved = node::resolve(
+            self.rule,
+            readings,
+            |_, text| values.push(text),
+            || match value {
+                Some(query) => self.value_at(query, self.plan.value.as_ref(), node),
+                None => Ok(Reading::Missing),
+            },
+        )?;
+        match resolved {
+            Outcome::Use(number) => state.core.observe(skips, &state.values, number, node),
             Outcome::Skip(skip) => {
                 skips.add(skip, || location_path(node));
-                return Ok(());
-            }
-            Outcome::Fail(kind) => return Err(self.error(Some(node), kind)),
-        };
-        let group = match state.groups.get(state.values.as_slice()) {
-            Some(&group) => group,
-            None => {
-                let context = templates::context(
-                    fields
-                        .iter()
-                        .map(|(name, _)| name.as_str())
-                        .zip(state.values.iter().map(|v| &**v)),
-                    self.input,
-                );
-                let labels = render_labels(self.templates, &rule.labels, &context)
-                    .map_err(|kind| self.error(Some(node), kind))?;
-                let group = state.accumulator.group(&LabelSet::new(labels));
-                state.groups.insert(state.values.clone(), group);
-                group
-            }
-        };
-        match state.accumulator.observe_group(group, v, node) {
-            Ok(Observed::Added) => Ok(()),
-            Ok(Observed::Dropped(dropped)) => {
-                let skip = duplicate_skip(rule, state.accumulator.labels(group));
-                skips.add(skip, || location_path(dropped));
                 Ok(())
             }
-            Err(DuplicateNode {
-                labels,
-                first,
-                second,
-            }) => Err(self.error(
-                Some(second),
-                EvalErrorKind::Duplicate {
-                    labels,
-                    first: location_path(first),
-                },
-            )),
-        }
-    }
-
-    /// The samples of a node-level rule once every node is observed: `on_empty` decides what
-    /// a rule without any gives.
-    fn finish(&self, state: NodeState<'d>) -> Result<Vec<Sample>, EvalError> {
-        if state.accumulator.is_empty() {
-            Ok(empty_sample(self.rule, self.templates, self.input)
-                .map_err(|kind| self.error(None, kind))?
-                .into_iter()
-                .collect())
-        } else {
-            Ok(state.accumulator.finish())
+            Outcome::Fail(kind) => Err(self.error(Some(node), kind)),
         }
     }
 
@@ -844,20 +790,17 @@ impl<'d> RuleRun<'_, 'd> {
                     None => None,
                 };
                 let got = match sum {
-                    Some(sum) => Got::Number(sum),
+                    Some(sum) => Reading::Number(sum),
                     None => self.value_at(value, None, root)?,
                 };
                 let (samples, skipped) = self.document_samples(got)?;
                 *skips = skipped;
                 Ok(samples)
             }
-            Shape::Nodes {
-                select,
-                fields,
-                reduce,
-                ..
-            } => {
-                let mut state = NodeState::new(reduce, fields.len());
+            Shape::Nodes { select, .. } => {
+                let Some(mut state) = self.node_state() else {
+                    return Ok(Vec::new());
+                };
                 let nodes = match self.run_query(QueryField::Select, select, root)? {
                     Value::Nodeset(nodes) => nodes,
                     other => {
@@ -875,25 +818,8 @@ impl<'d> RuleRun<'_, 'd> {
                 for node in nodes {
                     self.observe(node, &mut state, skips)?;
                 }
-                self.finish(state)
+                state.core.finish()
             }
-        }
-    }
-}
-
-/// What a value query gave.
-enum Got<'d> {
-    Missing,
-    Text(Cow<'d, str>),
-    Number(f64),
-}
-
-impl Got<'_> {
-    fn reading(&self) -> Reading<'_> {
-        match self {
-            Got::Missing => Reading::Missing,
-            Got::Text(text) => Reading::Text(text),
-            Got::Number(n) => Reading::Number(*n),
         }
     }
 }
