@@ -762,6 +762,69 @@ mod tests {
         assert_eq!(config.output, Outputs::One(Destination::Stdout));
     }
 
+    fn command(args: &[&str]) -> Result<commands::Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once(&"xml2prom").chain(args))
+            .expect("valid command line")
+            .into_command()
+    }
+
+    #[test]
+    fn each_subcommand_becomes_its_checked_command() {
+        let run = ["run", "--rules", "r.yaml", "--input", "a.xml", "-o", "-"];
+        let Ok(commands::Command::Run { config, every }) = command(&run) else {
+            panic!("run");
+        };
+        assert_eq!(
+            (config.output, every),
+            (Outputs::One(Destination::Stdout), None)
+        );
+        let every = [&run[..], &["--every", "5s"]].concat();
+        let Ok(commands::Command::Run { every, .. }) = command(&every) else {
+            panic!("run --every");
+        };
+        assert_eq!(every, Some(Duration::from_secs(5)));
+        let bad_glob = ["run", "--rules", "r.yaml", "--input", "[a.xml", "-o", "-"];
+        let err = command(&bad_glob).err().expect("a usage error");
+        assert_eq!(err.exit_code(), 2);
+
+        let check = [
+            "check", "--var", "k=1", "--var", "k=2", "--strict", "a.yaml",
+        ];
+        let Ok(commands::Command::Check(config)) = command(&check) else {
+            panic!("check");
+        };
+        assert_eq!(config.files, [PathBuf::from("a.yaml")]);
+        assert_eq!(config.vars.get("k").map(String::as_str), Some("2"));
+        assert!(config.strict);
+
+        let test = ["test", "--update", "--read-timeout", "2s", "a.test.yaml"];
+        let Ok(commands::Command::Test(config)) = command(&test) else {
+            panic!("test");
+        };
+        assert!(config.update);
+        assert_eq!(config.read_timeout, Duration::from_secs(2));
+
+        let explain = [
+            "explain", "--rules", "r.yaml", "--input", "a.xml", "--limit", "3",
+        ];
+        let Ok(commands::Command::Explain(config)) = command(&explain) else {
+            panic!("explain");
+        };
+        assert_eq!(
+            (config.limit, config.limits.max_bytes),
+            (3, DEFAULT_MAX_DOM_BYTES)
+        );
+        assert_eq!(config.limits.read_timeout, Duration::from_secs(30));
+
+        let Ok(commands::Command::Man(Err(error))) = command(&["man", "frobnicate"]) else {
+            panic!("man");
+        };
+        assert!(
+            error.0.contains("there is no subcommand `frobnicate`"),
+            "{error}"
+        );
+    }
+
     fn parse(args: &[&str]) -> Result<RunConfig, clap::Error> {
         let cli = Cli::try_parse_from(["xml2prom", "run", "--rules", "r.yaml"].iter().chain(args))?;
         let Command::Run(args) = cli.command else {
