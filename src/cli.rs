@@ -1,5 +1,6 @@
-//! Command line: clap derive types. `main` parses them and hands a [`crate::commands::run::RunConfig`]
-//! to the library, so the subcommands never read raw flags.
+//! Command line: clap derive types. `main` parses them and [`Cli::into_command`] turns them into
+//! a [`crate::commands::Command`] of checked configurations, so the subcommands never read raw
+//! flags.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,12 +9,14 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
 use crate::VERSION;
-use crate::commands::check::Format;
+use crate::commands::check::{CheckConfig, Format};
 use crate::commands::every::MIN_PERIOD;
 use crate::commands::init::{InitConfig, MetricPrefix};
 use crate::commands::inputs;
 use crate::commands::push::PushTarget;
 use crate::commands::run::{Outputs, RunConfig};
+use crate::commands::test::TestConfig;
+use crate::commands::{self, ExplainConfig, ManPageError};
 use crate::engine::Engine;
 use crate::model::names::LabelName;
 use crate::output::Destination;
@@ -131,6 +134,35 @@ Examples:
     Man(ManArgs),
 }
 
+impl Cli {
+    /// The subcommand with its flags checked, or a usage error (exit code 2) for what clap's
+    /// derive cannot check alone. `completions` and `man` generate their text here, from the
+    /// command line's own definition.
+    pub fn into_command(self) -> Result<commands::Command, clap::Error> {
+        Ok(match self.command {
+            Command::Run(args) => {
+                // Checked by clap: at least one second.
+                let every = args.every;
+                commands::Command::Run {
+                    config: args.into_config()?,
+                    every,
+                }
+            }
+            Command::Check(args) => commands::Command::Check(args.into_config()),
+            Command::Test(args) => commands::Command::Test(args.into_config()),
+            Command::Explain(args) => commands::Command::Explain(args.into_config()),
+            Command::Init(args) => commands::Command::Init(args.into_config()),
+            Command::Serve(args) => commands::Command::Serve(args.into_config()?),
+            Command::Completions(args) => {
+                commands::Command::Completions(completion_script(args.shell))
+            }
+            Command::Man(args) => {
+                commands::Command::Man(man_page(args.subcommand.as_deref()).map_err(ManPageError))
+            }
+        })
+    }
+}
+
 /// Flags of `xml2prom explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -167,6 +199,25 @@ pub struct ExplainArgs {
     pub read: ReadArgs,
 }
 
+impl ExplainArgs {
+    /// The checked `explain` configuration; a `--var` given twice keeps its last value.
+    pub fn into_config(self) -> ExplainConfig {
+        ExplainConfig {
+            rules: self.rules,
+            vars: self.vars.into_iter().collect(),
+            input: self.input,
+            metric: self.metric,
+            limit: self.limit,
+            limits: XmlLimits {
+                max_bytes: self.max_input_bytes,
+                read_timeout: self.read.read_timeout,
+                ..XmlLimits::default()
+            },
+            format: self.format,
+        }
+    }
+}
+
 /// The flag of every subcommand that reads inputs: how long an input may deliver nothing.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
@@ -193,6 +244,17 @@ pub struct TestArgs {
     pub read: ReadArgs,
 }
 
+impl TestArgs {
+    /// The checked `test` configuration.
+    pub fn into_config(self) -> TestConfig {
+        TestConfig {
+            files: self.files,
+            update: self.update,
+            read_timeout: self.read.read_timeout,
+        }
+    }
+}
+
 /// Flags of `xml2prom check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -211,6 +273,18 @@ pub struct CheckArgs {
     /// A template variable the rule files use ({{ vars.KEY }}), as `run --var` gives it.
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+}
+
+impl CheckArgs {
+    /// The checked `check` configuration; a `--var` given twice keeps its last value.
+    pub fn into_config(self) -> CheckConfig {
+        CheckConfig {
+            files: self.files,
+            vars: self.vars.into_iter().collect(),
+            format: self.format,
+            strict: self.strict,
+        }
+    }
 }
 
 /// Arguments of `xml2prom init`.
@@ -686,6 +760,69 @@ mod tests {
         let config = args.into_config().expect("valid configuration");
         assert_eq!(config.inputs.len(), 2);
         assert_eq!(config.output, Outputs::One(Destination::Stdout));
+    }
+
+    fn command(args: &[&str]) -> Result<commands::Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once(&"xml2prom").chain(args))
+            .expect("valid command line")
+            .into_command()
+    }
+
+    #[test]
+    fn each_subcommand_becomes_its_checked_command() {
+        let run = ["run", "--rules", "r.yaml", "--input", "a.xml", "-o", "-"];
+        let Ok(commands::Command::Run { config, every }) = command(&run) else {
+            panic!("run");
+        };
+        assert_eq!(
+            (config.output, every),
+            (Outputs::One(Destination::Stdout), None)
+        );
+        let every = [&run[..], &["--every", "5s"]].concat();
+        let Ok(commands::Command::Run { every, .. }) = command(&every) else {
+            panic!("run --every");
+        };
+        assert_eq!(every, Some(Duration::from_secs(5)));
+        let bad_glob = ["run", "--rules", "r.yaml", "--input", "[a.xml", "-o", "-"];
+        let err = command(&bad_glob).err().expect("a usage error");
+        assert_eq!(err.exit_code(), 2);
+
+        let check = [
+            "check", "--var", "k=1", "--var", "k=2", "--strict", "a.yaml",
+        ];
+        let Ok(commands::Command::Check(config)) = command(&check) else {
+            panic!("check");
+        };
+        assert_eq!(config.files, [PathBuf::from("a.yaml")]);
+        assert_eq!(config.vars.get("k").map(String::as_str), Some("2"));
+        assert!(config.strict);
+
+        let test = ["test", "--update", "--read-timeout", "2s", "a.test.yaml"];
+        let Ok(commands::Command::Test(config)) = command(&test) else {
+            panic!("test");
+        };
+        assert!(config.update);
+        assert_eq!(config.read_timeout, Duration::from_secs(2));
+
+        let explain = [
+            "explain", "--rules", "r.yaml", "--input", "a.xml", "--limit", "3",
+        ];
+        let Ok(commands::Command::Explain(config)) = command(&explain) else {
+            panic!("explain");
+        };
+        assert_eq!(
+            (config.limit, config.limits.max_bytes),
+            (3, DEFAULT_MAX_DOM_BYTES)
+        );
+        assert_eq!(config.limits.read_timeout, Duration::from_secs(30));
+
+        let Ok(commands::Command::Man(Err(error))) = command(&["man", "frobnicate"]) else {
+            panic!("man");
+        };
+        assert!(
+            error.0.contains("there is no subcommand `frobnicate`"),
+            "{error}"
+        );
     }
 
     fn parse(args: &[&str]) -> Result<RunConfig, clap::Error> {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use serde::Serialize;
 
@@ -79,6 +80,25 @@ pub fn check_file(path: &std::path::Path, vars: &BTreeMap<String, String>) -> Fi
             }
         }
     }
+}
+
+/// The checked flags of `check`.
+pub struct CheckConfig {
+    /// The rule files, each checked whatever the others give.
+    pub files: Vec<PathBuf>,
+    /// Template variables (`--var KEY=VALUE`).
+    pub vars: BTreeMap<String, String>,
+    /// How to print the findings.
+    pub format: Format,
+    /// `--strict`: warnings fail too.
+    pub strict: bool,
+}
+
+/// `check`: the findings on stdout, and the exit code of [`exit_code`].
+pub fn execute(config: &CheckConfig) -> ExitCode {
+    let reports = check(&config.files, &config.vars);
+    print!("{}", render(&reports, config.format));
+    ExitCode::from(exit_code(&reports, config.strict))
 }
 
 /// Checks every file, never stopping at the first problem.

@@ -13,13 +13,15 @@
 //! - SIGHUP re-reads and re-checks the rule file; the new rules are used from the next run on,
 //!   and a broken new file is reported while the old rules keep running.
 
+use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::commands::run::{self, RunConfig, RunError};
+use crate::commands::run::{self, RunConfig};
+use crate::commands::show;
 use crate::rules;
 use crate::rules::compile::CompiledRules;
 
@@ -108,8 +110,7 @@ impl Job for RunLoop<'_> {
                 eprintln!("xml2prom: SIGHUP: reloaded the rule file {path}");
             }
             Err(error) => {
-                let report = RunError::Rules(error).report();
-                eprint!("{report}");
+                show(&error);
                 eprintln!(
                     "xml2prom: error: SIGHUP: the rule file {path} has errors; the rules loaded \
                      before keep running until it is fixed and SIGHUP is sent again"
@@ -119,10 +120,10 @@ impl Job for RunLoop<'_> {
     }
 }
 
-/// Runs `config` every `period` until SIGTERM or SIGINT; returns the exit code: 0 when stopped
-/// by a signal, 2 if the rule file is broken at the start (nothing to run), 1 if the signals
-/// cannot be watched.
-pub fn run_every(config: &RunConfig, period: Duration) -> u8 {
+/// `run --every`: runs `config` every `period` until SIGTERM or SIGINT; returns the exit code:
+/// 0 when stopped by a signal, 2 if the rule file is broken at the start (nothing to run), 1 if
+/// the signals cannot be watched.
+pub fn execute(config: &RunConfig, period: Duration) -> ExitCode {
     // Watch the signals before anything else, so that none arriving during the first run is
     // lost or kills the process half-way.
     let mut signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
@@ -132,7 +133,7 @@ pub fn run_every(config: &RunConfig, period: Duration) -> u8 {
                 "xml2prom: error: cannot watch SIGTERM, SIGINT and SIGHUP for --every: {error}; \
                  run without --every (e.g. from a cron job or a systemd timer)"
             );
-            return 1;
+            return ExitCode::from(1);
         }
     };
     let rules = match rules::load(&config.rules, &config.vars) {
@@ -141,7 +142,7 @@ pub fn run_every(config: &RunConfig, period: Duration) -> u8 {
             // One run to report it, in the status file too.
             let outcome = run::run_with_broken_rules(config, error);
             run::report(&outcome);
-            return outcome.exit_code();
+            return ExitCode::from(outcome.exit_code());
         }
     };
     let (sender, events) = mpsc::channel();
@@ -178,14 +179,14 @@ pub fn run_every(config: &RunConfig, period: Duration) -> u8 {
     match stopped {
         Stopped::Signal(signal) => {
             eprintln!("xml2prom: {signal}: stopped after the last run");
-            0
+            ExitCode::SUCCESS
         }
         Stopped::NoEvents => {
             eprintln!(
                 "xml2prom: error: the signal watcher ended; stopping, as no signal could stop \
                  the loop any more (this is a bug; please report it)"
             );
-            1
+            ExitCode::from(1)
         }
     }
 }

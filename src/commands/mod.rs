@@ -1,4 +1,4 @@
-//! Commands: one module per subcommand, tying the stages together.
+//! Commands: one module per subcommand, tying the stages together, and the way each ends.
 //!
 //! [`run`] runs the rules over the inputs once and writes the results, with [`inputs`] (input
 //! patterns and output names), [`lock`] (overlapping runs), [`status`] (xml2prom's own gauges),
@@ -6,6 +6,10 @@
 //! [`serve`] is the exporter that evaluates on scrape, [`check`] checks rule files, [`test`] runs
 //! rule-file unit tests, [`explain`] shows how a rule reads a store, and [`init`] drafts a rule
 //! file from a sample store.
+//!
+//! A [`Command`] is a subcommand with its flags checked; [`execute`] carries it out and gives
+//! the exit code. An error that ends a subcommand reaches stderr one way, [`fail`], through its
+//! [`Report`].
 
 pub mod check;
 pub mod every;
@@ -18,3 +22,175 @@ pub mod run;
 pub mod serve;
 pub mod status;
 pub mod test;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::output::{self, Destination, WriteError};
+use crate::rules::{self, RulesError};
+use crate::xml::XmlLimits;
+
+/// A subcommand, its flags checked: what the command line hands over.
+pub enum Command {
+    /// `run`: once, or every `every` until a signal stops it.
+    Run {
+        /// The checked flags.
+        config: run::RunConfig,
+        /// `--every`: the period of repeated runs.
+        every: Option<Duration>,
+    },
+    /// `check`.
+    Check(check::CheckConfig),
+    /// `test`.
+    Test(test::TestConfig),
+    /// `explain`.
+    Explain(ExplainConfig),
+    /// `init`.
+    Init(init::InitConfig),
+    /// `serve`.
+    Serve(serve::ServeConfig),
+    /// `completions`: the script for stdout.
+    Completions(String),
+    /// `man`: the page for stdout, or why there is none.
+    Man(Result<String, ManPageError>),
+}
+
+/// Carries out a subcommand and gives the process exit code: 0 success, 1 an input failed, 2
+/// the rule file or the command line is wrong.
+pub fn execute(command: Command) -> ExitCode {
+    match command {
+        Command::Run {
+            config,
+            every: None,
+        } => run::execute(&config),
+        Command::Run {
+            config,
+            every: Some(period),
+        } => every::execute(&config, period),
+        Command::Check(config) => check::execute(&config),
+        Command::Test(config) => test::execute(&config),
+        Command::Explain(config) => explain_rules(&config),
+        Command::Init(config) => init::execute(&config),
+        Command::Serve(config) => serve::execute(&config),
+        Command::Completions(script) => print(&script),
+        Command::Man(Ok(page)) => print(&page),
+        Command::Man(Err(error)) => fail(&error),
+    }
+}
+
+/// An error that ends a subcommand: what stderr gets, and the exit code.
+pub trait Report {
+    /// The full text for stderr, ending in a newline: rendered diagnostics for a rule file,
+    /// `xml2prom: error: ...` otherwise.
+    fn report(&self) -> String;
+    /// The process exit code: 2 when the rule file or the command line must change, 1 otherwise.
+    fn exit_code(&self) -> u8;
+}
+
+/// Writes an error's report to stderr. If stderr itself is gone there is nobody left to tell.
+pub fn show(error: &dyn Report) {
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(error.report().as_bytes());
+}
+
+/// Ends a subcommand on an error: its report to stderr, its exit code.
+pub fn fail(error: &dyn Report) -> ExitCode {
+    show(error);
+    ExitCode::from(error.exit_code())
+}
+
+impl Report for RulesError {
+    fn report(&self) -> String {
+        RulesError::report(self)
+    }
+
+    fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+impl Report for WriteError {
+    fn report(&self) -> String {
+        format!("xml2prom: error: {self}\n")
+    }
+
+    fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
+/// Why `man` printed no page: there is no such subcommand, or the page cannot be rendered.
+#[derive(Debug)]
+pub struct ManPageError(pub String);
+
+impl fmt::Display for ManPageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Report for ManPageError {
+    fn report(&self) -> String {
+        format!("xml2prom: error: {self}\n")
+    }
+
+    fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+/// Writes generated text to stdout; a closed pipe is not an error.
+fn print(text: &str) -> ExitCode {
+    match output::write(&Destination::Stdout, text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// The checked flags of `explain`.
+pub struct ExplainConfig {
+    /// The rule file.
+    pub rules: PathBuf,
+    /// Template variables (`--var KEY=VALUE`).
+    pub vars: BTreeMap<String, String>,
+    /// The input.
+    pub input: PathBuf,
+    /// `--metric`: only the rules of this metric.
+    pub metric: Option<String>,
+    /// `--limit`: how many nodes to show per rule.
+    pub limit: usize,
+    /// What the input may be.
+    pub limits: XmlLimits,
+    /// Text or JSON.
+    pub format: explain::Format,
+}
+
+/// `explain`: the explanation on stdout, coloured on a terminal.
+fn explain_rules(config: &ExplainConfig) -> ExitCode {
+    let rules = match rules::load(&config.rules, &config.vars) {
+        Ok(rules) => rules,
+        Err(error) => return fail(&error),
+    };
+    let explanation = match explain::explain(
+        &rules,
+        &config.input,
+        config.metric.as_deref(),
+        config.limit,
+        &config.limits,
+    ) {
+        Ok(explanation) => explanation,
+        Err(error) => return fail(&error),
+    };
+    let text = match config.format {
+        explain::Format::Json => explain::render_json(&explanation),
+        explain::Format::Human => explain::render_human(&explanation, true),
+    };
+    // anstream strips the colours when stdout is not a terminal or NO_COLOR is set.
+    let _ = anstream::stdout().write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}

@@ -12,8 +12,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::commands::Report;
 use crate::commands::inputs::{self, InputError, OutputClash};
 use crate::commands::lock::{self, LockError, OutputLock};
 use crate::commands::push::{self, PushError, PushTarget};
@@ -165,9 +167,17 @@ pub enum RunError {
     Push(#[from] PushError),
 }
 
-impl RunError {
+impl Report for RunError {
+    /// The full report for stderr: rendered diagnostics for rule files, one line otherwise.
+    fn report(&self) -> String {
+        match self {
+            RunError::Rules(rules) => rules.report(),
+            other => format!("xml2prom: error: {}\n", bounded(&other.to_string())),
+        }
+    }
+
     /// The process exit code: 2 for a rule file problem, 1 for everything else.
-    pub fn exit_code(&self) -> u8 {
+    fn exit_code(&self) -> u8 {
         match self {
             RunError::Rules(_)
             | RunError::OutputClash(_)
@@ -178,7 +188,9 @@ impl RunError {
             _ => 1,
         }
     }
+}
 
+impl RunError {
     /// The stage the failure is counted in, in the status file.
     pub fn stage(&self) -> Stage {
         match self {
@@ -204,14 +216,6 @@ impl RunError {
             RunError::Lock(_) => Stage::Lock,
             RunError::Write(_) => Stage::Write,
             RunError::Push(_) => Stage::Push,
-        }
-    }
-
-    /// The full report for stderr: rendered diagnostics for rule files, one line otherwise.
-    pub fn report(&self) -> String {
-        match self {
-            RunError::Rules(rules) => rules.report(),
-            other => format!("xml2prom: error: {}\n", bounded(&other.to_string())),
         }
     }
 }
@@ -314,6 +318,14 @@ fn run_inner(config: &RunConfig, rules: Result<&CompiledRules, RulesError>) -> R
         Err(error) => outcome.errors.push(RunError::Write(error)),
     }
     outcome
+}
+
+/// `run` without `--every`: one run, its warnings and failures on stderr, the worst failure's
+/// exit code.
+pub fn execute(config: &RunConfig) -> ExitCode {
+    let outcome = run(config);
+    report(&outcome);
+    ExitCode::from(outcome.exit_code())
 }
 
 /// Prints a run's warnings and failures to stderr, as `run` does after each run.

@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use std::io::{Cursor, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::commands::inputs;
 use crate::commands::run::{self, RunError};
+use crate::commands::{Report, fail};
 use crate::engine::{self, Engine, EngineConfig};
 use crate::exposition;
 use crate::model::names::{LabelName, MetricName};
@@ -85,9 +87,9 @@ pub enum ServeError {
     Signals(std::io::Error),
 }
 
-impl ServeError {
+impl Report for ServeError {
     /// The process exit code: 2 when the rule file or the command line is wrong, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    fn exit_code(&self) -> u8 {
         match self {
             ServeError::Rules(errors) => errors.iter().map(RunError::exit_code).max().unwrap_or(2),
             ServeError::Listen { .. } => 2,
@@ -96,7 +98,7 @@ impl ServeError {
     }
 
     /// The full report for stderr: rendered diagnostics for the rule file, one line otherwise.
-    pub fn report(&self) -> String {
+    fn report(&self) -> String {
         match self {
             ServeError::Rules(errors) => errors.iter().map(RunError::report).collect(),
             other => format!("xml2prom: error: {other}\n"),
@@ -116,6 +118,14 @@ pub const GRACE: Duration = Duration::from_secs(10);
 
 /// The content type of the text format 0.0.4.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `serve`: exit code 0 once stopped by SIGTERM or SIGINT, else the error's report and code.
+pub fn execute(config: &ServeConfig) -> ExitCode {
+    match serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
 
 /// Runs the exporter until SIGTERM or SIGINT.
 pub fn serve(config: &ServeConfig) -> Result<(), ServeError> {

@@ -9,10 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::commands::run;
+use crate::commands::{Report, run, show};
 use crate::engine::Engine;
 use crate::model::number::format_value;
 use crate::rules;
@@ -128,13 +130,58 @@ pub enum TestFileError {
     },
 }
 
+impl Report for TestFileError {
+    fn report(&self) -> String {
+        format!("xml2prom: error: {self}\n")
+    }
+
+    /// 2: the test file or its rule file must change.
+    fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+/// The checked flags of `test`.
+pub struct TestConfig {
+    /// The test files.
+    pub files: Vec<PathBuf>,
+    /// `--update`: rewrite the golden files instead of comparing.
+    pub update: bool,
+    /// How long a fixture that is not a regular file may deliver nothing.
+    pub read_timeout: Duration,
+}
+
+/// `test`: every test file, even after one that cannot be run; the results on stdout. Exit
+/// code 2 if a test file cannot be run, else 1 if a case failed.
+pub fn execute(config: &TestConfig) -> ExitCode {
+    let mut results = Vec::new();
+    let mut broken = false;
+    for file in &config.files {
+        match run_file(file, config.update, config.read_timeout) {
+            Ok(found) => results.extend(found),
+            Err(error) => {
+                show(&error);
+                broken = true;
+            }
+        }
+    }
+    print!("{}", report(&results));
+    if broken {
+        ExitCode::from(2)
+    } else if results.iter().any(|r| !r.failures.is_empty()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// Runs every case of one test file. `update` rewrites golden files instead of comparing.
 /// A fixture that is not a regular file (a FIFO) may deliver nothing for at most
 /// `read_timeout`.
 pub fn run_file(
     path: &Path,
     update: bool,
-    read_timeout: std::time::Duration,
+    read_timeout: Duration,
 ) -> Result<Vec<CaseResult>, TestFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| TestFileError::Read {
         file: path.to_owned(),
@@ -179,7 +226,7 @@ pub fn run_file(
 
 /// A fixture's bytes; one that is not a regular file (a FIFO) is read as `run` reads such an
 /// input, checked as it comes and given up after `read_timeout` without a byte.
-fn read_fixture(path: &Path, read_timeout: std::time::Duration) -> Result<Vec<u8>, String> {
+fn read_fixture(path: &Path, read_timeout: Duration) -> Result<Vec<u8>, String> {
     let regular = std::fs::metadata(path).map_err(|err| err.to_string())?;
     if regular.is_file() {
         return std::fs::read(path).map_err(|err| err.to_string());
@@ -198,7 +245,7 @@ fn run_case(
     case: &TestCase,
     engine: Engine,
     update: bool,
-    read_timeout: std::time::Duration,
+    read_timeout: Duration,
 ) -> Result<Vec<String>, TestFileError> {
     let case_error = |why: &str| TestFileError::Case {
         file: path.to_owned(),

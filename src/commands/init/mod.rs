@@ -10,7 +10,9 @@
 use std::fmt;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
+use crate::commands::{Report, fail};
 use crate::output::{self, Destination, WriteError};
 use crate::rules::compile::{self, SELF_METRICS_PREFIX};
 use crate::rules::file;
@@ -165,14 +167,25 @@ pub enum InitError {
     },
 }
 
-impl InitError {
-    /// The process exit code: 2 when the command line must change (the output exists), 1
-    /// otherwise.
-    pub fn exit_code(&self) -> u8 {
+impl Report for InitError {
+    fn report(&self) -> String {
+        format!("xml2prom: error: {self}\n")
+    }
+
+    /// 2 when the command line must change (the output exists), 1 otherwise.
+    fn exit_code(&self) -> u8 {
         match self {
             InitError::OutputExists { .. } => 2,
             _ => 1,
         }
+    }
+}
+
+/// `init`: the draft written, or the error's report and exit code.
+pub fn execute(config: &InitConfig) -> ExitCode {
+    match init(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
     }
 }
 
