@@ -7,14 +7,18 @@
 //! uses; the samples come from a real run with the usual engine choice, so they are exactly
 //! what `run` would write.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anstyle::Style;
 use serde::Serialize;
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
+use crate::commands::fail;
 use crate::commands::run::{self, RunError};
 use crate::engine::dom::build::{self, first_in_document_order, sort_in_document_order};
 use crate::engine::dom::location_path;
@@ -24,6 +28,7 @@ use crate::engine::node::{self, Outcome, Reading};
 use crate::engine::{self, Engine, EngineError};
 use crate::model::number::format_value;
 use crate::model::number::shorten;
+use crate::rules;
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
 use crate::rules::file::XPathQuery;
 use crate::rules::templates;
@@ -91,6 +96,49 @@ pub struct NodeView {
     pub labels: Option<String>,
     /// Why the node is left out or fails, if it is.
     pub outcome: Option<String>,
+}
+
+/// The checked flags of `explain`.
+pub struct ExplainConfig {
+    /// The rule file.
+    pub rules: PathBuf,
+    /// Template variables (`--var KEY=VALUE`).
+    pub vars: BTreeMap<String, String>,
+    /// The input.
+    pub input: PathBuf,
+    /// `--metric`: only the rules of this metric.
+    pub metric: Option<String>,
+    /// `--limit`: how many nodes to show per rule.
+    pub limit: usize,
+    /// What the input may be.
+    pub limits: XmlLimits,
+    /// Text or JSON.
+    pub format: Format,
+}
+
+/// `explain`: the explanation on stdout, coloured on a terminal.
+pub fn execute(config: &ExplainConfig) -> ExitCode {
+    let rules = match rules::load(&config.rules, &config.vars) {
+        Ok(rules) => rules,
+        Err(error) => return fail(&error),
+    };
+    let explanation = match explain(
+        &rules,
+        &config.input,
+        config.metric.as_deref(),
+        config.limit,
+        &config.limits,
+    ) {
+        Ok(explanation) => explanation,
+        Err(error) => return fail(&error),
+    };
+    let text = match config.format {
+        Format::Json => render_json(&explanation),
+        Format::Human => render_human(&explanation, true),
+    };
+    // anstream strips the colours when stdout is not a terminal or NO_COLOR is set.
+    let _ = anstream::stdout().write_all(text.as_bytes());
+    ExitCode::SUCCESS
 }
 
 /// Explains `rules` on `input`: the first `limit` nodes of each rule whose metric is `metric`

@@ -23,16 +23,13 @@ pub mod serve;
 pub mod status;
 pub mod test;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::output::{self, Destination, WriteError};
-use crate::rules::{self, RulesError};
-use crate::xml::XmlLimits;
+use crate::rules::RulesError;
 
 /// A subcommand, its flags checked: what the command line hands over.
 pub enum Command {
@@ -48,7 +45,7 @@ pub enum Command {
     /// `test`.
     Test(test::TestConfig),
     /// `explain`.
-    Explain(ExplainConfig),
+    Explain(explain::ExplainConfig),
     /// `init`.
     Init(init::InitConfig),
     /// `serve`.
@@ -73,7 +70,7 @@ pub fn execute(command: Command) -> ExitCode {
         } => every::execute(&config, period),
         Command::Check(config) => check::execute(&config),
         Command::Test(config) => test::execute(&config),
-        Command::Explain(config) => explain_rules(&config),
+        Command::Explain(config) => explain::execute(&config),
         Command::Init(config) => init::execute(&config),
         Command::Serve(config) => serve::execute(&config),
         Command::Completions(script) => print(&script),
@@ -150,47 +147,4 @@ fn print(text: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
     }
-}
-
-/// The checked flags of `explain`.
-pub struct ExplainConfig {
-    /// The rule file.
-    pub rules: PathBuf,
-    /// Template variables (`--var KEY=VALUE`).
-    pub vars: BTreeMap<String, String>,
-    /// The input.
-    pub input: PathBuf,
-    /// `--metric`: only the rules of this metric.
-    pub metric: Option<String>,
-    /// `--limit`: how many nodes to show per rule.
-    pub limit: usize,
-    /// What the input may be.
-    pub limits: XmlLimits,
-    /// Text or JSON.
-    pub format: explain::Format,
-}
-
-/// `explain`: the explanation on stdout, coloured on a terminal.
-fn explain_rules(config: &ExplainConfig) -> ExitCode {
-    let rules = match rules::load(&config.rules, &config.vars) {
-        Ok(rules) => rules,
-        Err(error) => return fail(&error),
-    };
-    let explanation = match explain::explain(
-        &rules,
-        &config.input,
-        config.metric.as_deref(),
-        config.limit,
-        &config.limits,
-    ) {
-        Ok(explanation) => explanation,
-        Err(error) => return fail(&error),
-    };
-    let text = match config.format {
-        explain::Format::Json => explain::render_json(&explanation),
-        explain::Format::Human => explain::render_human(&explanation, true),
-    };
-    // anstream strips the colours when stdout is not a terminal or NO_COLOR is set.
-    let _ = anstream::stdout().write_all(text.as_bytes());
-    ExitCode::SUCCESS
 }
