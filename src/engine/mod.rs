@@ -12,6 +12,7 @@ pub mod aggregate;
 pub mod dom;
 pub mod error;
 pub mod label_cache;
+pub mod matcher;
 pub mod node;
 pub mod skips;
 pub mod stream;

@@ -18,6 +18,7 @@ use std::convert::Infallible;
 use rustc_hash::FxHashMap;
 
 use crate::engine::error::{EvalError, RuleSamples};
+use crate::engine::matcher::{self, StepMatch};
 use crate::engine::node::{self, Outcome, Reading, RuleState};
 use crate::engine::node::{render_labels, with_global_labels};
 use crate::engine::skips::{Skip, Skips};
@@ -25,7 +26,7 @@ use crate::model::number::xpath_number;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
 use crate::rules::plan::{
-    Axis, DocumentValue, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan,
+    DocumentValue, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan,
 };
 use crate::rules::templates;
 use crate::xml;
@@ -737,42 +738,32 @@ impl xml::Sink for StreamEngine<'_> {
         selected.clear();
         for (p, path) in self.paths.iter().enumerate() {
             let parent = self.states[parent_base + p];
-            let mut next = 0u64;
-            let mut deferred: Option<&Predicate> = None;
-            let steps = path.steps.len();
-            let mut bits = parent;
-            while bits != 0 {
-                let k = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if k >= steps {
-                    continue;
-                }
-                let step = &path.steps[k];
-                if step.axis == Axis::Descendant {
-                    next |= 1 << k;
-                }
+            let attributes = &self.attributes;
+            let advanced = matcher::advance(path, parent, |step, last| {
                 if !name_matches(&step.test, ns, local) {
-                    continue;
+                    return StepMatch::No;
                 }
                 match &step.predicate {
-                    Some(predicate) if predicate.needs_text() && k + 1 == steps => {
-                        deferred = Some(predicate);
+                    Some(predicate) if predicate.needs_text() && last => {
+                        StepMatch::Deferred(predicate)
                     }
                     Some(predicate) => {
-                        let read = |name: &QName| self.attributes.get(&scopes, name);
+                        let read = |name: &QName| attributes.get(&scopes, name);
                         if predicate.eval(&read, "") {
-                            next |= 1 << (k + 1);
+                            StepMatch::Yes
+                        } else {
+                            StepMatch::No
                         }
                     }
-                    None => next |= 1 << (k + 1),
+                    None => StepMatch::Yes,
                 }
-            }
-            if next & (1 << steps) != 0 {
+            });
+            if advanced.selected {
                 selected.push((p, None));
-            } else if let Some(predicate) = deferred {
+            } else if let Some(predicate) = advanced.deferred {
                 selected.push((p, Some(predicate.clone())));
             }
-            self.states.push(next);
+            self.states.push(advanced.state);
         }
         self.scopes = scopes;
 

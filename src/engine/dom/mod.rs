@@ -28,6 +28,7 @@ use sxd_xpath::{Context, Value};
 
 use self::build::{first_in_document_order, sort_in_document_order};
 use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
+use crate::engine::matcher::{self, StepMatch};
 use crate::engine::node::{
     self, Located, Outcome, Reading, RuleState, render_global_labels, render_labels,
     with_global_labels,
@@ -38,7 +39,7 @@ use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
 use crate::rules::file::XPathQuery;
 use crate::rules::plan::{
-    Axis, DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
+    DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
     ReadQuery, Reader, Step, StreamPlan, compare,
 };
 use crate::rules::templates::{self};
@@ -366,30 +367,6 @@ fn holds<'d>(predicate: &Predicate, element: Element<'d>, text: &mut Option<Stri
     }
 }
 
-/// The bits of a path's steps: all of them, the last, and the descendant (`//`) steps.
-struct StepBits {
-    all: u64,
-    last: u64,
-    descendant: u64,
-}
-
-impl StepBits {
-    /// For a [`walkable`] path.
-    fn of(path: &StreamPath) -> StepBits {
-        let steps = path.steps.len();
-        StepBits {
-            all: (1u64 << steps) - 1,
-            last: 1u64 << (steps - 1),
-            descendant: path
-                .steps
-                .iter()
-                .enumerate()
-                .filter(|(_, step)| step.axis == Axis::Descendant)
-                .fold(0u64, |bits, (i, _)| bits | 1 << i),
-        }
-    }
-}
-
 /// Calls `visit(i, element)` with each element `paths[i]` selects, in document order, each once
 /// per path; once `visit` returns false for a path, that path is no longer followed.
 ///
@@ -403,7 +380,6 @@ fn walk<'d>(
     mut visit: impl FnMut(usize, Element<'d>) -> bool,
 ) {
     let count = paths.len();
-    let bits: Vec<StepBits> = paths.iter().map(|path| StepBits::of(path)).collect();
     let mut following = vec![true; count];
     let top: Vec<dom::ChildOfElement<'d>> = document
         .root()
@@ -426,27 +402,21 @@ fn walk<'d>(
         };
         let base = (frames.len() - 1) * count;
         let mut descend = false;
-        for (i, (path, bits)) in paths.iter().zip(&bits).enumerate() {
+        for (i, path) in paths.iter().enumerate() {
             let active = candidates.get(base + i).copied().unwrap_or(0);
             let mut below = 0;
             if active != 0 && following[i] {
-                let mut matched = 0;
-                let mut steps = active;
-                while steps != 0 {
-                    let step = steps.trailing_zeros() as usize;
-                    steps &= steps - 1;
-                    if path
-                        .steps
-                        .get(step)
-                        .is_some_and(|s| step_matches(s, element))
-                    {
-                        matched |= 1 << step;
+                let advanced = matcher::advance(path, active, |step, _| {
+                    if step_matches(step, element) {
+                        StepMatch::Yes
+                    } else {
+                        StepMatch::No
                     }
-                }
-                if matched & bits.last != 0 && !visit(i, element) {
+                });
+                if advanced.selected && !visit(i, element) {
                     following[i] = false;
                 }
-                below = ((matched << 1) & bits.all) | (active & bits.descendant);
+                below = advanced.below(path);
             }
             // The bit sets of the element's children, kept if any is not empty.
             candidates.push(below);
