@@ -13,10 +13,11 @@ use crate::model::names::{FieldName, LabelName, MetricName, Prefix};
 use crate::model::sample::MetricType;
 use crate::rules::convert::Convert;
 use crate::rules::diagnostic::FieldPath;
-use crate::rules::file::{Aggregation, Rule, RuleFile, Template, XPathQuery};
+use crate::rules::file::{Aggregation, Rule, RuleFile, Template};
 use crate::rules::plan::{self, StreamPlan};
 use crate::rules::policy::{OnDuplicate, OnEmpty, OnMissing, Policies};
 use crate::rules::templates::{self, TemplateId};
+use crate::rules::xpath::XPathQuery;
 
 /// The rules of one file, checked and ready to evaluate.
 #[derive(Debug)]

@@ -36,12 +36,12 @@ use crate::engine::skips::Skips;
 use crate::model::number::shorten;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
-use crate::rules::file::XPathQuery;
 use crate::rules::plan::{
     Axis, DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
     ReadQuery, Reader, Step, StreamPlan, compare,
 };
 use crate::rules::templates::{self};
+use crate::rules::xpath::XPathQuery;
 
 /// How the DOM engine answers a rule's queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
