@@ -730,18 +730,16 @@ fn compile_rule(
         (None, None) => return None,
     };
     let stream = match &shape {
-        Shape::Document { value, .. } => plan::plan_document(value.text(), namespaces),
+        Shape::Document { value, .. } => plan::plan_document(value, namespaces),
         Shape::Nodes {
             select,
             fields,
             value,
             ..
         } => plan::plan_nodes(
-            select.text(),
-            fields
-                .iter()
-                .map(|(name, query)| (name.as_str(), query.text())),
-            value.as_ref().map(XPathQuery::text),
+            select,
+            fields.iter().map(|(name, query)| (name.as_str(), query)),
+            value.as_ref(),
             namespaces,
         ),
     };
