@@ -2,8 +2,9 @@
 //!
 //! The streaming engine ([`crate::engine::stream`]) evaluates a subset of XPath 1.0 while reading the
 //! document once, in memory that does not grow with the input. This module parses a rule's
-//! queries into that subset, or says why a rule is not streamable (it then runs on the DOM
-//! engine, which stays the reference semantics). The subset:
+//! queries, from their tokens ([`crate::rules::xpath`]), into that subset, or says why a rule is
+//! not streamable (it then runs on the DOM engine, which stays the reference semantics). The
+//! subset:
 //!
 //! - `select`: an absolute location path of child (`/`) and descendant (`//`) steps, each a name
 //!   test (`row`, `s:row`, `*`, `s:*`) with predicates that compare an attribute (`@a`) or, on
