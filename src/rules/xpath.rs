@@ -537,6 +537,12 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_are_ncnames_as_sxd_xpath_reads_them() {
+        let q = XPathQuery::parse("/é:x/a·b:c").expect("valid");
+        assert_eq!(q.prefixes(), ["é", "a·b"]);
+    }
+
+    #[test]
     fn pathological_xpath_is_refused_before_the_parser() {
         let deep = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
         assert!(XPathQuery::parse(&deep).is_err());
