@@ -30,8 +30,8 @@ use crate::model::number::format_value;
 use crate::model::number::shorten;
 use crate::rules;
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
-use crate::rules::file::XPathQuery;
 use crate::rules::templates;
+use crate::rules::xpath::XPathQuery;
 use crate::xml::{self, XmlLimits};
 
 /// How `explain` prints.

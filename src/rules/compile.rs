@@ -13,10 +13,11 @@ use crate::model::names::{FieldName, LabelName, MetricName, Prefix};
 use crate::model::sample::MetricType;
 use crate::rules::convert::Convert;
 use crate::rules::diagnostic::FieldPath;
-use crate::rules::file::{Aggregation, Rule, RuleFile, Template, XPathQuery};
+use crate::rules::file::{Aggregation, Rule, RuleFile, Template};
 use crate::rules::plan::{self, StreamPlan};
 use crate::rules::policy::{OnDuplicate, OnEmpty, OnMissing, Policies};
 use crate::rules::templates::{self, TemplateId};
+use crate::rules::xpath::{Kind, XPathQuery};
 
 /// The rules of one file, checked and ready to evaluate.
 #[derive(Debug)]
@@ -697,7 +698,7 @@ fn compile_rule(
 
     let shape = match (rule.select, rule.value) {
         (None, Some(value)) => {
-            let sum_of = sum_argument(value.text()).and_then(|nodes| XPathQuery::parse(nodes).ok());
+            let sum_of = sum_argument(&value).and_then(|nodes| XPathQuery::parse(nodes).ok());
             Shape::Document { value, sum_of }
         }
         (Some(select), value) => {
@@ -729,18 +730,16 @@ fn compile_rule(
         (None, None) => return None,
     };
     let stream = match &shape {
-        Shape::Document { value, .. } => plan::plan_document(value.text(), namespaces),
+        Shape::Document { value, .. } => plan::plan_document(value, namespaces),
         Shape::Nodes {
             select,
             fields,
             value,
             ..
         } => plan::plan_nodes(
-            select.text(),
-            fields
-                .iter()
-                .map(|(name, query)| (name.as_str(), query.text())),
-            value.as_ref().map(XPathQuery::text),
+            select,
+            fields.iter().map(|(name, query)| (name.as_str(), query)),
+            value.as_ref(),
             namespaces,
         ),
     };
@@ -930,28 +929,24 @@ fn check_value_and_policies(
 }
 
 /// `NODES` of a query that is exactly `sum(NODES)`.
-fn sum_argument(text: &str) -> Option<&str> {
-    let inner = text
-        .trim()
-        .strip_prefix("sum")?
-        .trim_start()
-        .strip_prefix('(')?
-        .strip_suffix(')')?;
+fn sum_argument(query: &XPathQuery) -> Option<&str> {
+    let [sum, open, inner @ .., close] = query.tokens() else {
+        return None;
+    };
+    let text = query.text();
+    if !(sum.kind == Kind::Name && sum.text(text) == "sum" && open.kind == Kind::LParen) {
+        return None;
+    }
     // `sum(a) + sum(b)` also starts and ends so: the final `)` must close the first `(`.
-    // Parentheses inside string literals do not count.
     let mut depth = 0usize;
-    let mut quote = None;
-    for c in inner.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => depth = depth.checked_sub(1)?,
+    for token in inner {
+        match token.kind {
+            Kind::LParen => depth += 1,
+            Kind::RParen => depth = depth.checked_sub(1)?,
             _ => {}
         }
     }
-    (depth == 0 && quote.is_none()).then_some(inner)
+    (depth == 0 && close.kind == Kind::RParen).then(|| &text[open.span.end..close.span.start])
 }
 
 fn missing(key: &'static str, why: &str) -> CompileErrorKind {
@@ -1287,6 +1282,23 @@ mod tests {
         let yaml = "version: 1\nnamespaces: { s: 'urn:x' }\nmetrics:\n  - name: m\n    help: h\n    \
                     type: gauge\n    value: count(/s:a)\n";
         assert_eq!(errors(yaml), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_document_sum_names_its_nodes() {
+        let argument = |text: &str| {
+            let query = XPathQuery::parse(text).expect("valid");
+            sum_argument(&query).map(str::to_owned)
+        };
+        assert_eq!(argument(" sum( /a/@b ) ").as_deref(), Some(" /a/@b "));
+        assert_eq!(
+            argument("sum(/a[@x = ')'])").as_deref(),
+            Some("/a[@x = ')']")
+        );
+        assert_eq!(argument("sum((/a | /b))").as_deref(), Some("(/a | /b)"));
+        for text in ["sum(/a) + sum(/b)", "s:sum(/a)", "sum(/a)[1]", "count(/a)"] {
+            assert_eq!(argument(text), None, "{text}");
+        }
     }
 
     #[test]

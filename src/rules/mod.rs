@@ -5,6 +5,8 @@
 //!
 //! [`file`] reads the rule file into typed structs, checking every single value as it is read
 //! (names, XPath syntax, templates), from the bounded, positioned YAML tree of [`yaml`].
+//! [`xpath`] holds a rule's XPath queries, lexed once by the one XPath lexer that the checks, the
+//! plans and the DOM engine's direct reads share.
 //! [`compile`] turns a [`file::RuleFile`] into [`compile::CompiledRules`]: cross-rule checks,
 //! namespace prefixes, template variables, one plan per metric family, and for each query the
 //! streamable [`plan`] when it has one. [`convert`] holds a rule's `convert:` steps, [`policy`]
@@ -20,6 +22,7 @@ pub mod lints;
 pub mod plan;
 pub mod policy;
 pub mod templates;
+pub mod xpath;
 pub mod yaml;
 
 use std::collections::BTreeMap;

@@ -2,8 +2,9 @@
 //!
 //! The streaming engine ([`crate::engine::stream`]) evaluates a subset of XPath 1.0 while reading the
 //! document once, in memory that does not grow with the input. This module parses a rule's
-//! queries into that subset, or says why a rule is not streamable (it then runs on the DOM
-//! engine, which stays the reference semantics). The subset:
+//! queries, from their tokens ([`crate::rules::xpath`]), into that subset, or says why a rule is
+//! not streamable (it then runs on the DOM engine, which stays the reference semantics). The
+//! subset:
 //!
 //! - `select`: an absolute location path of child (`/`) and descendant (`//`) steps, each a name
 //!   test (`row`, `s:row`, `*`, `s:*`) with predicates that compare an attribute (`@a`) or, on
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 
 use crate::model::names::Prefix;
 use crate::model::number::xpath_number;
+use crate::rules::xpath::{Kind, Token, XPathQuery};
 
 /// A resolved name: namespace URI (none for unprefixed names) and local part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,13 +239,13 @@ pub enum StreamPlan {
 
 /// Plans a node-level rule; `Err` says why it is not streamable.
 pub fn plan_nodes<'a>(
-    select: &str,
-    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
-    value: Option<&str>,
+    select: &XPathQuery,
+    fields: impl IntoIterator<Item = (&'a str, &'a XPathQuery)>,
+    value: Option<&XPathQuery>,
     namespaces: &BTreeMap<Prefix, String>,
 ) -> Result<StreamPlan, String> {
     let ns = Namespaces(namespaces);
-    let select = Parser::new(select, &ns)?
+    let select = Parser::new(select, &ns)
         .whole(|p| p.path())
         .map_err(|why| format!("`select`: {why}"))?;
     for (i, step) in select.steps.iter().enumerate() {
@@ -258,14 +260,14 @@ pub fn plan_nodes<'a>(
     }
     let mut planned = Vec::new();
     for (name, query) in fields {
-        let read = Parser::new(query, &ns)?
+        let read = Parser::new(query, &ns)
             .whole(|p| p.read_query())
             .map_err(|why| format!("`fields.{name}`: {why}"))?;
         planned.push(read);
     }
     let value = match value {
         Some(query) => Some(
-            Parser::new(query, &ns)?
+            Parser::new(query, &ns)
                 .whole(|p| p.read_query())
                 .map_err(|why| format!("`value`: {why}"))?,
         ),
@@ -280,11 +282,11 @@ pub fn plan_nodes<'a>(
 
 /// Plans a document-level rule; `Err` says why it is not streamable.
 pub fn plan_document(
-    value: &str,
+    value: &XPathQuery,
     namespaces: &BTreeMap<Prefix, String>,
 ) -> Result<StreamPlan, String> {
     let ns = Namespaces(namespaces);
-    Parser::new(value, &ns)?
+    Parser::new(value, &ns)
         .whole(|p| p.document_value())
         .map(StreamPlan::Document)
         .map_err(|why| format!("`value`: {why}"))
@@ -302,154 +304,115 @@ impl Namespaces<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Slash,
-    DoubleSlash,
-    At,
-    LBracket,
-    RBracket,
-    LParen,
-    RParen,
-    Star,
-    Dot,
-    Colon,
-    Op(Op),
-    Name(String),
-    Literal(String),
-    Number(f64),
-    Minus,
-    Other(String),
-}
-
-fn tokenize(text: &str) -> Vec<Token> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        let (token, len) = match c {
-            c if c.is_whitespace() => {
-                i += 1;
-                continue;
-            }
-            '/' if next == Some('/') => (Token::DoubleSlash, 2),
-            '/' => (Token::Slash, 1),
-            '@' => (Token::At, 1),
-            '[' => (Token::LBracket, 1),
-            ']' => (Token::RBracket, 1),
-            '(' => (Token::LParen, 1),
-            ')' => (Token::RParen, 1),
-            '*' => (Token::Star, 1),
-            '.' if next == Some('.') => (Token::Other("..".to_owned()), 2),
-            '.' if next.is_some_and(|n| n.is_ascii_digit()) => number(&chars, i),
-            '.' => (Token::Dot, 1),
-            ':' if next == Some(':') => (Token::Other("::".to_owned()), 2),
-            ':' => (Token::Colon, 1),
-            '=' => (Token::Op(Op::Eq), 1),
-            '!' if next == Some('=') => (Token::Op(Op::Ne), 2),
-            '<' if next == Some('=') => (Token::Op(Op::Le), 2),
-            '<' => (Token::Op(Op::Lt), 1),
-            '>' if next == Some('=') => (Token::Op(Op::Ge), 2),
-            '>' => (Token::Op(Op::Gt), 1),
-            '-' => (Token::Minus, 1),
-            '\'' | '"' => match chars[i + 1..].iter().position(|&d| d == c) {
-                Some(end) => (
-                    Token::Literal(chars[i + 1..i + 1 + end].iter().collect()),
-                    end + 2,
-                ),
-                None => (Token::Other(c.to_string()), 1),
-            },
-            c if c.is_ascii_digit() => number(&chars, i),
-            c if c.is_alphabetic() || c == '_' => {
-                let mut end = i;
-                while end < chars.len()
-                    && (chars[end].is_alphanumeric() || matches!(chars[end], '_' | '-' | '.'))
-                {
-                    end += 1;
-                }
-                (Token::Name(chars[i..end].iter().collect()), end - i)
-            }
-            other => (Token::Other(other.to_string()), 1),
-        };
-        tokens.push(token);
-        i += len;
-    }
-    tokens
-}
-
-fn number(chars: &[char], start: usize) -> (Token, usize) {
-    let mut end = start;
-    while end < chars.len() && (chars[end].is_ascii_digit() || chars[end] == '.') {
-        end += 1;
-    }
-    let text: String = chars[start..end].iter().collect();
-    match text.parse() {
-        Ok(n) => (Token::Number(n), end - start),
-        Err(_) => (Token::Other(text), end - start),
+/// The comparison operator a token spells, if it is one.
+fn comparison(kind: Kind) -> Option<Op> {
+    match kind {
+        Kind::Eq => Some(Op::Eq),
+        Kind::Ne => Some(Op::Ne),
+        Kind::Lt => Some(Op::Lt),
+        Kind::Le => Some(Op::Le),
+        Kind::Gt => Some(Op::Gt),
+        Kind::Ge => Some(Op::Ge),
+        _ => None,
     }
 }
 
+/// Whether a token is a name; an operator name counts, as the plan reads `and` and `or` by
+/// their text.
+fn is_name(kind: Kind) -> bool {
+    matches!(kind, Kind::Name | Kind::OperatorName)
+}
+
+/// Whether a token is `*`, as a name test or as the multiplication operator.
+fn is_star(kind: Kind) -> bool {
+    matches!(kind, Kind::Star | Kind::Multiply)
+}
+
+/// A recursive-descent parser over the tokens of one query.
 struct Parser<'a> {
-    tokens: Vec<Token>,
+    text: &'a str,
+    tokens: &'a [Token],
     at: usize,
     ns: &'a Namespaces<'a>,
 }
 
 impl<'a> Parser<'a> {
-    fn new(text: &str, ns: &'a Namespaces<'a>) -> Result<Parser<'a>, String> {
-        Ok(Parser {
-            tokens: tokenize(text),
+    fn new(query: &'a XPathQuery, ns: &'a Namespaces<'a>) -> Parser<'a> {
+        Parser {
+            text: query.text(),
+            tokens: query.tokens(),
             at: 0,
             ns,
-        })
+        }
     }
 
     /// Runs a production that must consume every token.
     fn whole<T>(mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
         let result = f(&mut self)?;
-        match self.peek() {
+        match self.tokens.get(self.at) {
             None => Ok(result),
             Some(token) => Err(format!(
                 "{} is outside the streamable subset",
-                describe(token)
+                self.describe(token)
             )),
         }
     }
 
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.at)
+    /// The kind of the token `offset` places ahead.
+    fn kind_at(&self, offset: usize) -> Option<Kind> {
+        self.tokens.get(self.at + offset).map(|t| t.kind)
     }
 
-    fn peek_at(&self, offset: usize) -> Option<&Token> {
-        self.tokens.get(self.at + offset)
+    /// The name `offset` places ahead, if a name stands there.
+    fn name_at(&self, offset: usize) -> Option<&'a str> {
+        let token = self.tokens.get(self.at + offset)?;
+        is_name(token.kind).then(|| token.text(self.text))
     }
 
-    fn next(&mut self) -> Option<Token> {
-        let token = self.tokens.get(self.at).cloned();
+    fn is(&self, kind: Kind) -> bool {
+        self.kind_at(0) == Some(kind)
+    }
+
+    fn next(&mut self) -> Option<&'a Token> {
+        let token = self.tokens.get(self.at);
         self.at += 1;
         token
     }
 
-    fn consume(&mut self, token: Token) -> Result<(), String> {
+    fn consume(&mut self, kind: Kind) -> Result<(), String> {
+        let expected = match kind {
+            Kind::At => "`@`",
+            Kind::LParen => "`(`",
+            Kind::RParen => "`)`",
+            _ => "`]`",
+        };
         match self.next() {
-            Some(t) if t == token => Ok(()),
+            Some(t) if t.kind == kind => Ok(()),
             Some(t) => Err(format!(
-                "expected {} but found {}",
-                describe(&token),
-                describe(&t)
+                "expected {expected} but found {}",
+                self.describe(t)
             )),
-            None => Err(format!("expected {}", describe(&token))),
+            None => Err(format!("expected {expected}")),
+        }
+    }
+
+    /// A token as messages name it.
+    fn describe(&self, token: &Token) -> String {
+        let text = token.text(self.text);
+        match (token.kind, comparison(token.kind)) {
+            (_, Some(op)) => format!("the operator {op:?}"),
+            (Kind::Literal, _) => format!("the literal {:?}", unquoted(text)),
+            (Kind::Number(n), _) => format!("the number {n}"),
+            _ => format!("`{text}`"),
         }
     }
 
     fn path(&mut self) -> Result<Path, String> {
         let mut steps = Vec::new();
         loop {
-            let axis = match self.peek() {
-                Some(Token::Slash) => Axis::Child,
-                Some(Token::DoubleSlash) => Axis::Descendant,
+            let axis = match self.kind_at(0) {
+                Some(Kind::Slash) => Axis::Child,
+                Some(Kind::DoubleSlash) => Axis::Descendant,
                 _ if steps.is_empty() => {
                     return Err("only absolute paths (starting with `/` or `//`) are \
                                 streamable"
@@ -458,7 +421,7 @@ impl<'a> Parser<'a> {
                 _ => break,
             };
             // `PATH/@a` ends the path; the caller reads the attribute step.
-            if matches!(self.peek_at(1), Some(Token::At)) {
+            if self.kind_at(1) == Some(Kind::At) {
                 if steps.is_empty() {
                     return Err("a path of attributes only is not streamable".to_owned());
                 }
@@ -467,10 +430,10 @@ impl<'a> Parser<'a> {
             self.next();
             let test = self.name_test()?;
             let mut predicates = Vec::new();
-            while self.peek() == Some(&Token::LBracket) {
+            while self.is(Kind::LBracket) {
                 self.next();
                 predicates.push(self.or_expr()?);
-                self.consume(Token::RBracket)?;
+                self.consume(Kind::RBracket)?;
             }
             let predicate = match predicates.len() {
                 0 => None,
@@ -487,10 +450,14 @@ impl<'a> Parser<'a> {
     }
 
     fn name_test(&mut self) -> Result<NameTest, String> {
-        match self.next() {
-            Some(Token::Star) => Ok(NameTest::Any),
-            Some(Token::Name(name)) => {
-                if self.peek() == Some(&Token::Other("::".to_owned())) {
+        let Some(token) = self.next() else {
+            return Err("a step is missing".to_owned());
+        };
+        match token.kind {
+            kind if is_star(kind) => Ok(NameTest::Any),
+            kind if is_name(kind) => {
+                let name = token.text(self.text);
+                if self.is(Kind::DoubleColon) {
                     if name == "child" {
                         self.next();
                         return self.name_test();
@@ -499,32 +466,31 @@ impl<'a> Parser<'a> {
                         "the axis `{name}::` is not streamable; axes other than child and descendant are not streamable"
                     ));
                 }
-                if self.peek() == Some(&Token::LParen) {
+                if self.is(Kind::LParen) {
                     return Err(format!("the node test `{name}()` is not streamable"));
                 }
-                if self.peek() == Some(&Token::Colon) {
+                if self.is(Kind::Colon) {
                     self.next();
-                    let uri = self.ns.uri(&name)?;
+                    let uri = self.ns.uri(name)?;
                     match self.next() {
-                        Some(Token::Star) => Ok(NameTest::AnyIn(uri)),
-                        Some(Token::Name(local)) => Ok(NameTest::Name(QName {
+                        Some(t) if is_star(t.kind) => Ok(NameTest::AnyIn(uri)),
+                        Some(t) if is_name(t.kind) => Ok(NameTest::Name(QName {
                             ns: Some(uri),
-                            local,
+                            local: t.text(self.text).to_owned(),
                         })),
                         _ => Err("a name must follow a prefix".to_owned()),
                     }
                 } else {
                     Ok(NameTest::Name(QName {
                         ns: None,
-                        local: name,
+                        local: name.to_owned(),
                     }))
                 }
             }
-            Some(Token::Other(s)) if s == "::" || s == ".." => {
+            Kind::DoubleColon | Kind::DotDot => {
                 Err("axes other than child and descendant are not streamable".to_owned())
             }
-            Some(token) => Err(format!("{} is not a streamable step", describe(&token))),
-            None => Err("a step is missing".to_owned()),
+            _ => Err(format!("{} is not a streamable step", self.describe(token))),
         }
     }
 
@@ -537,7 +503,7 @@ impl<'a> Parser<'a> {
 
     fn or_expr(&mut self) -> Result<Predicate, String> {
         let mut all = vec![self.and_expr()?];
-        while matches!(self.peek(), Some(Token::Name(n)) if n == "or") {
+        while self.name_at(0) == Some("or") {
             self.next();
             all.push(self.and_expr()?);
         }
@@ -550,7 +516,7 @@ impl<'a> Parser<'a> {
 
     fn and_expr(&mut self) -> Result<Predicate, String> {
         let mut all = vec![self.unary()?];
-        while matches!(self.peek(), Some(Token::Name(n)) if n == "and") {
+        while self.name_at(0) == Some("and") {
             self.next();
             all.push(self.unary()?);
         }
@@ -562,24 +528,24 @@ impl<'a> Parser<'a> {
     }
 
     fn unary(&mut self) -> Result<Predicate, String> {
-        match (self.peek(), self.peek_at(1)) {
-            (Some(Token::Name(n)), Some(Token::LParen)) if n == "not" => {
+        match (self.kind_at(0), self.kind_at(1)) {
+            (_, Some(Kind::LParen)) if self.name_at(0) == Some("not") => {
                 self.next();
                 self.next();
                 let inner = self.or_expr()?;
-                self.consume(Token::RParen)?;
+                self.consume(Kind::RParen)?;
                 Ok(Predicate::Not(Box::new(inner)))
             }
-            (Some(Token::LParen), _) => {
+            (Some(Kind::LParen), _) => {
                 self.next();
                 let inner = self.or_expr()?;
-                self.consume(Token::RParen)?;
+                self.consume(Kind::RParen)?;
                 Ok(inner)
             }
-            (Some(Token::Number(_)), Some(Token::RBracket)) => {
+            (Some(Kind::Number(_)), Some(Kind::RBracket)) => {
                 Err("positional predicates such as `[1]` are not streamable".to_owned())
             }
-            (Some(Token::Literal(_) | Token::Number(_) | Token::Minus), _) => {
+            (Some(Kind::Literal | Kind::Number(_) | Kind::Minus), _) => {
                 let literal = self.literal()?;
                 let op = self.op()?;
                 let operand = self.operand()?;
@@ -587,48 +553,49 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 let operand = self.operand()?;
-                match self.peek() {
-                    Some(Token::Op(_)) => {
-                        let op = self.op()?;
-                        let literal = self.literal()?;
-                        Ok(Predicate::Compare(operand, op, literal))
+                if self.kind_at(0).and_then(comparison).is_some() {
+                    let op = self.op()?;
+                    let literal = self.literal()?;
+                    return Ok(Predicate::Compare(operand, op, literal));
+                }
+                match operand {
+                    Operand::Attribute(name) => Ok(Predicate::Exists(name)),
+                    Operand::StringValue => {
+                        Err("`[.]` alone is not streamable; compare it".to_owned())
                     }
-                    _ => match operand {
-                        Operand::Attribute(name) => Ok(Predicate::Exists(name)),
-                        Operand::StringValue => {
-                            Err("`[.]` alone is not streamable; compare it".to_owned())
-                        }
-                    },
                 }
             }
         }
     }
 
     fn op(&mut self) -> Result<Op, String> {
-        match self.next() {
-            Some(Token::Op(op)) => Ok(op),
-            _ => Err("a comparison operator is missing".to_owned()),
-        }
+        self.next()
+            .and_then(|t| comparison(t.kind))
+            .ok_or_else(|| "a comparison operator is missing".to_owned())
     }
 
     fn operand(&mut self) -> Result<Operand, String> {
         match self.next() {
-            Some(Token::At) => Ok(Operand::Attribute(self.qname()?)),
-            Some(Token::Dot) => Ok(Operand::StringValue),
+            Some(t) if t.kind == Kind::At => Ok(Operand::Attribute(self.qname()?)),
+            Some(t) if t.kind == Kind::Dot => Ok(Operand::StringValue),
             Some(token) => Err(format!(
                 "{} in a predicate is not streamable (use `@attribute` or `.`)",
-                describe(&token)
+                self.describe(token)
             )),
             None => Err("a predicate is incomplete".to_owned()),
         }
     }
 
     fn literal(&mut self) -> Result<Literal, String> {
-        match self.next() {
-            Some(Token::Literal(s)) => Ok(Literal::String(s)),
-            Some(Token::Number(n)) => Ok(Literal::Number(n)),
-            Some(Token::Minus) => match self.next() {
-                Some(Token::Number(n)) => Ok(Literal::Number(-n)),
+        let token = self.next().map(|t| (t.kind, t.text(self.text)));
+        match token {
+            Some((Kind::Literal, text)) => Ok(Literal::String(unquoted(text).to_owned())),
+            Some((Kind::Number(n), _)) => Ok(Literal::Number(n)),
+            Some((Kind::Minus, _)) => match self.kind_at(0) {
+                Some(Kind::Number(n)) => {
+                    self.next();
+                    Ok(Literal::Number(-n))
+                }
                 _ => Err("only literals can be compared".to_owned()),
             },
             _ => Err("only literals can be compared".to_owned()),
@@ -636,12 +603,11 @@ impl<'a> Parser<'a> {
     }
 
     fn read_query(&mut self) -> Result<ReadQuery, String> {
-        if matches!((self.peek(), self.peek_at(1)), (Some(Token::Name(n)), Some(Token::LParen)) if n == "string")
-        {
+        if self.name_at(0) == Some("string") && self.kind_at(1) == Some(Kind::LParen) {
             self.next();
             self.next();
             let reader = self.reader()?;
-            self.consume(Token::RParen)?;
+            self.consume(Kind::RParen)?;
             return Ok(ReadQuery {
                 reader,
                 or_empty: true,
@@ -654,39 +620,42 @@ impl<'a> Parser<'a> {
     }
 
     fn reader(&mut self) -> Result<Reader, String> {
-        match self.peek() {
-            Some(Token::At) => {
+        match self.kind_at(0) {
+            Some(Kind::At) => {
                 self.next();
                 Ok(Reader::Attribute(self.qname()?))
             }
-            Some(Token::Dot) => {
+            Some(Kind::Dot) => {
                 self.next();
                 Ok(Reader::StringValue)
             }
-            Some(Token::Name(n)) if n == "text" && self.peek_at(1) == Some(&Token::LParen) => {
+            _ if self.name_at(0) == Some("text") && self.kind_at(1) == Some(Kind::LParen) => {
                 self.next();
                 self.next();
-                self.consume(Token::RParen)?;
+                self.consume(Kind::RParen)?;
                 Ok(Reader::FirstText)
             }
-            Some(Token::Name(_)) => {
+            Some(kind) if is_name(kind) => {
                 let child = self.qname()?;
-                if self.peek() == Some(&Token::Slash) {
+                if self.is(Kind::Slash) {
                     self.next();
-                    self.consume(Token::At)?;
+                    self.consume(Kind::At)?;
                     Ok(Reader::ChildAttribute(child, self.qname()?))
                 } else {
                     Ok(Reader::Child(child))
                 }
             }
-            Some(token) => Err(format!("{} is not streamable here", describe(token))),
+            Some(_) => {
+                let token = &self.tokens[self.at];
+                Err(format!("{} is not streamable here", self.describe(token)))
+            }
             None => Err("the query is empty".to_owned()),
         }
     }
 
     fn document_value(&mut self) -> Result<DocumentValue, String> {
-        let function = match self.next() {
-            Some(Token::Name(n)) if n == "count" || n == "sum" => n,
+        let function = match self.name_at(0) {
+            Some(name @ ("count" | "sum")) => name,
             _ => {
                 return Err(
                     "only `count(PATH)` and `sum(PATH)` are streamable at document \
@@ -695,16 +664,17 @@ impl<'a> Parser<'a> {
                 );
             }
         };
-        self.consume(Token::LParen)?;
+        self.next();
+        self.consume(Kind::LParen)?;
         let path = self.path()?;
-        let attribute = if self.peek() == Some(&Token::Slash) {
+        let attribute = if self.is(Kind::Slash) {
             self.next();
-            self.consume(Token::At)?;
+            self.consume(Kind::At)?;
             Some(self.qname()?)
         } else {
             None
         };
-        self.consume(Token::RParen)?;
+        self.consume(Kind::RParen)?;
         Ok(if function == "count" {
             DocumentValue::Count(path, attribute)
         } else {
@@ -713,25 +683,11 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn describe(token: &Token) -> String {
-    match token {
-        Token::Slash => "`/`".to_owned(),
-        Token::DoubleSlash => "`//`".to_owned(),
-        Token::At => "`@`".to_owned(),
-        Token::LBracket => "`[`".to_owned(),
-        Token::RBracket => "`]`".to_owned(),
-        Token::LParen => "`(`".to_owned(),
-        Token::RParen => "`)`".to_owned(),
-        Token::Star => "`*`".to_owned(),
-        Token::Dot => "`.`".to_owned(),
-        Token::Colon => "`:`".to_owned(),
-        Token::Minus => "`-`".to_owned(),
-        Token::Op(op) => format!("the operator {op:?}"),
-        Token::Name(n) => format!("`{n}`"),
-        Token::Literal(s) => format!("the literal {s:?}"),
-        Token::Number(n) => format!("the number {n}"),
-        Token::Other(s) => format!("`{s}`"),
-    }
+/// A literal's text without its quotes.
+fn unquoted(literal: &str) -> &str {
+    literal
+        .get(1..literal.len().saturating_sub(1))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -744,8 +700,12 @@ mod tests {
         map
     }
 
+    fn query(text: &str) -> XPathQuery {
+        XPathQuery::parse(text).expect("valid XPath")
+    }
+
     fn select(text: &str) -> Result<Path, String> {
-        match plan_nodes(text, [], None, &namespaces())? {
+        match plan_nodes(&query(text), [], None, &namespaces())? {
             StreamPlan::Nodes { select, .. } => Ok(select),
             other => panic!("unexpected {other:?}"),
         }
@@ -830,17 +790,19 @@ mod tests {
 
     #[test]
     fn readers() {
+        let fields = [
+            ("a", "@kind"),
+            ("b", "."),
+            ("c", "text()"),
+            ("d", "s:size"),
+            ("e", "child/@id"),
+            ("f", "string(@x)"),
+        ]
+        .map(|(name, text)| (name, query(text)));
         let plan = plan_nodes(
-            "/a",
-            [
-                ("a", "@kind"),
-                ("b", "."),
-                ("c", "text()"),
-                ("d", "s:size"),
-                ("e", "child/@id"),
-                ("f", "string(@x)"),
-            ],
-            Some("size"),
+            &query("/a"),
+            fields.iter().map(|(name, q)| (*name, q)),
+            Some(&query("size")),
             &namespaces(),
         )
         .expect("streamable");
@@ -864,10 +826,10 @@ mod tests {
         );
         assert!(fields[5].or_empty);
         assert_eq!(value.map(|v| v.reader), Some(Reader::Child(attr("size"))));
-        for query in ["count(x)", "@*", "../@a", "x/y", "number(@a)", "@a + 1"] {
+        for text in ["count(x)", "@*", "../@a", "x/y", "number(@a)", "@a + 1"] {
             assert!(
-                plan_nodes("/a", [("f", query)], None, &namespaces()).is_err(),
-                "{query}"
+                plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces()).is_err(),
+                "{text}"
             );
         }
     }
@@ -875,21 +837,24 @@ mod tests {
     #[test]
     fn document_values() {
         assert!(matches!(
-            plan_document("count(/store/row)", &namespaces()),
+            plan_document(&query("count(/store/row)"), &namespaces()),
             Ok(StreamPlan::Document(DocumentValue::Count(_, None)))
         ));
         assert!(matches!(
-            plan_document("sum(/store/row/@size)", &namespaces()),
+            plan_document(&query("sum(/store/row/@size)"), &namespaces()),
             Ok(StreamPlan::Document(DocumentValue::Sum(_, Some(_))))
         ));
-        for query in [
+        for text in [
             "count(/a) + 1",
             "/a/@b",
             "not(/a)",
             "count(/a)[1]",
             "sum(/a/b/c/@d/e)",
         ] {
-            assert!(plan_document(query, &namespaces()).is_err(), "{query}");
+            assert!(
+                plan_document(&query(text), &namespaces()).is_err(),
+                "{text}"
+            );
         }
     }
 

@@ -37,12 +37,12 @@ use crate::engine::skips::Skips;
 use crate::model::number::shorten;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
-use crate::rules::file::XPathQuery;
 use crate::rules::plan::{
     DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
     ReadQuery, Reader, Step, StreamPlan, compare,
 };
 use crate::rules::templates::{self};
+use crate::rules::xpath::{Kind, RESERVED_NAMES, Token, XPathQuery};
 
 /// How the DOM engine answers a rule's queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -172,11 +172,11 @@ impl<'r> Plan<'r> {
             (Shape::Nodes { fields, value, .. }, _) => {
                 plan.fields = fields
                     .iter()
-                    .map(|(_, query)| DirectRead::parse(query.text(), namespaces))
+                    .map(|(_, query)| DirectRead::parse(query, namespaces))
                     .collect();
                 plan.value = value
                     .as_ref()
-                    .and_then(|query| DirectRead::parse(query.text(), namespaces));
+                    .and_then(|query| DirectRead::parse(query, namespaces));
             }
             (Shape::Document { .. }, _) => {}
         }
@@ -199,29 +199,54 @@ impl DirectRead {
     /// Recognises `@name`, `string(@name)`, `text()`, `string(text())` and `name/text()`,
     /// written without spaces, with ASCII names whose prefixes are bound in `namespaces:`.
     /// Any other query, or spelling, goes through sxd-xpath.
-    fn parse(query: &str, namespaces: &[(String, String)]) -> Option<DirectRead> {
-        let query = query.trim();
-        let (inner, or_empty) = match query
-            .strip_prefix("string(")
-            .and_then(|rest| rest.strip_suffix(')'))
-        {
-            Some(inner) => (inner, true),
-            None => (query, false),
-        };
-        let stream = |reader| Some(DirectRead::Stream(ReadQuery { reader, or_empty }));
-        if inner == "text()" {
-            return stream(Reader::FirstText);
-        }
-        if let Some(name) = inner.strip_prefix('@') {
-            return stream(Reader::Attribute(name_test(name, namespaces)?));
-        }
-        let element = inner.strip_suffix("/text()").filter(|_| !or_empty)?;
-        // `text/text()` is a name test on `text`, but a parser may think otherwise: such names
-        // are left to sxd-xpath.
-        if RESERVED_NAMES.contains(&element) {
+    fn parse(query: &XPathQuery, namespaces: &[(String, String)]) -> Option<DirectRead> {
+        let text = query.text();
+        let tokens = query.tokens();
+        if tokens.windows(2).any(|w| w[0].span.end != w[1].span.start) {
             return None;
         }
-        Some(DirectRead::ChildText(name_test(element, namespaces)?))
+        let is =
+            |token: &Token, kind: Kind, word: &str| token.kind == kind && token.text(text) == word;
+        let (inner, or_empty) = match tokens {
+            [string, open, inner @ .., close]
+                if is(string, Kind::Name, "string")
+                    && open.kind == Kind::LParen
+                    && close.kind == Kind::RParen =>
+            {
+                (inner, true)
+            }
+            _ => (tokens, false),
+        };
+        let stream = |reader| Some(DirectRead::Stream(ReadQuery { reader, or_empty }));
+        match inner {
+            [name, open, close]
+                if is(name, Kind::Name, "text")
+                    && open.kind == Kind::LParen
+                    && close.kind == Kind::RParen =>
+            {
+                stream(Reader::FirstText)
+            }
+            [at, name @ ..] if at.kind == Kind::At => {
+                stream(Reader::Attribute(name_test(text, name, namespaces)?))
+            }
+            [element @ .., slash, name, open, close]
+                if !or_empty
+                    && slash.kind == Kind::Slash
+                    && is(name, Kind::Name, "text")
+                    && open.kind == Kind::LParen
+                    && close.kind == Kind::RParen =>
+            {
+                // `text/text()` is a name test on `text`, but a parser may think otherwise: such
+                // names are left to sxd-xpath.
+                if let [name] = element
+                    && RESERVED_NAMES.contains(&name.text(text))
+                {
+                    return None;
+                }
+                Some(DirectRead::ChildText(name_test(text, element, namespaces)?))
+            }
+            _ => None,
+        }
     }
 
     /// The string the query gives at `element`; `None` for an empty node-set.
@@ -253,35 +278,19 @@ impl DirectRead {
     }
 }
 
-/// Names an XPath parser could take for a node type or an operator.
-const RESERVED_NAMES: [&str; 8] = [
-    "text",
-    "node",
-    "comment",
-    "processing-instruction",
-    "and",
-    "or",
-    "div",
-    "mod",
-];
-
 /// An element or attribute name test written as `name` or `prefix:name` with ASCII names, the
-/// prefix bound in `namespaces`.
-fn name_test(text: &str, namespaces: &[(String, String)]) -> Option<StreamName> {
-    let (prefix, local) = match text.split_once(':') {
-        Some((prefix, local)) => (Some(prefix), local),
-        None => (None, text),
+/// prefix bound in `namespaces`: the tokens `names` of the query `text`.
+fn name_test(text: &str, names: &[Token], namespaces: &[(String, String)]) -> Option<StreamName> {
+    let ascii_name = |token: &Token| token.kind == Kind::Name && token.text(text).is_ascii();
+    let (prefix, local) = match names {
+        [local] if ascii_name(local) => (None, local),
+        [prefix, colon, local]
+            if ascii_name(prefix) && colon.kind == Kind::Colon && ascii_name(local) =>
+        {
+            (Some(prefix.text(text)), local)
+        }
+        _ => return None,
     };
-    let ncname = |name: &str| {
-        let mut chars = name.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    };
-    if !ncname(local) || !prefix.is_none_or(ncname) {
-        return None;
-    }
     let ns = match prefix {
         Some(prefix) => Some(
             namespaces
@@ -293,7 +302,7 @@ fn name_test(text: &str, namespaces: &[(String, String)]) -> Option<StreamName> 
     };
     Some(StreamName {
         ns,
-        local: local.to_owned(),
+        local: local.text(text).to_owned(),
     })
 }
 
@@ -996,7 +1005,7 @@ mod tests {
             "@a | @b",
         ] {
             assert!(
-                DirectRead::parse(query, &namespaces).is_none(),
+                DirectRead::parse(&XPathQuery::parse(query).expect("valid"), &namespaces).is_none(),
                 "{query} should go through sxd-xpath"
             );
         }
@@ -1008,7 +1017,7 @@ mod tests {
             "m:row/text()",
         ] {
             assert!(
-                DirectRead::parse(query, &namespaces).is_some(),
+                DirectRead::parse(&XPathQuery::parse(query).expect("valid"), &namespaces).is_some(),
                 "{query} should be read directly"
             );
         }
