@@ -356,6 +356,14 @@ fn fixed_case_table() -> Vec<Case> {
             Exactly("# HELP rows h\n# TYPE rows gauge\nrows 2\n"),
         ),
         case(
+            "names_with_middle_dots_and_combining_marks_stream_as_whole_names",
+            rules(
+                "- { name: rows, help: h, type: gauge, select: \"/store/a\u{B7}b[@c\u{300}d]\", aggregate: count }",
+            ),
+            "<store><a\u{B7}b c\u{300}d=\"1\"/><a\u{B7}b/><a/><a\u{B7}b c\u{300}d=\"2\"/></store>",
+            Lines(&["rows 2"]),
+        ),
+        case(
             "descendant_step_matches_nested_rows_outer_and_inner",
             rules(r#"- { name: rows, help: h, type: gauge, select: //row, aggregate: count }"#),
             r#"<store><row><row><row/></row></row><group><row/><x><y><row/></y></x></group></store>"#,

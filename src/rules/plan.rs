@@ -737,6 +737,18 @@ mod tests {
     }
 
     #[test]
+    fn names_are_whole_xml_names_as_sxd_xpath_reads_them() {
+        // `·` (U+00B7) and combining marks continue a name: the step is one name, not `a`.
+        let path = select("/a\u{B7}b/c\u{300}d[@e\u{B7}f]").expect("streamable");
+        assert_eq!(path.steps[0].test, name("a\u{B7}b"));
+        assert_eq!(path.steps[1].test, name("c\u{300}d"));
+        assert_eq!(
+            path.steps[1].predicate,
+            Some(Predicate::Exists(attr("e\u{B7}f")))
+        );
+    }
+
+    #[test]
     fn predicates() {
         let path = select("/store/row[@status != 'deleted' and (@size > 10 or not(@x))][@y]")
             .expect("streamable");
