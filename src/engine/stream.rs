@@ -7,7 +7,8 @@
 //!
 //! Each selected element becomes a [`Record`] when its start tag is read: attributes are read at
 //! once, text and child elements are collected until its end tag, then the record yields one
-//! observation (fields, value, labels) for the rule's [`Accumulator`]. Records are handed over in
+//! observation (fields, value) for the per-node core, [`node::RuleState`], which the DOM engine
+//! drives too; paths are matched by [`crate::engine::matcher`]. Records are handed over in
 //! the order their elements start, which is document order, so aggregation, duplicate detection
 //! and error messages see the nodes in the same order as the DOM engine.
 
