@@ -2,13 +2,18 @@
 """Benchmark xml2prom against the Python scripts it replaces, side by side.
 
     python3 bench/run.py [--sizes 1,10,100] [--with-500] [--skip-typical-above MB] [--repeat 3]
+    python3 bench/run.py [--no-shapes | --shapes-only] [--shape-size MB] [--per-row-size MB]
     python3 bench/run.py --smoke
 
 For each store size, in the same run: `xml2prom --engine auto` (streaming where possible),
 `xml2prom --engine dom`, bench/baseline_typical.py (lxml, one XPath per group),
 bench/baseline_iterparse.py (lxml iterparse, one pass) and bench/baseline_onepass.py (lxml
 parse, then one pass over the rows), all on bench/seed.yaml's job. Then a
-"many series" case: a 10 MB store with 100 000 distinct kinds. Each measurement is repeated
+"many series" case: a 10 MB store with 100 000 distinct kinds. Then the "store shapes": a
+nested `site/rack/row` store (bench/nested.yaml), a JUnit-like report (bench/junit.yaml), a flat
+store written as one series per row (bench/per_row.yaml) and the many-series case again, each
+xml2prom `--engine auto` against its careful iterparse script (bench/baseline_nested.py,
+baseline_junit.py, baseline_per_row.py, baseline_iterparse.py). Each measurement is repeated
 (`--repeat`, default 3) and the median kept: wall time, and peak RSS of that one process (from
 GNU time, which forks from a small process; see `measure`).
 
@@ -47,6 +52,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SEED_RULES = BENCH / "seed.yaml"
+NESTED_RULES = BENCH / "nested.yaml"
+JUNIT_RULES = BENCH / "junit.yaml"
+PER_ROW_RULES = BENCH / "per_row.yaml"
 GENERATOR = BENCH / "generate.py"
 SEED = 42
 MB = 1_000_000
@@ -84,36 +92,48 @@ class Approach:
 
 # xml2prom's default --max-dom-bytes.
 DOM_LIMIT_BYTES = 256 << 20
+# The --max-dom-bytes passed for the store shapes: their rules run on the DOM engine today, and
+# a 100 MB store is above the default limit.
+SHAPES_DOM_LIMIT_BYTES = 4 << 30
+
+
+def xml2prom_command(
+    xml2prom: Path, engine: str | None, rules: Path, extra: tuple[str, ...] = ()
+) -> Callable[[Path], list[str]]:
+    """xml2prom on a store with `rules`; `engine` None leaves `--engine` out."""
+
+    def command(store: Path) -> list[str]:
+        argv = [str(xml2prom), "run"]
+        if engine:
+            argv += ["--engine", engine]
+        # The 500 MB store is above the default limit (256 MiB): raise it to the file's size.
+        limit = max(store.stat().st_size, 1)
+        return argv + [
+            "--rules",
+            str(rules),
+            "--input",
+            str(store),
+            "--max-input-bytes",
+            str(limit),
+            *extra,
+            "--output",
+            "-",
+        ]
+
+    return command
 
 
 def approaches(xml2prom: Path, engine_flag: bool) -> dict[str, Approach]:
-    def xml2prom_command(engine: str) -> Callable[[Path], list[str]]:
-        def command(store: Path) -> list[str]:
-            argv = [str(xml2prom), "run"]
-            if engine_flag:
-                argv += ["--engine", engine]
-            # The 500 MB store is above the default limit (256 MiB): raise it to the file's size.
-            limit = max(store.stat().st_size, 1)
-            return argv + [
-                "--rules",
-                str(SEED_RULES),
-                "--input",
-                str(store),
-                "--max-input-bytes",
-                str(limit),
-                "--output",
-                "-",
-            ]
-
-        return command
+    def seed_command(engine: str) -> Callable[[Path], list[str]]:
+        return xml2prom_command(xml2prom, engine if engine_flag else None, SEED_RULES)
 
     def python_command(script: str) -> Callable[[Path], list[str]]:
         return lambda store: [sys.executable, str(BENCH / script), str(store)]
 
     dom_label = "xml2prom --engine dom" if engine_flag else "xml2prom, no --engine flag (DOM)"
     return {
-        AUTO: Approach(AUTO, "xml2prom --engine auto", xml2prom_command("auto")),
-        DOM: Approach(DOM, dom_label, xml2prom_command("dom")),
+        AUTO: Approach(AUTO, "xml2prom --engine auto", seed_command("auto")),
+        DOM: Approach(DOM, dom_label, seed_command("dom")),
         TYPICAL: Approach(
             TYPICAL,
             "baseline_typical.py (lxml, XPath per group)",
@@ -130,6 +150,92 @@ def approaches(xml2prom: Path, engine_flag: bool) -> dict[str, Approach]:
             python_command("baseline_onepass.py"),
         ),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Store shapes
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One store shape of the "Store shapes" table: its store, its rules and its script."""
+
+    key: str
+    title: str
+    generator_shape: str  # bench/generate.py --shape
+    rules: Path
+    script: str  # the careful iterparse baseline printing the same families
+    count_tag: str  # the element counted in the store cell: one per row or test case
+
+
+SHAPES = (
+    Shape(
+        "nested",
+        "nested `site/rack/row`, labels from `../@id` and `ancestor::site/@name`",
+        "nested",
+        NESTED_RULES,
+        "baseline_nested.py",
+        "row",
+    ),
+    Shape(
+        "junit",
+        "JUnit-like report, suite from `../@name`, `testcase[failure]`, `testcase[skipped]`",
+        "junit",
+        JUNIT_RULES,
+        "baseline_junit.py",
+        "testcase",
+    ),
+    Shape(
+        "per_row",
+        "flat, one series per row (`id` and `kind` labels, no aggregate)",
+        "flat",
+        PER_ROW_RULES,
+        "baseline_per_row.py",
+        "row",
+    ),
+)
+
+
+def shape_approaches(xml2prom: Path, engine_flag: bool, shape: Shape) -> list[Approach]:
+    """xml2prom `--engine auto` (keyed AUTO) and the shape's script (keyed ITERPARSE, so the
+    script's output is the reference the other is checked against)."""
+    extra = ("--max-dom-bytes", str(SHAPES_DOM_LIMIT_BYTES))
+    engine = "auto" if engine_flag else None
+    label = "xml2prom --engine auto" if engine_flag else "xml2prom, no --engine flag"
+    return [
+        Approach(AUTO, label, xml2prom_command(xml2prom, engine, shape.rules, extra)),
+        Approach(
+            ITERPARSE,
+            shape.script,
+            lambda store: [sys.executable, str(BENCH / shape.script), str(store)],
+        ),
+    ]
+
+
+def engines_used(
+    xml2prom: Path, rules: Path, shape: str, workdir: Path, engine_flag: bool
+) -> str:
+    """How many of the rules each engine runs under `--engine auto`, from `--verbose`.
+
+    The engine is chosen from the rules alone, so a tiny store of the same shape shows it.
+    """
+    tiny = workdir / f"tiny-{shape}.xml"
+    if not tiny.exists():
+        argv = [sys.executable, str(GENERATOR), "0.01", str(tiny), "--shape", shape]
+        subprocess.run(argv, check=True, stderr=subprocess.DEVNULL)
+    argv = [str(xml2prom), "run", "--verbose"] + (["--engine", "auto"] if engine_flag else [])
+    argv += ["--rules", str(rules), "--input", str(tiny), "--output", os.devnull]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    lines = [line for line in result.stderr.splitlines() if "engine" in line]
+    streaming = sum(": streaming engine" in line for line in lines)
+    dom = sum(": DOM engine" in line for line in lines)
+    if not streaming and not dom:
+        return "unknown"
+    parts = [f"{streaming} streaming"] if streaming else []
+    return ", ".join(parts + ([f"{dom} DOM"] if dom else []))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,6 +389,7 @@ class Store:
     path: Path
     size_mb: float
     series: int | None
+    shape: str = "flat"
 
     @property
     def bytes(self) -> int:
@@ -290,7 +397,7 @@ class Store:
 
     @property
     def title(self) -> str:
-        text = f"{self.size_mb:g} MB"
+        text = f"{self.size_mb:g} MB" + ("" if self.shape == "flat" else f" {self.shape}")
         return text + (f", {thousands(self.series)} kinds" if self.series else "")
 
 
@@ -303,9 +410,12 @@ def generator_digest() -> str:
     return hashlib.sha256(GENERATOR.read_bytes()).hexdigest()[:10]
 
 
-def ensure_store(store_dir: Path, size_mb: float, series: int | None) -> Store:
+def ensure_store(
+    store_dir: Path, size_mb: float, series: int | None, shape: str = "flat"
+) -> Store:
     """The store of that size in `store_dir`, generated first unless it is already there."""
     name = f"store-{size_mb:g}MB" + (f"-series{series}" if series else "")
+    name += "" if shape == "flat" else f"-{shape}"  # flat stores keep their names
     path = store_dir / f"{name}-seed{SEED}-gen{generator_digest()}.xml"
     if path.exists():
         log(f"reusing {path}")
@@ -315,20 +425,23 @@ def ensure_store(store_dir: Path, size_mb: float, series: int | None) -> Store:
         argv = [sys.executable, str(GENERATOR), f"{size_mb:g}", str(partial), "--seed", str(SEED)]
         if series:
             argv += ["--series", str(series)]
+        if shape != "flat":
+            argv += ["--shape", shape]
         subprocess.run(argv, check=True)
         partial.rename(path)  # only complete stores get the name that is reused
-    return Store(path, size_mb, series)
+    return Store(path, size_mb, series, shape)
 
 
-def count_rows(path: Path) -> int:
-    """Rows in a generated store: every `<row ` in it starts one."""
+def count_rows(path: Path, tag: str = "row") -> int:
+    """Rows in a generated store: every `<row ` (or `<tag `) in it starts one."""
+    needle = f"<{tag} ".encode()
     count, carry = 0, b""
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 24), b""):
-            # `carry` keeps the last 4 bytes, so a `<row ` split between two reads counts once.
+            # `carry` keeps the last bytes, so a `<row ` split between two reads counts once.
             data = carry + chunk
-            count += data.count(b"<row ")
-            carry = data[-4:]
+            count += data.count(needle)
+            carry = data[-(len(needle) - 1) :]
     return count
 
 
@@ -501,6 +614,43 @@ def many_series_table(case: Case, comparable: Case | None) -> list[str]:
         lines.append(
             f"| {name} | {seconds(outcome.wall)} | {outcome.rss_mib:.1f} | {mb_s:.1f} | "
             f"{speedup(case, key, ITERPARSE)} | {thousands(outcome.series)} | {ratio} |"
+        )
+    return lines
+
+
+@dataclass
+class ShapeRow:
+    """One row of the "Store shapes" table: a measured case and how to describe it."""
+
+    title: str
+    rules: str
+    engines: str
+    case: Case
+    rows: int
+    unit: str
+
+
+def shapes_table(shape_rows: list[ShapeRow]) -> list[str]:
+    lines = [
+        "| shape | store | rules (engines under auto) | xml2prom wall s | xml2prom peak RSS MiB "
+        "| script | script wall s | script peak RSS MiB | speed-up | samples |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in shape_rows:
+        store = row.case.store
+        cell = f"{store.bytes / MB:.1f} MB, {thousands(row.rows)} {row.unit}"
+        ours, theirs = row.case.outcomes[AUTO], row.case.outcomes[ITERPARSE]
+
+        def numbers(outcome: Outcome) -> str:
+            if not outcome.measured:
+                return f"{outcome.note} | "
+            return f"{seconds(outcome.wall)} | {outcome.rss_mib:.1f}"
+
+        samples = max(ours.series, theirs.series)
+        lines.append(
+            f"| {row.title} | {cell} | {row.rules} ({row.engines}) | {numbers(ours)} | "
+            f"{theirs.approach.label} | {numbers(theirs)} | {speedup(row.case, AUTO, ITERPARSE)} "
+            f"| {thousands(samples)} |"
         )
     return lines
 
@@ -732,10 +882,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-many-series", action="store_true", help="skip the many-series case")
     parser.add_argument(
+        "--no-shapes", action="store_true", help="skip the store shapes (nested, JUnit, per row)"
+    )
+    parser.add_argument(
+        "--shapes-only",
+        action="store_true",
+        help="only the store shapes and the many-series case, no 8-kind stores",
+    )
+    parser.add_argument(
+        "--shape-size",
+        type=float,
+        default=100.0,
+        metavar="MB",
+        help="size of the nested store and of the JUnit-like report (default 100)",
+    )
+    parser.add_argument(
+        "--per-row-size",
+        type=float,
+        default=30.0,
+        metavar="MB",
+        help="size of the one-series-per-row store (default 30)",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="quick check that everything works: 1 MB, 1 run, nothing skipped, "
-        "many series at 1 MB with 5000 kinds",
+        "many series at 1 MB with 5000 kinds, store shapes at 1 MB",
     )
     parser.add_argument(
         "--no-engine-flag",
@@ -766,6 +938,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.sizes, args.repeat, args.skip_typical_above = [1.0], 1, math.inf
         args.series_size, args.series = 1.0, 5000
+        args.shape_size, args.per_row_size = 1.0, 1.0
+    if args.no_shapes and args.shapes_only:
+        parser.error("--no-shapes and --shapes-only exclude each other")
+    if args.shapes_only and args.no_many_series:
+        parser.error("--shapes-only measures the many-series case as one of the shapes")
+    if args.shape_size <= 0 or args.per_row_size <= 0:
+        parser.error("--shape-size and --per-row-size must be positive")
     if args.with_500 and 500.0 not in args.sizes:
         args.sizes.append(500.0)
     args.sizes = sorted(set(args.sizes))
@@ -793,10 +972,15 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="xml2prom-bench-") as tmp:
         workdir = Path(tmp)
-        preflight(
-            {k: a for k, a in every.items() if k in (AUTO, DOM) and k not in not_run}, workdir
-        )
-        stores = [ensure_store(args.store_dir, size, None) for size in args.sizes]
+        checked = {k: a for k, a in every.items() if k in (AUTO, DOM) and k not in not_run}
+        if not args.no_shapes:
+            # The shapes' command line adds --max-dom-bytes: check it once too.
+            # The per-row shape is flat, so it runs on the tiny flat store.
+            per_row = next(shape for shape in SHAPES if shape.key == "per_row")
+            checked["shapes"] = shape_approaches(xml2prom, engine_flag, per_row)[0]
+        preflight(checked, workdir)
+        sizes = [] if args.shapes_only else args.sizes
+        stores = [ensure_store(args.store_dir, size, None) for size in sizes]
         series_store = (
             None
             if args.no_many_series
@@ -830,15 +1014,49 @@ def main(argv: list[str] | None = None) -> int:
                 series_store, many, dict(not_run), args.repeat, workdir, args.timeout, problems
             )
 
+        shape_rows: list[ShapeRow] = []
+        if not args.no_shapes:
+            for shape in SHAPES:
+                size = args.per_row_size if shape.key == "per_row" else args.shape_size
+                store = ensure_store(args.store_dir, size, None, shape.generator_shape)
+                chosen = shape_approaches(xml2prom, engine_flag, shape)
+                case = run_case(store, chosen, {}, args.repeat, workdir, args.timeout, problems)
+                unit = "test cases" if shape.count_tag == "testcase" else "rows"
+                shape_rows.append(
+                    ShapeRow(
+                        shape.title,
+                        f"`bench/{shape.rules.name}`",
+                        engines_used(
+                            xml2prom, shape.rules, shape.generator_shape, workdir, engine_flag
+                        ),
+                        case,
+                        count_rows(store.path, shape.count_tag),
+                        unit,
+                    )
+                )
+            if series_case and AUTO in series_case.outcomes:
+                # The many-series case is the fourth shape: reused, not run again.
+                shape_rows.append(
+                    ShapeRow(
+                        f"flat, {thousands(series_case.store.series or 0)} kinds, aggregated",
+                        "`bench/seed.yaml`",
+                        engines_used(xml2prom, SEED_RULES, "flat", workdir, engine_flag),
+                        series_case,
+                        rows[series_case.store.path],
+                        "rows",
+                    )
+                )
+
     print("## xml2prom benchmark: bench/seed.yaml\n")
     print("\n".join(environment(xml2prom, built, engine_flag, args.repeat, args.store_dir)))
-    print("\n### Stores with 8 kinds\n")
-    print("\n".join(regular_table(cases, rows)))
-    print(
-        "\n× vs typical / × vs iterparse / × vs onepass: that baseline's wall time divided by "
-        "this row's (above 1: this row is faster). RSS / file: peak RSS divided by the store's "
-        "size."
-    )
+    if cases:
+        print("\n### Stores with 8 kinds\n")
+        print("\n".join(regular_table(cases, rows)))
+        print(
+            "\n× vs typical / × vs iterparse / × vs onepass: that baseline's wall time divided "
+            "by this row's (above 1: this row is faster). RSS / file: peak RSS divided by the "
+            "store's size."
+        )
     if series_case:
         comparable = next((c for c in cases if c.store.size_mb == series_case.store.size_mb), None)
         print(
@@ -852,8 +1070,22 @@ def main(argv: list[str] | None = None) -> int:
             "8-kind store of the same size: near 1 means writing and sorting many series "
             "costs little next to parsing."
         )
-    print("\n### Targets\n")
-    print("\n".join(target_rows(cases, engine_flag)))
+    if shape_rows:
+        print("\n### Store shapes\n")
+        print("\n".join(shapes_table(shape_rows)))
+        print(
+            "\nEach shape's xml2prom run (`--engine auto`) against the careful lxml `iterparse` "
+            "script printing the same families, outputs checked equal. Speed-up: the script's "
+            "wall time divided by xml2prom's. The engines column counts the rules each engine "
+            "runs (from `--verbose`): rules the streaming engine cannot take run on the DOM "
+            "engine, which holds the whole document in memory, so xml2prom gets "
+            f"`--max-dom-bytes {SHAPES_DOM_LIMIT_BYTES}` (4 GiB) for these stores instead of the "
+            "default 256 MiB, which would refuse a 100 MB store. The last row is the many-series "
+            "case above, not run again."
+        )
+    if cases:
+        print("\n### Targets\n")
+        print("\n".join(target_rows(cases, engine_flag)))
     if problems:
         print("\n### Problems\n")
         for problem in problems:
