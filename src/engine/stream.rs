@@ -27,7 +27,7 @@ use crate::model::number::xpath_number;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
 use crate::rules::plan::{
-    DocumentValue, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan,
+    DocumentValue, Facts, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan, Upward,
 };
 use crate::rules::templates;
 use crate::xml;
@@ -51,13 +51,14 @@ pub struct StreamEngine<'r> {
     /// The rules being evaluated.
     slots: Vec<Slot<'r>>,
     /// Selected elements, in document order, until their observation is handed over.
-    records: VecDeque<Record>,
-    /// Attributes of the current start tag, namespace declarations left out.
-    attributes: TagAttributes,
+    records: VecDeque<Record<'r>>,
+    /// Per path, the child elements its last step's predicate reads (see
+    /// [`Predicate::children`]).
+    children: Vec<Vec<(QName, bool)>>,
     /// Per slot, how many of its records wait in `records`.
     pending: Vec<usize>,
     /// The selections of the current tag, reused.
-    selected: Vec<(usize, Option<Predicate>)>,
+    selected: Vec<(usize, Option<&'r Predicate>)>,
 }
 
 /// One open element.
@@ -73,6 +74,50 @@ struct Frame {
     children: SiblingCounts,
     /// How many namespace declarations this element added to `scopes`.
     declared: usize,
+    /// How many declarations are in scope for this element (`scopes[..scope_end]`).
+    scope_end: usize,
+    /// The namespace URI, when `has_ns` (kept in a reused buffer).
+    ns: String,
+    has_ns: bool,
+    /// Where the local name starts in `raw`.
+    local_at: usize,
+    /// 1-based position among all element siblings (what `*[n]` counts).
+    index: usize,
+    /// Element children seen so far.
+    elements: usize,
+    /// The attributes, namespace declarations left out: kept while the element is open, for
+    /// the readers of its descendants (`../@id`, `ancestor::site/@name`).
+    attributes: TagAttributes,
+}
+
+impl Frame {
+    fn ns(&self) -> Option<&str> {
+        self.has_ns.then_some(self.ns.as_str())
+    }
+
+    fn local(&self) -> &str {
+        self.raw.get(self.local_at..).unwrap_or_default()
+    }
+
+    /// The value of one of the element's attributes, given the declarations in scope.
+    fn attribute<'f>(&'f self, scopes: &'f [(String, String)], name: &QName) -> Option<&'f str> {
+        self.attributes
+            .get(scopes.get(..self.scope_end).unwrap_or(scopes), name)
+    }
+}
+
+/// Reads an upward reader's attribute from the open elements (the selected one last).
+fn read_upward<'f>(
+    upward: &Upward,
+    name: &QName,
+    frames: &'f [Frame],
+    scopes: &'f [(String, String)],
+) -> Option<&'f str> {
+    upward.read(
+        frames,
+        |test, frame| name_matches(test, frame.ns(), frame.local()),
+        |frame| frame.attribute(scopes, name),
+    )
 }
 
 /// A rule being evaluated.
@@ -111,16 +156,20 @@ enum SlotKind<'r> {
 }
 
 /// A selected element whose observation is not handed over yet.
-struct Record {
+struct Record<'r> {
     slot: usize,
     /// The element's depth (1 for the root element).
     depth: usize,
     /// Set at the element's end, if it is still selected then.
     done: Option<Observation>,
-    /// The last step's predicate, when it needs the element's text.
-    deferred: Option<Predicate>,
+    /// The last step's predicate, when it needs the element's content.
+    deferred: Option<&'r Predicate>,
+    /// The element's position for the last step's predicate.
+    position: usize,
     /// Attributes of the element, kept when the deferred predicate reads them.
     own_attributes: Vec<(QName, String)>,
+    /// Per child element the deferred predicate reads (the path's `children`), what is known.
+    facts: Vec<ChildFact>,
     /// The element's string value, when something reads it.
     text: Option<String>,
     /// The first text node child: not started, running, ended.
@@ -139,6 +188,97 @@ enum TextRun {
     NotStarted,
     Running,
     Ended,
+}
+
+/// What a record's deferred predicate knows of the child elements with one name.
+#[derive(Debug, Default)]
+struct ChildFact {
+    count: usize,
+    /// Their string values, when a comparison reads them.
+    texts: Option<Vec<String>>,
+    /// Inside such a child (its text goes to the last of `texts`).
+    inside: bool,
+}
+
+/// What a deferred predicate reads of a selected element at its end.
+struct EndFacts<'a> {
+    record: &'a Record<'a>,
+    children: &'a [(QName, bool)],
+    text: &'a str,
+}
+
+impl EndFacts<'_> {
+    fn fact(&self, name: &QName) -> Option<&ChildFact> {
+        let at = self.children.iter().position(|(n, _)| n == name)?;
+        self.record.facts.get(at)
+    }
+}
+
+impl Facts for EndFacts<'_> {
+    fn attribute(&self, name: &QName) -> Option<&str> {
+        self.record
+            .own_attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> &str {
+        self.text
+    }
+
+    fn child_count(&self, name: &QName) -> usize {
+        self.fact(name).map_or(0, |fact| fact.count)
+    }
+
+    fn any_child(&self, name: &QName, test: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.fact(name)
+            .and_then(|fact| fact.texts.as_ref())
+            .is_some_and(|texts| texts.iter().any(|text| test(text)))
+    }
+
+    fn position(&self) -> usize {
+        self.record.position
+    }
+}
+
+/// What a predicate reads of an element at its start tag: its attributes and position.
+struct StartFacts<'a> {
+    attributes: &'a TagAttributes,
+    scopes: &'a [(String, String)],
+    position: usize,
+}
+
+impl Facts for StartFacts<'_> {
+    fn attribute(&self, name: &QName) -> Option<&str> {
+        self.attributes.get(self.scopes, name)
+    }
+
+    // Predicates that read the content are deferred to the element's end (EndFacts).
+    fn text(&self) -> &str {
+        ""
+    }
+
+    fn child_count(&self, _name: &QName) -> usize {
+        0
+    }
+
+    fn any_child(&self, _name: &QName, _test: &mut dyn FnMut(&str) -> bool) -> bool {
+        false
+    }
+
+    fn position(&self) -> usize {
+        self.position
+    }
+}
+
+/// The position a step's predicate sees: among all element siblings for `*`, among the
+/// same-named ones otherwise.
+fn step_position(test: &NameTest, frame: &Frame) -> usize {
+    match test {
+        NameTest::Any => frame.index,
+        _ => frame.position,
+    }
 }
 
 /// Reading the first child element with a name (its string value, or one of its attributes).
@@ -221,10 +361,9 @@ impl<'r> StreamEngine<'r> {
                 Err(_) => continue,
             };
             let immediate = match &kind {
-                SlotKind::Nodes { fields, value, .. } => fields
-                    .iter()
-                    .chain(*value)
-                    .all(|q| matches!(q.reader, Reader::Attribute(_))),
+                SlotKind::Nodes { fields, value, .. } => {
+                    fields.iter().chain(*value).all(|q| q.reader.at_start())
+                }
                 SlotKind::Count { .. } => true,
                 SlotKind::Sum { attribute, .. } => attribute.is_some(),
             };
@@ -237,6 +376,16 @@ impl<'r> StreamEngine<'r> {
                 skips: Skips::default(),
             });
         }
+        let children = paths
+            .iter()
+            .map(|path| {
+                path.steps
+                    .last()
+                    .and_then(|step| step.predicate.as_ref())
+                    .map(Predicate::children)
+                    .unwrap_or_default()
+            })
+            .collect();
         let mut states = vec![0u64; paths.len()];
         // The document node: no step matched yet.
         states.iter_mut().for_each(|s| *s = 1);
@@ -251,7 +400,7 @@ impl<'r> StreamEngine<'r> {
             pending: vec![0; slots.len()],
             slots,
             records: VecDeque::new(),
-            attributes: TagAttributes::default(),
+            children,
             selected: Vec::new(),
         }
     }
@@ -306,11 +455,16 @@ impl<'r> StreamEngine<'r> {
         resolve(&self.scopes, prefix)
     }
 
-    /// Reads the attributes of a start tag into the reused buffer; namespace declarations go
-    /// to `scopes`. Returns how many declarations the tag made.
-    fn read_attributes(&mut self, tag: &xml::StartTag<'_>) -> usize {
+    /// The attributes of the current start tag.
+    fn attributes(&self) -> &TagAttributes {
+        &self.frames[self.depth - 1].attributes
+    }
+
+    /// Reads the attributes of a start tag into the reused buffer of its frame; namespace
+    /// declarations go to `scopes`. Returns how many declarations the tag made.
+    fn read_attributes(&mut self, frame: usize, tag: &xml::StartTag<'_>) -> usize {
         let mut declared = 0;
-        let attributes = &mut self.attributes;
+        let attributes = &mut self.frames[frame].attributes;
         attributes.text.clear();
         attributes.list.clear();
         attributes.text.push_str(tag.raw());
@@ -331,7 +485,7 @@ impl<'r> StreamEngine<'r> {
 
     /// The value of an attribute of the current start tag.
     fn attribute(&self, name: &QName) -> Option<&str> {
-        self.attributes.get(&self.scopes, name)
+        self.attributes().get(&self.scopes, name)
     }
 
     /// Continues a start tag whose element no rule can select: keeps the match states level.
@@ -341,9 +495,9 @@ impl<'r> StreamEngine<'r> {
 
     /// Evaluates a selected element whose rule reads only attributes, at its start tag.
     fn observe_now(&mut self, slot_index: usize) {
-        let attributes = &self.attributes;
-        let scopes = &self.scopes;
         let frames = &self.frames[..self.depth];
+        let attributes = &frames[self.depth - 1].attributes;
+        let scopes = &self.scopes;
         let Some(slot) = self.slots.get_mut(slot_index) else {
             return;
         };
@@ -373,11 +527,13 @@ impl<'r> StreamEngine<'r> {
                 keeps_paths,
                 ..
             } => {
-                let read = |query: &ReadQuery| match &query.reader {
-                    Reader::Attribute(name) => attributes
-                        .get(scopes, name)
-                        .or_else(|| query.or_empty.then_some("")),
-                    _ => None,
+                let read = |query: &ReadQuery| {
+                    match &query.reader {
+                        Reader::Attribute(name) => attributes.get(scopes, name),
+                        Reader::Ancestor(upward, name) => read_upward(upward, name, frames, scopes),
+                        _ => None,
+                    }
+                    .or_else(|| query.or_empty.then_some(""))
                 };
                 // The field values borrow from the tag: on the stack for a few fields.
                 let mut inline = [""; 8];
@@ -655,19 +811,22 @@ fn name_matches(test: &NameTest, ns: Option<&str>, local: &str) -> bool {
     }
 }
 
-impl xml::Sink for StreamEngine<'_> {
+impl<'r> xml::Sink for StreamEngine<'r> {
     fn start(&mut self, tag: &xml::StartTag<'_>, _empty: bool) {
         let raw = tag.name();
+        let depth = self.depth + 1;
+        if self.frames.len() < depth {
+            self.frames.push(Frame::default());
+        }
         // Namespace declarations must be read before the name resolves. Attributes are read
-        // into reused buffers, so this allocates nothing once the buffers have grown.
+        // into the frame's reused buffers, so this allocates nothing once they have grown.
         let declared = if !tag.has_attributes() {
-            self.attributes.list.clear();
+            self.frames[depth - 1].attributes.list.clear();
             0
         } else {
-            self.read_attributes(tag)
+            self.read_attributes(depth - 1, tag)
         };
         let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
-        let depth = self.depth + 1;
 
         // The name resolves once, for the position and for matching. Position among siblings
         // of the same expanded name, for location paths; an undeclared prefix (allowed only
@@ -678,19 +837,26 @@ impl xml::Sink for StreamEngine<'_> {
             Ok(uri) => (uri, local),
             Err(()) => (None, raw),
         };
-        let position = match self.depth.checked_sub(1).map(|i| &mut self.frames[i]) {
-            Some(parent) => parent.children.next(uri, name),
-            None => 1,
+        let (position, index) = match self.depth.checked_sub(1).map(|i| &mut self.frames[i]) {
+            Some(parent) => {
+                parent.elements += 1;
+                (parent.children.next(uri, name), parent.elements)
+            }
+            None => (1, 1),
         };
-        if self.frames.len() < depth {
-            self.frames.push(Frame::default());
-        }
         let frame = &mut self.frames[depth - 1];
         frame.raw.clear();
         frame.raw.push_str(raw);
+        frame.local_at = raw.len() - name.len();
+        frame.ns.clear();
+        frame.ns.push_str(uri.unwrap_or_default());
+        frame.has_ns = uri.is_some();
         frame.position = position;
+        frame.index = index;
+        frame.elements = 0;
         frame.children.clear();
         frame.declared = declared;
+        frame.scope_end = scopes.len();
         self.depth = depth;
 
         let Ok(ns) = resolved else {
@@ -701,9 +867,9 @@ impl xml::Sink for StreamEngine<'_> {
             return;
         };
 
-        // Child readers and first-text runs of the open records.
+        // Child readers, child facts and first-text runs of the open records.
         if !self.records.is_empty() {
-            let attributes = &self.attributes;
+            let attributes = &self.frames[depth - 1].attributes;
             for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
                 if record.depth + 1 != depth {
                     continue;
@@ -730,6 +896,18 @@ impl xml::Sink for StreamEngine<'_> {
                         }
                     }
                 }
+                if !record.facts.is_empty() {
+                    let path = self.slots[record.slot].path();
+                    for ((name, _), fact) in self.children[path].iter().zip(&mut record.facts) {
+                        if same(&name.local, local) && name.ns.as_deref() == ns {
+                            fact.count += 1;
+                            if let Some(texts) = &mut fact.texts {
+                                texts.push(String::new());
+                                fact.inside = true;
+                            }
+                        }
+                    }
+                }
             }
         }
 
@@ -737,20 +915,25 @@ impl xml::Sink for StreamEngine<'_> {
         let parent_base = (depth - 1) * self.paths.len();
         let mut selected = std::mem::take(&mut self.selected);
         selected.clear();
-        for (p, path) in self.paths.iter().enumerate() {
+        let frame = &self.frames[depth - 1];
+        for p in 0..self.paths.len() {
+            let path: &'r Path = self.paths[p];
             let parent = self.states[parent_base + p];
-            let attributes = &self.attributes;
             let advanced = matcher::advance(path, parent, |step, last| {
                 if !name_matches(&step.test, ns, local) {
                     return StepMatch::No;
                 }
                 match &step.predicate {
-                    Some(predicate) if predicate.needs_text() && last => {
+                    Some(predicate) if last && predicate.needs_content() => {
                         StepMatch::Deferred(predicate)
                     }
                     Some(predicate) => {
-                        let read = |name: &QName| attributes.get(&scopes, name);
-                        if predicate.eval(&read, "") {
+                        let facts = StartFacts {
+                            attributes: &frame.attributes,
+                            scopes: &scopes,
+                            position: step_position(&step.test, frame),
+                        };
+                        if predicate.eval(&facts) {
                             StepMatch::Yes
                         } else {
                             StepMatch::No
@@ -762,13 +945,13 @@ impl xml::Sink for StreamEngine<'_> {
             if advanced.selected {
                 selected.push((p, None));
             } else if let Some(predicate) = advanced.deferred {
-                selected.push((p, Some(predicate.clone())));
+                selected.push((p, Some(predicate)));
             }
             self.states.push(advanced.state);
         }
         self.scopes = scopes;
 
-        for (path, deferred) in selected.drain(..) {
+        for &(path, deferred) in &selected {
             for slot_index in 0..self.slots.len() {
                 let slot = &self.slots[slot_index];
                 if slot.error.is_some() || slot.path() != path {
@@ -777,7 +960,7 @@ impl xml::Sink for StreamEngine<'_> {
                 if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
                     self.observe_now(slot_index);
                 } else {
-                    let record = self.record(slot_index, depth, deferred.clone());
+                    let record = self.record(slot_index, depth, deferred);
                     self.pending[slot_index] += 1;
                     self.records.push_back(record);
                 }
@@ -799,11 +982,16 @@ impl xml::Sink for StreamEngine<'_> {
                         child.inside = None;
                     }
                 }
+                for fact in &mut record.facts {
+                    fact.inside = false;
+                }
             }
             if record.depth == depth {
                 let frames = &self.frames[..self.depth];
                 let record = &mut self.records[index];
-                let observation = complete(record, &self.slots[record.slot], || location(frames));
+                let slot = &self.slots[record.slot];
+                let children = &self.children[slot.path()];
+                let observation = complete(record, slot, children, || location(frames));
                 self.records[index].done = Some(observation);
             }
         }
@@ -846,6 +1034,13 @@ impl xml::Sink for StreamEngine<'_> {
                     value.push_str(text);
                 }
             }
+            for fact in &mut record.facts {
+                if fact.inside
+                    && let Some(last) = fact.texts.as_mut().and_then(|texts| texts.last_mut())
+                {
+                    last.push_str(text);
+                }
+            }
         }
     }
 
@@ -862,16 +1057,39 @@ impl xml::Sink for StreamEngine<'_> {
     }
 }
 
-impl StreamEngine<'_> {
+impl<'r> StreamEngine<'r> {
     /// A record for a selected element whose start tag was just read.
-    fn record(&self, slot_index: usize, depth: usize, deferred: Option<Predicate>) -> Record {
+    fn record(
+        &self,
+        slot_index: usize,
+        depth: usize,
+        deferred: Option<&'r Predicate>,
+    ) -> Record<'r> {
         let slot = &self.slots[slot_index];
+        let path = slot.path();
+        let frame = &self.frames[depth - 1];
+        let position = self.paths[path]
+            .steps
+            .last()
+            .map_or(frame.position, |step| step_position(&step.test, frame));
+        let facts = match deferred {
+            Some(_) => self.children[path]
+                .iter()
+                .map(|(_, texts)| ChildFact {
+                    texts: texts.then(Vec::new),
+                    ..ChildFact::default()
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let mut record = Record {
             slot: slot_index,
             depth,
             done: None,
-            own_attributes: if deferred.is_some() {
-                self.attributes
+            position,
+            facts,
+            own_attributes: if deferred.is_some_and(Predicate::reads_attributes) {
+                self.attributes()
                     .iter()
                     .map(|(key, value)| {
                         let name = match key.split_once(':') {
@@ -890,7 +1108,9 @@ impl StreamEngine<'_> {
             } else {
                 Vec::new()
             },
-            text: deferred.as_ref().map(|_| String::new()),
+            text: deferred
+                .filter(|predicate| predicate.needs_text())
+                .map(|_| String::new()),
             deferred,
             first_text: None,
             children: Vec::new(),
@@ -901,6 +1121,10 @@ impl StreamEngine<'_> {
             Reader::Attribute(name) => record
                 .read_now
                 .push(self.attribute(name).map(str::to_owned)),
+            Reader::Ancestor(upward, name) => record.read_now.push(
+                read_upward(upward, name, &self.frames[..self.depth], &self.scopes)
+                    .map(str::to_owned),
+            ),
             Reader::StringValue => {
                 record.text.get_or_insert_with(String::new);
                 record.read_now.push(None);
@@ -961,17 +1185,20 @@ impl StreamEngine<'_> {
 
 /// Finishes a record at its element's end tag: checks the deferred predicate and reads the
 /// fields and value, in the DOM engine's order (fields by name, then the value).
-fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Observation {
+fn complete(
+    record: &mut Record<'_>,
+    slot: &Slot<'_>,
+    children: &[(QName, bool)],
+    at: impl Fn() -> String,
+) -> Observation {
     let text = record.text.take().unwrap_or_default();
-    if let Some(predicate) = &record.deferred {
-        let attributes = &record.own_attributes;
-        let read = |name: &QName| {
-            attributes
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
+    if let Some(predicate) = record.deferred {
+        let facts = EndFacts {
+            record,
+            children,
+            text: &text,
         };
-        if !predicate.eval(&read, &text) {
+        if !predicate.eval(&facts) {
             return Observation::Dropped;
         }
     }
@@ -995,7 +1222,7 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
     let read = std::cell::RefCell::new(|query: &ReadQuery| -> Option<String> {
         let now = readings.next().flatten();
         let found = match &query.reader {
-            Reader::Attribute(_) => now,
+            Reader::Attribute(_) | Reader::Ancestor(..) => now,
             Reader::StringValue => Some(text.clone()),
             Reader::FirstText => match &first_text {
                 Some((acc, run)) if *run != TextRun::NotStarted => Some(acc.clone()),

@@ -104,6 +104,24 @@ pub enum Operand {
     Attribute(QName),
     /// The element's string value (all descendant text).
     StringValue,
+    /// `name`: the child elements so named, a node-set (a comparison holds if it holds for
+    /// one of them; none means false).
+    Child(QName),
+    /// `count(name)`: how many child elements are so named, a number.
+    ChildCount(QName),
+    /// `position()` (or a bare number, `[2]`): the element's position among the siblings the
+    /// step's name test admits, a number. Only in a step's first predicate.
+    Position,
+}
+
+impl Operand {
+    /// Whether the operand is known only at the element's end (it reads the content).
+    fn needs_content(&self) -> bool {
+        matches!(
+            self,
+            Operand::StringValue | Operand::Child(_) | Operand::ChildCount(_)
+        )
+    }
 }
 
 /// A literal in a predicate.
@@ -126,40 +144,137 @@ pub enum Predicate {
     Not(Box<Predicate>),
     /// `[@a]`: the attribute is present.
     Exists(QName),
+    /// `[name]`: the element has a child element so named.
+    HasChild(QName),
     /// `operand op literal`.
     Compare(Operand, Op, Literal),
 }
 
+/// What a predicate reads of one element, given by the engine that evaluates it.
+pub trait Facts {
+    /// The value of an attribute, `None` when absent.
+    fn attribute(&self, name: &QName) -> Option<&str>;
+    /// The element's string value (asked only of predicates that [`Predicate::needs_text`]).
+    fn text(&self) -> &str;
+    /// How many child elements have this name.
+    fn child_count(&self, name: &QName) -> usize;
+    /// Whether `test` holds for the string value of a child element with this name.
+    fn any_child(&self, name: &QName, test: &mut dyn FnMut(&str) -> bool) -> bool;
+    /// The element's position among the siblings the step's name test admits.
+    fn position(&self) -> usize;
+}
+
 impl Predicate {
-    /// Whether evaluating the predicate needs the element's string value (known only at its end).
+    /// Whether evaluating the predicate needs the element's content, its text or its child
+    /// elements (known only at its end).
+    pub fn needs_content(&self) -> bool {
+        self.any_operand(&mut |operand| operand.needs_content())
+            || self.any(&mut |p| matches!(p, Predicate::HasChild(_)))
+    }
+
+    /// Whether evaluating the predicate needs the element's string value.
     pub fn needs_text(&self) -> bool {
+        self.any_operand(&mut |operand| *operand == Operand::StringValue)
+    }
+
+    /// Whether the predicate reads an attribute.
+    pub fn reads_attributes(&self) -> bool {
+        self.any(&mut |p| {
+            matches!(
+                p,
+                Predicate::Exists(_) | Predicate::Compare(Operand::Attribute(_), _, _)
+            )
+        })
+    }
+
+    /// Whether the predicate uses the element's position.
+    pub fn uses_position(&self) -> bool {
+        self.any_operand(&mut |operand| *operand == Operand::Position)
+    }
+
+    /// The names of the child elements the predicate reads, each once, and whether it needs
+    /// their string values (a comparison) or only how many there are.
+    pub fn children(&self) -> Vec<(QName, bool)> {
+        let mut out: Vec<(QName, bool)> = Vec::new();
+        self.any(&mut |p| {
+            let (name, texts) = match p {
+                Predicate::HasChild(name) | Predicate::Compare(Operand::ChildCount(name), _, _) => {
+                    (name, false)
+                }
+                Predicate::Compare(Operand::Child(name), _, _) => (name, true),
+                _ => return false,
+            };
+            match out.iter_mut().find(|(n, _)| n == name) {
+                Some((_, t)) => *t |= texts,
+                None => out.push((name.clone(), texts)),
+            }
+            false
+        });
+        out
+    }
+
+    /// Whether `f` holds for the predicate or one inside it.
+    fn any(&self, f: &mut dyn FnMut(&Predicate) -> bool) -> bool {
+        if f(self) {
+            return true;
+        }
         match self {
-            Predicate::And(all) | Predicate::Or(all) => all.iter().any(Predicate::needs_text),
-            Predicate::Not(inner) => inner.needs_text(),
-            Predicate::Exists(_) => false,
-            Predicate::Compare(operand, _, _) => *operand == Operand::StringValue,
+            Predicate::And(all) | Predicate::Or(all) => all.iter().any(|p| p.any(f)),
+            Predicate::Not(inner) => inner.any(f),
+            _ => false,
         }
     }
 
-    /// Evaluates the predicate given a way to read attributes and the string value.
-    pub fn eval<'v>(&self, attribute: &dyn Fn(&QName) -> Option<&'v str>, text: &str) -> bool {
+    /// Whether `f` holds for one of the predicate's operands.
+    fn any_operand(&self, f: &mut dyn FnMut(&Operand) -> bool) -> bool {
+        self.any(&mut |p| match p {
+            Predicate::Compare(operand, _, _) => f(operand),
+            _ => false,
+        })
+    }
+
+    /// Evaluates the predicate on what `facts` reads of an element, with XPath 1.0's
+    /// semantics.
+    pub fn eval(&self, facts: &dyn Facts) -> bool {
         match self {
-            Predicate::And(all) => all.iter().all(|p| p.eval(attribute, text)),
-            Predicate::Or(all) => all.iter().any(|p| p.eval(attribute, text)),
-            Predicate::Not(inner) => !inner.eval(attribute, text),
-            Predicate::Exists(name) => attribute(name).is_some(),
-            Predicate::Compare(operand, op, literal) => {
-                let value = match operand {
-                    Operand::Attribute(name) => match attribute(name) {
-                        Some(value) => value,
-                        // An empty node-set compares false with anything.
-                        None => return false,
-                    },
-                    Operand::StringValue => text,
-                };
-                compare(value, *op, literal)
-            }
+            Predicate::And(all) => all.iter().all(|p| p.eval(facts)),
+            Predicate::Or(all) => all.iter().any(|p| p.eval(facts)),
+            Predicate::Not(inner) => !inner.eval(facts),
+            Predicate::Exists(name) => facts.attribute(name).is_some(),
+            Predicate::HasChild(name) => facts.child_count(name) > 0,
+            Predicate::Compare(operand, op, literal) => match operand {
+                Operand::Attribute(name) => match facts.attribute(name) {
+                    Some(value) => compare(value, *op, literal),
+                    // An empty node-set compares false with anything.
+                    None => false,
+                },
+                Operand::StringValue => compare(facts.text(), *op, literal),
+                Operand::Child(name) => {
+                    facts.any_child(name, &mut |value| compare(value, *op, literal))
+                }
+                // A number compared with a string compares numbers (XPath 1.0 section 3.4).
+                Operand::ChildCount(name) => {
+                    compare_numbers(facts.child_count(name) as f64, *op, literal)
+                }
+                Operand::Position => compare_numbers(facts.position() as f64, *op, literal),
+            },
         }
+    }
+}
+
+/// XPath 1.0 comparison of a number with a literal: both as numbers, whatever the operator.
+pub fn compare_numbers(a: f64, op: Op, literal: &Literal) -> bool {
+    let b = match literal {
+        Literal::Number(n) => *n,
+        Literal::String(s) => xpath_number(s),
+    };
+    match op {
+        Op::Eq => a == b,
+        Op::Ne => a != b,
+        Op::Lt => a < b,
+        Op::Le => a <= b,
+        Op::Gt => a > b,
+        Op::Ge => a >= b,
     }
 }
 
@@ -170,21 +285,7 @@ pub fn compare(value: &str, op: Op, literal: &Literal) -> bool {
     match (op, literal) {
         (Op::Eq, Literal::String(s)) => value == s,
         (Op::Ne, Literal::String(s)) => value != s,
-        (op, literal) => {
-            let a = xpath_number(value);
-            let b = match literal {
-                Literal::Number(n) => *n,
-                Literal::String(s) => xpath_number(s),
-            };
-            match op {
-                Op::Eq => a == b,
-                Op::Ne => a != b,
-                Op::Lt => a < b,
-                Op::Le => a <= b,
-                Op::Gt => a > b,
-                Op::Ge => a >= b,
-            }
-        }
+        (op, literal) => compare_numbers(xpath_number(value), op, literal),
     }
 }
 
@@ -201,6 +302,58 @@ pub enum Reader {
     Child(QName),
     /// `name/@a`: the attribute of the first child element so named that has it.
     ChildAttribute(QName, QName),
+    /// `../@a`, `../../@a`, `parent::x/@a`, `ancestor::x/@a`, `ancestor-or-self::x/@a`: an
+    /// attribute of an ancestor, known when the element starts.
+    Ancestor(Upward, QName),
+}
+
+impl Reader {
+    /// Whether the reader is known at the element's start tag (it reads attributes only).
+    pub fn at_start(&self) -> bool {
+        matches!(self, Reader::Attribute(_) | Reader::Ancestor(..))
+    }
+}
+
+/// A path up the ancestors: parent steps, then at most one `ancestor::` or
+/// `ancestor-or-self::` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upward {
+    /// `..` (any parent, [`NameTest::Any`]) or `parent::test`, innermost first.
+    pub parents: Vec<NameTest>,
+    /// `ancestor::test` (false) or `ancestor-or-self::test` (true), after the parent steps.
+    pub ancestors: Option<(bool, NameTest)>,
+}
+
+impl Upward {
+    /// The attribute the reader gives, given the open elements (outermost first, the selected
+    /// one last) and a way to read an attribute of one of them: for `ancestor::` the first in
+    /// document order, the outermost element that matches and has the attribute, as XPath's
+    /// `string()` of the node-set takes.
+    pub fn read<'f, 'v, F>(
+        &self,
+        elements: &'f [F],
+        matches: impl Fn(&NameTest, &F) -> bool,
+        attribute: impl Fn(&'f F) -> Option<&'v str>,
+    ) -> Option<&'v str> {
+        let mut at = elements.len().checked_sub(1)?;
+        for test in &self.parents {
+            // Above the root element is the document node, which has no attributes.
+            at = at.checked_sub(1)?;
+            if !matches(test, &elements[at]) {
+                return None;
+            }
+        }
+        match &self.ancestors {
+            None => attribute(&elements[at]),
+            Some((or_self, test)) => {
+                let end = if *or_self { at + 1 } else { at };
+                elements[..end]
+                    .iter()
+                    .filter(|element| matches(test, element))
+                    .find_map(attribute)
+            }
+        }
+    }
 }
 
 /// A field or value query: a reader, and whether `string()` turns "nothing" into "".
@@ -250,10 +403,15 @@ pub fn plan_nodes<'a>(
         .map_err(|why| format!("`select`: {why}"))?;
     for (i, step) in select.steps.iter().enumerate() {
         let last = i + 1 == select.steps.len();
-        if !last && step.predicate.as_ref().is_some_and(Predicate::needs_text) {
+        if !last
+            && step
+                .predicate
+                .as_ref()
+                .is_some_and(Predicate::needs_content)
+        {
             return Err(
-                "`select`: a predicate on an element's text is streamable only on the \
-                        last step"
+                "`select`: a predicate on an element's text or child elements is streamable \
+                 only on the last step"
                     .to_owned(),
             );
         }
@@ -334,6 +492,8 @@ struct Parser<'a> {
     tokens: &'a [Token],
     at: usize,
     ns: &'a Namespaces<'a>,
+    /// Whether `position()` may stand here: in a step's first predicate.
+    position_ok: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -343,6 +503,7 @@ impl<'a> Parser<'a> {
             tokens: query.tokens(),
             at: 0,
             ns,
+            position_ok: false,
         }
     }
 
@@ -432,7 +593,12 @@ impl<'a> Parser<'a> {
             let mut predicates = Vec::new();
             while self.is(Kind::LBracket) {
                 self.next();
-                predicates.push(self.or_expr()?);
+                // A position counts the siblings the name test admits, before any other
+                // predicate filters them; `p:*` would count per namespace, which no record keeps.
+                self.position_ok = predicates.is_empty() && !matches!(test, NameTest::AnyIn(_));
+                let predicate = self.or_expr();
+                self.position_ok = false;
+                predicates.push(predicate?);
                 self.consume(Kind::RBracket)?;
             }
             let predicate = match predicates.len() {
@@ -542,8 +708,20 @@ impl<'a> Parser<'a> {
                 self.consume(Kind::RParen)?;
                 Ok(inner)
             }
-            (Some(Kind::Number(_)), Some(Kind::RBracket)) => {
-                Err("positional predicates such as `[1]` are not streamable".to_owned())
+            (Some(Kind::Number(n)), Some(Kind::RBracket)) => {
+                if !self.position_ok {
+                    return Err(
+                        "a position such as `[1]` is streamable only as a step's first \
+                                predicate"
+                            .to_owned(),
+                    );
+                }
+                self.next();
+                Ok(Predicate::Compare(
+                    Operand::Position,
+                    Op::Eq,
+                    Literal::Number(n),
+                ))
             }
             (Some(Kind::Literal | Kind::Number(_) | Kind::Minus), _) => {
                 let literal = self.literal()?;
@@ -560,8 +738,12 @@ impl<'a> Parser<'a> {
                 }
                 match operand {
                     Operand::Attribute(name) => Ok(Predicate::Exists(name)),
+                    Operand::Child(name) => Ok(Predicate::HasChild(name)),
                     Operand::StringValue => {
                         Err("`[.]` alone is not streamable; compare it".to_owned())
+                    }
+                    Operand::ChildCount(_) | Operand::Position => {
+                        Err("a number alone as a predicate is a position; compare it".to_owned())
                     }
                 }
             }
@@ -569,21 +751,81 @@ impl<'a> Parser<'a> {
     }
 
     fn op(&mut self) -> Result<Op, String> {
-        self.next()
-            .and_then(|t| comparison(t.kind))
-            .ok_or_else(|| "a comparison operator is missing".to_owned())
+        match self.next() {
+            Some(t) => comparison(t.kind).ok_or_else(|| {
+                format!(
+                    "expected a comparison operator but found {}: arithmetic in a predicate is \
+                     not streamable",
+                    self.describe(t)
+                )
+            }),
+            None => Err("a comparison operator is missing".to_owned()),
+        }
     }
 
     fn operand(&mut self) -> Result<Operand, String> {
-        match self.next() {
-            Some(t) if t.kind == Kind::At => Ok(Operand::Attribute(self.qname()?)),
-            Some(t) if t.kind == Kind::Dot => Ok(Operand::StringValue),
-            Some(token) => Err(format!(
-                "{} in a predicate is not streamable (use `@attribute` or `.`)",
-                self.describe(token)
-            )),
+        let function = self
+            .name_at(0)
+            .filter(|_| self.kind_at(1) == Some(Kind::LParen));
+        match function {
+            Some("position") => {
+                self.next();
+                self.next();
+                self.consume(Kind::RParen)?;
+                if !self.position_ok {
+                    return Err(
+                        "`position()` is streamable only in a step's first predicate".to_owned(),
+                    );
+                }
+                return Ok(Operand::Position);
+            }
+            Some("count") => {
+                self.next();
+                self.next();
+                let name = self.child_name()?;
+                self.consume(Kind::RParen)?;
+                return Ok(Operand::ChildCount(name));
+            }
+            Some(name) => {
+                return Err(format!(
+                    "the function `{name}()` in a predicate is not streamable"
+                ));
+            }
+            None => {}
+        }
+        match self.kind_at(0) {
+            Some(Kind::At) => {
+                self.next();
+                Ok(Operand::Attribute(self.qname()?))
+            }
+            Some(Kind::Dot) => {
+                self.next();
+                Ok(Operand::StringValue)
+            }
+            Some(kind) if is_name(kind) || is_star(kind) => Ok(Operand::Child(self.child_name()?)),
+            Some(_) => {
+                let token = &self.tokens[self.at];
+                Err(format!(
+                    "{} in a predicate is not streamable (use `@attribute`, `.`, a child \
+                     element's name or `count(name)`)",
+                    self.describe(token)
+                ))
+            }
             None => Err("a predicate is incomplete".to_owned()),
         }
+    }
+
+    /// A child element's name, `name` or `child::name`, alone: not followed by a step.
+    fn child_name(&mut self) -> Result<QName, String> {
+        let name = self.qname()?;
+        if self.is(Kind::Slash) || self.is(Kind::DoubleSlash) || self.is(Kind::LBracket) {
+            return Err(format!(
+                "only a child element's name (`{}`) is streamable in a predicate, not a path \
+                 below it",
+                name.local
+            ));
+        }
+        Ok(name)
     }
 
     fn literal(&mut self) -> Result<Literal, String> {
@@ -620,6 +862,9 @@ impl<'a> Parser<'a> {
     }
 
     fn reader(&mut self) -> Result<Reader, String> {
+        if self.is(Kind::DotDot) || self.upward_axis().is_some() {
+            return self.upward();
+        }
         match self.kind_at(0) {
             Some(Kind::At) => {
                 self.next();
@@ -651,6 +896,84 @@ impl<'a> Parser<'a> {
             }
             None => Err("the query is empty".to_owned()),
         }
+    }
+
+    /// The upward axis named at the current token, if one is: (`ancestor`, or-self).
+    fn upward_axis(&self) -> Option<Option<bool>> {
+        if self.kind_at(1) != Some(Kind::DoubleColon) {
+            return None;
+        }
+        match self.name_at(0)? {
+            "parent" => Some(None),
+            "ancestor" => Some(Some(false)),
+            "ancestor-or-self" => Some(Some(true)),
+            _ => None,
+        }
+    }
+
+    /// `../@a`, `../../@a`, `parent::x/@a`, `ancestor::x/@a`, `ancestor-or-self::x/@a`.
+    fn upward(&mut self) -> Result<Reader, String> {
+        let mut upward = Upward {
+            parents: Vec::new(),
+            ancestors: None,
+        };
+        loop {
+            if self.is(Kind::DotDot) {
+                self.next();
+                upward.parents.push(NameTest::Any);
+            } else if let Some(axis) = self.upward_axis() {
+                self.next();
+                self.next();
+                let test = self.upward_test()?;
+                match axis {
+                    None => upward.parents.push(test),
+                    Some(or_self) => upward.ancestors = Some((or_self, test)),
+                }
+            } else if self.is(Kind::At) {
+                self.next();
+                return Ok(Reader::Ancestor(upward, self.qname()?));
+            } else {
+                return Err(
+                    "an ancestor is streamable only for its attributes (`../@a`, \
+                     `ancestor::x/@a`): its text and other children are not known when the \
+                     element ends"
+                        .to_owned(),
+                );
+            }
+            if self.is(Kind::LBracket) {
+                return Err("a predicate on an ancestor step is not streamable".to_owned());
+            }
+            if upward.ancestors.is_some() && !self.kind_at(1).is_some_and(|k| k == Kind::At) {
+                return Err(
+                    "an `ancestor::` step is streamable only as the last step before `/@a`"
+                        .to_owned(),
+                );
+            }
+            match self.next().map(|t| t.kind) {
+                Some(Kind::Slash) => {}
+                _ => {
+                    return Err(
+                        "an ancestor is streamable only for its attributes (`../@a`, \
+                         `ancestor::x/@a`): its text and other children are not known when the \
+                         element ends"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The name test of an upward step: a name, a wildcard, or `node()` (any ancestor: the
+    /// document node above the root has no attributes).
+    fn upward_test(&mut self) -> Result<NameTest, String> {
+        if self.name_at(0) == Some("node")
+            && self.kind_at(1) == Some(Kind::LParen)
+            && self.kind_at(2) == Some(Kind::RParen)
+        {
+            self.at += 3;
+            return Ok(NameTest::Any);
+        }
+        self.name_test()
     }
 
     fn document_value(&mut self) -> Result<DocumentValue, String> {
@@ -786,7 +1109,17 @@ mod tests {
     fn not_streamable_says_why() {
         for (query, why) in [
             ("store/row", "only absolute paths"),
-            ("/store/row[1]", "positional predicates"),
+            ("/store/row[@a][1]", "only as a step's first predicate"),
+            (
+                "/store/row[@a][position() = 1]",
+                "only in a step's first predicate",
+            ),
+            ("/store/row[1 + 1]", "arithmetic in a predicate"),
+            ("/store/row[last()]", "`last()`"),
+            ("/store/row[x/y]", "not a path below it"),
+            ("/store/row[x]/y", "only on the last step"),
+            ("/store/row[count(x)]", "a position"),
+            ("/store/row[contains(@a, 'x')]", "`contains()`"),
             ("/store/row[last()]", "not streamable"),
             ("/store/row/..", "axes"),
             ("/store/ancestor::x", "axes"),
@@ -838,12 +1171,181 @@ mod tests {
         );
         assert!(fields[5].or_empty);
         assert_eq!(value.map(|v| v.reader), Some(Reader::Child(attr("size"))));
-        for text in ["count(x)", "@*", "../@a", "x/y", "number(@a)", "@a + 1"] {
+        for text in [
+            "count(x)",
+            "@*",
+            "..",
+            "../x",
+            "../..",
+            "ancestor::x",
+            "ancestor::x/y",
+            "ancestor::x[1]/@a",
+            "ancestor::x/../@a",
+            "preceding::x/@a",
+            "x/y",
+            "number(@a)",
+            "@a + 1",
+        ] {
             assert!(
                 plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces()).is_err(),
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn ancestor_readers() {
+        let reader = |text: &str| {
+            let plan = plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces())
+                .unwrap_or_else(|why| panic!("{text}: {why}"));
+            let StreamPlan::Nodes { mut fields, .. } = plan else {
+                panic!("node plan expected")
+            };
+            fields.remove(0).reader
+        };
+        let up = |parents: Vec<NameTest>, ancestors: Option<(bool, NameTest)>| Upward {
+            parents,
+            ancestors,
+        };
+        assert_eq!(
+            reader("../@id"),
+            Reader::Ancestor(up(vec![NameTest::Any], None), attr("id"))
+        );
+        assert_eq!(
+            reader("../../@id"),
+            Reader::Ancestor(up(vec![NameTest::Any, NameTest::Any], None), attr("id"))
+        );
+        assert_eq!(
+            reader("parent::rack/@id"),
+            Reader::Ancestor(up(vec![name("rack")], None), attr("id"))
+        );
+        assert_eq!(
+            reader("parent::node()/@id"),
+            Reader::Ancestor(up(vec![NameTest::Any], None), attr("id"))
+        );
+        assert_eq!(
+            reader("ancestor::site/@name"),
+            Reader::Ancestor(up(vec![], Some((false, name("site")))), attr("name"))
+        );
+        assert_eq!(
+            reader("../ancestor-or-self::s:*/@s:name"),
+            Reader::Ancestor(
+                up(
+                    vec![NameTest::Any],
+                    Some((true, NameTest::AnyIn("urn:s".to_owned())))
+                ),
+                QName {
+                    ns: Some("urn:s".to_owned()),
+                    local: "name".to_owned()
+                }
+            )
+        );
+        let ReadQuery { or_empty, .. } = match plan_nodes(
+            &query("/a"),
+            [("f", &query("string(../@id)"))],
+            None,
+            &namespaces(),
+        ) {
+            Ok(StreamPlan::Nodes { mut fields, .. }) => fields.remove(0),
+            other => panic!("{other:?}"),
+        };
+        assert!(or_empty);
+    }
+
+    /// `Upward::read` over names: the elements outermost first, the selected one last.
+    #[test]
+    fn upward_reads_follow_xpath() {
+        let chain = [("site", "s1"), ("site", "s2"), ("rack", "r"), ("row", "w")];
+        let read = |upward: &Upward| {
+            upward.read(
+                &chain,
+                |test, (n, _)| match test {
+                    NameTest::Name(q) => q.local == *n,
+                    _ => true,
+                },
+                |(_, value)| (*value != "-").then_some(*value),
+            )
+        };
+        let up = |parents: Vec<NameTest>, ancestors: Option<(bool, NameTest)>| Upward {
+            parents,
+            ancestors,
+        };
+        assert_eq!(read(&up(vec![NameTest::Any], None)), Some("r"));
+        assert_eq!(read(&up(vec![name("rack")], None)), Some("r"));
+        assert_eq!(read(&up(vec![name("site")], None)), None);
+        // The first in document order: the outermost `site`.
+        assert_eq!(read(&up(vec![], Some((false, name("site"))))), Some("s1"));
+        assert_eq!(read(&up(vec![], Some((true, name("row"))))), Some("w"));
+        assert_eq!(read(&up(vec![], Some((false, name("row"))))), None);
+        assert_eq!(
+            read(&up(
+                vec![NameTest::Any, NameTest::Any],
+                Some((true, name("site")))
+            )),
+            Some("s1")
+        );
+        // Above the root element is the document node: nothing.
+        assert_eq!(read(&up(vec![NameTest::Any; 4], None)), None);
+        assert_eq!(read(&up(vec![NameTest::Any; 3], None)), Some("s1"));
+    }
+
+    #[test]
+    fn child_and_position_predicates() {
+        let predicate = |text: &str| {
+            select(text)
+                .unwrap_or_else(|why| panic!("{text}: {why}"))
+                .steps
+                .pop()
+                .and_then(|step| step.predicate)
+                .expect("a predicate")
+        };
+        assert_eq!(
+            predicate("//testcase[failure]"),
+            Predicate::HasChild(attr("failure"))
+        );
+        assert_eq!(
+            predicate("//testcase[not(child::skipped)]"),
+            Predicate::Not(Box::new(Predicate::HasChild(attr("skipped"))))
+        );
+        assert_eq!(
+            predicate("//t[status = 'ok']"),
+            Predicate::Compare(
+                Operand::Child(attr("status")),
+                Op::Eq,
+                Literal::String("ok".to_owned())
+            )
+        );
+        assert_eq!(
+            predicate("//t[0 < count(s:x)]"),
+            Predicate::Compare(
+                Operand::ChildCount(QName {
+                    ns: Some("urn:s".to_owned()),
+                    local: "x".to_owned()
+                }),
+                Op::Gt,
+                Literal::Number(0.0)
+            )
+        );
+        assert_eq!(
+            predicate("/a/b[2]"),
+            Predicate::Compare(Operand::Position, Op::Eq, Literal::Number(2.0))
+        );
+        assert_eq!(
+            predicate("/a/*[position() <= 3][@x]"),
+            Predicate::And(vec![
+                Predicate::Compare(Operand::Position, Op::Le, Literal::Number(3.0)),
+                Predicate::Exists(attr("x")),
+            ])
+        );
+        let p = predicate("//t[failure or (count(e) >= 2 and @a)]");
+        assert!(p.needs_content() && !p.needs_text() && p.reads_attributes());
+        assert_eq!(p.children(), [(attr("failure"), false), (attr("e"), false)]);
+        let p = predicate("//t[e = 'x' or count(e) > 1]");
+        assert_eq!(p.children(), [(attr("e"), true)]);
+        assert!(!predicate("/a/b[2]").needs_content());
+        // Positions and child elements on an earlier step.
+        assert!(select("/a[2]/b").is_ok());
+        assert!(select("/a[x]/b").is_err());
     }
 
     #[test]
