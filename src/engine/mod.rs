@@ -11,11 +11,13 @@
 pub mod aggregate;
 pub mod dom;
 pub mod error;
+pub mod eval;
 pub mod label_cache;
 pub mod matcher;
 pub mod node;
 pub mod skips;
 pub mod stream;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 
