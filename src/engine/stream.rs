@@ -68,6 +68,8 @@ pub struct StreamEngine<'r> {
     tree: Tree,
     /// The depth of that element while the tree holds one.
     tree_base: Option<usize>,
+    /// The most memory the tree may take (`--max-dom-bytes`).
+    tree_limit: u64,
 }
 
 /// One open element.
@@ -449,7 +451,38 @@ impl<'r> StreamEngine<'r> {
             selected: Vec::new(),
             tree: Tree::new(),
             tree_base: None,
+            tree_limit: u64::MAX,
         }
+    }
+
+    /// Limits the memory of the buffered subtree of a selected element (see
+    /// [`EvalErrorKind::SubtreeTooLarge`]).
+    pub fn with_subtree_limit(mut self, bytes: u64) -> Self {
+        self.tree_limit = bytes;
+        self
+    }
+
+    /// Fails the rules whose selected elements are in the tree once it takes more memory
+    /// than allowed, and lets the tree go.
+    fn check_tree(&mut self) {
+        if self.tree.memory() as u64 <= self.tree_limit {
+            return;
+        }
+        let frames = &self.frames[..self.depth];
+        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+            let Some(slot) = self.slots.get_mut(record.slot) else {
+                continue;
+            };
+            if record.node.take().is_some() && slot.error.is_none() {
+                let kind = EvalErrorKind::SubtreeTooLarge {
+                    limit: self.tree_limit,
+                };
+                let at = location(frames.get(..record.depth).unwrap_or(frames));
+                slot.error = Some(node::error(slot.rule, Some(at), kind));
+            }
+        }
+        self.tree = Tree::new();
+        self.tree_base = None;
     }
 
     /// The results, after a scan that succeeded: samples per rule, or the error of the first
@@ -911,6 +944,10 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         let mut in_tree = self
             .tree_base
             .map(|_| open_in_tree(&mut self.tree, &self.frames[depth - 1], &scopes));
+        if in_tree.is_some() {
+            self.check_tree();
+            in_tree = in_tree.filter(|_| self.tree_base.is_some());
+        }
 
         let Ok(ns) = resolved else {
             // An undeclared prefix (the scan allows it only where sxd-document does) names no
@@ -1086,6 +1123,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         let depth = self.depth();
         if self.tree_base.is_some() {
             self.tree.text(text);
+            self.check_tree();
         }
         for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
             if let Some(acc) = &mut record.text {

@@ -228,6 +228,11 @@ impl Tree {
         }
     }
 
+    /// The memory the tree's nodes and strings take, in bytes.
+    pub fn memory(&self) -> usize {
+        self.nodes.len() * std::mem::size_of::<Node>() + self.strings.len()
+    }
+
     /// How many nodes the tree holds, the document node included.
     pub fn len(&self) -> usize {
         self.nodes.len()

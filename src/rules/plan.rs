@@ -425,21 +425,6 @@ pub fn plan_nodes<'a>(
     let select = Parser::new(select, &ns)
         .whole(|p| p.path())
         .map_err(|why| format!("`select`: {why}"))?;
-    for (i, step) in select.steps.iter().enumerate() {
-        let last = i + 1 == select.steps.len();
-        if !last
-            && step
-                .predicate
-                .as_ref()
-                .is_some_and(Predicate::needs_content)
-        {
-            return Err(
-                "`select`: a predicate on an element's text, child elements or with XPath \
-                 functions is streamable only on the last step"
-                    .to_owned(),
-            );
-        }
-    }
     let mut planned = Vec::new();
     for (name, query) in fields {
         let read =
@@ -679,6 +664,20 @@ impl<'a> Parser<'a> {
                 test,
                 predicate,
             });
+        }
+        // What a predicate reads of an element's content is known at its end, after its
+        // descendants were matched: only the last step can wait for it.
+        let inner = steps.len().saturating_sub(1);
+        if steps[..inner].iter().any(|step| {
+            step.predicate
+                .as_ref()
+                .is_some_and(Predicate::needs_content)
+        }) {
+            return Err(
+                "a predicate on an element's text, child elements or with XPath functions is \
+                 streamable only on the last step"
+                    .to_owned(),
+            );
         }
         Ok(Path { steps })
     }
@@ -1505,6 +1504,10 @@ mod tests {
             "not(/a)",
             "count(/a)[1]",
             "sum(/a/b/c/@d/e)",
+            // Content predicates wait for the element's end: last step only.
+            "count(/a[. = 'x']/b)",
+            "count(//a[@k][* != 1]/*)",
+            "sum(/a[b]/c/@d)",
         ] {
             assert!(
                 plan_document(&query(text), &namespaces()).is_err(),
