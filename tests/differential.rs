@@ -1891,7 +1891,8 @@ const ROOT_NAME_TESTS: &[&str] = &[
 #[rustfmt::skip]
 const OPERANDS: &[&str] = &[
     "@a", "@v", "@v", "@k", ".", "@m:a", "@d:a", "@a-b.c", "item", "child::item", "m:item",
-    "count(item)", "count(row)", "count(m:item)",
+    "count(item)", "count(row)", "count(m:item)", "string-length(.)", "item/@v", ".//item",
+    "sum(item/@v)", "normalize-space(.)", "substring-before(., ' ')", "translate(@a, 'ab', 'AB')",
 ];
 const ATTRIBUTE_OPERANDS: &[&str] = &["@a", "@v", "@v", "@k", "@m:a", "@d:a", "@a-b.c"];
 /// Attribute names for existence tests.
@@ -1906,6 +1907,13 @@ const LAST_EXISTS: &[&str] = &[
 const POSITIONS: &[&str] = &[
     "1", "2", "3", "position() = 1", "position() <= 2", "position() > 1", "2 < position()",
     "position() != 2 and @v",
+];
+/// XPath predicates of the last step beyond the simple forms (see `LAST_EXISTS`, `OPERANDS`).
+#[rustfmt::skip]
+const LAST_XPATH: &[&str] = &[
+    "contains(., 'a')", "string-length(@a) > 1", "starts-with(@k, 'x')", "item/@v > 1",
+    "count(.//item) >= 1", "sum(item/@v) > 2", "not(item[@a])", "../@k = 'x'", "@v = ../@v",
+    "ancestor::group", "normalize-space() = 'x'", "item[1]", "*[2]",
 ];
 const OPERATORS: &[&str] = &["=", "!=", "<", "<=", ">", ">="];
 #[rustfmt::skip]
@@ -1928,13 +1936,19 @@ const FIELDS: &[&str] = &[
     "string(text())", "string(text())", "string(item)", "string(item/@v)", "../@a", "../@v",
     "string(../@k)", "../../@a", "string(../../@v)", "ancestor::group/@a", "string(ancestor::*/@k)",
     "ancestor-or-self::row/@v", "string(parent::group/@a)", "string(parent::m:*/@a)",
-    "string(ancestor::d:group/@d:a)", "string(ancestor-or-self::node()/@k)",
+    "string(ancestor::d:group/@d:a)", "string(ancestor-or-self::node()/@k)", "count(item)",
+    "concat(@a, '-', ../@k)", "normalize-space(.)", "substring(@a, 2)", "translate(., 'ab', 'AB')",
+    "contains(., 'a')", "name()", "local-name(..)", "count(ancestor::*)", "string-length(@k)",
+    "starts-with(@a, 'x')", "item[2]/@a", "string(*[last()])", "name(ancestor::*[2])",
+    "number(@v) > 1", "string(.//item[@a])",
 ];
 /// Values: relative to the selected element. Most elements have a `v` with a number.
 #[rustfmt::skip]
 const VALUES: &[&str] = &[
     "@v", "@v", "@v", "@v", "@v", "@v", "@v", "string(@v)", "@a", ".", "text()", "item", "item/@v",
-    "string(.)", "../@v", "ancestor::group/@v", "string(ancestor-or-self::*/@v)",
+    "string(.)", "../@v", "ancestor::group/@v", "string(ancestor-or-self::*/@v)", "count(item)",
+    "sum(item/@v)", "@v * 2", "@v + ../@v", "-@v", "string-length(.)", "number(@v) div 2",
+    "@v mod 3", "sum(.//@v)", "count(*) > 0", "floor(@v)", "round(@v)", "ceiling(@v)",
 ];
 
 #[derive(Debug, Clone)]
@@ -1975,6 +1989,8 @@ fn predicate(operands: &'static [&'static str]) -> impl Strategy<Value = Predica
             }),
         1 => pick(if std::ptr::eq(operands, OPERANDS) { LAST_EXISTS } else { EXISTS })
             .prop_map(Predicate::Exists),
+        1 => pick(if std::ptr::eq(operands, OPERANDS) { LAST_XPATH } else { EXISTS })
+            .prop_map(Predicate::Verbatim),
     ];
     leaf.prop_recursive(2, 4, 2, |inner| {
         prop_oneof![
@@ -2407,11 +2423,11 @@ const DOM_ONLY_RULES: &[&str] = &[
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row[@v][1]", fields: { v: "string(@v)" }, labels: { v: "{{ v }}" }, aggregate: count }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row[last()]", value: "count(*)", aggregate: sum }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//item/..", aggregate: count }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "string-length(.)", aggregate: sum }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "@v", aggregate: max, fields: { p: "name(..)" }, labels: { p: "{{ p }}" } }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "string-length(..)", aggregate: sum }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "@v", aggregate: max, fields: { p: "name(following-sibling::*)" }, labels: { p: "{{ p }}" } }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row[@a][position() > 1]", fields: { t: "string(text())" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row", fields: { t: "../item" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//*[item]", fields: { i: "item/text()" }, labels: { i: "{{ i }}" }, aggregate: count }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//*[item]", fields: { i: "string(preceding-sibling::item)" }, labels: { i: "{{ i }}" }, aggregate: count }"#,
 ];
 
 fn config() -> Config {

@@ -18,14 +18,17 @@ use std::convert::Infallible;
 
 use rustc_hash::FxHashMap;
 
-use crate::engine::error::{EvalError, RuleSamples};
+use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
+use crate::engine::eval;
 use crate::engine::matcher::{self, StepMatch};
 use crate::engine::node::{self, Outcome, Reading, RuleState};
 use crate::engine::node::{render_labels, with_global_labels};
 use crate::engine::skips::{Skip, Skips};
+use crate::engine::tree::{NodeId, Tree};
 use crate::model::number::xpath_number;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
+use crate::rules::expr::{Expr, XML_NAMESPACE};
 use crate::rules::plan::{
     DocumentValue, Facts, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan, Upward,
 };
@@ -59,6 +62,14 @@ pub struct StreamEngine<'r> {
     pending: Vec<usize>,
     /// The selections of the current tag, reused.
     selected: Vec<(usize, Option<&'r Predicate>)>,
+    /// The subtree of the outermost open selected element whose rule evaluates XPath on it
+    /// ([`Reader::Expr`], [`Predicate::Expr`]), below its ancestors as stubs (names and
+    /// attributes): reused from element to element.
+    tree: Tree,
+    /// The depth of that element while the tree holds one.
+    tree_base: Option<usize>,
+    /// The most memory the tree may take (`--max-dom-bytes`).
+    tree_limit: u64,
 }
 
 /// One open element.
@@ -128,6 +139,8 @@ struct Slot<'r> {
     /// Whether a selected element is complete at its start tag (everything read is an
     /// attribute), so it needs no record unless its predicate waits for text.
     immediate: bool,
+    /// Whether a field or the value is XPath evaluated on the element's buffered subtree.
+    tree: bool,
     /// The first error, which ends the rule's evaluation.
     error: Option<EvalError>,
     /// The nodes its policies left out.
@@ -170,6 +183,8 @@ struct Record<'r> {
     own_attributes: Vec<(QName, String)>,
     /// Per child element the deferred predicate reads (the path's `children`), what is known.
     facts: Vec<ChildFact>,
+    /// The element in the engine's tree, when its rule evaluates XPath there.
+    node: Option<NodeId>,
     /// The element's string value, when something reads it.
     text: Option<String>,
     /// The first text node child: not started, running, ended.
@@ -205,6 +220,9 @@ struct EndFacts<'a> {
     record: &'a Record<'a>,
     children: &'a [(QName, bool)],
     text: &'a str,
+    tree: &'a Tree,
+    /// The first error of an XPath predicate.
+    error: std::cell::RefCell<Option<String>>,
 }
 
 impl EndFacts<'_> {
@@ -240,6 +258,23 @@ impl Facts for EndFacts<'_> {
     fn position(&self) -> usize {
         self.record.position
     }
+
+    fn holds(&self, expr: &Expr) -> bool {
+        let Some(node) = self.record.node else {
+            return false;
+        };
+        // `last()` is refused in a streamed predicate, so the size is never read.
+        let position = self.record.position;
+        match eval::evaluate(expr, self.tree, node, position, position) {
+            // A number is a position (XPath 1.0 section 2.4).
+            Ok(eval::Value::Number(n)) => n == position as f64,
+            Ok(value) => value.to_boolean(),
+            Err(message) => {
+                self.error.borrow_mut().get_or_insert(message);
+                false
+            }
+        }
+    }
 }
 
 /// What a predicate reads of an element at its start tag: its attributes and position.
@@ -269,6 +304,11 @@ impl Facts for StartFacts<'_> {
 
     fn position(&self) -> usize {
         self.position
+    }
+
+    // XPath predicates are deferred to the element's end (EndFacts).
+    fn holds(&self, _expr: &Expr) -> bool {
+        false
     }
 }
 
@@ -360,6 +400,12 @@ impl<'r> StreamEngine<'r> {
                 },
                 Err(_) => continue,
             };
+            let tree = match &kind {
+                SlotKind::Nodes { fields, value, .. } => {
+                    fields.iter().chain(*value).any(|q| q.reader.needs_tree())
+                }
+                _ => false,
+            };
             let immediate = match &kind {
                 SlotKind::Nodes { fields, value, .. } => {
                     fields.iter().chain(*value).all(|q| q.reader.at_start())
@@ -372,6 +418,7 @@ impl<'r> StreamEngine<'r> {
                 rule,
                 kind,
                 immediate,
+                tree,
                 error: None,
                 skips: Skips::default(),
             });
@@ -402,7 +449,40 @@ impl<'r> StreamEngine<'r> {
             records: VecDeque::new(),
             children,
             selected: Vec::new(),
+            tree: Tree::new(),
+            tree_base: None,
+            tree_limit: u64::MAX,
         }
+    }
+
+    /// Limits the memory of the buffered subtree of a selected element (see
+    /// [`EvalErrorKind::SubtreeTooLarge`]).
+    pub fn with_subtree_limit(mut self, bytes: u64) -> Self {
+        self.tree_limit = bytes;
+        self
+    }
+
+    /// Fails the rules whose selected elements are in the tree once it takes more memory
+    /// than allowed, and lets the tree go.
+    fn check_tree(&mut self) {
+        if self.tree.memory() as u64 <= self.tree_limit {
+            return;
+        }
+        let frames = &self.frames[..self.depth];
+        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+            let Some(slot) = self.slots.get_mut(record.slot) else {
+                continue;
+            };
+            if record.node.take().is_some() && slot.error.is_none() {
+                let kind = EvalErrorKind::SubtreeTooLarge {
+                    limit: self.tree_limit,
+                };
+                let at = location(frames.get(..record.depth).unwrap_or(frames));
+                slot.error = Some(node::error(slot.rule, Some(at), kind));
+            }
+        }
+        self.tree = Tree::new();
+        self.tree_base = None;
     }
 
     /// The results, after a scan that succeeded: samples per rule, or the error of the first
@@ -859,6 +939,16 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         frame.scope_end = scopes.len();
         self.depth = depth;
 
+        // Inside a selected element whose rule evaluates XPath on its subtree, every element
+        // goes into the tree.
+        let mut in_tree = self
+            .tree_base
+            .map(|_| open_in_tree(&mut self.tree, &self.frames[depth - 1], &scopes));
+        if in_tree.is_some() {
+            self.check_tree();
+            in_tree = in_tree.filter(|_| self.tree_base.is_some());
+        }
+
         let Ok(ns) = resolved else {
             // An undeclared prefix (the scan allows it only where sxd-document does) names no
             // namespace a rule can match; such an element is never selected.
@@ -960,7 +1050,15 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                 if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
                     self.observe_now(slot_index);
                 } else {
-                    let record = self.record(slot_index, depth, deferred);
+                    let mut record = self.record(slot_index, depth, deferred);
+                    if slot.tree || deferred.is_some_and(Predicate::needs_tree) {
+                        let node = match in_tree {
+                            Some(node) => node,
+                            None => self.start_tree(depth),
+                        };
+                        in_tree = Some(node);
+                        record.node = Some(node);
+                    }
                     self.pending[slot_index] += 1;
                     self.records.push_back(record);
                 }
@@ -971,6 +1069,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
 
     fn end(&mut self) {
         let depth = self.depth();
+        if self.tree_base.is_some() {
+            self.tree.close();
+        }
         for index in 0..self.records.len() {
             let record = &mut self.records[index];
             if record.done.is_some() {
@@ -991,7 +1092,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                 let record = &mut self.records[index];
                 let slot = &self.slots[record.slot];
                 let children = &self.children[slot.path()];
-                let observation = complete(record, slot, children, || location(frames));
+                let observation = complete(record, slot, children, &self.tree, || location(frames));
                 self.records[index].done = Some(observation);
             }
         }
@@ -1005,6 +1106,10 @@ impl<'r> xml::Sink for StreamEngine<'r> {
             }
         }
         self.flush();
+        if self.tree_base == Some(depth) {
+            // The outermost element in the tree has ended, and with it every record there.
+            self.tree_base = None;
+        }
         if let Some(frame) = self.depth.checked_sub(1).and_then(|i| self.frames.get(i)) {
             let keep = self.scopes.len().saturating_sub(frame.declared);
             self.scopes.truncate(keep);
@@ -1016,6 +1121,10 @@ impl<'r> xml::Sink for StreamEngine<'r> {
 
     fn text(&mut self, text: &str) {
         let depth = self.depth();
+        if self.tree_base.is_some() {
+            self.tree.text(text);
+            self.check_tree();
+        }
         for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
             if let Some(acc) = &mut record.text {
                 acc.push_str(text);
@@ -1041,6 +1150,18 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                     last.push_str(text);
                 }
             }
+        }
+    }
+
+    fn comment(&mut self, text: &str) {
+        if self.tree_base.is_some() && self.depth > 0 {
+            self.tree.comment(text);
+        }
+    }
+
+    fn processing_instruction(&mut self, target: &str, value: Option<&str>) {
+        if self.tree_base.is_some() && self.depth > 0 {
+            self.tree.processing_instruction(target, value);
         }
     }
 
@@ -1088,6 +1209,7 @@ impl<'r> StreamEngine<'r> {
             done: None,
             position,
             facts,
+            node: None,
             own_attributes: if deferred.is_some_and(Predicate::reads_attributes) {
                 self.attributes()
                     .iter()
@@ -1125,6 +1247,7 @@ impl<'r> StreamEngine<'r> {
                 read_upward(upward, name, &self.frames[..self.depth], &self.scopes)
                     .map(str::to_owned),
             ),
+            Reader::Expr(_) => record.read_now.push(None),
             Reader::StringValue => {
                 record.text.get_or_insert_with(String::new);
                 record.read_now.push(None);
@@ -1189,6 +1312,7 @@ fn complete(
     record: &mut Record<'_>,
     slot: &Slot<'_>,
     children: &[(QName, bool)],
+    tree: &Tree,
     at: impl Fn() -> String,
 ) -> Observation {
     let text = record.text.take().unwrap_or_default();
@@ -1197,8 +1321,23 @@ fn complete(
             record,
             children,
             text: &text,
+            tree,
+            error: std::cell::RefCell::new(None),
         };
-        if !predicate.eval(&facts) {
+        let holds = predicate.eval(&facts);
+        if let Some(message) = facts.error.into_inner() {
+            let (field, query) = match &slot.rule.shape {
+                Shape::Nodes { select, .. } => ("select", select.text()),
+                Shape::Document { value, .. } => ("value", value.text()),
+            };
+            let kind = EvalErrorKind::XPath {
+                field: field.to_owned(),
+                query: query.to_owned(),
+                message,
+            };
+            return Observation::Failed(node::error(slot.rule, Some(at()), kind));
+        }
+        if !holds {
             return Observation::Dropped;
         }
     }
@@ -1218,8 +1357,9 @@ fn complete(
     let mut children = record.children.drain(..);
     let first_text = record.first_text.take();
     let mut readings = record.read_now.drain(..);
+    let node = record.node;
     // Shared by the fields and the value, which read in turn.
-    let read = std::cell::RefCell::new(|query: &ReadQuery| -> Option<String> {
+    let read = std::cell::RefCell::new(|query: &ReadQuery| -> Result<Got, String> {
         let now = readings.next().flatten();
         let found = match &query.reader {
             Reader::Attribute(_) | Reader::Ancestor(..) => now,
@@ -1229,38 +1369,138 @@ fn complete(
                 _ => None,
             },
             Reader::Child(_) | Reader::ChildAttribute(..) => children.next().and_then(|c| c.value),
+            Reader::Expr(expr) => {
+                let Some(node) = node else {
+                    return Ok(Got::Missing);
+                };
+                // A field is evaluated alone, at position 1 of 1, as the DOM engine does.
+                return Ok(match eval::evaluate(expr, tree, node, 1, 1)? {
+                    eval::Value::Nodes(nodes) => match nodes.first() {
+                        Some(&first) => Got::Text(eval::string_value(tree, first).into_owned()),
+                        None => Got::Missing,
+                    },
+                    eval::Value::String(s) => Got::Text(s.into_owned()),
+                    eval::Value::Number(n) => Got::Number(n),
+                    eval::Value::Boolean(b) => Got::Boolean(b),
+                });
+            }
         };
-        found.or_else(|| query.or_empty.then(String::new))
+        Ok(match found.or_else(|| query.or_empty.then(String::new)) {
+            Some(text) => Got::Text(text),
+            None => Got::Missing,
+        })
     });
     let rule = slot.rule;
+    let failed = |field: String, query: &str, message: String| {
+        node::error(
+            rule,
+            Some(at()),
+            EvalErrorKind::XPath {
+                field,
+                query: query.to_owned(),
+                message,
+            },
+        )
+    };
     let mut texts = vec![String::new(); fields.len()];
     let resolved = node::resolve(
         rule,
-        fields
-            .iter()
-            .map(|query| Ok::<_, Infallible>(read.borrow_mut()(query))),
+        fields.iter().enumerate().map(|(i, query)| {
+            read.borrow_mut()(query)
+                .map(Got::into_text)
+                .map_err(|message| {
+                    let (name, text) = rule.field_query(i);
+                    failed(format!("fields.{name}"), text, message)
+                })
+        }),
         |i, text| {
             if let Some(slot) = texts.get_mut(i) {
                 *slot = text;
             }
         },
         || {
-            Ok(match value.and_then(|query| read.borrow_mut()(query)) {
-                Some(text) => Reading::Text(Cow::Owned(text)),
-                None => Reading::Missing,
-            })
+            let Some(query) = value else {
+                return Ok(Reading::Missing);
+            };
+            read.borrow_mut()(query)
+                .map(Got::into_reading)
+                .map_err(|message| failed("value".to_owned(), rule.value_query(), message))
         },
     );
     let number = match resolved {
         Ok(Outcome::Use(number)) => number,
         Ok(Outcome::Skip(skip)) => return Observation::Skipped(skip, at()),
         Ok(Outcome::Fail(kind)) => return Observation::Failed(node::error(rule, Some(at()), kind)),
-        Err(never) => match never {},
+        Err(error) => return Observation::Failed(error),
     };
     Observation::Node {
         fields: texts,
         value: number,
         location: record.location.take(),
+    }
+}
+
+/// What a field or value query gave at the element's end.
+enum Got {
+    /// An empty node-set.
+    Missing,
+    /// A string: a node's string value, or an XPath string.
+    Text(String),
+    /// A number computed by XPath.
+    Number(f64),
+    /// A boolean computed by XPath.
+    Boolean(bool),
+}
+
+impl Got {
+    /// As a field's text: a number or boolean as XPath's `string()` writes it, as the DOM
+    /// engine gives it.
+    fn into_text(self) -> Option<String> {
+        match self {
+            Got::Missing => None,
+            Got::Text(text) => Some(text),
+            Got::Number(n) => Some(sxd_xpath::num_to_str(n)),
+            Got::Boolean(b) => Some(b.to_string()),
+        }
+    }
+
+    /// As a value's reading: a number used as is, a boolean as 1 or 0.
+    fn into_reading(self) -> Reading<'static> {
+        match self {
+            Got::Missing => Reading::Missing,
+            Got::Text(text) => Reading::Text(Cow::Owned(text)),
+            Got::Number(n) => Reading::Number(n),
+            Got::Boolean(b) => Reading::Number(if b { 1.0 } else { 0.0 }),
+        }
+    }
+}
+
+/// Opens an element of the scan in the tree, as its frame holds it; its attributes' prefixes
+/// resolve with the declarations in scope.
+fn open_in_tree(tree: &mut Tree, frame: &Frame, scopes: &[(String, String)]) -> NodeId {
+    let scopes = scopes.get(..frame.scope_end).unwrap_or(scopes);
+    let attributes = frame
+        .attributes
+        .iter()
+        .map(|(key, value)| match key.split_once(':') {
+            None => (None, key, key, value),
+            // `xml` is bound without a declaration (Namespaces in XML, section 3).
+            Some(("xml", local)) => (Some(XML_NAMESPACE), local, key, value),
+            Some((prefix, local)) => (resolve(scopes, prefix).ok().flatten(), local, key, value),
+        });
+    tree.open(frame.ns(), frame.local(), &frame.raw, attributes)
+}
+
+impl StreamEngine<'_> {
+    /// Starts the tree at the element at `depth`: its ancestors as stubs, then the element.
+    fn start_tree(&mut self, depth: usize) -> NodeId {
+        self.tree.clear();
+        let mut node = Tree::ROOT;
+        for frame in &self.frames[..depth] {
+            node = open_in_tree(&mut self.tree, frame, &self.scopes);
+        }
+        self.tree_base = Some(depth);
+        node
     }
 }
 

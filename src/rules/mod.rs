@@ -17,6 +17,7 @@
 pub mod compile;
 pub mod convert;
 pub mod diagnostic;
+pub mod expr;
 pub mod file;
 pub mod lints;
 pub mod plan;

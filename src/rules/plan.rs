@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use crate::model::names::Prefix;
 use crate::model::number::xpath_number;
+use crate::rules::expr::{self, Expr, Function};
 use crate::rules::xpath::{Kind, Token, XPathQuery};
 
 /// A resolved name: namespace URI (none for unprefixed names) and local part.
@@ -148,6 +149,10 @@ pub enum Predicate {
     HasChild(QName),
     /// `operand op literal`.
     Compare(Operand, Op, Literal),
+    /// Any other XPath predicate of the last step that reads only the element's ancestors
+    /// (names, attributes) and its subtree ([`expr::stream_needs`]): evaluated at the
+    /// element's end on its buffered subtree. A number is a position, as in XPath.
+    Expr(Box<Expr>),
 }
 
 /// What a predicate reads of one element, given by the engine that evaluates it.
@@ -162,6 +167,9 @@ pub trait Facts {
     fn any_child(&self, name: &QName, test: &mut dyn FnMut(&str) -> bool) -> bool;
     /// The element's position among the siblings the step's name test admits.
     fn position(&self) -> usize;
+    /// Whether an XPath predicate ([`Predicate::Expr`]) holds on the element: asked at its
+    /// end only, of its buffered subtree.
+    fn holds(&self, expr: &Expr) -> bool;
 }
 
 impl Predicate {
@@ -169,7 +177,13 @@ impl Predicate {
     /// elements (known only at its end).
     pub fn needs_content(&self) -> bool {
         self.any_operand(&mut |operand| operand.needs_content())
-            || self.any(&mut |p| matches!(p, Predicate::HasChild(_)))
+            || self.any(&mut |p| matches!(p, Predicate::HasChild(_) | Predicate::Expr(_)))
+    }
+
+    /// Whether the predicate has an XPath part ([`Predicate::Expr`]), which needs the
+    /// element's subtree buffered.
+    pub fn needs_tree(&self) -> bool {
+        self.any(&mut |p| matches!(p, Predicate::Expr(_)))
     }
 
     /// Whether evaluating the predicate needs the element's string value.
@@ -258,6 +272,7 @@ impl Predicate {
                 }
                 Operand::Position => compare_numbers(facts.position() as f64, *op, literal),
             },
+            Predicate::Expr(expr) => facts.holds(expr),
         }
     }
 }
@@ -305,12 +320,21 @@ pub enum Reader {
     /// `../@a`, `../../@a`, `parent::x/@a`, `ancestor::x/@a`, `ancestor-or-self::x/@a`: an
     /// attribute of an ancestor, known when the element starts.
     Ancestor(Upward, QName),
+    /// Any other XPath expression that reads only the element's ancestors (names,
+    /// attributes) and its subtree ([`expr::stream_needs`]): evaluated at the element's end
+    /// on its buffered subtree, with the result the DOM engine gives.
+    Expr(Box<Expr>),
 }
 
 impl Reader {
     /// Whether the reader is known at the element's start tag (it reads attributes only).
     pub fn at_start(&self) -> bool {
         matches!(self, Reader::Attribute(_) | Reader::Ancestor(..))
+    }
+
+    /// Whether the reader needs the element's subtree buffered.
+    pub fn needs_tree(&self) -> bool {
+        matches!(self, Reader::Expr(_))
     }
 }
 
@@ -401,34 +425,16 @@ pub fn plan_nodes<'a>(
     let select = Parser::new(select, &ns)
         .whole(|p| p.path())
         .map_err(|why| format!("`select`: {why}"))?;
-    for (i, step) in select.steps.iter().enumerate() {
-        let last = i + 1 == select.steps.len();
-        if !last
-            && step
-                .predicate
-                .as_ref()
-                .is_some_and(Predicate::needs_content)
-        {
-            return Err(
-                "`select`: a predicate on an element's text or child elements is streamable \
-                 only on the last step"
-                    .to_owned(),
-            );
-        }
-    }
     let mut planned = Vec::new();
     for (name, query) in fields {
-        let read = Parser::new(query, &ns)
-            .whole(|p| p.read_query())
-            .map_err(|why| format!("`fields.{name}`: {why}"))?;
+        let read =
+            read_query(query, namespaces).map_err(|why| format!("`fields.{name}`: {why}"))?;
         planned.push(read);
     }
     let value = match value {
-        Some(query) => Some(
-            Parser::new(query, &ns)
-                .whole(|p| p.read_query())
-                .map_err(|why| format!("`value`: {why}"))?,
-        ),
+        Some(query) => {
+            Some(read_query(query, namespaces).map_err(|why| format!("`value`: {why}"))?)
+        }
         None => None,
     };
     Ok(StreamPlan::Nodes {
@@ -436,6 +442,45 @@ pub fn plan_nodes<'a>(
         fields: planned,
         value,
     })
+}
+
+/// Plans a field or value query: one of the readers the engines read directly, or else an
+/// XPath expression the streaming engine evaluates on the element's buffered subtree.
+fn read_query(
+    query: &XPathQuery,
+    namespaces: &BTreeMap<Prefix, String>,
+) -> Result<ReadQuery, String> {
+    let ns = Namespaces(namespaces);
+    let simple = Parser::new(query, &ns).whole(|p| p.read_query());
+    if simple.is_ok() {
+        return simple;
+    }
+    let expr = expr::parse(query, namespaces)?;
+    expr::stream_needs(&expr)?;
+    Ok(ReadQuery {
+        reader: Reader::Expr(Box::new(expr)),
+        or_empty: false,
+    })
+}
+
+/// Whether an expression is a number, so that as a predicate it tests the position.
+fn is_number(expr: &Expr) -> bool {
+    match expr {
+        Expr::Number(_) | Expr::Arith(..) | Expr::Neg(_) => true,
+        Expr::Call(function, _) => matches!(
+            function,
+            Function::Last
+                | Function::Position
+                | Function::Count
+                | Function::StringLength
+                | Function::Number
+                | Function::Sum
+                | Function::Floor
+                | Function::Ceiling
+                | Function::Round
+        ),
+        _ => false,
+    }
 }
 
 /// Plans a document-level rule; `Err` says why it is not streamable.
@@ -596,10 +641,18 @@ impl<'a> Parser<'a> {
                 // A position counts the siblings the name test admits, before any other
                 // predicate filters them; `p:*` would count per namespace, which no record keeps.
                 self.position_ok = predicates.is_empty() && !matches!(test, NameTest::AnyIn(_));
-                let predicate = self.or_expr();
+                let start = self.at;
+                let predicate = self
+                    .or_expr()
+                    .and_then(|p| self.consume(Kind::RBracket).map(|()| p))
+                    .or_else(|why| {
+                        self.at = start;
+                        // The XPath error says more than the direct reading's, unless the
+                        // expression does not even parse.
+                        self.xpath_predicate().map_err(|xpath| xpath.unwrap_or(why))
+                    });
                 self.position_ok = false;
                 predicates.push(predicate?);
-                self.consume(Kind::RBracket)?;
             }
             let predicate = match predicates.len() {
                 0 => None,
@@ -612,7 +665,75 @@ impl<'a> Parser<'a> {
                 predicate,
             });
         }
+        // What a predicate reads of an element's content is known at its end, after its
+        // descendants were matched: only the last step can wait for it.
+        let inner = steps.len().saturating_sub(1);
+        if steps[..inner].iter().any(|step| {
+            step.predicate
+                .as_ref()
+                .is_some_and(Predicate::needs_content)
+        }) {
+            return Err(
+                "a predicate on an element's text, child elements or with XPath functions is \
+                 streamable only on the last step"
+                    .to_owned(),
+            );
+        }
         Ok(Path { steps })
+    }
+
+    /// A predicate outside the subset read directly, from the current token to its `]`
+    /// (consumed): an XPath expression evaluated on the element's buffered subtree, so only on
+    /// the last step of a path; a number (a position) only as the step's first predicate, and
+    /// never `last()`, which needs the siblings that follow.
+    fn xpath_predicate(&mut self) -> Result<Predicate, Option<String>> {
+        let start = self.at;
+        let mut depth = 0usize;
+        let end = loop {
+            match self.kind_at(0) {
+                None => return Err(None),
+                Some(Kind::LBracket) => depth += 1,
+                Some(Kind::RBracket) if depth == 0 => break self.at,
+                Some(Kind::RBracket) => depth -= 1,
+                Some(_) => {}
+            }
+            self.at += 1;
+        };
+        self.at += 1;
+        let (Some(first), Some(last)) = (
+            self.tokens.get(start),
+            end.checked_sub(1).and_then(|e| self.tokens.get(e)),
+        ) else {
+            return Err(None);
+        };
+        let text = self
+            .text
+            .get(first.span.start..last.span.end)
+            .unwrap_or_default();
+        let query = XPathQuery::parse(text).map_err(|_| None)?;
+        let expr = expr::parse(&query, self.ns.0).map_err(|_| None)?;
+        let number = is_number(&expr);
+        // A predicate reads its node-sets as booleans: whether an ancestor exists is known.
+        let as_read = if number {
+            expr.clone()
+        } else {
+            Expr::Call(Function::Boolean, vec![expr.clone()])
+        };
+        let needs = expr::stream_needs(&as_read).map_err(Some)?;
+        if needs.last {
+            return Err(Some(
+                "`last()` in a predicate is not streamable: it needs the siblings that follow"
+                    .to_owned(),
+            ));
+        }
+        if (needs.position || number) && !self.position_ok {
+            return Err(Some(
+                "a position is streamable only in a step's first predicate (and not under \
+                 `p:*`)"
+                    .to_owned(),
+            ));
+        }
+        Ok(Predicate::Expr(Box::new(expr)))
     }
 
     fn name_test(&mut self) -> Result<NameTest, String> {
@@ -1109,24 +1230,25 @@ mod tests {
     fn not_streamable_says_why() {
         for (query, why) in [
             ("store/row", "only absolute paths"),
-            ("/store/row[@a][1]", "only as a step's first predicate"),
+            ("/store/row[@a][1]", "only in a step's first predicate"),
             (
                 "/store/row[@a][position() = 1]",
                 "only in a step's first predicate",
             ),
-            ("/store/row[1 + 1]", "arithmetic in a predicate"),
+            ("/store/row[@a][1 + 1]", "only in a step's first predicate"),
+            ("/store/s:*[2]", "not under `p:*`"),
             ("/store/row[last()]", "`last()`"),
-            ("/store/row[x/y]", "not a path below it"),
             ("/store/row[x]/y", "only on the last step"),
-            ("/store/row[count(x)]", "a position"),
-            ("/store/row[contains(@a, 'x')]", "`contains()`"),
+            ("/store/row[contains(., 'x')]/y", "only on the last step"),
+            ("/store/row[../x]", "`../x`"),
+            ("/store/row[following-sibling::x]", "following-sibling"),
             ("/store/row[last()]", "not streamable"),
             ("/store/row/..", "axes"),
             ("/store/ancestor::x", "axes"),
             ("/store[. = 'x']/row", "only on the last step"),
             ("/store/row | /store/x", "outside the streamable subset"),
             ("/store/text()", "node test"),
-            ("/store/row[@a = @b]", "only literals"),
+            ("/store/row[@a = @b]/x", "only on the last step"),
         ] {
             let err = select(query).expect_err(query);
             assert!(err.contains(why), "{query}: {err}");
@@ -1171,25 +1293,43 @@ mod tests {
         );
         assert!(fields[5].or_empty);
         assert_eq!(value.map(|v| v.reader), Some(Reader::Child(attr("size"))));
+        let reader = |text: &str| {
+            plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces()).map(|plan| {
+                match plan {
+                    StreamPlan::Nodes { mut fields, .. } => fields.remove(0).reader,
+                    other => panic!("{other:?}"),
+                }
+            })
+        };
+        // Beyond the direct readers: XPath on the element's buffered subtree.
         for text in [
             "count(x)",
             "@*",
+            "ancestor::x[1]/@a",
+            "ancestor::x/../@a",
+            "x/y",
+            "number(@a)",
+            "@a + 1",
+            "concat(@a, ../@b)",
+            "sum(.//x/@n) div count(x)",
+        ] {
+            assert!(
+                matches!(reader(text), Ok(Reader::Expr(_))),
+                "{text}: {:?}",
+                reader(text)
+            );
+        }
+        // An ancestor's text or children are not known when the element ends.
+        for text in [
             "..",
             "../x",
             "../..",
             "ancestor::x",
             "ancestor::x/y",
-            "ancestor::x[1]/@a",
-            "ancestor::x/../@a",
             "preceding::x/@a",
-            "x/y",
-            "number(@a)",
-            "@a + 1",
+            "/a/@x",
         ] {
-            assert!(
-                plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces()).is_err(),
-                "{text}"
-            );
+            assert!(reader(text).is_err(), "{text}");
         }
     }
 
@@ -1364,6 +1504,10 @@ mod tests {
             "not(/a)",
             "count(/a)[1]",
             "sum(/a/b/c/@d/e)",
+            // Content predicates wait for the element's end: last step only.
+            "count(/a[. = 'x']/b)",
+            "count(//a[@k][* != 1]/*)",
+            "sum(/a[b]/c/@d)",
         ] {
             assert!(
                 plan_document(&query(text), &namespaces()).is_err(),

@@ -151,8 +151,8 @@ fn verbose_names_the_engine_of_each_rule() {
     assert_eq!(
         outcome.stderr,
         "xml2prom: metrics[0] (a): streaming engine\n\
-         xml2prom: metrics[1] (b): DOM engine, not streamable: `select`: the function \
-         `last()` in a predicate is not streamable\n"
+         xml2prom: metrics[1] (b): DOM engine, not streamable: `select`: `last()` in a \
+         predicate is not streamable: it needs the siblings that follow\n"
     );
     let dom = run("dom");
     assert_eq!(dom.code, 0, "{}", dom.stderr);

@@ -153,23 +153,35 @@ impl<'r> Plan<'r> {
                 }
             }
             (
-                Shape::Nodes { .. },
+                Shape::Nodes {
+                    fields: queries,
+                    value: value_query,
+                    ..
+                },
                 Ok(StreamPlan::Nodes {
                     select,
                     fields,
                     value,
                 }),
             ) => {
-                // Positions, child elements and ancestors are left to sxd-xpath, so that the
-                // engines check each other on them.
+                // Positions, child elements, ancestors and XPath are left to sxd-xpath (or read
+                // as other rules' simple queries are), so that the engines check each other on
+                // them.
                 plan.select =
                     (walkable(select) && !reads_beyond_attributes(select)).then_some(select);
-                let direct = |query: &ReadQuery| {
-                    (!matches!(query.reader, Reader::Ancestor(..)))
-                        .then(|| DirectRead::Stream(query.clone()))
+                let direct = |read: &ReadQuery, query: &XPathQuery| match read.reader {
+                    Reader::Ancestor(..) | Reader::Expr(_) => DirectRead::parse(query, namespaces),
+                    _ => Some(DirectRead::Stream(read.clone())),
                 };
-                plan.fields = fields.iter().map(direct).collect();
-                plan.value = value.as_ref().and_then(direct);
+                plan.fields = fields
+                    .iter()
+                    .zip(queries)
+                    .map(|(read, (_, query))| direct(read, query))
+                    .collect();
+                plan.value = value
+                    .as_ref()
+                    .zip(value_query.as_ref())
+                    .and_then(|(read, query)| direct(read, query));
             }
             (Shape::Nodes { fields, value, .. }, _) => {
                 plan.fields = fields
@@ -283,6 +295,8 @@ impl DirectRead {
                             )
                             .map(Cow::Borrowed)
                     }
+                    // Never a direct read: `Plan::direct` leaves XPath to sxd-xpath.
+                    Reader::Expr(_) => None,
                 };
                 match found {
                     None if *or_empty => Some(Cow::Borrowed("")),
@@ -330,7 +344,7 @@ fn reads_beyond_attributes(path: &StreamPath) -> bool {
     path.steps
         .iter()
         .filter_map(|s| s.predicate.as_ref())
-        .any(|p| p.uses_position() || !p.children().is_empty())
+        .any(|p| p.uses_position() || !p.children().is_empty() || p.needs_tree())
 }
 
 /// A path the document can be walked along: one step at least, and few enough for a bit set.
@@ -411,9 +425,9 @@ fn holds<'d>(predicate: &Predicate, element: Element<'d>, text: &mut Option<Stri
         Predicate::Compare(Operand::ChildCount(name), op, literal) => {
             compare_numbers(children_named(element, name).count() as f64, *op, literal)
         }
-        // Paths with positions are evaluated by sxd-xpath (`reads_beyond_attributes`); a
-        // position the walk does not know holds nowhere.
-        Predicate::Compare(Operand::Position, _, _) => false,
+        // Paths with positions or XPath predicates are evaluated by sxd-xpath
+        // (`reads_beyond_attributes`), never walked.
+        Predicate::Compare(Operand::Position, _, _) | Predicate::Expr(_) => false,
     }
 }
 
