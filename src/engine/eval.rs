@@ -1524,7 +1524,10 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
-        assert!(streamable >= 150 && at_start >= 40, "{streamable} {at_start}");
+        assert!(
+            streamable >= 150 && at_start >= 40,
+            "{streamable} {at_start}"
+        );
     }
 
     /// No expression of the table panics, whatever the context node: every node of every
@@ -1532,7 +1535,10 @@ mod tests {
     #[test]
     fn no_context_makes_it_panic() {
         let trees: Vec<Tree> = DOCUMENTS.iter().map(|xml| build(xml)).collect();
-        let exprs: Vec<Expr> = LIBXML2.iter().map(|(_, _, text, _)| compile(text)).collect();
+        let exprs: Vec<Expr> = LIBXML2
+            .iter()
+            .map(|(_, _, text, _)| compile(text))
+            .collect();
         for tree in &trees {
             for node in (0..tree.len()).filter_map(|i| tree.node(i)) {
                 for expr in &exprs {
@@ -1605,7 +1611,10 @@ mod tests {
             Value::Boolean(true)
         );
         // Inside a predicate they are the step's.
-        assert_eq!(eval_at(&tree, "count(b[position() = last()])", 1, 9), Value::Number(1.0));
+        assert_eq!(
+            eval_at(&tree, "count(b[position() = last()])", 1, 9),
+            Value::Number(1.0)
+        );
     }
 
     #[test]
@@ -1681,5 +1690,38 @@ mod tests {
             }
         }
         assert_eq!(answers, 3 * loops);
+    }
+
+    /// The deepest expressions [`parse`] accepts evaluate on a test thread's stack, even in a
+    /// debug build: chains of unions, additions, `or`, calls and predicates, and the longest
+    /// chain of steps the rule file accepts (4096 bytes).
+    #[test]
+    fn the_deepest_expressions_fit_the_stack() {
+        let tree = hand_built();
+        let a = element(&tree, 0);
+        let levels = crate::rules::expr::MAX_EXPR_DEPTH - 1;
+        let nested =
+            |open: &str, close: &str| format!("{}b{}", open.repeat(levels), close.repeat(levels));
+        let mut steps = String::from("b");
+        while steps.len() + 2 <= crate::rules::xpath::MAX_XPATH_BYTES {
+            steps.push_str("/b");
+        }
+        for text in [
+            vec!["b"; levels].join(" | "),
+            vec!["1"; levels].join("+"),
+            vec!["b"; levels].join(" or "),
+            vec!["b"; levels].join(" = "),
+            nested("count(", ")"),
+            nested("b[", "]"),
+            steps,
+        ] {
+            let Ok(query) = XPathQuery::parse(&text) else {
+                continue; // nested deeper than the rule file allows
+            };
+            let expr = parse(&query, &namespaces()).unwrap_or_else(|e| panic!("{e}"));
+            let _ = evaluate(&expr, &tree, a, 1, 1);
+            let _ = expr.to_string();
+            let _ = crate::rules::expr::stream_needs(&expr);
+        }
     }
 }
