@@ -635,19 +635,16 @@ impl<'q> Parser<'q> {
     }
 
     fn step(&mut self) -> Result<Step, String> {
-        if self.eat(Kind::Dot) {
-            return Ok(Step {
-                axis: Axis::SelfAxis,
-                test: NodeTest::Node,
-                predicates: Vec::new(),
-            });
-        }
-        if self.eat(Kind::DotDot) {
-            return Ok(Step {
-                axis: Axis::Parent,
-                test: NodeTest::Node,
-                predicates: Vec::new(),
-            });
+        // XPath 1.0 allows no predicate after `.` or `..`; sxd-xpath, which the DOM engine
+        // uses, does (`.[1]`, as XPath 2.0), so this parser does too.
+        for (kind, axis) in [(Kind::Dot, Axis::SelfAxis), (Kind::DotDot, Axis::Parent)] {
+            if self.eat(kind) {
+                return Ok(Step {
+                    axis,
+                    test: NodeTest::Node,
+                    predicates: self.predicates()?,
+                });
+            }
         }
         let axis = if self.eat(Kind::At) {
             Axis::Attribute
@@ -1414,6 +1411,8 @@ mod tests {
             ("a[@k='v'][2]", "a[@k = 'v'][2]"),
             ("ancestor::*[2]/@id", "ancestor::*[2]/@id"),
             ("self::node()[1]", "self::node()[1]"),
+            (".[1]", "self::node()[1]"),
+            ("..[@id]", "parent::node()[@id]"),
             ("\"it's\"", "\"it's\""),
             ("1.5", "1.5"),
             (".5", "0.5"),
