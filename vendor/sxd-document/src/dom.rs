@@ -295,6 +295,19 @@ impl<'d> Element<'d> {
         self.document.connections.append_element_child(self.node, child.as_raw());
     }
 
+    /// Gives back the spare capacity of the element's lists of children and attributes, for
+    /// a builder that has added all of them: a list grows by doubling, so up to half of it
+    /// is otherwise left unused.
+    pub fn shrink_to_fit(&self) {
+        self.document.connections.element_shrink_to_fit(self.node);
+    }
+
+    /// How many more children and attributes the element's lists have room for: none after
+    /// `shrink_to_fit`.
+    pub fn spare_capacity(&self) -> usize {
+        self.document.connections.element_spare_capacity(self.node)
+    }
+
     pub fn append_children<I>(&self, children: I)
         where I: IntoIterator,
               I::Item: Into<ChildOfElement<'d>>,

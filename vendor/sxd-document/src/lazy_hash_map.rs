@@ -3,8 +3,10 @@ use std::collections::hash_map;
 use std::hash::Hash;
 use std::borrow::Borrow;
 
+/// A map that costs one pointer until something is inserted: most elements declare no
+/// namespace.
 pub struct LazyHashMap<K, V> {
-    map: Option<HashMap<K, V>>,
+    map: Option<Box<HashMap<K, V>>>,
 }
 
 impl<K, V> LazyHashMap<K, V>
@@ -31,7 +33,7 @@ impl<K, V> LazyHashMap<K, V>
     pub fn insert(&mut self, key: K, val: V) -> Option<V> {
         self.map = match self.map.take() {
             Some(m) => Some(m),
-            None => Some(HashMap::new()),
+            None => Some(Box::new(HashMap::new())),
         };
 
         self.map.as_mut().and_then(|m| {

@@ -17,9 +17,9 @@
 //! ### Memory and ownership
 //!
 //! The `Package` struct is responsible for owning every node in the
-//! document. Strings are interned, allowing repeated text to consume
-//! less memory. This is very useful for documents containing lots of
-//! the same attributes and tag names.
+//! document. Names, prefixes, namespace URIs and short white space are
+//! interned, allowing repeated names to consume less memory; texts and
+//! attribute values are copied, as most are unique (see CHANGES.md).
 //!
 //! The flip side of this decision is that allocated nodes and strings
 //! are not deallocated until the entire `Package` is dropped. This is
@@ -48,6 +48,7 @@
 //!
 //! Try to leverage the type system as much as possible.
 
+#![allow(deprecated, bare_trait_objects, ellipsis_inclusive_range_patterns, mismatched_lifetime_syntaxes, dead_code, clippy::all)]
 #![cfg_attr(feature = "unstable", feature(pattern))]
 #![cfg_attr(feature = "unstable", feature(test))]
 

@@ -3,9 +3,13 @@ use super::lazy_hash_map::LazyHashMap;
 
 use typed_arena::Arena;
 use string_pool::{StringPool,InternedString};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::slice;
 
+#[derive(Clone, Copy)]
 struct InternedQName {
     namespace_uri: Option<InternedString>,
     local_part: InternedString,
@@ -24,10 +28,28 @@ pub struct Root {
     children: Vec<ChildOfRoot>,
 }
 
-pub struct Element {
+/// The name of an element or attribute, with its preferred prefix and (elements only) the
+/// default namespace it declares. A document has few distinct ones, so each element and
+/// attribute points to one shared copy, interned by `Storage::node_name`, instead of holding
+/// the three itself.
+#[derive(Clone, Copy)]
+struct NodeName {
     name: InternedQName,
-    default_namespace_uri: Option<InternedString>,
     preferred_prefix: Option<InternedString>,
+    default_namespace_uri: Option<InternedString>,
+}
+
+/// What tells two `NodeName`s apart: the strings of their parts.
+type NodeNameKey = (Option<InternedString>, InternedString, Option<InternedString>, Option<InternedString>);
+
+impl NodeName {
+    fn key(&self) -> NodeNameKey {
+        (self.name.namespace_uri, self.name.local_part, self.preferred_prefix, self.default_namespace_uri)
+    }
+}
+
+pub struct Element {
+    name: *const NodeName,
     children: Vec<ChildOfElement>,
     parent: Option<ParentOfChild>,
     attributes: Vec<*mut Attribute>,
@@ -35,33 +57,40 @@ pub struct Element {
 }
 
 impl Element {
+    fn node_name(&self) -> &NodeName {
+        unsafe { &*self.name }
+    }
     pub fn name(&self) -> QName {
-        self.name.as_qname()
+        self.node_name().name.as_qname()
     }
     pub fn default_namespace_uri(&self) -> Option<&str> {
-        self.default_namespace_uri.map(|p| p.as_slice())
+        self.node_name().default_namespace_uri.map(|p| p.as_slice())
     }
     pub fn preferred_prefix(&self) -> Option<&str> {
-        self.preferred_prefix.map(|p| p.as_slice())
+        self.node_name().preferred_prefix.map(|p| p.as_slice())
     }
 }
 
 pub struct Attribute {
-    name: InternedQName,
-    preferred_prefix: Option<InternedString>,
+    name: *const NodeName,
     value: InternedString,
-    parent: Option<*mut Element>,
+    /// One word: `Option<*mut _>` takes two.
+    parent: Option<NonNull<Element>>,
 }
 
 impl Attribute {
-    pub fn name(&self)  -> QName { self.name.as_qname() }
+    fn node_name(&self) -> &NodeName {
+        unsafe { &*self.name }
+    }
+    pub fn name(&self)  -> QName { self.node_name().name.as_qname() }
     pub fn value(&self) -> &str { &self.value }
-    pub fn preferred_prefix(&self) -> Option<&str> { self.preferred_prefix.map(|p| p.as_slice()) }
+    pub fn preferred_prefix(&self) -> Option<&str> { self.node_name().preferred_prefix.map(|p| p.as_slice()) }
 }
 
 pub struct Text {
     text: InternedString,
-    parent: Option<*mut Element>,
+    /// One word: `Option<*mut _>` takes two.
+    parent: Option<NonNull<Element>>,
 }
 
 impl Text {
@@ -186,11 +215,11 @@ impl ChildOfElement {
                 let n = unsafe { &mut *n };
 
                 if let Some(prev_parent) = n.parent {
-                    let prev_parent_r = unsafe { &mut *prev_parent };
+                    let prev_parent_r = unsafe { &mut *prev_parent.as_ptr() };
                     prev_parent_r.children.retain(|n| n != self);
                 }
 
-                n.parent = Some(parent);
+                n.parent = NonNull::new(parent);
             },
         };
     }
@@ -262,8 +291,13 @@ impl From<ChildOfRoot> for ChildOfElement {
     }
 }
 
+/// The longest white space `Storage::copy` interns.
+const INTERNED_WHITE_SPACE: usize = 64;
+
 pub struct Storage {
     strings: StringPool,
+    names: Arena<NodeName>,
+    name_index: RefCell<HashMap<NodeNameKey, *const NodeName>>,
     roots: Arena<Root>,
     elements: Arena<Element>,
     attributes: Arena<Attribute>,
@@ -276,6 +310,8 @@ impl Storage {
     pub fn new() -> Storage {
         Storage {
             strings: StringPool::new(),
+            names: Arena::new(),
+            name_index: RefCell::new(HashMap::new()),
             roots: Arena::new(),
             elements: Arena::new(),
             attributes: Arena::new(),
@@ -290,11 +326,39 @@ impl Storage {
         InternedString::from_str(interned)
     }
 
+    /// Stores a text or value without looking for an equal one: most are unique (ids,
+    /// numbers, text), and the index would cost more than the bytes it saves. Short white
+    /// space is the exception: the indentation between elements repeats on every line of a
+    /// document in a handful of spellings, so it is interned.
+    fn copy(&self, s: &str) -> InternedString {
+        if s.len() <= INTERNED_WHITE_SPACE && s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+            return self.intern(s);
+        }
+        InternedString::from_str(self.strings.store_unindexed(s))
+    }
+
     fn intern_qname(&self, q: QName) -> InternedQName {
         InternedQName {
             namespace_uri: q.namespace_uri.map(|p| self.intern(p)),
             local_part: self.intern(q.local_part),
         }
+    }
+
+    /// The one shared copy of a node name.
+    fn node_name(&self, name: NodeName) -> *const NodeName {
+        let key = name.key();
+        let mut index = self.name_index.borrow_mut();
+        if let Some(&found) = index.get(&key) {
+            return found;
+        }
+        let stored: *const NodeName = self.names.alloc(name);
+        index.insert(key, stored);
+        stored
+    }
+
+    fn plain_name(&self, name: QName) -> *const NodeName {
+        let name = self.intern_qname(name);
+        self.node_name(NodeName { name: name, preferred_prefix: None, default_namespace_uri: None })
     }
 
     pub fn create_root(&self) -> *mut Root {
@@ -306,13 +370,10 @@ impl Storage {
     pub fn create_element<'n, N>(&self, name: N) -> *mut Element
         where N: Into<QName<'n>>
     {
-        let name = name.into();
-        let name = self.intern_qname(name);
+        let name = self.plain_name(name.into());
 
         self.elements.alloc(Element {
             name: name,
-            default_namespace_uri: None,
-            preferred_prefix: None,
             children: Vec::new(),
             parent: None,
             attributes: Vec::new(),
@@ -323,20 +384,18 @@ impl Storage {
     pub fn create_attribute<'n, N>(&self, name: N, value: &str) -> *mut Attribute
         where N: Into<QName<'n>>
     {
-        let name = name.into();
-        let name = self.intern_qname(name);
-        let value = self.intern(value);
+        let name = self.plain_name(name.into());
+        let value = self.copy(value);
 
         self.attributes.alloc(Attribute {
             name: name,
-            preferred_prefix: None,
             value: value,
             parent: None,
         })
     }
 
     pub fn create_text(&self, text: &str) -> *mut Text {
-        let text = self.intern(text);
+        let text = self.copy(text);
 
         self.texts.alloc(Text {
             text: text,
@@ -345,7 +404,7 @@ impl Storage {
     }
 
     pub fn create_comment(&self, text: &str) -> *mut Comment {
-        let text = self.intern(text);
+        let text = self.copy(text);
 
         self.comments.alloc(Comment {
             text: text,
@@ -356,7 +415,7 @@ impl Storage {
     pub fn create_processing_instruction(&self, target: &str, value: Option<&str>)
                                          -> *mut ProcessingInstruction {
         let target = self.intern(target);
-        let value = value.map(|v| self.intern(v));
+        let value = value.map(|v| self.copy(v));
 
         self.processing_instructions.alloc(ProcessingInstruction {
             target: target,
@@ -368,10 +427,10 @@ impl Storage {
     pub fn element_set_name<'n, N>(&self, element: *mut Element, name: N)
         where N: Into<QName<'n>>
     {
-        let name = name.into();
-        let name = self.intern_qname(name);
+        let name = self.intern_qname(name.into());
         let element_r = unsafe { &mut * element };
-        element_r.name = name;
+        let renamed = NodeName { name: name, ..*element_r.node_name() };
+        element_r.name = self.node_name(renamed);
     }
 
     pub fn element_register_prefix(&self, element: *mut Element, prefix: &str, namespace_uri: &str) {
@@ -384,29 +443,32 @@ impl Storage {
     pub fn element_set_default_namespace_uri(&self, element: *mut Element, namespace_uri: Option<&str>) {
         let namespace_uri = namespace_uri.map(|p| self.intern(p));
         let element_r = unsafe { &mut * element };
-        element_r.default_namespace_uri = namespace_uri;
+        let renamed = NodeName { default_namespace_uri: namespace_uri, ..*element_r.node_name() };
+        element_r.name = self.node_name(renamed);
     }
 
     pub fn element_set_preferred_prefix(&self, element: *mut Element, prefix: Option<&str>) {
         let prefix = prefix.map(|p| self.intern(p));
         let element_r = unsafe { &mut * element };
-        element_r.preferred_prefix = prefix;
+        let renamed = NodeName { preferred_prefix: prefix, ..*element_r.node_name() };
+        element_r.name = self.node_name(renamed);
     }
 
     pub fn attribute_set_preferred_prefix(&self, attribute: *mut Attribute, prefix: Option<&str>) {
         let prefix = prefix.map(|p| self.intern(p));
         let attribute_r = unsafe { &mut * attribute };
-        attribute_r.preferred_prefix = prefix;
+        let renamed = NodeName { preferred_prefix: prefix, ..*attribute_r.node_name() };
+        attribute_r.name = self.node_name(renamed);
     }
 
     pub fn text_set_text(&self, text: *mut Text, new_text: &str) {
-        let new_text = self.intern(new_text);
+        let new_text = self.copy(new_text);
         let text_r = unsafe { &mut * text };
         text_r.text = new_text;
     }
 
     pub fn comment_set_text(&self, comment: *mut Comment, new_text: &str) {
-        let new_text = self.intern(new_text);
+        let new_text = self.copy(new_text);
         let comment_r = unsafe { &mut * comment };
         comment_r.text = new_text;
     }
@@ -418,7 +480,7 @@ impl Storage {
     }
 
     pub fn processing_instruction_set_value(&self, pi: *mut ProcessingInstruction, new_value: Option<&str>) {
-        let new_value = new_value.map(|v| self.intern(v));
+        let new_value = new_value.map(|v| self.copy(v));
         let pi_r = unsafe { &mut * pi };
         pi_r.value = new_value;
     }
@@ -446,7 +508,7 @@ impl Connections {
 
     pub fn text_parent(&self, child: *mut Text) -> Option<*mut Element> {
         let child_r = unsafe { &*child };
-        child_r.parent
+        child_r.parent.map(NonNull::as_ptr)
     }
 
     pub fn comment_parent(&self, child: *mut Comment) -> Option<ParentOfChild> {
@@ -467,6 +529,19 @@ impl Connections {
 
         child.replace_parent(self.root);
         parent_r.children.push(child);
+    }
+
+    /// Gives back the spare capacity of an element's lists of children and attributes.
+    pub fn element_shrink_to_fit(&self, element: *mut Element) {
+        let element_r = unsafe { &mut *element };
+        element_r.children.shrink_to_fit();
+        element_r.attributes.shrink_to_fit();
+    }
+
+    pub fn element_spare_capacity(&self, element: *mut Element) -> usize {
+        let element_r = unsafe { &*element };
+        (element_r.children.capacity() - element_r.children.len())
+            + (element_r.attributes.capacity() - element_r.attributes.len())
     }
 
     pub fn append_element_child<C>(&self, parent: *mut Element, child: C)
@@ -525,14 +600,14 @@ impl Connections {
     pub fn remove_attribute_from_parent(&self, child: *mut Attribute) {
         let child_r = unsafe { &mut *child };
         if let Some(parent) = child_r.parent {
-            self.remove_attribute_x(parent, |attr| attr as *mut Attribute == child);
+            self.remove_attribute_x(parent.as_ptr(), |attr| attr as *mut Attribute == child);
         }
     }
 
     pub fn remove_text_from_parent(&self, child: *mut Text) {
         let child_r = unsafe { &mut *child };
         if let Some(parent) = child_r.parent {
-            self.remove_element_child(parent, child);
+            self.remove_element_child(parent.as_ptr(), child);
         }
     }
 
@@ -596,7 +671,7 @@ impl Connections {
     /// nodes are in document order.
     pub unsafe fn text_preceding_siblings(&self, text: *mut Text) -> SiblingIter {
         let text_r = &*text;
-        match text_r.parent {
+        match text_r.parent.map(NonNull::as_ptr) {
             Some(element_parent) =>
                 SiblingIter::of_element(SiblingDirection::Preceding, element_parent, ChildOfElement::Text(text)),
             None =>
@@ -608,7 +683,7 @@ impl Connections {
     /// nodes are in document order.
     pub unsafe fn text_following_siblings(&self, text: *mut Text) -> SiblingIter {
         let text_r = &*text;
-        match text_r.parent {
+        match text_r.parent.map(NonNull::as_ptr) {
             Some(element_parent) =>
                 SiblingIter::of_element(SiblingDirection::Following, element_parent, ChildOfElement::Text(text)),
             None =>
@@ -674,7 +749,7 @@ impl Connections {
 
     pub fn attribute_parent(&self, attribute: *mut Attribute) -> Option<*mut Element> {
         let attr_r = unsafe { &*attribute };
-        attr_r.parent
+        attr_r.parent.map(NonNull::as_ptr)
     }
 
     pub unsafe fn attributes(&self, parent: *mut Element) -> &[*mut Attribute] {
@@ -689,7 +764,7 @@ impl Connections {
         let element_r = unsafe { &*element };
         element_r.attributes.iter().find(|a| {
             let a_r: &Attribute = unsafe { &***a };
-            a_r.name.as_qname() == name
+            a_r.name() == name
         }).map(|a| *a)
     }
 
@@ -697,7 +772,7 @@ impl Connections {
         where N: Into<QName<'n>>
     {
         let name = name.into();
-        self.remove_attribute_x(element, |a| a.name.as_qname() == name)
+        self.remove_attribute_x(element, |a| a.name() == name)
     }
 
     pub fn remove_attribute_x<'n, F>(&self, element: *mut Element, mut pred: F)
@@ -720,16 +795,16 @@ impl Connections {
         let attr_r = unsafe { &mut *attribute };
 
         if let Some(prev_parent) = attr_r.parent {
-            let prev_parent_r = unsafe { &mut *prev_parent };
+            let prev_parent_r = unsafe { &mut *prev_parent.as_ptr() };
             prev_parent_r.attributes.retain(|&a| a != attribute);
         }
 
         parent_r.attributes.retain(|a| {
             let a_r: &Attribute = unsafe { &**a };
-            a_r.name.as_qname() != attr_r.name.as_qname()
+            a_r.name() != attr_r.name()
         });
         parent_r.attributes.push(attribute);
-        attr_r.parent = Some(parent);
+        attr_r.parent = NonNull::new(parent);
     }
 
     fn element_parents(&self, element: *mut Element) -> ElementParents {
@@ -902,5 +977,99 @@ impl<'d> Iterator for SiblingIter<'d> {
             },
             SiblingData::Dead => None
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use std::mem::size_of;
+
+    use super::{Attribute, Element, Storage, Text};
+    use super::super::QName;
+
+    #[test]
+    fn nodes_are_small() {
+        // A name, children, parent, attributes, namespace declarations.
+        assert_eq!(size_of::<Element>(), 80);
+        // A name, value, parent.
+        assert_eq!(size_of::<Attribute>(), 32);
+        // A text, parent.
+        assert_eq!(size_of::<Text>(), 24);
+    }
+
+    #[test]
+    fn elements_and_attributes_of_one_name_share_it() {
+        let s = Storage::new();
+        let (a, b) = (s.create_element(("urn:x", "row")), s.create_element(("urn:x", "row")));
+        let (a, b) = unsafe { (&*a, &*b) };
+        assert!(a.name == b.name);
+        let (x, y) = (s.create_attribute("id", "1"), s.create_attribute("id", "2"));
+        let (x, y) = unsafe { (&*x, &*y) };
+        assert!(x.name == y.name);
+        assert_eq!((x.value(), y.value()), ("1", "2"));
+    }
+
+    #[test]
+    fn values_are_copies_but_white_space_is_shared() {
+        let s = Storage::new();
+        let text = |t: &str| unsafe { (*s.create_text(t)).text().as_ptr() };
+        assert!(text("row 1") != text("row 1"));
+        assert_eq!(text("\n    "), text("\n    "));
+        assert_eq!(text(" \t\r\n"), text(" \t\r\n"));
+        let long = " ".repeat(65);
+        assert!(text(&long) != text(&long));
+        let value = |v: &str| unsafe { (*s.create_attribute("a", v)).value().as_ptr() };
+        assert!(value("ok") != value("ok"));
+        assert_eq!(value(" "), value(" "));
+    }
+
+    #[test]
+    fn changing_a_shared_name_changes_one_node() {
+        let s = Storage::new();
+        let (a, b) = (s.create_element(("urn:x", "row")), s.create_element(("urn:x", "row")));
+        s.element_set_preferred_prefix(a, Some("p"));
+        s.element_set_default_namespace_uri(b, Some("urn:d"));
+        let (a_r, b_r) = unsafe { (&*a, &*b) };
+        assert_eq!(a_r.name(), QName::with_namespace_uri(Some("urn:x"), "row"));
+        assert_eq!(b_r.name(), QName::with_namespace_uri(Some("urn:x"), "row"));
+        assert_eq!((a_r.preferred_prefix(), a_r.default_namespace_uri()), (Some("p"), None));
+        assert_eq!((b_r.preferred_prefix(), b_r.default_namespace_uri()), (None, Some("urn:d")));
+        s.element_set_name(a, "other");
+        let a_r = unsafe { &*a };
+        assert_eq!(a_r.name(), QName::new("other"));
+        assert_eq!(a_r.preferred_prefix(), Some("p"));
+        let c = s.create_element(("urn:x", "row"));
+        let c_r = unsafe { &*c };
+        assert_eq!((c_r.preferred_prefix(), c_r.default_namespace_uri()), (None, None));
+        let x = s.create_attribute("id", "1");
+        let y = s.create_attribute("id", "1");
+        s.attribute_set_preferred_prefix(x, Some("q"));
+        let (x_r, y_r) = unsafe { (&*x, &*y) };
+        assert_eq!((x_r.preferred_prefix(), y_r.preferred_prefix()), (Some("q"), None));
+    }
+
+    #[test]
+    fn shrinking_an_element_keeps_its_children_and_attributes() {
+        use super::Connections;
+        let s = Storage::new();
+        let root = s.create_root();
+        let c = Connections::new(root);
+        let e = s.create_element("a");
+        for i in 0..5 {
+            c.append_element_child(e, s.create_text(&i.to_string()));
+            c.set_attribute(e, s.create_attribute(&*format!("x{}", i), "v"));
+        }
+        assert!(c.element_spare_capacity(e) > 0);
+        c.element_shrink_to_fit(e);
+        assert_eq!(c.element_spare_capacity(e), 0);
+        let e_r = unsafe { &*e };
+        assert_eq!((e_r.children.capacity(), e_r.attributes.capacity()), (5, 5));
+        assert_eq!(e_r.children.len(), 5);
+        let texts: Vec<&str> = e_r.children.iter().map(|c| match *c {
+            super::ChildOfElement::Text(t) => unsafe { (*t).text() },
+            _ => "",
+        }).collect();
+        assert_eq!(texts, ["0", "1", "2", "3", "4"]);
+        assert_eq!(unsafe { c.attributes(e) }.len(), 5);
     }
 }

@@ -161,6 +161,15 @@ impl StringPool {
         unsafe { mem::transmute(interned_str) }
     }
 
+    /// Stores a copy of `s` in the pool without indexing it: a later `intern` of the same
+    /// text makes another copy.
+    pub fn store_unindexed<'s>(&'s self, s: &str) -> &'s str {
+        if s == "" { return ""; }
+        let stored = self.do_intern(s);
+        // The lifetime is really matched to us
+        unsafe { mem::transmute(stored.as_slice()) }
+    }
+
     fn do_intern(&self, s: &str) -> InternedString {
         self.ensure_capacity(s.len());
         self.store(s)
@@ -237,6 +246,21 @@ mod test {
             interned1.as_bytes().as_ptr(),
             interned2.as_bytes().as_ptr()
         );
+    }
+
+    #[test]
+    fn stores_repeated_input_unindexed_as_copies() {
+        let s = StringPool::new();
+
+        let interned = s.intern("world");
+        let stored1 = s.store_unindexed("world");
+        let stored2 = s.store_unindexed("world");
+
+        assert_eq!((stored1, stored2), ("world", "world"));
+        assert!(stored1.as_ptr() != stored2.as_ptr());
+        assert!(stored1.as_ptr() != interned.as_ptr());
+        assert_eq!(s.intern("world").as_ptr(), interned.as_ptr());
+        assert_eq!(s.store_unindexed(""), "");
     }
 
     #[test]
