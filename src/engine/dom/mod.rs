@@ -525,10 +525,14 @@ fn is_named(element: Element<'_>, name: &StreamName) -> bool {
     n.local_part() == name.local && n.namespace_uri() == name.ns.as_deref()
 }
 
+/// The children of an element, read one by one: `Element::children` copies them all into a
+/// vector first, as much memory as a million-row store's root has children.
+fn children(element: Element<'_>) -> impl Iterator<Item = dom::ChildOfElement<'_>> {
+    (0..).map_while(move |i| element.child(i))
+}
+
 fn first_text(element: Element<'_>) -> Option<&str> {
-    element
-        .children()
-        .into_iter()
+    children(element)
         .find_map(|child| child.text())
         .map(|text| text.text())
 }
@@ -540,11 +544,32 @@ fn children_named<'d, 'n>(
 where
     'd: 'n,
 {
-    element
-        .children()
-        .into_iter()
+    children(element)
         .filter_map(|child| child.element())
         .filter(move |child| is_named(*child, name))
+}
+
+/// The children still to visit of an open element in [`walk`].
+enum Unvisited<'d> {
+    /// Those of the root node (the root element, comments and processing instructions).
+    Top(std::vec::IntoIter<dom::ChildOfElement<'d>>),
+    /// Those of an element, from this index on.
+    Of(Element<'d>, usize),
+}
+
+impl<'d> Iterator for Unvisited<'d> {
+    type Item = dom::ChildOfElement<'d>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Unvisited::Top(top) => top.next(),
+            Unvisited::Of(element, next) => {
+                let child = element.child(*next)?;
+                *next += 1;
+                Some(child)
+            }
+        }
+    }
 }
 
 /// Whether an element matches a step's name test and predicate, and has a child element of each
@@ -609,7 +634,7 @@ fn walk<'d>(
         .collect();
     // The children still to visit of each open element, and per path the steps that may match
     // them: `count` bit sets per open element, one after the other.
-    let mut frames = vec![top.into_iter()];
+    let mut frames = vec![Unvisited::Top(top.into_iter())];
     let mut candidates: Vec<u64> = vec![1; count];
     while let Some(children) = frames.last_mut() {
         let Some(child) = children.next() else {
@@ -647,7 +672,7 @@ fn walk<'d>(
             descend |= below != 0;
         }
         if descend {
-            frames.push(element.children().into_iter());
+            frames.push(Unvisited::Of(element, 0));
         } else {
             candidates.truncate(base + count);
         }

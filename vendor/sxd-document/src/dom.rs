@@ -346,6 +346,19 @@ impl<'d> Element<'d> {
         }
     }
 
+    /// The child at `index` (from 0) among the element's children, without the copy of them
+    /// all that `children` makes: reading an element of a million children one by one this
+    /// way needs no memory.
+    pub fn child(&self, index: usize) -> Option<ChildOfElement<'d>> {
+        // This is safe because we copy the one child, and the
+        // children are never deallocated.
+        unsafe {
+            self.document.connections.element_children(self.node).get(index).map(|n| {
+                self.document.wrap_child_of_element(*n)
+            })
+        }
+    }
+
     pub fn preceding_siblings(&self) -> Vec<ChildOfElement<'d>> {
         self.document.siblings(raw::Connections::element_preceding_siblings, self.node)
     }
@@ -683,6 +696,23 @@ mod test {
     macro_rules! assert_qname_eq(
         ($l:expr, $r:expr) => (assert_eq!(Into::<QName>::into($l), $r.into()));
     );
+
+    #[test]
+    fn children_can_be_read_one_by_one() {
+        let package = Package::new();
+        let doc = package.as_document();
+
+        let parent = doc.create_element("parent");
+        let a = doc.create_element("a");
+        let t = doc.create_text("t");
+        parent.append_child(a);
+        parent.append_child(t);
+
+        assert_eq!(parent.child(0), Some(ChildOfElement::Element(a)));
+        assert_eq!(parent.child(1), Some(ChildOfElement::Text(t)));
+        assert_eq!(parent.child(2), None);
+        assert_eq!(a.child(0), None);
+    }
 
     #[test]
     fn the_root_belongs_to_a_document() {
