@@ -224,6 +224,8 @@ impl<'d, 's> Builder<'d, 's> {
             }
         }
         attributes.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        // The list then has no spare room to give back when the element ends.
+        element.reserve_attributes(attributes.len());
         for &mut (prefix, local, raw) in attributes {
             let value = xml::expanded_attribute_value(raw);
             match prefix {

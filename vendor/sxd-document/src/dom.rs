@@ -302,6 +302,13 @@ impl<'d> Element<'d> {
         self.document.connections.element_shrink_to_fit(self.node);
     }
 
+    /// Makes room for exactly `additional` more attributes, for a builder that knows how many
+    /// it will set: shrinking a list afterwards does not always give memory back, as an
+    /// allocator keeps a block whole when the rest would be too small for another.
+    pub fn reserve_attributes(&self, additional: usize) {
+        self.document.connections.element_reserve_attributes(self.node, additional);
+    }
+
     /// How many more children and attributes the element's lists have room for: none after
     /// `shrink_to_fit`.
     pub fn spare_capacity(&self) -> usize {
@@ -712,6 +719,21 @@ mod test {
         assert_eq!(parent.child(1), Some(ChildOfElement::Text(t)));
         assert_eq!(parent.child(2), None);
         assert_eq!(a.child(0), None);
+    }
+
+    #[test]
+    fn attributes_fill_the_room_reserved_for_them() {
+        let package = Package::new();
+        let doc = package.as_document();
+
+        let element = doc.create_element("e");
+        element.reserve_attributes(3);
+        assert_eq!(element.spare_capacity(), 3);
+        for name in &["a", "b", "c"] {
+            element.set_attribute_value(*name, "v");
+        }
+        assert_eq!(element.spare_capacity(), 0);
+        assert_eq!(element.attributes().len(), 3);
     }
 
     #[test]

@@ -486,6 +486,27 @@ impl Storage {
     }
 }
 
+/// Below this many bytes, `shrink_exactly` copies a list into a new block instead of shrinking
+/// its block in place.
+const COPIED_TO_SHRINK: usize = 4096;
+
+/// Gives back a list's spare capacity. A short list is copied into a block of its size and its
+/// block freed whole: shrinking in place would leave a remainder too small for most other
+/// blocks (glibc does not even split off one under 32 bytes), while the whole block is the
+/// size the next list of that length grows to, and is used again for it.
+fn shrink_exactly<T: Copy>(list: &mut Vec<T>) {
+    if list.capacity() == list.len() {
+        return;
+    }
+    if list.len() * ::std::mem::size_of::<T>() < COPIED_TO_SHRINK {
+        let mut exact = Vec::with_capacity(list.len());
+        exact.extend_from_slice(list);
+        *list = exact;
+    } else {
+        list.shrink_to_fit();
+    }
+}
+
 pub struct Connections {
     root: *mut Root,
 }
@@ -534,8 +555,13 @@ impl Connections {
     /// Gives back the spare capacity of an element's lists of children and attributes.
     pub fn element_shrink_to_fit(&self, element: *mut Element) {
         let element_r = unsafe { &mut *element };
-        element_r.children.shrink_to_fit();
-        element_r.attributes.shrink_to_fit();
+        shrink_exactly(&mut element_r.children);
+        shrink_exactly(&mut element_r.attributes);
+    }
+
+    pub fn element_reserve_attributes(&self, element: *mut Element, additional: usize) {
+        let element_r = unsafe { &mut *element };
+        element_r.attributes.reserve_exact(additional);
     }
 
     pub fn element_spare_capacity(&self, element: *mut Element) -> usize {
@@ -1071,5 +1097,23 @@ mod test {
         }).collect();
         assert_eq!(texts, ["0", "1", "2", "3", "4"]);
         assert_eq!(unsafe { c.attributes(e) }.len(), 5);
+    }
+
+    #[test]
+    fn short_lists_are_copied_and_long_ones_shrunk_in_place() {
+        use super::{shrink_exactly, COPIED_TO_SHRINK};
+        for len in [1, 3, COPIED_TO_SHRINK / 8 - 1, COPIED_TO_SHRINK / 8, 3000].iter().cloned() {
+            let mut list: Vec<u64> = Vec::new();
+            for i in 0..len {
+                list.push(i as u64);
+            }
+            list.reserve(10);
+            shrink_exactly(&mut list);
+            assert_eq!(list.capacity(), len);
+            assert!(list.iter().cloned().eq(0..len as u64));
+        }
+        let mut empty: Vec<u64> = Vec::with_capacity(4);
+        shrink_exactly(&mut empty);
+        assert_eq!(empty.capacity(), 0);
     }
 }
