@@ -605,7 +605,7 @@ fn subcommand_error(name: &str, message: &str) -> clap::Error {
 /// never ends (a FIFO, a device) cannot keep a run going forever.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 << 30;
 
-/// Default `--max-dom-bytes`: 256 MiB, about 1.4 GiB of memory in the DOM engine.
+/// Default `--max-dom-bytes`: 256 MiB, about 1.3 GiB of memory in the DOM engine.
 pub const DEFAULT_MAX_DOM_BYTES: u64 = 256 << 20;
 
 impl RunArgs {
