@@ -478,7 +478,7 @@ pub struct EvaluationArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_BYTES)]
     pub max_input_bytes: u64,
 
-    /// Refuse to load an input larger than this into the DOM engine (it needs about 11 times
+    /// Refuse to load an input larger than this into the DOM engine (it needs about 5 times
     /// the file size in memory); streamable rules are held to it only for the subtree of a
     /// selected element they buffer, when a query reads below it.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
@@ -606,7 +606,7 @@ fn subcommand_error(name: &str, message: &str) -> clap::Error {
 /// never ends (a FIFO, a device) cannot keep a run going forever.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 << 30;
 
-/// Default `--max-dom-bytes`: 256 MiB, about 3 GiB of memory in the DOM engine.
+/// Default `--max-dom-bytes`: 256 MiB, about 1.3 GiB of memory in the DOM engine.
 pub const DEFAULT_MAX_DOM_BYTES: u64 = 256 << 20;
 
 impl RunArgs {

@@ -55,7 +55,7 @@ pub struct RunConfig {
     pub limits: XmlLimits,
     /// The engine choice.
     pub engine: Engine,
-    /// The largest input the DOM engine may load (it needs about 11 times the file size).
+    /// The largest input the DOM engine may load (it needs about 5 times the file size).
     pub max_dom_bytes: u64,
     /// Print which engine runs each rule.
     pub verbose: bool,

@@ -59,7 +59,7 @@ pub enum EngineError {
     /// An input is too large for the DOM engine, which some rules need: by its size, or, for a
     /// FIFO, a pipe, a device or a file that grows, by the bytes read into the DOM.
     #[error(
-        "{}: {} (it needs about 11 times the file size in memory), and these rules need the DOM \
+        "{}: {} (it needs about 5 times the file size in memory), and these rules need the DOM \
          engine: {}; make them streamable (see `xml2prom run --verbose` and the README's Engines \
          section), use --engine auto, or raise --max-dom-bytes",
         input.display(), dom_excess(*size, *limit), reasons.join("; ")

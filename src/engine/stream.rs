@@ -58,6 +58,11 @@ pub struct StreamEngine<'r> {
     /// Per path, the child elements its last step's predicate reads (see
     /// [`Predicate::children`]).
     children: Vec<Vec<(QName, bool)>>,
+    /// Per path, what its last step's predicate, when deferred, needs kept.
+    deferred_needs: Vec<DeferredNeeds>,
+    /// Records handed over, kept for their buffers: a run allocates per record only what it
+    /// keeps (strings), not the record.
+    spare: Vec<Record<'r>>,
     /// Per slot, how many of its records wait in `records`.
     pending: Vec<usize>,
     /// The selections of the current tag, reused.
@@ -185,6 +190,8 @@ struct Record<'r> {
     facts: Vec<ChildFact>,
     /// The element in the engine's tree, when its rule evaluates XPath there.
     node: Option<NodeId>,
+    /// The buffer of the field texts, reused from record to record.
+    texts: Vec<String>,
     /// The element's string value, when something reads it.
     text: Option<String>,
     /// The first text node child: not started, running, ended.
@@ -213,6 +220,27 @@ struct ChildFact {
     texts: Option<Vec<String>>,
     /// Inside such a child (its text goes to the last of `texts`).
     inside: bool,
+}
+
+/// What the last step's predicate of a path needs kept of an element until its end.
+#[derive(Debug, Clone, Copy, Default)]
+struct DeferredNeeds {
+    attributes: bool,
+    text: bool,
+    tree: bool,
+}
+
+impl DeferredNeeds {
+    fn of(path: &Path) -> DeferredNeeds {
+        match path.steps.last().and_then(|step| step.predicate.as_ref()) {
+            Some(predicate) => DeferredNeeds {
+                attributes: predicate.reads_attributes(),
+                text: predicate.needs_text(),
+                tree: predicate.needs_tree(),
+            },
+            None => DeferredNeeds::default(),
+        }
+    }
 }
 
 /// What a deferred predicate reads of a selected element at its end.
@@ -433,6 +461,7 @@ impl<'r> StreamEngine<'r> {
                     .unwrap_or_default()
             })
             .collect();
+        let deferred_needs = paths.iter().map(|path| DeferredNeeds::of(path)).collect();
         let mut states = vec![0u64; paths.len()];
         // The document node: no step matched yet.
         states.iter_mut().for_each(|s| *s = 1);
@@ -448,6 +477,8 @@ impl<'r> StreamEngine<'r> {
             slots,
             records: VecDeque::new(),
             children,
+            deferred_needs,
+            spare: Vec::new(),
             selected: Vec::new(),
             tree: Tree::new(),
             tree_base: None,
@@ -662,24 +693,26 @@ impl<'r> StreamEngine<'r> {
     /// Hands over finished records in document order.
     fn flush(&mut self) {
         while self.records.front().is_some_and(|r| r.done.is_some()) {
-            let Some(record) = self.records.pop_front() else {
+            let Some(mut record) = self.records.pop_front() else {
                 break;
             };
             if let Some(count) = self.pending.get_mut(record.slot) {
                 *count = count.saturating_sub(1);
             }
-            if let Some(observation) = record.done {
-                self.observe(record.slot, observation);
+            if let Some(observation) = record.done.take()
+                && let Some(texts) = self.observe(record.slot, observation)
+            {
+                record.texts = texts;
             }
+            self.spare.push(record);
         }
     }
 
-    fn observe(&mut self, slot_index: usize, observation: Observation) {
-        let Some(slot) = self.slots.get_mut(slot_index) else {
-            return;
-        };
+    /// Hands an observation to its rule; gives back the field texts' buffer, for reuse.
+    fn observe(&mut self, slot_index: usize, observation: Observation) -> Option<Vec<String>> {
+        let slot = self.slots.get_mut(slot_index)?;
         if slot.error.is_some() {
-            return;
+            return None;
         }
         let skips = &mut slot.skips;
         let result = match (&mut slot.kind, observation) {
@@ -704,12 +737,19 @@ impl<'r> StreamEngine<'r> {
                     value,
                     location,
                 },
-            ) => state.observe(skips, &fields, value, location),
+            ) => {
+                let result = state.observe(skips, &fields, value, location);
+                if let Err(err) = result {
+                    slot.error = Some(err);
+                }
+                return Some(fields);
+            }
             _ => Ok(()),
         };
         if let Err(err) = result {
             slot.error = Some(err);
         }
+        None
     }
 }
 
@@ -1050,8 +1090,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                 if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
                     self.observe_now(slot_index);
                 } else {
-                    let mut record = self.record(slot_index, depth, deferred);
-                    if slot.tree || deferred.is_some_and(Predicate::needs_tree) {
+                    let spare = self.spare.pop();
+                    let mut record = self.record(spare, slot_index, depth, deferred);
+                    if slot.tree || (deferred.is_some() && self.deferred_needs[path].tree) {
                         let node = match in_tree {
                             Some(node) => node,
                             None => self.start_tree(depth),
@@ -1179,9 +1220,11 @@ impl<'r> xml::Sink for StreamEngine<'r> {
 }
 
 impl<'r> StreamEngine<'r> {
-    /// A record for a selected element whose start tag was just read.
+    /// A record for a selected element whose start tag was just read, in the buffers of a
+    /// spare one if there is one.
     fn record(
         &self,
+        spare: Option<Record<'r>>,
         slot_index: usize,
         depth: usize,
         deferred: Option<&'r Predicate>,
@@ -1193,27 +1236,47 @@ impl<'r> StreamEngine<'r> {
             .steps
             .last()
             .map_or(frame.position, |step| step_position(&step.test, frame));
-        let facts = match deferred {
-            Some(_) => self.children[path]
-                .iter()
-                .map(|(_, texts)| ChildFact {
+        let needs = self.deferred_needs[path];
+        let mut record = spare.unwrap_or_else(|| Record {
+            slot: 0,
+            depth: 0,
+            done: None,
+            deferred: None,
+            position: 0,
+            own_attributes: Vec::new(),
+            facts: Vec::new(),
+            node: None,
+            texts: Vec::new(),
+            text: None,
+            first_text: None,
+            children: Vec::new(),
+            read_now: Vec::new(),
+            location: None,
+        });
+        record.slot = slot_index;
+        record.depth = depth;
+        record.done = None;
+        record.position = position;
+        record.node = None;
+        record.deferred = deferred;
+        record.location = None;
+        record.first_text = None;
+        record.children.clear();
+        record.read_now.clear();
+        record.facts.clear();
+        record.own_attributes.clear();
+        record.text = None;
+        if deferred.is_some() {
+            record
+                .facts
+                .extend(self.children[path].iter().map(|(_, texts)| ChildFact {
                     texts: texts.then(Vec::new),
                     ..ChildFact::default()
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let mut record = Record {
-            slot: slot_index,
-            depth,
-            done: None,
-            position,
-            facts,
-            node: None,
-            own_attributes: if deferred.is_some_and(Predicate::reads_attributes) {
-                self.attributes()
-                    .iter()
-                    .map(|(key, value)| {
+                }));
+            if needs.attributes {
+                record
+                    .own_attributes
+                    .extend(self.attributes().iter().map(|(key, value)| {
                         let name = match key.split_once(':') {
                             None => QName {
                                 ns: None,
@@ -1225,20 +1288,12 @@ impl<'r> StreamEngine<'r> {
                             },
                         };
                         (name, value.to_owned())
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            text: deferred
-                .filter(|predicate| predicate.needs_text())
-                .map(|_| String::new()),
-            deferred,
-            first_text: None,
-            children: Vec::new(),
-            read_now: Vec::new(),
-            location: None,
-        };
+                    }));
+            }
+            if needs.text {
+                record.text = Some(String::new());
+            }
+        }
         let read = |query: &ReadQuery, record: &mut Record| match &query.reader {
             Reader::Attribute(name) => record
                 .read_now
@@ -1402,7 +1457,9 @@ fn complete(
             },
         )
     };
-    let mut texts = vec![String::new(); fields.len()];
+    let mut texts = std::mem::take(&mut record.texts);
+    texts.clear();
+    texts.resize(fields.len(), String::new());
     let resolved = node::resolve(
         rule,
         fields.iter().enumerate().map(|(i, query)| {

@@ -291,6 +291,24 @@ impl Tree {
         })
     }
 
+    /// Whether `node` is of `kind` and has the expanded name `ns`, `local`: a name test, with
+    /// the node read once and lengths compared before bytes.
+    pub fn has_name(&self, node: NodeId, kind: NodeKind, ns: Option<&str>, local: &str) -> bool {
+        let Some(n) = self.get(node) else {
+            return false;
+        };
+        let ns = ns.unwrap_or("");
+        n.kind == kind
+            && n.local_len as usize == local.len()
+            && n.ns_len as usize == ns.len()
+            && self.strings.as_bytes().get(n.start..n.start + ns.len()) == Some(ns.as_bytes())
+            && self
+                .strings
+                .as_bytes()
+                .get(n.start + ns.len()..n.start + ns.len() + local.len())
+                == Some(local.as_bytes())
+    }
+
     /// The name as written (`s:row`), the target of a processing instruction, or empty.
     pub fn name(&self, node: NodeId) -> &str {
         match self.get(node) {
@@ -430,6 +448,13 @@ mod tests {
         assert_eq!(tree.local_name(a), "a");
         assert_eq!(tree.name(a), "s:a");
         assert_eq!(tree.namespace_uri(NodeId(3)), None);
+        assert!(tree.has_name(a, NodeKind::Element, Some("urn:s"), "a"));
+        assert!(!tree.has_name(a, NodeKind::Element, None, "a"));
+        assert!(!tree.has_name(a, NodeKind::Element, Some("urn:t"), "a"));
+        assert!(!tree.has_name(a, NodeKind::Attribute, Some("urn:s"), "a"));
+        assert!(!tree.has_name(a, NodeKind::Element, Some("urn:s"), "ab"));
+        assert!(tree.has_name(NodeId(4), NodeKind::Attribute, None, "k"));
+        assert!(!tree.has_name(NodeId(99), NodeKind::Element, None, "k"));
         assert_eq!(tree.parent(a), Some(Tree::ROOT));
         assert_eq!(
             tree.parent(NodeId(2)),

@@ -358,9 +358,50 @@ pub fn parse(query: &XPathQuery, namespaces: &BTreeMap<Prefix, String>) -> Resul
         namespaces,
     };
     let expr = parser.expr().map_err(|why| format!("`{text}`: {why}"))?;
-    match parser.peek() {
-        None => Ok(expr),
-        Some(token) => Err(format!("`{text}`: unexpected `{}`", token.text(text))),
+    if let Some(token) = parser.peek() {
+        return Err(format!("`{text}`: unexpected `{}`", token.text(text)));
+    }
+    if depth(&expr) > MAX_EXPR_DEPTH {
+        return Err(format!(
+            "`{text}`: operators and predicates nest deeper than {MAX_EXPR_DEPTH} levels; \
+             split the expression"
+        ));
+    }
+    Ok(expr)
+}
+
+/// Deepest nesting of operators, calls and predicates in an expression. The evaluator and the
+/// analysis recurse once per level, and a 4096-byte query could nest about 2,000 (`1+1+…`), more
+/// than a thread's stack holds in a debug build; no real rule comes near this.
+pub const MAX_EXPR_DEPTH: usize = 256;
+
+/// How deeply `expr` nests: 1 for a literal, number or path without predicates.
+fn depth(expr: &Expr) -> usize {
+    let steps = |steps: &[Step]| {
+        steps
+            .iter()
+            .flat_map(|s| &s.predicates)
+            .map(depth)
+            .max()
+            .unwrap_or(0)
+    };
+    1 + match expr {
+        Expr::Or(l, r)
+        | Expr::And(l, r)
+        | Expr::Compare(_, l, r)
+        | Expr::Arith(_, l, r)
+        | Expr::Union(l, r) => depth(l).max(depth(r)),
+        Expr::Neg(inner) => depth(inner),
+        Expr::Literal(_) | Expr::Number(_) => 0,
+        Expr::Call(_, args) => args.iter().map(depth).max().unwrap_or(0),
+        Expr::Path(path) => steps(&path.steps),
+        Expr::Filter {
+            primary,
+            predicates,
+            steps: after,
+        } => depth(primary)
+            .max(predicates.iter().map(depth).max().unwrap_or(0))
+            .max(steps(after)),
     }
 }
 
@@ -594,19 +635,16 @@ impl<'q> Parser<'q> {
     }
 
     fn step(&mut self) -> Result<Step, String> {
-        if self.eat(Kind::Dot) {
-            return Ok(Step {
-                axis: Axis::SelfAxis,
-                test: NodeTest::Node,
-                predicates: Vec::new(),
-            });
-        }
-        if self.eat(Kind::DotDot) {
-            return Ok(Step {
-                axis: Axis::Parent,
-                test: NodeTest::Node,
-                predicates: Vec::new(),
-            });
+        // XPath 1.0 allows no predicate after `.` or `..`; sxd-xpath, which the DOM engine
+        // uses, does (`.[1]`, as XPath 2.0), so this parser does too.
+        for (kind, axis) in [(Kind::Dot, Axis::SelfAxis), (Kind::DotDot, Axis::Parent)] {
+            if self.eat(kind) {
+                return Ok(Step {
+                    axis,
+                    test: NodeTest::Node,
+                    predicates: self.predicates()?,
+                });
+            }
         }
         let axis = if self.eat(Kind::At) {
             Axis::Attribute
@@ -1373,6 +1411,8 @@ mod tests {
             ("a[@k='v'][2]", "a[@k = 'v'][2]"),
             ("ancestor::*[2]/@id", "ancestor::*[2]/@id"),
             ("self::node()[1]", "self::node()[1]"),
+            (".[1]", "self::node()[1]"),
+            ("..[@id]", "parent::node()[@id]"),
             ("\"it's\"", "\"it's\""),
             ("1.5", "1.5"),
             (".5", "0.5"),
@@ -1576,6 +1616,7 @@ mod tests {
             ("p:a", "the prefix `p` is not declared"),
             ("nosuch()", "`nosuch()` is not an XPath 1.0 function"),
             ("a[", "not a valid XPath"),
+            (&vec!["1"; 258].join("+"), "nest deeper than 256 levels"),
         ] {
             let error = parse_err(text);
             assert!(error.contains(message), "{text}: {error}");

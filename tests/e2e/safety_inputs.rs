@@ -239,7 +239,7 @@ fn a_fifo_cannot_pass_max_dom_bytes() {
     assert!(
         run.stderr.starts_with(
             "xml2prom: error: store.xml: more than the DOM engine's limit of 4096 bytes was \
-             read from the input (it needs about 11 times the file size in memory), and these \
+             read from the input (it needs about 5 times the file size in memory), and these \
              rules need the DOM engine: metrics[0] (streamable, but --engine dom);"
         ),
         "{}",

@@ -19,6 +19,10 @@
 //!   descendants, and takes `p:xmlns="..."` for a second default namespace declaration, where it
 //!   is an ordinary attribute.
 //!
+//! Each element's lists of children and attributes are shrunk to fit when it ends: the tree is
+//! held whole while the rules run, and a list that grew by doubling would keep up to half of
+//! itself unused.
+//!
 //! Otherwise it copies sxd-document exactly: attributes sorted by prefix and local name, the
 //! `xml` prefix registered on the root element, each element's `xmlns:p` declarations
 //! registered on it and its preferred prefix set, whitespace outside the root element dropped,
@@ -220,6 +224,8 @@ impl<'d, 's> Builder<'d, 's> {
             }
         }
         attributes.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        // The list then has no spare room to give back when the element ends.
+        element.reserve_attributes(attributes.len());
         for &mut (prefix, local, raw) in attributes {
             let value = xml::expanded_attribute_value(raw);
             match prefix {
@@ -261,7 +267,10 @@ impl Sink for Builder<'_, '_> {
     fn end(&mut self) {
         self.also.end();
         self.flush_text();
-        self.open.pop();
+        if let Some(element) = self.open.pop() {
+            // Its children and attributes are all there: the lists need no room to grow.
+            element.shrink_to_fit();
+        }
         self.defaults.pop();
     }
 
@@ -892,6 +901,30 @@ mod tests {
         assert_eq!(count("count(//d:c/namespace::*)"), 3.0);
         assert_eq!(count("count(/p:a/p:e/namespace::*)"), 2.0);
         assert_eq!(count("count(//p:f/namespace::*[name() = ''])"), 0.0);
+    }
+
+    #[test]
+    fn every_element_is_shrunk_to_fit() {
+        let rows: String = (0..100)
+            .map(|i| format!("<row a='{i}' b='1' c='2'>\n  <i/>t<i/><!--c--></row>\n"))
+            .collect();
+        let xml = format!("<s x='1'>{rows}<e/></s>");
+        let package =
+            parse(xml.as_bytes(), &XmlLimits::default(), &mut xml::NoSink).expect("accepted");
+        let document = package.as_document();
+        let mut stack: Vec<Element<'_>> = document
+            .root()
+            .children()
+            .iter()
+            .filter_map(|c| c.element())
+            .collect();
+        let mut seen = 0;
+        while let Some(element) = stack.pop() {
+            assert_eq!(element.spare_capacity(), 0, "{:?}", element.name());
+            seen += 1;
+            stack.extend(element.children().iter().filter_map(|c| c.element()));
+        }
+        assert_eq!(seen, 302);
     }
 
     #[test]

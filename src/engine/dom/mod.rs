@@ -12,8 +12,11 @@
 //! streaming engine reads the file once for all), attributes and text looked up per node. On
 //! a large store that takes a small part of the time and memory sxd-xpath needs (a node-set of
 //! every row as a hash set, then sorted), with the same results: tests compare both on every
-//! construct. Fields `@name`, `string(@name)`, `text()` and `name/text()` of other rules are
-//! read directly too.
+//! construct. The `select` of another rule is walked too when it is such a path but for
+//! predicates on child elements (`//testcase[failure]`), which the walk tests in the tree; so
+//! every rule of an input whose `select` is a path shares the one walk. Fields `@name`,
+//! `string(@name)`, `text()`, `name/text()`, `../@name` and `ancestor::x/@name` of other rules
+//! are read directly too.
 
 pub mod build;
 
@@ -34,11 +37,12 @@ use crate::engine::node::{
     with_global_labels,
 };
 use crate::engine::skips::Skips;
+use crate::model::names::Prefix;
 use crate::model::number::shorten;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
 use crate::rules::plan::{
-    DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
+    self, DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
     ReadQuery, Reader, Step, StreamPlan, compare, compare_numbers,
 };
 use crate::rules::templates::{self};
@@ -119,7 +123,7 @@ struct Plan<'r> {
     /// A document-level count or sum, found by walking the document.
     document: Option<&'r DocumentValue>,
     /// The selected elements, found by walking the document.
-    select: Option<&'r StreamPath>,
+    select: Option<Select<'r>>,
     /// One per field of the rule.
     fields: Vec<Option<DirectRead>>,
     /// The value.
@@ -154,6 +158,7 @@ impl<'r> Plan<'r> {
             }
             (
                 Shape::Nodes {
+                    select: select_query,
                     fields: queries,
                     value: value_query,
                     ..
@@ -164,11 +169,18 @@ impl<'r> Plan<'r> {
                     value,
                 }),
             ) => {
-                // Positions, child elements, ancestors and XPath are left to sxd-xpath (or read
-                // as other rules' simple queries are), so that the engines check each other on
-                // them.
-                plan.select =
-                    (walkable(select) && !reads_beyond_attributes(select)).then_some(select);
+                // Positions, child elements, ancestors and XPath are not read as the stream
+                // plan reads them, so that the engines check each other on them: a select with
+                // them is walked as another rule's is (`Select::parse`), or left to sxd-xpath,
+                // and such fields are read as other rules' simple queries are.
+                plan.select = if walkable(select) && !reads_beyond_attributes(select) {
+                    Some(Select {
+                        path: Cow::Borrowed(select),
+                        children: Vec::new(),
+                    })
+                } else {
+                    Select::parse(select_query, namespaces)
+                };
                 let direct = |read: &ReadQuery, query: &XPathQuery| match read.reader {
                     Reader::Ancestor(..) | Reader::Expr(_) => DirectRead::parse(query, namespaces),
                     _ => Some(DirectRead::Stream(read.clone())),
@@ -183,7 +195,16 @@ impl<'r> Plan<'r> {
                     .zip(value_query.as_ref())
                     .and_then(|(read, query)| direct(read, query));
             }
-            (Shape::Nodes { fields, value, .. }, _) => {
+            (
+                Shape::Nodes {
+                    select,
+                    fields,
+                    value,
+                    ..
+                },
+                _,
+            ) => {
+                plan.select = Select::parse(select, namespaces);
                 plan.fields = fields
                     .iter()
                     .map(|(_, query)| DirectRead::parse(query, namespaces))
@@ -198,6 +219,97 @@ impl<'r> Plan<'r> {
     }
 }
 
+/// The `select` of a rule, found by walking the document: a path of the streamable forms, and
+/// predicates on child elements (`//testcase[failure]`), which the walk tests in the DOM.
+#[derive(Debug, Clone)]
+struct Select<'r> {
+    /// The path, with the predicates on child elements taken out.
+    path: Cow<'r, StreamPath>,
+    /// Per step of `path` (none past the last that has some): the child elements a matching
+    /// element must have, one of each name.
+    children: Vec<Vec<StreamName>>,
+}
+
+impl Select<'_> {
+    /// The `select` of a rule that does not stream, if it is a walkable path once its predicates
+    /// `[name]` and `[p:name]` (an element has such a child) are taken out: the rule's fields
+    /// may be what keeps it from streaming, or those predicates. Otherwise sxd-xpath selects.
+    ///
+    /// Predicates without a position are a conjunction in any order (XPath 1.0 section 2.4), so
+    /// taking some out of a step and testing them beside the rest selects the same elements;
+    /// a path left with positions or other predicates the walk does not test is refused, so
+    /// none is left whose meaning would change.
+    fn parse(select: &XPathQuery, namespaces: &[(String, String)]) -> Option<Select<'static>> {
+        let text = select.text();
+        let tokens = select.tokens();
+        let mut kept = String::with_capacity(text.len());
+        let mut children: Vec<Vec<StreamName>> = Vec::new();
+        // Steps begun (`/` and `//` outside brackets and parentheses), nesting, text copied.
+        let (mut steps, mut depth, mut copied) = (0usize, 0usize, 0usize);
+        let mut i = 0;
+        while let Some(token) = tokens.get(i) {
+            i += 1;
+            match token.kind {
+                Kind::Slash | Kind::DoubleSlash if depth == 0 => steps += 1,
+                Kind::LBracket if depth == 0 && steps > 0 => {
+                    if let Some((name, close)) = child_predicate(text, &tokens[i..], namespaces) {
+                        if children.len() < steps {
+                            children.resize(steps, Vec::new());
+                        }
+                        children.get_mut(steps - 1)?.push(name);
+                        kept.push_str(text.get(copied..token.span.start)?);
+                        copied = close.span.end;
+                        i += tokens[i..].iter().position(|t| std::ptr::eq(t, close))? + 1;
+                    } else {
+                        depth += 1;
+                    }
+                }
+                Kind::LBracket | Kind::LParen => depth += 1,
+                Kind::RBracket | Kind::RParen => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        kept.push_str(text.get(copied..)?);
+        let kept = XPathQuery::parse(&kept).ok()?;
+        let declared = namespaces
+            .iter()
+            .map(|(prefix, uri)| Some((Prefix::parse(prefix).ok()?, uri.clone())))
+            .collect::<Option<_>>()?;
+        let Ok(StreamPlan::Nodes { select: path, .. }) =
+            plan::plan_nodes(&kept, [], None, &declared)
+        else {
+            return None;
+        };
+        // Taking `[name]` out beside a position, or an XPath predicate, would change what the
+        // rest selects: only attribute and text predicates may stay.
+        (walkable(&path) && !reads_beyond_attributes(&path) && children.len() <= path.steps.len())
+            .then_some(Select {
+                path: Cow::Owned(path),
+                children,
+            })
+    }
+}
+
+/// The predicate whose tokens follow a `[`, if it is `name` or `p:name` with an ASCII name
+/// ([`name_test`]) and its `]` closes it: the name, and that `]`.
+fn child_predicate<'t>(
+    text: &str,
+    after: &'t [Token],
+    namespaces: &[(String, String)],
+) -> Option<(StreamName, &'t Token)> {
+    let close = after.iter().position(|t| t.kind == Kind::RBracket)?;
+    let (names, rest) = after.split_at(close);
+    if names.windows(2).any(|w| w[0].span.end != w[1].span.start) {
+        return None;
+    }
+    if let [name] = names
+        && RESERVED_NAMES.contains(&name.text(text))
+    {
+        return None;
+    }
+    Some((name_test(text, names, namespaces)?, rest.first()?))
+}
+
 /// A relative query read straight from an element, with the result sxd-xpath would give.
 #[derive(Debug, Clone)]
 enum DirectRead {
@@ -207,12 +319,28 @@ enum DirectRead {
     /// `name/text()`: the first text node child of the first child element so named that has
     /// one.
     ChildText(StreamName),
+    /// `../@a`, `../../@a`, ...: the attribute of the element `levels` up, and whether
+    /// `string()` turns "nothing" into "".
+    Up {
+        levels: usize,
+        attribute: StreamName,
+        or_empty: bool,
+    },
+    /// `ancestor::x/@a` (or `ancestor-or-self::x/@a` when `or_self`): the attribute of the
+    /// outermost such element that has it, the first in document order.
+    Ancestor {
+        element: StreamName,
+        or_self: bool,
+        attribute: StreamName,
+        or_empty: bool,
+    },
 }
 
 impl DirectRead {
-    /// Recognises `@name`, `string(@name)`, `text()`, `string(text())` and `name/text()`,
-    /// written without spaces, with ASCII names whose prefixes are bound in `namespaces:`.
-    /// Any other query, or spelling, goes through sxd-xpath.
+    /// Recognises `@name`, `string(@name)`, `text()`, `string(text())`, `name/text()`,
+    /// `../@name` (any number of `../`), `ancestor::x/@name` and `ancestor-or-self::x/@name`
+    /// (each also in `string()`), written without spaces, with ASCII names whose prefixes are
+    /// bound in `namespaces:`. Any other query, or spelling, goes through sxd-xpath.
     fn parse(query: &XPathQuery, namespaces: &[(String, String)]) -> Option<DirectRead> {
         let text = query.text();
         let tokens = query.tokens();
@@ -242,6 +370,49 @@ impl DirectRead {
             }
             [at, name @ ..] if at.kind == Kind::At => {
                 stream(Reader::Attribute(name_test(text, name, namespaces)?))
+            }
+            [up, slash, ..] if up.kind == Kind::DotDot && slash.kind == Kind::Slash => {
+                let mut levels = 0;
+                let mut rest = inner;
+                while let [up, slash, after @ ..] = rest
+                    && up.kind == Kind::DotDot
+                    && slash.kind == Kind::Slash
+                {
+                    levels += 1;
+                    rest = after;
+                }
+                let [at, name @ ..] = rest else {
+                    return None;
+                };
+                (at.kind == Kind::At).then_some(())?;
+                Some(DirectRead::Up {
+                    levels,
+                    attribute: name_test(text, name, namespaces)?,
+                    or_empty,
+                })
+            }
+            [axis, colons, rest @ ..]
+                if axis.kind == Kind::Name
+                    && colons.kind == Kind::DoubleColon
+                    && matches!(axis.text(text), "ancestor" | "ancestor-or-self") =>
+            {
+                let slash = rest.iter().position(|t| t.kind == Kind::Slash)?;
+                let (element, rest) = rest.split_at(slash);
+                let [_, at, attribute @ ..] = rest else {
+                    return None;
+                };
+                (at.kind == Kind::At).then_some(())?;
+                if let [name] = element
+                    && RESERVED_NAMES.contains(&name.text(text))
+                {
+                    return None;
+                }
+                Some(DirectRead::Ancestor {
+                    element: name_test(text, element, namespaces)?,
+                    or_self: axis.text(text) == "ancestor-or-self",
+                    attribute: name_test(text, attribute, namespaces)?,
+                    or_empty,
+                })
             }
             [element @ .., slash, name, open, close]
                 if !or_empty
@@ -306,6 +477,35 @@ impl DirectRead {
             DirectRead::ChildText(name) => children_named(element, name)
                 .find_map(first_text)
                 .map(Cow::Borrowed),
+            DirectRead::Up {
+                levels,
+                attribute,
+                or_empty,
+            } => {
+                let mut at = Some(element);
+                for _ in 0..*levels {
+                    at = at.and_then(|e| e.parent()).and_then(|p| p.element());
+                }
+                let found = at.and_then(|e| e.attribute_value(sxd_name(attribute)));
+                or_empty_if(found.map(Cow::Borrowed), *or_empty)
+            }
+            DirectRead::Ancestor {
+                element: name,
+                or_self,
+                attribute,
+                or_empty,
+            } => {
+                let first = if *or_self {
+                    Some(element)
+                } else {
+                    parent_element(element)
+                };
+                let found = std::iter::successors(first, |e| parent_element(*e))
+                    .filter(|e| is_named(*e, name))
+                    .filter_map(|e| e.attribute_value(sxd_name(attribute)))
+                    .last();
+                or_empty_if(found.map(Cow::Borrowed), *or_empty)
+            }
         }
     }
 }
@@ -356,10 +556,33 @@ fn sxd_name(name: &StreamName) -> QName<'_> {
     QName::with_namespace_uri(name.ns.as_deref(), &name.local)
 }
 
+/// `found`, or `""` for nothing when the query is `string(...)`.
+fn or_empty_if(found: Option<Cow<'_, str>>, or_empty: bool) -> Option<Cow<'_, str>> {
+    match found {
+        None if or_empty => Some(Cow::Borrowed("")),
+        found => found,
+    }
+}
+
+/// The parent of an element, if it is an element (not the root node).
+fn parent_element(element: Element<'_>) -> Option<Element<'_>> {
+    element.parent().and_then(|parent| parent.element())
+}
+
+/// Whether an element has the name `name`.
+fn is_named(element: Element<'_>, name: &StreamName) -> bool {
+    let n = element.name();
+    n.local_part() == name.local && n.namespace_uri() == name.ns.as_deref()
+}
+
+/// The children of an element, read one by one: `Element::children` copies them all into a
+/// vector first, as much memory as a million-row store's root has children.
+fn children(element: Element<'_>) -> impl Iterator<Item = dom::ChildOfElement<'_>> {
+    (0..).map_while(move |i| element.child(i))
+}
+
 fn first_text(element: Element<'_>) -> Option<&str> {
-    element
-        .children()
-        .into_iter()
+    children(element)
         .find_map(|child| child.text())
         .map(|text| text.text())
 }
@@ -371,14 +594,32 @@ fn children_named<'d, 'n>(
 where
     'd: 'n,
 {
-    element
-        .children()
-        .into_iter()
+    children(element)
         .filter_map(|child| child.element())
-        .filter(move |child| {
-            let n = child.name();
-            n.local_part() == name.local && n.namespace_uri() == name.ns.as_deref()
-        })
+        .filter(move |child| is_named(*child, name))
+}
+
+/// The children still to visit of an open element in [`walk`].
+enum Unvisited<'d> {
+    /// Those of the root node (the root element, comments and processing instructions).
+    Top(std::vec::IntoIter<dom::ChildOfElement<'d>>),
+    /// Those of an element, from this index on.
+    Of(Element<'d>, usize),
+}
+
+impl<'d> Iterator for Unvisited<'d> {
+    type Item = dom::ChildOfElement<'d>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Unvisited::Top(top) => top.next(),
+            Unvisited::Of(element, next) => {
+                let child = element.child(*next)?;
+                *next += 1;
+                Some(child)
+            }
+        }
+    }
 }
 
 /// Whether an element matches a name test.
@@ -394,13 +635,17 @@ fn name_test_matches(test: &NameTest, element: Element<'_>) -> bool {
 }
 
 /// Whether an element matches a step's name test and predicate (one that reads attributes
-/// and the string value only: see [`reads_beyond_attributes`]).
-fn step_matches(step: &Step, element: Element<'_>) -> bool {
+/// and the string value only: see [`reads_beyond_attributes`]), and has a child element of
+/// each name in `children`.
+fn step_matches(step: &Step, children: &[StreamName], element: Element<'_>) -> bool {
     name_test_matches(&step.test, element)
         && step
             .predicate
             .as_ref()
             .is_none_or(|predicate| holds(predicate, element, &mut None))
+        && children
+            .iter()
+            .all(|name| children_named(element, name).next().is_some())
 }
 
 /// [`Predicate::eval`] on an element of the DOM, reading the attributes in place and the string
@@ -440,7 +685,7 @@ fn holds<'d>(predicate: &Predicate, element: Element<'d>, text: &mut Option<Stri
 /// path must be [`walkable`].
 fn walk<'d>(
     document: Document<'d>,
-    paths: &[&StreamPath],
+    paths: &[(&StreamPath, &[Vec<StreamName>])],
     mut visit: impl FnMut(usize, Element<'d>) -> bool,
 ) {
     let count = paths.len();
@@ -453,7 +698,7 @@ fn walk<'d>(
         .collect();
     // The children still to visit of each open element, and per path the steps that may match
     // them: `count` bit sets per open element, one after the other.
-    let mut frames = vec![top.into_iter()];
+    let mut frames = vec![Unvisited::Top(top.into_iter())];
     let mut candidates: Vec<u64> = vec![1; count];
     while let Some(children) = frames.last_mut() {
         let Some(child) = children.next() else {
@@ -466,12 +711,16 @@ fn walk<'d>(
         };
         let base = (frames.len() - 1) * count;
         let mut descend = false;
-        for (i, path) in paths.iter().enumerate() {
+        for (i, &(path, children)) in paths.iter().enumerate() {
             let active = candidates.get(base + i).copied().unwrap_or(0);
             let mut below = 0;
             if active != 0 && following[i] {
                 let advanced = matcher::advance(path, active, |step, _| {
-                    if step_matches(step, element) {
+                    let k = path.steps.iter().position(|s| std::ptr::eq(s, step));
+                    let children = k
+                        .and_then(|k| children.get(k))
+                        .map_or(&[][..], Vec::as_slice);
+                    if step_matches(step, children, element) {
                         StepMatch::Yes
                     } else {
                         StepMatch::No
@@ -487,7 +736,7 @@ fn walk<'d>(
             descend |= below != 0;
         }
         if descend {
-            frames.push(element.children().into_iter());
+            frames.push(Unvisited::Of(element, 0));
         } else {
             candidates.truncate(base + count);
         }
@@ -511,19 +760,28 @@ fn walk_rules<'r, 'd>(
     document: Document<'d>,
     runs: &[(usize, RuleRun<'r, 'd>)],
 ) -> Vec<Option<Result<Evaluated, EvalError>>> {
-    // (index in `runs`, path, what it gathered)
-    let mut walkers: Vec<(usize, &StreamPath, Gathered<'r, 'd>)> = Vec::new();
+    // (index in `runs`, path, child elements per step, what it gathered)
+    type Walker<'p, 'r, 'd> = (
+        usize,
+        &'p StreamPath,
+        &'p [Vec<StreamName>],
+        Gathered<'r, 'd>,
+    );
+    let mut walkers: Vec<Walker<'_, 'r, 'd>> = Vec::new();
     for (i, (_, run)) in runs.iter().enumerate() {
-        let walker = match (run.plan.select, run.plan.document, &run.rule.shape) {
-            (Some(path), _, Shape::Nodes { .. }) => run
-                .node_state()
-                .map(|state| (path, Gathered::Nodes(Box::new(state), Skips::default()))),
-            (_, Some(DocumentValue::Count(path, _)), _) => Some((path, Gathered::Count(0))),
-            (_, Some(DocumentValue::Sum(path, _)), _) => Some((path, Gathered::Sum(0.0))),
+        let walker = match (&run.plan.select, run.plan.document, &run.rule.shape) {
+            (Some(select), _, Shape::Nodes { .. }) => run.node_state().map(|state| {
+                let gathered = Gathered::Nodes(Box::new(state), Skips::default());
+                (&*select.path, select.children.as_slice(), gathered)
+            }),
+            (_, Some(DocumentValue::Count(path, _)), _) => {
+                Some((path, &[][..], Gathered::Count(0)))
+            }
+            (_, Some(DocumentValue::Sum(path, _)), _) => Some((path, &[][..], Gathered::Sum(0.0))),
             _ => None,
         };
-        if let Some((path, gathered)) = walker {
-            walkers.push((i, path, gathered));
+        if let Some((path, children, gathered)) = walker {
+            walkers.push((i, path, children, gathered));
         }
     }
     let mut results: Vec<Option<Result<Evaluated, EvalError>>> =
@@ -531,9 +789,12 @@ fn walk_rules<'r, 'd>(
     if walkers.is_empty() {
         return results;
     }
-    let paths: Vec<&StreamPath> = walkers.iter().map(|(_, path, _)| *path).collect();
+    let paths: Vec<(&StreamPath, &[Vec<StreamName>])> = walkers
+        .iter()
+        .map(|&(_, path, children, _)| (path, children))
+        .collect();
     walk(document, &paths, |w, element| {
-        let Some((i, _, gathered)) = walkers.get_mut(w) else {
+        let Some((i, _, _, gathered)) = walkers.get_mut(w) else {
             return false;
         };
         let Some((_, run)) = runs.get(*i) else {
@@ -570,7 +831,7 @@ fn walk_rules<'r, 'd>(
         }
         true
     });
-    for (i, _, gathered) in walkers {
+    for (i, _, _, gathered) in walkers {
         let Some((_, run)) = runs.get(i) else {
             continue;
         };
@@ -1079,6 +1340,111 @@ mod tests {
     }
 
     #[test]
+    fn parent_and_ancestor_attributes_are_read_directly() {
+        let namespaces = [("m".to_owned(), "urn:m".to_owned())];
+        for query in [
+            "../@id",
+            "../../@name",
+            "string(../@id)",
+            "../@m:id",
+            "ancestor::site/@name",
+            "string(ancestor::m:site/@name)",
+            "ancestor-or-self::row/@id",
+        ] {
+            assert!(
+                DirectRead::parse(&XPathQuery::parse(query).expect("valid"), &namespaces).is_some(),
+                "{query} should be read directly"
+            );
+        }
+        for query in [
+            "..",
+            "../@*",
+            "../ @id",
+            "../@id/..",
+            "../x/@id",
+            "./../@id",
+            "ancestor::*/@name",
+            "ancestor::site[1]/@name",
+            "ancestor::site/@name/..",
+            "ancestor::site/rack/@id",
+            "ancestor::node/@id",
+            "parent::rack/@id",
+            "descendant::row/@id",
+            "ancestor::q:site/@name",
+        ] {
+            assert!(
+                DirectRead::parse(&XPathQuery::parse(query).expect("valid"), &namespaces).is_none(),
+                "{query} should go through sxd-xpath"
+            );
+        }
+        // Sites in sites (the outermost with the attribute is first in document order), a site
+        // without the attribute, a row at the top, prefixed names, and `ancestor-or-self`.
+        let xml = "<inv xmlns:m='urn:m' name='top'>\
+            <site name='s1'><rack id='r1'><row id='1'/><row/></rack>\
+              <site name='s2'><rack id='r2' m:id='mr2'><row id='2'/></rack></site></site>\
+            <site><rack id='r3'><row id='3'/></rack><row id='4'/></site>\
+            <m:site name='ms'><site name='s3'><rack><row id='5'/></rack></site></m:site>\
+            <row id='6'/></inv>";
+        for fields in [
+            "{ a: '../@id', b: 'ancestor::site/@name' }",
+            "{ a: 'string(../@m:id)', b: '../../@name' }",
+            "{ a: 'string(ancestor::m:site/@name)', b: 'ancestor-or-self::row/@id' }",
+            "{ a: 'string(ancestor-or-self::site/@name)', b: 'string(../../../@name)' }",
+        ] {
+            let metric = format!(
+                "- {{ name: m, help: h, type: gauge, select: //row, fields: {fields}, labels: {{ a: '{{{{ a }}}}', b: '{{{{ b }}}}' }}, aggregate: count, on_missing: zero }}"
+            );
+            let got = same_as_xpath(&metric, xml, &[true, true, true]);
+            assert!(!got.starts_with("error"), "{got}");
+        }
+        // A missing field names the node, as sxd-xpath's reading does.
+        let missing = same_as_xpath(
+            "- { name: m, help: h, type: gauge, select: //row, fields: { s: 'ancestor::site/@name' }, labels: { s: '{{ s }}' }, aggregate: count }",
+            xml,
+            &[true, true],
+        );
+        assert!(missing.contains("/inv/site[2]/rack[1]/row[1]"), "{missing}");
+    }
+
+    #[test]
+    fn predicates_on_child_elements_are_walked() {
+        let xml = "<s xmlns:m='urn:m'><t n='1'><failure/></t><t n='2'><skipped/></t>\
+            <t n='3' x='1'><failure/><skipped/></t><t n='4'>failure</t><t n='5'><m:failure/></t>\
+            <g><t n='6' x='1'><failure/><c><d/></c></t><t n='7'><c/></t></g>\
+            <t n='8'><text/><failure/></t></s>";
+        for select in [
+            "//t[failure]",
+            "//t[skipped]",
+            "/s/t[failure][skipped]",
+            "//t[failure][@x = '1']",
+            "//t[@x][failure]",
+            "//t[m:failure]",
+            "//g[t]/t[c]",
+            "//t[failure]//c[d]",
+            "/s//t[failure][failure]",
+            "//t[ failure ]",
+        ] {
+            let metric = format!(
+                "- {{ name: m, help: h, type: gauge, select: \"{select}\", fields: {{ n: '../@n', s: '@n' }}, labels: {{ n: '{{{{ n }}}}', s: '{{{{ s }}}}' }}, aggregate: count, on_missing: zero }}"
+            );
+            same_as_xpath(&metric, xml, &[true, true, true]);
+        }
+        for select in [
+            "//t[failure or skipped]",
+            "//t[not(failure)]",
+            "//t[failure][1]",
+            "//t[text]",
+            "//t[failure/x]",
+            "//t[failure] | //g",
+        ] {
+            let metric = format!(
+                "- {{ name: m, help: h, type: gauge, select: \"{select}\", fields: {{ s: '@n' }}, labels: {{ s: '{{{{ s }}}}' }}, aggregate: count }}"
+            );
+            same_as_xpath(&metric, xml, &[false, true]);
+        }
+    }
+
+    #[test]
     fn rules_walked_together_give_what_each_gives_alone() {
         let metrics = "\
 - { name: a, help: h, type: gauge, value: count(//row) }
@@ -1241,20 +1607,24 @@ mod tests {
         )
         .expect("accepted");
         let mut seen = Vec::new();
-        walk(package.as_document(), &[select], |_, element| {
+        walk(package.as_document(), &[(select, &[][..])], |_, element| {
             seen.push(element.attribute_value("id").unwrap_or_default().to_owned());
             true
         });
         assert_eq!(seen, ["1", "2", "3", "4"]);
         // Two paths in one walk; the second stops being followed after its first element.
         let mut seen = Vec::new();
-        walk(package.as_document(), &[select, select], |path, element| {
-            seen.push((
-                path,
-                element.attribute_value("id").unwrap_or_default().to_owned(),
-            ));
-            path == 0
-        });
+        walk(
+            package.as_document(),
+            &[(select, &[][..]), (select, &[][..])],
+            |path, element| {
+                seen.push((
+                    path,
+                    element.attribute_value("id").unwrap_or_default().to_owned(),
+                ));
+                path == 0
+            },
+        );
         let expected: Vec<(usize, String)> = [(0, "1"), (1, "1"), (0, "2"), (0, "3"), (0, "4")]
             .into_iter()
             .map(|(path, id)| (path, id.to_owned()))
