@@ -479,7 +479,8 @@ pub struct EvaluationArgs {
     pub max_input_bytes: u64,
 
     /// Refuse to load an input larger than this into the DOM engine (it needs about 11 times
-    /// the file size in memory); streamable rules have no such limit.
+    /// the file size in memory); streamable rules are held to it only for the subtree of a
+    /// selected element they buffer, when a query reads below it.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_DOM_BYTES)]
     pub max_dom_bytes: u64,
 

@@ -1885,12 +1885,36 @@ const ROOT_NAME_TESTS: &[&str] = &[
     "store", "store", "store", "store", "store", "*", "d:store", "m:store", "m:*",
 ];
 
-/// Operands of predicate comparisons: `.` only on the last step (the string value is known
-/// only at the element's end, so a stream cannot filter inner steps by it).
-const OPERANDS: &[&str] = &["@a", "@v", "@v", "@k", ".", "@m:a", "@d:a", "@a-b.c"];
+/// Operands of predicate comparisons: `.`, child elements and their count only on the last
+/// step (they are known only at the element's end, so a stream cannot filter inner steps by
+/// them).
+#[rustfmt::skip]
+const OPERANDS: &[&str] = &[
+    "@a", "@v", "@v", "@k", ".", "@m:a", "@d:a", "@a-b.c", "item", "child::item", "m:item",
+    "count(item)", "count(row)", "count(m:item)", "string-length(.)", "item/@v", ".//item",
+    "sum(item/@v)", "normalize-space(.)", "substring-before(., ' ')", "translate(@a, 'ab', 'AB')",
+];
 const ATTRIBUTE_OPERANDS: &[&str] = &["@a", "@v", "@v", "@k", "@m:a", "@d:a", "@a-b.c"];
 /// Attribute names for existence tests.
 const EXISTS: &[&str] = &["@a", "@v", "@k", "@m:a", "@d:a", "@a-b.c"];
+/// Existence tests of the last step: attributes and child elements.
+#[rustfmt::skip]
+const LAST_EXISTS: &[&str] = &[
+    "@a", "@v", "@k", "@m:a", "@d:a", "@a-b.c", "item", "item", "row", "m:item", "group",
+];
+/// Position predicates, streamable as a step's first predicate.
+#[rustfmt::skip]
+const POSITIONS: &[&str] = &[
+    "1", "2", "3", "position() = 1", "position() <= 2", "position() > 1", "2 < position()",
+    "position() != 2 and @v",
+];
+/// XPath predicates of the last step beyond the simple forms (see `LAST_EXISTS`, `OPERANDS`).
+#[rustfmt::skip]
+const LAST_XPATH: &[&str] = &[
+    "contains(., 'a')", "string-length(@a) > 1", "starts-with(@k, 'x')", "item/@v > 1",
+    "count(.//item) >= 1", "sum(item/@v) > 2", "not(item[@a])", "../@k = 'x'", "@v = ../@v",
+    "ancestor::group", "normalize-space() = 'x'", "item[1]", "*[2]",
+];
 const OPERATORS: &[&str] = &["=", "!=", "<", "<=", ">", ">="];
 #[rustfmt::skip]
 const STRING_LITERALS: &[&str] = &[
@@ -1909,13 +1933,22 @@ const NUMBER_LITERALS: &[&str] = &[
 const FIELDS: &[&str] = &[
     "@a", "@v", "@v", "@k", "@m:a", "@d:a", "@a-b.c", ".", ".", "text()", "item", "item/@a",
     "m:item", "string(@a)", "string(@a)", "string(@k)", "string(@k)", "string(@m:a)", "string(.)",
-    "string(text())", "string(text())", "string(item)", "string(item/@v)",
+    "string(text())", "string(text())", "string(item)", "string(item/@v)", "../@a", "../@v",
+    "string(../@k)", "../../@a", "string(../../@v)", "ancestor::group/@a", "string(ancestor::*/@k)",
+    "ancestor-or-self::row/@v", "string(parent::group/@a)", "string(parent::m:*/@a)",
+    "string(ancestor::d:group/@d:a)", "string(ancestor-or-self::node()/@k)", "count(item)",
+    "concat(@a, '-', ../@k)", "normalize-space(.)", "substring(@a, 2)", "translate(., 'ab', 'AB')",
+    "contains(., 'a')", "name()", "local-name(..)", "count(ancestor::*)", "string-length(@k)",
+    "starts-with(@a, 'x')", "item[2]/@a", "string(*[last()])", "name(ancestor::*[2])",
+    "number(@v) > 1", "string(.//item[@a])",
 ];
 /// Values: relative to the selected element. Most elements have a `v` with a number.
 #[rustfmt::skip]
 const VALUES: &[&str] = &[
     "@v", "@v", "@v", "@v", "@v", "@v", "@v", "string(@v)", "@a", ".", "text()", "item", "item/@v",
-    "string(.)",
+    "string(.)", "../@v", "ancestor::group/@v", "string(ancestor-or-self::*/@v)", "count(item)",
+    "sum(item/@v)", "@v * 2", "@v + ../@v", "-@v", "string-length(.)", "number(@v) div 2",
+    "@v mod 3", "sum(.//@v)", "count(*) > 0", "floor(@v)", "round(@v)", "ceiling(@v)",
 ];
 
 #[derive(Debug, Clone)]
@@ -1923,6 +1956,8 @@ enum Predicate {
     /// Operand, operator, literal, and whether the literal is written first.
     Compare(&'static str, &'static str, &'static str, bool),
     Exists(&'static str),
+    /// Written as it is: a position predicate.
+    Verbatim(&'static str),
     Not(Box<Predicate>),
     And(Box<Predicate>, Box<Predicate>),
     Or(Box<Predicate>, Box<Predicate>),
@@ -1936,7 +1971,7 @@ impl fmt::Display for Predicate {
                 write!(f, "{operand} {op} {literal}")
             }
             Predicate::Compare(operand, op, literal, true) => write!(f, "{literal} {op} {operand}"),
-            Predicate::Exists(attribute) => f.write_str(attribute),
+            Predicate::Exists(attribute) | Predicate::Verbatim(attribute) => f.write_str(attribute),
             Predicate::Not(inner) => write!(f, "not({inner})"),
             Predicate::And(a, b) => write!(f, "{a} and {b}"),
             Predicate::Or(a, b) => write!(f, "{a} or {b}"),
@@ -1952,7 +1987,10 @@ fn predicate(operands: &'static [&'static str]) -> impl Strategy<Value = Predica
             .prop_map(|(operand, op, literal, first)| {
                 Predicate::Compare(operand, op, literal, first)
             }),
-        1 => pick(EXISTS).prop_map(Predicate::Exists),
+        1 => pick(if std::ptr::eq(operands, OPERANDS) { LAST_EXISTS } else { EXISTS })
+            .prop_map(Predicate::Exists),
+        1 => pick(if std::ptr::eq(operands, OPERANDS) { LAST_XPATH } else { EXISTS })
+            .prop_map(Predicate::Verbatim),
     ];
     leaf.prop_recursive(2, 4, 2, |inner| {
         prop_oneof![
@@ -2006,27 +2044,49 @@ fn step(
         .prop_map(|(descendant, name, predicates)| Step {
             descendant,
             name,
-            predicates,
+            predicates: with_position(name, predicates.0, predicates.1),
         })
 }
 
-/// None, one or (rarely) two predicates of a step, `[p][q]`, with probability `filtered`.
+/// A step's predicates, led by a position predicate when `position` says so and the name test
+/// is not `p:*` (whose positions count per namespace, which the stream does not keep).
+fn with_position(
+    name: &str,
+    mut predicates: Vec<Predicate>,
+    position: Option<&'static str>,
+) -> Vec<Predicate> {
+    if let Some(position) = position
+        && !name.ends_with(":*")
+    {
+        predicates.insert(0, Predicate::Verbatim(position));
+    }
+    predicates
+}
+
+/// None, one or (rarely) two predicates of a step, `[p][q]`, with probability `filtered`; and
+/// now and then a position predicate to lead them (see [`with_position`]).
 fn predicates(
     filtered: f64,
     operands: &'static [&'static str],
-) -> impl Strategy<Value = Vec<Predicate>> {
-    prop::option::weighted(
-        filtered,
-        (
-            predicate(operands),
-            prop::option::weighted(0.15, predicate(operands)),
+) -> impl Strategy<Value = (Vec<Predicate>, Option<&'static str>)> {
+    (
+        prop::option::weighted(
+            filtered,
+            (
+                predicate(operands),
+                prop::option::weighted(0.15, predicate(operands)),
+            ),
         ),
+        prop::option::weighted(0.1, pick(POSITIONS)),
     )
-    .prop_map(|filter| match filter {
-        None => Vec::new(),
-        Some((first, None)) => vec![first],
-        Some((first, Some(second))) => vec![first, second],
-    })
+        .prop_map(|(filter, position)| {
+            let predicates = match filter {
+                None => Vec::new(),
+                Some((first, None)) => vec![first],
+                Some((first, Some(second))) => vec![first, second],
+            };
+            (predicates, position)
+        })
 }
 
 fn location_path() -> impl Strategy<Value = LocationPath> {
@@ -2134,11 +2194,16 @@ fn path_spec() -> impl Strategy<Value = PathSpec> {
             prop::bool::weighted(0.1),
             predicates(0.4, OPERANDS),
         )
-            .prop_map(|(target, ancestors, last_star, last_predicates)| PathSpec::Towards {
+            .prop_map(|(target, ancestors, last_star, (last, position))| PathSpec::Towards {
                 target,
-                ancestors,
+                ancestors: ancestors
+                    .into_iter()
+                    .map(|(form, (predicates, position))| {
+                        (form, with_position("", predicates, position))
+                    })
+                    .collect(),
                 last_star,
-                last_predicates,
+                last_predicates: with_position("", last, position),
             }),
         1 => location_path().prop_map(PathSpec::Random),
     ]
@@ -2355,13 +2420,14 @@ const DOM_ONLY: &str = "dom_only";
 #[rustfmt::skip]
 const DOM_ONLY_RULES: &[&str] = &[
     r#"  - { name: dom_only, help: h, type: gauge, value: "count(//row) * 2" }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//row[1]", fields: { v: "string(@v)" }, labels: { v: "{{ v }}" }, aggregate: count }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row[@v][1]", fields: { v: "string(@v)" }, labels: { v: "{{ v }}" }, aggregate: count }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row[last()]", value: "count(*)", aggregate: sum }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//item/..", aggregate: count }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "string-length(.)", aggregate: sum }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "@v", aggregate: max, fields: { p: "name(..)" }, labels: { p: "{{ p }}" } }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//row[position() > 1]", fields: { t: "string(text())" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//*[item]", fields: { i: "item/text()" }, labels: { i: "{{ i }}" }, aggregate: count }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "string-length(..)", aggregate: sum }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "@v", aggregate: max, fields: { p: "name(following-sibling::*)" }, labels: { p: "{{ p }}" } }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row[@a][position() > 1]", fields: { t: "string(text())" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", fields: { t: "../item" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//*[item]", fields: { i: "string(preceding-sibling::item)" }, labels: { i: "{{ i }}" }, aggregate: count }"#,
 ];
 
 fn config() -> Config {

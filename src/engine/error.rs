@@ -73,6 +73,12 @@ pub enum EvalErrorKind {
         /// minijinja's message.
         message: String,
     },
+    /// The subtree of a selected element, which the streaming engine buffers for a query that
+    /// reads it, outgrew the limit.
+    SubtreeTooLarge {
+        /// The limit, in bytes (`--max-dom-bytes`).
+        limit: u64,
+    },
     /// Two nodes gave the same label set in a rule without `aggregate`.
     Duplicate {
         /// The label set.
@@ -111,6 +117,12 @@ impl fmt::Display for EvalError {
             EvalErrorKind::Template { label, message } => {
                 write!(f, "the template of label `{label}` failed: {message}")
             }
+            EvalErrorKind::SubtreeTooLarge { limit } => write!(
+                f,
+                "the element's subtree, which the rule's queries read, takes more than \
+                 --max-dom-bytes ({limit} bytes) in memory; select smaller elements, read only \
+                 their attributes, or raise --max-dom-bytes"
+            ),
             EvalErrorKind::Duplicate { labels, first } => write!(
                 f,
                 "this node and {} both give the series {}; add a label that tells them apart, \

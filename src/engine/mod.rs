@@ -197,7 +197,8 @@ fn evaluate_once(
     };
     let (streaming, dom_rules) = split_engines(rules, config.engine);
     if dom_rules.is_empty() {
-        let mut engine = StreamEngine::new(rules, &streaming, input);
+        let mut engine =
+            StreamEngine::new(rules, &streaming, input).with_subtree_limit(config.max_dom_bytes);
         match *source {
             Source::File(path) => xml::scan_file(path, &config.limits, &mut engine),
             Source::Bytes(bytes) => xml::scan(bytes, &config.limits, &mut engine),
@@ -238,7 +239,9 @@ fn evaluate_once(
     };
     // One scan builds the DOM and feeds the streaming engine, if it has rules; the input is
     // read in pieces and never held whole.
-    let mut engine = (!streaming.is_empty()).then(|| StreamEngine::new(rules, &streaming, input));
+    let mut engine = (!streaming.is_empty()).then(|| {
+        StreamEngine::new(rules, &streaming, input).with_subtree_limit(config.max_dom_bytes)
+    });
     let mut no_sink = xml::NoSink;
     let also: &mut dyn xml::Sink = match &mut engine {
         Some(engine) => engine,

@@ -18,16 +18,19 @@ use std::convert::Infallible;
 
 use rustc_hash::FxHashMap;
 
-use crate::engine::error::{EvalError, RuleSamples};
+use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
+use crate::engine::eval;
 use crate::engine::matcher::{self, StepMatch};
 use crate::engine::node::{self, Outcome, Reading, RuleState};
 use crate::engine::node::{render_labels, with_global_labels};
 use crate::engine::skips::{Skip, Skips};
+use crate::engine::tree::{NodeId, Tree};
 use crate::model::number::xpath_number;
 use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
+use crate::rules::expr::{Expr, XML_NAMESPACE};
 use crate::rules::plan::{
-    DocumentValue, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan,
+    DocumentValue, Facts, NameTest, Path, Predicate, QName, ReadQuery, Reader, StreamPlan, Upward,
 };
 use crate::rules::templates;
 use crate::xml;
@@ -51,13 +54,22 @@ pub struct StreamEngine<'r> {
     /// The rules being evaluated.
     slots: Vec<Slot<'r>>,
     /// Selected elements, in document order, until their observation is handed over.
-    records: VecDeque<Record>,
-    /// Attributes of the current start tag, namespace declarations left out.
-    attributes: TagAttributes,
+    records: VecDeque<Record<'r>>,
+    /// Per path, the child elements its last step's predicate reads (see
+    /// [`Predicate::children`]).
+    children: Vec<Vec<(QName, bool)>>,
     /// Per slot, how many of its records wait in `records`.
     pending: Vec<usize>,
     /// The selections of the current tag, reused.
-    selected: Vec<(usize, Option<Predicate>)>,
+    selected: Vec<(usize, Option<&'r Predicate>)>,
+    /// The subtree of the outermost open selected element whose rule evaluates XPath on it
+    /// ([`Reader::Expr`], [`Predicate::Expr`]), below its ancestors as stubs (names and
+    /// attributes): reused from element to element.
+    tree: Tree,
+    /// The depth of that element while the tree holds one.
+    tree_base: Option<usize>,
+    /// The most memory the tree may take (`--max-dom-bytes`).
+    tree_limit: u64,
 }
 
 /// One open element.
@@ -73,6 +85,50 @@ struct Frame {
     children: SiblingCounts,
     /// How many namespace declarations this element added to `scopes`.
     declared: usize,
+    /// How many declarations are in scope for this element (`scopes[..scope_end]`).
+    scope_end: usize,
+    /// The namespace URI, when `has_ns` (kept in a reused buffer).
+    ns: String,
+    has_ns: bool,
+    /// Where the local name starts in `raw`.
+    local_at: usize,
+    /// 1-based position among all element siblings (what `*[n]` counts).
+    index: usize,
+    /// Element children seen so far.
+    elements: usize,
+    /// The attributes, namespace declarations left out: kept while the element is open, for
+    /// the readers of its descendants (`../@id`, `ancestor::site/@name`).
+    attributes: TagAttributes,
+}
+
+impl Frame {
+    fn ns(&self) -> Option<&str> {
+        self.has_ns.then_some(self.ns.as_str())
+    }
+
+    fn local(&self) -> &str {
+        self.raw.get(self.local_at..).unwrap_or_default()
+    }
+
+    /// The value of one of the element's attributes, given the declarations in scope.
+    fn attribute<'f>(&'f self, scopes: &'f [(String, String)], name: &QName) -> Option<&'f str> {
+        self.attributes
+            .get(scopes.get(..self.scope_end).unwrap_or(scopes), name)
+    }
+}
+
+/// Reads an upward reader's attribute from the open elements (the selected one last).
+fn read_upward<'f>(
+    upward: &Upward,
+    name: &QName,
+    frames: &'f [Frame],
+    scopes: &'f [(String, String)],
+) -> Option<&'f str> {
+    upward.read(
+        frames,
+        |test, frame| name_matches(test, frame.ns(), frame.local()),
+        |frame| frame.attribute(scopes, name),
+    )
 }
 
 /// A rule being evaluated.
@@ -83,6 +139,8 @@ struct Slot<'r> {
     /// Whether a selected element is complete at its start tag (everything read is an
     /// attribute), so it needs no record unless its predicate waits for text.
     immediate: bool,
+    /// Whether a field or the value is XPath evaluated on the element's buffered subtree.
+    tree: bool,
     /// The first error, which ends the rule's evaluation.
     error: Option<EvalError>,
     /// The nodes its policies left out.
@@ -111,16 +169,22 @@ enum SlotKind<'r> {
 }
 
 /// A selected element whose observation is not handed over yet.
-struct Record {
+struct Record<'r> {
     slot: usize,
     /// The element's depth (1 for the root element).
     depth: usize,
     /// Set at the element's end, if it is still selected then.
     done: Option<Observation>,
-    /// The last step's predicate, when it needs the element's text.
-    deferred: Option<Predicate>,
+    /// The last step's predicate, when it needs the element's content.
+    deferred: Option<&'r Predicate>,
+    /// The element's position for the last step's predicate.
+    position: usize,
     /// Attributes of the element, kept when the deferred predicate reads them.
     own_attributes: Vec<(QName, String)>,
+    /// Per child element the deferred predicate reads (the path's `children`), what is known.
+    facts: Vec<ChildFact>,
+    /// The element in the engine's tree, when its rule evaluates XPath there.
+    node: Option<NodeId>,
     /// The element's string value, when something reads it.
     text: Option<String>,
     /// The first text node child: not started, running, ended.
@@ -139,6 +203,122 @@ enum TextRun {
     NotStarted,
     Running,
     Ended,
+}
+
+/// What a record's deferred predicate knows of the child elements with one name.
+#[derive(Debug, Default)]
+struct ChildFact {
+    count: usize,
+    /// Their string values, when a comparison reads them.
+    texts: Option<Vec<String>>,
+    /// Inside such a child (its text goes to the last of `texts`).
+    inside: bool,
+}
+
+/// What a deferred predicate reads of a selected element at its end.
+struct EndFacts<'a> {
+    record: &'a Record<'a>,
+    children: &'a [(QName, bool)],
+    text: &'a str,
+    tree: &'a Tree,
+    /// The first error of an XPath predicate.
+    error: std::cell::RefCell<Option<String>>,
+}
+
+impl EndFacts<'_> {
+    fn fact(&self, name: &QName) -> Option<&ChildFact> {
+        let at = self.children.iter().position(|(n, _)| n == name)?;
+        self.record.facts.get(at)
+    }
+}
+
+impl Facts for EndFacts<'_> {
+    fn attribute(&self, name: &QName) -> Option<&str> {
+        self.record
+            .own_attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> &str {
+        self.text
+    }
+
+    fn child_count(&self, name: &QName) -> usize {
+        self.fact(name).map_or(0, |fact| fact.count)
+    }
+
+    fn any_child(&self, name: &QName, test: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.fact(name)
+            .and_then(|fact| fact.texts.as_ref())
+            .is_some_and(|texts| texts.iter().any(|text| test(text)))
+    }
+
+    fn position(&self) -> usize {
+        self.record.position
+    }
+
+    fn holds(&self, expr: &Expr) -> bool {
+        let Some(node) = self.record.node else {
+            return false;
+        };
+        // `last()` is refused in a streamed predicate, so the size is never read.
+        let position = self.record.position;
+        match eval::evaluate(expr, self.tree, node, position, position) {
+            // A number is a position (XPath 1.0 section 2.4).
+            Ok(eval::Value::Number(n)) => n == position as f64,
+            Ok(value) => value.to_boolean(),
+            Err(message) => {
+                self.error.borrow_mut().get_or_insert(message);
+                false
+            }
+        }
+    }
+}
+
+/// What a predicate reads of an element at its start tag: its attributes and position.
+struct StartFacts<'a> {
+    attributes: &'a TagAttributes,
+    scopes: &'a [(String, String)],
+    position: usize,
+}
+
+impl Facts for StartFacts<'_> {
+    fn attribute(&self, name: &QName) -> Option<&str> {
+        self.attributes.get(self.scopes, name)
+    }
+
+    // Predicates that read the content are deferred to the element's end (EndFacts).
+    fn text(&self) -> &str {
+        ""
+    }
+
+    fn child_count(&self, _name: &QName) -> usize {
+        0
+    }
+
+    fn any_child(&self, _name: &QName, _test: &mut dyn FnMut(&str) -> bool) -> bool {
+        false
+    }
+
+    fn position(&self) -> usize {
+        self.position
+    }
+
+    // XPath predicates are deferred to the element's end (EndFacts).
+    fn holds(&self, _expr: &Expr) -> bool {
+        false
+    }
+}
+
+/// The position a step's predicate sees: among all element siblings for `*`, among the
+/// same-named ones otherwise.
+fn step_position(test: &NameTest, frame: &Frame) -> usize {
+    match test {
+        NameTest::Any => frame.index,
+        _ => frame.position,
+    }
 }
 
 /// Reading the first child element with a name (its string value, or one of its attributes).
@@ -220,11 +400,16 @@ impl<'r> StreamEngine<'r> {
                 },
                 Err(_) => continue,
             };
+            let tree = match &kind {
+                SlotKind::Nodes { fields, value, .. } => {
+                    fields.iter().chain(*value).any(|q| q.reader.needs_tree())
+                }
+                _ => false,
+            };
             let immediate = match &kind {
-                SlotKind::Nodes { fields, value, .. } => fields
-                    .iter()
-                    .chain(*value)
-                    .all(|q| matches!(q.reader, Reader::Attribute(_))),
+                SlotKind::Nodes { fields, value, .. } => {
+                    fields.iter().chain(*value).all(|q| q.reader.at_start())
+                }
                 SlotKind::Count { .. } => true,
                 SlotKind::Sum { attribute, .. } => attribute.is_some(),
             };
@@ -233,10 +418,21 @@ impl<'r> StreamEngine<'r> {
                 rule,
                 kind,
                 immediate,
+                tree,
                 error: None,
                 skips: Skips::default(),
             });
         }
+        let children = paths
+            .iter()
+            .map(|path| {
+                path.steps
+                    .last()
+                    .and_then(|step| step.predicate.as_ref())
+                    .map(Predicate::children)
+                    .unwrap_or_default()
+            })
+            .collect();
         let mut states = vec![0u64; paths.len()];
         // The document node: no step matched yet.
         states.iter_mut().for_each(|s| *s = 1);
@@ -251,9 +447,42 @@ impl<'r> StreamEngine<'r> {
             pending: vec![0; slots.len()],
             slots,
             records: VecDeque::new(),
-            attributes: TagAttributes::default(),
+            children,
             selected: Vec::new(),
+            tree: Tree::new(),
+            tree_base: None,
+            tree_limit: u64::MAX,
         }
+    }
+
+    /// Limits the memory of the buffered subtree of a selected element (see
+    /// [`EvalErrorKind::SubtreeTooLarge`]).
+    pub fn with_subtree_limit(mut self, bytes: u64) -> Self {
+        self.tree_limit = bytes;
+        self
+    }
+
+    /// Fails the rules whose selected elements are in the tree once it takes more memory
+    /// than allowed, and lets the tree go.
+    fn check_tree(&mut self) {
+        if self.tree.memory() as u64 <= self.tree_limit {
+            return;
+        }
+        let frames = &self.frames[..self.depth];
+        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+            let Some(slot) = self.slots.get_mut(record.slot) else {
+                continue;
+            };
+            if record.node.take().is_some() && slot.error.is_none() {
+                let kind = EvalErrorKind::SubtreeTooLarge {
+                    limit: self.tree_limit,
+                };
+                let at = location(frames.get(..record.depth).unwrap_or(frames));
+                slot.error = Some(node::error(slot.rule, Some(at), kind));
+            }
+        }
+        self.tree = Tree::new();
+        self.tree_base = None;
     }
 
     /// The results, after a scan that succeeded: samples per rule, or the error of the first
@@ -306,11 +535,16 @@ impl<'r> StreamEngine<'r> {
         resolve(&self.scopes, prefix)
     }
 
-    /// Reads the attributes of a start tag into the reused buffer; namespace declarations go
-    /// to `scopes`. Returns how many declarations the tag made.
-    fn read_attributes(&mut self, tag: &xml::StartTag<'_>) -> usize {
+    /// The attributes of the current start tag.
+    fn attributes(&self) -> &TagAttributes {
+        &self.frames[self.depth - 1].attributes
+    }
+
+    /// Reads the attributes of a start tag into the reused buffer of its frame; namespace
+    /// declarations go to `scopes`. Returns how many declarations the tag made.
+    fn read_attributes(&mut self, frame: usize, tag: &xml::StartTag<'_>) -> usize {
         let mut declared = 0;
-        let attributes = &mut self.attributes;
+        let attributes = &mut self.frames[frame].attributes;
         attributes.text.clear();
         attributes.list.clear();
         attributes.text.push_str(tag.raw());
@@ -331,7 +565,7 @@ impl<'r> StreamEngine<'r> {
 
     /// The value of an attribute of the current start tag.
     fn attribute(&self, name: &QName) -> Option<&str> {
-        self.attributes.get(&self.scopes, name)
+        self.attributes().get(&self.scopes, name)
     }
 
     /// Continues a start tag whose element no rule can select: keeps the match states level.
@@ -341,9 +575,9 @@ impl<'r> StreamEngine<'r> {
 
     /// Evaluates a selected element whose rule reads only attributes, at its start tag.
     fn observe_now(&mut self, slot_index: usize) {
-        let attributes = &self.attributes;
-        let scopes = &self.scopes;
         let frames = &self.frames[..self.depth];
+        let attributes = &frames[self.depth - 1].attributes;
+        let scopes = &self.scopes;
         let Some(slot) = self.slots.get_mut(slot_index) else {
             return;
         };
@@ -373,11 +607,13 @@ impl<'r> StreamEngine<'r> {
                 keeps_paths,
                 ..
             } => {
-                let read = |query: &ReadQuery| match &query.reader {
-                    Reader::Attribute(name) => attributes
-                        .get(scopes, name)
-                        .or_else(|| query.or_empty.then_some("")),
-                    _ => None,
+                let read = |query: &ReadQuery| {
+                    match &query.reader {
+                        Reader::Attribute(name) => attributes.get(scopes, name),
+                        Reader::Ancestor(upward, name) => read_upward(upward, name, frames, scopes),
+                        _ => None,
+                    }
+                    .or_else(|| query.or_empty.then_some(""))
                 };
                 // The field values borrow from the tag: on the stack for a few fields.
                 let mut inline = [""; 8];
@@ -655,19 +891,22 @@ fn name_matches(test: &NameTest, ns: Option<&str>, local: &str) -> bool {
     }
 }
 
-impl xml::Sink for StreamEngine<'_> {
+impl<'r> xml::Sink for StreamEngine<'r> {
     fn start(&mut self, tag: &xml::StartTag<'_>, _empty: bool) {
         let raw = tag.name();
+        let depth = self.depth + 1;
+        if self.frames.len() < depth {
+            self.frames.push(Frame::default());
+        }
         // Namespace declarations must be read before the name resolves. Attributes are read
-        // into reused buffers, so this allocates nothing once the buffers have grown.
+        // into the frame's reused buffers, so this allocates nothing once they have grown.
         let declared = if !tag.has_attributes() {
-            self.attributes.list.clear();
+            self.frames[depth - 1].attributes.list.clear();
             0
         } else {
-            self.read_attributes(tag)
+            self.read_attributes(depth - 1, tag)
         };
         let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
-        let depth = self.depth + 1;
 
         // The name resolves once, for the position and for matching. Position among siblings
         // of the same expanded name, for location paths; an undeclared prefix (allowed only
@@ -678,20 +917,37 @@ impl xml::Sink for StreamEngine<'_> {
             Ok(uri) => (uri, local),
             Err(()) => (None, raw),
         };
-        let position = match self.depth.checked_sub(1).map(|i| &mut self.frames[i]) {
-            Some(parent) => parent.children.next(uri, name),
-            None => 1,
+        let (position, index) = match self.depth.checked_sub(1).map(|i| &mut self.frames[i]) {
+            Some(parent) => {
+                parent.elements += 1;
+                (parent.children.next(uri, name), parent.elements)
+            }
+            None => (1, 1),
         };
-        if self.frames.len() < depth {
-            self.frames.push(Frame::default());
-        }
         let frame = &mut self.frames[depth - 1];
         frame.raw.clear();
         frame.raw.push_str(raw);
+        frame.local_at = raw.len() - name.len();
+        frame.ns.clear();
+        frame.ns.push_str(uri.unwrap_or_default());
+        frame.has_ns = uri.is_some();
         frame.position = position;
+        frame.index = index;
+        frame.elements = 0;
         frame.children.clear();
         frame.declared = declared;
+        frame.scope_end = scopes.len();
         self.depth = depth;
+
+        // Inside a selected element whose rule evaluates XPath on its subtree, every element
+        // goes into the tree.
+        let mut in_tree = self
+            .tree_base
+            .map(|_| open_in_tree(&mut self.tree, &self.frames[depth - 1], &scopes));
+        if in_tree.is_some() {
+            self.check_tree();
+            in_tree = in_tree.filter(|_| self.tree_base.is_some());
+        }
 
         let Ok(ns) = resolved else {
             // An undeclared prefix (the scan allows it only where sxd-document does) names no
@@ -701,9 +957,9 @@ impl xml::Sink for StreamEngine<'_> {
             return;
         };
 
-        // Child readers and first-text runs of the open records.
+        // Child readers, child facts and first-text runs of the open records.
         if !self.records.is_empty() {
-            let attributes = &self.attributes;
+            let attributes = &self.frames[depth - 1].attributes;
             for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
                 if record.depth + 1 != depth {
                     continue;
@@ -730,6 +986,18 @@ impl xml::Sink for StreamEngine<'_> {
                         }
                     }
                 }
+                if !record.facts.is_empty() {
+                    let path = self.slots[record.slot].path();
+                    for ((name, _), fact) in self.children[path].iter().zip(&mut record.facts) {
+                        if same(&name.local, local) && name.ns.as_deref() == ns {
+                            fact.count += 1;
+                            if let Some(texts) = &mut fact.texts {
+                                texts.push(String::new());
+                                fact.inside = true;
+                            }
+                        }
+                    }
+                }
             }
         }
 
@@ -737,20 +1005,25 @@ impl xml::Sink for StreamEngine<'_> {
         let parent_base = (depth - 1) * self.paths.len();
         let mut selected = std::mem::take(&mut self.selected);
         selected.clear();
-        for (p, path) in self.paths.iter().enumerate() {
+        let frame = &self.frames[depth - 1];
+        for p in 0..self.paths.len() {
+            let path: &'r Path = self.paths[p];
             let parent = self.states[parent_base + p];
-            let attributes = &self.attributes;
             let advanced = matcher::advance(path, parent, |step, last| {
                 if !name_matches(&step.test, ns, local) {
                     return StepMatch::No;
                 }
                 match &step.predicate {
-                    Some(predicate) if predicate.needs_text() && last => {
+                    Some(predicate) if last && predicate.needs_content() => {
                         StepMatch::Deferred(predicate)
                     }
                     Some(predicate) => {
-                        let read = |name: &QName| attributes.get(&scopes, name);
-                        if predicate.eval(&read, "") {
+                        let facts = StartFacts {
+                            attributes: &frame.attributes,
+                            scopes: &scopes,
+                            position: step_position(&step.test, frame),
+                        };
+                        if predicate.eval(&facts) {
                             StepMatch::Yes
                         } else {
                             StepMatch::No
@@ -762,13 +1035,13 @@ impl xml::Sink for StreamEngine<'_> {
             if advanced.selected {
                 selected.push((p, None));
             } else if let Some(predicate) = advanced.deferred {
-                selected.push((p, Some(predicate.clone())));
+                selected.push((p, Some(predicate)));
             }
             self.states.push(advanced.state);
         }
         self.scopes = scopes;
 
-        for (path, deferred) in selected.drain(..) {
+        for &(path, deferred) in &selected {
             for slot_index in 0..self.slots.len() {
                 let slot = &self.slots[slot_index];
                 if slot.error.is_some() || slot.path() != path {
@@ -777,7 +1050,15 @@ impl xml::Sink for StreamEngine<'_> {
                 if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
                     self.observe_now(slot_index);
                 } else {
-                    let record = self.record(slot_index, depth, deferred.clone());
+                    let mut record = self.record(slot_index, depth, deferred);
+                    if slot.tree || deferred.is_some_and(Predicate::needs_tree) {
+                        let node = match in_tree {
+                            Some(node) => node,
+                            None => self.start_tree(depth),
+                        };
+                        in_tree = Some(node);
+                        record.node = Some(node);
+                    }
                     self.pending[slot_index] += 1;
                     self.records.push_back(record);
                 }
@@ -788,6 +1069,9 @@ impl xml::Sink for StreamEngine<'_> {
 
     fn end(&mut self) {
         let depth = self.depth();
+        if self.tree_base.is_some() {
+            self.tree.close();
+        }
         for index in 0..self.records.len() {
             let record = &mut self.records[index];
             if record.done.is_some() {
@@ -799,11 +1083,16 @@ impl xml::Sink for StreamEngine<'_> {
                         child.inside = None;
                     }
                 }
+                for fact in &mut record.facts {
+                    fact.inside = false;
+                }
             }
             if record.depth == depth {
                 let frames = &self.frames[..self.depth];
                 let record = &mut self.records[index];
-                let observation = complete(record, &self.slots[record.slot], || location(frames));
+                let slot = &self.slots[record.slot];
+                let children = &self.children[slot.path()];
+                let observation = complete(record, slot, children, &self.tree, || location(frames));
                 self.records[index].done = Some(observation);
             }
         }
@@ -817,6 +1106,10 @@ impl xml::Sink for StreamEngine<'_> {
             }
         }
         self.flush();
+        if self.tree_base == Some(depth) {
+            // The outermost element in the tree has ended, and with it every record there.
+            self.tree_base = None;
+        }
         if let Some(frame) = self.depth.checked_sub(1).and_then(|i| self.frames.get(i)) {
             let keep = self.scopes.len().saturating_sub(frame.declared);
             self.scopes.truncate(keep);
@@ -828,6 +1121,10 @@ impl xml::Sink for StreamEngine<'_> {
 
     fn text(&mut self, text: &str) {
         let depth = self.depth();
+        if self.tree_base.is_some() {
+            self.tree.text(text);
+            self.check_tree();
+        }
         for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
             if let Some(acc) = &mut record.text {
                 acc.push_str(text);
@@ -846,6 +1143,25 @@ impl xml::Sink for StreamEngine<'_> {
                     value.push_str(text);
                 }
             }
+            for fact in &mut record.facts {
+                if fact.inside
+                    && let Some(last) = fact.texts.as_mut().and_then(|texts| texts.last_mut())
+                {
+                    last.push_str(text);
+                }
+            }
+        }
+    }
+
+    fn comment(&mut self, text: &str) {
+        if self.tree_base.is_some() && self.depth > 0 {
+            self.tree.comment(text);
+        }
+    }
+
+    fn processing_instruction(&mut self, target: &str, value: Option<&str>) {
+        if self.tree_base.is_some() && self.depth > 0 {
+            self.tree.processing_instruction(target, value);
         }
     }
 
@@ -862,16 +1178,40 @@ impl xml::Sink for StreamEngine<'_> {
     }
 }
 
-impl StreamEngine<'_> {
+impl<'r> StreamEngine<'r> {
     /// A record for a selected element whose start tag was just read.
-    fn record(&self, slot_index: usize, depth: usize, deferred: Option<Predicate>) -> Record {
+    fn record(
+        &self,
+        slot_index: usize,
+        depth: usize,
+        deferred: Option<&'r Predicate>,
+    ) -> Record<'r> {
         let slot = &self.slots[slot_index];
+        let path = slot.path();
+        let frame = &self.frames[depth - 1];
+        let position = self.paths[path]
+            .steps
+            .last()
+            .map_or(frame.position, |step| step_position(&step.test, frame));
+        let facts = match deferred {
+            Some(_) => self.children[path]
+                .iter()
+                .map(|(_, texts)| ChildFact {
+                    texts: texts.then(Vec::new),
+                    ..ChildFact::default()
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let mut record = Record {
             slot: slot_index,
             depth,
             done: None,
-            own_attributes: if deferred.is_some() {
-                self.attributes
+            position,
+            facts,
+            node: None,
+            own_attributes: if deferred.is_some_and(Predicate::reads_attributes) {
+                self.attributes()
                     .iter()
                     .map(|(key, value)| {
                         let name = match key.split_once(':') {
@@ -890,7 +1230,9 @@ impl StreamEngine<'_> {
             } else {
                 Vec::new()
             },
-            text: deferred.as_ref().map(|_| String::new()),
+            text: deferred
+                .filter(|predicate| predicate.needs_text())
+                .map(|_| String::new()),
             deferred,
             first_text: None,
             children: Vec::new(),
@@ -901,6 +1243,11 @@ impl StreamEngine<'_> {
             Reader::Attribute(name) => record
                 .read_now
                 .push(self.attribute(name).map(str::to_owned)),
+            Reader::Ancestor(upward, name) => record.read_now.push(
+                read_upward(upward, name, &self.frames[..self.depth], &self.scopes)
+                    .map(str::to_owned),
+            ),
+            Reader::Expr(_) => record.read_now.push(None),
             Reader::StringValue => {
                 record.text.get_or_insert_with(String::new);
                 record.read_now.push(None);
@@ -961,17 +1308,36 @@ impl StreamEngine<'_> {
 
 /// Finishes a record at its element's end tag: checks the deferred predicate and reads the
 /// fields and value, in the DOM engine's order (fields by name, then the value).
-fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Observation {
+fn complete(
+    record: &mut Record<'_>,
+    slot: &Slot<'_>,
+    children: &[(QName, bool)],
+    tree: &Tree,
+    at: impl Fn() -> String,
+) -> Observation {
     let text = record.text.take().unwrap_or_default();
-    if let Some(predicate) = &record.deferred {
-        let attributes = &record.own_attributes;
-        let read = |name: &QName| {
-            attributes
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
+    if let Some(predicate) = record.deferred {
+        let facts = EndFacts {
+            record,
+            children,
+            text: &text,
+            tree,
+            error: std::cell::RefCell::new(None),
         };
-        if !predicate.eval(&read, &text) {
+        let holds = predicate.eval(&facts);
+        if let Some(message) = facts.error.into_inner() {
+            let (field, query) = match &slot.rule.shape {
+                Shape::Nodes { select, .. } => ("select", select.text()),
+                Shape::Document { value, .. } => ("value", value.text()),
+            };
+            let kind = EvalErrorKind::XPath {
+                field: field.to_owned(),
+                query: query.to_owned(),
+                message,
+            };
+            return Observation::Failed(node::error(slot.rule, Some(at()), kind));
+        }
+        if !holds {
             return Observation::Dropped;
         }
     }
@@ -991,49 +1357,150 @@ fn complete(record: &mut Record, slot: &Slot<'_>, at: impl Fn() -> String) -> Ob
     let mut children = record.children.drain(..);
     let first_text = record.first_text.take();
     let mut readings = record.read_now.drain(..);
+    let node = record.node;
     // Shared by the fields and the value, which read in turn.
-    let read = std::cell::RefCell::new(|query: &ReadQuery| -> Option<String> {
+    let read = std::cell::RefCell::new(|query: &ReadQuery| -> Result<Got, String> {
         let now = readings.next().flatten();
         let found = match &query.reader {
-            Reader::Attribute(_) => now,
+            Reader::Attribute(_) | Reader::Ancestor(..) => now,
             Reader::StringValue => Some(text.clone()),
             Reader::FirstText => match &first_text {
                 Some((acc, run)) if *run != TextRun::NotStarted => Some(acc.clone()),
                 _ => None,
             },
             Reader::Child(_) | Reader::ChildAttribute(..) => children.next().and_then(|c| c.value),
+            Reader::Expr(expr) => {
+                let Some(node) = node else {
+                    return Ok(Got::Missing);
+                };
+                // A field is evaluated alone, at position 1 of 1, as the DOM engine does.
+                return Ok(match eval::evaluate(expr, tree, node, 1, 1)? {
+                    eval::Value::Nodes(nodes) => match nodes.first() {
+                        Some(&first) => Got::Text(eval::string_value(tree, first).into_owned()),
+                        None => Got::Missing,
+                    },
+                    eval::Value::String(s) => Got::Text(s.into_owned()),
+                    eval::Value::Number(n) => Got::Number(n),
+                    eval::Value::Boolean(b) => Got::Boolean(b),
+                });
+            }
         };
-        found.or_else(|| query.or_empty.then(String::new))
+        Ok(match found.or_else(|| query.or_empty.then(String::new)) {
+            Some(text) => Got::Text(text),
+            None => Got::Missing,
+        })
     });
     let rule = slot.rule;
+    let failed = |field: String, query: &str, message: String| {
+        node::error(
+            rule,
+            Some(at()),
+            EvalErrorKind::XPath {
+                field,
+                query: query.to_owned(),
+                message,
+            },
+        )
+    };
     let mut texts = vec![String::new(); fields.len()];
     let resolved = node::resolve(
         rule,
-        fields
-            .iter()
-            .map(|query| Ok::<_, Infallible>(read.borrow_mut()(query))),
+        fields.iter().enumerate().map(|(i, query)| {
+            read.borrow_mut()(query)
+                .map(Got::into_text)
+                .map_err(|message| {
+                    let (name, text) = rule.field_query(i);
+                    failed(format!("fields.{name}"), text, message)
+                })
+        }),
         |i, text| {
             if let Some(slot) = texts.get_mut(i) {
                 *slot = text;
             }
         },
         || {
-            Ok(match value.and_then(|query| read.borrow_mut()(query)) {
-                Some(text) => Reading::Text(Cow::Owned(text)),
-                None => Reading::Missing,
-            })
+            let Some(query) = value else {
+                return Ok(Reading::Missing);
+            };
+            read.borrow_mut()(query)
+                .map(Got::into_reading)
+                .map_err(|message| failed("value".to_owned(), rule.value_query(), message))
         },
     );
     let number = match resolved {
         Ok(Outcome::Use(number)) => number,
         Ok(Outcome::Skip(skip)) => return Observation::Skipped(skip, at()),
         Ok(Outcome::Fail(kind)) => return Observation::Failed(node::error(rule, Some(at()), kind)),
-        Err(never) => match never {},
+        Err(error) => return Observation::Failed(error),
     };
     Observation::Node {
         fields: texts,
         value: number,
         location: record.location.take(),
+    }
+}
+
+/// What a field or value query gave at the element's end.
+enum Got {
+    /// An empty node-set.
+    Missing,
+    /// A string: a node's string value, or an XPath string.
+    Text(String),
+    /// A number computed by XPath.
+    Number(f64),
+    /// A boolean computed by XPath.
+    Boolean(bool),
+}
+
+impl Got {
+    /// As a field's text: a number or boolean as XPath's `string()` writes it, as the DOM
+    /// engine gives it.
+    fn into_text(self) -> Option<String> {
+        match self {
+            Got::Missing => None,
+            Got::Text(text) => Some(text),
+            Got::Number(n) => Some(sxd_xpath::num_to_str(n)),
+            Got::Boolean(b) => Some(b.to_string()),
+        }
+    }
+
+    /// As a value's reading: a number used as is, a boolean as 1 or 0.
+    fn into_reading(self) -> Reading<'static> {
+        match self {
+            Got::Missing => Reading::Missing,
+            Got::Text(text) => Reading::Text(Cow::Owned(text)),
+            Got::Number(n) => Reading::Number(n),
+            Got::Boolean(b) => Reading::Number(if b { 1.0 } else { 0.0 }),
+        }
+    }
+}
+
+/// Opens an element of the scan in the tree, as its frame holds it; its attributes' prefixes
+/// resolve with the declarations in scope.
+fn open_in_tree(tree: &mut Tree, frame: &Frame, scopes: &[(String, String)]) -> NodeId {
+    let scopes = scopes.get(..frame.scope_end).unwrap_or(scopes);
+    let attributes = frame
+        .attributes
+        .iter()
+        .map(|(key, value)| match key.split_once(':') {
+            None => (None, key, key, value),
+            // `xml` is bound without a declaration (Namespaces in XML, section 3).
+            Some(("xml", local)) => (Some(XML_NAMESPACE), local, key, value),
+            Some((prefix, local)) => (resolve(scopes, prefix).ok().flatten(), local, key, value),
+        });
+    tree.open(frame.ns(), frame.local(), &frame.raw, attributes)
+}
+
+impl StreamEngine<'_> {
+    /// Starts the tree at the element at `depth`: its ancestors as stubs, then the element.
+    fn start_tree(&mut self, depth: usize) -> NodeId {
+        self.tree.clear();
+        let mut node = Tree::ROOT;
+        for frame in &self.frames[..depth] {
+            node = open_in_tree(&mut self.tree, frame, &self.scopes);
+        }
+        self.tree_base = Some(depth);
+        node
     }
 }
 

@@ -170,11 +170,10 @@ impl Tree {
     }
 
     /// Adds text to the open element; text right after text joins it, so adjacent text (around
-    /// a CDATA section, say) is one node, as XPath sees it. Empty text adds nothing.
+    /// a CDATA section, say) is one node, as XPath sees it. Empty text that joins nothing is
+    /// an empty text node: the scan hands on `<![CDATA[]]>` so, and libxml2 and the DOM engine
+    /// count it.
     pub fn text(&mut self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
         let current = self.current();
         if let Some(last) = self.nodes.last_mut()
             && last.kind == NodeKind::Text
@@ -227,6 +226,11 @@ impl Tree {
         while self.open.last().is_some_and(|&open| open >= keep) {
             self.open.pop();
         }
+    }
+
+    /// The memory the tree's nodes and strings take, in bytes.
+    pub fn memory(&self) -> usize {
+        self.nodes.len() * std::mem::size_of::<Node>() + self.strings.len()
     }
 
     /// How many nodes the tree holds, the document node included.

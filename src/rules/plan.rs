@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use crate::model::names::Prefix;
 use crate::model::number::xpath_number;
+use crate::rules::expr::{self, Expr, Function};
 use crate::rules::xpath::{Kind, Token, XPathQuery};
 
 /// A resolved name: namespace URI (none for unprefixed names) and local part.
@@ -104,6 +105,24 @@ pub enum Operand {
     Attribute(QName),
     /// The element's string value (all descendant text).
     StringValue,
+    /// `name`: the child elements so named, a node-set (a comparison holds if it holds for
+    /// one of them; none means false).
+    Child(QName),
+    /// `count(name)`: how many child elements are so named, a number.
+    ChildCount(QName),
+    /// `position()` (or a bare number, `[2]`): the element's position among the siblings the
+    /// step's name test admits, a number. Only in a step's first predicate.
+    Position,
+}
+
+impl Operand {
+    /// Whether the operand is known only at the element's end (it reads the content).
+    fn needs_content(&self) -> bool {
+        matches!(
+            self,
+            Operand::StringValue | Operand::Child(_) | Operand::ChildCount(_)
+        )
+    }
 }
 
 /// A literal in a predicate.
@@ -126,40 +145,151 @@ pub enum Predicate {
     Not(Box<Predicate>),
     /// `[@a]`: the attribute is present.
     Exists(QName),
+    /// `[name]`: the element has a child element so named.
+    HasChild(QName),
     /// `operand op literal`.
     Compare(Operand, Op, Literal),
+    /// Any other XPath predicate of the last step that reads only the element's ancestors
+    /// (names, attributes) and its subtree ([`expr::stream_needs`]): evaluated at the
+    /// element's end on its buffered subtree. A number is a position, as in XPath.
+    Expr(Box<Expr>),
+}
+
+/// What a predicate reads of one element, given by the engine that evaluates it.
+pub trait Facts {
+    /// The value of an attribute, `None` when absent.
+    fn attribute(&self, name: &QName) -> Option<&str>;
+    /// The element's string value (asked only of predicates that [`Predicate::needs_text`]).
+    fn text(&self) -> &str;
+    /// How many child elements have this name.
+    fn child_count(&self, name: &QName) -> usize;
+    /// Whether `test` holds for the string value of a child element with this name.
+    fn any_child(&self, name: &QName, test: &mut dyn FnMut(&str) -> bool) -> bool;
+    /// The element's position among the siblings the step's name test admits.
+    fn position(&self) -> usize;
+    /// Whether an XPath predicate ([`Predicate::Expr`]) holds on the element: asked at its
+    /// end only, of its buffered subtree.
+    fn holds(&self, expr: &Expr) -> bool;
 }
 
 impl Predicate {
-    /// Whether evaluating the predicate needs the element's string value (known only at its end).
+    /// Whether evaluating the predicate needs the element's content, its text or its child
+    /// elements (known only at its end).
+    pub fn needs_content(&self) -> bool {
+        self.any_operand(&mut |operand| operand.needs_content())
+            || self.any(&mut |p| matches!(p, Predicate::HasChild(_) | Predicate::Expr(_)))
+    }
+
+    /// Whether the predicate has an XPath part ([`Predicate::Expr`]), which needs the
+    /// element's subtree buffered.
+    pub fn needs_tree(&self) -> bool {
+        self.any(&mut |p| matches!(p, Predicate::Expr(_)))
+    }
+
+    /// Whether evaluating the predicate needs the element's string value.
     pub fn needs_text(&self) -> bool {
+        self.any_operand(&mut |operand| *operand == Operand::StringValue)
+    }
+
+    /// Whether the predicate reads an attribute.
+    pub fn reads_attributes(&self) -> bool {
+        self.any(&mut |p| {
+            matches!(
+                p,
+                Predicate::Exists(_) | Predicate::Compare(Operand::Attribute(_), _, _)
+            )
+        })
+    }
+
+    /// Whether the predicate uses the element's position.
+    pub fn uses_position(&self) -> bool {
+        self.any_operand(&mut |operand| *operand == Operand::Position)
+    }
+
+    /// The names of the child elements the predicate reads, each once, and whether it needs
+    /// their string values (a comparison) or only how many there are.
+    pub fn children(&self) -> Vec<(QName, bool)> {
+        let mut out: Vec<(QName, bool)> = Vec::new();
+        self.any(&mut |p| {
+            let (name, texts) = match p {
+                Predicate::HasChild(name) | Predicate::Compare(Operand::ChildCount(name), _, _) => {
+                    (name, false)
+                }
+                Predicate::Compare(Operand::Child(name), _, _) => (name, true),
+                _ => return false,
+            };
+            match out.iter_mut().find(|(n, _)| n == name) {
+                Some((_, t)) => *t |= texts,
+                None => out.push((name.clone(), texts)),
+            }
+            false
+        });
+        out
+    }
+
+    /// Whether `f` holds for the predicate or one inside it.
+    fn any(&self, f: &mut dyn FnMut(&Predicate) -> bool) -> bool {
+        if f(self) {
+            return true;
+        }
         match self {
-            Predicate::And(all) | Predicate::Or(all) => all.iter().any(Predicate::needs_text),
-            Predicate::Not(inner) => inner.needs_text(),
-            Predicate::Exists(_) => false,
-            Predicate::Compare(operand, _, _) => *operand == Operand::StringValue,
+            Predicate::And(all) | Predicate::Or(all) => all.iter().any(|p| p.any(f)),
+            Predicate::Not(inner) => inner.any(f),
+            _ => false,
         }
     }
 
-    /// Evaluates the predicate given a way to read attributes and the string value.
-    pub fn eval<'v>(&self, attribute: &dyn Fn(&QName) -> Option<&'v str>, text: &str) -> bool {
+    /// Whether `f` holds for one of the predicate's operands.
+    fn any_operand(&self, f: &mut dyn FnMut(&Operand) -> bool) -> bool {
+        self.any(&mut |p| match p {
+            Predicate::Compare(operand, _, _) => f(operand),
+            _ => false,
+        })
+    }
+
+    /// Evaluates the predicate on what `facts` reads of an element, with XPath 1.0's
+    /// semantics.
+    pub fn eval(&self, facts: &dyn Facts) -> bool {
         match self {
-            Predicate::And(all) => all.iter().all(|p| p.eval(attribute, text)),
-            Predicate::Or(all) => all.iter().any(|p| p.eval(attribute, text)),
-            Predicate::Not(inner) => !inner.eval(attribute, text),
-            Predicate::Exists(name) => attribute(name).is_some(),
-            Predicate::Compare(operand, op, literal) => {
-                let value = match operand {
-                    Operand::Attribute(name) => match attribute(name) {
-                        Some(value) => value,
-                        // An empty node-set compares false with anything.
-                        None => return false,
-                    },
-                    Operand::StringValue => text,
-                };
-                compare(value, *op, literal)
-            }
+            Predicate::And(all) => all.iter().all(|p| p.eval(facts)),
+            Predicate::Or(all) => all.iter().any(|p| p.eval(facts)),
+            Predicate::Not(inner) => !inner.eval(facts),
+            Predicate::Exists(name) => facts.attribute(name).is_some(),
+            Predicate::HasChild(name) => facts.child_count(name) > 0,
+            Predicate::Compare(operand, op, literal) => match operand {
+                Operand::Attribute(name) => match facts.attribute(name) {
+                    Some(value) => compare(value, *op, literal),
+                    // An empty node-set compares false with anything.
+                    None => false,
+                },
+                Operand::StringValue => compare(facts.text(), *op, literal),
+                Operand::Child(name) => {
+                    facts.any_child(name, &mut |value| compare(value, *op, literal))
+                }
+                // A number compared with a string compares numbers (XPath 1.0 section 3.4).
+                Operand::ChildCount(name) => {
+                    compare_numbers(facts.child_count(name) as f64, *op, literal)
+                }
+                Operand::Position => compare_numbers(facts.position() as f64, *op, literal),
+            },
+            Predicate::Expr(expr) => facts.holds(expr),
         }
+    }
+}
+
+/// XPath 1.0 comparison of a number with a literal: both as numbers, whatever the operator.
+pub fn compare_numbers(a: f64, op: Op, literal: &Literal) -> bool {
+    let b = match literal {
+        Literal::Number(n) => *n,
+        Literal::String(s) => xpath_number(s),
+    };
+    match op {
+        Op::Eq => a == b,
+        Op::Ne => a != b,
+        Op::Lt => a < b,
+        Op::Le => a <= b,
+        Op::Gt => a > b,
+        Op::Ge => a >= b,
     }
 }
 
@@ -170,21 +300,7 @@ pub fn compare(value: &str, op: Op, literal: &Literal) -> bool {
     match (op, literal) {
         (Op::Eq, Literal::String(s)) => value == s,
         (Op::Ne, Literal::String(s)) => value != s,
-        (op, literal) => {
-            let a = xpath_number(value);
-            let b = match literal {
-                Literal::Number(n) => *n,
-                Literal::String(s) => xpath_number(s),
-            };
-            match op {
-                Op::Eq => a == b,
-                Op::Ne => a != b,
-                Op::Lt => a < b,
-                Op::Le => a <= b,
-                Op::Gt => a > b,
-                Op::Ge => a >= b,
-            }
-        }
+        (op, literal) => compare_numbers(xpath_number(value), op, literal),
     }
 }
 
@@ -201,6 +317,67 @@ pub enum Reader {
     Child(QName),
     /// `name/@a`: the attribute of the first child element so named that has it.
     ChildAttribute(QName, QName),
+    /// `../@a`, `../../@a`, `parent::x/@a`, `ancestor::x/@a`, `ancestor-or-self::x/@a`: an
+    /// attribute of an ancestor, known when the element starts.
+    Ancestor(Upward, QName),
+    /// Any other XPath expression that reads only the element's ancestors (names,
+    /// attributes) and its subtree ([`expr::stream_needs`]): evaluated at the element's end
+    /// on its buffered subtree, with the result the DOM engine gives.
+    Expr(Box<Expr>),
+}
+
+impl Reader {
+    /// Whether the reader is known at the element's start tag (it reads attributes only).
+    pub fn at_start(&self) -> bool {
+        matches!(self, Reader::Attribute(_) | Reader::Ancestor(..))
+    }
+
+    /// Whether the reader needs the element's subtree buffered.
+    pub fn needs_tree(&self) -> bool {
+        matches!(self, Reader::Expr(_))
+    }
+}
+
+/// A path up the ancestors: parent steps, then at most one `ancestor::` or
+/// `ancestor-or-self::` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upward {
+    /// `..` (any parent, [`NameTest::Any`]) or `parent::test`, innermost first.
+    pub parents: Vec<NameTest>,
+    /// `ancestor::test` (false) or `ancestor-or-self::test` (true), after the parent steps.
+    pub ancestors: Option<(bool, NameTest)>,
+}
+
+impl Upward {
+    /// The attribute the reader gives, given the open elements (outermost first, the selected
+    /// one last) and a way to read an attribute of one of them: for `ancestor::` the first in
+    /// document order, the outermost element that matches and has the attribute, as XPath's
+    /// `string()` of the node-set takes.
+    pub fn read<'f, 'v, F>(
+        &self,
+        elements: &'f [F],
+        matches: impl Fn(&NameTest, &F) -> bool,
+        attribute: impl Fn(&'f F) -> Option<&'v str>,
+    ) -> Option<&'v str> {
+        let mut at = elements.len().checked_sub(1)?;
+        for test in &self.parents {
+            // Above the root element is the document node, which has no attributes.
+            at = at.checked_sub(1)?;
+            if !matches(test, &elements[at]) {
+                return None;
+            }
+        }
+        match &self.ancestors {
+            None => attribute(&elements[at]),
+            Some((or_self, test)) => {
+                let end = if *or_self { at + 1 } else { at };
+                elements[..end]
+                    .iter()
+                    .filter(|element| matches(test, element))
+                    .find_map(attribute)
+            }
+        }
+    }
 }
 
 /// A field or value query: a reader, and whether `string()` turns "nothing" into "".
@@ -248,29 +425,16 @@ pub fn plan_nodes<'a>(
     let select = Parser::new(select, &ns)
         .whole(|p| p.path())
         .map_err(|why| format!("`select`: {why}"))?;
-    for (i, step) in select.steps.iter().enumerate() {
-        let last = i + 1 == select.steps.len();
-        if !last && step.predicate.as_ref().is_some_and(Predicate::needs_text) {
-            return Err(
-                "`select`: a predicate on an element's text is streamable only on the \
-                        last step"
-                    .to_owned(),
-            );
-        }
-    }
     let mut planned = Vec::new();
     for (name, query) in fields {
-        let read = Parser::new(query, &ns)
-            .whole(|p| p.read_query())
-            .map_err(|why| format!("`fields.{name}`: {why}"))?;
+        let read =
+            read_query(query, namespaces).map_err(|why| format!("`fields.{name}`: {why}"))?;
         planned.push(read);
     }
     let value = match value {
-        Some(query) => Some(
-            Parser::new(query, &ns)
-                .whole(|p| p.read_query())
-                .map_err(|why| format!("`value`: {why}"))?,
-        ),
+        Some(query) => {
+            Some(read_query(query, namespaces).map_err(|why| format!("`value`: {why}"))?)
+        }
         None => None,
     };
     Ok(StreamPlan::Nodes {
@@ -278,6 +442,45 @@ pub fn plan_nodes<'a>(
         fields: planned,
         value,
     })
+}
+
+/// Plans a field or value query: one of the readers the engines read directly, or else an
+/// XPath expression the streaming engine evaluates on the element's buffered subtree.
+fn read_query(
+    query: &XPathQuery,
+    namespaces: &BTreeMap<Prefix, String>,
+) -> Result<ReadQuery, String> {
+    let ns = Namespaces(namespaces);
+    let simple = Parser::new(query, &ns).whole(|p| p.read_query());
+    if simple.is_ok() {
+        return simple;
+    }
+    let expr = expr::parse(query, namespaces)?;
+    expr::stream_needs(&expr)?;
+    Ok(ReadQuery {
+        reader: Reader::Expr(Box::new(expr)),
+        or_empty: false,
+    })
+}
+
+/// Whether an expression is a number, so that as a predicate it tests the position.
+fn is_number(expr: &Expr) -> bool {
+    match expr {
+        Expr::Number(_) | Expr::Arith(..) | Expr::Neg(_) => true,
+        Expr::Call(function, _) => matches!(
+            function,
+            Function::Last
+                | Function::Position
+                | Function::Count
+                | Function::StringLength
+                | Function::Number
+                | Function::Sum
+                | Function::Floor
+                | Function::Ceiling
+                | Function::Round
+        ),
+        _ => false,
+    }
 }
 
 /// Plans a document-level rule; `Err` says why it is not streamable.
@@ -334,6 +537,8 @@ struct Parser<'a> {
     tokens: &'a [Token],
     at: usize,
     ns: &'a Namespaces<'a>,
+    /// Whether `position()` may stand here: in a step's first predicate.
+    position_ok: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -343,6 +548,7 @@ impl<'a> Parser<'a> {
             tokens: query.tokens(),
             at: 0,
             ns,
+            position_ok: false,
         }
     }
 
@@ -432,8 +638,21 @@ impl<'a> Parser<'a> {
             let mut predicates = Vec::new();
             while self.is(Kind::LBracket) {
                 self.next();
-                predicates.push(self.or_expr()?);
-                self.consume(Kind::RBracket)?;
+                // A position counts the siblings the name test admits, before any other
+                // predicate filters them; `p:*` would count per namespace, which no record keeps.
+                self.position_ok = predicates.is_empty() && !matches!(test, NameTest::AnyIn(_));
+                let start = self.at;
+                let predicate = self
+                    .or_expr()
+                    .and_then(|p| self.consume(Kind::RBracket).map(|()| p))
+                    .or_else(|why| {
+                        self.at = start;
+                        // The XPath error says more than the direct reading's, unless the
+                        // expression does not even parse.
+                        self.xpath_predicate().map_err(|xpath| xpath.unwrap_or(why))
+                    });
+                self.position_ok = false;
+                predicates.push(predicate?);
             }
             let predicate = match predicates.len() {
                 0 => None,
@@ -446,7 +665,75 @@ impl<'a> Parser<'a> {
                 predicate,
             });
         }
+        // What a predicate reads of an element's content is known at its end, after its
+        // descendants were matched: only the last step can wait for it.
+        let inner = steps.len().saturating_sub(1);
+        if steps[..inner].iter().any(|step| {
+            step.predicate
+                .as_ref()
+                .is_some_and(Predicate::needs_content)
+        }) {
+            return Err(
+                "a predicate on an element's text, child elements or with XPath functions is \
+                 streamable only on the last step"
+                    .to_owned(),
+            );
+        }
         Ok(Path { steps })
+    }
+
+    /// A predicate outside the subset read directly, from the current token to its `]`
+    /// (consumed): an XPath expression evaluated on the element's buffered subtree, so only on
+    /// the last step of a path; a number (a position) only as the step's first predicate, and
+    /// never `last()`, which needs the siblings that follow.
+    fn xpath_predicate(&mut self) -> Result<Predicate, Option<String>> {
+        let start = self.at;
+        let mut depth = 0usize;
+        let end = loop {
+            match self.kind_at(0) {
+                None => return Err(None),
+                Some(Kind::LBracket) => depth += 1,
+                Some(Kind::RBracket) if depth == 0 => break self.at,
+                Some(Kind::RBracket) => depth -= 1,
+                Some(_) => {}
+            }
+            self.at += 1;
+        };
+        self.at += 1;
+        let (Some(first), Some(last)) = (
+            self.tokens.get(start),
+            end.checked_sub(1).and_then(|e| self.tokens.get(e)),
+        ) else {
+            return Err(None);
+        };
+        let text = self
+            .text
+            .get(first.span.start..last.span.end)
+            .unwrap_or_default();
+        let query = XPathQuery::parse(text).map_err(|_| None)?;
+        let expr = expr::parse(&query, self.ns.0).map_err(|_| None)?;
+        let number = is_number(&expr);
+        // A predicate reads its node-sets as booleans: whether an ancestor exists is known.
+        let as_read = if number {
+            expr.clone()
+        } else {
+            Expr::Call(Function::Boolean, vec![expr.clone()])
+        };
+        let needs = expr::stream_needs(&as_read).map_err(Some)?;
+        if needs.last {
+            return Err(Some(
+                "`last()` in a predicate is not streamable: it needs the siblings that follow"
+                    .to_owned(),
+            ));
+        }
+        if (needs.position || number) && !self.position_ok {
+            return Err(Some(
+                "a position is streamable only in a step's first predicate (and not under \
+                 `p:*`)"
+                    .to_owned(),
+            ));
+        }
+        Ok(Predicate::Expr(Box::new(expr)))
     }
 
     fn name_test(&mut self) -> Result<NameTest, String> {
@@ -542,8 +829,20 @@ impl<'a> Parser<'a> {
                 self.consume(Kind::RParen)?;
                 Ok(inner)
             }
-            (Some(Kind::Number(_)), Some(Kind::RBracket)) => {
-                Err("positional predicates such as `[1]` are not streamable".to_owned())
+            (Some(Kind::Number(n)), Some(Kind::RBracket)) => {
+                if !self.position_ok {
+                    return Err(
+                        "a position such as `[1]` is streamable only as a step's first \
+                                predicate"
+                            .to_owned(),
+                    );
+                }
+                self.next();
+                Ok(Predicate::Compare(
+                    Operand::Position,
+                    Op::Eq,
+                    Literal::Number(n),
+                ))
             }
             (Some(Kind::Literal | Kind::Number(_) | Kind::Minus), _) => {
                 let literal = self.literal()?;
@@ -560,8 +859,12 @@ impl<'a> Parser<'a> {
                 }
                 match operand {
                     Operand::Attribute(name) => Ok(Predicate::Exists(name)),
+                    Operand::Child(name) => Ok(Predicate::HasChild(name)),
                     Operand::StringValue => {
                         Err("`[.]` alone is not streamable; compare it".to_owned())
+                    }
+                    Operand::ChildCount(_) | Operand::Position => {
+                        Err("a number alone as a predicate is a position; compare it".to_owned())
                     }
                 }
             }
@@ -569,21 +872,81 @@ impl<'a> Parser<'a> {
     }
 
     fn op(&mut self) -> Result<Op, String> {
-        self.next()
-            .and_then(|t| comparison(t.kind))
-            .ok_or_else(|| "a comparison operator is missing".to_owned())
+        match self.next() {
+            Some(t) => comparison(t.kind).ok_or_else(|| {
+                format!(
+                    "expected a comparison operator but found {}: arithmetic in a predicate is \
+                     not streamable",
+                    self.describe(t)
+                )
+            }),
+            None => Err("a comparison operator is missing".to_owned()),
+        }
     }
 
     fn operand(&mut self) -> Result<Operand, String> {
-        match self.next() {
-            Some(t) if t.kind == Kind::At => Ok(Operand::Attribute(self.qname()?)),
-            Some(t) if t.kind == Kind::Dot => Ok(Operand::StringValue),
-            Some(token) => Err(format!(
-                "{} in a predicate is not streamable (use `@attribute` or `.`)",
-                self.describe(token)
-            )),
+        let function = self
+            .name_at(0)
+            .filter(|_| self.kind_at(1) == Some(Kind::LParen));
+        match function {
+            Some("position") => {
+                self.next();
+                self.next();
+                self.consume(Kind::RParen)?;
+                if !self.position_ok {
+                    return Err(
+                        "`position()` is streamable only in a step's first predicate".to_owned(),
+                    );
+                }
+                return Ok(Operand::Position);
+            }
+            Some("count") => {
+                self.next();
+                self.next();
+                let name = self.child_name()?;
+                self.consume(Kind::RParen)?;
+                return Ok(Operand::ChildCount(name));
+            }
+            Some(name) => {
+                return Err(format!(
+                    "the function `{name}()` in a predicate is not streamable"
+                ));
+            }
+            None => {}
+        }
+        match self.kind_at(0) {
+            Some(Kind::At) => {
+                self.next();
+                Ok(Operand::Attribute(self.qname()?))
+            }
+            Some(Kind::Dot) => {
+                self.next();
+                Ok(Operand::StringValue)
+            }
+            Some(kind) if is_name(kind) || is_star(kind) => Ok(Operand::Child(self.child_name()?)),
+            Some(_) => {
+                let token = &self.tokens[self.at];
+                Err(format!(
+                    "{} in a predicate is not streamable (use `@attribute`, `.`, a child \
+                     element's name or `count(name)`)",
+                    self.describe(token)
+                ))
+            }
             None => Err("a predicate is incomplete".to_owned()),
         }
+    }
+
+    /// A child element's name, `name` or `child::name`, alone: not followed by a step.
+    fn child_name(&mut self) -> Result<QName, String> {
+        let name = self.qname()?;
+        if self.is(Kind::Slash) || self.is(Kind::DoubleSlash) || self.is(Kind::LBracket) {
+            return Err(format!(
+                "only a child element's name (`{}`) is streamable in a predicate, not a path \
+                 below it",
+                name.local
+            ));
+        }
+        Ok(name)
     }
 
     fn literal(&mut self) -> Result<Literal, String> {
@@ -620,6 +983,9 @@ impl<'a> Parser<'a> {
     }
 
     fn reader(&mut self) -> Result<Reader, String> {
+        if self.is(Kind::DotDot) || self.upward_axis().is_some() {
+            return self.upward();
+        }
         match self.kind_at(0) {
             Some(Kind::At) => {
                 self.next();
@@ -651,6 +1017,84 @@ impl<'a> Parser<'a> {
             }
             None => Err("the query is empty".to_owned()),
         }
+    }
+
+    /// The upward axis named at the current token, if one is: (`ancestor`, or-self).
+    fn upward_axis(&self) -> Option<Option<bool>> {
+        if self.kind_at(1) != Some(Kind::DoubleColon) {
+            return None;
+        }
+        match self.name_at(0)? {
+            "parent" => Some(None),
+            "ancestor" => Some(Some(false)),
+            "ancestor-or-self" => Some(Some(true)),
+            _ => None,
+        }
+    }
+
+    /// `../@a`, `../../@a`, `parent::x/@a`, `ancestor::x/@a`, `ancestor-or-self::x/@a`.
+    fn upward(&mut self) -> Result<Reader, String> {
+        let mut upward = Upward {
+            parents: Vec::new(),
+            ancestors: None,
+        };
+        loop {
+            if self.is(Kind::DotDot) {
+                self.next();
+                upward.parents.push(NameTest::Any);
+            } else if let Some(axis) = self.upward_axis() {
+                self.next();
+                self.next();
+                let test = self.upward_test()?;
+                match axis {
+                    None => upward.parents.push(test),
+                    Some(or_self) => upward.ancestors = Some((or_self, test)),
+                }
+            } else if self.is(Kind::At) {
+                self.next();
+                return Ok(Reader::Ancestor(upward, self.qname()?));
+            } else {
+                return Err(
+                    "an ancestor is streamable only for its attributes (`../@a`, \
+                     `ancestor::x/@a`): its text and other children are not known when the \
+                     element ends"
+                        .to_owned(),
+                );
+            }
+            if self.is(Kind::LBracket) {
+                return Err("a predicate on an ancestor step is not streamable".to_owned());
+            }
+            if upward.ancestors.is_some() && !self.kind_at(1).is_some_and(|k| k == Kind::At) {
+                return Err(
+                    "an `ancestor::` step is streamable only as the last step before `/@a`"
+                        .to_owned(),
+                );
+            }
+            match self.next().map(|t| t.kind) {
+                Some(Kind::Slash) => {}
+                _ => {
+                    return Err(
+                        "an ancestor is streamable only for its attributes (`../@a`, \
+                         `ancestor::x/@a`): its text and other children are not known when the \
+                         element ends"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The name test of an upward step: a name, a wildcard, or `node()` (any ancestor: the
+    /// document node above the root has no attributes).
+    fn upward_test(&mut self) -> Result<NameTest, String> {
+        if self.name_at(0) == Some("node")
+            && self.kind_at(1) == Some(Kind::LParen)
+            && self.kind_at(2) == Some(Kind::RParen)
+        {
+            self.at += 3;
+            return Ok(NameTest::Any);
+        }
+        self.name_test()
     }
 
     fn document_value(&mut self) -> Result<DocumentValue, String> {
@@ -786,14 +1230,25 @@ mod tests {
     fn not_streamable_says_why() {
         for (query, why) in [
             ("store/row", "only absolute paths"),
-            ("/store/row[1]", "positional predicates"),
+            ("/store/row[@a][1]", "only in a step's first predicate"),
+            (
+                "/store/row[@a][position() = 1]",
+                "only in a step's first predicate",
+            ),
+            ("/store/row[@a][1 + 1]", "only in a step's first predicate"),
+            ("/store/s:*[2]", "not under `p:*`"),
+            ("/store/row[last()]", "`last()`"),
+            ("/store/row[x]/y", "only on the last step"),
+            ("/store/row[contains(., 'x')]/y", "only on the last step"),
+            ("/store/row[../x]", "`../x`"),
+            ("/store/row[following-sibling::x]", "following-sibling"),
             ("/store/row[last()]", "not streamable"),
             ("/store/row/..", "axes"),
             ("/store/ancestor::x", "axes"),
             ("/store[. = 'x']/row", "only on the last step"),
             ("/store/row | /store/x", "outside the streamable subset"),
             ("/store/text()", "node test"),
-            ("/store/row[@a = @b]", "only literals"),
+            ("/store/row[@a = @b]/x", "only on the last step"),
         ] {
             let err = select(query).expect_err(query);
             assert!(err.contains(why), "{query}: {err}");
@@ -838,12 +1293,199 @@ mod tests {
         );
         assert!(fields[5].or_empty);
         assert_eq!(value.map(|v| v.reader), Some(Reader::Child(attr("size"))));
-        for text in ["count(x)", "@*", "../@a", "x/y", "number(@a)", "@a + 1"] {
+        let reader = |text: &str| {
+            plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces()).map(|plan| {
+                match plan {
+                    StreamPlan::Nodes { mut fields, .. } => fields.remove(0).reader,
+                    other => panic!("{other:?}"),
+                }
+            })
+        };
+        // Beyond the direct readers: XPath on the element's buffered subtree.
+        for text in [
+            "count(x)",
+            "@*",
+            "ancestor::x[1]/@a",
+            "ancestor::x/../@a",
+            "x/y",
+            "number(@a)",
+            "@a + 1",
+            "concat(@a, ../@b)",
+            "sum(.//x/@n) div count(x)",
+        ] {
             assert!(
-                plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces()).is_err(),
-                "{text}"
+                matches!(reader(text), Ok(Reader::Expr(_))),
+                "{text}: {:?}",
+                reader(text)
             );
         }
+        // An ancestor's text or children are not known when the element ends.
+        for text in [
+            "..",
+            "../x",
+            "../..",
+            "ancestor::x",
+            "ancestor::x/y",
+            "preceding::x/@a",
+            "/a/@x",
+        ] {
+            assert!(reader(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn ancestor_readers() {
+        let reader = |text: &str| {
+            let plan = plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces())
+                .unwrap_or_else(|why| panic!("{text}: {why}"));
+            let StreamPlan::Nodes { mut fields, .. } = plan else {
+                panic!("node plan expected")
+            };
+            fields.remove(0).reader
+        };
+        let up = |parents: Vec<NameTest>, ancestors: Option<(bool, NameTest)>| Upward {
+            parents,
+            ancestors,
+        };
+        assert_eq!(
+            reader("../@id"),
+            Reader::Ancestor(up(vec![NameTest::Any], None), attr("id"))
+        );
+        assert_eq!(
+            reader("../../@id"),
+            Reader::Ancestor(up(vec![NameTest::Any, NameTest::Any], None), attr("id"))
+        );
+        assert_eq!(
+            reader("parent::rack/@id"),
+            Reader::Ancestor(up(vec![name("rack")], None), attr("id"))
+        );
+        assert_eq!(
+            reader("parent::node()/@id"),
+            Reader::Ancestor(up(vec![NameTest::Any], None), attr("id"))
+        );
+        assert_eq!(
+            reader("ancestor::site/@name"),
+            Reader::Ancestor(up(vec![], Some((false, name("site")))), attr("name"))
+        );
+        assert_eq!(
+            reader("../ancestor-or-self::s:*/@s:name"),
+            Reader::Ancestor(
+                up(
+                    vec![NameTest::Any],
+                    Some((true, NameTest::AnyIn("urn:s".to_owned())))
+                ),
+                QName {
+                    ns: Some("urn:s".to_owned()),
+                    local: "name".to_owned()
+                }
+            )
+        );
+        let ReadQuery { or_empty, .. } = match plan_nodes(
+            &query("/a"),
+            [("f", &query("string(../@id)"))],
+            None,
+            &namespaces(),
+        ) {
+            Ok(StreamPlan::Nodes { mut fields, .. }) => fields.remove(0),
+            other => panic!("{other:?}"),
+        };
+        assert!(or_empty);
+    }
+
+    /// `Upward::read` over names: the elements outermost first, the selected one last.
+    #[test]
+    fn upward_reads_follow_xpath() {
+        let chain = [("site", "s1"), ("site", "s2"), ("rack", "r"), ("row", "w")];
+        let read = |upward: &Upward| {
+            upward.read(
+                &chain,
+                |test, (n, _)| match test {
+                    NameTest::Name(q) => q.local == *n,
+                    _ => true,
+                },
+                |(_, value)| (*value != "-").then_some(*value),
+            )
+        };
+        let up = |parents: Vec<NameTest>, ancestors: Option<(bool, NameTest)>| Upward {
+            parents,
+            ancestors,
+        };
+        assert_eq!(read(&up(vec![NameTest::Any], None)), Some("r"));
+        assert_eq!(read(&up(vec![name("rack")], None)), Some("r"));
+        assert_eq!(read(&up(vec![name("site")], None)), None);
+        // The first in document order: the outermost `site`.
+        assert_eq!(read(&up(vec![], Some((false, name("site"))))), Some("s1"));
+        assert_eq!(read(&up(vec![], Some((true, name("row"))))), Some("w"));
+        assert_eq!(read(&up(vec![], Some((false, name("row"))))), None);
+        assert_eq!(
+            read(&up(
+                vec![NameTest::Any, NameTest::Any],
+                Some((true, name("site")))
+            )),
+            Some("s1")
+        );
+        // Above the root element is the document node: nothing.
+        assert_eq!(read(&up(vec![NameTest::Any; 4], None)), None);
+        assert_eq!(read(&up(vec![NameTest::Any; 3], None)), Some("s1"));
+    }
+
+    #[test]
+    fn child_and_position_predicates() {
+        let predicate = |text: &str| {
+            select(text)
+                .unwrap_or_else(|why| panic!("{text}: {why}"))
+                .steps
+                .pop()
+                .and_then(|step| step.predicate)
+                .expect("a predicate")
+        };
+        assert_eq!(
+            predicate("//testcase[failure]"),
+            Predicate::HasChild(attr("failure"))
+        );
+        assert_eq!(
+            predicate("//testcase[not(child::skipped)]"),
+            Predicate::Not(Box::new(Predicate::HasChild(attr("skipped"))))
+        );
+        assert_eq!(
+            predicate("//t[status = 'ok']"),
+            Predicate::Compare(
+                Operand::Child(attr("status")),
+                Op::Eq,
+                Literal::String("ok".to_owned())
+            )
+        );
+        assert_eq!(
+            predicate("//t[0 < count(s:x)]"),
+            Predicate::Compare(
+                Operand::ChildCount(QName {
+                    ns: Some("urn:s".to_owned()),
+                    local: "x".to_owned()
+                }),
+                Op::Gt,
+                Literal::Number(0.0)
+            )
+        );
+        assert_eq!(
+            predicate("/a/b[2]"),
+            Predicate::Compare(Operand::Position, Op::Eq, Literal::Number(2.0))
+        );
+        assert_eq!(
+            predicate("/a/*[position() <= 3][@x]"),
+            Predicate::And(vec![
+                Predicate::Compare(Operand::Position, Op::Le, Literal::Number(3.0)),
+                Predicate::Exists(attr("x")),
+            ])
+        );
+        let p = predicate("//t[failure or (count(e) >= 2 and @a)]");
+        assert!(p.needs_content() && !p.needs_text() && p.reads_attributes());
+        assert_eq!(p.children(), [(attr("failure"), false), (attr("e"), false)]);
+        let p = predicate("//t[e = 'x' or count(e) > 1]");
+        assert_eq!(p.children(), [(attr("e"), true)]);
+        assert!(!predicate("/a/b[2]").needs_content());
+        // Positions and child elements on an earlier step.
+        assert!(select("/a[2]/b").is_ok());
+        assert!(select("/a[x]/b").is_err());
     }
 
     #[test]
@@ -862,6 +1504,10 @@ mod tests {
             "not(/a)",
             "count(/a)[1]",
             "sum(/a/b/c/@d/e)",
+            // Content predicates wait for the element's end: last step only.
+            "count(/a[. = 'x']/b)",
+            "count(//a[@k][* != 1]/*)",
+            "sum(/a[b]/c/@d)",
         ] {
             assert!(
                 plan_document(&query(text), &namespaces()).is_err(),

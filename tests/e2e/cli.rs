@@ -125,7 +125,7 @@ fn verbose_names_the_engine_of_each_rule() {
         &rules,
         "version: 1\nmetrics:\n\
          - { name: a, help: h, type: gauge, value: count(/store/row) }\n\
-         - { name: b, help: h, type: gauge, select: '/store/row[1]', aggregate: count }\n",
+         - { name: b, help: h, type: gauge, select: '/store/row[last()]', aggregate: count }\n",
     )
     .expect("write rules");
     let rules = rules.display().to_string();
@@ -151,8 +151,8 @@ fn verbose_names_the_engine_of_each_rule() {
     assert_eq!(
         outcome.stderr,
         "xml2prom: metrics[0] (a): streaming engine\n\
-         xml2prom: metrics[1] (b): DOM engine, not streamable: `select`: positional predicates \
-         such as `[1]` are not streamable\n"
+         xml2prom: metrics[1] (b): DOM engine, not streamable: `select`: `last()` in a \
+         predicate is not streamable: it needs the siblings that follow\n"
     );
     let dom = run("dom");
     assert_eq!(dom.code, 0, "{}", dom.stderr);

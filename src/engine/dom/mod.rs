@@ -39,7 +39,7 @@ use crate::model::sample::{LabelSet, Sample, SampleValue};
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
 use crate::rules::plan::{
     DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
-    ReadQuery, Reader, Step, StreamPlan, compare,
+    ReadQuery, Reader, Step, StreamPlan, compare, compare_numbers,
 };
 use crate::rules::templates::{self};
 use crate::rules::xpath::{Kind, RESERVED_NAMES, Token, XPathQuery};
@@ -148,26 +148,40 @@ impl<'r> Plan<'r> {
         match (&rule.shape, &rule.stream) {
             (Shape::Document { .. }, Ok(StreamPlan::Document(value))) => {
                 let (DocumentValue::Count(path, _) | DocumentValue::Sum(path, _)) = value;
-                if walkable(path) {
+                if walkable(path) && !reads_beyond_attributes(path) {
                     plan.document = Some(value);
                 }
             }
             (
-                Shape::Nodes { .. },
+                Shape::Nodes {
+                    fields: queries,
+                    value: value_query,
+                    ..
+                },
                 Ok(StreamPlan::Nodes {
                     select,
                     fields,
                     value,
                 }),
             ) => {
-                plan.select = walkable(select).then_some(select);
+                // Positions, child elements, ancestors and XPath are left to sxd-xpath (or read
+                // as other rules' simple queries are), so that the engines check each other on
+                // them.
+                plan.select =
+                    (walkable(select) && !reads_beyond_attributes(select)).then_some(select);
+                let direct = |read: &ReadQuery, query: &XPathQuery| match read.reader {
+                    Reader::Ancestor(..) | Reader::Expr(_) => DirectRead::parse(query, namespaces),
+                    _ => Some(DirectRead::Stream(read.clone())),
+                };
                 plan.fields = fields
                     .iter()
-                    .cloned()
-                    .map(DirectRead::Stream)
-                    .map(Some)
+                    .zip(queries)
+                    .map(|(read, (_, query))| direct(read, query))
                     .collect();
-                plan.value = value.clone().map(DirectRead::Stream);
+                plan.value = value
+                    .as_ref()
+                    .zip(value_query.as_ref())
+                    .and_then(|(read, query)| direct(read, query));
             }
             (Shape::Nodes { fields, value, .. }, _) => {
                 plan.fields = fields
@@ -265,6 +279,24 @@ impl DirectRead {
                     Reader::ChildAttribute(child, attribute) => children_named(element, child)
                         .find_map(|c| c.attribute_value(sxd_name(attribute)))
                         .map(Cow::Borrowed),
+                    Reader::Ancestor(upward, name) => {
+                        let mut chain = Vec::new();
+                        let mut at = Some(element);
+                        while let Some(e) = at {
+                            chain.push(e);
+                            at = e.parent().and_then(|p| p.element());
+                        }
+                        chain.reverse();
+                        upward
+                            .read(
+                                &chain,
+                                |test, e| name_test_matches(test, *e),
+                                |e| e.attribute_value(sxd_name(name)),
+                            )
+                            .map(Cow::Borrowed)
+                    }
+                    // Never a direct read: `Plan::direct` leaves XPath to sxd-xpath.
+                    Reader::Expr(_) => None,
                 };
                 match found {
                     None if *or_empty => Some(Cow::Borrowed("")),
@@ -306,6 +338,15 @@ fn name_test(text: &str, names: &[Token], namespaces: &[(String, String)]) -> Op
     })
 }
 
+/// Whether a path's predicates read more than attributes and the string value: positions or
+/// child elements.
+fn reads_beyond_attributes(path: &StreamPath) -> bool {
+    path.steps
+        .iter()
+        .filter_map(|s| s.predicate.as_ref())
+        .any(|p| p.uses_position() || !p.children().is_empty() || p.needs_tree())
+}
+
 /// A path the document can be walked along: one step at least, and few enough for a bit set.
 fn walkable(path: &StreamPath) -> bool {
     !path.steps.is_empty() && path.steps.len() < 64
@@ -340,17 +381,22 @@ where
         })
 }
 
-/// Whether an element matches a step's name test and predicate.
-fn step_matches(step: &Step, element: Element<'_>) -> bool {
+/// Whether an element matches a name test.
+fn name_test_matches(test: &NameTest, element: Element<'_>) -> bool {
     let name = element.name();
-    let named = match &step.test {
+    match test {
         NameTest::Any => true,
         NameTest::AnyIn(uri) => name.namespace_uri() == Some(uri.as_str()),
         NameTest::Name(test) => {
             name.local_part() == test.local && name.namespace_uri() == test.ns.as_deref()
         }
-    };
-    named
+    }
+}
+
+/// Whether an element matches a step's name test and predicate (one that reads attributes
+/// and the string value only: see [`reads_beyond_attributes`]).
+fn step_matches(step: &Step, element: Element<'_>) -> bool {
+    name_test_matches(&step.test, element)
         && step
             .predicate
             .as_ref()
@@ -373,6 +419,15 @@ fn holds<'d>(predicate: &Predicate, element: Element<'d>, text: &mut Option<Stri
             let text = text.get_or_insert_with(|| Node::Element(element).string_value());
             compare(text, *op, literal)
         }
+        Predicate::HasChild(name) => children_named(element, name).next().is_some(),
+        Predicate::Compare(Operand::Child(name), op, literal) => children_named(element, name)
+            .any(|child| compare(&Node::Element(child).string_value(), *op, literal)),
+        Predicate::Compare(Operand::ChildCount(name), op, literal) => {
+            compare_numbers(children_named(element, name).count() as f64, *op, literal)
+        }
+        // Paths with positions or XPath predicates are evaluated by sxd-xpath
+        // (`reads_beyond_attributes`), never walked.
+        Predicate::Compare(Operand::Position, _, _) | Predicate::Expr(_) => false,
     }
 }
 

@@ -587,7 +587,9 @@ impl Function for Sum {
         let mut args = Args(args);
         try!(args.exactly(1));
         let arg = try!(args.pop_nodeset());
-        let r = arg.iter().map(|n| str_to_num(&n.string_value())).fold(0.0, |acc, i| acc + i);
+        // Added in document order, as libxml2 adds: floating-point addition is not
+        // associative, so another order can give another number.
+        let r = arg.document_order().iter().map(|n| str_to_num(&n.string_value())).fold(0.0, |acc, i| acc + i);
         Ok(Value::Number(r))
     }
 }
