@@ -10,9 +10,10 @@
 //!
 //! Location paths are walked depth first, one step at a time from each node, without building
 //! the node-set of each step: `boolean()`, comparisons with a string or number, `count()`,
-//! `sum()` and `string()` read the nodes as they are found, so `count(failure) > 0`,
-//! `sum(item/@size)` and `ancestor::site/@name` allocate nothing. Where a node-set is the
-//! result, it is collected once and put in document order.
+//! `sum()` and `string()` read the nodes as they are found, so `count(failure) > 0` and
+//! `sum(item/@size)` allocate nothing, and `ancestor::site/@name` only its result. Where a
+//! node-set is the result, it is collected once and put in document order; string values are
+//! borrowed from the tree unless they join several text nodes.
 
 use std::borrow::Cow;
 
