@@ -6,9 +6,7 @@
 //!
 //! Format reference: <https://prometheus.io/docs/instrumenting/exposition_formats/>.
 
-use crate::model::number::format_value;
-
-use crate::model::sample::{Families, LabelSet, MetricFamily, MetricType, SampleValue};
+use crate::model::sample::{BytePairs, Families, MetricFamily, MetricType, SampleValue};
 
 /// Renders all families as one text-format document, ending with a newline when not empty.
 ///
@@ -43,47 +41,38 @@ fn render_family(out: &mut String, family: &MetricFamily) {
     let name = family.name.as_str();
     write_help(out, name, &family.help);
     write_type(out, name, family.kind);
-    for (labels, (value, _origin)) in &family.series {
+    // One buffer for the `le` and `quantile` values of every line.
+    let mut bound = String::new();
+    for (labels, value) in family.sorted() {
         match value {
             SampleValue::Single(v) => write_sample(out, name, "", labels, None, *v),
-            SampleValue::Histogram {
-                buckets,
-                sum,
-                count,
-            } => {
-                for (le, cumulative) in buckets {
-                    let le = format_value(*le);
+            SampleValue::Histogram(histogram) => {
+                for (le, cumulative) in &histogram.buckets {
+                    bound.clear();
+                    write_value(&mut bound, *le);
                     write_sample(
                         out,
                         name,
                         "_bucket",
                         labels,
-                        Some(("le", &le)),
+                        Some(("le", &bound)),
                         *cumulative as f64,
                     );
                 }
-                write_sample(
-                    out,
-                    name,
-                    "_bucket",
-                    labels,
-                    Some(("le", "+Inf")),
-                    *count as f64,
-                );
-                write_sample(out, name, "_sum", labels, None, *sum);
-                write_sample(out, name, "_count", labels, None, *count as f64);
+                let count = histogram.count as f64;
+                write_sample(out, name, "_bucket", labels, Some(("le", "+Inf")), count);
+                write_sample(out, name, "_sum", labels, None, histogram.sum);
+                write_sample(out, name, "_count", labels, None, count);
             }
-            SampleValue::Summary {
-                quantiles,
-                sum,
-                count,
-            } => {
-                for (quantile, v) in quantiles {
-                    let quantile = format_value(*quantile);
-                    write_sample(out, name, "", labels, Some(("quantile", &quantile)), *v);
+            SampleValue::Summary(summary) => {
+                for (quantile, v) in &summary.quantiles {
+                    bound.clear();
+                    write_value(&mut bound, *quantile);
+                    write_sample(out, name, "", labels, Some(("quantile", &bound)), *v);
                 }
-                write_sample(out, name, "_sum", labels, None, *sum);
-                write_sample(out, name, "_count", labels, None, *count as f64);
+                write_sample(out, name, "_sum", labels, None, summary.sum);
+                let count = summary.count as f64;
+                write_sample(out, name, "_count", labels, None, count);
             }
         }
     }
@@ -114,22 +103,33 @@ fn write_type(out: &mut String, name: &str, kind: MetricType) {
 }
 
 /// One sample line: `name{labels} value`, with an optional trailing `le` or `quantile` label.
+/// `labels` is a label set's key ([`crate::model::sample::LabelSet::key`]), written straight
+/// from its bytes.
 fn write_sample(
     out: &mut String,
     name: &str,
     suffix: &str,
-    labels: &LabelSet,
+    labels: &[u8],
     extra: Option<(&str, &str)>,
     value: f64,
 ) {
     out.push_str(name);
     out.push_str(suffix);
-    let pairs = labels.pairs().iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    let mut pairs = pairs.chain(extra).peekable();
-    if pairs.peek().is_some() {
+    if !labels.is_empty() || extra.is_some() {
         out.push('{');
-        for (i, (label, label_value)) in pairs.enumerate() {
-            if i > 0 {
+        let mut first = true;
+        for (label, label_value) in BytePairs::of(labels) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            push_text(out, &label);
+            out.push_str("=\"");
+            escape_label_value(out, &String::from_utf8_lossy(&label_value));
+            out.push('"');
+        }
+        if let Some((label, label_value)) = extra {
+            if !first {
                 out.push(',');
             }
             out.push_str(label);
@@ -140,20 +140,47 @@ fn write_sample(
         out.push('}');
     }
     out.push(' ');
-    out.push_str(&format_value(value));
+    write_value(out, value);
     out.push('\n');
+}
+
+/// Appends text decoded from a label set, which was UTF-8 when it was encoded.
+fn push_text(out: &mut String, text: &[u8]) {
+    out.push_str(&String::from_utf8_lossy(text));
+}
+
+/// Appends a sample value exactly as [`crate::model::number::format_value`] spells
+/// it, without allocating.
+fn write_value(out: &mut String, value: f64) {
+    use std::fmt::Write;
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else if value.fract() == 0.0 && value.abs() < 1e16 {
+        // `as i64` is exact here and turns -0 into 0, as in `format_value`.
+        let _ = write!(out, "{}", value as i64);
+    } else {
+        let _ = write!(out, "{value:?}");
+    }
 }
 
 /// Label values escape backslash, double quote and newline, nothing else.
 fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escaped = match byte {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            b'\n' => "\\n",
+            _ => continue,
+        };
+        out.push_str(&value[start..i]);
+        out.push_str(escaped);
+        start = i + 1;
     }
+    out.push_str(&value[start..]);
 }
 
 /// A label value quoted and escaped as the text format writes it: `"a\"b"`.
@@ -169,7 +196,8 @@ pub fn quote_label_value(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::model::names::MetricName;
-    use crate::model::sample::{Origin, Sample};
+    use crate::model::number::format_value;
+    use crate::model::sample::{Histogram, LabelSet, Origin, Sample, Summary};
     use pretty_assertions::assert_eq;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
@@ -252,11 +280,11 @@ mod tests {
             MetricType::Histogram,
             Sample {
                 labels: labels(&[("kind", "a")]),
-                value: SampleValue::Histogram {
+                value: SampleValue::Histogram(Box::new(Histogram {
                     buckets: vec![(0.25, 0), (100.0, 1)],
                     sum: 350.5,
                     count: 3,
-                },
+                })),
             },
         )]));
         assert_eq!(
@@ -275,11 +303,11 @@ mod tests {
             MetricType::Summary,
             Sample {
                 labels: labels(&[]),
-                value: SampleValue::Summary {
+                value: SampleValue::Summary(Box::new(Summary {
                     quantiles: vec![(0.5, 2.0), (0.99, 9.5)],
                     sum: 20.0,
                     count: 4,
-                },
+                })),
             },
         )]));
         assert_eq!(
@@ -292,5 +320,73 @@ mod tests {
     #[test]
     fn no_families_render_as_empty_file() {
         assert_eq!(render(&Families::new()), "");
+    }
+
+    #[test]
+    fn values_are_written_as_format_value_spells_them() {
+        for value in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            6.0,
+            1.5,
+            -2.25,
+            0.1,
+            1e15,
+            9_999_999_999_999_998.0,
+            1e16,
+            1e22,
+            1e-7,
+            123_456.789,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            4_503_599_627_370_497.0,
+        ] {
+            let mut out = String::new();
+            write_value(&mut out, value);
+            assert_eq!(out, format_value(value), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn series_sort_by_label_set_whatever_their_bytes_look_like() {
+        // `a` before `a1` (a name that is a prefix comes first), though `=` sorts after `1`;
+        // a value with a quote before one with `#`, though its escape `\"` sorts after `#`; a
+        // value with a control character before a longer one, and a set before its extension.
+        let sets = [
+            labels(&[("a", "x")]),
+            labels(&[("a", "x"), ("b", "1")]),
+            labels(&[("a", "x\u{1}")]),
+            labels(&[("a", "x\u{1}y")]),
+            labels(&[("a", "x\"")]),
+            labels(&[("a", "x#")]),
+            labels(&[("a1", "x")]),
+        ];
+        let mut entries = Vec::new();
+        for set in sets.iter().rev() {
+            entries.push((
+                "m",
+                "h",
+                MetricType::Gauge,
+                Sample {
+                    labels: set.clone(),
+                    value: SampleValue::Single(1.0),
+                },
+            ));
+        }
+        let text = render(&families(entries));
+        assert_eq!(
+            text,
+            "# HELP m h\n# TYPE m gauge\n\
+             m{a=\"x\"} 1\nm{a=\"x\",b=\"1\"} 1\nm{a=\"x\u{1}\"} 1\nm{a=\"x\u{1}y\"} 1\n\
+             m{a=\"x\\\"\"} 1\nm{a=\"x#\"} 1\nm{a1=\"x\"} 1\n"
+        );
+        let mut sorted = sets.to_vec();
+        sorted.sort();
+        assert_eq!(sorted, sets);
     }
 }

@@ -5,9 +5,7 @@
 //! into one [`Sample`]. The engine never sees how groups combine, so every engine shares the
 //! same semantics for `count`, `sum`, `min`, `max`, `avg`, histograms and summaries.
 
-use rustc_hash::FxHashMap;
-
-use crate::model::sample::{LabelSet, Sample, SampleValue};
+use crate::model::sample::{Histogram, KeySet, LabelSet, Sample, SampleValue, Summary};
 use crate::rules::compile::Reduce;
 use crate::rules::file::Aggregation;
 use crate::rules::policy::OnDuplicate;
@@ -62,13 +60,16 @@ enum Group<N> {
 }
 
 /// Groups one rule's observations by label set. `N` is the engine's handle to a node.
+///
+/// The label sets are kept once each, as their keys ([`LabelSet::key`]) in one [`KeySet`], and
+/// found again by those bytes: a node whose labels are known costs no allocation.
 #[derive(Debug)]
 pub struct Accumulator<N> {
     reduce: Reduce,
-    /// Each label set's index in `groups`.
-    index: FxHashMap<LabelSet, usize>,
+    /// Each group's label set, by group id.
+    labels: KeySet,
     /// The groups in the order their label sets were first seen; `None` until observed.
-    groups: Vec<(LabelSet, Option<Group<N>>)>,
+    groups: Vec<Option<Group<N>>>,
 }
 
 /// A label set's place in an [`Accumulator`], to observe it again without hashing the labels.
@@ -80,19 +81,24 @@ impl<N: Clone> Accumulator<N> {
     pub fn new(reduce: &Reduce) -> Accumulator<N> {
         Accumulator {
             reduce: reduce.clone(),
-            index: FxHashMap::default(),
+            labels: KeySet::default(),
             groups: Vec::new(),
         }
     }
 
     /// The group of a label set, created empty on first use.
     pub fn group(&mut self, labels: &LabelSet) -> GroupId {
-        if let Some(&i) = self.index.get(labels) {
-            return GroupId(i);
+        self.group_of_key(labels.key())
+    }
+
+    /// The group of a label set given by its key ([`LabelSet::key`]), created empty on first
+    /// use; the key is copied only then.
+    pub fn group_of_key(&mut self, key: &[u8]) -> GroupId {
+        let (id, new) = self.labels.insert(key);
+        if new {
+            self.groups.push(None);
         }
-        self.groups.push((labels.clone(), None));
-        self.index.insert(labels.clone(), self.groups.len() - 1);
-        GroupId(self.groups.len() - 1)
+        GroupId(id)
     }
 
     /// Adds one node's observation. `value` may be `None` only for `aggregate: count`, which
@@ -116,9 +122,11 @@ impl<N: Clone> Accumulator<N> {
         node: N,
     ) -> Result<Observed<N>, DuplicateNode<N>> {
         let v = value.unwrap_or(f64::NAN);
-        let Some((labels, slot)) = self.groups.get_mut(group.0) else {
+        let Some(slot) = self.groups.get_mut(group.0) else {
             return Ok(Observed::Added);
         };
+        let labels = &self.labels;
+        let id = group.0;
         let on_duplicate = match &self.reduce {
             Reduce::Each(policy) => *policy,
             Reduce::States { on_duplicate, .. } => *on_duplicate,
@@ -132,7 +140,7 @@ impl<N: Clone> Accumulator<N> {
                 } => match on_duplicate {
                     OnDuplicate::Error => {
                         return Err(DuplicateNode {
-                            labels: labels.clone(),
+                            labels: LabelSet::from_key(labels.get(id)),
                             first: first.clone(),
                             second: node,
                         });
@@ -153,7 +161,7 @@ impl<N: Clone> Accumulator<N> {
                     // The compiler refuses `sum` for state sets.
                     OnDuplicate::Error | OnDuplicate::Sum => {
                         return Err(DuplicateNode {
-                            labels: labels.clone(),
+                            labels: LabelSet::from_key(labels.get(id)),
                             first: first.clone(),
                             second: node,
                         });
@@ -202,25 +210,24 @@ impl<N: Clone> Accumulator<N> {
         Ok(Observed::Added)
     }
 
-    /// The label set of a group.
-    pub fn labels(&self, group: GroupId) -> &LabelSet {
-        static EMPTY: LabelSet = LabelSet::empty();
-        self.groups
-            .get(group.0)
-            .map_or(&EMPTY, |(labels, _)| labels)
+    /// The label set of a group (empty for a group that is not one).
+    pub fn labels(&self, group: GroupId) -> LabelSet {
+        LabelSet::from_key(self.labels.get(group.0))
     }
 
     /// Whether no node was observed.
     pub fn is_empty(&self) -> bool {
-        self.groups.iter().all(|(_, group)| group.is_none())
+        self.groups.iter().all(Option::is_none)
     }
 
     /// One sample per label set that was observed, in no particular order (the exposition
     /// sorts).
     pub fn finish(self) -> Vec<Sample> {
         let reduce = self.reduce;
+        let keys = self.labels;
         let mut samples = Vec::with_capacity(self.groups.len());
-        for (labels, group) in self.groups {
+        for (id, group) in self.groups.into_iter().enumerate() {
+            let labels = LabelSet::from_key(keys.get(id));
             match (group, &reduce) {
                 (None, _) => {}
                 (
@@ -228,17 +235,9 @@ impl<N: Clone> Accumulator<N> {
                     Reduce::States {
                         label, states: all, ..
                     },
-                ) => samples.extend(all.iter().enumerate().map(|(i, state)| {
-                    Sample {
-                        labels: LabelSet::new(
-                            labels
-                                .pairs()
-                                .iter()
-                                .cloned()
-                                .chain([(label.clone(), state.clone())]),
-                        ),
-                        value: SampleValue::Single(if i == index { 1.0 } else { 0.0 }),
-                    }
+                ) => samples.extend(all.iter().enumerate().map(|(i, state)| Sample {
+                    labels: labels.with(&[(label.clone(), state.clone())]),
+                    value: SampleValue::Single(if i == index { 1.0 } else { 0.0 }),
                 })),
                 (Some(group), _) => samples.push(Sample {
                     labels,
@@ -282,11 +281,11 @@ fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
                     (le, cumulative)
                 })
                 .collect();
-            SampleValue::Histogram {
+            SampleValue::Histogram(Box::new(Histogram {
                 buckets,
                 sum,
                 count,
-            }
+            }))
         }
         Group::Summary { mut values } => {
             let quantiles = match reduce {
@@ -294,14 +293,14 @@ fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
                 _ => &[],
             };
             values.sort_by(f64::total_cmp);
-            SampleValue::Summary {
+            SampleValue::Summary(Box::new(Summary {
                 quantiles: quantiles
                     .iter()
                     .map(|&q| (q, quantile(&values, q)))
                     .collect(),
                 sum: values.iter().sum(),
                 count: values.len() as u64,
-            }
+            }))
         }
     }
 }
@@ -410,14 +409,10 @@ mod tests {
             ],
         );
         match &samples[0].value {
-            SampleValue::Histogram {
-                buckets,
-                sum,
-                count,
-            } => {
-                assert_eq!(buckets, &[(1.0, 2), (2.5, 3), (100.0, 3)]);
-                assert_eq!(*count, 5);
-                assert!(sum.is_nan());
+            SampleValue::Histogram(histogram) => {
+                assert_eq!(histogram.buckets, [(1.0, 2), (2.5, 3), (100.0, 3)]);
+                assert_eq!(histogram.count, 5);
+                assert!(histogram.sum.is_nan());
             }
             other => panic!("not a histogram: {other:?}"),
         }
@@ -431,11 +426,11 @@ mod tests {
         );
         assert_eq!(
             samples[0].value,
-            SampleValue::Summary {
+            SampleValue::Summary(Box::new(Summary {
                 quantiles: vec![(0.0, 1.0), (0.5, 2.5), (0.9, 3.7), (1.0, 4.0)],
                 sum: 10.0,
                 count: 4
-            }
+            }))
         );
     }
 
