@@ -220,14 +220,24 @@ impl<N: Clone> Accumulator<N> {
         self.groups.iter().all(Option::is_none)
     }
 
-    /// One sample per label set that was observed, in no particular order (the exposition
-    /// sorts).
+    /// One sample per label set that was observed, in the order the label sets were first
+    /// seen (the exposition sorts).
+    ///
+    /// The groups are taken from the last one back, and the memory they held is given back
+    /// as they go, so that a rule with many series never holds its groups and all its samples
+    /// at once.
     pub fn finish(self) -> Vec<Sample> {
-        let reduce = self.reduce;
-        let keys = self.labels;
-        let mut samples = Vec::with_capacity(self.groups.len());
-        for (id, group) in self.groups.into_iter().enumerate() {
+        let Accumulator {
+            reduce,
+            labels: mut keys,
+            mut groups,
+        } = self;
+        keys.forget_index();
+        let mut samples = Vec::new();
+        while let Some(group) = groups.pop() {
+            let id = groups.len();
             let labels = LabelSet::from_key(keys.get(id));
+            keys.truncate(id);
             match (group, &reduce) {
                 (None, _) => {}
                 (
@@ -235,7 +245,7 @@ impl<N: Clone> Accumulator<N> {
                     Reduce::States {
                         label, states: all, ..
                     },
-                ) => samples.extend(all.iter().enumerate().map(|(i, state)| Sample {
+                ) => samples.extend(all.iter().enumerate().rev().map(|(i, state)| Sample {
                     labels: labels.with(&[(label.clone(), state.clone())]),
                     value: SampleValue::Single(if i == index { 1.0 } else { 0.0 }),
                 })),
@@ -244,7 +254,12 @@ impl<N: Clone> Accumulator<N> {
                     value: finish_group(&reduce, group),
                 }),
             }
+            if groups.capacity() > 1024 && groups.len() < groups.capacity() / 2 {
+                groups.shrink_to_fit();
+                keys.shrink_to_fit();
+            }
         }
+        samples.reverse();
         samples
     }
 }
@@ -432,6 +447,46 @@ mod tests {
                 count: 4
             }))
         );
+    }
+
+    #[test]
+    fn finish_gives_the_label_sets_in_the_order_first_seen() {
+        // Enough groups for `finish` to give memory back while it goes.
+        let states = vec!["ok".to_owned(), "failed".to_owned()];
+        let mut acc = Accumulator::new(&Reduce::States {
+            label: "state".to_owned(),
+            states: states.clone(),
+            on_duplicate: OnDuplicate::Error,
+        });
+        let kinds: Vec<String> = (0..3000)
+            .map(|i| format!("k{}", (i * 7919) % 3000))
+            .collect();
+        for (i, kind) in kinds.iter().enumerate() {
+            acc.observe(&labels(kind), Some((i % 2) as f64), i)
+                .expect("distinct kinds");
+        }
+        let samples = acc.finish();
+        let expected: Vec<(LabelSet, f64)> = kinds
+            .iter()
+            .enumerate()
+            .flat_map(|(i, kind)| {
+                states.iter().enumerate().map(move |(s, state)| {
+                    let set = LabelSet::new([
+                        ("kind".to_owned(), kind.clone()),
+                        ("state".to_owned(), state.clone()),
+                    ]);
+                    (set, if s == i % 2 { 1.0 } else { 0.0 })
+                })
+            })
+            .collect();
+        let got: Vec<(LabelSet, f64)> = samples
+            .into_iter()
+            .map(|s| match s.value {
+                SampleValue::Single(v) => (s.labels, v),
+                other => panic!("not a single value: {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -380,6 +380,33 @@ impl KeySet {
     }
 }
 
+impl KeySet {
+    /// Drops what finds keys by their bytes, for a set that is only read by id from now on
+    /// and [`KeySet::truncate`]d: [`KeySet::find`] finds nothing, and nothing should be
+    /// inserted any more.
+    pub fn forget_index(&mut self) {
+        self.hashes = Vec::new();
+        self.slots = Vec::new();
+        self.overflow = rustc_hash::FxHashMap::default();
+    }
+
+    /// Keeps the first `len` keys only; the set must have no index
+    /// ([`KeySet::forget_index`]).
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.ends.len() {
+            return;
+        }
+        self.ends.truncate(len);
+        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
+    /// Gives back the memory that the keys no longer use.
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
 impl PartialEq for KeySet {
     /// The same keys in the same order.
     fn eq(&self, other: &KeySet) -> bool {
@@ -483,13 +510,27 @@ impl MetricFamily {
     /// The series as `(label set key, value)`, sorted by label set (see [`LabelSet::key`]
     /// and [`BytePairs`]).
     pub fn sorted(&self) -> impl Iterator<Item = (&[u8], &SampleValue)> {
-        let mut order: Vec<u32> = (0..self.values.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            self.labels.get(a as usize).cmp(self.labels.get(b as usize))
+        // Each series' first eight bytes as a number decide most comparisons without reading
+        // the keys; equal prefixes compare the whole keys. Keys are distinct, so an unstable
+        // sort gives the one order.
+        let prefix = |key: &[u8]| {
+            let mut head = [0u8; 8];
+            for (to, from) in head.iter_mut().zip(key) {
+                *to = *from;
+            }
+            u64::from_be_bytes(head)
+        };
+        let mut order: Vec<(u64, usize)> = (0..self.values.len())
+            .map(|id| (prefix(self.labels.get(id)), id))
+            .collect();
+        order.sort_unstable_by(|&(a_head, a), &(b_head, b)| {
+            a_head
+                .cmp(&b_head)
+                .then_with(|| self.labels.get(a).cmp(self.labels.get(b)))
         });
-        order.into_iter().filter_map(move |id| {
-            let value = self.values.get(id as usize)?;
-            Some((self.labels.get(id as usize), value))
+        order.into_iter().filter_map(move |(_, id)| {
+            let value = self.values.get(id)?;
+            Some((self.labels.get(id), value))
         })
     }
 }
