@@ -634,6 +634,27 @@ mod tests {
     }
 
     #[test]
+    fn content_is_written_as_it_is_produced_and_sized_for_messages() {
+        struct Lines(usize);
+        impl Content for Lines {
+            fn write_to(&self, writer: &mut dyn Write) -> io::Result<()> {
+                for i in 0..self.0 {
+                    writeln!(writer, "x{{i=\"{i}\"}} 1")?;
+                }
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("store.prom");
+        let lines = Lines(20_000);
+        write_with(&Destination::File(target.clone()), &lines).expect("write");
+        let text = std::fs::read_to_string(&target).expect("read");
+        assert_eq!(text.lines().count(), 20_000);
+        assert_eq!(lines.size(), text.len());
+        assert_eq!(entries(dir.path()), ["store.prom"]);
+    }
+
+    #[test]
     fn dash_means_stdout() {
         assert_eq!(Destination::from_arg(Path::new("-")), Destination::Stdout);
         assert_eq!(

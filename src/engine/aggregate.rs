@@ -233,7 +233,12 @@ impl<N: Clone> Accumulator<N> {
             mut groups,
         } = self;
         keys.forget_index();
-        let mut samples = Vec::new();
+        let per_group = match &reduce {
+            Reduce::States { states, .. } => states.len(),
+            _ => 1,
+        };
+        // Sized once: growing it would hold the old and the new buffer at the same time.
+        let mut samples = Vec::with_capacity(groups.len().saturating_mul(per_group));
         while let Some(group) = groups.pop() {
             let id = groups.len();
             let labels = LabelSet::from_key(keys.get(id));

@@ -491,3 +491,106 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{compile, file};
+
+    fn rules(yaml: &str) -> CompiledRules {
+        let vars = [("region".to_owned(), "eu".to_owned())].into();
+        compile::compile_with_vars(file::parse(yaml).expect("valid YAML"), &vars)
+            .expect("valid rules")
+    }
+
+    /// The label sets a rule's state gives for nodes with these field texts, sorted.
+    fn label_sets(rules: &CompiledRules, nodes: &[[&str; 2]]) -> (bool, Vec<String>) {
+        let input = templates::input_value(std::path::Path::new("/srv/store.xml"));
+        let rule = &rules.rules[0];
+        let mut state: RuleState<'_, Option<String>> =
+            RuleState::new(rule, &rules.templates, &input).expect("a node-level rule");
+        let direct = state.direct.is_some();
+        let mut skips = Skips::default();
+        for texts in nodes {
+            state
+                .observe(&mut skips, texts, Some(1.0), None)
+                .expect("no duplicates");
+        }
+        let mut sets: Vec<String> = state
+            .finish()
+            .expect("samples")
+            .into_iter()
+            .map(|sample| sample.labels.to_string())
+            .collect();
+        sets.sort();
+        (direct, sets)
+    }
+
+    const RULE: &str = r#"
+version: 1
+metrics:
+  - name: m
+    help: h
+    type: gauge
+    select: /store/row
+    fields: { id: "@id", kind: "@kind" }
+    labels:
+LABELS
+    aggregate: count
+"#;
+
+    #[test]
+    fn plain_fields_and_per_input_labels_skip_the_templates_and_give_the_same_labels() {
+        let nodes = [["1", "a"], ["2", ""], ["1", "a"], ["", "b\"\n\u{0}"]];
+        let direct = rules(&RULE.replace(
+            "LABELS",
+            "      id: \"{{ id }}\"\n      kind: \"{{kind}}\"\n      path: \"{{ input.path }}\"\n      \
+             region: \"{{ vars.region | upper }}\"\n      shop: paris\n      none: \"\"",
+        ));
+        // The same labels, each through minijinja: `~ ""` makes the fields templates.
+        let rendered = rules(&RULE.replace(
+            "LABELS",
+            "      id: \"{{ id ~ '' }}\"\n      kind: \"{{ kind ~ '' }}\"\n      path: \"{{ input.path }}\"\n      \
+             region: \"{{ vars.region | upper }}\"\n      shop: paris\n      none: \"\"",
+        ));
+        let (fast, fast_sets) = label_sets(&direct, &nodes);
+        let (slow, slow_sets) = label_sets(&rendered, &nodes);
+        assert!(fast && !slow);
+        assert_eq!(fast_sets, slow_sets);
+        assert_eq!(
+            fast_sets,
+            [
+                r#"{id="1",kind="a",path="/srv/store.xml",region="EU",shop="paris"}"#,
+                r#"{id="2",path="/srv/store.xml",region="EU",shop="paris"}"#,
+                r#"{kind="b\"\n\0",path="/srv/store.xml",region="EU",shop="paris"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_label_template_error_names_the_first_node_on_either_path() {
+        for labels in [
+            "      id: \"{{ id }}\"\n      bad: \"{{ input.path.deeper }}\"",
+            "      id: \"{{ id | upper }}\"\n      bad: \"{{ input.path.deeper }}\"",
+        ] {
+            let rules = rules(&RULE.replace("LABELS", labels));
+            let input = templates::input_value(std::path::Path::new("store.xml"));
+            let rule = &rules.rules[0];
+            let mut state: RuleState<'_, Option<String>> =
+                RuleState::new(rule, &rules.templates, &input).expect("a node-level rule");
+            let error = state
+                .observe(
+                    &mut Skips::default(),
+                    &["1", "a"],
+                    None,
+                    Some("/store/row[1]".into()),
+                )
+                .expect_err("the template fails");
+            assert_eq!(error.node.as_deref(), Some("/store/row[1]"), "{labels}");
+            assert!(
+                matches!(*error.kind, EvalErrorKind::Template { ref label, .. } if label == "bad"),
+                "{error:?}"
+            );
+        }
+    }
+}

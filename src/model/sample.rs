@@ -666,6 +666,69 @@ mod tests {
     }
 
     #[test]
+    fn label_sets_keep_any_text_and_compare_as_their_pairs() {
+        let texts = [
+            "",
+            "a",
+            "a\u{0}",
+            "a\u{1}",
+            "a\u{1}\u{0}",
+            "a\u{2}",
+            "ab",
+            "b",
+            "é",
+        ];
+        let mut sets = Vec::new();
+        for name in ["a", "a1", "b"] {
+            for value in texts.iter().filter(|t| !t.is_empty()) {
+                for other in texts {
+                    let pairs = vec![
+                        (name.to_owned(), (*value).to_owned()),
+                        ("z".to_owned(), (*other).to_owned()),
+                    ];
+                    let set = LabelSet::new(pairs.clone());
+                    let kept: Vec<(String, String)> =
+                        pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+                    let back: Vec<(String, String)> = set
+                        .pairs()
+                        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                        .collect();
+                    assert_eq!(back, kept);
+                    sets.push((kept, set));
+                }
+            }
+        }
+        for (a_pairs, a) in &sets {
+            for (b_pairs, b) in &sets {
+                assert_eq!(a.cmp(b), a_pairs.cmp(b_pairs), "{a_pairs:?} {b_pairs:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_set_finds_every_key_it_holds_and_no_other() {
+        let mut keys = KeySet::default();
+        let key = |i: usize| format!("key {i}").into_bytes();
+        for i in 0..10_000 {
+            assert_eq!(keys.insert(&key(i)), (i, true));
+        }
+        assert_eq!(keys.insert(b""), (10_000, true));
+        for i in 0..10_000 {
+            assert_eq!(keys.find(&key(i)), Some(i));
+            assert_eq!(keys.insert(&key(i)), (i, false));
+            assert_eq!(keys.get(i), key(i).as_slice());
+        }
+        assert_eq!(keys.find(b""), Some(10_000));
+        assert_eq!(keys.find(b"key 10000"), None);
+        assert_eq!(keys.get(10_001), b"");
+        keys.forget_index();
+        keys.truncate(3);
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys.get(2), b"key 2");
+        assert_eq!(keys.get(3), b"");
+    }
+
+    #[test]
     fn duplicate_series_is_refused_with_both_origins() {
         let mut families = Families::new();
         let labels = LabelSet::new([("kind".to_owned(), "a".to_owned())]);
