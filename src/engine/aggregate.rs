@@ -49,8 +49,10 @@ enum Group<N> {
         sum: f64,
         count: u64,
     },
+    /// Counts per bucket: boxed, not a `Vec`, so that this is no larger than `Each` and every
+    /// group of a rule with many series stays small.
     Histogram {
-        counts: Vec<u64>,
+        counts: Box<[u64]>,
         sum: f64,
         count: u64,
     },
@@ -195,7 +197,7 @@ impl<N: Clone> Accumulator<N> {
                     Reduce::Aggregate(Aggregation::Max) => Group::Max(v),
                     Reduce::Aggregate(Aggregation::Avg) => Group::Avg { sum: v, count: 1 },
                     Reduce::Histogram(bounds) => {
-                        let mut counts = vec![0; bounds.len()];
+                        let mut counts = vec![0; bounds.len()].into_boxed_slice();
                         observe_histogram(&self.reduce, &mut counts, v);
                         Group::Histogram {
                             counts,
@@ -295,8 +297,8 @@ fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
             let mut cumulative = 0;
             let buckets = bounds
                 .iter()
-                .zip(counts)
-                .map(|(&le, n)| {
+                .zip(counts.iter())
+                .map(|(&le, &n)| {
                     cumulative += n;
                     (le, cumulative)
                 })
@@ -492,6 +494,12 @@ mod tests {
             })
             .collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_group_of_a_rule_without_aggregate_is_five_words() {
+        // The streaming engine's node handle is an optional location path.
+        assert!(std::mem::size_of::<Option<Group<Option<String>>>>() <= 40);
     }
 
     #[test]
