@@ -175,7 +175,8 @@ pub fn encode_pair(key: &mut Vec<u8>, name: &str, value: &str) {
 /// 0x01 as 0x01 0x02, then a zero byte. The zero byte sorts before any byte of a text, and the
 /// escapes keep the order of the bytes they stand for, so encoded sets compare as their pairs.
 pub fn encode_text(key: &mut Vec<u8>, text: &[u8]) {
-    if memchr::memchr2(0, 1, text).is_none() {
+    // Label texts are short: a plain loop beats memchr's setup.
+    if !text.iter().any(|&byte| byte < 2) {
         key.extend_from_slice(text);
     } else {
         for &byte in text {
@@ -223,14 +224,30 @@ impl<'a> BytePairs<'a> {
         BytePairs(key)
     }
 
-    fn text(&mut self) -> Option<&'a [u8]> {
+    /// The next text, decoded, or `None` at the end.
+    fn text(&mut self) -> Option<Cow<'a, [u8]>> {
         if self.0.is_empty() {
             return None;
         }
-        let end = memchr::memchr(0, self.0).unwrap_or(self.0.len());
-        let text = &self.0[..end];
+        // One pass finds the end of the text and whether it holds an escape: label texts are
+        // short, so a plain loop beats memchr's setup.
+        let mut end = 0;
+        let mut escaped = false;
+        for &byte in self.0 {
+            match byte {
+                0 => break,
+                1 => escaped = true,
+                _ => {}
+            }
+            end += 1;
+        }
+        let text = self.0.get(..end).unwrap_or_default();
         self.0 = self.0.get(end + 1..).unwrap_or_default();
-        Some(text)
+        Some(if escaped {
+            decode_text(text)
+        } else {
+            Cow::Borrowed(text)
+        })
     }
 }
 
@@ -240,7 +257,7 @@ impl<'a> Iterator for BytePairs<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let name = self.text()?;
         let value = self.text().unwrap_or_default();
-        Some((decode_text(name), decode_text(value)))
+        Some((name, value))
     }
 }
 
