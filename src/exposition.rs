@@ -6,9 +6,7 @@
 //!
 //! Format reference: <https://prometheus.io/docs/instrumenting/exposition_formats/>.
 
-use crate::model::number::format_value;
-
-use crate::model::sample::{Families, LabelSet, MetricFamily, MetricType, SampleValue};
+use crate::model::sample::{BytePairs, Families, MetricFamily, MetricType, SampleValue};
 
 /// Renders all families as one text-format document, ending with a newline when not empty.
 ///
@@ -32,144 +30,209 @@ use crate::model::sample::{Families, LabelSet, MetricFamily, MetricType, SampleV
 /// # Ok::<(), String>(())
 /// ```
 pub fn render(families: &Families) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     for family in families.iter() {
-        render_family(&mut out, family);
+        // Writing into memory cannot fail.
+        let _ = render_family(&mut out, family, &mut |_| Ok(()));
     }
-    out
+    // Every piece written was UTF-8 (names, HELP, label values decoded from their label sets,
+    // ASCII numbers), so this never replaces anything.
+    match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+    }
 }
 
-fn render_family(out: &mut String, family: &MetricFamily) {
+/// How many bytes [`render_to`] gathers before it hands them to its writer.
+const CHUNK: usize = 1 << 16;
+
+/// Writes the text [`render`] returns into `writer`, a chunk of whole lines at a time, without
+/// holding the whole text: with hundreds of thousands of series the text is as large as all
+/// the families it is written from.
+pub fn render_to(families: &Families, writer: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(CHUNK + 1024);
+    for family in families.iter() {
+        render_family(&mut out, family, &mut |out| {
+            if out.len() >= CHUNK {
+                writer.write_all(out)?;
+                out.clear();
+            }
+            Ok(())
+        })?;
+    }
+    writer.write_all(&out)
+}
+
+/// Writes one family into `out`, calling `flush` after each series with what is written so
+/// far (it may take it away).
+fn render_family(
+    out: &mut Vec<u8>,
+    family: &MetricFamily,
+    flush: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = family.name.as_str();
     write_help(out, name, &family.help);
     write_type(out, name, family.kind);
-    for (labels, (value, _origin)) in &family.series {
+    // One buffer for the `le` and `quantile` values of every line.
+    let mut bound = Vec::new();
+    for (labels, value) in family.sorted() {
         match value {
             SampleValue::Single(v) => write_sample(out, name, "", labels, None, *v),
-            SampleValue::Histogram {
-                buckets,
-                sum,
-                count,
-            } => {
-                for (le, cumulative) in buckets {
-                    let le = format_value(*le);
+            SampleValue::Histogram(histogram) => {
+                for (le, cumulative) in &histogram.buckets {
+                    bound.clear();
+                    write_value(&mut bound, *le);
                     write_sample(
                         out,
                         name,
                         "_bucket",
                         labels,
-                        Some(("le", &le)),
+                        Some(("le", &bound)),
                         *cumulative as f64,
                     );
                 }
-                write_sample(
-                    out,
-                    name,
-                    "_bucket",
-                    labels,
-                    Some(("le", "+Inf")),
-                    *count as f64,
-                );
-                write_sample(out, name, "_sum", labels, None, *sum);
-                write_sample(out, name, "_count", labels, None, *count as f64);
+                let count = histogram.count as f64;
+                write_sample(out, name, "_bucket", labels, Some(("le", b"+Inf")), count);
+                write_sample(out, name, "_sum", labels, None, histogram.sum);
+                write_sample(out, name, "_count", labels, None, count);
             }
-            SampleValue::Summary {
-                quantiles,
-                sum,
-                count,
-            } => {
-                for (quantile, v) in quantiles {
-                    let quantile = format_value(*quantile);
-                    write_sample(out, name, "", labels, Some(("quantile", &quantile)), *v);
+            SampleValue::Summary(summary) => {
+                for (quantile, v) in &summary.quantiles {
+                    bound.clear();
+                    write_value(&mut bound, *quantile);
+                    write_sample(out, name, "", labels, Some(("quantile", &bound)), *v);
                 }
-                write_sample(out, name, "_sum", labels, None, *sum);
-                write_sample(out, name, "_count", labels, None, *count as f64);
+                write_sample(out, name, "_sum", labels, None, summary.sum);
+                let count = summary.count as f64;
+                write_sample(out, name, "_count", labels, None, count);
             }
         }
+        flush(out)?;
     }
+    Ok(())
 }
 
 /// `# HELP name text`, where the text escapes only backslash and newline.
-fn write_help(out: &mut String, name: &str, help: &str) {
-    out.push_str("# HELP ");
-    out.push_str(name);
-    out.push(' ');
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+fn write_help(out: &mut Vec<u8>, name: &str, help: &str) {
+    out.extend_from_slice(b"# HELP ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    for &byte in help.as_bytes() {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            byte => out.push(byte),
         }
     }
-    out.push('\n');
+    out.push(b'\n');
 }
 
 /// `# TYPE name type`.
-fn write_type(out: &mut String, name: &str, kind: MetricType) {
-    out.push_str("# TYPE ");
-    out.push_str(name);
-    out.push(' ');
-    out.push_str(kind.as_str());
-    out.push('\n');
+fn write_type(out: &mut Vec<u8>, name: &str, kind: MetricType) {
+    out.extend_from_slice(b"# TYPE ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.push(b'\n');
 }
 
 /// One sample line: `name{labels} value`, with an optional trailing `le` or `quantile` label.
+/// `labels` is a label set's key ([`crate::model::sample::LabelSet::key`]), written straight
+/// from its bytes.
 fn write_sample(
-    out: &mut String,
+    out: &mut Vec<u8>,
     name: &str,
     suffix: &str,
-    labels: &LabelSet,
-    extra: Option<(&str, &str)>,
+    labels: &[u8],
+    extra: Option<(&str, &[u8])>,
     value: f64,
 ) {
-    out.push_str(name);
-    out.push_str(suffix);
-    let pairs = labels.pairs().iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    let mut pairs = pairs.chain(extra).peekable();
-    if pairs.peek().is_some() {
-        out.push('{');
-        for (i, (label, label_value)) in pairs.enumerate() {
-            if i > 0 {
-                out.push(',');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(suffix.as_bytes());
+    if !labels.is_empty() || extra.is_some() {
+        out.push(b'{');
+        let mut first = true;
+        let extra = extra.map(|(label, value)| (label.as_bytes().into(), value.into()));
+        for (label, label_value) in BytePairs::of(labels).chain(extra) {
+            if !first {
+                out.push(b',');
             }
-            out.push_str(label);
-            out.push_str("=\"");
-            escape_label_value(out, label_value);
-            out.push('"');
+            first = false;
+            out.extend_from_slice(&label);
+            out.extend_from_slice(b"=\"");
+            escape_label_value(out, &label_value);
+            out.push(b'"');
         }
-        out.push('}');
+        out.push(b'}');
     }
-    out.push(' ');
-    out.push_str(&format_value(value));
-    out.push('\n');
+    out.push(b' ');
+    write_value(out, value);
+    out.push(b'\n');
+}
+
+/// Appends a sample value exactly as [`crate::model::number::format_value`] spells it, without
+/// allocating.
+fn write_value(out: &mut Vec<u8>, value: f64) {
+    if value.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if value.is_infinite() {
+        out.extend_from_slice(if value > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if value.fract() == 0.0 && value.abs() < 1e16 {
+        // `as i64` is exact here and turns -0 into 0, as in `format_value`.
+        let integer = value as i64;
+        if integer < 0 {
+            out.push(b'-');
+        }
+        let mut rest = integer.unsigned_abs();
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            start -= 1;
+            if rest == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(digits.get(start..).unwrap_or_default());
+    } else {
+        use std::io::Write;
+        let _ = write!(out, "{value:?}");
+    }
 }
 
 /// Label values escape backslash, double quote and newline, nothing else.
-fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
+fn escape_label_value(out: &mut Vec<u8>, value: &[u8]) {
+    let mut start = 0;
+    for (i, &byte) in value.iter().enumerate() {
+        let escaped: &[u8] = match byte {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            b'\n' => b"\\n",
+            _ => continue,
+        };
+        out.extend_from_slice(value.get(start..i).unwrap_or_default());
+        out.extend_from_slice(escaped);
+        start = i + 1;
     }
+    out.extend_from_slice(value.get(start..).unwrap_or_default());
 }
 
 /// A label value quoted and escaped as the text format writes it: `"a\"b"`.
 pub fn quote_label_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    escape_label_value(&mut out, value);
-    out.push('"');
-    out
+    let mut out = Vec::with_capacity(value.len() + 2);
+    out.push(b'"');
+    escape_label_value(&mut out, value.as_bytes());
+    out.push(b'"');
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::names::MetricName;
-    use crate::model::sample::{Origin, Sample};
+    use crate::model::number::format_value;
+    use crate::model::sample::{Histogram, LabelSet, Origin, Sample, Summary};
     use pretty_assertions::assert_eq;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
@@ -193,15 +256,17 @@ mod tests {
 
     #[test]
     fn help_escapes_only_backslash_and_newline() {
-        let mut out = String::new();
+        let mut out = Vec::new();
         write_help(&mut out, "m", "a \\ b\nc \"quoted\"\t");
+        let out = String::from_utf8(out).expect("UTF-8");
         assert_eq!(out, "# HELP m a \\\\ b\\nc \"quoted\"\t\n");
     }
 
     #[test]
     fn label_values_escape_backslash_quote_newline() {
-        let mut out = String::new();
-        escape_label_value(&mut out, "C:\\dir \"x\"\nnext\ttab ü");
+        let mut out = Vec::new();
+        escape_label_value(&mut out, "C:\\dir \"x\"\nnext\ttab ü".as_bytes());
+        let out = String::from_utf8(out).expect("UTF-8");
         assert_eq!(out, "C:\\\\dir \\\"x\\\"\\nnext\ttab ü");
     }
 
@@ -252,11 +317,11 @@ mod tests {
             MetricType::Histogram,
             Sample {
                 labels: labels(&[("kind", "a")]),
-                value: SampleValue::Histogram {
+                value: SampleValue::Histogram(Box::new(Histogram {
                     buckets: vec![(0.25, 0), (100.0, 1)],
                     sum: 350.5,
                     count: 3,
-                },
+                })),
             },
         )]));
         assert_eq!(
@@ -275,11 +340,11 @@ mod tests {
             MetricType::Summary,
             Sample {
                 labels: labels(&[]),
-                value: SampleValue::Summary {
+                value: SampleValue::Summary(Box::new(Summary {
                     quantiles: vec![(0.5, 2.0), (0.99, 9.5)],
                     sum: 20.0,
                     count: 4,
-                },
+                })),
             },
         )]));
         assert_eq!(
@@ -292,5 +357,104 @@ mod tests {
     #[test]
     fn no_families_render_as_empty_file() {
         assert_eq!(render(&Families::new()), "");
+    }
+
+    #[test]
+    fn values_are_written_as_format_value_spells_them() {
+        for value in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            6.0,
+            1.5,
+            -2.25,
+            0.1,
+            1e15,
+            9_999_999_999_999_998.0,
+            1e16,
+            1e22,
+            1e-7,
+            123_456.789,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            4_503_599_627_370_497.0,
+        ] {
+            let mut out = Vec::new();
+            write_value(&mut out, value);
+            assert_eq!(
+                String::from_utf8(out).expect("ASCII"),
+                format_value(value),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn series_sort_by_label_set_whatever_their_bytes_look_like() {
+        // `a` before `a1` (a name that is a prefix comes first), though `=` sorts after `1`;
+        // a value with a quote before one with `#`, though its escape `\"` sorts after `#`; a
+        // value with a control character before a longer one, and a set before its extension.
+        let sets = [
+            labels(&[("a", "x")]),
+            labels(&[("a", "x"), ("b", "1")]),
+            labels(&[("a", "x\u{1}")]),
+            labels(&[("a", "x\u{1}y")]),
+            labels(&[("a", "x\"")]),
+            labels(&[("a", "x#")]),
+            labels(&[("a1", "x")]),
+        ];
+        let mut entries = Vec::new();
+        for set in sets.iter().rev() {
+            entries.push((
+                "m",
+                "h",
+                MetricType::Gauge,
+                Sample {
+                    labels: set.clone(),
+                    value: SampleValue::Single(1.0),
+                },
+            ));
+        }
+        let text = render(&families(entries));
+        assert_eq!(
+            text,
+            "# HELP m h\n# TYPE m gauge\n\
+             m{a=\"x\"} 1\nm{a=\"x\",b=\"1\"} 1\nm{a=\"x\u{1}\"} 1\nm{a=\"x\u{1}y\"} 1\n\
+             m{a=\"x\\\"\"} 1\nm{a=\"x#\"} 1\nm{a1=\"x\"} 1\n"
+        );
+        let mut sorted = sets.to_vec();
+        sorted.sort();
+        assert_eq!(sorted, sets);
+    }
+
+    #[test]
+    fn render_to_writes_what_render_returns() {
+        let mut entries = Vec::new();
+        // More than one chunk of lines, in two families.
+        for i in 0..5000 {
+            for name in ["a_rows", "b_rows"] {
+                entries.push((
+                    name,
+                    "Rows",
+                    MetricType::Gauge,
+                    Sample {
+                        labels: labels(&[("id", &i.to_string()), ("kind", "x\"y")]),
+                        value: SampleValue::Single(f64::from(i) / 4.0),
+                    },
+                ));
+            }
+        }
+        let families = families(entries);
+        let mut written = Vec::new();
+        render_to(&families, &mut written).expect("writing to memory");
+        assert!(written.len() > 2 * CHUNK);
+        assert_eq!(
+            String::from_utf8(written).expect("UTF-8"),
+            render(&families)
+        );
     }
 }

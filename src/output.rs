@@ -203,25 +203,75 @@ fn directory_of(path: &Path) -> PathBuf {
 
 /// Writes the text to its destination.
 pub fn write(destination: &Destination, text: &str) -> Result<(), WriteError> {
-    match destination {
-        Destination::Stdout => write_stdout(text),
-        Destination::File(path) => write_file(path, text.as_bytes()),
+    write_with(destination, &Bytes(text.as_bytes()))
+}
+
+/// Bytes to write, produced into a writer as they are written, so that a large output never
+/// has to be held whole in memory.
+pub trait Content {
+    /// Writes the whole content into `writer` (from the start, each time it is called).
+    fn write_to(&self, writer: &mut dyn Write) -> io::Result<()>;
+
+    /// The number of bytes [`Content::write_to`] writes, for messages.
+    fn size(&self) -> usize {
+        let mut counter = Counter(0);
+        let _ = self.write_to(&mut counter);
+        counter.0
     }
 }
 
-fn write_stdout(text: &str) -> Result<(), WriteError> {
+/// Content already in memory.
+struct Bytes<'a>(&'a [u8]);
+
+impl Content for Bytes<'_> {
+    fn write_to(&self, writer: &mut dyn Write) -> io::Result<()> {
+        writer.write_all(self.0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A writer that only counts the bytes it is given.
+struct Counter(usize);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes content produced on the fly to its destination, as [`write`] writes a text: a file
+/// atomically (or in place, for a special file), standard output as it comes.
+pub fn write_with(destination: &Destination, content: &dyn Content) -> Result<(), WriteError> {
+    match destination {
+        Destination::Stdout => write_stdout(content),
+        Destination::File(path) => write_file_with(path, content),
+    }
+}
+
+fn write_stdout(content: &dyn Content) -> Result<(), WriteError> {
     let mut stdout = io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    let written = {
+        let mut buffered = io::BufWriter::with_capacity(1 << 16, &mut stdout);
+        content
+            .write_to(&mut buffered)
+            .and_then(|()| buffered.flush())
+    };
+    match written.and_then(|()| stdout.flush()) {
         // A closed pipe (`xml2prom run ... -o - | head`) is the reader's choice, not an error.
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(source) => Err(WriteError {
             path: PathBuf::from("-"),
             source,
             special: None,
-            size: text.len(),
+            size: content.size(),
         }),
         Ok(()) => Ok(()),
     }
@@ -230,36 +280,53 @@ fn write_stdout(text: &str) -> Result<(), WriteError> {
 /// Writes a file output: in place into an existing device, FIFO or socket (or a symbolic link
 /// to one, see [`special_file`]), atomically ([`write_atomically`]) otherwise.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_file_with(path, &Bytes(bytes))
+}
+
+/// [`write_file`] for content produced on the fly.
+fn write_file_with(path: &Path, content: &dyn Content) -> Result<(), WriteError> {
     match special_file(path) {
-        Some(kind) => write_in_place(path, kind, bytes),
-        None => write_atomically(path, bytes),
+        Some(kind) => write_in_place(path, kind, content),
+        None => write_atomically_with(path, content),
     }
 }
 
 /// Writes `bytes` into the special file at `path`, which stays what it is: opened without
 /// `O_CREAT` or `O_TRUNC`, a FIFO without waiting for a reader, a socket by connecting to it.
 #[cfg(unix)]
-fn write_in_place(path: &Path, kind: SpecialFile, bytes: &[u8]) -> Result<(), WriteError> {
+fn write_in_place(path: &Path, kind: SpecialFile, content: &dyn Content) -> Result<(), WriteError> {
     let error = |source| WriteError {
         path: path.to_owned(),
         source,
         special: Some(kind),
-        size: bytes.len(),
+        size: content.size(),
     };
     if kind == SpecialFile::Socket {
         let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(error)?;
-        stream.write_all(bytes).map_err(error)?;
+        write_buffered(&mut stream, content).map_err(error)?;
         return stream.shutdown(std::net::Shutdown::Write).map_err(error);
     }
     let mut file = open_in_place(path, kind).map_err(error)?;
-    file.write_all(bytes)
+    write_buffered(&mut file, content)
         .and_then(|()| file.flush())
         .map_err(error)
 }
 
 #[cfg(not(unix))]
-fn write_in_place(path: &Path, _kind: SpecialFile, bytes: &[u8]) -> Result<(), WriteError> {
-    write_atomically(path, bytes)
+fn write_in_place(
+    path: &Path,
+    _kind: SpecialFile,
+    content: &dyn Content,
+) -> Result<(), WriteError> {
+    write_atomically_with(path, content)
+}
+
+/// Writes the content through a buffer, so that a writer gets large writes whatever pieces
+/// the content comes in.
+fn write_buffered(writer: &mut dyn Write, content: &dyn Content) -> io::Result<()> {
+    let mut buffered = io::BufWriter::with_capacity(1 << 16, writer);
+    content.write_to(&mut buffered)?;
+    buffered.flush()
 }
 
 /// Opens a device or FIFO for writing as it is. `O_NONBLOCK` makes a FIFO without a reader
@@ -294,11 +361,16 @@ const RANDOM_CHARS: usize = 6;
 
 /// Replaces `path` with `bytes` atomically: temporary file, sync, mode 0644, rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_atomically_with(path, &Bytes(bytes))
+}
+
+/// [`write_atomically`] for content produced on the fly.
+fn write_atomically_with(path: &Path, content: &dyn Content) -> Result<(), WriteError> {
     let error = |source| WriteError {
         path: path.to_owned(),
         source,
         special: None,
-        size: bytes.len(),
+        size: content.size(),
     };
     let dir = directory_of(path);
     let stem = path
@@ -306,7 +378,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".to_owned());
     let mut temporary = temporary_in(&dir, &stem).map_err(error)?;
-    temporary.write_all(bytes).map_err(error)?;
+    write_buffered(temporary.as_file_mut(), content).map_err(error)?;
     set_readable_mode(temporary.as_file()).map_err(error)?;
     temporary.as_file().sync_all().map_err(error)?;
     temporary
@@ -559,6 +631,27 @@ mod tests {
              than the file; the previous file is unchanged; raise the limit above 123456 bytes \
              or write fewer series"
         );
+    }
+
+    #[test]
+    fn content_is_written_as_it_is_produced_and_sized_for_messages() {
+        struct Lines(usize);
+        impl Content for Lines {
+            fn write_to(&self, writer: &mut dyn Write) -> io::Result<()> {
+                for i in 0..self.0 {
+                    writeln!(writer, "x{{i=\"{i}\"}} 1")?;
+                }
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("store.prom");
+        let lines = Lines(20_000);
+        write_with(&Destination::File(target.clone()), &lines).expect("write");
+        let text = std::fs::read_to_string(&target).expect("read");
+        assert_eq!(text.lines().count(), 20_000);
+        assert_eq!(lines.size(), text.len());
+        assert_eq!(entries(dir.path()), ["store.prom"]);
     }
 
     #[test]

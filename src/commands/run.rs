@@ -764,9 +764,13 @@ fn write_output(
     };
     let (families, produced_from) =
         production.finish(rules, config.self_metrics.then_some(output.as_str()));
-    let text = exposition::render(&families);
+    // A push needs the text in memory; a file or stdout alone is written as it is rendered.
+    let text = config.push.as_ref().map(|_| exposition::render(&families));
     let written = match destination {
-        Some(destination) => match output::write(destination, &text) {
+        Some(destination) => match match &text {
+            Some(text) => output::write(destination, text),
+            None => output::write_with(destination, &Rendered(&families)),
+        } {
             Ok(()) => {
                 outcome.outputs += 1;
                 true
@@ -778,15 +782,15 @@ fn write_output(
         },
         None => false,
     };
-    let pushed = match &config.push {
-        Some(target) => match push::push(target, &text) {
+    let pushed = match (&config.push, &text) {
+        (Some(target), Some(text)) => match push::push(target, text) {
             Ok(()) => true,
             Err(error) => {
                 outcome.errors.push(RunError::Push(error));
                 false
             }
         },
-        None => false,
+        _ => false,
     };
     // An input reached its output when its file was written, or, with --push alone, when it
     // was pushed.
@@ -795,6 +799,15 @@ fn write_output(
         for input in produced_from {
             outcome.inputs.insert(input, true);
         }
+    }
+}
+
+/// Families to write as exposition text, rendered while they are written.
+struct Rendered<'a>(&'a Families);
+
+impl output::Content for Rendered<'_> {
+    fn write_to(&self, writer: &mut dyn std::io::Write) -> std::io::Result<()> {
+        exposition::render_to(self.0, writer)
     }
 }
 

@@ -5,9 +5,7 @@
 //! into one [`Sample`]. The engine never sees how groups combine, so every engine shares the
 //! same semantics for `count`, `sum`, `min`, `max`, `avg`, histograms and summaries.
 
-use rustc_hash::FxHashMap;
-
-use crate::model::sample::{LabelSet, Sample, SampleValue};
+use crate::model::sample::{Histogram, KeySet, LabelSet, Sample, SampleValue, Summary};
 use crate::rules::compile::Reduce;
 use crate::rules::file::Aggregation;
 use crate::rules::policy::OnDuplicate;
@@ -51,8 +49,10 @@ enum Group<N> {
         sum: f64,
         count: u64,
     },
+    /// Counts per bucket: boxed, not a `Vec`, so that this is no larger than `Each` and every
+    /// group of a rule with many series stays small.
     Histogram {
-        counts: Vec<u64>,
+        counts: Box<[u64]>,
         sum: f64,
         count: u64,
     },
@@ -62,13 +62,16 @@ enum Group<N> {
 }
 
 /// Groups one rule's observations by label set. `N` is the engine's handle to a node.
+///
+/// The label sets are kept once each, as their keys ([`LabelSet::key`]) in one [`KeySet`], and
+/// found again by those bytes: a node whose labels are known costs no allocation.
 #[derive(Debug)]
 pub struct Accumulator<N> {
     reduce: Reduce,
-    /// Each label set's index in `groups`.
-    index: FxHashMap<LabelSet, usize>,
+    /// Each group's label set, by group id.
+    labels: KeySet,
     /// The groups in the order their label sets were first seen; `None` until observed.
-    groups: Vec<(LabelSet, Option<Group<N>>)>,
+    groups: Vec<Option<Group<N>>>,
 }
 
 /// A label set's place in an [`Accumulator`], to observe it again without hashing the labels.
@@ -80,19 +83,24 @@ impl<N: Clone> Accumulator<N> {
     pub fn new(reduce: &Reduce) -> Accumulator<N> {
         Accumulator {
             reduce: reduce.clone(),
-            index: FxHashMap::default(),
+            labels: KeySet::default(),
             groups: Vec::new(),
         }
     }
 
     /// The group of a label set, created empty on first use.
     pub fn group(&mut self, labels: &LabelSet) -> GroupId {
-        if let Some(&i) = self.index.get(labels) {
-            return GroupId(i);
+        self.group_of_key(labels.key())
+    }
+
+    /// The group of a label set given by its key ([`LabelSet::key`]), created empty on first
+    /// use; the key is copied only then.
+    pub fn group_of_key(&mut self, key: &[u8]) -> GroupId {
+        let (id, new) = self.labels.insert(key);
+        if new {
+            self.groups.push(None);
         }
-        self.groups.push((labels.clone(), None));
-        self.index.insert(labels.clone(), self.groups.len() - 1);
-        GroupId(self.groups.len() - 1)
+        GroupId(id)
     }
 
     /// Adds one node's observation. `value` may be `None` only for `aggregate: count`, which
@@ -116,9 +124,11 @@ impl<N: Clone> Accumulator<N> {
         node: N,
     ) -> Result<Observed<N>, DuplicateNode<N>> {
         let v = value.unwrap_or(f64::NAN);
-        let Some((labels, slot)) = self.groups.get_mut(group.0) else {
+        let Some(slot) = self.groups.get_mut(group.0) else {
             return Ok(Observed::Added);
         };
+        let labels = &self.labels;
+        let id = group.0;
         let on_duplicate = match &self.reduce {
             Reduce::Each(policy) => *policy,
             Reduce::States { on_duplicate, .. } => *on_duplicate,
@@ -132,7 +142,7 @@ impl<N: Clone> Accumulator<N> {
                 } => match on_duplicate {
                     OnDuplicate::Error => {
                         return Err(DuplicateNode {
-                            labels: labels.clone(),
+                            labels: LabelSet::from_key(labels.get(id)),
                             first: first.clone(),
                             second: node,
                         });
@@ -153,7 +163,7 @@ impl<N: Clone> Accumulator<N> {
                     // The compiler refuses `sum` for state sets.
                     OnDuplicate::Error | OnDuplicate::Sum => {
                         return Err(DuplicateNode {
-                            labels: labels.clone(),
+                            labels: LabelSet::from_key(labels.get(id)),
                             first: first.clone(),
                             second: node,
                         });
@@ -187,7 +197,7 @@ impl<N: Clone> Accumulator<N> {
                     Reduce::Aggregate(Aggregation::Max) => Group::Max(v),
                     Reduce::Aggregate(Aggregation::Avg) => Group::Avg { sum: v, count: 1 },
                     Reduce::Histogram(bounds) => {
-                        let mut counts = vec![0; bounds.len()];
+                        let mut counts = vec![0; bounds.len()].into_boxed_slice();
                         observe_histogram(&self.reduce, &mut counts, v);
                         Group::Histogram {
                             counts,
@@ -202,25 +212,39 @@ impl<N: Clone> Accumulator<N> {
         Ok(Observed::Added)
     }
 
-    /// The label set of a group.
-    pub fn labels(&self, group: GroupId) -> &LabelSet {
-        static EMPTY: LabelSet = LabelSet::empty();
-        self.groups
-            .get(group.0)
-            .map_or(&EMPTY, |(labels, _)| labels)
+    /// The label set of a group (empty for a group that is not one).
+    pub fn labels(&self, group: GroupId) -> LabelSet {
+        LabelSet::from_key(self.labels.get(group.0))
     }
 
     /// Whether no node was observed.
     pub fn is_empty(&self) -> bool {
-        self.groups.iter().all(|(_, group)| group.is_none())
+        self.groups.iter().all(Option::is_none)
     }
 
-    /// One sample per label set that was observed, in no particular order (the exposition
-    /// sorts).
+    /// One sample per label set that was observed, in the order the label sets were first
+    /// seen (the exposition sorts).
+    ///
+    /// The groups are taken from the last one back, and the memory they held is given back
+    /// as they go, so that a rule with many series never holds its groups and all its samples
+    /// at once.
     pub fn finish(self) -> Vec<Sample> {
-        let reduce = self.reduce;
-        let mut samples = Vec::with_capacity(self.groups.len());
-        for (labels, group) in self.groups {
+        let Accumulator {
+            reduce,
+            labels: mut keys,
+            mut groups,
+        } = self;
+        keys.forget_index();
+        let per_group = match &reduce {
+            Reduce::States { states, .. } => states.len(),
+            _ => 1,
+        };
+        // Sized once: growing it would hold the old and the new buffer at the same time.
+        let mut samples = Vec::with_capacity(groups.len().saturating_mul(per_group));
+        while let Some(group) = groups.pop() {
+            let id = groups.len();
+            let labels = LabelSet::from_key(keys.get(id));
+            keys.truncate(id);
             match (group, &reduce) {
                 (None, _) => {}
                 (
@@ -228,24 +252,21 @@ impl<N: Clone> Accumulator<N> {
                     Reduce::States {
                         label, states: all, ..
                     },
-                ) => samples.extend(all.iter().enumerate().map(|(i, state)| {
-                    Sample {
-                        labels: LabelSet::new(
-                            labels
-                                .pairs()
-                                .iter()
-                                .cloned()
-                                .chain([(label.clone(), state.clone())]),
-                        ),
-                        value: SampleValue::Single(if i == index { 1.0 } else { 0.0 }),
-                    }
+                ) => samples.extend(all.iter().enumerate().rev().map(|(i, state)| Sample {
+                    labels: labels.with(&[(label.clone(), state.clone())]),
+                    value: SampleValue::Single(if i == index { 1.0 } else { 0.0 }),
                 })),
                 (Some(group), _) => samples.push(Sample {
                     labels,
                     value: finish_group(&reduce, group),
                 }),
             }
+            if groups.capacity() > 1024 && groups.len() < groups.capacity() / 2 {
+                groups.shrink_to_fit();
+                keys.shrink_to_fit();
+            }
         }
+        samples.reverse();
         samples
     }
 }
@@ -276,17 +297,17 @@ fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
             let mut cumulative = 0;
             let buckets = bounds
                 .iter()
-                .zip(counts)
-                .map(|(&le, n)| {
+                .zip(counts.iter())
+                .map(|(&le, &n)| {
                     cumulative += n;
                     (le, cumulative)
                 })
                 .collect();
-            SampleValue::Histogram {
+            SampleValue::Histogram(Box::new(Histogram {
                 buckets,
                 sum,
                 count,
-            }
+            }))
         }
         Group::Summary { mut values } => {
             let quantiles = match reduce {
@@ -294,14 +315,14 @@ fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
                 _ => &[],
             };
             values.sort_by(f64::total_cmp);
-            SampleValue::Summary {
+            SampleValue::Summary(Box::new(Summary {
                 quantiles: quantiles
                     .iter()
                     .map(|&q| (q, quantile(&values, q)))
                     .collect(),
                 sum: values.iter().sum(),
                 count: values.len() as u64,
-            }
+            }))
         }
     }
 }
@@ -410,14 +431,10 @@ mod tests {
             ],
         );
         match &samples[0].value {
-            SampleValue::Histogram {
-                buckets,
-                sum,
-                count,
-            } => {
-                assert_eq!(buckets, &[(1.0, 2), (2.5, 3), (100.0, 3)]);
-                assert_eq!(*count, 5);
-                assert!(sum.is_nan());
+            SampleValue::Histogram(histogram) => {
+                assert_eq!(histogram.buckets, [(1.0, 2), (2.5, 3), (100.0, 3)]);
+                assert_eq!(histogram.count, 5);
+                assert!(histogram.sum.is_nan());
             }
             other => panic!("not a histogram: {other:?}"),
         }
@@ -431,12 +448,58 @@ mod tests {
         );
         assert_eq!(
             samples[0].value,
-            SampleValue::Summary {
+            SampleValue::Summary(Box::new(Summary {
                 quantiles: vec![(0.0, 1.0), (0.5, 2.5), (0.9, 3.7), (1.0, 4.0)],
                 sum: 10.0,
                 count: 4
-            }
+            }))
         );
+    }
+
+    #[test]
+    fn finish_gives_the_label_sets_in_the_order_first_seen() {
+        // Enough groups for `finish` to give memory back while it goes.
+        let states = vec!["ok".to_owned(), "failed".to_owned()];
+        let mut acc = Accumulator::new(&Reduce::States {
+            label: "state".to_owned(),
+            states: states.clone(),
+            on_duplicate: OnDuplicate::Error,
+        });
+        let kinds: Vec<String> = (0..3000)
+            .map(|i| format!("k{}", (i * 7919) % 3000))
+            .collect();
+        for (i, kind) in kinds.iter().enumerate() {
+            acc.observe(&labels(kind), Some((i % 2) as f64), i)
+                .expect("distinct kinds");
+        }
+        let samples = acc.finish();
+        let expected: Vec<(LabelSet, f64)> = kinds
+            .iter()
+            .enumerate()
+            .flat_map(|(i, kind)| {
+                states.iter().enumerate().map(move |(s, state)| {
+                    let set = LabelSet::new([
+                        ("kind".to_owned(), kind.clone()),
+                        ("state".to_owned(), state.clone()),
+                    ]);
+                    (set, if s == i % 2 { 1.0 } else { 0.0 })
+                })
+            })
+            .collect();
+        let got: Vec<(LabelSet, f64)> = samples
+            .into_iter()
+            .map(|s| match s.value {
+                SampleValue::Single(v) => (s.labels, v),
+                other => panic!("not a single value: {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_group_of_a_rule_without_aggregate_is_five_words() {
+        // The streaming engine's node handle is an optional location path.
+        assert!(std::mem::size_of::<Option<Group<Option<String>>>>() <= 40);
     }
 
     #[test]

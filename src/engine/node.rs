@@ -9,13 +9,13 @@
 
 use std::borrow::Cow;
 
-use crate::engine::aggregate::{Accumulator, DuplicateNode, Observed};
+use crate::engine::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
 use crate::engine::error::{EvalError, EvalErrorKind};
 use crate::engine::label_cache::LabelCache;
 use crate::engine::skips::{Skip, SkipReason, Skips};
 use crate::model::names::LabelName;
 use crate::model::number::{format_value, parse_number, shorten};
-use crate::model::sample::{LabelSet, Sample, SampleValue};
+use crate::model::sample::{LabelSet, Sample, SampleValue, encode_pair};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape, ValueSpec};
 use crate::rules::policy::OnEmpty;
 use crate::rules::policy::{OnInvalid, OnMissing};
@@ -221,14 +221,7 @@ pub fn with_global_labels(samples: Vec<Sample>, global: &[(String, String)]) -> 
     samples
         .into_iter()
         .map(|sample| Sample {
-            labels: LabelSet::new(
-                sample
-                    .labels
-                    .pairs()
-                    .iter()
-                    .cloned()
-                    .chain(global.iter().cloned()),
-            ),
+            labels: sample.labels.with(global),
             value: sample.value,
         })
         .collect()
@@ -288,14 +281,72 @@ pub fn error(rule: &CompiledRule, node: Option<String>, kind: EvalErrorKind) -> 
     }
 }
 
+/// Where one of a rule's labels gets its value, when no node needs minijinja to tell.
+#[derive(Debug, Clone, Copy)]
+enum LabelSource {
+    /// Exactly `{{ field }}`: the text of the rule's field at this index.
+    Field(usize),
+    /// A template that reads no field (a constant, `{{ input.path }}`, `{{ vars.region }}`):
+    /// the same for every node of the input, rendered at the first node, at this index of
+    /// [`RuleState::constants`].
+    Constant(usize),
+}
+
 /// The running state of one node-level rule over one input, whichever engine reads the nodes:
 /// its groups, and its labels rendered once per distinct field values.
+///
+/// When every label of the rule is a field as it is (`{{ id }}`) or the same for the whole
+/// input, a node's label set is written straight from its field texts into a buffer reused
+/// from node to node, and its group found by those bytes: no template runs and nothing is
+/// allocated for a node whose series is known, and each new series costs only its bytes.
 pub struct RuleState<'r, N> {
     rule: &'r CompiledRule,
     templates: &'r templates::Templates,
     input: minijinja::Value,
     accumulator: Accumulator<N>,
     labels: LabelCache,
+    /// The rule's labels in name order with where their values come from, if no label needs
+    /// minijinja per node; `None` sends every node through the templates and [`LabelCache`].
+    direct: Option<Vec<(&'r str, &'r TemplateId, LabelSource)>>,
+    /// The values of the [`LabelSource::Constant`] labels, once the first node rendered them.
+    constants: Option<Vec<String>>,
+    /// The label set key being built, reused from node to node.
+    key: Vec<u8>,
+}
+
+/// Where each of a rule's labels gets its value, in label name order, if none needs minijinja
+/// per node: each is `{{ field }}` or reads no field at all.
+fn direct_labels<'r>(
+    rule: &'r CompiledRule,
+    templates: &templates::Templates,
+) -> Option<Vec<(&'r str, &'r TemplateId, LabelSource)>> {
+    let Shape::Nodes { fields, .. } = &rule.shape else {
+        return None;
+    };
+    let is_field = |name: &str| fields.iter().position(|(field, _)| field.as_str() == name);
+    let mut constants = 0;
+    let mut direct = Vec::with_capacity(rule.labels.len());
+    for (label, id) in &rule.labels {
+        let source = match templates.plain_variable(id).filter(|v| *v != "input") {
+            Some(variable) => LabelSource::Field(is_field(variable)?),
+            None => {
+                // A template that reads only `input` and `vars` (unless a field is named
+                // `vars`, which hides the global) gives the same text at every node.
+                let constant = templates.variables(id).iter().all(|variable| {
+                    let root = variable.split('.').next().unwrap_or_default();
+                    root == "input" || (root == "vars" && is_field("vars").is_none())
+                });
+                if !constant {
+                    return None;
+                }
+                constants += 1;
+                LabelSource::Constant(constants - 1)
+            }
+        };
+        direct.push((label.as_str(), id, source));
+    }
+    direct.sort_by(|a, b| a.0.cmp(b.0));
+    Some(direct)
 }
 
 impl<'r, N: Located + Clone> RuleState<'r, N> {
@@ -314,6 +365,9 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
             input: input.clone(),
             accumulator: Accumulator::new(reduce),
             labels: LabelCache::default(),
+            direct: direct_labels(rule, templates),
+            constants: None,
+            key: Vec::new(),
         })
     }
 
@@ -328,31 +382,14 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
         node: N,
     ) -> Result<(), EvalError> {
         let rule = self.rule;
-        let hash = LabelCache::hash(texts);
-        let group = match self.labels.get(hash, texts) {
-            Some(group) => group,
-            None => {
-                let Shape::Nodes { fields, .. } = &rule.shape else {
-                    return Ok(());
-                };
-                let context = templates::context(
-                    fields
-                        .iter()
-                        .map(|(name, _)| name.as_str())
-                        .zip(texts.iter().map(AsRef::as_ref)),
-                    &self.input,
-                );
-                let rendered = render_labels(self.templates, &rule.labels, &context)
-                    .map_err(|kind| error(rule, node.node(), kind))?;
-                let group = self.accumulator.group(&LabelSet::new(rendered));
-                self.labels.insert(hash, texts, group);
-                group
-            }
+        let group = match self.direct.is_some() {
+            true => self.direct_group(texts, &node)?,
+            false => self.rendered_group(texts, &node)?,
         };
         match self.accumulator.observe_group(group, number, node) {
             Ok(Observed::Added) => Ok(()),
             Ok(Observed::Dropped(dropped)) => {
-                let skip = duplicate_skip(rule, self.accumulator.labels(group));
+                let skip = duplicate_skip(rule, &self.accumulator.labels(group));
                 skips.add(skip, || dropped.path());
                 Ok(())
             }
@@ -371,6 +408,76 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
         }
     }
 
+    /// The context of the rule's templates at a node with these field texts.
+    fn context(&self, texts: &[impl AsRef<str>]) -> minijinja::Value {
+        let names = match &self.rule.shape {
+            Shape::Nodes { fields, .. } => fields.as_slice(),
+            _ => &[],
+        };
+        templates::context(
+            names
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .zip(texts.iter().map(AsRef::as_ref)),
+            &self.input,
+        )
+    }
+
+    /// The group of a node whose labels are fields as they are or constants: its label set
+    /// key is written from the texts, without templates.
+    fn direct_group(&mut self, texts: &[impl AsRef<str>], node: &N) -> Result<GroupId, EvalError> {
+        let rule = self.rule;
+        if self.constants.is_none() {
+            let context = self.context(texts);
+            let mut constants = Vec::new();
+            for (label, id, source) in self.direct.iter().flatten() {
+                if let LabelSource::Constant(_) = source {
+                    let text = self.templates.render(id, &context).map_err(|message| {
+                        let label = (*label).to_owned();
+                        error(
+                            rule,
+                            node.node(),
+                            EvalErrorKind::Template { label, message },
+                        )
+                    })?;
+                    constants.push(text);
+                }
+            }
+            self.constants = Some(constants);
+        }
+        let constants = self.constants.as_deref().unwrap_or_default();
+        self.key.clear();
+        for (label, _, source) in self.direct.iter().flatten() {
+            let value = match *source {
+                LabelSource::Field(i) => texts.get(i).map_or("", AsRef::as_ref),
+                LabelSource::Constant(i) => constants.get(i).map_or("", String::as_str),
+            };
+            if !value.is_empty() {
+                encode_pair(&mut self.key, label, value);
+            }
+        }
+        Ok(self.accumulator.group_of_key(&self.key))
+    }
+
+    /// The group of a node whose labels need minijinja: rendered once per distinct field
+    /// texts, found again through the [`LabelCache`].
+    fn rendered_group(
+        &mut self,
+        texts: &[impl AsRef<str>],
+        node: &N,
+    ) -> Result<GroupId, EvalError> {
+        if let Some(group) = self.labels.get(texts) {
+            return Ok(group);
+        }
+        let rule = self.rule;
+        let context = self.context(texts);
+        let rendered = render_labels(self.templates, &rule.labels, &context)
+            .map_err(|kind| error(rule, node.node(), kind))?;
+        let group = self.accumulator.group(&LabelSet::new(rendered));
+        self.labels.insert(texts, group);
+        Ok(group)
+    }
+
     /// The rule's samples once every node is observed: `on_empty` decides what a rule without
     /// any gives.
     pub fn finish(self) -> Result<Vec<Sample>, EvalError> {
@@ -381,6 +488,109 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
                 .collect())
         } else {
             Ok(self.accumulator.finish())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{compile, file};
+
+    fn rules(yaml: &str) -> CompiledRules {
+        let vars = [("region".to_owned(), "eu".to_owned())].into();
+        compile::compile_with_vars(file::parse(yaml).expect("valid YAML"), &vars)
+            .expect("valid rules")
+    }
+
+    /// The label sets a rule's state gives for nodes with these field texts, sorted.
+    fn label_sets(rules: &CompiledRules, nodes: &[[&str; 2]]) -> (bool, Vec<String>) {
+        let input = templates::input_value(std::path::Path::new("/srv/store.xml"));
+        let rule = &rules.rules[0];
+        let mut state: RuleState<'_, Option<String>> =
+            RuleState::new(rule, &rules.templates, &input).expect("a node-level rule");
+        let direct = state.direct.is_some();
+        let mut skips = Skips::default();
+        for texts in nodes {
+            state
+                .observe(&mut skips, texts, Some(1.0), None)
+                .expect("no duplicates");
+        }
+        let mut sets: Vec<String> = state
+            .finish()
+            .expect("samples")
+            .into_iter()
+            .map(|sample| sample.labels.to_string())
+            .collect();
+        sets.sort();
+        (direct, sets)
+    }
+
+    const RULE: &str = r#"
+version: 1
+metrics:
+  - name: m
+    help: h
+    type: gauge
+    select: /store/row
+    fields: { id: "@id", kind: "@kind" }
+    labels:
+LABELS
+    aggregate: count
+"#;
+
+    #[test]
+    fn plain_fields_and_per_input_labels_skip_the_templates_and_give_the_same_labels() {
+        let nodes = [["1", "a"], ["2", ""], ["1", "a"], ["", "b\"\n\u{0}"]];
+        let direct = rules(&RULE.replace(
+            "LABELS",
+            "      id: \"{{ id }}\"\n      kind: \"{{kind}}\"\n      path: \"{{ input.path }}\"\n      \
+             region: \"{{ vars.region | upper }}\"\n      shop: paris\n      none: \"\"",
+        ));
+        // The same labels, each through minijinja: `~ ""` makes the fields templates.
+        let rendered = rules(&RULE.replace(
+            "LABELS",
+            "      id: \"{{ id ~ '' }}\"\n      kind: \"{{ kind ~ '' }}\"\n      path: \"{{ input.path }}\"\n      \
+             region: \"{{ vars.region | upper }}\"\n      shop: paris\n      none: \"\"",
+        ));
+        let (fast, fast_sets) = label_sets(&direct, &nodes);
+        let (slow, slow_sets) = label_sets(&rendered, &nodes);
+        assert!(fast && !slow);
+        assert_eq!(fast_sets, slow_sets);
+        assert_eq!(
+            fast_sets,
+            [
+                r#"{id="1",kind="a",path="/srv/store.xml",region="EU",shop="paris"}"#,
+                r#"{id="2",path="/srv/store.xml",region="EU",shop="paris"}"#,
+                r#"{kind="b\"\n\0",path="/srv/store.xml",region="EU",shop="paris"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_label_template_error_names_the_first_node_on_either_path() {
+        for labels in [
+            "      id: \"{{ id }}\"\n      bad: \"{{ input.path.deeper }}\"",
+            "      id: \"{{ id | upper }}\"\n      bad: \"{{ input.path.deeper }}\"",
+        ] {
+            let rules = rules(&RULE.replace("LABELS", labels));
+            let input = templates::input_value(std::path::Path::new("store.xml"));
+            let rule = &rules.rules[0];
+            let mut state: RuleState<'_, Option<String>> =
+                RuleState::new(rule, &rules.templates, &input).expect("a node-level rule");
+            let error = state
+                .observe(
+                    &mut Skips::default(),
+                    &["1", "a"],
+                    None,
+                    Some("/store/row[1]".into()),
+                )
+                .expect_err("the template fails");
+            assert_eq!(error.node.as_deref(), Some("/store/row[1]"), "{labels}");
+            assert!(
+                matches!(*error.kind, EvalErrorKind::Template { ref label, .. } if label == "bad"),
+                "{error:?}"
+            );
         }
     }
 }

@@ -485,6 +485,11 @@ mod tests {
     }
 
     #[test]
+    fn a_node_takes_40_bytes_besides_its_strings() {
+        assert!(std::mem::size_of::<Node>() <= 40);
+    }
+
+    #[test]
     fn adjacent_text_is_one_node() {
         let mut tree = Tree::new();
         tree.open(None, "a", "a", []);

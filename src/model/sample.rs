@@ -4,6 +4,7 @@
 //! them into [`MetricFamily`]s by metric name, keeps families and series sorted so output is
 //! stable, and refuses a second sample for a series that already has one.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -48,8 +49,13 @@ impl fmt::Display for MetricType {
 ///
 /// Prometheus treats a label with an empty value as absent, so `{kind=""}` and `{}` are the same
 /// series; dropping empty values here makes that equality structural.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LabelSet(Vec<(String, String)>);
+///
+/// The pairs are kept as one byte string (see [`encode_text`]): each name, then each value,
+/// ended by a zero byte. That is one allocation per series instead of two per label, it hashes
+/// and compares as plain bytes, and byte order is the order of the pairs themselves (by name,
+/// then value, a shorter list first), so families sort their series on these bytes.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LabelSet(Box<[u8]>);
 
 impl LabelSet {
     /// Builds a label set from pairs; empty values are dropped, names are sorted.
@@ -59,17 +65,52 @@ impl LabelSet {
         let mut pairs: Vec<(String, String)> =
             pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         pairs.sort();
-        LabelSet(pairs)
+        let mut key = Vec::new();
+        for (name, value) in &pairs {
+            encode_pair(&mut key, name, value);
+        }
+        LabelSet(key.into_boxed_slice())
     }
 
     /// The set without labels.
-    pub const fn empty() -> LabelSet {
-        LabelSet(Vec::new())
+    pub fn empty() -> LabelSet {
+        LabelSet::default()
+    }
+
+    /// The label set whose encoding is `key`, as [`encode_pair`] writes it pair by pair, in
+    /// name order, without empty values.
+    pub fn from_key(key: &[u8]) -> LabelSet {
+        LabelSet(key.into())
+    }
+
+    /// The encoded pairs: what the set hashes, compares and sorts on.
+    pub fn key(&self) -> &[u8] {
+        &self.0
     }
 
     /// The pairs, sorted by label name.
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.0
+    pub fn pairs(&self) -> Pairs<'_> {
+        Pairs(&self.0)
+    }
+
+    /// These labels and `extra` (whose names must be new to the set) as one set.
+    pub fn with(&self, extra: &[(String, String)]) -> LabelSet {
+        if extra.iter().all(|(_, value)| value.is_empty()) {
+            return self.clone();
+        }
+        let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = self.pairs().collect();
+        pairs.extend(
+            extra
+                .iter()
+                .filter(|(_, value)| !value.is_empty())
+                .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str()))),
+        );
+        pairs.sort();
+        let mut key = Vec::with_capacity(self.0.len() + 32);
+        for (name, value) in &pairs {
+            encode_pair(&mut key, name, value);
+        }
+        LabelSet(key.into_boxed_slice())
     }
 
     /// The label set for a message, bounded whatever the input gave: each value cut at 200
@@ -85,19 +126,19 @@ impl LabelSet {
         const MAX_LABELS: usize = 16;
         const MAX_VALUE: usize = 200;
         let mut shown: Vec<String> = self
-            .0
-            .iter()
+            .pairs()
             .take(MAX_LABELS)
             .map(|(name, value)| {
-                let value = crate::model::number::shorten_to(value, MAX_VALUE);
+                let value = crate::model::number::shorten_to(&value, MAX_VALUE);
                 format!(
                     "{}={value:?}",
-                    crate::model::number::shorten_to(name, MAX_VALUE)
+                    crate::model::number::shorten_to(&name, MAX_VALUE)
                 )
             })
             .collect();
-        if self.0.len() > MAX_LABELS {
-            shown.push(format!("... and {} more", self.0.len() - MAX_LABELS));
+        let count = self.pairs().count();
+        if count > MAX_LABELS {
+            shown.push(format!("... and {} more", count - MAX_LABELS));
         }
         format!("{{{}}}", shown.join(","))
     }
@@ -107,7 +148,7 @@ impl fmt::Display for LabelSet {
     /// Writes the label set as PromQL would show it: `{kind="a",path="/x"}`, or `{}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, (name, value)) in self.0.iter().enumerate() {
+        for (i, (name, value)) in self.pairs().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
@@ -117,29 +158,314 @@ impl fmt::Display for LabelSet {
     }
 }
 
+impl fmt::Debug for LabelSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LabelSet({self})")
+    }
+}
+
+/// Appends one label pair to an encoded label set: the name, then the value, each as
+/// [`encode_text`] writes it. Pairs must come in name order, without empty values.
+pub fn encode_pair(key: &mut Vec<u8>, name: &str, value: &str) {
+    encode_text(key, name.as_bytes());
+    encode_text(key, value.as_bytes());
+}
+
+/// Appends one text of an encoded label set: its bytes, with 0x00 written as 0x01 0x01 and
+/// 0x01 as 0x01 0x02, then a zero byte. The zero byte sorts before any byte of a text, and the
+/// escapes keep the order of the bytes they stand for, so encoded sets compare as their pairs.
+pub fn encode_text(key: &mut Vec<u8>, text: &[u8]) {
+    // Label texts are short: a plain loop beats memchr's setup.
+    if !text.iter().any(|&byte| byte < 2) {
+        key.extend_from_slice(text);
+    } else {
+        for &byte in text {
+            match byte {
+                0 => key.extend_from_slice(&[1, 1]),
+                1 => key.extend_from_slice(&[1, 2]),
+                byte => key.push(byte),
+            }
+        }
+    }
+    key.push(0);
+}
+
+/// One text of an encoded label set, as it was before [`encode_text`].
+fn decode_text(text: &[u8]) -> Cow<'_, [u8]> {
+    if !text.contains(&1) {
+        return Cow::Borrowed(text);
+    }
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut bytes = text.iter();
+    while let Some(&byte) = bytes.next() {
+        match byte {
+            1 => decoded.push(bytes.next().map_or(0, |&next| next - 1)),
+            byte => decoded.push(byte),
+        }
+    }
+    Cow::Owned(decoded)
+}
+
+/// Text decoded from a label set: it was UTF-8 when encoded, so nothing is ever replaced.
+fn decoded_str(text: Cow<'_, [u8]>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes),
+        Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+/// The pairs of an encoded label set as bytes, decoded: `(name, value)`, in name order.
+#[derive(Debug, Clone)]
+pub struct BytePairs<'a>(&'a [u8]);
+
+impl<'a> BytePairs<'a> {
+    /// The pairs of a label set's [`LabelSet::key`].
+    pub fn of(key: &'a [u8]) -> BytePairs<'a> {
+        BytePairs(key)
+    }
+
+    /// The next text, decoded, or `None` at the end.
+    fn text(&mut self) -> Option<Cow<'a, [u8]>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        // One pass finds the end of the text and whether it holds an escape: label texts are
+        // short, so a plain loop beats memchr's setup.
+        let mut end = 0;
+        let mut escaped = false;
+        for &byte in self.0 {
+            match byte {
+                0 => break,
+                1 => escaped = true,
+                _ => {}
+            }
+            end += 1;
+        }
+        let text = self.0.get(..end).unwrap_or_default();
+        self.0 = self.0.get(end + 1..).unwrap_or_default();
+        Some(if escaped {
+            decode_text(text)
+        } else {
+            Cow::Borrowed(text)
+        })
+    }
+}
+
+impl<'a> Iterator for BytePairs<'a> {
+    type Item = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let name = self.text()?;
+        let value = self.text().unwrap_or_default();
+        Some((name, value))
+    }
+}
+
+/// The pairs of a label set as text: `(name, value)`, in name order.
+#[derive(Debug, Clone)]
+pub struct Pairs<'a>(&'a [u8]);
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut bytes = BytePairs(self.0);
+        let (name, value) = bytes.next()?;
+        self.0 = bytes.0;
+        Some((decoded_str(name), decoded_str(value)))
+    }
+}
+
+/// Byte strings stored once each, in one buffer, with a dense id in the order they came: the
+/// label sets of a family or of a rule's groups, found again by their bytes without copying
+/// them. About 16 bytes besides the bytes themselves per key, and two allocations in all.
+#[derive(Debug, Default, Clone)]
+pub struct KeySet {
+    /// Every key, one after the other.
+    bytes: Vec<u8>,
+    /// Where each key ends in `bytes` (it starts where the one before ends).
+    ends: Vec<usize>,
+    /// Each key's hash (its low 32 bits), to probe and to grow without hashing again.
+    hashes: Vec<u32>,
+    /// Open addressing, linear probing: 0 is empty, else the key's id + 1. A power of two long,
+    /// at most three quarters full.
+    slots: Vec<u32>,
+    /// Keys past the 2^32 - 1 that `slots` can name (only in theory: that is hundreds of
+    /// gigabytes of keys), by their bytes.
+    overflow: rustc_hash::FxHashMap<Box<[u8]>, usize>,
+}
+
+impl KeySet {
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The bytes of key `id` (empty for an id that is not one).
+    pub fn get(&self, id: usize) -> &[u8] {
+        let start = match id.checked_sub(1) {
+            Some(before) => self.ends.get(before).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(id).copied().unwrap_or(start);
+        self.bytes.get(start..end).unwrap_or_default()
+    }
+
+    fn hash(key: &[u8]) -> u32 {
+        use std::hash::Hasher;
+        let mut hasher = rustc_hash::FxHasher::default();
+        hasher.write(key);
+        let hash = hasher.finish();
+        // Fold the high bits in: FxHasher's are the better mixed.
+        (hash ^ (hash >> 32)) as u32
+    }
+
+    /// The id of `key`, if it is there.
+    pub fn find(&self, key: &[u8]) -> Option<usize> {
+        self.find_hashed(key, Self::hash(key))
+    }
+
+    fn find_hashed(&self, key: &[u8], hash: u32) -> Option<usize> {
+        if !self.slots.is_empty() {
+            let mask = self.slots.len() - 1;
+            let mut slot = hash as usize & mask;
+            loop {
+                let id = (*self.slots.get(slot)? as usize).checked_sub(1)?;
+                if self.hashes.get(id) == Some(&hash) && self.get(id) == key {
+                    return Some(id);
+                }
+                slot = (slot + 1) & mask;
+            }
+        }
+        if self.overflow.is_empty() {
+            None
+        } else {
+            self.overflow.get(key).copied()
+        }
+    }
+
+    /// The id of `key`, and whether it is new (added with the next id).
+    pub fn insert(&mut self, key: &[u8]) -> (usize, bool) {
+        let hash = Self::hash(key);
+        if let Some(id) = self.find_hashed(key, hash) {
+            return (id, false);
+        }
+        let id = self.ends.len();
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.bytes.len());
+        self.hashes.push(hash);
+        match u32::try_from(id + 1) {
+            Ok(filled) if filled < u32::MAX => {
+                if (id + 1) * 4 > self.slots.len() * 3 {
+                    self.grow();
+                }
+                self.place(id, filled);
+            }
+            _ => {
+                self.overflow.insert(key.into(), id);
+            }
+        }
+        (id, true)
+    }
+
+    /// Puts key `id` (stored as `filled`, its id + 1) in its slot.
+    fn place(&mut self, id: usize, filled: u32) {
+        let mask = self.slots.len() - 1;
+        let mut slot = self.hashes.get(id).copied().unwrap_or(0) as usize & mask;
+        while let Some(taken) = self.slots.get(slot)
+            && *taken != 0
+        {
+            slot = (slot + 1) & mask;
+        }
+        if let Some(free) = self.slots.get_mut(slot) {
+            *free = filled;
+        }
+    }
+
+    /// Doubles the slots and places every key again.
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(16);
+        self.slots = vec![0; size];
+        for id in 0..self.ends.len().min(u32::MAX as usize - 1) {
+            self.place(id, id as u32 + 1);
+        }
+    }
+}
+
+impl KeySet {
+    /// Drops what finds keys by their bytes, for a set that is only read by id from now on
+    /// and [`KeySet::truncate`]d: [`KeySet::find`] finds nothing, and nothing should be
+    /// inserted any more.
+    pub fn forget_index(&mut self) {
+        self.hashes = Vec::new();
+        self.slots = Vec::new();
+        self.overflow = rustc_hash::FxHashMap::default();
+    }
+
+    /// Keeps the first `len` keys only; the set must have no index
+    /// ([`KeySet::forget_index`]).
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.ends.len() {
+            return;
+        }
+        self.ends.truncate(len);
+        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
+    /// Gives back the memory that the keys no longer use.
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+impl PartialEq for KeySet {
+    /// The same keys in the same order.
+    fn eq(&self, other: &KeySet) -> bool {
+        self.bytes == other.bytes && self.ends == other.ends
+    }
+}
+
 /// The value of one series.
+///
+/// A gauge or counter value is held inline; the rarer histograms and summaries are boxed, so
+/// that a sample of a family with hundreds of thousands of series stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SampleValue {
     /// A gauge or counter value.
     Single(f64),
-    /// A histogram: cumulative counts per upper bound (ascending, `+Inf` excluded), sum, count.
-    Histogram {
-        /// `(le, cumulative count)` for each configured bucket, ascending by `le`.
-        buckets: Vec<(f64, u64)>,
-        /// Sum of all observations.
-        sum: f64,
-        /// Number of observations; also the `+Inf` bucket.
-        count: u64,
-    },
-    /// A summary: `(quantile, value)` pairs ascending by quantile, sum, count.
-    Summary {
-        /// `(quantile, value)` for each configured quantile.
-        quantiles: Vec<(f64, f64)>,
-        /// Sum of all observations.
-        sum: f64,
-        /// Number of observations.
-        count: u64,
-    },
+    /// A histogram.
+    Histogram(Box<Histogram>),
+    /// A summary.
+    Summary(Box<Summary>),
+}
+
+/// The value of a histogram series: cumulative counts per upper bound, sum, count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// `(le, cumulative count)` for each configured bucket, ascending by `le` (`+Inf`
+    /// excluded).
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of all observations.
+    pub sum: f64,
+    /// Number of observations; also the `+Inf` bucket.
+    pub count: u64,
+}
+
+/// The value of a summary series: `(quantile, value)` pairs, sum, count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// `(quantile, value)` for each configured quantile, ascending by quantile.
+    pub quantiles: Vec<(f64, f64)>,
+    /// Sum of all observations.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
 }
 
 /// One series of a family: its labels and its value.
@@ -166,7 +492,11 @@ impl fmt::Display for Origin {
     }
 }
 
-/// A metric family: name, HELP, TYPE and its series sorted by label set.
+/// A metric family: name, HELP, TYPE and its series.
+///
+/// Each series is its label set's bytes in one shared buffer ([`KeySet`]), its value and the
+/// index of its origin: about the size of its exposition line, without a per-series
+/// allocation. [`MetricFamily::sorted`] puts them in label-set order when they are written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricFamily {
     /// The metric name.
@@ -175,8 +505,71 @@ pub struct MetricFamily {
     pub help: String,
     /// The TYPE.
     pub kind: MetricType,
-    /// The series, sorted by label set.
-    pub series: BTreeMap<LabelSet, (SampleValue, Origin)>,
+    /// The label sets of the series, by series id.
+    labels: KeySet,
+    /// The values, by series id.
+    values: Vec<SampleValue>,
+    /// The origins, by series id, as indexes into [`Families`]' origins.
+    origins: Vec<u32>,
+}
+
+impl MetricFamily {
+    /// The number of series.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether the family has no series.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The length of the longest prefix that the keys of all series share.
+    fn common_prefix(&self) -> usize {
+        let first = self.labels.get(0);
+        let mut common = first.len();
+        for id in 1..self.labels.len() {
+            let key = self.labels.get(id);
+            common = first
+                .iter()
+                .zip(key)
+                .take(common)
+                .take_while(|(a, b)| a == b)
+                .count();
+            if common == 0 {
+                break;
+            }
+        }
+        common
+    }
+
+    /// The series as `(label set key, value)`, sorted by label set (see [`LabelSet::key`]
+    /// and [`BytePairs`]).
+    pub fn sorted(&self) -> impl Iterator<Item = (&[u8], &SampleValue)> {
+        // The bytes every key starts with (`kind\0k0` for kinds k000000 to k099999) decide
+        // nothing; the next eight bytes of each key, as a number, decide most comparisons
+        // without reading the keys, and equal ones compare the rest. Keys are distinct, so an
+        // unstable sort gives the one order.
+        let common = self.common_prefix();
+        let rest = |id: usize| self.labels.get(id).get(common..).unwrap_or_default();
+        let head = |key: &[u8]| {
+            let mut head = [0u8; 8];
+            for (to, from) in head.iter_mut().zip(key) {
+                *to = *from;
+            }
+            u64::from_be_bytes(head)
+        };
+        let mut order: Vec<(u64, usize)> = (0..self.values.len())
+            .map(|id| (head(rest(id)), id))
+            .collect();
+        order.sort_unstable_by(|&(a_head, a), &(b_head, b)| {
+            a_head.cmp(&b_head).then_with(|| rest(a).cmp(rest(b)))
+        });
+        order.into_iter().filter_map(move |(_, id)| {
+            let value = self.values.get(id)?;
+            Some((self.labels.get(id), value))
+        })
+    }
 }
 
 /// Two samples for the same series: the output would have a duplicate line.
@@ -201,6 +594,8 @@ pub struct DuplicateSeries {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Families {
     families: BTreeMap<String, MetricFamily>,
+    /// Every distinct origin, in the order first seen: samples refer to them by index.
+    origins: Vec<Origin>,
 }
 
 impl Families {
@@ -221,27 +616,50 @@ impl Families {
         sample: Sample,
         origin: Origin,
     ) -> Result<(), Box<DuplicateSeries>> {
-        let family = self
-            .families
-            .entry(name.as_str().to_owned())
-            .or_insert_with(|| MetricFamily {
-                name: name.clone(),
-                help: help.to_owned(),
-                kind,
-                series: BTreeMap::new(),
-            });
-        match family.series.entry(sample.labels) {
-            std::collections::btree_map::Entry::Occupied(entry) => Err(Box::new(DuplicateSeries {
-                name: name.as_str().to_owned(),
-                labels: entry.key().clone(),
-                first: entry.get().1.clone(),
-                second: origin,
-            })),
-            std::collections::btree_map::Entry::Vacant(entry) => {
-                entry.insert((sample.value, origin));
-                Ok(())
-            }
+        if !self.families.contains_key(name.as_str()) {
+            self.families.insert(
+                name.as_str().to_owned(),
+                MetricFamily {
+                    name: name.clone(),
+                    help: help.to_owned(),
+                    kind,
+                    labels: KeySet::default(),
+                    values: Vec::new(),
+                    origins: Vec::new(),
+                },
+            );
         }
+        let Some(family) = self.families.get_mut(name.as_str()) else {
+            return Ok(());
+        };
+        let (id, new) = family.labels.insert(sample.labels.key());
+        if !new {
+            let first = family
+                .origins
+                .get(id)
+                .and_then(|&i| self.origins.get(i as usize))
+                .cloned()
+                .unwrap_or_else(|| origin.clone());
+            return Err(Box::new(DuplicateSeries {
+                name: name.as_str().to_owned(),
+                labels: sample.labels,
+                first,
+                second: origin,
+            }));
+        }
+        // Samples come rule by rule and input by input: the origin is almost always the last.
+        let index = match self.origins.iter().rposition(|known| *known == origin) {
+            Some(index) => index,
+            None => {
+                self.origins.push(origin);
+                self.origins.len() - 1
+            }
+        };
+        family.values.push(sample.value);
+        family
+            .origins
+            .push(u32::try_from(index).unwrap_or(u32::MAX));
+        Ok(())
     }
 
     /// The families in name order.
@@ -251,7 +669,7 @@ impl Families {
 
     /// The number of samples (series) across all families.
     pub fn series_count(&self) -> usize {
-        self.families.values().map(|f| f.series.len()).sum()
+        self.families.values().map(MetricFamily::len).sum()
     }
 }
 
@@ -282,6 +700,108 @@ mod tests {
             set,
             LabelSet::new([("b".into(), "2".into()), ("z".into(), "1".into())])
         );
+    }
+
+    #[test]
+    fn label_sets_keep_any_text_and_compare_as_their_pairs() {
+        let texts = [
+            "",
+            "a",
+            "a\u{0}",
+            "a\u{1}",
+            "a\u{1}\u{0}",
+            "a\u{2}",
+            "ab",
+            "b",
+            "é",
+        ];
+        let mut sets = Vec::new();
+        for name in ["a", "a1", "b"] {
+            for value in texts.iter().filter(|t| !t.is_empty()) {
+                for other in texts {
+                    let pairs = vec![
+                        (name.to_owned(), (*value).to_owned()),
+                        ("z".to_owned(), (*other).to_owned()),
+                    ];
+                    let set = LabelSet::new(pairs.clone());
+                    let kept: Vec<(String, String)> =
+                        pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+                    let back: Vec<(String, String)> = set
+                        .pairs()
+                        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                        .collect();
+                    assert_eq!(back, kept);
+                    sets.push((kept, set));
+                }
+            }
+        }
+        for (a_pairs, a) in &sets {
+            for (b_pairs, b) in &sets {
+                assert_eq!(a.cmp(b), a_pairs.cmp(b_pairs), "{a_pairs:?} {b_pairs:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_set_finds_every_key_it_holds_and_no_other() {
+        let mut keys = KeySet::default();
+        let key = |i: usize| format!("key {i}").into_bytes();
+        for i in 0..10_000 {
+            assert_eq!(keys.insert(&key(i)), (i, true));
+        }
+        assert_eq!(keys.insert(b""), (10_000, true));
+        for i in 0..10_000 {
+            assert_eq!(keys.find(&key(i)), Some(i));
+            assert_eq!(keys.insert(&key(i)), (i, false));
+            assert_eq!(keys.get(i), key(i).as_slice());
+        }
+        assert_eq!(keys.find(b""), Some(10_000));
+        assert_eq!(keys.find(b"key 10000"), None);
+        assert_eq!(keys.get(10_001), b"");
+        keys.forget_index();
+        keys.truncate(3);
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys.get(2), b"key 2");
+        assert_eq!(keys.get(3), b"");
+    }
+
+    #[test]
+    fn a_family_sorts_its_series_by_label_set() {
+        // Long shared beginnings, values that are prefixes of others, and a set without labels.
+        let mut sets: Vec<LabelSet> = (0..3000)
+            .map(|i| {
+                let kind = format!("k0{:0width$}", (i * 7919) % 3000, width = 1 + i % 5);
+                LabelSet::new([
+                    ("kind".to_owned(), kind),
+                    ("x".to_owned(), "1".repeat(i % 3)),
+                ])
+            })
+            .collect();
+        sets.push(LabelSet::empty());
+        sets.push(LabelSet::new([("kind".to_owned(), "k0".to_owned())]));
+        let mut families = Families::new();
+        for set in &sets {
+            let sample = Sample {
+                labels: set.clone(),
+                value: SampleValue::Single(0.0),
+            };
+            // Some kinds come twice with one width: the second is refused, as it should be.
+            let _ = families.add(
+                &name("m"),
+                "h",
+                MetricType::Gauge,
+                sample,
+                origin("metrics[0]"),
+            );
+        }
+        sets.sort();
+        sets.dedup();
+        let family = families.iter().next().expect("one family");
+        let sorted: Vec<LabelSet> = family
+            .sorted()
+            .map(|(key, _)| LabelSet::from_key(key))
+            .collect();
+        assert_eq!(sorted, sets);
     }
 
     #[test]

@@ -114,6 +114,11 @@ impl Templates {
         variables
     }
 
+    /// The variable of a registered template that is exactly `{{ name }}`, if it is one.
+    pub fn plain_variable(&self, id: &TemplateId) -> Option<&str> {
+        self.direct.get(id.as_str()).map(String::as_str)
+    }
+
     /// Renders a registered template with a context.
     pub fn render(&self, id: &TemplateId, context: &Value) -> Result<String, String> {
         if let Some(variable) = self.direct.get(id.as_str())
