@@ -999,7 +999,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if store.path.stat().st_size > DOM_LIMIT_BYTES:
                 # xml2prom refuses such a store on the DOM engine by design (--max-dom-bytes):
-                # it would need about 11 times the file size in memory.
+                # it would need about 5 times the file size in memory.
                 skipped[DOM] = "skipped: above the DOM engine's --max-dom-bytes (256 MiB)"
                 # baseline_onepass.py is the DOM engine's yardstick, and needs 15 times the
                 # file size itself.

@@ -912,15 +912,38 @@ impl Slot<'_> {
 
 /// The location path of the innermost open element, e.g. `/store/row[3]`.
 fn location(frames: &[Frame]) -> String {
-    let mut out = String::new();
+    // Built for every node of a rule that keeps one series per node: sized once, the
+    // positions written in place.
+    let size: usize = frames.iter().map(|frame| frame.raw.len() + 8).sum();
+    let mut out = String::with_capacity(size);
     for (i, frame) in frames.iter().enumerate() {
         out.push('/');
         out.push_str(&frame.raw);
         if i > 0 {
-            out.push_str(&format!("[{}]", frame.position));
+            push_position(&mut out, frame.position);
         }
     }
     out
+}
+
+/// Appends `[n]`.
+fn push_position(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push('[');
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
+    out.push(']');
 }
 
 fn name_matches(test: &NameTest, ns: Option<&str>, local: &str) -> bool {
@@ -1631,6 +1654,15 @@ mod tests {
                 ("sizes", "9")
             ]
         );
+    }
+
+    #[test]
+    fn positions_are_written_in_brackets() {
+        for n in [0, 1, 9, 10, 12345, usize::MAX] {
+            let mut out = String::from("/a");
+            push_position(&mut out, n);
+            assert_eq!(out, format!("/a[{n}]"));
+        }
     }
 
     #[test]
