@@ -819,21 +819,33 @@ impl TagAttributes {
     /// The value of the attribute with a resolved name. Unprefixed attributes are in no
     /// namespace: the default namespace is for elements only.
     fn get(&self, scopes: &[(String, String)], name: &QName) -> Option<&str> {
+        // Called for every field of every selected element: most attributes differ from the
+        // name in length, which is told from the ranges before any byte is read.
+        let bytes = self.text.as_bytes();
+        let wanted = name.local.as_bytes();
         self.list
             .iter()
             .find(|attribute| match attribute.colon {
-                None => name.ns.is_none() && same(self.part(&attribute.name), &name.local),
+                None => {
+                    name.ns.is_none()
+                        && attribute.name.len() == wanted.len()
+                        && bytes.get(attribute.name.clone()) == Some(wanted)
+                }
                 Some(colon) => {
+                    let local = colon + 1..attribute.name.end;
+                    if name.ns.is_none()
+                        || local.len() != wanted.len()
+                        || bytes.get(local) != Some(wanted)
+                    {
+                        return false;
+                    }
                     let prefix = self.part(&(attribute.name.start..colon));
-                    let local = self.part(&(colon + 1..attribute.name.end));
-                    same(local, &name.local)
-                        && name.ns.is_some()
-                        && scopes
-                            .iter()
-                            .rev()
-                            .find(|(p, _)| p == prefix)
-                            .map(|(_, uri)| uri.as_str())
-                            == name.ns.as_deref()
+                    scopes
+                        .iter()
+                        .rev()
+                        .find(|(p, _)| p == prefix)
+                        .map(|(_, uri)| uri.as_str())
+                        == name.ns.as_deref()
                 }
             })
             .map(|attribute| self.part(&attribute.value))

@@ -68,35 +68,8 @@ pub struct Path {
     pub steps: Vec<Step>,
 }
 
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `=`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
-
-impl Op {
-    /// The operator with its operands swapped: `'x' < @a` is `@a > 'x'`.
-    fn flipped(self) -> Op {
-        match self {
-            Op::Eq | Op::Ne => self,
-            Op::Lt => Op::Gt,
-            Op::Le => Op::Ge,
-            Op::Gt => Op::Lt,
-            Op::Ge => Op::Le,
-        }
-    }
-}
+/// A comparison operator: XPath's own, shared with the expressions of [`crate::rules::expr`].
+pub use crate::rules::expr::CmpOp as Op;
 
 /// What a predicate compares.
 #[derive(Debug, Clone, PartialEq)]
@@ -848,7 +821,7 @@ impl<'a> Parser<'a> {
                 let literal = self.literal()?;
                 let op = self.op()?;
                 let operand = self.operand()?;
-                Ok(Predicate::Compare(operand, op.flipped(), literal))
+                Ok(Predicate::Compare(operand, op.swapped(), literal))
             }
             _ => {
                 let operand = self.operand()?;
