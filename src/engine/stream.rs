@@ -54,15 +54,17 @@ pub struct StreamEngine<'r> {
     /// The rules being evaluated.
     slots: Vec<Slot<'r>>,
     /// Selected elements, in document order, until their observation is handed over.
-    records: VecDeque<Record<'r>>,
+    records: VecDeque<Box<Record<'r>>>,
     /// Per path, the child elements its last step's predicate reads (see
     /// [`Predicate::children`]).
     children: Vec<Vec<(QName, bool)>>,
     /// Per path, what its last step's predicate, when deferred, needs kept.
     deferred_needs: Vec<DeferredNeeds>,
     /// Records handed over, kept for their buffers: a run allocates per record only what it
-    /// keeps (strings), not the record.
-    spare: Vec<Record<'r>>,
+    /// keeps (strings), not the record. Boxed, so that handing a record on moves a pointer,
+    /// not its few hundred bytes.
+    #[allow(clippy::vec_box)] // The boxes move between `spare` and `records`, not the records.
+    spare: Vec<Box<Record<'r>>>,
     /// Per slot, how many of its records wait in `records`.
     pending: Vec<usize>,
     /// The selections of the current tag, reused.
@@ -1259,11 +1261,11 @@ impl<'r> StreamEngine<'r> {
     /// spare one if there is one.
     fn record(
         &self,
-        spare: Option<Record<'r>>,
+        spare: Option<Box<Record<'r>>>,
         slot_index: usize,
         depth: usize,
         deferred: Option<&'r Predicate>,
-    ) -> Record<'r> {
+    ) -> Box<Record<'r>> {
         let slot = &self.slots[slot_index];
         let path = slot.path();
         let frame = &self.frames[depth - 1];
@@ -1272,21 +1274,23 @@ impl<'r> StreamEngine<'r> {
             .last()
             .map_or(frame.position, |step| step_position(&step.test, frame));
         let needs = self.deferred_needs[path];
-        let mut record = spare.unwrap_or_else(|| Record {
-            slot: 0,
-            depth: 0,
-            done: None,
-            deferred: None,
-            position: 0,
-            own_attributes: Vec::new(),
-            facts: Vec::new(),
-            node: None,
-            texts: Vec::new(),
-            text: None,
-            first_text: None,
-            children: Vec::new(),
-            read_now: Vec::new(),
-            location: None,
+        let mut record = spare.unwrap_or_else(|| {
+            Box::new(Record {
+                slot: 0,
+                depth: 0,
+                done: None,
+                deferred: None,
+                position: 0,
+                own_attributes: Vec::new(),
+                facts: Vec::new(),
+                node: None,
+                texts: Vec::new(),
+                text: None,
+                first_text: None,
+                children: Vec::new(),
+                read_now: Vec::new(),
+                location: None,
+            })
         });
         record.slot = slot_index;
         record.depth = depth;
