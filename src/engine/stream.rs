@@ -2,15 +2,20 @@
 //!
 //! [`StreamEngine`] is an [`xml::Sink`]: the checked scan of [`xml::scan_file`] feeds it the
 //! document's tags and text once, in order, and it evaluates every streamable rule of the file
-//! at the same time. Memory holds only the open elements, the selected elements still open, and
-//! the groups of each rule; it does not grow with the input.
+//! at the same time. Memory holds the open elements (each with its attributes, for the readers
+//! of its descendants), the selected elements still open, the subtree of at most one selected
+//! element at a time, and the groups of each rule; it does not grow with the input.
 //!
-//! Each selected element becomes a [`Record`] when its start tag is read: attributes are read at
-//! once, text and child elements are collected until its end tag, then the record yields one
-//! observation (fields, value) for the per-node core, [`node::RuleState`], which the DOM engine
-//! drives too; paths are matched by [`crate::engine::matcher`]. Records are handed over in
-//! the order their elements start, which is document order, so aggregation, duplicate detection
-//! and error messages see the nodes in the same order as the DOM engine.
+//! Each selected element becomes a [`Record`] when its start tag is read: its attributes and
+//! its ancestors' (`../@id`, `ancestor::site/@name`) are read at once, text, child elements
+//! and the facts a last-step predicate needs (`[failure]`, `[count(x) > 1]`) are collected
+//! until its end tag; a rule whose queries need more (`Reader::Expr`, `Predicate::Expr`) has
+//! the element's subtree buffered into a [`Tree`] below its ancestors, and evaluated there by
+//! [`crate::engine::eval`] at the end tag. Then the record yields one observation (fields,
+//! value) for the per-node core, [`node::RuleState`], which the DOM engine drives too; paths
+//! are matched by [`crate::engine::matcher`]. Records are handed over in the order their
+//! elements start, which is document order, so aggregation, duplicate detection and error
+//! messages see the nodes in the same order as the DOM engine.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;

@@ -1,17 +1,21 @@
 //! Streamable: which rules the one-pass streaming engine can run, and their plans.
 //!
-//! The streaming engine ([`crate::engine::stream`]) evaluates a subset of XPath 1.0 while reading the
-//! document once, in memory that does not grow with the input. This module parses a rule's
-//! queries, from their tokens ([`crate::rules::xpath`]), into that subset, or says why a rule is
-//! not streamable (it then runs on the DOM engine, which stays the reference semantics). The
-//! subset:
+//! The streaming engine ([`crate::engine::stream`]) evaluates a rule while reading the document
+//! once, when the rule needs of each selected element only its ancestors' names and attributes
+//! and its own subtree. This module parses a rule's queries, from their tokens
+//! ([`crate::rules::xpath`]), into a plan, or says why a rule is not streamable (it then runs
+//! on the DOM engine, which stays the reference semantics). The plan:
 //!
 //! - `select`: an absolute location path of child (`/`) and descendant (`//`) steps, each a name
-//!   test (`row`, `s:row`, `*`, `s:*`) with predicates that compare an attribute (`@a`) or, on
-//!   the last step, the element's string value (`.`) with a literal (`=`, `!=`, `<`, `<=`, `>`,
-//!   `>=`), combined with `and`, `or`, `not()` and parentheses, or test an attribute's presence.
-//! - `fields` and `value`: `@a`, `.`, `text()`, a child element `name`, `name/@a`, and
-//!   `string(...)` of those.
+//!   test (`row`, `s:row`, `*`, `s:*`) with predicates that compare an attribute (`@a`) with a
+//!   literal, test its presence, or (as a step's first predicate) the element's position,
+//!   combined with `and`, `or`, `not()` and parentheses; on the last step also the element's
+//!   string value (`.`), its child elements (`[failure]`, `[status = 'ok']`, `[count(x) > 0]`),
+//!   and any other XPath predicate [`expr::stream_needs`] accepts ([`Predicate::Expr`]).
+//! - `fields` and `value`: read straight from the scan, `@a`, `.`, `text()`, a child element
+//!   `name`, `name/@a`, an ancestor's attribute (`../@a`, `ancestor::x/@a`: [`Upward`]), and
+//!   `string(...)` of those; or any other XPath expression [`expr::stream_needs`] accepts
+//!   ([`Reader::Expr`]), evaluated on the element's buffered subtree.
 //! - document-level `value`: `count(PATH)`, `count(PATH/@a)`, `sum(PATH)`, `sum(PATH/@a)`.
 
 use std::collections::BTreeMap;
