@@ -450,24 +450,9 @@ impl DirectRead {
                     Reader::ChildAttribute(child, attribute) => children_named(element, child)
                         .find_map(|c| c.attribute_value(sxd_name(attribute)))
                         .map(Cow::Borrowed),
-                    Reader::Ancestor(upward, name) => {
-                        let mut chain = Vec::new();
-                        let mut at = Some(element);
-                        while let Some(e) = at {
-                            chain.push(e);
-                            at = e.parent().and_then(|p| p.element());
-                        }
-                        chain.reverse();
-                        upward
-                            .read(
-                                &chain,
-                                |test, e| name_test_matches(test, *e),
-                                |e| e.attribute_value(sxd_name(name)),
-                            )
-                            .map(Cow::Borrowed)
-                    }
-                    // Never a direct read: `Plan::direct` leaves XPath to sxd-xpath.
-                    Reader::Expr(_) => None,
+                    // Never a stream reader here: `Plan::direct` reads these through
+                    // `DirectRead::parse` (`Up`, `Ancestor`) or sxd-xpath.
+                    Reader::Ancestor(..) | Reader::Expr(_) => None,
                 };
                 match found {
                     None if *or_empty => Some(Cow::Borrowed("")),
