@@ -302,12 +302,19 @@ impl<'s> Scanner<'s> {
                     length,
                     name_len,
                     empty,
+                    plain_name,
+                    plain_attributes,
                 }) => {
                     let raw_end = at + length - if empty { 2 } else { 1 };
                     let raw = text.get(after..raw_end).unwrap_or_default();
                     let name = raw.get(..name_len).unwrap_or_default();
+                    let lexed = Lexed {
+                        attributes: &lexed,
+                        plain_name,
+                        plain_attributes,
+                    };
                     Some(
-                        self.start_tag(tag_start, raw, name, empty, Some(&lexed))
+                        self.start_tag(tag_start, raw, name, empty, Some(lexed))
                             .map(|()| length),
                     )
                 }
@@ -438,7 +445,7 @@ impl<'s> Scanner<'s> {
         raw: &str,
         name: &str,
         empty: bool,
-        lexed: Option<&[AttributeRanges]>,
+        lexed: Option<Lexed<'_>>,
     ) -> Result<(), XmlError> {
         if self.open.is_empty() && self.root_seen {
             let message = format!(
@@ -534,7 +541,7 @@ impl<'s> Scanner<'s> {
         raw: &str,
         name: &str,
         depth: usize,
-        lexed: Option<&[AttributeRanges]>,
+        lexed: Option<Lexed<'_>>,
     ) -> Result<bool, XmlError> {
         let limits = self.limits;
         if depth > limits.max_depth {
@@ -563,7 +570,12 @@ impl<'s> Scanner<'s> {
                 limit,
             });
         }
-        let prefix = match check_qname(name) {
+        let plain_name = lexed.is_some_and(|lexed| lexed.plain_name);
+        let prefix = match if plain_name {
+            Ok(None)
+        } else {
+            check_qname(name)
+        } {
             Ok(colon) => colon.and_then(|colon| name.get(..colon)),
             Err(at) => {
                 let message = if at == 0 {
@@ -586,8 +598,13 @@ impl<'s> Scanner<'s> {
         // attribute past the limit anyway.
         let mut seen: Option<HashSet<&[u8]>> = None;
         for count in 0.. {
+            // An attribute the plain way marked needs no look at its name's syntax or its value.
+            let plain = lexed.is_some_and(|lexed| {
+                count < u32::BITS as usize && lexed.plain_attributes & (1 << count) != 0
+            });
             let key = match lexed {
                 Some(lexed) => lexed
+                    .attributes
                     .get(count)
                     .map(|(key, value)| Ok((key.clone(), Ok(value.clone())))),
                 None => attribute_key(bytes, from).map(|key| key.map(|(key, eq)| (key, Err(eq)))),
@@ -637,7 +654,7 @@ impl<'s> Scanner<'s> {
                     limit,
                 });
             }
-            let key_prefix = match check_qname(key) {
+            let key_prefix = match if plain { Ok(None) } else { check_qname(key) } {
                 Ok(colon) => colon.and_then(|colon| key.get(..colon)),
                 Err(at) => {
                     let message = if at == 0 {
@@ -663,12 +680,17 @@ impl<'s> Scanner<'s> {
             }
             self.attribute_ranges
                 .push((key_range.clone(), value_range.clone()));
-            self.check_attribute_value(inside + value_range.start as u64, value)?;
-            self.value_whitespace |= find_any(value.as_bytes(), [b'\t', b'\n', b'\r']).is_some();
-            // quick-xml reads `a="1"b="2"`; sxd-document wants whitespace after the quote.
-            if bytes
-                .get(from)
-                .is_some_and(|&byte| !is_xml_byte_space(byte))
+            if !plain {
+                self.check_attribute_value(inside + value_range.start as u64, value)?;
+                self.value_whitespace |=
+                    find_any(value.as_bytes(), [b'\t', b'\n', b'\r']).is_some();
+            }
+            // quick-xml reads `a="1"b="2"`; sxd-document wants whitespace after the quote. (The
+            // plain way reads only tags with whitespace there.)
+            if lexed.is_none()
+                && bytes
+                    .get(from)
+                    .is_some_and(|&byte| !is_xml_byte_space(byte))
             {
                 return Err(self.not_well_formed(inside + from as u64, MISSING_SPACE.to_owned()));
             }
@@ -981,6 +1003,15 @@ fn trailing_brackets(brackets: usize, text: &str) -> usize {
     } else {
         trailing.min(2)
     }
+}
+
+/// A start tag's attributes as [`lex_plain_tag`] read them, and what it found needs no closer
+/// look (see [`PlainTag::Start`]).
+#[derive(Debug, Clone, Copy)]
+struct Lexed<'a> {
+    attributes: &'a [AttributeRanges],
+    plain_name: bool,
+    plain_attributes: u32,
 }
 
 /// What [`Scanner::take`] stopped at.

@@ -105,6 +105,13 @@ pub(super) enum PlainTag {
         length: usize,
         name_len: usize,
         empty: bool,
+        /// Whether the element name is a plain name: ASCII letters, digits, `_`, `-` and `.`,
+        /// starting with a letter or `_`, no `:` (a name `check_qname` accepts at a glance).
+        plain_name: bool,
+        /// Bit `i` says the `i`th attribute needs no more checks than for a repeated name and
+        /// the limits: its name is a plain name other than `xmlns`, and its value holds no
+        /// `<`, `&`, tab, line feed or carriage return.
+        plain_attributes: u32,
     },
     /// `</name>`, maybe with whitespace before the `>`.
     End { length: usize },
@@ -124,15 +131,16 @@ const PLAIN_ATTRIBUTES: usize = 32;
 /// and its attribute iterator the same attributes with no error but a repeated name; names are
 /// still to be checked as names and for repeats, and values for `<` and references.
 pub(super) fn lex_plain_tag(bytes: &[u8], lexed: &mut Vec<AttributeRanges>) -> Option<PlainTag> {
-    let name_byte = |at: usize| {
-        bytes
-            .get(at)
-            .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
-    };
+    // Every byte is classified by one look-up in `LEX`; a name's bytes are or-ed together, so
+    // that whether it holds a `:` is known when it ends.
+    let class = |at: usize| bytes.get(at).map_or(0, |&b| LEX[usize::from(b)]);
     let end_tag = bytes.get(1) == Some(&b'/');
     let mut at = if end_tag { 2 } else { 1 };
     let name_start = at;
-    while name_byte(at) {
+    let first = class(at);
+    let mut seen = 0;
+    while class(at) & NAME != 0 {
+        seen |= class(at);
         at += 1;
     }
     let name_len = at - name_start;
@@ -140,16 +148,18 @@ pub(super) fn lex_plain_tag(bytes: &[u8], lexed: &mut Vec<AttributeRanges>) -> O
         return None;
     }
     if end_tag {
-        while is_xml_byte_space(*bytes.get(at)?) {
+        while class(at) & SPACE != 0 {
             at += 1;
         }
         return (*bytes.get(at)? == b'>').then_some(PlainTag::End { length: at + 1 });
     }
+    let plain_name = first & START != 0 && seen & COLON == 0;
+    let mut plain_attributes = 0u32;
     lexed.clear();
     loop {
         // After the name or a value: whitespace, or the end of the tag.
         let mut spaced = false;
-        while is_xml_byte_space(*bytes.get(at)?) {
+        while class(at) & SPACE != 0 {
             spaced = true;
             at += 1;
         }
@@ -159,6 +169,8 @@ pub(super) fn lex_plain_tag(bytes: &[u8], lexed: &mut Vec<AttributeRanges>) -> O
                     length: at + 1,
                     name_len,
                     empty: false,
+                    plain_name,
+                    plain_attributes,
                 });
             }
             b'/' if bytes.get(at + 1) == Some(&b'>') => {
@@ -166,13 +178,18 @@ pub(super) fn lex_plain_tag(bytes: &[u8], lexed: &mut Vec<AttributeRanges>) -> O
                     length: at + 2,
                     name_len,
                     empty: true,
+                    plain_name,
+                    plain_attributes,
                 });
             }
             _ if !spaced || lexed.len() == PLAIN_ATTRIBUTES => return None,
             _ => {}
         }
         let key_start = at;
-        while name_byte(at) {
+        let first = class(at);
+        let mut seen = 0;
+        while class(at) & NAME != 0 {
+            seen |= class(at);
             at += 1;
         }
         if at == key_start || bytes.get(at) != Some(&b'=') {
@@ -182,12 +199,74 @@ pub(super) fn lex_plain_tag(bytes: &[u8], lexed: &mut Vec<AttributeRanges>) -> O
         at += 1;
         let quote = *bytes.get(at).filter(|&&b| b == b'"' || b == b'\'')?;
         let value_start = at + 1;
-        let value_end = value_start + find_any(bytes.get(value_start..)?, [quote])?;
+        // Values are short: a byte at a time, noting what needs a closer look on the way.
+        at = value_start;
+        let mut marks = 0;
+        loop {
+            let byte = *bytes.get(at)?;
+            let c = LEX[usize::from(byte)];
+            if c & QUOTE != 0 && byte == quote {
+                break;
+            }
+            marks |= c;
+            at += 1;
+        }
+        let value_end = at;
+        let plain = first & START != 0
+            && seen & COLON == 0
+            && marks & MARK == 0
+            && bytes.get(key_start..key_end) != Some(b"xmlns".as_slice());
+        if plain {
+            plain_attributes |= 1 << lexed.len();
+        }
         // Ranges in the raw text, which starts after the `<`.
         lexed.push((key_start - 1..key_end - 1, value_start - 1..value_end - 1));
         at = value_end + 1;
     }
 }
+
+/// [`LEX`]: the byte may start a plain name (ASCII letters and `_`).
+const START: u8 = 1;
+/// [`LEX`]: the byte may stand in a name the plain way of reading tags reads (ASCII letters,
+/// digits, `_`, `-`, `.`, `:`).
+const NAME: u8 = 2;
+/// [`LEX`]: the byte is `:`.
+const COLON: u8 = 4;
+/// [`LEX`]: the byte is XML whitespace.
+const SPACE: u8 = 8;
+/// [`LEX`]: the byte is a quote.
+const QUOTE: u8 = 16;
+/// [`LEX`]: the byte in an attribute value needs a closer look: `<`, `&`, tab, line feed,
+/// carriage return.
+const MARK: u8 = 32;
+
+/// What each byte is to [`lex_plain_tag`].
+static LEX: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = if b.is_ascii_alphabetic() || b == b'_' {
+            START | NAME
+        } else if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            NAME
+        } else if b == b':' {
+            NAME | COLON
+        } else if b == b' ' {
+            SPACE
+        } else if b == b'\t' || b == b'\n' || b == b'\r' {
+            SPACE | MARK
+        } else if b == b'"' || b == b'\'' {
+            QUOTE
+        } else if b == b'<' || b == b'&' {
+            MARK
+        } else {
+            0
+        };
+        byte += 1;
+    }
+    table
+};
 
 /// How long the element name at the start of `raw` (what stands after the `<`) is: quick-xml
 /// takes everything up to the first whitespace, and the scan checks that it is a name.
@@ -360,7 +439,7 @@ mod tests {
     /// Random tag text for the tests of the tag readers: mostly plain tags, with the pieces
     /// that make a tag irregular mixed in.
     fn random_tag(next: &mut impl FnMut() -> u64) -> String {
-        const PIECES: [&str; 27] = [
+        const PIECES: [&str; 33] = [
             " a=\"1\"",
             " b='x'",
             " p:c=\"2\"",
@@ -388,6 +467,12 @@ mod tests {
             " n=\"a&amp;b\"",
             " m='&lt;'",
             " o=\"<\"",
+            " xmlns=\"u\"",
+            " xmlns:q='u'",
+            " t=\"a\tb\"",
+            " _u-v.w9=\"z\"",
+            " 9z=\"1\"",
+            " -y='1'",
         ];
         let mut tag = String::from(["<r", "</r", "<", "< r", "<p:r", "<é"][(next() % 6) as usize]);
         for _ in 0..next() % 8 {
@@ -466,7 +551,13 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let (mut plain, mut general) = (0, 0);
+        let (mut plain, mut general, mut marked) = (0, 0, 0);
+        // A name `check_qname` takes without a closer look: no `:` in it.
+        let is_plain = |name: &str| {
+            crate::xml::names::check_qname(name) == Ok(None)
+                && name.is_ascii()
+                && !name.contains(':')
+        };
         for _ in 0..20_000 {
             let text = random_tag(&mut next);
             let bytes = text.as_bytes();
@@ -519,6 +610,8 @@ mod tests {
                             length: plain_length,
                             name_len: plain_name,
                             empty,
+                            plain_name: name_is_plain,
+                            plain_attributes,
                         } => {
                             assert_eq!(plain_length, length, "{text:?}");
                             assert_eq!(empty, text[..length].ends_with("/>"), "{text:?}");
@@ -526,6 +619,23 @@ mod tests {
                             let raw = inside.strip_suffix('/').filter(|_| empty).unwrap_or(inside);
                             assert_eq!(plain_name, name_len(raw), "{text:?}");
                             assert_eq!(lexed, attributes, "{text:?}");
+                            // What is marked plain needs no closer look: the checks it skips
+                            // would find nothing.
+                            let name = &raw[..plain_name];
+                            assert_eq!(name_is_plain, is_plain(name), "{text:?}");
+                            for (i, (key, value)) in lexed.iter().enumerate() {
+                                let (key, value) = (&raw[key.clone()], &raw[value.clone()]);
+                                let expected = is_plain(key)
+                                    && key != "xmlns"
+                                    && !value.contains(['<', '&', '\t', '\n', '\r']);
+                                assert_eq!(
+                                    plain_attributes & (1 << i) != 0,
+                                    expected,
+                                    "{text:?}: attribute {i}"
+                                );
+                            }
+                            marked +=
+                                usize::from(name_is_plain) + plain_attributes.count_ones() as usize;
                         }
                         PlainTag::End {
                             length: plain_length,
@@ -538,8 +648,8 @@ mod tests {
             }
         }
         assert!(
-            plain > 2_000 && general > 2_000,
-            "{plain} plain, {general} general"
+            plain > 2_000 && general > 2_000 && marked > 1_000,
+            "{plain} plain, {general} general, {marked} plain names and attributes"
         );
     }
 
