@@ -145,6 +145,7 @@ pub fn engine_report(rules: &CompiledRules, engine: Engine) -> Vec<String> {
 }
 
 /// Where an input's bytes come from.
+#[derive(Clone, Copy)]
 pub enum Source<'a> {
     /// A file, read in pieces.
     File(&'a Path),
@@ -180,6 +181,45 @@ pub fn evaluate_input(
     }
 }
 
+/// Inputs smaller than this are scanned on the engine's thread: a second thread would get them
+/// in one piece of tape, after the scan, with nothing to overlap.
+const SCAN_BESIDE_FROM: u64 = 1 << 20;
+
+/// Whether the streaming engine's input is scanned on a second thread while the engine
+/// evaluates what was scanned ([`xml::scan_file_in_parallel`]): when xml2prom may use more than
+/// one CPU (the scheduler's affinity mask and a container's CPU quota both count) and the input
+/// is not known to be small. On one CPU the two threads would take turns, and the hand-over
+/// between them would only cost.
+fn scan_beside(source: &Source<'_>) -> bool {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cpus < 2 {
+        return false;
+    }
+    match *source {
+        // A FIFO, a pipe or a device says nothing of its size: it may be large.
+        Source::File(path) => std::fs::metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .is_none_or(|metadata| metadata.len() >= SCAN_BESIDE_FROM),
+        Source::Bytes(bytes) => bytes.len() as u64 >= SCAN_BESIDE_FROM,
+    }
+}
+
+/// Scans an input into the streaming engine, on a second thread when `beside`.
+fn scan_streaming(
+    source: Source<'_>,
+    limits: &XmlLimits,
+    engine: &mut StreamEngine<'_>,
+    beside: bool,
+) -> Result<(), XmlError> {
+    match (source, beside) {
+        (Source::File(path), true) => xml::scan_file_in_parallel(path, limits, engine),
+        (Source::File(path), false) => xml::scan_file(path, limits, engine),
+        (Source::Bytes(bytes), true) => xml::scan_in_parallel(bytes, limits, engine),
+        (Source::Bytes(bytes), false) => xml::scan(bytes, limits, engine),
+    }
+}
+
 /// One read of an input and the evaluation of the rules on it, for [`evaluate_input`].
 fn evaluate_once(
     rules: &CompiledRules,
@@ -199,11 +239,8 @@ fn evaluate_once(
     if dom_rules.is_empty() {
         let mut engine =
             StreamEngine::new(rules, &streaming, input).with_subtree_limit(config.max_dom_bytes);
-        match *source {
-            Source::File(path) => xml::scan_file(path, &config.limits, &mut engine),
-            Source::Bytes(bytes) => xml::scan(bytes, &config.limits, &mut engine),
-        }
-        .map_err(xml_error)?;
+        let beside = scan_beside(source);
+        scan_streaming(*source, &config.limits, &mut engine, beside).map_err(xml_error)?;
         return engine.finish().map_err(eval_error);
     }
     let too_large = |size| EngineError::DomTooLarge {
@@ -354,4 +391,111 @@ pub fn evaluate_bytes(
     let mut families = Families::new();
     add_results(&mut families, rules, results, input, warnings)?;
     Ok(families)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{compile, file};
+
+    const RULES: &str = r#"
+version: 1
+metrics:
+  - name: rows
+    help: Rows per kind
+    type: gauge
+    select: //row[@status = 'failed']
+    fields: { kind: "@kind", rack: "../@id" }
+    labels: { kind: "{{ kind }}", rack: "{{ rack }}" }
+    aggregate: count
+  - name: size_bytes
+    help: Size of each row
+    type: gauge
+    select: /store/rack/row
+    fields: { id: "@id" }
+    labels: { id: "{{ id }}" }
+    value: "@size"
+  - name: notes
+    help: Notes per row, from the subtree
+    type: gauge
+    select: //row[note]
+    fields: { id: "@id" }
+    labels: { id: "{{ id }}" }
+    value: "count(note) + string-length(normalize-space(.))"
+"#;
+
+    /// A store of about `rows` × 110 bytes, every row different.
+    fn store(rows: usize) -> String {
+        let mut xml = String::from("<store>\n<rack id=\"r1\">\n");
+        for i in 0..rows {
+            let status = if i % 7 == 0 { "failed" } else { "ok" };
+            let note = if i % 5 == 0 {
+                "<note>a &amp; b</note>"
+            } else {
+                ""
+            };
+            xml.push_str(&format!(
+                "  <row id=\"{i}\" kind=\"k{}\" size=\"{}\" status=\"{status}\">row {i}{note}</row>\n",
+                i % 13,
+                i * 7 % 1000
+            ));
+            if i % 1000 == 999 {
+                xml.push_str(&format!("</rack>\n<rack id=\"r{}\">\n", i / 1000 + 2));
+            }
+        }
+        xml.push_str("</rack>\n</store>\n");
+        xml
+    }
+
+    /// What the streaming engine makes of `xml` with the scan on this thread or beside it: its
+    /// results or its error, written out.
+    fn streamed(xml: &str, beside: bool, subtree_limit: u64) -> String {
+        let rules = compile::compile(file::parse(RULES).expect("valid YAML")).expect("valid rules");
+        let which: Vec<usize> = (0..rules.rules.len()).collect();
+        let input = Path::new("/srv/store.xml");
+        let mut engine = StreamEngine::new(&rules, &which, input).with_subtree_limit(subtree_limit);
+        let limits = XmlLimits::default();
+        if let Err(error) =
+            scan_streaming(Source::Bytes(xml.as_bytes()), &limits, &mut engine, beside)
+        {
+            return format!("scan: {error}");
+        }
+        match engine.finish() {
+            Ok(results) => format!("{results:?}"),
+            Err(error) => format!("rules: {error}"),
+        }
+    }
+
+    #[test]
+    fn the_scan_beside_the_engine_gives_what_the_scan_on_its_thread_gives() {
+        let xml = store(30_000);
+        assert!(
+            xml.len() as u64 > 2 * SCAN_BESIDE_FROM,
+            "{} bytes",
+            xml.len()
+        );
+        let here = streamed(&xml, false, u64::MAX);
+        assert!(
+            here.contains("k12") && !here.starts_with("scan"),
+            "{here:.300}"
+        );
+        assert_eq!(streamed(&xml, true, u64::MAX), here);
+        // A problem near the end, found by the scan while the engine is behind it.
+        let broken = xml.replace("</store>", "</stor>");
+        let here = streamed(&broken, false, u64::MAX);
+        assert!(here.starts_with("scan: "), "{here:.300}");
+        assert_eq!(streamed(&broken, true, u64::MAX), here);
+        // A problem the engine finds.
+        let here = streamed(&xml, false, 64);
+        assert!(here.starts_with("rules: "), "{here:.300}");
+        assert_eq!(streamed(&xml, true, 64), here);
+    }
+
+    #[test]
+    fn small_inputs_are_scanned_on_the_engine_thread() {
+        assert!(!scan_beside(&Source::Bytes(b"<a/>")));
+        let large = vec![b' '; SCAN_BESIDE_FROM as usize];
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        assert_eq!(scan_beside(&Source::Bytes(&large)), cpus > 1);
+    }
 }

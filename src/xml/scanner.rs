@@ -544,6 +544,17 @@ impl<'s> Scanner<'s> {
         lexed: Option<Lexed<'_>>,
     ) -> Result<bool, XmlError> {
         let limits = self.limits;
+        if let Some(lexed) = lexed
+            && plain_tag_fits(limits, raw, name, depth, lexed)
+        {
+            // Nothing in the tag is to be refused, declared or resolved: only its attributes
+            // are kept.
+            self.prefixes.enter();
+            self.attribute_ranges.clear();
+            self.attribute_ranges.extend_from_slice(lexed.attributes);
+            self.value_whitespace = false;
+            return Ok(false);
+        }
         if depth > limits.max_depth {
             let (line, column) = self.locate.line_column(start);
             return Err(XmlError::TooDeep {
@@ -970,6 +981,54 @@ impl<'s> Scanner<'s> {
             message,
         }
     }
+}
+
+/// Whether a start tag that [`lex_plain_tag`] read is plain throughout and within the limits,
+/// so that [`Scanner::check_tag`] would find nothing to refuse in it: the element name and every
+/// attribute marked plain (no name syntax, references, whitespace in values or namespace
+/// declarations to look at), no name or value over its limit, no repeated attribute name. Any
+/// other tag takes the general checks, which find its first problem.
+fn plain_tag_fits(
+    limits: &XmlLimits,
+    raw: &str,
+    name: &str,
+    depth: usize,
+    lexed: Lexed<'_>,
+) -> bool {
+    let attributes = lexed.attributes;
+    let all = match u32::try_from(attributes.len()) {
+        Ok(n) if n < u32::BITS => (1u32 << n) - 1,
+        _ => return false,
+    };
+    if !lexed.plain_name
+        || lexed.plain_attributes != all
+        || depth > limits.max_depth
+        || name.len() > limits.max_name_bytes
+        || attributes.len() > limits.max_attributes
+    {
+        return false;
+    }
+    let bytes = raw.as_bytes();
+    for (i, (key, value)) in attributes.iter().enumerate() {
+        if key.len() > limits.max_name_bytes || value.len() > limits.max_attribute_bytes {
+            return false;
+        }
+        let name = bytes.get(key.clone());
+        // Most names differ in length or first byte: no call to compare memory.
+        let repeated = attributes
+            .get(..i)
+            .unwrap_or_default()
+            .iter()
+            .any(|(other, _)| {
+                other.len() == key.len()
+                    && bytes.get(other.start) == bytes.get(key.start)
+                    && bytes.get(other.clone()) == name
+            });
+        if repeated {
+            return false;
+        }
+    }
+    true
 }
 
 /// Where the first `]]>` of a run of text starts, relative to `text`, when the part of the run
