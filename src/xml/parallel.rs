@@ -22,16 +22,16 @@ pub(super) fn in_parallel(
     scan: &(dyn Fn(&mut dyn Sink) -> Result<(), XmlError> + Sync),
     sink: &mut dyn Sink,
 ) -> Result<(), XmlError> {
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(TAPES_IN_FLIGHT);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Tape>(TAPES_IN_FLIGHT);
     // Replayed tapes go back to be written again: fresh memory for every piece would cost a
     // page fault per 4 KiB of input.
-    let (returner, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (returner, returned) = std::sync::mpsc::channel::<Tape>();
     std::thread::scope(|scope| {
         let scanner = std::thread::Builder::new()
             .name("xml2prom-scan".to_owned())
             .spawn_scoped(scope, move || {
                 let mut recorder = Recorder {
-                    tape: Vec::with_capacity(TAPE_CAPACITY),
+                    tape: Tape::new(),
                     sender,
                     returned,
                 };
@@ -61,37 +61,69 @@ pub(super) fn in_parallel(
     })
 }
 
-/// The scan's end of [`in_parallel`]: writes each call onto a tape, and sends the tape on when
-/// it is long enough. A tape is a sequence of records: a kind byte, then lengths (`u64`,
-/// little-endian) each followed by that many bytes of text, or other numbers.
-struct Recorder {
-    tape: Vec<u8>,
-    sender: std::sync::mpsc::SyncSender<Vec<u8>>,
-    /// Tapes replayed and handed back, to be written again.
-    returned: std::sync::mpsc::Receiver<Vec<u8>>,
+/// A piece of what the scan found, as [`Recorder`] writes it: the text of every call one after
+/// the other, and a record per call in `words` (its kind, the lengths of its pieces of text,
+/// other numbers). The text stays a `str` all the way, so that replaying it checks only where
+/// each piece starts and ends, not each byte.
+#[derive(Debug, Default)]
+struct Tape {
+    text: String,
+    words: Vec<usize>,
 }
 
-const TAPE_START: u8 = b'S';
-const TAPE_EMPTY_START: u8 = b's';
-const TAPE_END: u8 = b'E';
-const TAPE_TEXT: u8 = b'T';
-const TAPE_BOUNDARY: u8 = b'B';
-const TAPE_COMMENT: u8 = b'C';
-const TAPE_INSTRUCTION: u8 = b'P';
-const TAPE_INSTRUCTION_VALUE: u8 = b'V';
-
-impl Recorder {
-    fn write_number(&mut self, n: usize) {
-        self.tape.extend_from_slice(&(n as u64).to_le_bytes());
+impl Tape {
+    fn new() -> Tape {
+        Tape {
+            text: String::with_capacity(TAPE_CAPACITY),
+            words: Vec::with_capacity(TAPE_CAPACITY / 32),
+        }
     }
 
+    /// About how much memory the tape's content takes.
+    fn bytes(&self) -> usize {
+        self.text.len() + self.words.len() * std::mem::size_of::<usize>()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.words.clear();
+    }
+}
+
+/// The scan's end of [`in_parallel`]: writes each call onto a tape, and sends the tape on when
+/// it is long enough.
+struct Recorder {
+    tape: Tape,
+    sender: std::sync::mpsc::SyncSender<Tape>,
+    /// Tapes replayed and handed back, to be written again.
+    returned: std::sync::mpsc::Receiver<Tape>,
+}
+
+const TAPE_START: usize = 1;
+const TAPE_EMPTY_START: usize = 2;
+/// A start tag whose name is not where its raw text starts (the scan makes none; the tape
+/// would still tell it right).
+const TAPE_START_NAMED: usize = 3;
+const TAPE_EMPTY_START_NAMED: usize = 4;
+const TAPE_END: usize = 5;
+const TAPE_TEXT: usize = 6;
+const TAPE_BOUNDARY: usize = 7;
+const TAPE_COMMENT: usize = 8;
+const TAPE_INSTRUCTION: usize = 9;
+const TAPE_INSTRUCTION_VALUE: usize = 10;
+
+impl Recorder {
     fn write_str(&mut self, text: &str) {
-        self.write_number(text.len());
-        self.tape.extend_from_slice(text.as_bytes());
+        self.tape.words.push(text.len());
+        self.tape.text.push_str(text);
     }
 
     fn record_done(&mut self) {
-        if self.tape.len() >= TAPE_BYTES {
+        if self.tape.bytes() >= TAPE_BYTES {
             self.send();
         }
     }
@@ -100,10 +132,7 @@ impl Recorder {
         if self.tape.is_empty() {
             return;
         }
-        let next = self
-            .returned
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(TAPE_CAPACITY));
+        let next = self.returned.try_recv().unwrap_or_else(|_| Tape::new());
         let tape = std::mem::replace(&mut self.tape, next);
         // The other end stops listening only when it is gone; nothing is left to tell then.
         let _ = self.sender.send(tape);
@@ -112,37 +141,48 @@ impl Recorder {
 
 impl Sink for Recorder {
     fn start(&mut self, tag: &StartTag<'_>, empty: bool) {
-        self.tape
-            .push(if empty { TAPE_EMPTY_START } else { TAPE_START });
+        // The scan's names start its tags' raw text: then the name is only a length.
+        let prefix = tag.raw.as_ptr() == tag.name.as_ptr() && tag.name.len() <= tag.raw.len();
+        let kind = match (prefix, empty) {
+            (true, false) => TAPE_START,
+            (true, true) => TAPE_EMPTY_START,
+            (false, false) => TAPE_START_NAMED,
+            (false, true) => TAPE_EMPTY_START_NAMED,
+        };
+        self.tape.words.push(kind);
         self.write_str(tag.raw);
-        self.write_str(tag.name);
-        self.write_number(tag.attributes.len());
+        if prefix {
+            self.tape.words.push(tag.name.len());
+        } else {
+            self.write_str(tag.name);
+        }
+        self.tape.words.push(tag.attributes.len());
         for (key, value) in tag.attributes {
-            for n in [key.start, key.end, value.start, value.end] {
-                self.write_number(n);
-            }
+            self.tape
+                .words
+                .extend_from_slice(&[key.start, key.end, value.start, value.end]);
         }
         self.record_done();
     }
 
     fn end(&mut self) {
-        self.tape.push(TAPE_END);
+        self.tape.words.push(TAPE_END);
         self.record_done();
     }
 
     fn text(&mut self, text: &str) {
-        self.tape.push(TAPE_TEXT);
+        self.tape.words.push(TAPE_TEXT);
         self.write_str(text);
         self.record_done();
     }
 
     fn boundary(&mut self) {
-        self.tape.push(TAPE_BOUNDARY);
+        self.tape.words.push(TAPE_BOUNDARY);
         self.record_done();
     }
 
     fn comment(&mut self, text: &str) {
-        self.tape.push(TAPE_COMMENT);
+        self.tape.words.push(TAPE_COMMENT);
         self.write_str(text);
         self.record_done();
     }
@@ -150,12 +190,12 @@ impl Sink for Recorder {
     fn processing_instruction(&mut self, target: &str, value: Option<&str>) {
         match value {
             Some(value) => {
-                self.tape.push(TAPE_INSTRUCTION_VALUE);
+                self.tape.words.push(TAPE_INSTRUCTION_VALUE);
                 self.write_str(target);
                 self.write_str(value);
             }
             None => {
-                self.tape.push(TAPE_INSTRUCTION);
+                self.tape.words.push(TAPE_INSTRUCTION);
                 self.write_str(target);
             }
         }
@@ -165,32 +205,29 @@ impl Sink for Recorder {
 
 /// Makes the calls a tape records; `None` if the tape is not one [`Recorder`] wrote (our bug).
 fn replay(
-    tape: &[u8],
+    tape: &Tape,
     sink: &mut dyn Sink,
     ranges: &mut Vec<(Range<usize>, Range<usize>)>,
 ) -> Option<()> {
-    fn number(rest: &mut &[u8]) -> Option<usize> {
-        let (bytes, after) = rest.split_first_chunk::<8>()?;
-        *rest = after;
-        usize::try_from(u64::from_le_bytes(*bytes)).ok()
-    }
-    fn text<'t>(rest: &mut &'t [u8]) -> Option<&'t str> {
-        let length = number(rest)?;
-        let (bytes, after) = rest.split_at_checked(length)?;
-        *rest = after;
-        std::str::from_utf8(bytes).ok()
-    }
-    let mut rest = tape;
-    while let Some((&kind, after)) = rest.split_first() {
-        rest = after;
+    let mut words = tape.words.iter().copied();
+    let mut at: usize = 0;
+    let mut text = |words: &mut dyn Iterator<Item = usize>| {
+        let start = at;
+        at = start.checked_add(words.next()?)?;
+        tape.text.get(start..at)
+    };
+    while let Some(kind) = words.next() {
         match kind {
-            TAPE_START | TAPE_EMPTY_START => {
-                let raw = text(&mut rest)?;
-                let name = text(&mut rest)?;
+            TAPE_START | TAPE_EMPTY_START | TAPE_START_NAMED | TAPE_EMPTY_START_NAMED => {
+                let raw = text(&mut words)?;
+                let name = match kind {
+                    TAPE_START | TAPE_EMPTY_START => raw.get(..words.next()?)?,
+                    _ => text(&mut words)?,
+                };
                 ranges.clear();
-                for _ in 0..number(&mut rest)? {
-                    let key = number(&mut rest)?..number(&mut rest)?;
-                    let value = number(&mut rest)?..number(&mut rest)?;
+                for _ in 0..words.next()? {
+                    let key = words.next()?..words.next()?;
+                    let value = words.next()?..words.next()?;
                     ranges.push((key, value));
                 }
                 let tag = StartTag {
@@ -198,16 +235,19 @@ fn replay(
                     name,
                     attributes: ranges,
                 };
-                sink.start(&tag, kind == TAPE_EMPTY_START);
+                sink.start(
+                    &tag,
+                    matches!(kind, TAPE_EMPTY_START | TAPE_EMPTY_START_NAMED),
+                );
             }
             TAPE_END => sink.end(),
-            TAPE_TEXT => sink.text(text(&mut rest)?),
+            TAPE_TEXT => sink.text(text(&mut words)?),
             TAPE_BOUNDARY => sink.boundary(),
-            TAPE_COMMENT => sink.comment(text(&mut rest)?),
-            TAPE_INSTRUCTION => sink.processing_instruction(text(&mut rest)?, None),
+            TAPE_COMMENT => sink.comment(text(&mut words)?),
+            TAPE_INSTRUCTION => sink.processing_instruction(text(&mut words)?, None),
             TAPE_INSTRUCTION_VALUE => {
-                let target = text(&mut rest)?;
-                sink.processing_instruction(target, Some(text(&mut rest)?));
+                let target = text(&mut words)?;
+                sink.processing_instruction(target, Some(text(&mut words)?));
             }
             _ => return None,
         }
@@ -295,15 +335,36 @@ mod tests {
     fn a_tape_that_is_not_one_is_refused_without_a_panic() {
         let mut calls = Calls::default();
         let mut ranges = Vec::new();
+        let tape = |text: &str, words: &[usize]| Tape {
+            text: text.to_owned(),
+            words: words.to_vec(),
+        };
         for tape in [
-            &b"X"[..],
-            b"S",
-            b"T\x05\0\0\0\0\0\0\0ab",
-            b"T\x02\0\0\0\0\0\0\0\xff\xfe",
+            tape("", &[99]),
+            tape("", &[TAPE_START]),
+            // Longer than the text, past its end, or not at a character's end.
+            tape("ab", &[TAPE_TEXT, 5]),
+            tape("ab", &[TAPE_TEXT, usize::MAX]),
+            tape("é", &[TAPE_TEXT, 1]),
+            // A name longer than the tag, attributes missing.
+            tape("a", &[TAPE_START, 1, 2, 0]),
+            tape("a b='1'", &[TAPE_START, 7, 1, 1, 2, 3]),
         ] {
-            assert_eq!(replay(tape, &mut calls, &mut ranges), None, "{tape:?}");
+            assert_eq!(replay(&tape, &mut calls, &mut ranges), None, "{tape:?}");
         }
-        assert_eq!(replay(b"BE", &mut calls, &mut ranges), Some(()));
-        assert_eq!(calls.0, ["boundary", "end"]);
+        let good = tape(
+            "a b='1'",
+            &[TAPE_BOUNDARY, TAPE_START, 7, 1, 1, 2, 3, 5, 6, TAPE_END],
+        );
+        calls.0.clear();
+        assert_eq!(replay(&good, &mut calls, &mut ranges), Some(()));
+        assert_eq!(
+            calls.0,
+            [
+                "boundary",
+                r#"start "a b='1'" "a" true [("b", "1")] false"#,
+                "end"
+            ]
+        );
     }
 }
