@@ -6,7 +6,9 @@
 //!
 //! Format reference: <https://prometheus.io/docs/instrumenting/exposition_formats/>.
 
-use crate::model::sample::{BytePairs, Families, MetricFamily, MetricType, SampleValue};
+#[cfg(doc)]
+use crate::model::sample::BytePairs;
+use crate::model::sample::{Families, MetricFamily, MetricType, SampleValue};
 
 /// Renders all families as one text-format document, ending with a newline when not empty.
 ///
@@ -151,16 +153,25 @@ fn write_sample(
     out.extend_from_slice(suffix.as_bytes());
     if !labels.is_empty() || extra.is_some() {
         out.push(b'{');
+        let mut rest = labels;
         let mut first = true;
-        let extra = extra.map(|(label, value)| (label.as_bytes().into(), value.into()));
-        for (label, label_value) in BytePairs::of(labels).chain(extra) {
+        while !rest.is_empty() {
             if !first {
                 out.push(b',');
             }
             first = false;
-            out.extend_from_slice(&label);
+            rest = write_key_text(out, rest, false);
             out.extend_from_slice(b"=\"");
-            escape_label_value(out, &label_value);
+            rest = write_key_text(out, rest, true);
+            out.push(b'"');
+        }
+        if let Some((label, value)) = extra {
+            if !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(label.as_bytes());
+            out.extend_from_slice(b"=\"");
+            escape_label_value(out, value);
             out.push(b'"');
         }
         out.push(b'}');
@@ -168,6 +179,60 @@ fn write_sample(
     out.push(b' ');
     write_value(out, value);
     out.push(b'\n');
+}
+
+/// What a byte of a label set's key is to [`write_key_text`]: 0 for a byte written as it is.
+static KEY_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    table[0] = KEY_END;
+    table[1] = KEY_ESCAPE;
+    table[b'\\' as usize] = KEY_QUOTED;
+    table[b'"' as usize] = KEY_QUOTED;
+    table[b'\n' as usize] = KEY_QUOTED;
+    table
+};
+/// [`KEY_BYTES`]: the zero byte that ends a text of the key.
+const KEY_END: u8 = 1;
+/// [`KEY_BYTES`]: the first byte of an escaped 0x00 or 0x01 (see `encode_text`).
+const KEY_ESCAPE: u8 = 2;
+/// [`KEY_BYTES`]: a byte a label value escapes (`\`, `"`, line feed).
+const KEY_QUOTED: u8 = 3;
+
+/// Writes the text that starts `key` (a label set's key, see
+/// [`crate::model::sample::LabelSet::key`]) decoded, and escaped as a label value when
+/// `value`, in one pass that copies runs of plain bytes; returns the rest of the key, after the
+/// text's zero byte. What [`BytePairs`] decodes and [`escape_label_value`] escapes.
+fn write_key_text<'k>(out: &mut Vec<u8>, key: &'k [u8], value: bool) -> &'k [u8] {
+    let mut start = 0;
+    let mut at = 0;
+    while let Some(&byte) = key.get(at) {
+        let class = KEY_BYTES[usize::from(byte)];
+        if class == 0 || (class == KEY_QUOTED && !value) {
+            at += 1;
+            continue;
+        }
+        out.extend_from_slice(key.get(start..at).unwrap_or_default());
+        match class {
+            KEY_END => return key.get(at + 1..).unwrap_or_default(),
+            KEY_ESCAPE => {
+                // 0x01 0x01 stands for 0x00, 0x01 0x02 for 0x01: neither is escaped.
+                let next = key.get(at + 1).copied().unwrap_or(1);
+                out.push(next.saturating_sub(1));
+                at += 2;
+            }
+            _ => {
+                out.extend_from_slice(match byte {
+                    b'\\' => b"\\\\",
+                    b'"' => b"\\\"",
+                    _ => b"\\n",
+                });
+                at += 1;
+            }
+        }
+        start = at;
+    }
+    out.extend_from_slice(key.get(start..).unwrap_or_default());
+    &[]
 }
 
 /// Appends a sample value exactly as [`crate::model::number::format_value`] spells it, without
@@ -232,7 +297,7 @@ mod tests {
     use super::*;
     use crate::model::names::MetricName;
     use crate::model::number::format_value;
-    use crate::model::sample::{Histogram, LabelSet, Origin, Sample, Summary};
+    use crate::model::sample::{BytePairs, Histogram, LabelSet, Origin, Sample, Summary};
     use pretty_assertions::assert_eq;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
@@ -260,6 +325,83 @@ mod tests {
         write_help(&mut out, "m", "a \\ b\nc \"quoted\"\t");
         let out = String::from_utf8(out).expect("UTF-8");
         assert_eq!(out, "# HELP m a \\\\ b\\nc \"quoted\"\t\n");
+    }
+
+    /// `write_sample`'s labels as they were written before `write_key_text`: decoded pairs,
+    /// then each value escaped.
+    fn labels_pair_by_pair(key: &[u8], extra: Option<(&str, &[u8])>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let extra = extra.map(|(label, value)| (label.as_bytes().into(), value.into()));
+        for (i, (label, value)) in BytePairs::of(key).chain(extra).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&label);
+            out.extend_from_slice(b"=\"");
+            escape_label_value(&mut out, &value);
+            out.push(b'"');
+        }
+        out
+    }
+
+    #[test]
+    fn labels_are_written_from_the_key_as_pair_by_pair() {
+        let texts = [
+            "",
+            "a",
+            "x\\y",
+            "q\"",
+            "l\nm",
+            "\0",
+            "\u{1}",
+            "\u{1}\0\\\"\n",
+            "ü€",
+            "\u{2}",
+        ];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2_000 {
+            let mut pairs = Vec::new();
+            for i in 0..next() % 4 {
+                let mut value = String::new();
+                for _ in 0..next() % 4 {
+                    value.push_str(texts[(next() % texts.len() as u64) as usize]);
+                }
+                pairs.push((format!("l{i}"), value));
+            }
+            let set = LabelSet::new(pairs);
+            let extra = match next() % 3 {
+                0 => None,
+                1 => Some(("le", &b"+Inf"[..])),
+                _ => Some(("quantile", &b"0.5"[..])),
+            };
+            let mut out = Vec::new();
+            write_sample(&mut out, "m", "", set.key(), extra, 1.0);
+            let mut expected = b"m".to_vec();
+            let labels = labels_pair_by_pair(set.key(), extra);
+            if !labels.is_empty() {
+                expected.push(b'{');
+                expected.extend_from_slice(&labels);
+                expected.push(b'}');
+            }
+            expected.extend_from_slice(b" 1\n");
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&expected),
+                "{set:?}"
+            );
+        }
+        // A key cut short in an escape or a text, which no label set has: no panic.
+        for key in [&b"a\0b\x01"[..], b"a", b"\x01", b"a\0\x01\x00"] {
+            let mut out = Vec::new();
+            write_sample(&mut out, "m", "", key, None, 1.0);
+            assert!(out.starts_with(b"m{") && out.ends_with(b"} 1\n"), "{key:?}");
+        }
     }
 
     #[test]
