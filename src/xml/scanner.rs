@@ -22,9 +22,9 @@ use super::names::{
 };
 use super::position::Locate;
 use super::tag::{
-    PlainTag, TagQuote, attribute_key, attribute_value, find_any, find_markup, is_xml_byte_space,
-    is_xml_space, lex_plain_tag, name_len, normalize_attribute_values, normalize_line_ends,
-    push_normalized_line_ends,
+    Markup, PlainTag, TagQuote, attribute_key, attribute_value, find_any, find_markup,
+    is_xml_byte_space, is_xml_space, lex_plain_tag, name_len, normalize_attribute_values,
+    normalize_line_ends, push_normalized_line_ends,
 };
 
 use super::{AttributeRanges, Scanned, Sink, StartTag, XmlLimits};
@@ -251,20 +251,17 @@ impl<'s> Scanner<'s> {
         let mut at = 0;
         loop {
             let rest = bytes.get(at..).unwrap_or_default();
-            let (found, has_cr) = find_markup(rest);
-            let Some(found) = found else {
+            let markup = find_markup(rest);
+            let Some(found) = markup.at else {
                 if !rest.is_empty() {
-                    self.text(
-                        offset + at as u64,
-                        text.get(at..).unwrap_or_default(),
-                        has_cr,
-                    )?;
+                    let run = text.get(at..).unwrap_or_default();
+                    self.text(offset + at as u64, run, markup)?;
                 }
                 return Ok((bytes.len(), Next::Read));
             };
             if found > 0 {
                 let run = text.get(at..at + found).unwrap_or_default();
-                self.text(offset + at as u64, run, has_cr)?;
+                self.text(offset + at as u64, run, markup)?;
             }
             self.brackets = 0;
             self.after_cr = false;
@@ -380,20 +377,24 @@ impl<'s> Scanner<'s> {
     }
 
     /// Checks text at `offset`: only whitespace outside the root element, and no `]]>`; then
-    /// hands it on with its line ends normalised. `has_cr` says whether it holds a `\r`.
-    fn text(&mut self, offset: u64, text: &str, has_cr: bool) -> Result<(), XmlError> {
+    /// hands it on with its line ends normalised. `markup` says whether it holds a `\r` or a
+    /// `]`.
+    fn text(&mut self, offset: u64, text: &str, markup: Markup) -> Result<(), XmlError> {
         if self.open.is_empty() {
             if let Some(at) = text.find(|c: char| !is_xml_space(c)) {
                 return Err(self.outside_root(offset + at as u64));
             }
             return Ok(());
         }
-        if let Some(at) = cdata_end(self.brackets, text) {
-            let message = "`]]>` is not allowed in text; write it as ]]&gt;".to_owned();
-            return Err(self.not_well_formed(offset.saturating_add_signed(at), message));
+        // Without a `]` here or just before, no `]]>` can end in this piece.
+        if markup.has_bracket || self.brackets > 0 {
+            if let Some(at) = cdata_end(self.brackets, text) {
+                let message = "`]]>` is not allowed in text; write it as ]]&gt;".to_owned();
+                return Err(self.not_well_formed(offset.saturating_add_signed(at), message));
+            }
+            self.brackets = trailing_brackets(self.brackets, text);
         }
-        self.brackets = trailing_brackets(self.brackets, text);
-        self.hand_on_text(text, has_cr);
+        self.hand_on_text(text, markup.has_cr);
         Ok(())
     }
 

@@ -9,26 +9,41 @@ use quick_xml::events::attributes::AttrError;
 
 use super::AttributeRanges;
 
-/// Where the first `<` or `&` is in `bytes` (`None` if there is none), and whether a `\r`
-/// stands before it (or anywhere in `bytes` when there is none), in one pass: a run of text
-/// without a carriage return, nearly all of them, then goes on without being looked at again.
-pub(super) fn find_markup(bytes: &[u8]) -> (Option<usize>, bool) {
+/// Where the first `<` or `&` is in `bytes` (`None` if there is none), and whether a `\r` and
+/// whether a `]` stand before it (or anywhere in `bytes` when there is none), in one pass: a run
+/// of text without either, nearly all of them, then goes on without being looked at again.
+pub(super) fn find_markup(bytes: &[u8]) -> Markup {
     let mut from = 0;
-    let mut has_cr = false;
+    let mut markup = Markup::default();
     loop {
         let Some(found) = bytes
             .get(from..)
-            .and_then(|rest| find_any(rest, [b'<', b'&', b'\r']))
+            .and_then(|rest| find_any(rest, [b'<', b'&', b'\r', b']']))
         else {
-            return (None, has_cr);
+            return markup;
         };
         let at = from + found;
-        if bytes.get(at) != Some(&b'\r') {
-            return (Some(at), has_cr);
+        match bytes.get(at) {
+            Some(b'\r') => markup.has_cr = true,
+            Some(b']') => markup.has_bracket = true,
+            _ => {
+                markup.at = Some(at);
+                return markup;
+            }
         }
-        has_cr = true;
         from = at + 1;
     }
+}
+
+/// What [`find_markup`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Markup {
+    /// Where the first `<` or `&` is.
+    pub(super) at: Option<usize>,
+    /// Whether a `\r` stands before it.
+    pub(super) has_cr: bool,
+    /// Whether a `]` stands before it.
+    pub(super) has_bracket: bool,
 }
 
 /// `text` read as XML 1.0 §2.11 says: each CR LF and each CR alone is one LF. Borrows text
@@ -651,6 +666,22 @@ mod tests {
             plain > 2_000 && general > 2_000 && marked > 1_000,
             "{plain} plain, {general} general, {marked} plain names and attributes"
         );
+    }
+
+    #[test]
+    fn find_markup_tells_of_carriage_returns_and_brackets_before_the_markup() {
+        let markup = |at, has_cr, has_bracket| Markup {
+            at,
+            has_cr,
+            has_bracket,
+        };
+        assert_eq!(find_markup(b"plain text<"), markup(Some(10), false, false));
+        assert_eq!(find_markup(b"a]b\rc&amp;"), markup(Some(5), true, true));
+        // What comes after the markup is not looked at.
+        assert_eq!(find_markup(b"ab<]\r"), markup(Some(2), false, false));
+        assert_eq!(find_markup(b"]]"), markup(None, false, true));
+        let long = format!("{}]{}\r", "x".repeat(100), "y".repeat(100));
+        assert_eq!(find_markup(long.as_bytes()), markup(None, true, true));
     }
 
     #[test]
