@@ -246,6 +246,9 @@ def engines_used(
 class Measurement:
     wall_s: float
     rss_kib: int
+    #: user + system CPU time of the process and its threads (more than the wall time when the
+    #: process uses more than one core at once)
+    cpu_s: float
 
 
 class RunFailed(Exception):
@@ -289,7 +292,8 @@ def measure(argv: list[str], stdout: Path, workdir: Path, timeout_s: float) -> M
         rss_kib = int(rss_file.read_text().split()[-1])
     else:
         rss_kib = usage.ru_maxrss
-    return Measurement(wall, rss_kib)
+    # GNU time's usage includes the child it waited for: the measured program's CPU time.
+    return Measurement(wall, rss_kib, usage.ru_utime + usage.ru_stime)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,6 +467,7 @@ class Outcome:
     approach: Approach
     walls: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
     series: int = 0
     note: str | None = None  # skipped, not run, or failed
 
@@ -473,6 +478,10 @@ class Outcome:
     @property
     def wall(self) -> float:
         return statistics.median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
 
     @property
     def rss_mib(self) -> float:
@@ -520,9 +529,10 @@ def run_case(
                 continue
             outcome.walls.append(m.wall_s)
             outcome.rss_kib.append(m.rss_kib)
+            outcome.cpus.append(m.cpu_s)
             log(
-                f"[{store.title}] {approach.label} {round_}/{repeat}: {m.wall_s:.3f} s, "
-                f"{m.rss_kib / 1024:.1f} MiB"
+                f"[{store.title}] {approach.label} {round_}/{repeat}: {m.wall_s:.3f} s "
+                f"(CPU {m.cpu_s:.3f} s), {m.rss_kib / 1024:.1f} MiB"
             )
             try:
                 parsed[approach.key] = parse_exposition(output.read_text())
@@ -574,22 +584,22 @@ def store_cell(store: Store, rows: dict[Path, int]) -> str:
 
 def regular_table(cases: list[Case], rows: dict[Path, int]) -> list[str]:
     lines = [
-        "| store | approach | wall s | peak RSS MiB | RSS / file | MB/s "
+        "| store | approach | wall s | CPU s | peak RSS MiB | RSS / file | MB/s "
         "| × vs typical | × vs iterparse | × vs onepass |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case in cases:
         cell = store_cell(case.store, rows)
         for key, outcome in case.outcomes.items():
             name = outcome.approach.label
             if not outcome.measured:
-                lines.append(f"| {cell} | {name} | {outcome.note} | | | | | | |")
+                lines.append(f"| {cell} | {name} | {outcome.note} | | | | | | | |")
                 continue
             per_file = outcome.rss_mib * MIB / case.store.bytes
             mb_s = case.store.bytes / MB / outcome.wall
             lines.append(
-                f"| {cell} | {name} | {seconds(outcome.wall)} | {outcome.rss_mib:.1f} | "
-                f"{per_file:.2f}× | {mb_s:.1f} | {speedup(case, key, TYPICAL)} | "
+                f"| {cell} | {name} | {seconds(outcome.wall)} | {seconds(outcome.cpu)} | "
+                f"{outcome.rss_mib:.1f} | {per_file:.2f}× | {mb_s:.1f} | {speedup(case, key, TYPICAL)} | "
                 f"{speedup(case, key, ITERPARSE)} | {speedup(case, key, ONEPASS)} |"
             )
     return lines
@@ -599,21 +609,21 @@ def many_series_table(case: Case, comparable: Case | None) -> list[str]:
     size = f"{comparable.store.title} " if comparable else ""
     against = f"wall vs {size}8-kind store"
     lines = [
-        "| approach | wall s | peak RSS MiB | MB/s | × vs iterparse | samples written "
+        "| approach | wall s | CPU s | peak RSS MiB | MB/s | × vs iterparse | samples written "
         f"| {against} |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for key, outcome in case.outcomes.items():
         name = outcome.approach.label
         if not outcome.measured:
-            lines.append(f"| {name} | {outcome.note} | | | | | |")
+            lines.append(f"| {name} | {outcome.note} | | | | | | |")
             continue
         mb_s = case.store.bytes / MB / outcome.wall
         base = comparable.outcomes.get(key) if comparable else None
         ratio = times(outcome.wall / base.wall) if base and base.measured else "—"
         lines.append(
-            f"| {name} | {seconds(outcome.wall)} | {outcome.rss_mib:.1f} | {mb_s:.1f} | "
-            f"{speedup(case, key, ITERPARSE)} | {thousands(outcome.series)} | {ratio} |"
+            f"| {name} | {seconds(outcome.wall)} | {seconds(outcome.cpu)} | "
+            f"{outcome.rss_mib:.1f} | {mb_s:.1f} | {speedup(case, key, ITERPARSE)} | {thousands(outcome.series)} | {ratio} |"
         )
     return lines
 
@@ -632,9 +642,10 @@ class ShapeRow:
 
 def shapes_table(shape_rows: list[ShapeRow]) -> list[str]:
     lines = [
-        "| shape | store | rules (engines under auto) | xml2prom wall s | xml2prom peak RSS MiB "
-        "| script | script wall s | script peak RSS MiB | speed-up | samples |",
-        "|---|---|---|---:|---:|---|---:|---:|---:|---:|",
+        "| shape | store | rules (engines under auto) | xml2prom wall s | xml2prom CPU s "
+        "| xml2prom peak RSS MiB | script | script wall s | script CPU s | script peak RSS MiB "
+        "| speed-up | samples |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for row in shape_rows:
         store = row.case.store
@@ -643,8 +654,8 @@ def shapes_table(shape_rows: list[ShapeRow]) -> list[str]:
 
         def numbers(outcome: Outcome) -> str:
             if not outcome.measured:
-                return f"{outcome.note} | "
-            return f"{seconds(outcome.wall)} | {outcome.rss_mib:.1f}"
+                return f"{outcome.note} | | "
+            return f"{seconds(outcome.wall)} | {seconds(outcome.cpu)} | {outcome.rss_mib:.1f}"
 
         samples = max(ours.series, theirs.series)
         lines.append(
@@ -785,7 +796,8 @@ def environment(
         f"engine flag: {'passed' if engine_flag else 'omitted (`--no-engine-flag`)'}",
         f"- Python {platform.python_version()}, lxml {etree.__version__}, "
         f"libxml2 {'.'.join(map(str, etree.LIBXML_VERSION))}",
-        f"- median of {repeat} run(s) each; wall time from start to exit; peak RSS by {rss}",
+        f"- median of {repeat} run(s) each; wall time from start to exit; CPU time (user + "
+        f"system, all threads) from the kernel's accounting; peak RSS by {rss}",
         f"- stores: bench/generate.py, seed {SEED}, in {store_dir}",
     ]
 
