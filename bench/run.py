@@ -69,6 +69,18 @@ STREAM_MAX_RSS_MIB = 32.0
 DOM_MAX_RSS_PER_FILE_BYTE = 12.0
 # The DOM engine at least this fast as baseline_onepass.py (1: no slower).
 DOM_MIN_SPEEDUP_VS_ONEPASS = 1.0
+# The seed job on the largest 8-kind store against baseline_iterparse.py, and its peak RSS on
+# every store from 10 MB on.
+SEED_MIN_SPEEDUP_VS_ITERPARSE = 8.0
+SEED_MAX_RSS_MIB = 16.0
+# Per store shape: its name in the targets table, the least speed-up against its script, and
+# the most peak RSS as a share of the script's.
+SHAPE_TARGETS = {
+    "nested": ("nested", 5.0, 1.0),
+    "junit": ("JUnit-like", 5.0, 1.0),
+    "per_row": ("one series per row", 3.0, 0.5),
+    "many_series": ("many series, aggregated", 3.0, 1.0),
+}
 
 AUTO, DOM, TYPICAL, ITERPARSE, ONEPASS = "auto", "dom", "typical", "iterparse", "onepass"
 
@@ -632,6 +644,7 @@ def many_series_table(case: Case, comparable: Case | None) -> list[str]:
 class ShapeRow:
     """One row of the "Store shapes" table: a measured case and how to describe it."""
 
+    key: str  # of SHAPE_TARGETS
     title: str
     rules: str
     engines: str
@@ -758,6 +771,60 @@ def target_rows(cases: list[Case], engine_flag: bool) -> list[str]:
             f"{dom.store.title} | {per_file:.2f}× | "
             f"{verdict(per_file <= DOM_MAX_RSS_PER_FILE_BYTE)} |"
         )
+    return rows
+
+
+def seed_and_shape_target_rows(cases: list[Case], shape_rows: list[ShapeRow]) -> list[str]:
+    """The targets of the seed job on the 8-kind stores and of each store shape."""
+
+    def verdict(ok: bool) -> str:
+        return "yes" if ok else "**NO**"
+
+    rows = ["| target | where | measured | met |", "|---|---|---:|---|"]
+    measured = [
+        c
+        for c in cases
+        if c.outcomes.get(AUTO) and c.outcomes[AUTO].measured and c.outcomes[ITERPARSE].measured
+    ]
+    if measured:
+        c = max(measured, key=lambda c: c.store.bytes)
+        x = c.outcomes[ITERPARSE].wall / c.outcomes[AUTO].wall
+        rows.append(
+            f"| seed job ≥ {SEED_MIN_SPEEDUP_VS_ITERPARSE:g}× iterparse | {c.store.title} | "
+            f"{times(x)} | {verdict(x >= SEED_MIN_SPEEDUP_VS_ITERPARSE)} |"
+        )
+    large = [c for c in cases if c.outcomes[AUTO].measured and c.store.bytes >= 10 * MB]
+    if large:
+        rss = [c.outcomes[AUTO].rss_mib for c in large]
+        where = f"{min(large, key=lambda c: c.store.bytes).store.title} to " + max(
+            large, key=lambda c: c.store.bytes
+        ).store.title
+        rows.append(
+            f"| seed job peak RSS ≤ {SEED_MAX_RSS_MIB:g} MiB, flat | {where} | "
+            f"{min(rss):.1f} to {max(rss):.1f} MiB | {verdict(max(rss) <= SEED_MAX_RSS_MIB)} |"
+        )
+    for row in shape_rows:
+        target = SHAPE_TARGETS.get(row.key)
+        ours, theirs = row.case.outcomes.get(AUTO), row.case.outcomes.get(ITERPARSE)
+        if target is None or not (ours and theirs and ours.measured and theirs.measured):
+            continue
+        title, least, share = target
+        x = theirs.wall / ours.wall
+        rows.append(
+            f"| {title}: ≥ {least:g}× its script | {row.case.store.title} | {times(x)} | "
+            f"{verdict(x >= least)} |"
+        )
+        limit = share * theirs.rss_mib
+        what = "the script's" if share == 1 else f"{share:g} × the script's"
+        rows.append(
+            f"| {title}: peak RSS ≤ {what} ({limit:.1f} MiB) | {row.case.store.title} | "
+            f"{ours.rss_mib:.1f} MiB | {verdict(ours.rss_mib <= limit)} |"
+        )
+        if row.key in ("nested", "junit"):
+            rows.append(
+                f"| {title}: every rule streams | {row.rules} | {row.engines} | "
+                f"{verdict('DOM' not in row.engines and 'streaming' in row.engines)} |"
+            )
     return rows
 
 
@@ -1036,6 +1103,7 @@ def main(argv: list[str] | None = None) -> int:
                 unit = "test cases" if shape.count_tag == "testcase" else "rows"
                 shape_rows.append(
                     ShapeRow(
+                        shape.key,
                         shape.title,
                         f"`bench/{shape.rules.name}`",
                         engines_used(
@@ -1050,6 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
                 # The many-series case is the fourth shape: reused, not run again.
                 shape_rows.append(
                     ShapeRow(
+                        "many_series",
                         f"flat, {thousands(series_case.store.series or 0)} kinds, aggregated",
                         "`bench/seed.yaml`",
                         engines_used(xml2prom, SEED_RULES, "flat", workdir, engine_flag),
@@ -1098,6 +1167,10 @@ def main(argv: list[str] | None = None) -> int:
     if cases:
         print("\n### Targets\n")
         print("\n".join(target_rows(cases, engine_flag)))
+    engine_rows = seed_and_shape_target_rows(cases, shape_rows)
+    if len(engine_rows) > 2:
+        print("\n### Targets of the seed job and the store shapes\n")
+        print("\n".join(engine_rows))
     if problems:
         print("\n### Problems\n")
         for problem in problems:
