@@ -1073,7 +1073,14 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         } else {
             self.read_attributes(depth - 1, tag)
         };
-        let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
+        // Found byte by byte: a name is short, and a `char` search costs more than it.
+        let (prefix, local) = match raw.bytes().position(|b| b == b':') {
+            Some(at) => (
+                raw.get(..at).unwrap_or_default(),
+                raw.get(at + 1..).unwrap_or_default(),
+            ),
+            None => ("", raw),
+        };
 
         // The name resolves once, for the position and for matching. Position among siblings
         // of the same expanded name, for location paths; an undeclared prefix (allowed only
