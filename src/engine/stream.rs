@@ -58,6 +58,8 @@ pub struct StreamEngine<'r> {
     scopes: Vec<(String, String)>,
     /// The rules being evaluated.
     slots: Vec<Slot<'r>>,
+    /// Per path, the slots it selects for, in slot order.
+    path_slots: Vec<Vec<usize>>,
     /// The distinct attribute readers of the rules (`@a`, `../@id`, `ancestor::site/@name`):
     /// at an element, each is read at most once, whatever the number of rules that read it.
     readers: Vec<AttributeReader<'r>>,
@@ -177,6 +179,7 @@ enum AttributeReader<'r> {
 
 impl AttributeReader<'_> {
     /// The attribute, given the open elements (the selected one last).
+    #[inline]
     fn read<'f>(&self, frames: &'f [Frame], scopes: &'f [(String, String)]) -> Option<&'f str> {
         match self {
             AttributeReader::Own(name) => frames.last()?.attribute(scopes, name),
@@ -562,6 +565,12 @@ impl<'r> StreamEngine<'r> {
             })
             .collect();
         let deferred_needs = paths.iter().map(|path| DeferredNeeds::of(path)).collect();
+        let mut path_slots = vec![Vec::new(); paths.len()];
+        for (index, slot) in slots.iter().enumerate() {
+            if let Some(these) = path_slots.get_mut(slot.path()) {
+                these.push(index);
+            }
+        }
         let mut states = vec![0u64; paths.len()];
         // The document node: no step matched yet.
         states.iter_mut().for_each(|s| *s = 1);
@@ -575,6 +584,7 @@ impl<'r> StreamEngine<'r> {
             scopes: Vec::new(),
             pending: vec![0; slots.len()],
             slots,
+            path_slots,
             readers,
             records: VecDeque::new(),
             children,
@@ -1217,9 +1227,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
 
         let reads = Reads::new(&self.frames[..depth], &self.scopes, &self.readers);
         for &(path, deferred) in &selected {
-            for slot_index in 0..self.slots.len() {
+            for &slot_index in self.path_slots.get(path).map_or(&[][..], Vec::as_slice) {
                 let slot = &self.slots[slot_index];
-                if slot.error.is_some() || slot.path() != path {
+                if slot.error.is_some() {
                     continue;
                 }
                 if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
@@ -1254,8 +1264,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         if self.tree_base.is_some() {
             self.tree.close();
         }
-        // Every record that completes here is the ending element's.
-        let reads = Reads::new(&self.frames[..depth], &self.scopes, &self.readers);
+        // Every record that completes here is the ending element's: they share its reads,
+        // made when the first completes.
+        let mut reads = None;
         for index in 0..self.records.len() {
             let record = &mut self.records[index];
             if record.done.is_some() {
@@ -1276,7 +1287,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                 let record = &mut self.records[index];
                 let slot = &self.slots[record.slot];
                 let children = &self.children[slot.path()];
-                let observation = complete(record, slot, children, &self.tree, &reads, || {
+                let reads =
+                    reads.get_or_insert_with(|| Reads::new(frames, &self.scopes, &self.readers));
+                let observation = complete(record, slot, children, &self.tree, reads, || {
                     location(frames)
                 });
                 self.records[index].done = Some(observation);
