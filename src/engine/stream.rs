@@ -892,7 +892,7 @@ impl TagAttributes {
             .bytes()
             .position(|b| b == b':')
             .map(|at| name.start + at);
-        let value = if value.as_bytes().contains(&b'&') {
+        let value = if has_ampersand(value.as_bytes()) {
             // The scan has checked every reference, so expanding them cannot fail.
             let start = self.text.len();
             match quick_xml::escape::unescape(value) {
@@ -1006,6 +1006,25 @@ impl SiblingCounts {
         self.listed.clear();
         self.hashed.clear();
     }
+}
+
+/// Whether an attribute value holds a reference (`&`): tested eight bytes at a time, as
+/// values are short and a search's setup costs more than such a value (a byte equal to `&`
+/// is zero in `word ^ 0x26..26`, and `(x - 0x01..01) & !x & 0x80..80` sets the high bit of a
+/// zero byte; a borrow can set only bits above one), the rest byte by byte.
+fn has_ampersand(bytes: &[u8]) -> bool {
+    const AMPERSANDS: u64 = 0x2626_2626_2626_2626;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        // A chunk is eight bytes: the default (no `&`) is never used.
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()) ^ AMPERSANDS;
+        if word.wrapping_sub(ONES) & !word & HIGHS != 0 {
+            return true;
+        }
+    }
+    words.remainder().contains(&b'&')
 }
 
 /// Whether two short strings (names, mostly) are equal, compared in place ([`same_bytes`]).
@@ -1792,6 +1811,23 @@ mod tests {
                 ("sizes", "9")
             ]
         );
+    }
+
+    #[test]
+    fn an_ampersand_is_found_at_every_place_of_every_length() {
+        for len in 0..40 {
+            for fill in [b'a', b'%', b'\'', 0x27, 0xa6, 0xff, 0x80] {
+                let text = vec![fill; len];
+                assert!(!has_ampersand(&text), "{len} {fill}");
+                for at in 0..len {
+                    let mut with = text.clone();
+                    with[at] = b'&';
+                    assert!(has_ampersand(&with), "{len} {fill} {at}");
+                    with[at] = b'&' ^ 0x80;
+                    assert!(!has_ampersand(&with), "{len} {fill} {at}");
+                }
+            }
+        }
     }
 
     #[test]
