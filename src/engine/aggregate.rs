@@ -5,7 +5,7 @@
 //! into one [`Sample`]. The engine never sees how groups combine, so every engine shares the
 //! same semantics for `count`, `sum`, `min`, `max`, `avg`, histograms and summaries.
 
-use crate::model::sample::{Histogram, KeySet, LabelSet, Sample, SampleValue, Summary};
+use crate::model::sample::{Histogram, KeySet, LabelSet, Sample, SampleValue, Summary, same_bytes};
 use crate::rules::compile::Reduce;
 use crate::rules::file::Aggregation;
 use crate::rules::policy::OnDuplicate;
@@ -72,6 +72,14 @@ pub struct Accumulator<N> {
     labels: KeySet,
     /// The groups in the order their label sets were first seen; `None` until observed.
     groups: Vec<Option<Group<N>>>,
+    /// The group found last: consecutive nodes often share their labels (the test cases of a
+    /// suite, the rows of a rack), and telling that from the key's bytes costs less than
+    /// hashing them.
+    last: Option<GroupId>,
+    /// Whether the key before was the one before it too: only then is the next one compared
+    /// with `last`, so that nodes whose labels change at every node (one series per node,
+    /// kinds in random order) do not pay for a comparison that fails.
+    repeating: bool,
 }
 
 /// A label set's place in an [`Accumulator`], to observe it again without hashing the labels.
@@ -85,6 +93,8 @@ impl<N: Clone> Accumulator<N> {
             reduce: reduce.clone(),
             labels: KeySet::default(),
             groups: Vec::new(),
+            last: None,
+            repeating: false,
         }
     }
 
@@ -96,10 +106,18 @@ impl<N: Clone> Accumulator<N> {
     /// The group of a label set given by its key ([`LabelSet::key`]), created empty on first
     /// use; the key is copied only then.
     pub fn group_of_key(&mut self, key: &[u8]) -> GroupId {
+        if self.repeating
+            && let Some(last) = self.last
+            && same_bytes(self.labels.get(last.0), key)
+        {
+            return last;
+        }
         let (id, new) = self.labels.insert(key);
         if new {
             self.groups.push(None);
         }
+        self.repeating = self.last == Some(GroupId(id));
+        self.last = Some(GroupId(id));
         GroupId(id)
     }
 
@@ -233,6 +251,8 @@ impl<N: Clone> Accumulator<N> {
             reduce,
             labels: mut keys,
             mut groups,
+            last: _,
+            repeating: _,
         } = self;
         keys.forget_index();
         let per_group = match &reduce {
@@ -500,6 +520,24 @@ mod tests {
     fn a_group_of_a_rule_without_aggregate_is_five_words() {
         // The streaming engine's node handle is an optional location path.
         assert!(std::mem::size_of::<Option<Group<Option<String>>>>() <= 40);
+    }
+
+    #[test]
+    fn the_group_of_a_key_is_the_same_found_again_at_once_or_later() {
+        let mut acc: Accumulator<usize> = Accumulator::new(&Reduce::Aggregate(Aggregation::Count));
+        let keys: [&[u8]; 7] = [
+            b"a\0x\0", b"a\0x\0", b"a\0y\0", b"a\0x\0", b"", b"", b"a\0y\0",
+        ];
+        let groups: Vec<GroupId> = keys.iter().map(|key| acc.group_of_key(key)).collect();
+        assert_eq!(
+            groups,
+            [0, 0, 1, 0, 2, 2, 1].map(GroupId),
+            "ids in the order the keys were first seen"
+        );
+        for (group, key) in groups.iter().zip(keys) {
+            acc.observe_group(*group, None, 0).expect("counted");
+            assert_eq!(acc.labels(*group).key(), key);
+        }
     }
 
     #[test]

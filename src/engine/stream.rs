@@ -31,7 +31,7 @@ use crate::engine::node::{render_labels, with_global_labels};
 use crate::engine::skips::{Skip, Skips};
 use crate::engine::tree::{NodeId, Tree};
 use crate::model::number::xpath_number;
-use crate::model::sample::{LabelSet, Sample, SampleValue};
+use crate::model::sample::{LabelSet, Sample, SampleValue, same_bytes};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
 use crate::rules::expr::{Expr, XML_NAMESPACE};
 use crate::rules::plan::{
@@ -58,6 +58,11 @@ pub struct StreamEngine<'r> {
     scopes: Vec<(String, String)>,
     /// The rules being evaluated.
     slots: Vec<Slot<'r>>,
+    /// Per path, the slots it selects for, in slot order.
+    path_slots: Vec<Vec<usize>>,
+    /// The distinct attribute readers of the rules (`@a`, `../@id`, `ancestor::site/@name`):
+    /// at an element, each is read at most once, whatever the number of rules that read it.
+    readers: Vec<AttributeReader<'r>>,
     /// Selected elements, in document order, until their observation is handed over.
     records: VecDeque<Box<Record<'r>>>,
     /// Per path, the child elements its last step's predicate reads (see
@@ -157,6 +162,74 @@ struct Slot<'r> {
     error: Option<EvalError>,
     /// The nodes its policies left out.
     skips: Skips,
+    /// Per field query, then the value query (or a document value's attribute), the index of
+    /// its reader in the engine's `readers`, when it reads an attribute.
+    reads: Vec<Option<usize>>,
+}
+
+/// An attribute that rules read of a selected element or of its ancestors: known when the
+/// element starts, and unchanged until it ends (its ancestors are still open).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AttributeReader<'r> {
+    /// `@a`.
+    Own(&'r QName),
+    /// `../@a`, `ancestor::x/@a` and the like.
+    Upward(&'r Upward, &'r QName),
+}
+
+impl AttributeReader<'_> {
+    /// The attribute, given the open elements (the selected one last).
+    #[inline]
+    fn read<'f>(&self, frames: &'f [Frame], scopes: &'f [(String, String)]) -> Option<&'f str> {
+        match self {
+            AttributeReader::Own(name) => frames.last()?.attribute(scopes, name),
+            AttributeReader::Upward(upward, name) => read_upward(upward, name, frames, scopes),
+        }
+    }
+}
+
+/// The attributes read at one selected element, each reader's at most once: several rules
+/// often read the same ones (`@kind`, `../@name`).
+struct Reads<'a> {
+    /// The open elements, the selected one last.
+    frames: &'a [Frame],
+    scopes: &'a [(String, String)],
+    readers: &'a [AttributeReader<'a>],
+    /// What the first [`Reads::KEPT`] readers gave, once read (in cells, so that the rules'
+    /// several queries read through one shared reference).
+    got: [std::cell::Cell<Option<Option<&'a str>>>; Reads::KEPT],
+}
+
+impl<'a> Reads<'a> {
+    const KEPT: usize = 8;
+
+    fn new(
+        frames: &'a [Frame],
+        scopes: &'a [(String, String)],
+        readers: &'a [AttributeReader<'a>],
+    ) -> Self {
+        Reads {
+            frames,
+            scopes,
+            readers,
+            got: Default::default(),
+        }
+    }
+
+    /// What reader `index` gives at the element (`None` for no such reader).
+    fn get(&self, index: Option<usize>) -> Option<&'a str> {
+        let index = index?;
+        let reader = self.readers.get(index)?;
+        let Some(kept) = self.got.get(index) else {
+            return reader.read(self.frames, self.scopes);
+        };
+        if let Some(got) = kept.get() {
+            return got;
+        }
+        let got = reader.read(self.frames, self.scopes);
+        kept.set(Some(got));
+        got
+    }
 }
 
 enum SlotKind<'r> {
@@ -205,9 +278,6 @@ struct Record<'r> {
     first_text: Option<(String, TextRun)>,
     /// One per reader of a child element.
     children: Vec<ChildRead>,
-    /// Per reader, the attribute value read at the start (`None` for other readers, or an
-    /// absent attribute).
-    read_now: Vec<Option<String>>,
     /// The location path, for rules that name nodes in their results.
     location: Option<String>,
 }
@@ -397,6 +467,15 @@ impl<'r> StreamEngine<'r> {
         };
         let input_value = templates::input_value(input);
         let mut slots = Vec::new();
+        let mut readers: Vec<AttributeReader<'r>> = Vec::new();
+        let mut reader_of =
+            |reader: AttributeReader<'r>| match readers.iter().position(|r| *r == reader) {
+                Some(i) => i,
+                None => {
+                    readers.push(reader);
+                    readers.len() - 1
+                }
+            };
         for &rule_index in which {
             let Some(rule) = rules.rules.get(rule_index) else {
                 continue;
@@ -448,6 +527,22 @@ impl<'r> StreamEngine<'r> {
                 SlotKind::Count { .. } => true,
                 SlotKind::Sum { attribute, .. } => attribute.is_some(),
             };
+            let reads = match &kind {
+                SlotKind::Nodes { fields, value, .. } => fields
+                    .iter()
+                    .chain(*value)
+                    .map(|query| match &query.reader {
+                        Reader::Attribute(name) => Some(reader_of(AttributeReader::Own(name))),
+                        Reader::Ancestor(upward, name) => {
+                            Some(reader_of(AttributeReader::Upward(upward, name)))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                SlotKind::Count { attribute, .. } | SlotKind::Sum { attribute, .. } => {
+                    vec![attribute.map(|name| reader_of(AttributeReader::Own(name)))]
+                }
+            };
             slots.push(Slot {
                 rule_index,
                 rule,
@@ -456,6 +551,7 @@ impl<'r> StreamEngine<'r> {
                 tree,
                 error: None,
                 skips: Skips::default(),
+                reads,
             });
         }
         let children = paths
@@ -469,6 +565,12 @@ impl<'r> StreamEngine<'r> {
             })
             .collect();
         let deferred_needs = paths.iter().map(|path| DeferredNeeds::of(path)).collect();
+        let mut path_slots = vec![Vec::new(); paths.len()];
+        for (index, slot) in slots.iter().enumerate() {
+            if let Some(these) = path_slots.get_mut(slot.path()) {
+                these.push(index);
+            }
+        }
         let mut states = vec![0u64; paths.len()];
         // The document node: no step matched yet.
         states.iter_mut().for_each(|s| *s = 1);
@@ -482,6 +584,8 @@ impl<'r> StreamEngine<'r> {
             scopes: Vec::new(),
             pending: vec![0; slots.len()],
             slots,
+            path_slots,
+            readers,
             records: VecDeque::new(),
             children,
             deferred_needs,
@@ -601,39 +705,28 @@ impl<'r> StreamEngine<'r> {
         declared
     }
 
-    /// The value of an attribute of the current start tag.
-    fn attribute(&self, name: &QName) -> Option<&str> {
-        self.attributes().get(&self.scopes, name)
-    }
-
     /// Continues a start tag whose element no rule can select: keeps the match states level.
     fn after_start_unmatched(&mut self, _depth: usize) {
         self.states.extend(std::iter::repeat_n(0, self.paths.len()));
     }
 
-    /// Evaluates a selected element whose rule reads only attributes, at its start tag.
-    fn observe_now(&mut self, slot_index: usize) {
-        let frames = &self.frames[..self.depth];
-        let attributes = &frames[self.depth - 1].attributes;
-        let scopes = &self.scopes;
-        let Some(slot) = self.slots.get_mut(slot_index) else {
-            return;
-        };
+    /// Evaluates a selected element whose rule reads only attributes, at its start tag; the
+    /// attributes come from `reads`, shared by the rules that select the element.
+    fn observe_now(slot: &mut Slot<'_>, reads: &Reads<'_>) {
         let rule = slot.rule;
         let skips = &mut slot.skips;
+        let indexes = &slot.reads;
         let result = match &mut slot.kind {
-            SlotKind::Count {
-                attribute, total, ..
-            } => {
-                if attribute.is_none_or(|a| attributes.get(scopes, a).is_some()) {
+            SlotKind::Count { total, .. } => {
+                // `count(PATH/@a)` counts only the elements that have the attribute.
+                let attribute = indexes.first().copied().flatten();
+                if attribute.is_none() || reads.get(attribute).is_some() {
                     *total += 1.0;
                 }
                 Ok(())
             }
-            SlotKind::Sum {
-                attribute, total, ..
-            } => {
-                if let Some(value) = attribute.and_then(|a| attributes.get(scopes, a)) {
+            SlotKind::Sum { total, .. } => {
+                if let Some(value) = reads.get(indexes.first().copied().flatten()) {
                     *total += xpath_number(value);
                 }
                 Ok(())
@@ -645,13 +738,11 @@ impl<'r> StreamEngine<'r> {
                 keeps_paths,
                 ..
             } => {
-                let read = |query: &ReadQuery| {
-                    match &query.reader {
-                        Reader::Attribute(name) => attributes.get(scopes, name),
-                        Reader::Ancestor(upward, name) => read_upward(upward, name, frames, scopes),
-                        _ => None,
-                    }
-                    .or_else(|| query.or_empty.then_some(""))
+                let frames = reads.frames;
+                let read = |at: usize, query: &ReadQuery| {
+                    reads
+                        .get(indexes.get(at).copied().flatten())
+                        .or_else(|| query.or_empty.then_some(""))
                 };
                 // The field values borrow from the tag: on the stack for a few fields.
                 let mut inline = [""; 8];
@@ -665,14 +756,17 @@ impl<'r> StreamEngine<'r> {
                 };
                 let resolved = node::resolve(
                     rule,
-                    fields.iter().map(|query| Ok::<_, Infallible>(read(query))),
+                    fields
+                        .iter()
+                        .enumerate()
+                        .map(|(at, query)| Ok::<_, Infallible>(read(at, query))),
                     |i, text| {
                         if let Some(slot) = texts.get_mut(i) {
                             *slot = text;
                         }
                     },
                     || {
-                        Ok(match value.and_then(read) {
+                        Ok(match value.and_then(|query| read(fields.len(), query)) {
                             Some(text) => Reading::Text(Cow::Borrowed(text)),
                             None => Reading::Missing,
                         })
@@ -798,7 +892,7 @@ impl TagAttributes {
             .bytes()
             .position(|b| b == b':')
             .map(|at| name.start + at);
-        let value = if value.as_bytes().contains(&b'&') {
+        let value = if has_ampersand(value.as_bytes()) {
             // The scan has checked every reference, so expanding them cannot fail.
             let start = self.text.len();
             match quick_xml::escape::unescape(value) {
@@ -836,13 +930,15 @@ impl TagAttributes {
                 None => {
                     name.ns.is_none()
                         && attribute.name.len() == wanted.len()
-                        && bytes.get(attribute.name.clone()) == Some(wanted)
+                        && bytes
+                            .get(attribute.name.clone())
+                            .is_some_and(|got| same_bytes(got, wanted))
                 }
                 Some(colon) => {
                     let local = colon + 1..attribute.name.end;
                     if name.ns.is_none()
                         || local.len() != wanted.len()
-                        || bytes.get(local) != Some(wanted)
+                        || !bytes.get(local).is_some_and(|got| same_bytes(got, wanted))
                     {
                         return false;
                     }
@@ -912,10 +1008,28 @@ impl SiblingCounts {
     }
 }
 
-/// Whether two short strings (names, mostly) are equal; most that are not differ in length or
-/// in their first byte, which is found out without a call to compare memory.
+/// Whether an attribute value holds a reference (`&`): tested eight bytes at a time, as
+/// values are short and a search's setup costs more than such a value (a byte equal to `&`
+/// is zero in `word ^ 0x26..26`, and `(x - 0x01..01) & !x & 0x80..80` sets the high bit of a
+/// zero byte; a borrow can set only bits above one), the rest byte by byte.
+fn has_ampersand(bytes: &[u8]) -> bool {
+    const AMPERSANDS: u64 = 0x2626_2626_2626_2626;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        // A chunk is eight bytes: the default (no `&`) is never used.
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()) ^ AMPERSANDS;
+        if word.wrapping_sub(ONES) & !word & HIGHS != 0 {
+            return true;
+        }
+    }
+    words.remainder().contains(&b'&')
+}
+
+/// Whether two short strings (names, mostly) are equal, compared in place ([`same_bytes`]).
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+    same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 impl Slot<'_> {
@@ -988,7 +1102,14 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         } else {
             self.read_attributes(depth - 1, tag)
         };
-        let (prefix, local) = raw.split_once(':').unwrap_or(("", raw));
+        // Found byte by byte: a name is short, and a `char` search costs more than it.
+        let (prefix, local) = match raw.bytes().position(|b| b == b':') {
+            Some(at) => (
+                raw.get(..at).unwrap_or_default(),
+                raw.get(at + 1..).unwrap_or_default(),
+            ),
+            None => ("", raw),
+        };
 
         // The name resolves once, for the position and for matching. Position among siblings
         // of the same expanded name, for location paths; an undeclared prefix (allowed only
@@ -1123,21 +1244,28 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         }
         self.scopes = scopes;
 
+        let reads = Reads::new(&self.frames[..depth], &self.scopes, &self.readers);
         for &(path, deferred) in &selected {
-            for slot_index in 0..self.slots.len() {
+            for &slot_index in self.path_slots.get(path).map_or(&[][..], Vec::as_slice) {
                 let slot = &self.slots[slot_index];
-                if slot.error.is_some() || slot.path() != path {
+                if slot.error.is_some() {
                     continue;
                 }
                 if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
-                    self.observe_now(slot_index);
+                    Self::observe_now(&mut self.slots[slot_index], &reads);
                 } else {
                     let spare = self.spare.pop();
                     let mut record = self.record(spare, slot_index, depth, deferred);
+                    let slot = &self.slots[slot_index];
                     if slot.tree || (deferred.is_some() && self.deferred_needs[path].tree) {
                         let node = match in_tree {
                             Some(node) => node,
-                            None => self.start_tree(depth),
+                            None => start_tree(
+                                &mut self.tree,
+                                &mut self.tree_base,
+                                &self.frames[..depth],
+                                &self.scopes,
+                            ),
                         };
                         in_tree = Some(node);
                         record.node = Some(node);
@@ -1155,6 +1283,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         if self.tree_base.is_some() {
             self.tree.close();
         }
+        // Every record that completes here is the ending element's: they share its reads,
+        // made when the first completes.
+        let mut reads = None;
         for index in 0..self.records.len() {
             let record = &mut self.records[index];
             if record.done.is_some() {
@@ -1175,7 +1306,11 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                 let record = &mut self.records[index];
                 let slot = &self.slots[record.slot];
                 let children = &self.children[slot.path()];
-                let observation = complete(record, slot, children, &self.tree, || location(frames));
+                let reads =
+                    reads.get_or_insert_with(|| Reads::new(frames, &self.scopes, &self.readers));
+                let observation = complete(record, slot, children, &self.tree, reads, || {
+                    location(frames)
+                });
                 self.records[index].done = Some(observation);
             }
         }
@@ -1293,7 +1428,6 @@ impl<'r> StreamEngine<'r> {
                 text: None,
                 first_text: None,
                 children: Vec::new(),
-                read_now: Vec::new(),
                 location: None,
             })
         });
@@ -1306,7 +1440,6 @@ impl<'r> StreamEngine<'r> {
         record.location = None;
         record.first_text = None;
         record.children.clear();
-        record.read_now.clear();
         record.facts.clear();
         record.own_attributes.clear();
         record.text = None;
@@ -1338,22 +1471,15 @@ impl<'r> StreamEngine<'r> {
                 record.text = Some(String::new());
             }
         }
+        // Attributes are read at the element's end, from its frame and its ancestors', which
+        // are unchanged until then: only if the deferred predicate holds.
         let read = |query: &ReadQuery, record: &mut Record| match &query.reader {
-            Reader::Attribute(name) => record
-                .read_now
-                .push(self.attribute(name).map(str::to_owned)),
-            Reader::Ancestor(upward, name) => record.read_now.push(
-                read_upward(upward, name, &self.frames[..self.depth], &self.scopes)
-                    .map(str::to_owned),
-            ),
-            Reader::Expr(_) => record.read_now.push(None),
+            Reader::Attribute(_) | Reader::Ancestor(..) | Reader::Expr(_) => {}
             Reader::StringValue => {
                 record.text.get_or_insert_with(String::new);
-                record.read_now.push(None);
             }
             Reader::FirstText => {
                 record.first_text = Some((String::new(), TextRun::NotStarted));
-                record.read_now.push(None);
             }
             Reader::Child(name) => {
                 record.children.push(ChildRead {
@@ -1362,7 +1488,6 @@ impl<'r> StreamEngine<'r> {
                     inside: None,
                     value: None,
                 });
-                record.read_now.push(None);
             }
             Reader::ChildAttribute(name, attribute) => {
                 record.children.push(ChildRead {
@@ -1371,7 +1496,6 @@ impl<'r> StreamEngine<'r> {
                     inside: None,
                     value: None,
                 });
-                record.read_now.push(None);
             }
         };
         match &slot.kind {
@@ -1389,15 +1513,9 @@ impl<'r> StreamEngine<'r> {
                 }
             }
             SlotKind::Count { attribute, .. } | SlotKind::Sum { attribute, .. } => {
-                match attribute {
-                    Some(name) => record
-                        .read_now
-                        .push(self.attribute(name).map(str::to_owned)),
-                    // `sum(PATH)` adds the elements' string values; `count(PATH)` needs none.
-                    None if matches!(slot.kind, SlotKind::Sum { .. }) => {
-                        record.text.get_or_insert_with(String::new);
-                    }
-                    None => {}
+                // `sum(PATH)` adds the elements' string values; `count(PATH)` needs none.
+                if attribute.is_none() && matches!(slot.kind, SlotKind::Sum { .. }) {
+                    record.text.get_or_insert_with(String::new);
                 }
             }
         }
@@ -1406,12 +1524,14 @@ impl<'r> StreamEngine<'r> {
 }
 
 /// Finishes a record at its element's end tag: checks the deferred predicate and reads the
-/// fields and value, in the DOM engine's order (fields by name, then the value).
+/// fields and value, in the DOM engine's order (fields by name, then the value); attributes
+/// come from `reads`, at the element.
 fn complete(
     record: &mut Record<'_>,
     slot: &Slot<'_>,
     children: &[(QName, bool)],
     tree: &Tree,
+    reads: &Reads<'_>,
     at: impl Fn() -> String,
 ) -> Observation {
     let text = record.text.take().unwrap_or_default();
@@ -1443,8 +1563,8 @@ fn complete(
     let (fields, value) = match &slot.kind {
         SlotKind::Count { attribute, .. } | SlotKind::Sum { attribute, .. } => {
             return match attribute {
-                Some(_) => match record.read_now.pop().flatten() {
-                    Some(value) => Observation::Document(value),
+                Some(_) => match reads.get(slot.reads.first().copied().flatten()) {
+                    Some(value) => Observation::Document(value.to_owned()),
                     // `count(PATH/@a)` counts only the elements that have the attribute.
                     None => Observation::Dropped,
                 },
@@ -1455,19 +1575,23 @@ fn complete(
     };
     let mut children = record.children.drain(..);
     let first_text = record.first_text.take();
-    let mut readings = record.read_now.drain(..);
+    let mut indexes = slot.reads.iter();
     let node = record.node;
     // Shared by the fields and the value, which read in turn.
-    let read = std::cell::RefCell::new(|query: &ReadQuery| -> Result<Got, String> {
-        let now = readings.next().flatten();
+    let read = std::cell::RefCell::new(|query: &ReadQuery| -> Result<Got<'_>, String> {
+        let index = indexes.next().copied().flatten();
         let found = match &query.reader {
-            Reader::Attribute(_) | Reader::Ancestor(..) => now,
-            Reader::StringValue => Some(text.clone()),
+            Reader::Attribute(_) | Reader::Ancestor(..) => reads.get(index).map(Cow::Borrowed),
+            Reader::StringValue => Some(Cow::Borrowed(text.as_str())),
             Reader::FirstText => match &first_text {
-                Some((acc, run)) if *run != TextRun::NotStarted => Some(acc.clone()),
+                Some((acc, run)) if *run != TextRun::NotStarted => {
+                    Some(Cow::Borrowed(acc.as_str()))
+                }
                 _ => None,
             },
-            Reader::Child(_) | Reader::ChildAttribute(..) => children.next().and_then(|c| c.value),
+            Reader::Child(_) | Reader::ChildAttribute(..) => {
+                children.next().and_then(|c| c.value).map(Cow::Owned)
+            }
             Reader::Expr(expr) => {
                 let Some(node) = node else {
                     return Ok(Got::Missing);
@@ -1475,19 +1599,23 @@ fn complete(
                 // A field is evaluated alone, at position 1 of 1, as the DOM engine does.
                 return Ok(match eval::evaluate(expr, tree, node, 1, 1)? {
                     eval::Value::Nodes(nodes) => match nodes.first() {
-                        Some(&first) => Got::Text(eval::string_value(tree, first).into_owned()),
+                        Some(&first) => {
+                            Got::Text(Cow::Owned(eval::string_value(tree, first).into_owned()))
+                        }
                         None => Got::Missing,
                     },
-                    eval::Value::String(s) => Got::Text(s.into_owned()),
+                    eval::Value::String(s) => Got::Text(Cow::Owned(s.into_owned())),
                     eval::Value::Number(n) => Got::Number(n),
                     eval::Value::Boolean(b) => Got::Boolean(b),
                 });
             }
         };
-        Ok(match found.or_else(|| query.or_empty.then(String::new)) {
-            Some(text) => Got::Text(text),
-            None => Got::Missing,
-        })
+        Ok(
+            match found.or_else(|| query.or_empty.then_some(Cow::Borrowed(""))) {
+                Some(text) => Got::Text(text),
+                None => Got::Missing,
+            },
+        )
     });
     let rule = slot.rule;
     let failed = |field: String, query: &str, message: String| {
@@ -1501,8 +1629,10 @@ fn complete(
             },
         )
     };
+    // The texts are copied into the buffers of the record's last ones: nothing is allocated
+    // once they have grown.
     let mut texts = std::mem::take(&mut record.texts);
-    texts.clear();
+    texts.truncate(fields.len());
     texts.resize(fields.len(), String::new());
     let resolved = node::resolve(
         rule,
@@ -1514,9 +1644,10 @@ fn complete(
                     failed(format!("fields.{name}"), text, message)
                 })
         }),
-        |i, text| {
+        |i, text: Cow<'_, str>| {
             if let Some(slot) = texts.get_mut(i) {
-                *slot = text;
+                slot.clear();
+                slot.push_str(&text);
             }
         },
         || {
@@ -1542,34 +1673,35 @@ fn complete(
 }
 
 /// What a field or value query gave at the element's end.
-enum Got {
+enum Got<'a> {
     /// An empty node-set.
     Missing,
-    /// A string: a node's string value, or an XPath string.
-    Text(String),
+    /// A string: a node's string value, or an XPath string; borrowed from the record or the
+    /// open elements where it can be.
+    Text(Cow<'a, str>),
     /// A number computed by XPath.
     Number(f64),
     /// A boolean computed by XPath.
     Boolean(bool),
 }
 
-impl Got {
+impl<'a> Got<'a> {
     /// As a field's text: a number or boolean as XPath's `string()` writes it, as the DOM
     /// engine gives it.
-    fn into_text(self) -> Option<String> {
+    fn into_text(self) -> Option<Cow<'a, str>> {
         match self {
             Got::Missing => None,
             Got::Text(text) => Some(text),
-            Got::Number(n) => Some(sxd_xpath::num_to_str(n)),
-            Got::Boolean(b) => Some(b.to_string()),
+            Got::Number(n) => Some(Cow::Owned(sxd_xpath::num_to_str(n))),
+            Got::Boolean(b) => Some(Cow::Owned(b.to_string())),
         }
     }
 
     /// As a value's reading: a number used as is, a boolean as 1 or 0.
-    fn into_reading(self) -> Reading<'static> {
+    fn into_reading(self) -> Reading<'a> {
         match self {
             Got::Missing => Reading::Missing,
-            Got::Text(text) => Reading::Text(Cow::Owned(text)),
+            Got::Text(text) => Reading::Text(text),
             Got::Number(n) => Reading::Number(n),
             Got::Boolean(b) => Reading::Number(if b { 1.0 } else { 0.0 }),
         }
@@ -1592,17 +1724,21 @@ fn open_in_tree(tree: &mut Tree, frame: &Frame, scopes: &[(String, String)]) -> 
     tree.open(frame.ns(), frame.local(), &frame.raw, attributes)
 }
 
-impl StreamEngine<'_> {
-    /// Starts the tree at the element at `depth`: its ancestors as stubs, then the element.
-    fn start_tree(&mut self, depth: usize) -> NodeId {
-        self.tree.clear();
-        let mut node = Tree::ROOT;
-        for frame in &self.frames[..depth] {
-            node = open_in_tree(&mut self.tree, frame, &self.scopes);
-        }
-        self.tree_base = Some(depth);
-        node
+/// Starts the tree at an element (the last of `frames`): its ancestors as stubs, then the
+/// element; `base` becomes the element's depth.
+fn start_tree(
+    tree: &mut Tree,
+    base: &mut Option<usize>,
+    frames: &[Frame],
+    scopes: &[(String, String)],
+) -> NodeId {
+    tree.clear();
+    let mut node = Tree::ROOT;
+    for frame in frames {
+        node = open_in_tree(tree, frame, scopes);
     }
+    *base = Some(frames.len());
+    node
 }
 
 #[cfg(test)]
@@ -1675,6 +1811,23 @@ mod tests {
                 ("sizes", "9")
             ]
         );
+    }
+
+    #[test]
+    fn an_ampersand_is_found_at_every_place_of_every_length() {
+        for len in 0..40 {
+            for fill in [b'a', b'%', b'\'', 0x27, 0xa6, 0xff, 0x80] {
+                let text = vec![fill; len];
+                assert!(!has_ampersand(&text), "{len} {fill}");
+                for at in 0..len {
+                    let mut with = text.clone();
+                    with[at] = b'&';
+                    assert!(has_ampersand(&with), "{len} {fill} {at}");
+                    with[at] = b'&' ^ 0x80;
+                    assert!(!has_ampersand(&with), "{len} {fill} {at}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -175,8 +175,7 @@ pub fn encode_pair(key: &mut Vec<u8>, name: &str, value: &str) {
 /// 0x01 as 0x01 0x02, then a zero byte. The zero byte sorts before any byte of a text, and the
 /// escapes keep the order of the bytes they stand for, so encoded sets compare as their pairs.
 pub fn encode_text(key: &mut Vec<u8>, text: &[u8]) {
-    // Label texts are short: a plain loop beats memchr's setup.
-    if !text.iter().any(|&byte| byte < 2) {
+    if !has_low_byte(text) {
         key.extend_from_slice(text);
     } else {
         for &byte in text {
@@ -188,6 +187,51 @@ pub fn encode_text(key: &mut Vec<u8>, text: &[u8]) {
         }
     }
     key.push(0);
+}
+
+/// Whether two byte strings are equal, for the short ones that names, label values and label
+/// set keys mostly are: up to 16 bytes are compared with two loads each, which may overlap,
+/// in place of a call to compare memory that costs more than such a string.
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+        bytes
+            .get(at..at + N)
+            .and_then(|part| part.try_into().ok())
+            .unwrap_or([0; N])
+    }
+    match len {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1],
+        4..=8 => {
+            word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, len - 4) == word::<4>(b, len - 4)
+        }
+        9..=16 => {
+            word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, len - 8) == word::<8>(b, len - 8)
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether a text holds a byte 0x00 or 0x01, which [`encode_text`] escapes: tested eight bytes
+/// at a time (a byte below 2 sets its high bit in `(word - 0x02..02) & !word & 0x80..80`, and
+/// a borrow can set only bits above such a byte), the rest byte by byte.
+fn has_low_byte(text: &[u8]) -> bool {
+    const TWOS: u64 = 0x0202_0202_0202_0202;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = text.chunks_exact(8);
+    for chunk in &mut words {
+        // A chunk is eight bytes: the zeros (which would be escaped) are never used.
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+        if word.wrapping_sub(TWOS) & !word & HIGHS != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&byte| byte < 2)
 }
 
 /// One text of an encoded label set, as it was before [`encode_text`].
@@ -336,7 +380,7 @@ impl KeySet {
             let mut slot = hash as usize & mask;
             loop {
                 let id = (*self.slots.get(slot)? as usize).checked_sub(1)?;
-                if self.hashes.get(id) == Some(&hash) && self.get(id) == key {
+                if self.hashes.get(id) == Some(&hash) && same_bytes(self.get(id), key) {
                     return Some(id);
                 }
                 slot = (slot + 1) & mask;
@@ -679,6 +723,44 @@ mod tests {
 
     fn name(s: &str) -> MetricName {
         MetricName::parse(s).expect("valid test name")
+    }
+
+    #[test]
+    fn low_bytes_are_found_at_every_place_of_every_length() {
+        for len in 0..40 {
+            for fill in [b'a', 2, 0x7f, 0x80, 0x81, 0xfe, 0xff] {
+                let text = vec![fill; len];
+                assert!(!has_low_byte(&text), "{len} {fill}");
+                for at in 0..len {
+                    for low in [0, 1] {
+                        let mut text = text.clone();
+                        text[at] = low;
+                        assert!(has_low_byte(&text), "{len} {fill} {at} {low}");
+                    }
+                    let mut text = text.clone();
+                    text[at] = 2;
+                    assert!(!has_low_byte(&text), "{len} {fill} {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn same_bytes_tells_what_equality_tells_at_every_length() {
+        for len in 0..40 {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()), "{len}");
+            for other in 0..40 {
+                let b: Vec<u8> = (0..other).map(|i| b'a' + (i % 26) as u8).collect();
+                assert_eq!(same_bytes(&a, &b), len == other, "{len} {other}");
+            }
+            // A difference at any one place.
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "{len} {at}");
+            }
+        }
     }
 
     fn origin(rule: &str) -> Origin {
