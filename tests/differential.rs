@@ -1320,6 +1320,23 @@ fn counterexamples() -> Vec<Case> {
             Success,
         ),
         case(
+            // `name()` of an element written without a prefix in a default namespace that a
+            // prefix is also bound to: the DOM engine (sxd-xpath) named it with that prefix,
+            // `m:row`; libxml2 and the streaming engine give `row`. Found by the random stores.
+            "name_of_an_unprefixed_element_whose_default_namespace_has_a_prefix_too",
+            rules(
+                r#"
+                - { name: n, help: h, type: gauge, select: "//m:row", fields: { n: "name()", p: "name(..)" }, labels: { n: "{{ n }}", p: "{{ p }}" }, value: "@v" }
+                "#,
+            ),
+            r#"<store xmlns:m="urn:m" xmlns:x="urn:m"><m:row v="1"/><x:row v="2"/><group xmlns="urn:m"><row v="3"/></group></store>"#,
+            Lines(&[
+                r#"n{n="m:row",p="store"} 1"#,
+                r#"n{n="row",p="group"} 3"#,
+                r#"n{n="x:row",p="store"} 2"#,
+            ]),
+        ),
+        case(
             // Two attributes with one expanded name ({urn:m}a) are not namespace-well-formed
             // (Namespaces in XML 1.0, section 6.3). The DOM engine accepted them and read the
             // last value, the streaming engine the first (fixed in 8ffaf6b).

@@ -101,7 +101,17 @@ impl<'d> Node<'d> {
         match *self {
             Root(_)                  => None,
             Element(n)               => {
-                Some(qname_prefixed_name(n, n.name(), n.preferred_prefix()))
+                // An element without a preferred prefix whose namespace is the default one in
+                // scope was written without a prefix: its name is its local part, as libxml2
+                // gives it, even where a prefix is also bound to that namespace.
+                let name = n.name();
+                if n.preferred_prefix().is_none()
+                    && name.namespace_uri().is_some()
+                    && n.recursive_default_namespace_uri() == name.namespace_uri()
+                {
+                    return Some(name.local_part().to_owned());
+                }
+                Some(qname_prefixed_name(n, name, n.preferred_prefix()))
             },
             Attribute(n)             => {
                 let parent = n.parent().expect("Cannot process attribute without parent");

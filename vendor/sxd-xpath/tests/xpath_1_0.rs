@@ -304,3 +304,18 @@ fn sum_adds_in_document_order() {
         assert_eq!(eval(xml, "sum(//@v)"), "-1.5999999999999999");
     }
 }
+
+// §4.1: `name()` is "typically the QName that occurred in the XML source";
+// libxml2 gives the name as written. An element in the default namespace has
+// no prefix, even where a prefix is also bound to that namespace; it was
+// given that prefix.
+
+#[test]
+fn name_of_an_element_in_the_default_namespace_has_no_prefix() {
+    let xml = "<s xmlns:m=\"urn:m\"><row xmlns=\"urn:m\"><in/></row><m:row/></s>";
+    // libxml2: row in m:row
+    assert_eq!(eval(xml, "name(//*[local-name() = 'row'][1])"), "row");
+    assert_eq!(eval(xml, "name(//*[local-name() = 'in'])"), "in");
+    assert_eq!(eval(xml, "name(//*[local-name() = 'row'][2])"), "m:row");
+    assert_eq!(eval(xml, "//*[local-name() = 'row']"), "[row m:row]");
+}
