@@ -302,6 +302,9 @@ struct ChildFact {
 /// What the last step's predicate of a path needs kept of an element until its end.
 #[derive(Debug, Clone, Copy, Default)]
 struct DeferredNeeds {
+    /// Whether the predicate waits for the element's end at all
+    /// ([`Predicate::needs_content`]): known once per path, not walked for every element.
+    content: bool,
     attributes: bool,
     text: bool,
     tree: bool,
@@ -311,6 +314,7 @@ impl DeferredNeeds {
     fn of(path: &Path) -> DeferredNeeds {
         match path.steps.last().and_then(|step| step.predicate.as_ref()) {
             Some(predicate) => DeferredNeeds {
+                content: predicate.needs_content(),
                 attributes: predicate.reads_attributes(),
                 text: predicate.needs_text(),
                 tree: predicate.needs_tree(),
@@ -1212,14 +1216,13 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         for p in 0..self.paths.len() {
             let path: &'r Path = self.paths[p];
             let parent = self.states[parent_base + p];
+            let deferred = self.deferred_needs[p].content;
             let advanced = matcher::advance(path, parent, |step, last| {
                 if !name_matches(&step.test, ns, local) {
                     return StepMatch::No;
                 }
                 match &step.predicate {
-                    Some(predicate) if last && predicate.needs_content() => {
-                        StepMatch::Deferred(predicate)
-                    }
+                    Some(predicate) if last && deferred => StepMatch::Deferred(predicate),
                     Some(predicate) => {
                         let facts = StartFacts {
                             attributes: &frame.attributes,
