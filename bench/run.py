@@ -679,13 +679,15 @@ def shapes_table(shape_rows: list[ShapeRow]) -> list[str]:
     return lines
 
 
+def verdict(ok: bool) -> str:
+    """A targets table's last column."""
+    return "yes" if ok else "**NO**"
+
+
 def target_rows(cases: list[Case], engine_flag: bool) -> list[str]:
     def largest(key: str) -> Case | None:
         measured = [c for c in cases if c.outcomes.get(key) and c.outcomes[key].measured]
         return max(measured, key=lambda c: c.store.bytes) if measured else None
-
-    def verdict(ok: bool) -> str:
-        return "yes" if ok else "**NO**"
 
     rows = ["| target | where | measured | met |", "|---|---|---:|---|"]
     auto = largest(AUTO)
@@ -776,9 +778,6 @@ def target_rows(cases: list[Case], engine_flag: bool) -> list[str]:
 
 def seed_and_shape_target_rows(cases: list[Case], shape_rows: list[ShapeRow]) -> list[str]:
     """The targets of the seed job on the 8-kind stores and of each store shape."""
-
-    def verdict(ok: bool) -> str:
-        return "yes" if ok else "**NO**"
 
     rows = ["| target | where | measured | met |", "|---|---|---:|---|"]
     measured = [
