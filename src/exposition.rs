@@ -358,7 +358,13 @@ mod tests {
             "ü€",
             "\u{2}",
         ];
-        let mut next = crate::test_rng::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
         for _ in 0..2_000 {
             let mut pairs = Vec::new();
             for i in 0..next() % 4 {

@@ -26,8 +26,6 @@ pub mod exposition;
 pub mod model;
 pub mod output;
 pub mod rules;
-#[cfg(test)]
-mod test_rng;
 pub mod xml;
 
 /// What `--version` prints after the program name: the crate version and the rule file version

@@ -806,7 +806,14 @@ mod tests {
             b"<!DOCTYPE r [<!ELEMENT r ANY>]>\n<r a='1' b=\"&#x41;\">t&#10;x<c/>y</r>",
             b"\xEF\xBB\xBF<?xml version='1.0' standalone='yes'?><r><a><b>text</b></a></r>",
         ];
-        let mut next = crate::test_rng::xorshift(0x2545_F491_4F6C_DD1D);
+        // xorshift64: deterministic, so a failure can be replayed.
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
         let small = XmlLimits {
             max_depth: 4,
             max_attributes: 3,
