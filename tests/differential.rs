@@ -1329,9 +1329,10 @@ fn counterexamples() -> Vec<Case> {
                 - { name: n, help: h, type: gauge, select: "//m:row", fields: { n: "name()", p: "name(..)" }, labels: { n: "{{ n }}", p: "{{ p }}" }, value: "@v" }
                 "#,
             ),
-            r#"<store xmlns:m="urn:m" xmlns:x="urn:m"><m:row v="1"/><x:row v="2"/><group xmlns="urn:m"><row v="3"/></group></store>"#,
+            r#"<store xmlns:m="urn:m" xmlns:x="urn:m"><m:row v="1"/><x:row v="2"/><group xmlns="urn:m"><row v="3"/></group><sub><m:row v="4" xmlns:x="urn:m"/></sub></store>"#,
             Lines(&[
                 r#"n{n="m:row",p="store"} 1"#,
+                r#"n{n="m:row",p="sub"} 4"#,
                 r#"n{n="row",p="group"} 3"#,
                 r#"n{n="x:row",p="store"} 2"#,
             ]),

@@ -111,6 +111,15 @@ impl<'d> Node<'d> {
                 {
                     return Some(name.local_part().to_owned());
                 }
+                // The prefix written, while it still names the element's namespace, even where
+                // the element itself binds another prefix to it.
+                if let Some(prefix) = n.preferred_prefix() {
+                    if name.namespace_uri().is_some()
+                        && n.namespace_uri_for_prefix(prefix) == name.namespace_uri()
+                    {
+                        return Some(format!("{}:{}", prefix, name.local_part()));
+                    }
+                }
                 Some(qname_prefixed_name(n, name, n.preferred_prefix()))
             },
             Attribute(n)             => {

@@ -319,3 +319,10 @@ fn name_of_an_element_in_the_default_namespace_has_no_prefix() {
     assert_eq!(eval(xml, "name(//*[local-name() = 'row'][2])"), "m:row");
     assert_eq!(eval(xml, "//*[local-name() = 'row']"), "[row m:row]");
 }
+
+#[test]
+fn name_of_an_element_keeps_its_prefix_where_it_binds_another_to_the_same_namespace() {
+    let xml = "<s xmlns:m=\"urn:m\" xmlns:x=\"urn:m\"><m:item xmlns:x=\"urn:m\"/></s>";
+    // libxml2: m:item
+    assert_eq!(eval(xml, "name(/*/*)"), "m:item");
+}
