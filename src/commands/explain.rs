@@ -449,7 +449,8 @@ pub fn render_human(explanation: &Explanation, color: bool) -> String {
             let _ = writeln!(out, "  samples: none");
         } else {
             let _ = writeln!(out, "  samples:");
-            for sample in &rule.samples {
+            let samples = rule.samples.to_vec();
+            for sample in &samples {
                 let _ = writeln!(out, "    {sample}");
             }
         }

@@ -5,7 +5,9 @@
 //! into one [`Sample`]. The engine never sees how groups combine, so every engine shares the
 //! same semantics for `count`, `sum`, `min`, `max`, `avg`, histograms and summaries.
 
-use crate::model::sample::{Histogram, KeySet, LabelSet, Sample, SampleValue, Summary, same_bytes};
+use crate::model::sample::{
+    Histogram, KeySet, LabelSet, Sample, SampleValue, Samples, Summary, same_bytes,
+};
 use crate::rules::compile::Reduce;
 use crate::rules::file::Aggregation;
 use crate::rules::policy::OnDuplicate;
@@ -30,13 +32,10 @@ pub enum Observed<N> {
     Dropped(N),
 }
 
-/// The running state of one label set.
+/// The running state of one label set of a rule with `aggregate` or `states` (those without
+/// keep theirs in [`Groups::Each`]).
 #[derive(Debug, Clone)]
 enum Group<N> {
-    Each {
-        value: f64,
-        node: N,
-    },
     State {
         index: usize,
         node: N,
@@ -70,8 +69,8 @@ pub struct Accumulator<N> {
     reduce: Reduce,
     /// Each group's label set, by group id.
     labels: KeySet,
-    /// The groups in the order their label sets were first seen; `None` until observed.
-    groups: Vec<Option<Group<N>>>,
+    /// The groups in the order their label sets were first seen.
+    groups: Groups<N>,
     /// The group found last: consecutive nodes often share their labels (the test cases of a
     /// suite, the rows of a rack), and telling that from the key's bytes costs less than
     /// hashing them.
@@ -80,6 +79,43 @@ pub struct Accumulator<N> {
     /// with `last`, so that nodes whose labels change at every node (one series per node,
     /// kinds in random order) do not pay for a comparison that fails.
     repeating: bool,
+}
+
+/// The groups of an [`Accumulator`], by group id.
+#[derive(Debug)]
+enum Groups<N> {
+    /// A rule without `aggregate` (one series per node): each group's value and the node it
+    /// came from (`None` until observed), side by side, so that a series costs its value and
+    /// its node's handle and no more.
+    Each {
+        values: Vec<f64>,
+        nodes: Vec<Option<N>>,
+    },
+    /// Any other rule: each group's running state, `None` until observed.
+    Other(Vec<Option<Group<N>>>),
+}
+
+impl<N> Groups<N> {
+    fn for_reduce(reduce: &Reduce) -> Groups<N> {
+        match reduce {
+            Reduce::Each(_) => Groups::Each {
+                values: Vec::new(),
+                nodes: Vec::new(),
+            },
+            _ => Groups::Other(Vec::new()),
+        }
+    }
+
+    /// Adds an empty group.
+    fn push(&mut self) {
+        match self {
+            Groups::Each { values, nodes } => {
+                values.push(f64::NAN);
+                nodes.push(None);
+            }
+            Groups::Other(groups) => groups.push(None),
+        }
+    }
 }
 
 /// A label set's place in an [`Accumulator`], to observe it again without hashing the labels.
@@ -92,7 +128,7 @@ impl<N: Clone> Accumulator<N> {
         Accumulator {
             reduce: reduce.clone(),
             labels: KeySet::default(),
-            groups: Vec::new(),
+            groups: Groups::for_reduce(reduce),
             last: None,
             repeating: false,
         }
@@ -114,7 +150,7 @@ impl<N: Clone> Accumulator<N> {
         }
         let (id, new) = self.labels.insert(key);
         if new {
-            self.groups.push(None);
+            self.groups.push();
         }
         self.repeating = self.last == Some(GroupId(id));
         self.last = Some(GroupId(id));
@@ -142,22 +178,23 @@ impl<N: Clone> Accumulator<N> {
         node: N,
     ) -> Result<Observed<N>, DuplicateNode<N>> {
         let v = value.unwrap_or(f64::NAN);
-        let Some(slot) = self.groups.get_mut(group.0) else {
-            return Ok(Observed::Added);
-        };
         let labels = &self.labels;
         let id = group.0;
-        let on_duplicate = match &self.reduce {
-            Reduce::Each(policy) => *policy,
-            Reduce::States { on_duplicate, .. } => *on_duplicate,
-            _ => OnDuplicate::Error,
-        };
-        match slot {
-            Some(group) => match group {
-                Group::Each {
-                    value: kept,
-                    node: first,
-                } => match on_duplicate {
+        let slots = match &mut self.groups {
+            Groups::Each { values, nodes } => {
+                let (Some(kept), Some(first)) = (values.get_mut(id), nodes.get_mut(id)) else {
+                    return Ok(Observed::Added);
+                };
+                let on_duplicate = match &self.reduce {
+                    Reduce::Each(policy) => *policy,
+                    _ => OnDuplicate::Error,
+                };
+                let Some(first) = first else {
+                    *kept = v;
+                    *first = Some(node);
+                    return Ok(Observed::Added);
+                };
+                match on_duplicate {
                     OnDuplicate::Error => {
                         return Err(DuplicateNode {
                             labels: LabelSet::from_key(labels.get(id)),
@@ -171,7 +208,20 @@ impl<N: Clone> Accumulator<N> {
                         return Ok(Observed::Dropped(std::mem::replace(first, node)));
                     }
                     OnDuplicate::Sum => *kept += v,
-                },
+                }
+                return Ok(Observed::Added);
+            }
+            Groups::Other(groups) => groups,
+        };
+        let Some(slot) = slots.get_mut(id) else {
+            return Ok(Observed::Added);
+        };
+        let on_duplicate = match &self.reduce {
+            Reduce::States { on_duplicate, .. } => *on_duplicate,
+            _ => OnDuplicate::Error,
+        };
+        match slot {
+            Some(group) => match group {
                 Group::State { index, node: first } => match on_duplicate {
                     OnDuplicate::First => return Ok(Observed::Dropped(node)),
                     OnDuplicate::Last => {
@@ -204,12 +254,13 @@ impl<N: Clone> Accumulator<N> {
             },
             None => {
                 *slot = Some(match &self.reduce {
-                    Reduce::Each(_) => Group::Each { value: v, node },
                     Reduce::States { .. } => Group::State {
                         index: v as usize,
                         node,
                     },
                     Reduce::Aggregate(Aggregation::Count) => Group::Count(1),
+                    // Its groups are `Groups::Each`: not reached.
+                    Reduce::Each(_) => Group::Count(1),
                     Reduce::Aggregate(Aggregation::Sum) => Group::Sum(v),
                     Reduce::Aggregate(Aggregation::Min) => Group::Min(v),
                     Reduce::Aggregate(Aggregation::Max) => Group::Max(v),
@@ -237,58 +288,84 @@ impl<N: Clone> Accumulator<N> {
 
     /// Whether no node was observed.
     pub fn is_empty(&self) -> bool {
-        self.groups.iter().all(Option::is_none)
+        match &self.groups {
+            Groups::Each { nodes, .. } => nodes.iter().all(Option::is_none),
+            Groups::Other(groups) => groups.iter().all(Option::is_none),
+        }
     }
 
     /// One sample per label set that was observed, in the order the label sets were first
     /// seen (the exposition sorts).
     ///
-    /// The groups are taken from the last one back, and the memory they held is given back
-    /// as they go, so that a rule with many series never holds its groups and all its samples
-    /// at once.
-    pub fn finish(self) -> Vec<Sample> {
+    /// The label sets move into the samples as they are, not copied: when every group was
+    /// observed (as it is unless an observation failed), they are the samples' label sets.
+    pub fn finish(self) -> Samples {
         let Accumulator {
             reduce,
-            labels: mut keys,
-            mut groups,
+            labels,
+            groups,
             last: _,
             repeating: _,
         } = self;
-        keys.forget_index();
-        let per_group = match &reduce {
-            Reduce::States { states, .. } => states.len(),
-            _ => 1,
-        };
-        // Sized once: growing it would hold the old and the new buffer at the same time.
-        let mut samples = Vec::with_capacity(groups.len().saturating_mul(per_group));
-        while let Some(group) = groups.pop() {
-            let id = groups.len();
-            let labels = LabelSet::from_key(keys.get(id));
-            keys.truncate(id);
-            match (group, &reduce) {
-                (None, _) => {}
-                (
-                    Some(Group::State { index, .. }),
-                    Reduce::States {
-                        label, states: all, ..
-                    },
-                ) => samples.extend(all.iter().enumerate().rev().map(|(i, state)| Sample {
-                    labels: labels.with(&[(label.clone(), state.clone())]),
-                    value: SampleValue::Single(if i == index { 1.0 } else { 0.0 }),
-                })),
-                (Some(group), _) => samples.push(Sample {
-                    labels,
-                    value: finish_group(&reduce, group),
-                }),
+        match (groups, &reduce) {
+            (Groups::Each { values, nodes }, _) => {
+                let observed: Vec<bool> = nodes.iter().map(Option::is_some).collect();
+                drop(nodes);
+                let values = values.into_iter().map(SampleValue::Single).collect();
+                keep_observed(labels, values, &observed)
             }
-            if groups.capacity() > 1024 && groups.len() < groups.capacity() / 2 {
-                groups.shrink_to_fit();
-                keys.shrink_to_fit();
+            (
+                Groups::Other(groups),
+                Reduce::States {
+                    label, states: all, ..
+                },
+            ) => {
+                let mut samples = Samples::new();
+                for (key, group) in labels.iter().zip(groups) {
+                    let Some(Group::State { index, .. }) = group else {
+                        continue;
+                    };
+                    let labels = LabelSet::from_key(key);
+                    for (i, state) in all.iter().enumerate() {
+                        samples.push(Sample {
+                            labels: labels.with(&[(label.clone(), state.clone())]),
+                            value: SampleValue::Single(if i == index { 1.0 } else { 0.0 }),
+                        });
+                    }
+                }
+                samples
+            }
+            (Groups::Other(groups), _) => {
+                let observed: Vec<bool> = groups.iter().map(Option::is_some).collect();
+                let values = groups
+                    .into_iter()
+                    .map(|group| match group {
+                        Some(group) => finish_group(&reduce, group),
+                        None => SampleValue::Single(f64::NAN),
+                    })
+                    .collect();
+                keep_observed(labels, values, &observed)
             }
         }
-        samples.reverse();
-        samples
     }
+}
+
+/// The samples of the groups that were observed: all of them, the label sets moved as they
+/// are, or (rarely) a copy of the observed ones.
+fn keep_observed(labels: KeySet, values: Vec<SampleValue>, observed: &[bool]) -> Samples {
+    if observed.iter().all(|&seen| seen) {
+        return Samples::from_parts(labels, values);
+    }
+    labels
+        .iter()
+        .zip(values)
+        .zip(observed)
+        .filter(|(_, seen)| **seen)
+        .map(|((key, value), _)| Sample {
+            labels: LabelSet::from_key(key),
+            value,
+        })
+        .collect()
 }
 
 /// Counts `v` into the first bucket whose upper bound is >= v (non-cumulative counts).
@@ -303,7 +380,6 @@ fn observe_histogram(reduce: &Reduce, counts: &mut [u64], v: f64) {
 
 fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
     match group {
-        Group::Each { value, .. } => SampleValue::Single(value),
         // Expanded by `finish`; one state alone stands for "the node's state is this".
         Group::State { .. } => SampleValue::Single(1.0),
         Group::Count(n) => SampleValue::Single(n as f64),
@@ -378,7 +454,7 @@ mod tests {
             acc.observe(&labels(kind), Some(*v), i)
                 .expect("no duplicates");
         }
-        let mut samples = acc.finish();
+        let mut samples = acc.finish().to_vec();
         samples.sort_by(|a, b| a.labels.cmp(&b.labels));
         samples
     }
@@ -415,7 +491,7 @@ mod tests {
         let mut acc = Accumulator::new(&Reduce::Aggregate(Aggregation::Count));
         acc.observe(&labels("a"), None, 0).expect("ok");
         acc.observe(&labels("a"), None, 1).expect("ok");
-        assert_eq!(singles(&acc.finish()), [2.0]);
+        assert_eq!(singles(&acc.finish().to_vec()), [2.0]);
     }
 
     #[test]
@@ -507,6 +583,7 @@ mod tests {
             })
             .collect();
         let got: Vec<(LabelSet, f64)> = samples
+            .to_vec()
             .into_iter()
             .map(|s| match s.value {
                 SampleValue::Single(v) => (s.labels, v),
@@ -517,9 +594,74 @@ mod tests {
     }
 
     #[test]
-    fn a_group_of_a_rule_without_aggregate_is_five_words() {
-        // The streaming engine's node handle is an optional location path.
-        assert!(std::mem::size_of::<Option<Group<Option<String>>>>() <= 40);
+    fn a_group_of_a_rule_without_aggregate_is_its_value_and_its_node() {
+        let mut acc = Accumulator::new(&Reduce::Each(OnDuplicate::Error));
+        for (i, kind) in ["a", "b", "c"].into_iter().enumerate() {
+            acc.observe(&labels(kind), Some(i as f64), i)
+                .expect("distinct");
+        }
+        let Groups::Each { values, nodes } = &acc.groups else {
+            panic!("one series per node keeps values and nodes side by side");
+        };
+        assert_eq!(values, &[0.0, 1.0, 2.0]);
+        assert_eq!(nodes, &[Some(0), Some(1), Some(2)]);
+    }
+
+    #[test]
+    fn one_series_per_node_keeps_the_policy_for_a_second_node() {
+        let observe = |policy, values: &[(&str, f64)]| {
+            let mut acc = Accumulator::new(&Reduce::Each(policy));
+            let mut dropped = Vec::new();
+            for (i, (kind, v)) in values.iter().enumerate() {
+                match acc.observe(&labels(kind), Some(*v), i) {
+                    Ok(Observed::Added) => {}
+                    Ok(Observed::Dropped(node)) => dropped.push(node),
+                    Err(err) => return Err((err.first, err.second)),
+                }
+            }
+            let got: Vec<(String, f64)> = acc
+                .finish()
+                .to_vec()
+                .into_iter()
+                .map(|s| match s.value {
+                    SampleValue::Single(v) => (s.labels.to_string(), v),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            Ok((got, dropped))
+        };
+        let data = [("b", 1.0), ("a", 2.0), ("b", 4.0), ("b", 8.0)];
+        let set = |kind: &str| labels(kind).to_string();
+        assert_eq!(observe(OnDuplicate::Error, &data), Err((0, 2)));
+        assert_eq!(
+            observe(OnDuplicate::First, &data),
+            Ok((vec![(set("b"), 1.0), (set("a"), 2.0)], vec![2, 3]))
+        );
+        assert_eq!(
+            observe(OnDuplicate::Last, &data),
+            Ok((vec![(set("b"), 8.0), (set("a"), 2.0)], vec![0, 2]))
+        );
+        assert_eq!(
+            observe(OnDuplicate::Sum, &data),
+            Ok((vec![(set("b"), 13.0), (set("a"), 2.0)], vec![]))
+        );
+    }
+
+    #[test]
+    fn a_group_never_observed_gives_no_sample() {
+        for reduce in [
+            Reduce::Each(OnDuplicate::Error),
+            Reduce::Aggregate(Aggregation::Sum),
+        ] {
+            let mut acc = Accumulator::new(&reduce);
+            acc.group(&labels("unseen"));
+            assert!(acc.is_empty());
+            acc.observe(&labels("a"), Some(1.0), 0).expect("observed");
+            assert!(!acc.is_empty());
+            let samples = acc.finish();
+            assert_eq!(singles(&samples.to_vec()), [1.0], "{reduce:?}");
+            assert_eq!(samples.to_vec()[0].labels, labels("a"));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::engine::skips::Skips;
 use crate::model::number::shorten_to;
-use crate::model::sample::{LabelSet, Sample};
+use crate::model::sample::{LabelSet, Samples};
 
 /// The samples one rule gave for one input.
 #[derive(Debug)]
@@ -13,7 +13,7 @@ pub struct RuleSamples {
     /// Index of the rule in [`crate::rules::compile::CompiledRules::rules`].
     pub rule: usize,
     /// Its samples, top-level labels included.
-    pub samples: Vec<Sample>,
+    pub samples: Samples,
     /// The nodes it left out, by its policies.
     pub skips: Skips,
 }

@@ -344,14 +344,11 @@ pub fn add_results(
                 rule.id, rule.name
             ));
         }
-        let id: std::sync::Arc<str> = rule.id.as_str().into();
-        for sample in result.samples {
-            let origin = Origin {
-                rule: id.clone(),
-                input: input.clone(),
-            };
-            families.add(&rule.name, &rule.help, rule.kind, sample, origin)?;
-        }
+        let origin = Origin {
+            rule: rule.id.as_str().into(),
+            input: input.clone(),
+        };
+        families.add_all(&rule.name, &rule.help, rule.kind, result.samples, origin)?;
     }
     Ok(())
 }

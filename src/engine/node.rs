@@ -15,7 +15,7 @@ use crate::engine::label_cache::LabelCache;
 use crate::engine::skips::{Skip, SkipReason, Skips};
 use crate::model::names::LabelName;
 use crate::model::number::{format_value, parse_number, shorten};
-use crate::model::sample::{LabelSet, Sample, SampleValue, encode_text};
+use crate::model::sample::{LabelSet, Sample, SampleValue, Samples, encode_text};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape, ValueSpec};
 use crate::rules::policy::OnEmpty;
 use crate::rules::policy::{OnInvalid, OnMissing};
@@ -264,17 +264,8 @@ pub fn duplicate_skip(rule: &CompiledRule, labels: &LabelSet) -> Skip {
 }
 
 /// Adds the top-level labels to every sample of a rule.
-pub fn with_global_labels(samples: Vec<Sample>, global: &[(String, String)]) -> Vec<Sample> {
-    if global.is_empty() {
-        return samples;
-    }
-    samples
-        .into_iter()
-        .map(|sample| Sample {
-            labels: sample.labels.with(global),
-            value: sample.value,
-        })
-        .collect()
+pub fn with_global_labels(samples: Samples, global: &[(String, String)]) -> Samples {
+    samples.with_labels(global)
 }
 
 /// The policies of one node in their one order: each field's reading (its `on_missing`), then,
@@ -546,7 +537,7 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
 
     /// The rule's samples once every node is observed: `on_empty` decides what a rule without
     /// any gives.
-    pub fn finish(self) -> Result<Vec<Sample>, EvalError> {
+    pub fn finish(self) -> Result<Samples, EvalError> {
         if self.accumulator.is_empty() {
             Ok(empty_sample(self.rule, self.templates, &self.input)
                 .map_err(|kind| error(self.rule, None, kind))?
@@ -585,6 +576,7 @@ mod tests {
         let mut sets: Vec<String> = state
             .finish()
             .expect("samples")
+            .to_vec()
             .into_iter()
             .map(|sample| sample.labels.to_string())
             .collect();

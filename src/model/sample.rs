@@ -350,6 +350,16 @@ impl KeySet {
         self.ends.is_empty()
     }
 
+    /// The keys in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let key = self.bytes.get(start..end).unwrap_or_default();
+            start = end;
+            key
+        })
+    }
+
     /// The bytes of key `id` (empty for an id that is not one).
     pub fn get(&self, id: usize) -> &[u8] {
         let start = match id.checked_sub(1) {
@@ -521,6 +531,118 @@ pub struct Sample {
     pub value: SampleValue,
 }
 
+/// The samples of one rule over one input: distinct label sets, each with its value, in the
+/// order they came.
+///
+/// The label sets sit in one [`KeySet`], which [`Families::add_all`] hands whole to a family
+/// that has no series yet: the series of a rule with one per node are stored once, without an
+/// allocation each.
+#[derive(Default, Clone, PartialEq)]
+pub struct Samples {
+    /// The label sets, by sample id.
+    labels: KeySet,
+    /// The values, by sample id.
+    values: Vec<SampleValue>,
+}
+
+impl Samples {
+    /// No samples.
+    pub fn new() -> Samples {
+        Samples::default()
+    }
+
+    /// The samples whose label sets are the keys of `labels` (distinct, as a [`KeySet`]'s
+    /// are), each with the value of its id; keys without a value are left out.
+    pub fn from_parts(mut labels: KeySet, mut values: Vec<SampleValue>) -> Samples {
+        if labels.len() != values.len() {
+            let len = labels.len().min(values.len());
+            labels.forget_index();
+            labels.truncate(len);
+            let mut indexed = KeySet::default();
+            for key in labels.iter() {
+                indexed.insert(key);
+            }
+            labels = indexed;
+            values.truncate(len);
+        }
+        Samples { labels, values }
+    }
+
+    /// Adds a sample; `false`, and nothing added, if its label set already has one.
+    pub fn push(&mut self, sample: Sample) -> bool {
+        let (_, new) = self.labels.insert(sample.labels.key());
+        if new {
+            self.values.push(sample.value);
+        }
+        new
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The samples as `(label set key, value)`, in the order they came.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &SampleValue)> {
+        self.labels.iter().zip(&self.values)
+    }
+
+    /// The samples one by one, each with its own label set.
+    pub fn to_vec(&self) -> Vec<Sample> {
+        self.iter()
+            .map(|(key, value)| Sample {
+                labels: LabelSet::from_key(key),
+                value: value.clone(),
+            })
+            .collect()
+    }
+
+    /// The samples with `extra` labels (whose names must be new to every set) added to each.
+    pub fn with_labels(self, extra: &[(String, String)]) -> Samples {
+        if extra.iter().all(|(_, value)| value.is_empty()) {
+            return self;
+        }
+        let mut labelled = KeySet::default();
+        for key in self.labels.iter() {
+            labelled.insert(LabelSet::from_key(key).with(extra).key());
+        }
+        Samples::from_parts(labelled, self.values)
+    }
+}
+
+impl fmt::Debug for Samples {
+    /// As the list of samples.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.to_vec()).finish()
+    }
+}
+
+impl From<Vec<Sample>> for Samples {
+    /// The samples in order; a second sample for a label set is left out.
+    fn from(samples: Vec<Sample>) -> Samples {
+        let mut all = Samples::new();
+        for sample in samples {
+            all.push(sample);
+        }
+        all
+    }
+}
+
+impl FromIterator<Sample> for Samples {
+    fn from_iter<I: IntoIterator<Item = Sample>>(samples: I) -> Samples {
+        let mut all = Samples::new();
+        for sample in samples {
+            all.push(sample);
+        }
+        all
+    }
+}
+
 /// Where a sample came from, for error messages about duplicate series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -553,8 +675,10 @@ pub struct MetricFamily {
     labels: KeySet,
     /// The values, by series id.
     values: Vec<SampleValue>,
-    /// The origins, by series id, as indexes into [`Families`]' origins.
-    origins: Vec<u32>,
+    /// The origins as runs: from series id `.0` on (up to the next run), the origin at index
+    /// `.1` of [`Families`]' origins. Series come rule by rule and input by input, so a family
+    /// has a run or a few, not a number per series.
+    origins: Vec<(usize, u32)>,
 }
 
 impl MetricFamily {
@@ -566,6 +690,28 @@ impl MetricFamily {
     /// Whether the family has no series.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// Adds a series from origin `origin`; `Err` with the origin of the series it already
+    /// has with these labels.
+    fn insert(&mut self, key: &[u8], value: SampleValue, origin: u32) -> Result<(), u32> {
+        let (id, new) = self.labels.insert(key);
+        if !new {
+            return Err(self.origin_of(id));
+        }
+        self.values.push(value);
+        if self.origins.last().is_none_or(|&(_, last)| last != origin) {
+            self.origins.push((id, origin));
+        }
+        Ok(())
+    }
+
+    /// The origin index of series `id`.
+    fn origin_of(&self, id: usize) -> u32 {
+        let run = self.origins.partition_point(|&(first, _)| first <= id);
+        run.checked_sub(1)
+            .and_then(|run| self.origins.get(run))
+            .map_or(u32::MAX, |&(_, origin)| origin)
     }
 
     /// The length of the longest prefix that the keys of all series share.
@@ -660,37 +806,46 @@ impl Families {
         sample: Sample,
         origin: Origin,
     ) -> Result<(), Box<DuplicateSeries>> {
-        if !self.families.contains_key(name.as_str()) {
-            self.families.insert(
-                name.as_str().to_owned(),
-                MetricFamily {
-                    name: name.clone(),
-                    help: help.to_owned(),
-                    kind,
-                    labels: KeySet::default(),
-                    values: Vec::new(),
-                    origins: Vec::new(),
-                },
-            );
-        }
-        let Some(family) = self.families.get_mut(name.as_str()) else {
+        let index = self.origin_index(origin);
+        let family = self.family(name, help, kind);
+        family
+            .insert(sample.labels.key(), sample.value, index)
+            .map_err(|first| self.duplicate(name, sample.labels.key(), first, index))
+    }
+
+    /// Adds one rule's samples to the family `name`, as [`Families::add`] adds each: a family
+    /// without series yet takes their label sets whole. At the first sample whose series the
+    /// family already has, stops with the error (the samples before it are added).
+    pub fn add_all(
+        &mut self,
+        name: &MetricName,
+        help: &str,
+        kind: MetricType,
+        samples: Samples,
+        origin: Origin,
+    ) -> Result<(), Box<DuplicateSeries>> {
+        if samples.is_empty() {
             return Ok(());
-        };
-        let (id, new) = family.labels.insert(sample.labels.key());
-        if !new {
-            let first = family
-                .origins
-                .get(id)
-                .and_then(|&i| self.origins.get(i as usize))
-                .cloned()
-                .unwrap_or_else(|| origin.clone());
-            return Err(Box::new(DuplicateSeries {
-                name: name.as_str().to_owned(),
-                labels: sample.labels,
-                first,
-                second: origin,
-            }));
         }
+        let index = self.origin_index(origin);
+        let family = self.family(name, help, kind);
+        if family.is_empty() {
+            family.labels = samples.labels;
+            family.values = samples.values;
+            family.origins = vec![(0, index)];
+            return Ok(());
+        }
+        let Samples { labels, values } = samples;
+        for (key, value) in labels.iter().zip(values) {
+            if let Err(first) = family.insert(key, value, index) {
+                return Err(self.duplicate(name, key, first, index));
+            }
+        }
+        Ok(())
+    }
+
+    /// The index of `origin` among the origins, added if new.
+    fn origin_index(&mut self, origin: Origin) -> u32 {
         // Samples come rule by rule and input by input: the origin is almost always the last.
         let index = match self.origins.iter().rposition(|known| *known == origin) {
             Some(index) => index,
@@ -699,11 +854,44 @@ impl Families {
                 self.origins.len() - 1
             }
         };
-        family.values.push(sample.value);
-        family
-            .origins
-            .push(u32::try_from(index).unwrap_or(u32::MAX));
-        Ok(())
+        u32::try_from(index).unwrap_or(u32::MAX)
+    }
+
+    /// The family `name`, created empty on first use.
+    fn family(&mut self, name: &MetricName, help: &str, kind: MetricType) -> &mut MetricFamily {
+        self.families
+            .entry(name.as_str().to_owned())
+            .or_insert_with(|| MetricFamily {
+                name: name.clone(),
+                help: help.to_owned(),
+                kind,
+                labels: KeySet::default(),
+                values: Vec::new(),
+                origins: Vec::new(),
+            })
+    }
+
+    /// The error for a second sample of series `key`, whose first came from origin index
+    /// `first`.
+    fn duplicate(
+        &self,
+        name: &MetricName,
+        key: &[u8],
+        first: u32,
+        second: u32,
+    ) -> Box<DuplicateSeries> {
+        let origin = |index: u32| self.origins.get(index as usize).cloned();
+        let second = origin(second).unwrap_or_else(|| Origin {
+            rule: "".into(),
+            input: "".into(),
+        });
+        let first = origin(first).unwrap_or_else(|| second.clone());
+        Box::new(DuplicateSeries {
+            name: name.as_str().to_owned(),
+            labels: LabelSet::from_key(key),
+            first,
+            second,
+        })
     }
 
     /// The families in name order.
@@ -916,6 +1104,114 @@ mod tests {
         assert_eq!(&*err.second.rule, "metrics[1]");
         assert!(err.to_string().contains(r#"`m{kind="a"}`"#), "{err}");
         assert_eq!(families.series_count(), 1);
+    }
+
+    #[test]
+    fn a_rule_s_samples_go_into_a_family_whole_or_one_by_one() {
+        let key = |i: usize| LabelSet::new([("id".to_owned(), i.to_string())]);
+        let batch = |ids: std::ops::Range<usize>| {
+            ids.map(|i| Sample {
+                labels: key(i),
+                value: SampleValue::Single(i as f64),
+            })
+            .collect::<Samples>()
+        };
+        let mut families = Families::new();
+        let rule = |n: usize| Origin {
+            rule: format!("metrics[{n}]").into(),
+            input: "store.xml".into(),
+        };
+        // A new family takes the first batch whole; the next ones are added one by one, each
+        // run of series remembering its origin.
+        for (n, ids) in [0..1000, 1000..1500, 1500..1501].into_iter().enumerate() {
+            families
+                .add_all(&name("m"), "h", MetricType::Gauge, batch(ids), rule(n))
+                .expect("distinct series");
+        }
+        families
+            .add_all(&name("m"), "h", MetricType::Gauge, Samples::new(), rule(9))
+            .expect("nothing to add");
+        assert_eq!(families.series_count(), 1501);
+        let family = families.iter().next().expect("one family");
+        let mut expected: Vec<(LabelSet, f64)> = (0..1501).map(|i| (key(i), i as f64)).collect();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        let got: Vec<(LabelSet, f64)> = family
+            .sorted()
+            .map(|(key, value)| match value {
+                SampleValue::Single(v) => (LabelSet::from_key(key), *v),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got, expected);
+        // A second sample names the rule of the first, whichever run it is in.
+        for (id, first) in [(0, 0), (999, 0), (1000, 1), (1499, 1), (1500, 2)] {
+            let err = families
+                .add_all(
+                    &name("m"),
+                    "h",
+                    MetricType::Gauge,
+                    batch(id..id + 1),
+                    rule(7),
+                )
+                .expect_err("a series the family has");
+            assert_eq!(err.first.rule, rule(first).rule, "{id}");
+            assert_eq!(&*err.second.rule, "metrics[7]");
+            assert_eq!(err.labels, key(id));
+        }
+        // Stopped at the first duplicate: the samples before it are added.
+        let mixed: Samples = [1501, 1502, 5, 1503]
+            .map(|i| Sample {
+                labels: key(i),
+                value: SampleValue::Single(0.0),
+            })
+            .into_iter()
+            .collect();
+        let err = families
+            .add_all(&name("m"), "h", MetricType::Gauge, mixed, rule(8))
+            .expect_err("the third is there");
+        assert_eq!(err.labels, key(5));
+        assert_eq!(families.series_count(), 1503);
+    }
+
+    #[test]
+    fn samples_keep_one_value_per_label_set_in_the_order_they_came() {
+        let key = |kind: &str| LabelSet::new([("kind".to_owned(), kind.to_owned())]);
+        let sample = |kind: &str, v: f64| Sample {
+            labels: key(kind),
+            value: SampleValue::Single(v),
+        };
+        let mut samples = Samples::new();
+        assert!(samples.push(sample("b", 1.0)));
+        assert!(samples.push(sample("a", 2.0)));
+        assert!(!samples.push(sample("b", 3.0)), "a second sample for b");
+        assert_eq!(samples.to_vec(), [sample("b", 1.0), sample("a", 2.0)]);
+        assert_eq!(format!("{samples:?}"), format!("{:?}", samples.to_vec()));
+        let labelled = samples.clone().with_labels(&[
+            ("host".to_owned(), "x".to_owned()),
+            ("empty".to_owned(), String::new()),
+        ]);
+        let with_host = |kind: &str, v: f64| Sample {
+            labels: LabelSet::new([
+                ("host".to_owned(), "x".to_owned()),
+                ("kind".to_owned(), kind.to_owned()),
+            ]),
+            value: SampleValue::Single(v),
+        };
+        assert_eq!(
+            labelled.to_vec(),
+            [with_host("b", 1.0), with_host("a", 2.0)]
+        );
+        assert_eq!(samples.clone().with_labels(&[]), samples);
+        // Keys without a value are left out, and the rest found again.
+        let mut keys = KeySet::default();
+        for kind in ["x", "y", "z"] {
+            keys.insert(key(kind).key());
+        }
+        let parts = Samples::from_parts(keys, vec![SampleValue::Single(7.0)]);
+        assert_eq!(parts.to_vec(), [sample("x", 7.0)]);
+        let mut parts = parts;
+        assert!(!parts.push(sample("x", 8.0)));
+        assert!(parts.push(sample("y", 8.0)));
     }
 
     #[test]

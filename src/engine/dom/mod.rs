@@ -39,7 +39,7 @@ use crate::engine::node::{
 use crate::engine::skips::Skips;
 use crate::model::names::Prefix;
 use crate::model::number::shorten;
-use crate::model::sample::{LabelSet, Sample, SampleValue};
+use crate::model::sample::{LabelSet, Sample, SampleValue, Samples};
 use crate::rules::compile::{CompiledRule, CompiledRules, Shape};
 use crate::rules::plan::{
     self, DocumentValue, NameTest, Operand, Path as StreamPath, Predicate, QName as StreamName,
@@ -737,7 +737,7 @@ enum Gathered<'r, 'd> {
 }
 
 /// A rule's samples and the nodes its policies left out.
-type Evaluated = (Vec<Sample>, Skips);
+type Evaluated = (Samples, Skips);
 
 /// Evaluates, in one walk of the document, every rule whose `select` or document-level value is
 /// a walkable path; `None` for the other rules.
@@ -1010,14 +1010,14 @@ impl<'a, 'd> RuleRun<'a, 'd> {
                 let context = templates::context([], self.input);
                 let labels = render_labels(self.templates, &self.rule.labels, &context)
                     .map_err(|kind| self.error(None, kind))?;
-                vec![Sample {
+                Samples::from(vec![Sample {
                     labels: LabelSet::new(labels),
                     value: SampleValue::Single(v.unwrap_or(f64::NAN)),
-                }]
+                }])
             }
             Outcome::Skip(skip) => {
                 skips.add(skip, || "/".to_owned());
-                Vec::new()
+                Samples::new()
             }
             Outcome::Fail(kind) => return Err(self.error(None, kind)),
         };
@@ -1061,7 +1061,7 @@ impl<'a, 'd> RuleRun<'a, 'd> {
     }
 
     /// The samples of a rule evaluated with sxd-xpath (rules the walk does not cover).
-    fn samples(&self, skips: &mut Skips) -> Result<Vec<Sample>, EvalError> {
+    fn samples(&self, skips: &mut Skips) -> Result<Samples, EvalError> {
         let root: Node<'d> = self.document.root().into();
         match &self.rule.shape {
             Shape::Document { value, sum_of } => {
@@ -1079,7 +1079,7 @@ impl<'a, 'd> RuleRun<'a, 'd> {
             }
             Shape::Nodes { select, .. } => {
                 let Some(mut state) = self.node_state() else {
-                    return Ok(Vec::new());
+                    return Ok(Samples::new());
                 };
                 let nodes = match self.run_query(QueryField::Select, select, root)? {
                     Value::Nodeset(nodes) => nodes,
