@@ -648,7 +648,7 @@ pub struct Production {
     /// Series per rule, by rule index.
     samples_per_rule: Vec<usize>,
     /// Nodes each rule skipped, by rule index, per reason (in [`SkipReason::ALL`] order).
-    skipped_per_rule: Vec<[u64; 3]>,
+    skipped_per_rule: Vec<[u64; SkipReason::ALL.len()]>,
     inputs: Vec<InputFacts>,
     started: Instant,
 }
@@ -666,7 +666,7 @@ pub fn produce(
     let mut production = Production {
         families: Families::new(),
         samples_per_rule: vec![0; rules.rules.len()],
-        skipped_per_rule: vec![[0; 3]; rules.rules.len()],
+        skipped_per_rule: vec![[0; SkipReason::ALL.len()]; rules.rules.len()],
         inputs: Vec::with_capacity(inputs.len()),
         started: Instant::now(),
     };

@@ -57,6 +57,15 @@ pub enum EvalErrorKind {
         /// The query.
         query: String,
     },
+    /// A field or the value gave a text the rule lists in `absent`, under `on_missing: error`.
+    Absent {
+        /// The rule field holding the query (`value`, `fields.kind`).
+        field: String,
+        /// The query.
+        query: String,
+        /// The text, shortened.
+        text: String,
+    },
     /// The value text does not give a number (or, in a state set, a state).
     Invalid {
         /// The query.
@@ -109,7 +118,23 @@ impl fmt::Display for EvalError {
             EvalErrorKind::Missing { field, query } => write!(
                 f,
                 "`{field}: {query}` selected nothing; fix the store, set `on_missing: skip` or \
-                 `on_missing: zero` on the rule, or filter such nodes out in `select`"
+                 `on_missing: zero` on the rule{}, or filter such nodes out in `select`",
+                if field == "value" {
+                    ""
+                } else {
+                    " (or on the field, or a `default` on the field)"
+                }
+            ),
+            EvalErrorKind::Absent { field, query, text } => write!(
+                f,
+                "`{field}: {query}` gave {text:?}, which `absent` lists as no value; set \
+                 `on_missing: skip` or `zero` on the rule{}, or filter such nodes out in \
+                 `select`",
+                if field == "value" {
+                    ""
+                } else {
+                    " or the field, a `default` on the field"
+                }
             ),
             EvalErrorKind::Invalid { query, text, why } => {
                 write!(f, "`value: {query}` gave {text:?}, which {why}")

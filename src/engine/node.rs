@@ -18,7 +18,7 @@ use crate::model::number::{format_value, parse_number, shorten};
 use crate::model::sample::{LabelSet, Sample, SampleValue, Samples, encode_text};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape, ValueSpec};
 use crate::rules::policy::OnEmpty;
-use crate::rules::policy::{OnInvalid, OnMissing};
+use crate::rules::policy::{FieldMissing, OnInvalid, OnMissing};
 use crate::rules::templates::{self, TemplateId};
 
 /// What a node's value query gave.
@@ -44,23 +44,66 @@ pub enum Outcome<T> {
     Fail(EvalErrorKind),
 }
 
-/// Resolves what a rule's field query gave at one node: the text, or what the rule's
-/// `on_missing` says to do when there is none.
+/// Resolves what a rule's field query gave at one node: the text, or what the field's (else
+/// the rule's) `on_missing` or the field's `default` says to do when there is none or it is a
+/// text the rule lists in `absent`.
 pub fn field(rule: &CompiledRule, index: usize, text: Option<String>) -> Outcome<String> {
-    if let Some(text) = text {
-        return Outcome::Use(text);
+    match text {
+        Some(text) if !is_absent(rule, &text) => Outcome::Use(text),
+        text => match missing_field(rule, index, text.as_deref()) {
+            Outcome::Use(text) => Outcome::Use(text.to_owned()),
+            Outcome::Skip(skip) => Outcome::Skip(skip),
+            Outcome::Fail(kind) => Outcome::Fail(kind),
+        },
     }
+}
+
+/// Whether a field's or the value's text is one the rule lists in `absent`: the same text,
+/// leading and trailing XML white space aside (`<temp> N/A </temp>`).
+pub fn is_absent(rule: &CompiledRule, text: &str) -> bool {
+    if rule.absent.is_empty() {
+        return false;
+    }
+    let trimmed = text.trim_matches([' ', '\t', '\n', '\r']);
+    rule.absent.iter().any(|absent| absent == trimmed)
+}
+
+/// What a node gets for field `index` when it has none (`absent` is `None`) or has a text the
+/// rule lists in `absent`: the text to use (empty for `on_missing: zero`, else the field's
+/// `default`), a skip, or a failure.
+fn missing_field<'r>(
+    rule: &'r CompiledRule,
+    index: usize,
+    absent: Option<&str>,
+) -> Outcome<&'r str> {
     let (name, query) = rule.field_query(index);
     let field = format!("fields.{name}");
-    match rule.policies.on_missing {
-        OnMissing::Zero => Outcome::Use(String::new()),
-        OnMissing::Skip => Outcome::Skip(Skip {
+    let policy = match rule.field_missing.get(index) {
+        Some(FieldMissing::Default(text)) => return Outcome::Use(text),
+        Some(FieldMissing::Policy(policy)) => *policy,
+        None => rule.policies.on_missing,
+    };
+    match (policy, absent) {
+        (OnMissing::Zero, _) => Outcome::Use(""),
+        (OnMissing::Skip, None) => Outcome::Skip(Skip {
             reason: SkipReason::Missing,
             detail: format!("`{field}: {query}` selected nothing"),
         }),
-        OnMissing::Error => Outcome::Fail(EvalErrorKind::Missing {
+        (OnMissing::Skip, Some(text)) => Outcome::Skip(Skip {
+            reason: SkipReason::Absent,
+            detail: format!(
+                "`{field}: {query}` gave {:?}, listed in `absent`",
+                shorten(text)
+            ),
+        }),
+        (OnMissing::Error, None) => Outcome::Fail(EvalErrorKind::Missing {
             field,
             query: query.to_owned(),
+        }),
+        (OnMissing::Error, Some(text)) => Outcome::Fail(EvalErrorKind::Absent {
+            field,
+            query: query.to_owned(),
+            text: shorten(text),
         }),
     }
 }
@@ -73,25 +116,9 @@ pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> 
     let text = match (reading, &rule.value) {
         (_, ValueSpec::Absent) => return Outcome::Use(None),
         (_, ValueSpec::One) => return Outcome::Use(Some(1.0)),
-        (Reading::Missing, _) => {
-            return match rule.policies.on_missing {
-                OnMissing::Zero => match &rule.value {
-                    // The compiler refuses `zero` for a state set: "no state" is not a state.
-                    ValueSpec::States(_) => Outcome::Fail(EvalErrorKind::Missing {
-                        field: "value".to_owned(),
-                        query: query.to_owned(),
-                    }),
-                    _ => Outcome::Use(Some(0.0)),
-                },
-                OnMissing::Skip => Outcome::Skip(Skip {
-                    reason: SkipReason::Missing,
-                    detail: format!("`value: {query}` selected nothing"),
-                }),
-                OnMissing::Error => Outcome::Fail(EvalErrorKind::Missing {
-                    field: "value".to_owned(),
-                    query: query.to_owned(),
-                }),
-            };
+        (Reading::Missing, _) => return missing_value(rule, None),
+        (Reading::Text(text), _) if is_absent(rule, &text) => {
+            return missing_value(rule, Some(&text));
         }
         (Reading::Number(n), ValueSpec::Number(None)) => return Outcome::Use(Some(n)),
         // Borrowed where it can be: this runs once per node, so text is not copied.
@@ -126,6 +153,40 @@ pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> 
                 why,
             }),
         },
+    }
+}
+
+/// What a node gets when it has no value (`absent` is `None`) or a value text the rule lists
+/// in `absent`: the rule's `on_missing`.
+fn missing_value(rule: &CompiledRule, absent: Option<&str>) -> Outcome<Option<f64>> {
+    let query = rule.value_query();
+    let missing = || EvalErrorKind::Missing {
+        field: "value".to_owned(),
+        query: query.to_owned(),
+    };
+    match (rule.policies.on_missing, absent) {
+        // The compiler refuses `zero` for a state set: "no state" is not a state.
+        (OnMissing::Zero, _) if matches!(rule.value, ValueSpec::States(_)) => {
+            Outcome::Fail(missing())
+        }
+        (OnMissing::Zero, _) => Outcome::Use(Some(0.0)),
+        (OnMissing::Skip, None) => Outcome::Skip(Skip {
+            reason: SkipReason::Missing,
+            detail: format!("`value: {query}` selected nothing"),
+        }),
+        (OnMissing::Skip, Some(text)) => Outcome::Skip(Skip {
+            reason: SkipReason::Absent,
+            detail: format!(
+                "`value: {query}` gave {:?}, listed in `absent`",
+                shorten(text)
+            ),
+        }),
+        (OnMissing::Error, None) => Outcome::Fail(missing()),
+        (OnMissing::Error, Some(text)) => Outcome::Fail(EvalErrorKind::Absent {
+            field: "value".to_owned(),
+            query: query.to_owned(),
+            text: shorten(text),
+        }),
     }
 }
 
@@ -273,20 +334,29 @@ pub fn with_global_labels(samples: Samples, global: &[(String, String)]) -> Samp
 /// `on_invalid`). Field texts go to `keep` by index (`on_missing: zero` gives the empty text);
 /// the value gives the number the accumulator observes (`None` for a rule without a value).
 /// An engine's own failure to read (an XPath error) is `E` and stops at once.
-pub fn resolve<'v, T: Default, E>(
-    rule: &CompiledRule,
+pub fn resolve<'r, 'v, T: AsRef<str> + From<&'r str>, E>(
+    rule: &'r CompiledRule,
     fields: impl IntoIterator<Item = Result<Option<T>, E>>,
     mut keep: impl FnMut(usize, T),
     value_reading: impl FnOnce() -> Result<Reading<'v>, E>,
 ) -> Result<Outcome<Option<f64>>, E> {
     for (index, reading) in fields.into_iter().enumerate() {
-        match reading? {
-            Some(text) => keep(index, text),
-            None => match field(rule, index, None) {
-                Outcome::Use(_) => keep(index, T::default()),
-                Outcome::Skip(skip) => return Ok(Outcome::Skip(skip)),
-                Outcome::Fail(kind) => return Ok(Outcome::Fail(kind)),
-            },
+        let reading = reading?;
+        let absent = match &reading {
+            Some(text) if !is_absent(rule, text.as_ref()) => None,
+            Some(text) => Some(text.as_ref()),
+            None => None,
+        };
+        if reading.is_some() && absent.is_none() {
+            if let Some(text) = reading {
+                keep(index, text);
+            }
+            continue;
+        }
+        match missing_field(rule, index, absent) {
+            Outcome::Use(text) => keep(index, T::from(text)),
+            Outcome::Skip(skip) => return Ok(Outcome::Skip(skip)),
+            Outcome::Fail(kind) => return Ok(Outcome::Fail(kind)),
         }
     }
     Ok(value(rule, value_reading()?))
@@ -623,6 +693,144 @@ LABELS
                 r#"{kind="b\"\n\0",path="/srv/store.xml",region="EU",shop="paris"}"#,
             ]
         );
+    }
+
+    #[test]
+    fn absent_texts_and_field_policies_decide_what_a_node_gets() {
+        let rules = rules(
+            r#"
+version: 1
+absent: ["N/A", ""]
+metrics:
+  - name: m
+    help: h
+    type: gauge
+    select: /gpus/gpu
+    fields:
+      id: "@id"
+      mode: { query: mode, default: unknown }
+      fan: { query: fan, on_missing: zero }
+    labels: { id: "{{ id }}", mode: "{{ mode }}", fan: "{{ fan }}" }
+    value: power
+    on_missing: skip
+  - name: n
+    help: h
+    type: gauge
+    select: /gpus/gpu
+    fields: { id: "@id" }
+    labels: { id: "{{ id }}" }
+    value: power
+    absent: []
+"#,
+        );
+        let (m, n) = (&rules.rules[0], &rules.rules[1]);
+        let use_text = |text: &str| Outcome::Use(text.to_owned());
+        // Fields are in name order: fan, id, mode.
+        // `id`: the rule's `on_missing: skip`, as absent (counted only) or missing (reported).
+        assert!(matches!(
+            field(m, 1, Some(" N/A\t".to_owned())),
+            Outcome::Skip(Skip {
+                reason: SkipReason::Absent,
+                ..
+            })
+        ));
+        assert!(matches!(
+            field(m, 1, None),
+            Outcome::Skip(Skip {
+                reason: SkipReason::Missing,
+                ..
+            })
+        ));
+        assert_eq!(field(m, 1, Some("n/a".to_owned())), use_text("n/a"));
+        // `mode`: its default, for a missing field and for an absent text alike.
+        assert_eq!(field(m, 2, None), use_text("unknown"));
+        assert_eq!(field(m, 2, Some("N/A".to_owned())), use_text("unknown"));
+        assert_eq!(field(m, 2, Some("Default".to_owned())), use_text("Default"));
+        // `fan`: its own `on_missing: zero`; "" is listed too.
+        assert_eq!(field(m, 0, Some(String::new())), use_text(""));
+        assert_eq!(field(m, 0, None), use_text(""));
+        // The value: the rule's policy; `n` lists nothing, so N/A is a text to parse.
+        assert!(matches!(
+            value(m, Reading::Text(Cow::Borrowed("N/A"))),
+            Outcome::Skip(Skip {
+                reason: SkipReason::Absent,
+                ..
+            })
+        ));
+        assert_eq!(
+            value(m, Reading::Text(Cow::Borrowed("7"))),
+            Outcome::Use(Some(7.0))
+        );
+        assert!(matches!(value(m, Reading::Number(f64::NAN)), Outcome::Use(Some(v)) if v.is_nan()));
+        match value(n, Reading::Text(Cow::Borrowed("N/A"))) {
+            Outcome::Fail(kind) => {
+                let message = error(n, None, kind).to_string();
+                assert!(message.contains("is not a number"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match value(n, Reading::Missing) {
+            Outcome::Fail(kind) => {
+                let message = error(n, None, kind).to_string();
+                assert!(message.contains("selected nothing"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // `resolve` applies the same, field by field, then the value.
+        let mut kept = vec![String::new(); 3];
+        let outcome = resolve::<String, ()>(
+            m,
+            [
+                Ok(None),
+                Ok(Some("1".to_owned())),
+                Ok(Some("N/A".to_owned())),
+            ],
+            |i, text| kept[i] = text,
+            || Ok(Reading::Text(Cow::Borrowed("70.5"))),
+        );
+        assert_eq!(outcome, Ok(Outcome::Use(Some(70.5))));
+        assert_eq!(kept, ["", "1", "unknown"]);
+        let outcome = resolve::<String, ()>(
+            m,
+            [Ok(None), Ok(Some("N/A".to_owned())), Ok(None)],
+            |_, _| {},
+            || unreachable!("the field `id` decides"),
+        );
+        assert!(matches!(
+            outcome,
+            Ok(Outcome::Skip(Skip {
+                reason: SkipReason::Absent,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn an_absent_text_under_on_missing_error_names_the_list() {
+        let rules = rules(
+            "version: 1\nabsent: [N/A]\nmetrics:\n  - { name: m, help: h, type: gauge, \
+             select: /a/b, fields: { k: '@k' }, labels: { k: '{{ k }}' }, value: v }\n",
+        );
+        let rule = &rules.rules[0];
+        match field(rule, 0, Some("N/A".to_owned())) {
+            Outcome::Fail(kind) => assert_eq!(
+                error(rule, None, kind).to_string(),
+                "rule metrics[0] (m): `fields.k: @k` gave \"N/A\", which `absent` lists as no value; set \
+                 `on_missing: skip` or `zero` on the rule or the field, a `default` on the \
+                 field, or filter such nodes out in `select`"
+            ),
+            other => panic!("{other:?}"),
+        }
+        match value(rule, Reading::Text(Cow::Borrowed("N/A"))) {
+            Outcome::Fail(kind) => {
+                let message = error(rule, None, kind).to_string();
+                assert!(
+                    message.contains("`value: v` gave \"N/A\", which `absent`"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

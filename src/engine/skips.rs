@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::rules::compile::{CompiledRule, Reduce, Shape};
-use crate::rules::policy::{OnDuplicate, OnInvalid, OnMissing};
+use crate::rules::policy::{FieldMissing, OnDuplicate, OnInvalid, OnMissing};
 
 /// Why a node was left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,14 +15,18 @@ pub enum SkipReason {
     Invalid,
     /// Another node gave the same series (`on_duplicate: first` or `last`).
     Duplicate,
+    /// The value or a field gave a text the rule lists in `absent` (`on_missing: skip`): an
+    /// expected absence, counted but not reported.
+    Absent,
 }
 
 impl SkipReason {
     /// Every reason, in the order reports list them.
-    pub const ALL: [SkipReason; 3] = [
+    pub const ALL: [SkipReason; 4] = [
         SkipReason::Missing,
         SkipReason::Invalid,
         SkipReason::Duplicate,
+        SkipReason::Absent,
     ];
 
     /// The word used in reports and in the `reason` label of self-metrics.
@@ -31,6 +35,7 @@ impl SkipReason {
             SkipReason::Missing => "missing",
             SkipReason::Invalid => "invalid",
             SkipReason::Duplicate => "duplicate",
+            SkipReason::Absent => "absent",
         }
     }
 }
@@ -47,16 +52,18 @@ pub struct Skip {
 /// The nodes one rule skipped on one input: a count per reason and the first example.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Skips {
-    counts: [u64; 3],
-    /// The first skipped node: its skip and its location path.
+    counts: [u64; 4],
+    /// The first skipped node that is reported (not an expected absence): its skip and its
+    /// location path.
     first: Option<(Skip, String)>,
 }
 
 impl Skips {
-    /// Counts one skipped node; `at` gives its location path, asked only for the first.
+    /// Counts one skipped node; `at` gives its location path, asked only for the first one
+    /// reported.
     pub fn add(&mut self, skip: Skip, at: impl FnOnce() -> String) {
         self.counts[skip.reason as usize] += 1;
-        if self.first.is_none() {
+        if self.first.is_none() && skip.reason != SkipReason::Absent {
             self.first = Some((skip, at()));
         }
     }
@@ -76,15 +83,16 @@ impl Skips {
         self.first.as_ref()
     }
 
-    /// One line for the run's report, or `None` when nothing was skipped:
+    /// One line for the run's report, or `None` when nothing was skipped but expected
+    /// absences (which only the self-metrics count):
     /// ``skipped 3 nodes (missing 2, invalid 1), first /store/row[2]: `value: @size` selected
     /// nothing``.
     pub fn report(&self) -> Option<String> {
-        let total = self.total();
+        let total = self.total() - self.count(SkipReason::Absent);
         let (first, at) = self.first.as_ref()?;
         let counts: Vec<String> = SkipReason::ALL
             .iter()
-            .filter(|&&r| self.count(r) > 0)
+            .filter(|&&r| r != SkipReason::Absent && self.count(r) > 0)
             .map(|&r| format!("{} {}", r.as_str(), self.count(r)))
             .collect();
         Some(format!(
@@ -105,7 +113,13 @@ impl fmt::Display for Skip {
 /// Whether the rule's policies can leave a node out for this reason.
 pub fn can_skip(rule: &CompiledRule, reason: SkipReason) -> bool {
     match reason {
-        SkipReason::Missing => rule.policies.on_missing == OnMissing::Skip,
+        SkipReason::Missing => {
+            rule.policies.on_missing == OnMissing::Skip
+                || rule
+                    .field_missing
+                    .contains(&FieldMissing::Policy(OnMissing::Skip))
+        }
+        SkipReason::Absent => !rule.absent.is_empty() && can_skip(rule, SkipReason::Missing),
         SkipReason::Invalid => rule.policies.on_invalid == OnInvalid::Skip,
         SkipReason::Duplicate => matches!(
             &rule.shape,
@@ -159,6 +173,21 @@ mod tests {
         assert_eq!(
             skips.report().as_deref(),
             Some("skipped 1 node (duplicate 1), first /a: `value: @v` selected nothing")
+        );
+    }
+
+    #[test]
+    fn expected_absences_are_counted_not_reported() {
+        let mut skips = Skips::default();
+        skips.add(skip(SkipReason::Absent), || unreachable!("not reported"));
+        skips.add(skip(SkipReason::Absent), || unreachable!("not reported"));
+        assert_eq!(skips.count(SkipReason::Absent), 2);
+        assert_eq!(skips.report(), None);
+        skips.add(skip(SkipReason::Invalid), || "/a[3]".to_owned());
+        assert_eq!(skips.total(), 3);
+        assert_eq!(
+            skips.report().as_deref(),
+            Some("skipped 1 node (invalid 1), first /a[3]: `value: @v` selected nothing")
         );
     }
 }

@@ -15,7 +15,7 @@ use crate::rules::convert::Convert;
 use crate::rules::diagnostic::FieldPath;
 use crate::rules::file::{Aggregation, Rule, RuleFile, Template};
 use crate::rules::plan::{self, StreamPlan};
-use crate::rules::policy::{OnDuplicate, OnEmpty, OnMissing, Policies};
+use crate::rules::policy::{FieldMissing, OnDuplicate, OnEmpty, OnMissing, Policies};
 use crate::rules::templates::{self, TemplateId};
 use crate::rules::xpath::{Kind, XPathQuery};
 
@@ -53,6 +53,11 @@ pub struct CompiledRule {
     pub value: ValueSpec,
     /// What the rule does with missing or invalid values and empty selections.
     pub policies: Policies,
+    /// Per field of [`Shape::Nodes`], in order: what a node without it gets.
+    pub field_missing: Vec<FieldMissing>,
+    /// Texts of a field or the value that mean "no value" (the rule's `absent`, else the
+    /// file's).
+    pub absent: Vec<String>,
     /// How the streaming engine runs the rule, or why it cannot.
     pub stream: Result<StreamPlan, String>,
     /// The lints `check` does not report for this rule (`allow_lints:`).
@@ -373,6 +378,7 @@ pub fn compile_with_vars(
             &file.namespaces,
             &declared,
             &global_names,
+            file.absent.as_deref().unwrap_or_default(),
             &mut templates,
             &mut errors,
         );
@@ -426,6 +432,7 @@ fn compile_rule(
     namespaces: &BTreeMap<Prefix, String>,
     declared: &[String],
     global_names: &BTreeSet<&str>,
+    file_absent: &[String],
     templates: &mut templates::Templates,
     errors: &mut Vec<CompileError>,
 ) -> Option<CompiledRule> {
@@ -451,7 +458,7 @@ fn compile_rule(
         .chain(
             rule.fields
                 .iter()
-                .map(|(name, q)| (path.key("fields").key(name.as_str()), q)),
+                .map(|(name, field)| (path.key("fields").key(name.as_str()), &field.query)),
         );
     let mut prefix_errors = Vec::new();
     for (query_path, query) in queries {
@@ -620,6 +627,28 @@ fn compile_rule(
     }
 
     let value_spec = check_value_and_policies(&rule, kind, is_info, &mut error);
+    let rule_on_missing = rule.on_missing.unwrap_or_default();
+    let mut field_missing = Vec::with_capacity(rule.fields.len());
+    for (name, field) in &rule.fields {
+        field_missing.push(match (&field.on_missing, &field.default) {
+            (Some(policy), None) => FieldMissing::Policy(*policy),
+            (None, Some(text)) => FieldMissing::Default(text.clone()),
+            (None, None) => FieldMissing::Policy(rule_on_missing),
+            (Some(_), Some(text)) => {
+                errors.push(CompileError {
+                    path: path.key("fields").key(name.as_str()).key("default"),
+                    at_key: true,
+                    kind: forbidden(
+                        "default",
+                        "beside `on_missing`: a field without its query either gets the \
+                         `default` text or what `on_missing` says; keep one",
+                    ),
+                });
+                FieldMissing::Default(text.clone())
+            }
+        });
+    }
+    let absent = rule.absent.clone().unwrap_or_else(|| file_absent.to_vec());
 
     // Labels and their templates.
     let field_names: Vec<&str> = rule.fields.keys().map(FieldName::as_str).collect();
@@ -722,7 +751,11 @@ fn compile_rule(
             };
             Shape::Nodes {
                 select,
-                fields: rule.fields.into_iter().collect(),
+                fields: rule
+                    .fields
+                    .into_iter()
+                    .map(|(name, field)| (name, field.query))
+                    .collect(),
                 value,
                 reduce,
             }
@@ -759,6 +792,8 @@ fn compile_rule(
             on_invalid: rule.on_invalid.unwrap_or_default(),
             on_empty: rule.on_empty.unwrap_or_default(),
         },
+        field_missing,
+        absent,
     })
 }
 

@@ -47,6 +47,9 @@ pub struct RuleFile {
     #[serde(default)]
     #[schemars(schema_with = "named_map::<LabelName, Template>")]
     pub labels: BTreeMap<LabelName, Template>,
+    /// Texts that mean "no value" for every rule that does not list its own `absent`.
+    #[schemars(with = "Option<Vec<Text>>")]
+    pub absent: Option<Vec<String>>,
     /// The rules, one per metric (several may share a family).
     pub metrics: Vec<Rule>,
 }
@@ -67,10 +70,11 @@ pub struct Rule {
     pub select: Option<XPathQuery>,
     /// XPath giving the number: relative to each selected node, or to the document.
     pub value: Option<XPathQuery>,
-    /// Named strings read from each selected node: field name -> relative XPath.
+    /// Named strings read from each selected node: field name -> relative XPath, or
+    /// `{query, on_missing, default}`.
     #[serde(default)]
-    #[schemars(schema_with = "named_map::<FieldName, XPathQuery>")]
-    pub fields: BTreeMap<FieldName, XPathQuery>,
+    #[schemars(schema_with = "named_map::<FieldName, FieldSpec>")]
+    pub fields: BTreeMap<FieldName, FieldSpec>,
     /// Labels of the rule's samples: label name -> template over fields and `input`.
     #[serde(default)]
     #[schemars(schema_with = "named_map::<LabelName, Template>")]
@@ -88,8 +92,13 @@ pub struct Rule {
     pub states: Option<Vec<String>>,
     /// The label that names the state in a state set (default `state`).
     pub state_label: Option<LabelName>,
-    /// A selected node without the value or a field.
+    /// A selected node without the value or a field (a field's own `on_missing` or `default`
+    /// comes first).
     pub on_missing: Option<OnMissing>,
+    /// Texts of the value or a field that mean "no value": `on_missing` applies to them, and
+    /// a node they leave out is counted, not reported. Replaces the file's `absent`.
+    #[schemars(with = "Option<Vec<Text>>")]
+    pub absent: Option<Vec<String>>,
     /// A value that does not give a number.
     pub on_invalid: Option<OnInvalid>,
     /// Two nodes that give the same series, in a rule without `aggregate`.
@@ -135,7 +144,7 @@ impl Aggregation {
 pub const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
 
 /// The keys of the top level of a rule file, as [`RuleFile`] reads them.
-pub const TOP_LEVEL_KEYS: &[&str] = &["version", "namespaces", "labels", "metrics"];
+pub const TOP_LEVEL_KEYS: &[&str] = &["version", "namespaces", "labels", "absent", "metrics"];
 
 /// The keys of one rule, as [`Rule`] reads them.
 pub const RULE_KEYS: &[&str] = &[
@@ -153,11 +162,15 @@ pub const RULE_KEYS: &[&str] = &[
     "states",
     "state_label",
     "on_missing",
+    "absent",
     "on_invalid",
     "on_duplicate",
     "on_empty",
     "allow_lints",
 ];
+
+/// The keys of a field given as a mapping, as [`FieldSpec`] reads them.
+pub const FIELD_KEYS: &[&str] = &["query", "on_missing", "default"];
 
 /// The keys of a `convert:` block, as [`Convert`] reads them.
 pub const CONVERT_KEYS: &[&str] = &[
@@ -421,6 +434,7 @@ fn read_rule_file(document: &Document, errors: &mut Vec<yaml::Error>) -> Option<
     let mut version = None;
     let mut namespaces = None;
     let mut labels = None;
+    let mut absent = None;
     let mut metrics: Option<Vec<Option<Rule>>> = None;
     let mut key_errors = Vec::new();
     for (key, value) in entries {
@@ -440,6 +454,7 @@ fn read_rule_file(document: &Document, errors: &mut Vec<yaml::Error>) -> Option<
             }
             "namespaces" => namespaces = keep(errors, document.deserialize(Some(value), &path)),
             "labels" => labels = keep(errors, document.deserialize(Some(value), &path)),
+            "absent" => absent = keep(errors, document.deserialize(Some(value), &path)),
             "metrics" => {
                 metrics = match value.items() {
                     Some(items) => Some(
@@ -482,6 +497,7 @@ fn read_rule_file(document: &Document, errors: &mut Vec<yaml::Error>) -> Option<
         version: version?,
         namespaces: namespaces.unwrap_or_default(),
         labels: labels.unwrap_or_default(),
+        absent: absent.flatten(),
         metrics,
     })
 }
@@ -558,6 +574,121 @@ impl<'de> Deserialize<'de> for Version {
             }
         }
         d.deserialize_u64(VersionVisitor)
+    }
+}
+
+/// One entry of `fields:`: the query, and what a node without it gets, when not the rule's
+/// `on_missing`.
+///
+/// Written as the query alone (`kind: "@kind"`) or as a mapping
+/// (`kind: {query: "@kind", default: unknown}`).
+#[derive(Debug)]
+pub struct FieldSpec {
+    /// The XPath, relative to each selected node.
+    pub query: XPathQuery,
+    /// This field's `on_missing`, in place of the rule's.
+    pub on_missing: Option<OnMissing>,
+    /// The text a node without this field (or with an `absent` text) gets.
+    pub default: Option<String>,
+}
+
+impl From<XPathQuery> for FieldSpec {
+    fn from(query: XPathQuery) -> FieldSpec {
+        FieldSpec {
+            query,
+            on_missing: None,
+            default: None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The mapping form.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            query: XPathQuery,
+            on_missing: Option<OnMissing>,
+            #[serde(default, deserialize_with = "text")]
+            default: Option<String>,
+        }
+        /// A scalar as the text written: `default: 0` is the text `0`.
+        fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+            struct TextVisitor;
+            impl Visitor<'_> for TextVisitor {
+                type Value = Option<String>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a text")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
+                    Ok(Some(v.to_owned()))
+                }
+            }
+            d.deserialize_str(TextVisitor)
+        }
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = FieldSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "an XPath query, or a mapping with `query` and `on_missing` or `default`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldSpec, E> {
+                XPathQuery::parse(v).map(FieldSpec::from).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FieldSpec, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FieldSpec, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<FieldSpec, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<FieldSpec, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<FieldSpec, A::Error> {
+                let full = Full::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(FieldSpec {
+                    query: full.query,
+                    on_missing: full.on_missing,
+                    default: full.default,
+                })
+            }
+        }
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+impl schemars::JsonSchema for FieldSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Field".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let query = generator.subschema_for::<XPathQuery>();
+        let on_missing = generator.subschema_for::<OnMissing>();
+        schemars::json_schema!({
+            "description": "An XPath relative to each selected node, or a mapping with the query \
+                            and what a node without it gets: `on_missing` (in place of the \
+                            rule's) or a `default` text.",
+            "oneOf": [
+                query,
+                {
+                    "type": "object",
+                    "properties": {
+                        "query": query,
+                        "on_missing": on_missing,
+                        "default": { "type": ["string", "number", "boolean"] }
+                    },
+                    "required": ["query"],
+                    "additionalProperties": false
+                }
+            ]
+        })
     }
 }
 

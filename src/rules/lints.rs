@@ -24,7 +24,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use crate::model::sample::MetricType;
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
 use crate::rules::diagnostic::FieldPath;
-use crate::rules::policy::OnMissing;
+use crate::rules::policy::{FieldMissing, OnMissing};
 use crate::rules::templates::{self, TemplateId};
 
 /// Every lint, by code, as `check` prints it and `allow_lints:` names it.
@@ -615,14 +615,22 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
             warn("state_label", false, code, message, help);
         }
     }
-    // A field finds nothing as the empty string with `string(...)`, or with `on_missing: zero`.
+    // A field finds nothing as the empty string with `string(...)`, with `on_missing: zero`
+    // (its own or the rule's), or with an empty `default`.
     let can_be_empty: Vec<&str> = fields
         .iter()
-        .filter(|(_, query)| {
+        .enumerate()
+        .filter(|(index, (_, query))| {
+            let missing = rule
+                .field_missing
+                .get(*index)
+                .cloned()
+                .unwrap_or(FieldMissing::Policy(rule.policies.on_missing));
             query.text().trim_start().starts_with("string(")
-                || rule.policies.on_missing == OnMissing::Zero
+                || missing == FieldMissing::Policy(OnMissing::Zero)
+                || missing == FieldMissing::Default(String::new())
         })
-        .map(|(field, _)| field.as_str())
+        .map(|(_, (field, _))| field.as_str())
         .collect();
     let field_names: Vec<&str> = fields.iter().map(|(field, _)| field.as_str()).collect();
     let uses: Vec<TemplateUse> = rule

@@ -68,6 +68,16 @@ pub enum OnEmpty {
     Zero,
 }
 
+/// What a node without one field (or with an `absent` text for it) gets: the field's or the
+/// rule's `on_missing`, or the field's `default` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldMissing {
+    /// What `on_missing` says.
+    Policy(OnMissing),
+    /// This text, as if the node had it.
+    Default(String),
+}
+
 /// A rule's policies, each defaulted when the rule does not set it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Policies {

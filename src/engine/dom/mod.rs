@@ -741,7 +741,7 @@ type Evaluated = (Samples, Skips);
 
 /// Evaluates, in one walk of the document, every rule whose `select` or document-level value is
 /// a walkable path; `None` for the other rules.
-fn walk_rules<'r, 'd>(
+fn walk_rules<'r: 'd, 'd>(
     document: Document<'d>,
     runs: &[(usize, RuleRun<'r, 'd>)],
 ) -> Vec<Option<Result<Evaluated, EvalError>>> {
@@ -1031,7 +1031,10 @@ impl<'a, 'd> RuleRun<'a, 'd> {
         node: Node<'d>,
         state: &mut NodeState<'_, 'd>,
         skips: &mut Skips,
-    ) -> Result<(), EvalError> {
+    ) -> Result<(), EvalError>
+    where
+        'a: 'd,
+    {
         let Shape::Nodes { fields, value, .. } = &self.rule.shape else {
             return Ok(());
         };
