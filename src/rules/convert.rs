@@ -10,11 +10,14 @@
 //!    without one, goes on to step 3.
 //! 3. `parse`: `number` (the default), `boolean`, `duration` (to seconds) or `time` (to Unix
 //!    seconds, with a `format`).
-//! 4. `scale`: multiplies every result, map hits included.
+//! 4. `scale` or `divide`: multiplies or divides every result, map hits included. `divide` is
+//!    one correctly rounded division, so `divide: 1000` turns 1005 into exactly 1.005, where
+//!    `scale: 0.001` multiplies by the double nearest to 1/1000 and gives 1.0050000000000001.
+//!    A block has at most one of them.
 //!
 //! [`Convert`] is checked completely while the rule file is read (the regex compiles and has one
-//! value group, the time format can read back a date, `scale` is finite and not zero, no key is
-//! unknown or given where it can have no effect), and every error is raised inside
+//! value group, the time format can read back a date, `scale` and `divide` are finite and not
+//! zero, no key is unknown or given where it can have no effect), and every error is raised inside
 //! `Deserialize`, so serde_yaml reports the line and column of the offending value. At run time
 //! [`Convert::apply`] gives a number or an [`Invalid`] saying why the text is not a valid value.
 
@@ -57,14 +60,32 @@ pub struct Convert {
     regex: Option<ValueRegex>,
     map: Option<ValueMap>,
     parse: Parse,
-    scale: Option<f64>,
+    factor: Option<Factor>,
+}
+
+/// The last step: a factor every result is multiplied or divided by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Factor {
+    /// `scale`: multiplies.
+    Scale(f64),
+    /// `divide`: divides, one correctly rounded division.
+    Divide(f64),
+}
+
+impl Factor {
+    fn apply(self, value: f64) -> f64 {
+        match self {
+            Factor::Scale(scale) => value * scale,
+            Factor::Divide(divisor) => value / divisor,
+        }
+    }
 }
 
 impl Convert {
     /// Applies the steps to a value's text.
     ///
-    /// The result is never a surprise infinity: a finite number that `scale` pushes out of
-    /// range is [`Invalid`]. `NaN`, `+Inf` and `-Inf` written in the text, or given by `map`,
+    /// The result is never a surprise infinity: a finite number that `scale` or `divide` pushes
+    /// out of range is [`Invalid`]. `NaN`, `+Inf` and `-Inf` written in the text, or given by `map`,
     /// pass through.
     pub fn apply(&self, text: &str) -> Result<f64, Invalid> {
         let (text, captured) = match &self.regex {
@@ -95,18 +116,26 @@ impl Convert {
             missed_map,
             captured: captured.map(shorten),
         })?;
-        let Some(scale) = self.scale else {
+        let Some(factor) = self.factor else {
             return Ok(value);
         };
-        let scaled = value * scale;
+        let scaled = factor.apply(value);
         if value.is_finite() && !scaled.is_finite() {
             return Err(Invalid {
-                reason: Reason::OutOfRange { value, scale },
+                reason: Reason::OutOfRange { value, factor },
                 missed_map: false,
                 captured: captured.map(shorten),
             });
         }
         Ok(scaled)
+    }
+
+    /// The `scale` factor, when the block has one.
+    pub fn scale(&self) -> Option<f64> {
+        match self.factor {
+            Some(Factor::Scale(scale)) => Some(scale),
+            _ => None,
+        }
     }
 }
 
@@ -165,8 +194,8 @@ enum Reason {
         format: String,
         detail: Option<String>,
     },
-    /// `scale` turned a finite number into an infinity.
-    OutOfRange { value: f64, scale: f64 },
+    /// `scale` or `divide` turned a finite number into an infinity.
+    OutOfRange { value: f64, factor: Factor },
 }
 
 impl fmt::Display for Reason {
@@ -195,11 +224,23 @@ impl fmt::Display for Reason {
                 }
                 Ok(())
             }
-            Reason::OutOfRange { value, scale } => write!(
+            Reason::OutOfRange {
+                value,
+                factor: Factor::Scale(scale),
+            } => write!(
                 f,
                 "gives {}, which overflows to infinity when multiplied by `scale` ({})",
                 format_value(*value),
                 format_value(*scale)
+            ),
+            Reason::OutOfRange {
+                value,
+                factor: Factor::Divide(divisor),
+            } => write!(
+                f,
+                "gives {}, which overflows to infinity when divided by `divide` ({})",
+                format_value(*value),
+                format_value(*divisor)
             ),
         }
     }
@@ -610,6 +651,16 @@ fn scale_factor(v: f64) -> Result<f64, String> {
     Ok(v)
 }
 
+fn divisor(v: f64) -> Result<f64, String> {
+    if !v.is_finite() || v == 0.0 {
+        return Err(format!(
+            "`divide` is {}; it must be a finite number other than 0",
+            format_value(v)
+        ));
+    }
+    Ok(v)
+}
+
 /// `map`: text -> number, each text once, at least one entry.
 struct MapEntries;
 
@@ -682,6 +733,7 @@ enum Field {
     Format,
     DecimalSeparator,
     Scale,
+    Divide,
 }
 
 const FIELDS: &[&str] = &[
@@ -692,6 +744,7 @@ const FIELDS: &[&str] = &[
     "format",
     "decimal_separator",
     "scale",
+    "divide",
 ];
 
 /// A key of the `convert:` block, refused where it stands when unknown or repeated.
@@ -715,6 +768,7 @@ impl Visitor<'_> for FieldKey<'_> {
             "format" => Field::Format,
             "decimal_separator" => Field::DecimalSeparator,
             "scale" => Field::Scale,
+            "divide" => Field::Divide,
             _ => return Err(E::unknown_field(s, FIELDS)),
         };
         if self.seen.contains(&field) {
@@ -751,6 +805,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
         let mut format = None;
         let mut decimal_comma = None;
         let mut scale = None;
+        let mut divide = None;
         while let Some(field) = access.next_key_seed(FieldKey { seen: &seen })? {
             seen.push(field);
             match field {
@@ -771,9 +826,23 @@ impl<'de> Visitor<'de> for ConvertVisitor {
                         check: scale_factor,
                     })?);
                 }
+                Field::Divide => {
+                    divide = Some(access.next_value_seed(Number { check: divisor })?);
+                }
             }
         }
         let kind = parse.unwrap_or(ParseKind::Number);
+        let factor = match (scale, divide) {
+            (Some(_), Some(_)) => {
+                return Err(de::Error::custom(
+                    "`scale` and `divide` cannot be used together: keep one factor (`scale: 8` \
+                     with `divide: 1000` is `divide: 125`)",
+                ));
+            }
+            (Some(scale), None) => Some(Factor::Scale(scale)),
+            (None, Some(divisor)) => Some(Factor::Divide(divisor)),
+            (None, None) => None,
+        };
         if default.is_some() {
             if map.is_none() {
                 return Err(de::Error::custom(
@@ -825,7 +894,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
             regex,
             map: map.map(|entries| ValueMap { entries, default }),
             parse,
-            scale,
+            factor,
         })
     }
 }
@@ -854,7 +923,7 @@ impl schemars::JsonSchema for Convert {
         schemars::json_schema!({
             "description": "How the value's text becomes a number. The steps run in this order, \
                             each optional: `regex`, `map` (with `default`), `parse` (with \
-                            `format` or `decimal_separator`), `scale`.",
+                            `format` or `decimal_separator`), `scale` or `divide`.",
             "type": "object",
             "properties": {
                 "regex": {
@@ -914,7 +983,16 @@ impl schemars::JsonSchema for Convert {
                 },
                 "scale": {
                     "description": "Step 4: multiplies the result, `map` hits included; a \
-                                    finite number other than 0.",
+                                    finite number other than 0. Not with `divide`.",
+                    "type": "number",
+                    "not": { "const": 0 },
+                },
+                "divide": {
+                    "description": "Step 4: divides the result, `map` hits included, in one \
+                                    correctly rounded division (`divide: 1000` gives exactly \
+                                    1.005 for 1005, where `scale: 0.001` gives \
+                                    1.0050000000000001); a finite number other than 0. Not \
+                                    with `scale`.",
                     "type": "number",
                     "not": { "const": 0 },
                 },
@@ -936,6 +1014,7 @@ impl schemars::JsonSchema for Convert {
                         },
                     },
                 },
+                { "not": { "required": ["scale", "divide"] } },
                 { "if": { "required": ["format"] }, "then": parse_is("time") },
                 { "if": parse_is("time"), "then": { "required": ["format"] } },
                 {
@@ -1494,6 +1573,64 @@ mod tests {
         );
     }
 
+    #[test]
+    fn divide_is_one_exact_division() {
+        let ms = convert("divide: 1000");
+        assert_values(
+            &ms,
+            &[
+                ("1005", 1.005),
+                ("1", 0.001),
+                ("3", 0.003),
+                ("-250", -0.25),
+                ("0", 0.0),
+                ("+Inf", f64::INFINITY),
+            ],
+        );
+        assert!(ms.apply("NaN").is_ok_and(f64::is_nan));
+        // What `scale: 0.001` gives instead: the double nearest to 1/1000 is not 1/1000.
+        assert_eq!(
+            convert("scale: 0.001").apply("1005"),
+            Ok(1.005_000_000_000_000_1)
+        );
+        let duration = convert("{parse: duration, divide: 60}");
+        assert_eq!(duration.apply("1h30m"), Ok(90.0));
+        let mapped = convert("{map: {full: 100}, divide: 4}");
+        assert_values(&mapped, &[("full", 25.0), ("10", 2.5)]);
+        let negative = convert("divide: -0.5");
+        assert_eq!(negative.apply("3"), Ok(-6.0));
+    }
+
+    proptest! {
+        /// `divide: N` is the correctly rounded quotient: for integers it equals the decimal
+        /// text of the exact quotient, read back.
+        #[test]
+        fn divide_by_a_power_of_ten_reads_like_the_decimal(value in -10_000_000i64..10_000_000, digits in 1u32..7) {
+            let divisor = 10i64.pow(digits);
+            let convert = convert(&format!("divide: {divisor}"));
+            let sign = if value < 0 { "-" } else { "" };
+            let magnitude = value.unsigned_abs();
+            let decimal = format!(
+                "{sign}{}.{:0width$}",
+                magnitude / divisor.unsigned_abs(),
+                magnitude % divisor.unsigned_abs(),
+                width = digits as usize
+            );
+            let expected: f64 = decimal.parse().expect("a decimal");
+            prop_assert_eq!(convert.apply(&value.to_string()), Ok(expected), "{}", decimal);
+        }
+    }
+
+    #[test]
+    fn divide_never_makes_an_infinity() {
+        let tiny = convert("divide: 1e-10");
+        assert_eq!(
+            invalid(&tiny, "1e300"),
+            "gives 1e300, which overflows to infinity when divided by `divide` (1e-10)"
+        );
+        assert_eq!(tiny.apply("-Inf"), Ok(f64::NEG_INFINITY));
+    }
+
     // --- load-time checks -------------------------------------------------------------------
 
     #[test]
@@ -1622,7 +1759,25 @@ mod tests {
             (
                 "{sclae: 1000}",
                 "unknown field `sclae`, expected one of `regex`, `map`, `default`, `parse`, \
-                 `format`, `decimal_separator`, `scale` at line 1 column 2",
+                 `format`, `decimal_separator`, `scale`, `divide` at line 1 column 2",
+            ),
+            (
+                "divide: 0",
+                "divide: `divide` is 0; it must be a finite number other than 0 at line 1 column 9",
+            ),
+            (
+                "divide: -.inf",
+                "divide: `divide` is -Inf; it must be a finite number other than 0 at line 1 \
+                 column 9",
+            ),
+            (
+                "divide: .nan",
+                "divide: `divide` is NaN; it must be a finite number other than 0 at line 1 \
+                 column 9",
+            ),
+            (
+                "divide: '1000'",
+                "divide: invalid type: string \"1000\", expected a number at line 1 column 9",
             ),
             (
                 "{scale: 1, scale: 2}",
@@ -1671,6 +1826,11 @@ mod tests {
             (
                 "{parse: boolean, decimal_separator: ','}",
                 "`decimal_separator` applies only to `parse: number`; remove it",
+            ),
+            (
+                "{scale: 8, divide: 1000}",
+                "`scale` and `divide` cannot be used together: keep one factor (`scale: 8` with \
+                 `divide: 1000` is `divide: 125`)",
             ),
         ] {
             // serde_yaml leaves out the position of the document's first character.
@@ -1758,6 +1918,7 @@ mod tests {
             "{parse: time, format: '%d %B %Y %I %p'}",
             "{parse: time, format: '%s', scale: 1e300}",
             "scale: 1e300",
+            "divide: 1e-300",
         ]
         .into_iter()
         .map(convert)
@@ -1846,6 +2007,8 @@ mod tests {
             "{parse: number, decimal_separator: '.'}",
             "{regex: '^([0-9,]+) GB$', decimal_separator: ',', scale: 1e9}",
             "{scale: -0.001}",
+            "{parse: duration, divide: 1000}",
+            "{map: {OK: 1}, default: 0, divide: -8}",
         ];
         for yaml in accepted {
             assert!(
@@ -1870,6 +2033,9 @@ mod tests {
             "{scale: 0.0}",
             "{scale: '2'}",
             "{scale: .inf}",
+            "{divide: 0}",
+            "{divide: '1000'}",
+            "{scale: 8, divide: 1000}",
             "{map: {}}",
             "{map: {a: x}}",
             "{map: {a: '1'}}",

@@ -81,7 +81,7 @@ pub struct Rule {
     pub buckets: Option<Vec<f64>>,
     /// Summary quantiles, ascending, each in [0, 1].
     pub quantiles: Option<Vec<f64>>,
-    /// How the value's text becomes a number: regex, map, parse, scale.
+    /// How the value's text becomes a number: regex, map, parse, scale or divide.
     pub convert: Option<Convert>,
     /// A state set: the states `value` may give; one series per state, 1 for the current one.
     #[schemars(with = "Option<Vec<Text>>")]
@@ -168,6 +168,7 @@ pub const CONVERT_KEYS: &[&str] = &[
     "format",
     "decimal_separator",
     "scale",
+    "divide",
 ];
 
 /// A rule file's text and its YAML tree, kept to point into it in messages.
