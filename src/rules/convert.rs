@@ -9,7 +9,7 @@
 //! 2. `map`: an exact, case-sensitive lookup; a hit gives its number, a miss gives `default` or,
 //!    without one, goes on to step 3.
 //! 3. `parse`: `number` (the default), `boolean`, `duration` (to seconds) or `time` (to Unix
-//!    seconds, with a `format`).
+//!    seconds, with a `format`, and a `timezone` for a format without an offset).
 //! 4. `scale` or `divide`: multiplies or divides every result, map hits included. `divide` is
 //!    one correctly rounded division, so `divide: 1000` turns 1005 into exactly 1.005, where
 //!    `scale: 0.001` multiplies by the double nearest to 1/1000 and gives 1.0050000000000001.
@@ -26,7 +26,8 @@ use std::fmt::{self, Write as _};
 use std::sync::LazyLock;
 
 use chrono::format::{Fixed, Item, Parsed, StrftimeItems};
-use chrono::{DateTime, FixedOffset, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, TimeZone as _, Timelike};
+use jiff::tz::{Offset, TimeZone, TimeZoneDatabase};
 use regex::{Regex, RegexBuilder};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -432,10 +433,15 @@ enum TimeFormat {
     Unix,
     /// `unix_ms`: milliseconds since 1970-01-01 UTC, a number.
     UnixMs,
-    /// A chrono strftime format, e.g. `%Y-%m-%d %H:%M:%S`; without an offset it reads UTC.
+    /// A chrono strftime format, e.g. `%Y-%m-%d %H:%M:%S`; without an offset it reads UTC, or
+    /// the local time of `zone`.
     Strftime {
         text: String,
         items: Vec<Item<'static>>,
+        /// The format reads an offset (`%z`) or a Unix time (`%s`): it gives an instant alone.
+        reads_offset: bool,
+        /// `timezone`: the zone of a time without an offset; only where `reads_offset` is false.
+        zone: Option<Zone>,
     },
 }
 
@@ -461,11 +467,63 @@ impl TimeFormat {
                     .map(|ms| ms / 1000.0)
                     .ok_or_else(|| not_a_time(None));
             }
+            TimeFormat::Strftime {
+                items,
+                zone: Some(zone),
+                ..
+            } => {
+                let local = parse_fields(text, items)
+                    .and_then(|parsed| parsed.to_naive_datetime_with_offset(0))
+                    .map_err(|err| not_a_time(Some(err.to_string())))?;
+                return zone
+                    .unix_seconds(&local)
+                    .map_err(|err| not_a_time(Some(err)));
+            }
             TimeFormat::Strftime { items, .. } => {
                 parse_strftime(text, items).map_err(|err| not_a_time(Some(err.to_string())))?
             }
         };
         Ok(unix_seconds(&time))
+    }
+
+    /// The format with `timezone`, refused where a zone can have no effect: formats whose
+    /// times carry an offset, or are Unix times.
+    fn in_zone(self, zone: Zone) -> Result<TimeFormat, String> {
+        match self {
+            TimeFormat::Rfc3339 | TimeFormat::Rfc2822 => Err(format!(
+                "`timezone` has no effect with `format: {self}`, whose times carry their own \
+                 offset; remove `timezone`"
+            )),
+            TimeFormat::Unix | TimeFormat::UnixMs => Err(format!(
+                "`timezone` has no effect with `format: {}`: a Unix time counts from \
+                 1970-01-01 UTC wherever it is read; remove `timezone`",
+                if matches!(self, TimeFormat::Unix) {
+                    "unix"
+                } else {
+                    "unix_ms"
+                }
+            )),
+            TimeFormat::Strftime {
+                text,
+                reads_offset: true,
+                ..
+            } => Err(format!(
+                "`timezone` has no effect with the format `{text}`, which reads the offset \
+                 (`%z`, `%:z`) or a Unix time (`%s`) from the text; remove `timezone`, or the \
+                 offset from the format"
+            )),
+            TimeFormat::Strftime {
+                text,
+                items,
+                reads_offset,
+                ..
+            } => Ok(TimeFormat::Strftime {
+                text,
+                items,
+                reads_offset,
+                zone: Some(zone),
+            }),
+        }
     }
 
     fn parse_word(text: &str) -> Result<TimeFormat, String> {
@@ -505,6 +563,8 @@ impl TimeFormat {
         let mut written = String::new();
         let readable = write!(written, "{}", sample.format_with_items(items.iter())).is_ok()
             && parse_strftime(&written, &items).is_ok();
+        let reads_offset = parse_fields(&written, &items)
+            .is_ok_and(|parsed| parsed.offset().is_some() || parsed.timestamp().is_some());
         if !readable {
             return Err(format!(
                 "the time format `{text}` cannot give a date and time: it needs at least a year, \
@@ -514,6 +574,8 @@ impl TimeFormat {
         Ok(TimeFormat::Strftime {
             text: text.to_owned(),
             items,
+            reads_offset,
+            zone: None,
         })
     }
 }
@@ -537,6 +599,16 @@ fn parse_strftime(
     text: &str,
     items: &[Item<'static>],
 ) -> Result<DateTime<FixedOffset>, chrono::format::ParseError> {
+    let mut parsed = parse_fields(text, items)?;
+    if parsed.offset().is_none() {
+        parsed.set_offset(0)?;
+    }
+    parsed.to_datetime()
+}
+
+/// The fields `text` gives with a strftime format, a missing time of day set to midnight and
+/// missing minutes to the full hour.
+fn parse_fields(text: &str, items: &[Item<'static>]) -> Result<Parsed, chrono::format::ParseError> {
     let mut parsed = Parsed::new();
     chrono::format::parse(&mut parsed, text, items.iter())?;
     if parsed.timestamp().is_none() {
@@ -547,10 +619,148 @@ fn parse_strftime(
             parsed.set_minute(0)?;
         }
     }
-    if parsed.offset().is_none() {
-        parsed.set_offset(0)?;
+    Ok(parsed)
+}
+
+/// A `convert.timezone`: where a local time without an offset was written.
+#[derive(Debug, Clone)]
+struct Zone {
+    zone: TimeZone,
+}
+
+/// The tz database built into the binary, for zones the system's zoneinfo lacks (a container
+/// without tzdata).
+static BUNDLED_ZONES: LazyLock<TimeZoneDatabase> = LazyLock::new(TimeZoneDatabase::bundled);
+
+impl Zone {
+    /// `UTC`, a fixed offset (`+02:00`, `-0530`, `+02`) or an IANA name (`Europe/Berlin`, in any
+    /// case), looked up in the system's zoneinfo and then in the bundled copy.
+    fn parse(text: &str) -> Result<Zone, String> {
+        const WRITE: &str = "write an IANA time zone name such as `Europe/Berlin`, `UTC`, or a \
+                             fixed offset such as `+02:00` or `-0530`";
+        if text.trim().is_empty() {
+            return Err(format!("the time zone is empty; {WRITE}"));
+        }
+        if text.starts_with(['+', '-']) {
+            return parse_fixed_offset(text).map(|offset| Zone {
+                zone: TimeZone::fixed(offset),
+            });
+        }
+        if text.eq_ignore_ascii_case("UTC") {
+            return Ok(Zone {
+                zone: TimeZone::UTC,
+            });
+        }
+        let found = jiff::tz::db()
+            .get(text)
+            .or_else(|_| BUNDLED_ZONES.get(text))
+            .ok()
+            .filter(|zone| !zone.is_unknown());
+        match found {
+            Some(zone) => Ok(Zone { zone }),
+            None => {
+                let hint = nearest_zone_name(text)
+                    .map_or_else(String::new, |name| format!(" (did you mean `{name}`?)"));
+                Err(format!("`{text}` is not a known time zone{hint}; {WRITE}"))
+            }
+        }
     }
-    parsed.to_datetime()
+
+    /// The Unix time of a local time in this zone. A time that occurs twice (when the clocks go
+    /// back) is the earlier one, with the offset before the change; a time that does not exist
+    /// (when the clocks go forward) is moved forward by the length of the gap, so 02:30 on a
+    /// night that skips from 02:00 to 03:00 is 03:30. This is the `compatible` choice of
+    /// RFC 5545 and JavaScript's Temporal. A leap second reads as the next minute's first
+    /// second, as in UTC.
+    fn unix_seconds(&self, local: &NaiveDateTime) -> Result<f64, String> {
+        // chrono keeps a leap second as a nanosecond count of 1e9 or more within second 59.
+        let (leap, nanos) = match local.nanosecond().checked_sub(1_000_000_000) {
+            Some(nanos) => (1.0, nanos),
+            None => (0.0, local.nanosecond()),
+        };
+        let narrow = |value: u32| i8::try_from(value).map_err(|err| err.to_string());
+        let year = i16::try_from(local.year())
+            .map_err(|_| format!("the year {} is out of range", local.year()))?;
+        let civil = jiff::civil::DateTime::new(
+            year,
+            narrow(local.month())?,
+            narrow(local.day())?,
+            narrow(local.hour())?,
+            narrow(local.minute())?,
+            narrow(local.second())?,
+            i32::try_from(nanos).map_err(|err| err.to_string())?,
+        )
+        .map_err(|err| err.to_string())?;
+        let instant = self
+            .zone
+            .to_ambiguous_timestamp(civil)
+            .compatible()
+            .map_err(|err| err.to_string())?;
+        Ok(instant.as_second() as f64 + leap + f64::from(instant.subsec_nanosecond()) / 1e9)
+    }
+}
+
+/// `+HH:MM`, `+HHMM` or `+HH` (or with `-`), less than 24 hours.
+fn parse_fixed_offset(text: &str) -> Result<Offset, String> {
+    let malformed = || {
+        format!(
+            "`{text}` is not an offset; write `+HH:MM`, `+HHMM` or `+HH`, such as `+02:00`, \
+             `-0530` or `+01`"
+        )
+    };
+    let (sign, digits) = text.split_at(1);
+    let (hours, minutes) = match digits.as_bytes() {
+        [_, _] => (digits, "00"),
+        [_, _, b':', _, _] => (&digits[..2], &digits[3..]),
+        [_, _, _, _] => digits.split_at(2),
+        _ => return Err(malformed()),
+    };
+    let number = |part: &str| {
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse::<i32>().ok())
+            .flatten()
+    };
+    let (Some(hours), Some(minutes)) = (number(hours), number(minutes)) else {
+        return Err(malformed());
+    };
+    if hours > 23 || minutes > 59 {
+        return Err(format!(
+            "`{text}` is not an offset: hours go up to 23 and minutes up to 59"
+        ));
+    }
+    let seconds = (hours * 3600 + minutes * 60) * if sign == "-" { -1 } else { 1 };
+    Offset::from_seconds(seconds).map_err(|err| err.to_string())
+}
+
+/// The known zone name nearest to a misspelt one: the same name in another case or with `_`
+/// for spaces, a zone whose last part it is (`Berlin`: `Europe/Berlin`), or one a typo or two
+/// away, compared whole or by the last part.
+fn nearest_zone_name(text: &str) -> Option<String> {
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .chain(BUNDLED_ZONES.available())
+        .map(|name| name.as_str().to_owned())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let wanted = text.trim().replace(' ', "_").to_ascii_lowercase();
+    let last_part = |name: &str| name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    let wanted_last = last_part(&wanted);
+    let limit = (wanted_last.chars().count() / 3).clamp(1, 2);
+    names
+        .into_iter()
+        .filter(|name| !name.contains("posix") && !name.contains("right/"))
+        .filter_map(|name| {
+            let lower = name.to_ascii_lowercase();
+            let whole = strsim::damerau_levenshtein(&wanted, &lower);
+            let last = strsim::damerau_levenshtein(&wanted_last, &last_part(&lower));
+            // A whole name nearer than the last parts breaks the tie, then the shorter name.
+            let rank = (whole.min(last), whole, name.len());
+            (whole.min(last) <= limit).then_some((rank, name))
+        })
+        .min()
+        .map(|(_, name)| name)
 }
 
 /// Seconds since 1970-01-01 UTC, fraction kept. A leap second (`23:59:60`) reads as the first
@@ -731,6 +941,7 @@ enum Field {
     Default,
     Parse,
     Format,
+    Timezone,
     DecimalSeparator,
     Scale,
     Divide,
@@ -742,6 +953,7 @@ const FIELDS: &[&str] = &[
     "default",
     "parse",
     "format",
+    "timezone",
     "decimal_separator",
     "scale",
     "divide",
@@ -766,6 +978,7 @@ impl Visitor<'_> for FieldKey<'_> {
             "default" => Field::Default,
             "parse" => Field::Parse,
             "format" => Field::Format,
+            "timezone" => Field::Timezone,
             "decimal_separator" => Field::DecimalSeparator,
             "scale" => Field::Scale,
             "divide" => Field::Divide,
@@ -803,6 +1016,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
         let mut default = None;
         let mut parse = None;
         let mut format = None;
+        let mut timezone = None;
         let mut decimal_comma = None;
         let mut scale = None;
         let mut divide = None;
@@ -818,6 +1032,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
                 Field::Format => {
                     format = Some(access.next_value_seed(Checked(TimeFormat::parse_word))?);
                 }
+                Field::Timezone => timezone = Some(access.next_value_seed(Checked(Zone::parse))?),
                 Field::DecimalSeparator => {
                     decimal_comma = Some(access.next_value_seed(Checked(parse_decimal_separator))?);
                 }
@@ -853,6 +1068,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
             if let Some(key) = [
                 (parse.is_some(), "parse"),
                 (format.is_some(), "format"),
+                (timezone.is_some(), "timezone"),
                 (decimal_comma.is_some(), "decimal_separator"),
             ]
             .iter()
@@ -870,18 +1086,27 @@ impl<'de> Visitor<'de> for ConvertVisitor {
             ));
         }
         let parse = match (kind, format) {
-            (ParseKind::Time, Some(format)) => Parse::Time(format),
+            (ParseKind::Time, Some(format)) => match timezone {
+                Some(zone) => Parse::Time(format.in_zone(zone).map_err(de::Error::custom)?),
+                None => Parse::Time(format),
+            },
             (ParseKind::Time, None) => {
                 return Err(de::Error::custom(
                     "`parse: time` needs a `format`: a chrono format such as \
-                     \"%Y-%m-%d %H:%M:%S\" (read as UTC unless it has `%z`), or rfc3339, \
-                     rfc2822, unix or unix_ms",
+                     \"%Y-%m-%d %H:%M:%S\" (read as UTC unless it has `%z` or a `timezone`), \
+                     or rfc3339, rfc2822, unix or unix_ms",
                 ));
             }
             (_, Some(_)) => {
                 return Err(de::Error::custom(
                     "`format` applies only to `parse: time`; add `parse: time` or remove \
                      `format`",
+                ));
+            }
+            (_, None) if timezone.is_some() => {
+                return Err(de::Error::custom(
+                    "`timezone` applies only to `parse: time`: it is where a time without an \
+                     offset was written; add `parse: time` with a `format`, or remove `timezone`",
                 ));
             }
             (ParseKind::Number, None) => Parse::Number {
@@ -923,7 +1148,7 @@ impl schemars::JsonSchema for Convert {
         schemars::json_schema!({
             "description": "How the value's text becomes a number. The steps run in this order, \
                             each optional: `regex`, `map` (with `default`), `parse` (with \
-                            `format` or `decimal_separator`), `scale` or `divide`.",
+                            `format`, `timezone` or `decimal_separator`), `scale` or `divide`.",
             "type": "object",
             "properties": {
                 "regex": {
@@ -970,11 +1195,23 @@ impl schemars::JsonSchema for Convert {
                 },
                 "format": {
                     "description": "The time format of `parse: time`: a chrono format such as \
-                                    \"%Y-%m-%d %H:%M:%S\" (UTC unless it has %z), or rfc3339, \
-                                    rfc2822, unix (seconds) or unix_ms.",
+                                    \"%Y-%m-%d %H:%M:%S\" (UTC unless it has %z or a \
+                                    `timezone`), or rfc3339, rfc2822, unix (seconds) or unix_ms.",
                     "type": "string",
                     "minLength": 1,
                     "examples": ["%Y-%m-%d %H:%M:%S", "rfc3339", "rfc2822", "unix", "unix_ms"],
+                },
+                "timezone": {
+                    "description": "Where the times of `parse: time` were written, for a format \
+                                    without an offset: an IANA time zone name \
+                                    (`Europe/Berlin`), `UTC`, or a fixed offset (`+02:00`, \
+                                    `-0530`). A local time that occurs twice when the clocks go \
+                                    back is the earlier one; one skipped when they go forward \
+                                    moves forward by the gap. Not with rfc3339, rfc2822, unix, \
+                                    unix_ms or a format with %z or %s.",
+                    "type": "string",
+                    "minLength": 1,
+                    "examples": ["Europe/Berlin", "America/New_York", "UTC", "+02:00"],
                 },
                 "decimal_separator": {
                     "description": "The decimal separator of `parse: number`: \".\" (the \
@@ -1009,6 +1246,7 @@ impl schemars::JsonSchema for Convert {
                             "anyOf": [
                                 { "required": ["parse"] },
                                 { "required": ["format"] },
+                                { "required": ["timezone"] },
                                 { "required": ["decimal_separator"] },
                             ],
                         },
@@ -1017,6 +1255,18 @@ impl schemars::JsonSchema for Convert {
                 { "not": { "required": ["scale", "divide"] } },
                 { "if": { "required": ["format"] }, "then": parse_is("time") },
                 { "if": parse_is("time"), "then": { "required": ["format"] } },
+                {
+                    "if": { "required": ["timezone"] },
+                    "then": {
+                        "required": ["parse", "format"],
+                        "properties": {
+                            "parse": { "const": "time" },
+                            "format": {
+                                "not": { "enum": ["rfc3339", "rfc2822", "unix", "unix_ms"] },
+                            },
+                        },
+                    },
+                },
                 {
                     "if": { "required": ["decimal_separator"] },
                     "then": { "properties": { "parse": { "const": "number" } } },
@@ -1538,6 +1788,141 @@ mod tests {
         assert_eq!(named.apply("01 May 2024, 12:00"), Ok(MAY_DAY_NOON));
     }
 
+    // --- timezone ---------------------------------------------------------------------------
+
+    fn in_zone(zone: &str, format: &str) -> Convert {
+        convert(&format!(
+            "{{parse: time, format: '{format}', timezone: '{zone}'}}"
+        ))
+    }
+
+    #[test]
+    fn timezone_reads_local_times() {
+        let berlin = in_zone("Europe/Berlin", "%Y-%m-%d %H:%M:%S");
+        assert_values(
+            &berlin,
+            &[
+                // Summer time, +02:00, and winter time, +01:00.
+                ("2024-05-01 14:00:00", MAY_DAY_NOON),
+                ("2024-01-15 12:00:00", 1_705_316_400.0),
+                ("2016-12-31 23:59:60", NEW_YEAR_2017 - 3600.0),
+            ],
+        );
+        assert_invalid(
+            &berlin,
+            &["", "2024-05-01 14:00:00 +0200", "2024-02-30 00:00:00"],
+        );
+        assert_eq!(
+            invalid(&berlin, "2024-02-30 00:00:00"),
+            "is not a time in the format `%Y-%m-%d %H:%M:%S`: input is out of range"
+        );
+        let new_york = in_zone("America/New_York", "%m/%d/%Y %I:%M %p");
+        assert_eq!(new_york.apply("05/01/2024 08:00 AM"), Ok(MAY_DAY_NOON));
+        let any_case = in_zone("europe/BERLIN", "%Y-%m-%d %H:%M");
+        assert_eq!(any_case.apply("2024-05-01 14:00"), Ok(MAY_DAY_NOON));
+        let date = in_zone("Europe/Berlin", "%Y-%m-%d");
+        assert_eq!(date.apply("2024-05-01"), Ok(MAY_DAY_NOON - 50_400.0));
+        let fraction = in_zone("Europe/Berlin", "%Y-%m-%d %H:%M:%S%.f");
+        assert_eq!(
+            fraction.apply("2024-05-01 14:00:00.250"),
+            Ok(MAY_DAY_NOON + 0.25)
+        );
+    }
+
+    #[test]
+    fn timezone_utc_and_fixed_offsets() {
+        for (zone, text) in [
+            ("UTC", "2024-05-01 12:00:00"),
+            ("utc", "2024-05-01 12:00:00"),
+            ("Etc/UTC", "2024-05-01 12:00:00"),
+            ("+02:00", "2024-05-01 14:00:00"),
+            ("+0200", "2024-05-01 14:00:00"),
+            ("+02", "2024-05-01 14:00:00"),
+            ("-05:30", "2024-05-01 06:30:00"),
+            ("-0530", "2024-05-01 06:30:00"),
+            ("+00:00", "2024-05-01 12:00:00"),
+            ("-00:00", "2024-05-01 12:00:00"),
+            ("+23:59", "2024-05-02 11:59:00"),
+        ] {
+            let time = in_zone(zone, "%Y-%m-%d %H:%M:%S");
+            assert_eq!(time.apply(text), Ok(MAY_DAY_NOON), "{zone} {text}");
+        }
+        let utc = in_zone("UTC", "%Y-%m-%d %H:%M:%S%.f");
+        assert_values(
+            &utc,
+            &[
+                ("1969-12-31 23:59:59.5", -0.5),
+                ("2016-12-31 23:59:60", NEW_YEAR_2017),
+                ("2016-12-31 23:59:60.5", NEW_YEAR_2017 + 0.5),
+            ],
+        );
+        let plus_one = in_zone("+01:00", "%Y-%m-%d %H:%M:%S");
+        assert_eq!(plus_one.apply("2017-01-01 00:59:60"), Ok(NEW_YEAR_2017));
+    }
+
+    /// A local time at a change of offset is read as RFC 5545 and Temporal's `compatible` do:
+    /// one that occurs twice is the earlier one, one that does not exist moves forward by the
+    /// length of the gap.
+    #[test]
+    fn timezone_at_daylight_saving_changes() {
+        let berlin = in_zone("Europe/Berlin", "%Y-%m-%d %H:%M:%S");
+        assert_values(
+            &berlin,
+            &[
+                // 2024-03-31: 02:00 +01:00 is followed by 03:00 +02:00.
+                ("2024-03-31 01:59:59", 1_711_846_799.0),
+                ("2024-03-31 02:00:00", 1_711_846_800.0),
+                ("2024-03-31 02:30:00", 1_711_848_600.0),
+                ("2024-03-31 03:30:00", 1_711_848_600.0),
+                // 2024-10-27: 03:00 +02:00 is followed by 02:00 +01:00; 02:30 happens twice.
+                ("2024-10-27 02:30:00", 1_729_989_000.0),
+                ("2024-10-27 03:30:00", 1_729_996_200.0),
+            ],
+        );
+        // Southern hemisphere: Sydney leaves summer time on 2024-04-07 at 03:00 +11:00.
+        let sydney = in_zone("Australia/Sydney", "%Y-%m-%d %H:%M");
+        assert_eq!(
+            sydney.apply("2024-04-07 02:30"),
+            Ok(1_712_417_400.0),
+            "the earlier 02:30, at +11:00"
+        );
+    }
+
+    #[test]
+    fn timezone_years_out_of_range_are_invalid() {
+        let date = in_zone("Europe/Berlin", "%Y-%m-%d");
+        assert_invalid(&date, &["12345-01-01", "-12345-01-01", "9999-12-31"]);
+        assert!(date.apply("9999-12-01").is_ok());
+        assert!(date.apply("-9999-02-01").is_ok());
+    }
+
+    #[test]
+    fn the_bundled_tz_database_is_built_in() {
+        assert!(!BUNDLED_ZONES.is_definitively_empty());
+        let berlin = BUNDLED_ZONES
+            .get("Europe/Berlin")
+            .expect("Europe/Berlin is bundled");
+        let zone = Zone { zone: berlin };
+        let local = NaiveDateTime::parse_from_str("2024-05-01 14:00:00", "%Y-%m-%d %H:%M:%S")
+            .expect("a date");
+        assert_eq!(zone.unix_seconds(&local), Ok(MAY_DAY_NOON));
+    }
+
+    #[test]
+    fn misspelt_zones_get_the_nearest_name() {
+        for (text, nearest) in [
+            ("Europe/Berln", Some("Europe/Berlin")),
+            ("Berlin", Some("Europe/Berlin")),
+            ("New York", Some("America/New_York")),
+            ("America/NewYork", Some("America/New_York")),
+            ("Europe/Amsterdm", Some("Europe/Amsterdam")),
+            ("Mars/Olympus_Mons", None),
+            ("x", None),
+        ] {
+            assert_eq!(nearest_zone_name(text).as_deref(), nearest, "{text}");
+        }
+    }
+
     // --- scale ------------------------------------------------------------------------------
 
     #[test]
@@ -1732,6 +2117,50 @@ mod tests {
                  \"%Y-%m-%d %H:%M:%S\", or rfc3339, rfc2822, unix or unix_ms at line 1 column 23",
             ),
             (
+                "timezone: Europe/Berln",
+                "timezone: `Europe/Berln` is not a known time zone (did you mean \
+                 `Europe/Berlin`?); write an IANA time zone name such as `Europe/Berlin`, `UTC`, \
+                 or a fixed offset such as `+02:00` or `-0530` at line 1 column 11",
+            ),
+            (
+                "timezone: Mars/Olympus_Mons",
+                "timezone: `Mars/Olympus_Mons` is not a known time zone; write an IANA time zone \
+                 name such as `Europe/Berlin`, `UTC`, or a fixed offset such as `+02:00` or \
+                 `-0530` at line 1 column 11",
+            ),
+            (
+                "timezone: ''",
+                "timezone: the time zone is empty; write an IANA time zone name such as \
+                 `Europe/Berlin`, `UTC`, or a fixed offset such as `+02:00` or `-0530` at line 1 \
+                 column 11",
+            ),
+            (
+                "timezone: '+2'",
+                "timezone: `+2` is not an offset; write `+HH:MM`, `+HHMM` or `+HH`, such as \
+                 `+02:00`, `-0530` or `+01` at line 1 column 11",
+            ),
+            (
+                "timezone: '+02:0a'",
+                "timezone: `+02:0a` is not an offset; write `+HH:MM`, `+HHMM` or `+HH`, such as \
+                 `+02:00`, `-0530` or `+01` at line 1 column 11",
+            ),
+            (
+                "timezone: '+24:00'",
+                "timezone: `+24:00` is not an offset: hours go up to 23 and minutes up to 59 at \
+                 line 1 column 11",
+            ),
+            (
+                "timezone: '-01:60'",
+                "timezone: `-01:60` is not an offset: hours go up to 23 and minutes up to 59 at \
+                 line 1 column 11",
+            ),
+            (
+                "timezone: 2",
+                "timezone: `2` is not a known time zone; write an IANA time zone name such as \
+                 `Europe/Berlin`, `UTC`, or a fixed offset such as `+02:00` or `-0530` at line 1 \
+                 column 11",
+            ),
+            (
                 "decimal_separator: ';'",
                 "decimal_separator: `;` is not a decimal separator; use \".\" (the default) or \
                  \",\" at line 1 column 20",
@@ -1759,7 +2188,7 @@ mod tests {
             (
                 "{sclae: 1000}",
                 "unknown field `sclae`, expected one of `regex`, `map`, `default`, `parse`, \
-                 `format`, `decimal_separator`, `scale`, `divide` at line 1 column 2",
+                 `format`, `timezone`, `decimal_separator`, `scale`, `divide` at line 1 column 2",
             ),
             (
                 "divide: 0",
@@ -1813,7 +2242,8 @@ mod tests {
             (
                 "{parse: time}",
                 "`parse: time` needs a `format`: a chrono format such as \"%Y-%m-%d %H:%M:%S\" \
-                 (read as UTC unless it has `%z`), or rfc3339, rfc2822, unix or unix_ms",
+                 (read as UTC unless it has `%z` or a `timezone`), or rfc3339, rfc2822, unix or \
+                 unix_ms",
             ),
             (
                 "{format: rfc3339}",
@@ -1826,6 +2256,71 @@ mod tests {
             (
                 "{parse: boolean, decimal_separator: ','}",
                 "`decimal_separator` applies only to `parse: number`; remove it",
+            ),
+            (
+                "{parse: time, format: rfc3339, timezone: Europe/Berlin}",
+                "`timezone` has no effect with `format: rfc3339`, whose times carry their own \
+                 offset; remove `timezone`",
+            ),
+            (
+                "{parse: time, format: rfc2822, timezone: UTC}",
+                "`timezone` has no effect with `format: rfc2822`, whose times carry their own \
+                 offset; remove `timezone`",
+            ),
+            (
+                "{parse: time, format: unix, timezone: UTC}",
+                "`timezone` has no effect with `format: unix`: a Unix time counts from \
+                 1970-01-01 UTC wherever it is read; remove `timezone`",
+            ),
+            (
+                "{parse: time, format: unix_ms, timezone: '+01:00'}",
+                "`timezone` has no effect with `format: unix_ms`: a Unix time counts from \
+                 1970-01-01 UTC wherever it is read; remove `timezone`",
+            ),
+            (
+                "{parse: time, format: '%Y-%m-%d %H:%M %z', timezone: Europe/Berlin}",
+                "`timezone` has no effect with the format `%Y-%m-%d %H:%M %z`, which reads the \
+                 offset (`%z`, `%:z`) or a Unix time (`%s`) from the text; remove `timezone`, or \
+                 the offset from the format",
+            ),
+            (
+                "{timezone: Europe/Berlin, parse: time, format: '%Y-%m-%dT%H:%M:%S%:z'}",
+                "`timezone` has no effect with the format `%Y-%m-%dT%H:%M:%S%:z`, which reads \
+                 the offset (`%z`, `%:z`) or a Unix time (`%s`) from the text; remove \
+                 `timezone`, or the offset from the format",
+            ),
+            (
+                "{parse: time, format: '%s', timezone: Europe/Berlin}",
+                "`timezone` has no effect with the format `%s`, which reads the offset (`%z`, \
+                 `%:z`) or a Unix time (`%s`) from the text; remove `timezone`, or the offset \
+                 from the format",
+            ),
+            (
+                "{parse: time, format: '%+', timezone: Europe/Berlin}",
+                "`timezone` has no effect with the format `%+`, which reads the offset (`%z`, \
+                 `%:z`) or a Unix time (`%s`) from the text; remove `timezone`, or the offset \
+                 from the format",
+            ),
+            (
+                "{timezone: Europe/Berlin}",
+                "`timezone` applies only to `parse: time`: it is where a time without an offset \
+                 was written; add `parse: time` with a `format`, or remove `timezone`",
+            ),
+            (
+                "{parse: duration, timezone: Europe/Berlin}",
+                "`timezone` applies only to `parse: time`: it is where a time without an offset \
+                 was written; add `parse: time` with a `format`, or remove `timezone`",
+            ),
+            (
+                "{map: {a: 1}, default: 0, timezone: UTC}",
+                "`timezone` has no effect with a `default`: every text then gets its number from \
+                 `map` or `default`; remove `timezone` or `default`",
+            ),
+            (
+                "{parse: time, timezone: UTC}",
+                "`parse: time` needs a `format`: a chrono format such as \"%Y-%m-%d %H:%M:%S\" \
+                 (read as UTC unless it has `%z` or a `timezone`), or rfc3339, rfc2822, unix or \
+                 unix_ms",
             ),
             (
                 "{scale: 8, divide: 1000}",
@@ -1869,8 +2364,8 @@ mod tests {
         assert_eq!(
             error(no_format),
             "metrics[0].convert: `parse: time` needs a `format`: a chrono format such as \
-             \"%Y-%m-%d %H:%M:%S\" (read as UTC unless it has `%z`), or rfc3339, rfc2822, unix \
-             or unix_ms at line 4 column 7"
+             \"%Y-%m-%d %H:%M:%S\" (read as UTC unless it has `%z` or a `timezone`), or \
+             rfc3339, rfc2822, unix or unix_ms at line 4 column 7"
         );
         let twice =
             "metrics:\n  - name: s\n    convert:\n      map:\n        OK: 1\n        OK: 2\n";
@@ -1916,6 +2411,8 @@ mod tests {
             "{parse: time, format: unix_ms}",
             "{parse: time, format: '%Y-%m-%d %H:%M:%S%.f %z'}",
             "{parse: time, format: '%d %B %Y %I %p'}",
+            "{parse: time, format: '%Y-%m-%d %H:%M:%S%.f', timezone: Europe/Berlin}",
+            "{parse: time, format: '%Y-%m-%d %H', timezone: '-09:30'}",
             "{parse: time, format: '%s', scale: 1e300}",
             "scale: 1e300",
             "divide: 1e-300",
@@ -1964,6 +2461,28 @@ mod tests {
             prop_assert_eq!(duration.apply(&format!("-{go}")), Ok(-seconds));
         }
 
+        /// A local time written in Berlin reads back as the instant it was written for, except
+        /// in the hour that occurs twice each autumn, which reads as its first occurrence.
+        #[test]
+        fn local_times_round_trip(seconds in -2_000_000_000i64..4_000_000_000) {
+            let zone = jiff::tz::db().get("Europe/Berlin").expect("Europe/Berlin");
+            let instant = jiff::Timestamp::from_second(seconds).expect("in range");
+            let local = zone.to_datetime(instant);
+            let written = local.strftime("%Y-%m-%d %H:%M:%S").to_string();
+            let read = convert("{parse: time, format: '%Y-%m-%d %H:%M:%S', timezone: Europe/Berlin}")
+                .apply(&written);
+            let twice = zone.to_ambiguous_timestamp(local).is_ambiguous();
+            let earlier = zone
+                .to_ambiguous_timestamp(local)
+                .earlier()
+                .map(|t| t.as_second() as f64);
+            if twice {
+                prop_assert_eq!(read.ok(), earlier.ok(), "{}", written);
+            } else {
+                prop_assert_eq!(read, Ok(seconds as f64), "{}", written);
+            }
+        }
+
         #[test]
         fn times_round_trip(seconds in -62_000_000_000i64..250_000_000_000, millis in 0u32..1000) {
             let time = DateTime::from_timestamp(seconds, millis * 1_000_000)
@@ -2008,6 +2527,8 @@ mod tests {
             "{regex: '^([0-9,]+) GB$', decimal_separator: ',', scale: 1e9}",
             "{scale: -0.001}",
             "{parse: duration, divide: 1000}",
+            "{parse: time, format: '%Y-%m-%d %H:%M:%S', timezone: Europe/Berlin}",
+            "{parse: time, format: '%d.%m.%Y', timezone: '+02:00'}",
             "{map: {OK: 1}, default: 0, divide: -8}",
         ];
         for yaml in accepted {
@@ -2036,6 +2557,13 @@ mod tests {
             "{divide: 0}",
             "{divide: '1000'}",
             "{scale: 8, divide: 1000}",
+            "{timezone: Europe/Berlin}",
+            "{parse: duration, timezone: UTC}",
+            "{parse: time, format: rfc3339, timezone: UTC}",
+            "{parse: time, format: unix_ms, timezone: UTC}",
+            "{parse: time, format: '%Y-%m-%d', timezone: ''}",
+            "{parse: time, format: '%Y-%m-%d', timezone: 2}",
+            "{map: {a: 1}, default: 0, timezone: UTC}",
             "{map: {}}",
             "{map: {a: x}}",
             "{map: {a: '1'}}",
@@ -2058,6 +2586,8 @@ mod tests {
             "{regex: '(a)(b)'}",
             "{parse: time, format: '%H:%M'}",
             "{parse: time, format: '%d.%m.%Y %Z'}",
+            "{parse: time, format: '%Y-%m-%d', timezone: Mars/Olympus_Mons}",
+            "{parse: time, format: '%Y-%m-%d %z', timezone: UTC}",
         ] {
             assert!(
                 serde_yaml::from_str::<Convert>(yaml).is_err(),
