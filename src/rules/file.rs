@@ -88,6 +88,14 @@ pub struct Rule {
     pub states: Option<Vec<String>>,
     /// The label that names the state in a state set (default `state`).
     pub state_label: Option<LabelName>,
+    /// Whether the rule is an info metric (each node gives 1, its labels from fields). A gauge
+    /// whose name ends in `_info` is one unless this is `false`; `true` needs such a name.
+    #[schemars(
+        description = "Whether the rule is an info metric (each node gives 1, its labels from \
+                       fields). A gauge whose name ends in `_info` is one unless this is `false`; \
+                       `true` needs such a name."
+    )]
+    pub info: Option<bool>,
     /// A selected node without the value or a field.
     pub on_missing: Option<OnMissing>,
     /// A value that does not give a number.
@@ -152,6 +160,7 @@ pub const RULE_KEYS: &[&str] = &[
     "convert",
     "states",
     "state_label",
+    "info",
     "on_missing",
     "on_invalid",
     "on_duplicate",

@@ -877,7 +877,9 @@ fn inexact_example(scale: f64, divisor: f64) -> Option<f64> {
         .find(|&k| k * scale != k / divisor)
 }
 
-/// Unit suffixes a name may end in (base units and common dimensionless ones).
+/// Unit suffixes a name may end in (base units and common dimensionless ones). `_info` is not
+/// one: an info metric reads no value, and a gauge named `..._info` with `info: false` reads
+/// one like any other.
 const UNIT_SUFFIXES: &[&str] = &[
     "_seconds",
     "_bytes",
@@ -890,7 +892,6 @@ const UNIT_SUFFIXES: &[&str] = &[
     "_meters",
     "_hertz",
     "_watts",
-    "_info",
     "_count",
     "_total",
     "_rows",
@@ -1010,6 +1011,16 @@ mod tests {
         assert_eq!(reciprocal_divisor(0.001), Some(1000.0));
         assert_eq!(reciprocal_divisor(-0.1), Some(-10.0));
         assert_eq!(reciprocal_divisor(f64::MIN_POSITIVE), None);
+    }
+
+    #[test]
+    fn a_gauge_named_info_with_info_false_is_linted_like_any_gauge() {
+        let lints = lints_of(
+            "  - { name: job_duration_info, help: h, type: gauge, select: /s/r, \
+             value: \"@duration\", info: false }\n  - { name: job_info, help: h, type: gauge, \
+             select: /s/r, fields: { duration: \"@duration\" }, labels: { d: \"{{ duration }}\" } }\n",
+        );
+        assert_eq!(lints, [("metrics[0].name".to_owned(), "missing-unit")]);
     }
 
     #[test]
