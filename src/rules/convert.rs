@@ -947,7 +947,8 @@ enum Field {
     Divide,
 }
 
-const FIELDS: &[&str] = &[
+/// The keys of a `convert:` block, in the order messages list them.
+pub const FIELDS: &[&str] = &[
     "regex",
     "map",
     "default",

@@ -169,16 +169,7 @@ pub const RULE_KEYS: &[&str] = &[
 ];
 
 /// The keys of a `convert:` block, as [`Convert`] reads them.
-pub const CONVERT_KEYS: &[&str] = &[
-    "regex",
-    "map",
-    "default",
-    "parse",
-    "format",
-    "decimal_separator",
-    "scale",
-    "divide",
-];
+pub const CONVERT_KEYS: &[&str] = crate::rules::convert::FIELDS;
 
 /// A rule file's text and its YAML tree, kept to point into it in messages.
 #[derive(Debug)]
@@ -785,6 +776,43 @@ metrics:
         let (message, position) = parse_err(&yaml);
         assert!(message.contains("unknown field `valeu`"), "{message}");
         assert_eq!(position.line, 6);
+    }
+
+    /// The hint of an unknown key inside or beside `convert:`, the new keys included.
+    #[test]
+    fn unknown_keys_near_convert_get_a_hint() {
+        let help = |body: &str| {
+            let yaml =
+                format!("{HEAD}  - name: m\n    help: h\n    type: gauge\n    value: '1'\n{body}");
+            match parse_all(&yaml) {
+                Ok(_) => panic!("accepted: {yaml}"),
+                Err((_, problems)) => problems[0].help.clone(),
+            }
+        };
+        assert_eq!(
+            help("    convert: { timzone: UTC }\n").as_deref(),
+            Some("did you mean `timezone`?")
+        );
+        assert_eq!(
+            help("    convert: { devide: 1000 }\n").as_deref(),
+            Some("did you mean `divide`?")
+        );
+        assert_eq!(
+            help("    convert: { info: false }\n").as_deref(),
+            Some("`info` belongs in the rule, beside `convert:`, not under it")
+        );
+        assert_eq!(
+            help("    divide: 1000\n").as_deref(),
+            Some(
+                "`divide` belongs under `convert:`, beside the rule's `value:`: `convert: {divide: ...}`"
+            )
+        );
+        assert_eq!(
+            help("    timezone: UTC\n").as_deref(),
+            Some(
+                "`timezone` belongs under `convert:`, beside the rule's `value:`: `convert: {timezone: ...}`"
+            )
+        );
     }
 
     #[test]
