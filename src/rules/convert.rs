@@ -651,6 +651,15 @@ impl Zone {
                 zone: TimeZone::UTC,
             });
         }
+        // The zoneinfo directory often has a `localtime`: the zone of the machine, which says
+        // nothing about where the store was written.
+        if text.eq_ignore_ascii_case("localtime") {
+            return Err(format!(
+                "`{text}` is the time zone of the machine xml2prom runs on, not of the store; \
+                 name the store's zone: {}",
+                WRITE.trim_start_matches("write ")
+            ));
+        }
         let found = jiff::tz::db()
             .get(text)
             .or_else(|_| BUNDLED_ZONES.get(text))
@@ -747,7 +756,12 @@ fn nearest_zone_name(text: &str) -> Option<String> {
     let wanted = text.trim().replace(' ', "_").to_ascii_lowercase();
     let last_part = |name: &str| name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
     let wanted_last = last_part(&wanted);
-    let limit = (wanted_last.chars().count() / 3).clamp(1, 2);
+    // Short names are too close to too many others: `Z` is one letter from `NZ`.
+    let limit = match wanted_last.chars().count() {
+        0..=2 => 0,
+        3..=5 => 1,
+        _ => 2,
+    };
     names
         .into_iter()
         .filter(|name| !name.contains("posix") && !name.contains("right/"))
@@ -1349,6 +1363,21 @@ mod tests {
         assert_eq!(backup.apply("2024-05-01 12:00:00"), Ok(1_714_564_800.0));
         let disk = convert("{regex: '^([0-9,]+) GB$', decimal_separator: ',', scale: 1e9}");
         assert_eq!(disk.apply("1,5 GB"), Ok(1.5e9));
+        let login = convert("{parse: time, format: '%Y-%m-%d %H:%M:%S', timezone: Europe/Berlin}");
+        assert_values(
+            &login,
+            &[
+                ("2024-05-01 14:00:00", 1_714_564_800.0),
+                ("2024-10-27 02:30:00", 1_729_989_000.0),
+                ("2024-03-31 02:30:00", 1_711_848_600.0),
+            ],
+        );
+        let latency = convert("{divide: 1000}");
+        assert_eq!(latency.apply("1005"), Ok(1.005));
+        assert_eq!(
+            convert("{scale: 0.001}").apply("1005"),
+            Ok(1.005_000_000_000_000_1)
+        );
     }
 
     #[test]
@@ -1919,6 +1948,9 @@ mod tests {
             ("Europe/Amsterdm", Some("Europe/Amsterdam")),
             ("Mars/Olympus_Mons", None),
             ("x", None),
+            ("Z", None),
+            ("ETS", Some("EST")),
+            ("GMT+2", Some("Etc/GMT+2")),
         ] {
             assert_eq!(nearest_zone_name(text).as_deref(), nearest, "{text}");
         }
@@ -2154,6 +2186,13 @@ mod tests {
                 "timezone: '-01:60'",
                 "timezone: `-01:60` is not an offset: hours go up to 23 and minutes up to 59 at \
                  line 1 column 11",
+            ),
+            (
+                "timezone: localtime",
+                "timezone: `localtime` is the time zone of the machine xml2prom runs on, not of \
+                 the store; name the store's zone: an IANA time zone name such as \
+                 `Europe/Berlin`, `UTC`, or a fixed offset such as `+02:00` or `-0530` at line 1 \
+                 column 11",
             ),
             (
                 "timezone: 2",
