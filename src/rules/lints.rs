@@ -494,6 +494,8 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
         && let Some(scale) = convert.scale()
         && let Some(divisor) = reciprocal_divisor(scale)
     {
+        let sign = if divisor < 0.0 { "-" } else { "" };
+        let fraction = format!("{sign}1/{}", format_value(divisor.abs()));
         let example = inexact_example(scale, divisor).map_or_else(String::new, |k| {
             format!(
                 ": {} × {} gives {}, {} / {} gives {}",
@@ -510,11 +512,9 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
             false,
             "inexact-scale",
             format!(
-                "`scale: {}` multiplies by the binary number nearest to 1/{}, which is not \
-                 exactly 1/{}{example}",
+                "`scale: {}` multiplies by the binary number nearest to {fraction}, which is \
+                 not exactly {fraction}{example}",
                 format_value(scale),
-                format_value(divisor),
-                format_value(divisor),
             ),
             format!(
                 "write `divide: {}`, one correctly rounded division, instead of `scale`",
@@ -1007,6 +1007,14 @@ mod tests {
         assert_eq!(
             found[0].help.as_deref(),
             Some("write `divide: 1000`, one correctly rounded division, instead of `scale`")
+        );
+        let yaml = format!("version: 1\nmetrics:\n{}", rule("-0.1"));
+        let file = crate::rules::file::parse(&yaml).expect("valid YAML");
+        let rules = crate::rules::compile::compile(file).expect("valid rules");
+        assert_eq!(
+            lint(&rules)[0].message,
+            "`scale: -0.1` multiplies by the binary number nearest to -1/10, which is not \
+             exactly -1/10: 3 × -0.1 gives -0.30000000000000004, 3 / -10 gives -0.3"
         );
         assert_eq!(reciprocal_divisor(0.001), Some(1000.0));
         assert_eq!(reciprocal_divisor(-0.1), Some(-10.0));
