@@ -16,9 +16,10 @@
 //!    A block has at most one of them.
 //!
 //! [`Convert`] is checked completely while the rule file is read (the regex compiles and has one
-//! value group, the time format can read back a date, `scale` and `divide` are finite and not
-//! zero, no key is unknown or given where it can have no effect), and every error is raised inside
-//! `Deserialize`, so serde_yaml reports the line and column of the offending value. At run time
+//! value group, the time format can read back a date, the time zone is known, `scale` and
+//! `divide` are finite and not zero, no key is unknown or given where it can have no effect),
+//! and every error is raised inside `Deserialize`, so serde_yaml reports the line and column of
+//! the offending value. At run time
 //! [`Convert::apply`] gives a number or an [`Invalid`] saying why the text is not a valid value.
 
 use std::borrow::Cow;
