@@ -69,7 +69,7 @@ pub struct CompiledRule {
 pub enum ValueSpec {
     /// No value: `aggregate: count` counts nodes.
     Absent,
-    /// Always 1: an info metric (name ending in `_info`).
+    /// Always 1: an info metric (a name ending in `_info`, unless `info: false`).
     One,
     /// The value's text, parsed strictly as a number, or by the rule's `convert:` steps.
     Number(Option<Box<Convert>>),
@@ -488,7 +488,34 @@ fn compile_rule(
 
     // Which keys the shape needs.
     let for_kind = format!("for a {kind}");
-    let is_info = rule.name.as_str().ends_with("_info") && rule.states.is_none();
+    // A name ending in `_info` makes an info metric unless `info: false` says otherwise;
+    // `info: true` is checked below.
+    let named_info = rule.name.as_str().ends_with("_info");
+    let is_info = rule.info.unwrap_or(named_info) && rule.states.is_none();
+    if rule.info == Some(true) && !named_info {
+        let name = rule.name.as_str();
+        error(
+            "info",
+            false,
+            forbidden(
+                "info: true",
+                &format!(
+                    "on `{name}`, whose name does not end in `_info`: info metrics are named \
+                     `..._info`; rename it `{name}_info`, or remove `info: true`"
+                ),
+            ),
+        );
+    }
+    if rule.info == Some(true) && rule.states.is_some() {
+        error(
+            "info",
+            false,
+            forbidden(
+                "info: true",
+                "with `states`: a state set is not an info metric; remove one of them",
+            ),
+        );
+    }
     match kind {
         MetricType::Gauge | MetricType::Counter => {
             if rule.buckets.is_some() {
@@ -550,9 +577,14 @@ fn compile_rule(
                     true,
                     missing(
                         "value",
-                        "with `select` and no `aggregate`: the number each node gives (or add \
-                         `aggregate: count` to count nodes, or end the name in `_info` for an \
-                         info metric of value 1)",
+                        if rule.info == Some(false) {
+                            "with `select` and no `aggregate`: the number each node gives (or \
+                             add `aggregate: count` to count nodes)"
+                        } else {
+                            "with `select` and no `aggregate`: the number each node gives (or \
+                             add `aggregate: count` to count nodes, or end the name in `_info` \
+                             for an info metric of value 1)"
+                        },
                     ),
                 ),
                 (_, _, Some(_)) if is_info => error(
@@ -560,7 +592,8 @@ fn compile_rule(
                     true,
                     forbidden(
                         "value",
-                        "in an info metric (a name ending in `_info`), whose value is always 1",
+                        "in an info metric (a name ending in `_info`), whose value is always 1; \
+                         for a gauge of this name whose value is read, add `info: false`",
                     ),
                 ),
                 _ => {}
@@ -813,7 +846,7 @@ fn check_value_and_policies(
                 "type",
                 &format!(
                     "as `{kind}` for an info metric (a name ending in `_info`): info metrics \
-                     are gauges"
+                     are gauges; for a {kind} of this name, add `info: false`"
                 ),
             ),
         );
@@ -1243,6 +1276,125 @@ mod tests {
             ]
         );
         assert!(compile_with(&[("site", "paris"), ("team", "ops")]).is_ok());
+    }
+
+    /// The value each rule of `yaml` reads, or its errors.
+    fn value_specs(yaml: &str) -> Result<Vec<String>, Vec<String>> {
+        let file = crate::rules::file::parse(yaml).expect("the YAML itself is valid");
+        match compile(file) {
+            Ok(compiled) => Ok(compiled
+                .rules
+                .iter()
+                .map(|rule| match rule.value {
+                    ValueSpec::Absent => "absent".to_owned(),
+                    ValueSpec::One => "one".to_owned(),
+                    ValueSpec::Number(_) => "number".to_owned(),
+                    ValueSpec::States(_) => "states".to_owned(),
+                })
+                .collect()),
+            Err(errors) => Err(errors.iter().map(ToString::to_string).collect()),
+        }
+    }
+
+    #[test]
+    fn info_metrics_by_name_and_the_info_key() {
+        let named = |name: &str, body: &str| {
+            format!("version: 1\nmetrics:\n  - name: {name}\n    help: h\n    type: gauge\n{body}")
+        };
+        let select = "    select: /s\n    fields: { v: '@v' }\n    labels: { v: '{{ v }}' }\n";
+        assert_eq!(
+            value_specs(&named("store_info", select)),
+            Ok(vec!["one".to_owned()])
+        );
+        let explicit = format!("{select}    info: true\n");
+        assert_eq!(
+            value_specs(&named("store_info", &explicit)),
+            Ok(vec!["one".to_owned()])
+        );
+        // `info: false`: a gauge named `..._info` whose value is read.
+        let gauge = "    select: /s\n    value: '@level'\n    info: false\n";
+        assert_eq!(
+            value_specs(&named("water_level_info", gauge)),
+            Ok(vec!["number".to_owned()])
+        );
+        let document = "    value: count(/s/x)\n    info: false\n";
+        assert_eq!(
+            value_specs(&named("store_info", document)),
+            Ok(vec!["number".to_owned()])
+        );
+        let counted = "    select: /s/x\n    aggregate: count\n    info: false\n";
+        assert_eq!(
+            value_specs(&named("store_info", counted)),
+            Ok(vec!["absent".to_owned()])
+        );
+        let plain = "    value: '1'\n    info: false\n";
+        assert_eq!(
+            value_specs(&named("store_rows", plain)),
+            Ok(vec!["number".to_owned()])
+        );
+        let states = "    select: /s\n    value: '@s'\n    states: [a, b]\n    info: false\n";
+        assert_eq!(
+            value_specs(&named("store_info", states)),
+            Ok(vec!["states".to_owned()])
+        );
+        let counter = "version: 1\nmetrics:\n  - name: store_info\n    help: h\n    \
+                       type: counter\n    value: count(/s/x)\n    info: false\n";
+        assert_eq!(value_specs(counter), Ok(vec!["number".to_owned()]));
+    }
+
+    #[test]
+    fn the_info_key_is_checked() {
+        let named = |name: &str, body: &str| {
+            format!("version: 1\nmetrics:\n  - name: {name}\n    help: h\n    type: gauge\n{body}")
+        };
+        assert_eq!(
+            value_specs(&named("store_build", "    select: /s\n    info: true\n")),
+            Err(vec![
+                "metrics[0].info: `info: true` cannot be used on `store_build`, whose name does \
+                 not end in `_info`: info metrics are named `..._info`; rename it \
+                 `store_build_info`, or remove `info: true`"
+                    .to_owned()
+            ])
+        );
+        assert_eq!(
+            value_specs(&named(
+                "store_info",
+                "    select: /s\n    value: '@s'\n    states: [a]\n    info: true\n"
+            )),
+            Err(vec![
+                "metrics[0].info: `info: true` cannot be used with `states`: a state set is not an \
+                 info metric; remove one of them"
+                    .to_owned()
+            ])
+        );
+        assert_eq!(
+            value_specs(&named("store_info", "    select: /s\n    value: '@v'\n")),
+            Err(vec![
+                "metrics[0].value: `value` cannot be used in an info metric (a name ending in \
+                 `_info`), whose value is always 1; for a gauge of this name whose value is \
+                 read, add `info: false`"
+                    .to_owned()
+            ])
+        );
+        assert_eq!(
+            value_specs(&named("store_info", "    select: /s\n    info: false\n")),
+            Err(vec![
+                "metrics[0]: `value` is required with `select` and no `aggregate`: the number \
+                 each node gives (or add `aggregate: count` to count nodes)"
+                    .to_owned()
+            ])
+        );
+        let counter = "version: 1\nmetrics:\n  - name: store_info\n    help: h\n    \
+                       type: counter\n    select: /s\n";
+        assert_eq!(
+            value_specs(counter),
+            Err(vec![
+                "metrics[0].type: `type` cannot be used as `counter` for an info metric (a name \
+                 ending in `_info`): info metrics are gauges; for a counter of this name, add \
+                 `info: false`"
+                    .to_owned()
+            ])
+        );
     }
 
     #[test]

@@ -9,13 +9,17 @@
 //! 2. `map`: an exact, case-sensitive lookup; a hit gives its number, a miss gives `default` or,
 //!    without one, goes on to step 3.
 //! 3. `parse`: `number` (the default), `boolean`, `duration` (to seconds) or `time` (to Unix
-//!    seconds, with a `format`).
-//! 4. `scale`: multiplies every result, map hits included.
+//!    seconds, with a `format`, and a `timezone` for a format without an offset).
+//! 4. `scale` or `divide`: multiplies or divides every result, map hits included. `divide` is
+//!    one correctly rounded division, so `divide: 1000` turns 1005 into exactly 1.005, where
+//!    `scale: 0.001` multiplies by the double nearest to 1/1000 and gives 1.0050000000000001.
+//!    A block has at most one of them.
 //!
 //! [`Convert`] is checked completely while the rule file is read (the regex compiles and has one
-//! value group, the time format can read back a date, `scale` is finite and not zero, no key is
-//! unknown or given where it can have no effect), and every error is raised inside
-//! `Deserialize`, so serde_yaml reports the line and column of the offending value. At run time
+//! value group, the time format can read back a date, the time zone is known, `scale` and
+//! `divide` are finite and not zero, no key is unknown or given where it can have no effect),
+//! and every error is raised inside `Deserialize`, so serde_yaml reports the line and column of
+//! the offending value. At run time
 //! [`Convert::apply`] gives a number or an [`Invalid`] saying why the text is not a valid value.
 
 use std::borrow::Cow;
@@ -23,7 +27,8 @@ use std::fmt::{self, Write as _};
 use std::sync::LazyLock;
 
 use chrono::format::{Fixed, Item, Parsed, StrftimeItems};
-use chrono::{DateTime, FixedOffset, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, TimeZone as _, Timelike};
+use jiff::tz::{Offset, TimeZone, TimeZoneDatabase};
 use regex::{Regex, RegexBuilder};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -57,14 +62,32 @@ pub struct Convert {
     regex: Option<ValueRegex>,
     map: Option<ValueMap>,
     parse: Parse,
-    scale: Option<f64>,
+    factor: Option<Factor>,
+}
+
+/// The last step: a factor every result is multiplied or divided by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Factor {
+    /// `scale`: multiplies.
+    Scale(f64),
+    /// `divide`: divides, one correctly rounded division.
+    Divide(f64),
+}
+
+impl Factor {
+    fn apply(self, value: f64) -> f64 {
+        match self {
+            Factor::Scale(scale) => value * scale,
+            Factor::Divide(divisor) => value / divisor,
+        }
+    }
 }
 
 impl Convert {
     /// Applies the steps to a value's text.
     ///
-    /// The result is never a surprise infinity: a finite number that `scale` pushes out of
-    /// range is [`Invalid`]. `NaN`, `+Inf` and `-Inf` written in the text, or given by `map`,
+    /// The result is never a surprise infinity: a finite number that `scale` or `divide` pushes
+    /// out of range is [`Invalid`]. `NaN`, `+Inf` and `-Inf` written in the text, or given by `map`,
     /// pass through.
     pub fn apply(&self, text: &str) -> Result<f64, Invalid> {
         let (text, captured) = match &self.regex {
@@ -95,18 +118,26 @@ impl Convert {
             missed_map,
             captured: captured.map(shorten),
         })?;
-        let Some(scale) = self.scale else {
+        let Some(factor) = self.factor else {
             return Ok(value);
         };
-        let scaled = value * scale;
+        let scaled = factor.apply(value);
         if value.is_finite() && !scaled.is_finite() {
             return Err(Invalid {
-                reason: Reason::OutOfRange { value, scale },
+                reason: Reason::OutOfRange { value, factor },
                 missed_map: false,
                 captured: captured.map(shorten),
             });
         }
         Ok(scaled)
+    }
+
+    /// The `scale` factor, when the block has one.
+    pub fn scale(&self) -> Option<f64> {
+        match self.factor {
+            Some(Factor::Scale(scale)) => Some(scale),
+            _ => None,
+        }
     }
 }
 
@@ -165,8 +196,8 @@ enum Reason {
         format: String,
         detail: Option<String>,
     },
-    /// `scale` turned a finite number into an infinity.
-    OutOfRange { value: f64, scale: f64 },
+    /// `scale` or `divide` turned a finite number into an infinity.
+    OutOfRange { value: f64, factor: Factor },
 }
 
 impl fmt::Display for Reason {
@@ -195,11 +226,23 @@ impl fmt::Display for Reason {
                 }
                 Ok(())
             }
-            Reason::OutOfRange { value, scale } => write!(
+            Reason::OutOfRange {
+                value,
+                factor: Factor::Scale(scale),
+            } => write!(
                 f,
                 "gives {}, which overflows to infinity when multiplied by `scale` ({})",
                 format_value(*value),
                 format_value(*scale)
+            ),
+            Reason::OutOfRange {
+                value,
+                factor: Factor::Divide(divisor),
+            } => write!(
+                f,
+                "gives {}, which overflows to infinity when divided by `divide` ({})",
+                format_value(*value),
+                format_value(*divisor)
             ),
         }
     }
@@ -391,10 +434,15 @@ enum TimeFormat {
     Unix,
     /// `unix_ms`: milliseconds since 1970-01-01 UTC, a number.
     UnixMs,
-    /// A chrono strftime format, e.g. `%Y-%m-%d %H:%M:%S`; without an offset it reads UTC.
+    /// A chrono strftime format, e.g. `%Y-%m-%d %H:%M:%S`; without an offset it reads UTC, or
+    /// the local time of `zone`.
     Strftime {
         text: String,
         items: Vec<Item<'static>>,
+        /// The format reads an offset (`%z`) or a Unix time (`%s`): it gives an instant alone.
+        reads_offset: bool,
+        /// `timezone`: the zone of a time without an offset; only where `reads_offset` is false.
+        zone: Option<Zone>,
     },
 }
 
@@ -420,11 +468,63 @@ impl TimeFormat {
                     .map(|ms| ms / 1000.0)
                     .ok_or_else(|| not_a_time(None));
             }
+            TimeFormat::Strftime {
+                items,
+                zone: Some(zone),
+                ..
+            } => {
+                let local = parse_fields(text, items)
+                    .and_then(|parsed| parsed.to_naive_datetime_with_offset(0))
+                    .map_err(|err| not_a_time(Some(err.to_string())))?;
+                return zone
+                    .unix_seconds(&local)
+                    .map_err(|err| not_a_time(Some(err)));
+            }
             TimeFormat::Strftime { items, .. } => {
                 parse_strftime(text, items).map_err(|err| not_a_time(Some(err.to_string())))?
             }
         };
         Ok(unix_seconds(&time))
+    }
+
+    /// The format with `timezone`, refused where a zone can have no effect: formats whose
+    /// times carry an offset, or are Unix times.
+    fn in_zone(self, zone: Zone) -> Result<TimeFormat, String> {
+        match self {
+            TimeFormat::Rfc3339 | TimeFormat::Rfc2822 => Err(format!(
+                "`timezone` has no effect with `format: {self}`, whose times carry their own \
+                 offset; remove `timezone`"
+            )),
+            TimeFormat::Unix | TimeFormat::UnixMs => Err(format!(
+                "`timezone` has no effect with `format: {}`: a Unix time counts from \
+                 1970-01-01 UTC wherever it is read; remove `timezone`",
+                if matches!(self, TimeFormat::Unix) {
+                    "unix"
+                } else {
+                    "unix_ms"
+                }
+            )),
+            TimeFormat::Strftime {
+                text,
+                reads_offset: true,
+                ..
+            } => Err(format!(
+                "`timezone` has no effect with the format `{text}`, which reads the offset \
+                 (`%z`, `%:z`) or a Unix time (`%s`) from the text; remove `timezone`, or the \
+                 offset from the format"
+            )),
+            TimeFormat::Strftime {
+                text,
+                items,
+                reads_offset,
+                ..
+            } => Ok(TimeFormat::Strftime {
+                text,
+                items,
+                reads_offset,
+                zone: Some(zone),
+            }),
+        }
     }
 
     fn parse_word(text: &str) -> Result<TimeFormat, String> {
@@ -464,6 +564,8 @@ impl TimeFormat {
         let mut written = String::new();
         let readable = write!(written, "{}", sample.format_with_items(items.iter())).is_ok()
             && parse_strftime(&written, &items).is_ok();
+        let reads_offset = parse_fields(&written, &items)
+            .is_ok_and(|parsed| parsed.offset().is_some() || parsed.timestamp().is_some());
         if !readable {
             return Err(format!(
                 "the time format `{text}` cannot give a date and time: it needs at least a year, \
@@ -473,6 +575,8 @@ impl TimeFormat {
         Ok(TimeFormat::Strftime {
             text: text.to_owned(),
             items,
+            reads_offset,
+            zone: None,
         })
     }
 }
@@ -496,6 +600,16 @@ fn parse_strftime(
     text: &str,
     items: &[Item<'static>],
 ) -> Result<DateTime<FixedOffset>, chrono::format::ParseError> {
+    let mut parsed = parse_fields(text, items)?;
+    if parsed.offset().is_none() {
+        parsed.set_offset(0)?;
+    }
+    parsed.to_datetime()
+}
+
+/// The fields `text` gives with a strftime format, a missing time of day set to midnight and
+/// missing minutes to the full hour.
+fn parse_fields(text: &str, items: &[Item<'static>]) -> Result<Parsed, chrono::format::ParseError> {
     let mut parsed = Parsed::new();
     chrono::format::parse(&mut parsed, text, items.iter())?;
     if parsed.timestamp().is_none() {
@@ -506,10 +620,162 @@ fn parse_strftime(
             parsed.set_minute(0)?;
         }
     }
-    if parsed.offset().is_none() {
-        parsed.set_offset(0)?;
+    Ok(parsed)
+}
+
+/// A `convert.timezone`: where a local time without an offset was written.
+#[derive(Debug, Clone)]
+struct Zone {
+    zone: TimeZone,
+}
+
+/// The tz database built into the binary, for zones the system's zoneinfo lacks (a container
+/// without tzdata).
+static BUNDLED_ZONES: LazyLock<TimeZoneDatabase> = LazyLock::new(TimeZoneDatabase::bundled);
+
+impl Zone {
+    /// `UTC`, a fixed offset (`+02:00`, `-0530`, `+02`) or an IANA name (`Europe/Berlin`, in any
+    /// case), looked up in the system's zoneinfo and then in the bundled copy.
+    fn parse(text: &str) -> Result<Zone, String> {
+        const WRITE: &str = "write an IANA time zone name such as `Europe/Berlin`, `UTC`, or a \
+                             fixed offset such as `+02:00` or `-0530`";
+        if text.trim().is_empty() {
+            return Err(format!("the time zone is empty; {WRITE}"));
+        }
+        if text.starts_with(['+', '-']) {
+            return parse_fixed_offset(text).map(|offset| Zone {
+                zone: TimeZone::fixed(offset),
+            });
+        }
+        if text.eq_ignore_ascii_case("UTC") {
+            return Ok(Zone {
+                zone: TimeZone::UTC,
+            });
+        }
+        // The zoneinfo directory often has a `localtime`: the zone of the machine, which says
+        // nothing about where the store was written.
+        if text.eq_ignore_ascii_case("localtime") {
+            return Err(format!(
+                "`{text}` is the time zone of the machine xml2prom runs on, not of the store; \
+                 name the store's zone: {}",
+                WRITE.trim_start_matches("write ")
+            ));
+        }
+        let found = jiff::tz::db()
+            .get(text)
+            .or_else(|_| BUNDLED_ZONES.get(text))
+            .ok()
+            .filter(|zone| !zone.is_unknown());
+        match found {
+            Some(zone) => Ok(Zone { zone }),
+            None => {
+                let hint = nearest_zone_name(text)
+                    .map_or_else(String::new, |name| format!(" (did you mean `{name}`?)"));
+                Err(format!("`{text}` is not a known time zone{hint}; {WRITE}"))
+            }
+        }
     }
-    parsed.to_datetime()
+
+    /// The Unix time of a local time in this zone. A time that occurs twice (when the clocks go
+    /// back) is the earlier one, with the offset before the change; a time that does not exist
+    /// (when the clocks go forward) is moved forward by the length of the gap, so 02:30 on a
+    /// night that skips from 02:00 to 03:00 is 03:30. This is the `compatible` choice of
+    /// RFC 5545 and JavaScript's Temporal. A leap second reads as the next minute's first
+    /// second, as in UTC.
+    fn unix_seconds(&self, local: &NaiveDateTime) -> Result<f64, String> {
+        // chrono keeps a leap second as a nanosecond count of 1e9 or more within second 59.
+        let (leap, nanos) = match local.nanosecond().checked_sub(1_000_000_000) {
+            Some(nanos) => (1.0, nanos),
+            None => (0.0, local.nanosecond()),
+        };
+        let narrow = |value: u32| i8::try_from(value).map_err(|err| err.to_string());
+        let year = i16::try_from(local.year())
+            .map_err(|_| format!("the year {} is out of range", local.year()))?;
+        let civil = jiff::civil::DateTime::new(
+            year,
+            narrow(local.month())?,
+            narrow(local.day())?,
+            narrow(local.hour())?,
+            narrow(local.minute())?,
+            narrow(local.second())?,
+            i32::try_from(nanos).map_err(|err| err.to_string())?,
+        )
+        .map_err(|err| err.to_string())?;
+        let instant = self
+            .zone
+            .to_ambiguous_timestamp(civil)
+            .compatible()
+            .map_err(|err| err.to_string())?;
+        Ok(instant.as_second() as f64 + leap + f64::from(instant.subsec_nanosecond()) / 1e9)
+    }
+}
+
+/// `+HH:MM`, `+HHMM` or `+HH` (or with `-`), less than 24 hours.
+fn parse_fixed_offset(text: &str) -> Result<Offset, String> {
+    let malformed = || {
+        format!(
+            "`{text}` is not an offset; write `+HH:MM`, `+HHMM` or `+HH`, such as `+02:00`, \
+             `-0530` or `+01`"
+        )
+    };
+    let (sign, digits) = text.split_at(1);
+    let (hours, minutes) = match digits.as_bytes() {
+        [_, _] => (digits, "00"),
+        [_, _, b':', _, _] => (&digits[..2], &digits[3..]),
+        [_, _, _, _] => digits.split_at(2),
+        _ => return Err(malformed()),
+    };
+    let number = |part: &str| {
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse::<i32>().ok())
+            .flatten()
+    };
+    let (Some(hours), Some(minutes)) = (number(hours), number(minutes)) else {
+        return Err(malformed());
+    };
+    if hours > 23 || minutes > 59 {
+        return Err(format!(
+            "`{text}` is not an offset: hours go up to 23 and minutes up to 59"
+        ));
+    }
+    let seconds = (hours * 3600 + minutes * 60) * if sign == "-" { -1 } else { 1 };
+    Offset::from_seconds(seconds).map_err(|err| err.to_string())
+}
+
+/// The known zone name nearest to a misspelt one: the same name in another case or with `_`
+/// for spaces, a zone whose last part it is (`Berlin`: `Europe/Berlin`), or one a typo or two
+/// away, compared whole or by the last part.
+fn nearest_zone_name(text: &str) -> Option<String> {
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .chain(BUNDLED_ZONES.available())
+        .map(|name| name.as_str().to_owned())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let wanted = text.trim().replace(' ', "_").to_ascii_lowercase();
+    let last_part = |name: &str| name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    let wanted_last = last_part(&wanted);
+    // Short names are too close to too many others: `Z` is one letter from `NZ`.
+    let limit = match wanted_last.chars().count() {
+        0..=2 => 0,
+        3..=5 => 1,
+        _ => 2,
+    };
+    names
+        .into_iter()
+        .filter(|name| !name.contains("posix") && !name.contains("right/"))
+        .filter_map(|name| {
+            let lower = name.to_ascii_lowercase();
+            let whole = strsim::damerau_levenshtein(&wanted, &lower);
+            let last = strsim::damerau_levenshtein(&wanted_last, &last_part(&lower));
+            // A whole name nearer than the last parts breaks the tie, then the shorter name.
+            let rank = (whole.min(last), whole, name.len());
+            (whole.min(last) <= limit).then_some((rank, name))
+        })
+        .min()
+        .map(|(_, name)| name)
 }
 
 /// Seconds since 1970-01-01 UTC, fraction kept. A leap second (`23:59:60`) reads as the first
@@ -610,6 +876,16 @@ fn scale_factor(v: f64) -> Result<f64, String> {
     Ok(v)
 }
 
+fn divisor(v: f64) -> Result<f64, String> {
+    if !v.is_finite() || v == 0.0 {
+        return Err(format!(
+            "`divide` is {}; it must be a finite number other than 0",
+            format_value(v)
+        ));
+    }
+    Ok(v)
+}
+
 /// `map`: text -> number, each text once, at least one entry.
 struct MapEntries;
 
@@ -680,18 +956,23 @@ enum Field {
     Default,
     Parse,
     Format,
+    Timezone,
     DecimalSeparator,
     Scale,
+    Divide,
 }
 
-const FIELDS: &[&str] = &[
+/// The keys of a `convert:` block, in the order messages list them.
+pub const FIELDS: &[&str] = &[
     "regex",
     "map",
     "default",
     "parse",
     "format",
+    "timezone",
     "decimal_separator",
     "scale",
+    "divide",
 ];
 
 /// A key of the `convert:` block, refused where it stands when unknown or repeated.
@@ -713,8 +994,10 @@ impl Visitor<'_> for FieldKey<'_> {
             "default" => Field::Default,
             "parse" => Field::Parse,
             "format" => Field::Format,
+            "timezone" => Field::Timezone,
             "decimal_separator" => Field::DecimalSeparator,
             "scale" => Field::Scale,
+            "divide" => Field::Divide,
             _ => return Err(E::unknown_field(s, FIELDS)),
         };
         if self.seen.contains(&field) {
@@ -749,8 +1032,10 @@ impl<'de> Visitor<'de> for ConvertVisitor {
         let mut default = None;
         let mut parse = None;
         let mut format = None;
+        let mut timezone = None;
         let mut decimal_comma = None;
         let mut scale = None;
+        let mut divide = None;
         while let Some(field) = access.next_key_seed(FieldKey { seen: &seen })? {
             seen.push(field);
             match field {
@@ -763,6 +1048,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
                 Field::Format => {
                     format = Some(access.next_value_seed(Checked(TimeFormat::parse_word))?);
                 }
+                Field::Timezone => timezone = Some(access.next_value_seed(Checked(Zone::parse))?),
                 Field::DecimalSeparator => {
                     decimal_comma = Some(access.next_value_seed(Checked(parse_decimal_separator))?);
                 }
@@ -771,9 +1057,23 @@ impl<'de> Visitor<'de> for ConvertVisitor {
                         check: scale_factor,
                     })?);
                 }
+                Field::Divide => {
+                    divide = Some(access.next_value_seed(Number { check: divisor })?);
+                }
             }
         }
         let kind = parse.unwrap_or(ParseKind::Number);
+        let factor = match (scale, divide) {
+            (Some(_), Some(_)) => {
+                return Err(de::Error::custom(
+                    "`scale` and `divide` cannot be used together: keep one factor (`scale: 8` \
+                     with `divide: 1000` is `divide: 125`)",
+                ));
+            }
+            (Some(scale), None) => Some(Factor::Scale(scale)),
+            (None, Some(divisor)) => Some(Factor::Divide(divisor)),
+            (None, None) => None,
+        };
         if default.is_some() {
             if map.is_none() {
                 return Err(de::Error::custom(
@@ -784,6 +1084,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
             if let Some(key) = [
                 (parse.is_some(), "parse"),
                 (format.is_some(), "format"),
+                (timezone.is_some(), "timezone"),
                 (decimal_comma.is_some(), "decimal_separator"),
             ]
             .iter()
@@ -801,18 +1102,27 @@ impl<'de> Visitor<'de> for ConvertVisitor {
             ));
         }
         let parse = match (kind, format) {
-            (ParseKind::Time, Some(format)) => Parse::Time(format),
+            (ParseKind::Time, Some(format)) => match timezone {
+                Some(zone) => Parse::Time(format.in_zone(zone).map_err(de::Error::custom)?),
+                None => Parse::Time(format),
+            },
             (ParseKind::Time, None) => {
                 return Err(de::Error::custom(
                     "`parse: time` needs a `format`: a chrono format such as \
-                     \"%Y-%m-%d %H:%M:%S\" (read as UTC unless it has `%z`), or rfc3339, \
-                     rfc2822, unix or unix_ms",
+                     \"%Y-%m-%d %H:%M:%S\" (read as UTC unless it has `%z` or a `timezone`), \
+                     or rfc3339, rfc2822, unix or unix_ms",
                 ));
             }
             (_, Some(_)) => {
                 return Err(de::Error::custom(
                     "`format` applies only to `parse: time`; add `parse: time` or remove \
                      `format`",
+                ));
+            }
+            (_, None) if timezone.is_some() => {
+                return Err(de::Error::custom(
+                    "`timezone` applies only to `parse: time`: it is where a time without an \
+                     offset was written; add `parse: time` with a `format`, or remove `timezone`",
                 ));
             }
             (ParseKind::Number, None) => Parse::Number {
@@ -825,7 +1135,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
             regex,
             map: map.map(|entries| ValueMap { entries, default }),
             parse,
-            scale,
+            factor,
         })
     }
 }
@@ -854,7 +1164,7 @@ impl schemars::JsonSchema for Convert {
         schemars::json_schema!({
             "description": "How the value's text becomes a number. The steps run in this order, \
                             each optional: `regex`, `map` (with `default`), `parse` (with \
-                            `format` or `decimal_separator`), `scale`.",
+                            `format`, `timezone` or `decimal_separator`), `scale` or `divide`.",
             "type": "object",
             "properties": {
                 "regex": {
@@ -901,11 +1211,23 @@ impl schemars::JsonSchema for Convert {
                 },
                 "format": {
                     "description": "The time format of `parse: time`: a chrono format such as \
-                                    \"%Y-%m-%d %H:%M:%S\" (UTC unless it has %z), or rfc3339, \
-                                    rfc2822, unix (seconds) or unix_ms.",
+                                    \"%Y-%m-%d %H:%M:%S\" (UTC unless it has %z or a \
+                                    `timezone`), or rfc3339, rfc2822, unix (seconds) or unix_ms.",
                     "type": "string",
                     "minLength": 1,
                     "examples": ["%Y-%m-%d %H:%M:%S", "rfc3339", "rfc2822", "unix", "unix_ms"],
+                },
+                "timezone": {
+                    "description": "Where the times of `parse: time` were written, for a format \
+                                    without an offset: an IANA time zone name \
+                                    (`Europe/Berlin`), `UTC`, or a fixed offset (`+02:00`, \
+                                    `-0530`). A local time that occurs twice when the clocks go \
+                                    back is the earlier one; one skipped when they go forward \
+                                    moves forward by the gap. Not with rfc3339, rfc2822, unix, \
+                                    unix_ms or a format with %z or %s.",
+                    "type": "string",
+                    "minLength": 1,
+                    "examples": ["Europe/Berlin", "America/New_York", "UTC", "+02:00"],
                 },
                 "decimal_separator": {
                     "description": "The decimal separator of `parse: number`: \".\" (the \
@@ -914,7 +1236,16 @@ impl schemars::JsonSchema for Convert {
                 },
                 "scale": {
                     "description": "Step 4: multiplies the result, `map` hits included; a \
-                                    finite number other than 0.",
+                                    finite number other than 0. Not with `divide`.",
+                    "type": "number",
+                    "not": { "const": 0 },
+                },
+                "divide": {
+                    "description": "Step 4: divides the result, `map` hits included, in one \
+                                    correctly rounded division (`divide: 1000` gives exactly \
+                                    1.005 for 1005, where `scale: 0.001` gives \
+                                    1.0050000000000001); a finite number other than 0. Not \
+                                    with `scale`.",
                     "type": "number",
                     "not": { "const": 0 },
                 },
@@ -931,13 +1262,27 @@ impl schemars::JsonSchema for Convert {
                             "anyOf": [
                                 { "required": ["parse"] },
                                 { "required": ["format"] },
+                                { "required": ["timezone"] },
                                 { "required": ["decimal_separator"] },
                             ],
                         },
                     },
                 },
+                { "not": { "required": ["scale", "divide"] } },
                 { "if": { "required": ["format"] }, "then": parse_is("time") },
                 { "if": parse_is("time"), "then": { "required": ["format"] } },
+                {
+                    "if": { "required": ["timezone"] },
+                    "then": {
+                        "required": ["parse", "format"],
+                        "properties": {
+                            "parse": { "const": "time" },
+                            "format": {
+                                "not": { "enum": ["rfc3339", "rfc2822", "unix", "unix_ms"] },
+                            },
+                        },
+                    },
+                },
                 {
                     "if": { "required": ["decimal_separator"] },
                     "then": { "properties": { "parse": { "const": "number" } } },
@@ -1019,6 +1364,21 @@ mod tests {
         assert_eq!(backup.apply("2024-05-01 12:00:00"), Ok(1_714_564_800.0));
         let disk = convert("{regex: '^([0-9,]+) GB$', decimal_separator: ',', scale: 1e9}");
         assert_eq!(disk.apply("1,5 GB"), Ok(1.5e9));
+        let login = convert("{parse: time, format: '%Y-%m-%d %H:%M:%S', timezone: Europe/Berlin}");
+        assert_values(
+            &login,
+            &[
+                ("2024-05-01 14:00:00", 1_714_564_800.0),
+                ("2024-10-27 02:30:00", 1_729_989_000.0),
+                ("2024-03-31 02:30:00", 1_711_848_600.0),
+            ],
+        );
+        let latency = convert("{divide: 1000}");
+        assert_eq!(latency.apply("1005"), Ok(1.005));
+        assert_eq!(
+            convert("{scale: 0.001}").apply("1005"),
+            Ok(1.005_000_000_000_000_1)
+        );
     }
 
     #[test]
@@ -1459,6 +1819,144 @@ mod tests {
         assert_eq!(named.apply("01 May 2024, 12:00"), Ok(MAY_DAY_NOON));
     }
 
+    // --- timezone ---------------------------------------------------------------------------
+
+    fn in_zone(zone: &str, format: &str) -> Convert {
+        convert(&format!(
+            "{{parse: time, format: '{format}', timezone: '{zone}'}}"
+        ))
+    }
+
+    #[test]
+    fn timezone_reads_local_times() {
+        let berlin = in_zone("Europe/Berlin", "%Y-%m-%d %H:%M:%S");
+        assert_values(
+            &berlin,
+            &[
+                // Summer time, +02:00, and winter time, +01:00.
+                ("2024-05-01 14:00:00", MAY_DAY_NOON),
+                ("2024-01-15 12:00:00", 1_705_316_400.0),
+                ("2016-12-31 23:59:60", NEW_YEAR_2017 - 3600.0),
+            ],
+        );
+        assert_invalid(
+            &berlin,
+            &["", "2024-05-01 14:00:00 +0200", "2024-02-30 00:00:00"],
+        );
+        assert_eq!(
+            invalid(&berlin, "2024-02-30 00:00:00"),
+            "is not a time in the format `%Y-%m-%d %H:%M:%S`: input is out of range"
+        );
+        let new_york = in_zone("America/New_York", "%m/%d/%Y %I:%M %p");
+        assert_eq!(new_york.apply("05/01/2024 08:00 AM"), Ok(MAY_DAY_NOON));
+        let any_case = in_zone("europe/BERLIN", "%Y-%m-%d %H:%M");
+        assert_eq!(any_case.apply("2024-05-01 14:00"), Ok(MAY_DAY_NOON));
+        let date = in_zone("Europe/Berlin", "%Y-%m-%d");
+        assert_eq!(date.apply("2024-05-01"), Ok(MAY_DAY_NOON - 50_400.0));
+        let fraction = in_zone("Europe/Berlin", "%Y-%m-%d %H:%M:%S%.f");
+        assert_eq!(
+            fraction.apply("2024-05-01 14:00:00.250"),
+            Ok(MAY_DAY_NOON + 0.25)
+        );
+    }
+
+    #[test]
+    fn timezone_utc_and_fixed_offsets() {
+        for (zone, text) in [
+            ("UTC", "2024-05-01 12:00:00"),
+            ("utc", "2024-05-01 12:00:00"),
+            ("Etc/UTC", "2024-05-01 12:00:00"),
+            ("+02:00", "2024-05-01 14:00:00"),
+            ("+0200", "2024-05-01 14:00:00"),
+            ("+02", "2024-05-01 14:00:00"),
+            ("-05:30", "2024-05-01 06:30:00"),
+            ("-0530", "2024-05-01 06:30:00"),
+            ("+00:00", "2024-05-01 12:00:00"),
+            ("-00:00", "2024-05-01 12:00:00"),
+            ("+23:59", "2024-05-02 11:59:00"),
+        ] {
+            let time = in_zone(zone, "%Y-%m-%d %H:%M:%S");
+            assert_eq!(time.apply(text), Ok(MAY_DAY_NOON), "{zone} {text}");
+        }
+        let utc = in_zone("UTC", "%Y-%m-%d %H:%M:%S%.f");
+        assert_values(
+            &utc,
+            &[
+                ("1969-12-31 23:59:59.5", -0.5),
+                ("2016-12-31 23:59:60", NEW_YEAR_2017),
+                ("2016-12-31 23:59:60.5", NEW_YEAR_2017 + 0.5),
+            ],
+        );
+        let plus_one = in_zone("+01:00", "%Y-%m-%d %H:%M:%S");
+        assert_eq!(plus_one.apply("2017-01-01 00:59:60"), Ok(NEW_YEAR_2017));
+    }
+
+    /// A local time at a change of offset is read as RFC 5545 and Temporal's `compatible` do:
+    /// one that occurs twice is the earlier one, one that does not exist moves forward by the
+    /// length of the gap.
+    #[test]
+    fn timezone_at_daylight_saving_changes() {
+        let berlin = in_zone("Europe/Berlin", "%Y-%m-%d %H:%M:%S");
+        assert_values(
+            &berlin,
+            &[
+                // 2024-03-31: 02:00 +01:00 is followed by 03:00 +02:00.
+                ("2024-03-31 01:59:59", 1_711_846_799.0),
+                ("2024-03-31 02:00:00", 1_711_846_800.0),
+                ("2024-03-31 02:30:00", 1_711_848_600.0),
+                ("2024-03-31 03:30:00", 1_711_848_600.0),
+                // 2024-10-27: 03:00 +02:00 is followed by 02:00 +01:00; 02:30 happens twice.
+                ("2024-10-27 02:30:00", 1_729_989_000.0),
+                ("2024-10-27 03:30:00", 1_729_996_200.0),
+            ],
+        );
+        // Southern hemisphere: Sydney leaves summer time on 2024-04-07 at 03:00 +11:00.
+        let sydney = in_zone("Australia/Sydney", "%Y-%m-%d %H:%M");
+        assert_eq!(
+            sydney.apply("2024-04-07 02:30"),
+            Ok(1_712_417_400.0),
+            "the earlier 02:30, at +11:00"
+        );
+    }
+
+    #[test]
+    fn timezone_years_out_of_range_are_invalid() {
+        let date = in_zone("Europe/Berlin", "%Y-%m-%d");
+        assert_invalid(&date, &["12345-01-01", "-12345-01-01", "9999-12-31"]);
+        assert!(date.apply("9999-12-01").is_ok());
+        assert!(date.apply("-9999-02-01").is_ok());
+    }
+
+    #[test]
+    fn the_bundled_tz_database_is_built_in() {
+        assert!(!BUNDLED_ZONES.is_definitively_empty());
+        let berlin = BUNDLED_ZONES
+            .get("Europe/Berlin")
+            .expect("Europe/Berlin is bundled");
+        let zone = Zone { zone: berlin };
+        let local = NaiveDateTime::parse_from_str("2024-05-01 14:00:00", "%Y-%m-%d %H:%M:%S")
+            .expect("a date");
+        assert_eq!(zone.unix_seconds(&local), Ok(MAY_DAY_NOON));
+    }
+
+    #[test]
+    fn misspelt_zones_get_the_nearest_name() {
+        for (text, nearest) in [
+            ("Europe/Berln", Some("Europe/Berlin")),
+            ("Berlin", Some("Europe/Berlin")),
+            ("New York", Some("America/New_York")),
+            ("America/NewYork", Some("America/New_York")),
+            ("Europe/Amsterdm", Some("Europe/Amsterdam")),
+            ("Mars/Olympus_Mons", None),
+            ("x", None),
+            ("Z", None),
+            ("ETS", Some("EST")),
+            ("GMT+2", Some("Etc/GMT+2")),
+        ] {
+            assert_eq!(nearest_zone_name(text).as_deref(), nearest, "{text}");
+        }
+    }
+
     // --- scale ------------------------------------------------------------------------------
 
     #[test]
@@ -1492,6 +1990,64 @@ mod tests {
             Ok(f64::INFINITY),
             "an infinity written stays"
         );
+    }
+
+    #[test]
+    fn divide_is_one_exact_division() {
+        let ms = convert("divide: 1000");
+        assert_values(
+            &ms,
+            &[
+                ("1005", 1.005),
+                ("1", 0.001),
+                ("3", 0.003),
+                ("-250", -0.25),
+                ("0", 0.0),
+                ("+Inf", f64::INFINITY),
+            ],
+        );
+        assert!(ms.apply("NaN").is_ok_and(f64::is_nan));
+        // What `scale: 0.001` gives instead: the double nearest to 1/1000 is not 1/1000.
+        assert_eq!(
+            convert("scale: 0.001").apply("1005"),
+            Ok(1.005_000_000_000_000_1)
+        );
+        let duration = convert("{parse: duration, divide: 60}");
+        assert_eq!(duration.apply("1h30m"), Ok(90.0));
+        let mapped = convert("{map: {full: 100}, divide: 4}");
+        assert_values(&mapped, &[("full", 25.0), ("10", 2.5)]);
+        let negative = convert("divide: -0.5");
+        assert_eq!(negative.apply("3"), Ok(-6.0));
+    }
+
+    proptest! {
+        /// `divide: N` is the correctly rounded quotient: for integers it equals the decimal
+        /// text of the exact quotient, read back.
+        #[test]
+        fn divide_by_a_power_of_ten_reads_like_the_decimal(value in -10_000_000i64..10_000_000, digits in 1u32..7) {
+            let divisor = 10i64.pow(digits);
+            let convert = convert(&format!("divide: {divisor}"));
+            let sign = if value < 0 { "-" } else { "" };
+            let magnitude = value.unsigned_abs();
+            let decimal = format!(
+                "{sign}{}.{:0width$}",
+                magnitude / divisor.unsigned_abs(),
+                magnitude % divisor.unsigned_abs(),
+                width = digits as usize
+            );
+            let expected: f64 = decimal.parse().expect("a decimal");
+            prop_assert_eq!(convert.apply(&value.to_string()), Ok(expected), "{}", decimal);
+        }
+    }
+
+    #[test]
+    fn divide_never_makes_an_infinity() {
+        let tiny = convert("divide: 1e-10");
+        assert_eq!(
+            invalid(&tiny, "1e300"),
+            "gives 1e300, which overflows to infinity when divided by `divide` (1e-10)"
+        );
+        assert_eq!(tiny.apply("-Inf"), Ok(f64::NEG_INFINITY));
     }
 
     // --- load-time checks -------------------------------------------------------------------
@@ -1595,6 +2151,57 @@ mod tests {
                  \"%Y-%m-%d %H:%M:%S\", or rfc3339, rfc2822, unix or unix_ms at line 1 column 23",
             ),
             (
+                "timezone: Europe/Berln",
+                "timezone: `Europe/Berln` is not a known time zone (did you mean \
+                 `Europe/Berlin`?); write an IANA time zone name such as `Europe/Berlin`, `UTC`, \
+                 or a fixed offset such as `+02:00` or `-0530` at line 1 column 11",
+            ),
+            (
+                "timezone: Mars/Olympus_Mons",
+                "timezone: `Mars/Olympus_Mons` is not a known time zone; write an IANA time zone \
+                 name such as `Europe/Berlin`, `UTC`, or a fixed offset such as `+02:00` or \
+                 `-0530` at line 1 column 11",
+            ),
+            (
+                "timezone: ''",
+                "timezone: the time zone is empty; write an IANA time zone name such as \
+                 `Europe/Berlin`, `UTC`, or a fixed offset such as `+02:00` or `-0530` at line 1 \
+                 column 11",
+            ),
+            (
+                "timezone: '+2'",
+                "timezone: `+2` is not an offset; write `+HH:MM`, `+HHMM` or `+HH`, such as \
+                 `+02:00`, `-0530` or `+01` at line 1 column 11",
+            ),
+            (
+                "timezone: '+02:0a'",
+                "timezone: `+02:0a` is not an offset; write `+HH:MM`, `+HHMM` or `+HH`, such as \
+                 `+02:00`, `-0530` or `+01` at line 1 column 11",
+            ),
+            (
+                "timezone: '+24:00'",
+                "timezone: `+24:00` is not an offset: hours go up to 23 and minutes up to 59 at \
+                 line 1 column 11",
+            ),
+            (
+                "timezone: '-01:60'",
+                "timezone: `-01:60` is not an offset: hours go up to 23 and minutes up to 59 at \
+                 line 1 column 11",
+            ),
+            (
+                "timezone: localtime",
+                "timezone: `localtime` is the time zone of the machine xml2prom runs on, not of \
+                 the store; name the store's zone: an IANA time zone name such as \
+                 `Europe/Berlin`, `UTC`, or a fixed offset such as `+02:00` or `-0530` at line 1 \
+                 column 11",
+            ),
+            (
+                "timezone: 2",
+                "timezone: `2` is not a known time zone; write an IANA time zone name such as \
+                 `Europe/Berlin`, `UTC`, or a fixed offset such as `+02:00` or `-0530` at line 1 \
+                 column 11",
+            ),
+            (
                 "decimal_separator: ';'",
                 "decimal_separator: `;` is not a decimal separator; use \".\" (the default) or \
                  \",\" at line 1 column 20",
@@ -1622,7 +2229,25 @@ mod tests {
             (
                 "{sclae: 1000}",
                 "unknown field `sclae`, expected one of `regex`, `map`, `default`, `parse`, \
-                 `format`, `decimal_separator`, `scale` at line 1 column 2",
+                 `format`, `timezone`, `decimal_separator`, `scale`, `divide` at line 1 column 2",
+            ),
+            (
+                "divide: 0",
+                "divide: `divide` is 0; it must be a finite number other than 0 at line 1 column 9",
+            ),
+            (
+                "divide: -.inf",
+                "divide: `divide` is -Inf; it must be a finite number other than 0 at line 1 \
+                 column 9",
+            ),
+            (
+                "divide: .nan",
+                "divide: `divide` is NaN; it must be a finite number other than 0 at line 1 \
+                 column 9",
+            ),
+            (
+                "divide: '1000'",
+                "divide: invalid type: string \"1000\", expected a number at line 1 column 9",
             ),
             (
                 "{scale: 1, scale: 2}",
@@ -1658,7 +2283,8 @@ mod tests {
             (
                 "{parse: time}",
                 "`parse: time` needs a `format`: a chrono format such as \"%Y-%m-%d %H:%M:%S\" \
-                 (read as UTC unless it has `%z`), or rfc3339, rfc2822, unix or unix_ms",
+                 (read as UTC unless it has `%z` or a `timezone`), or rfc3339, rfc2822, unix or \
+                 unix_ms",
             ),
             (
                 "{format: rfc3339}",
@@ -1671,6 +2297,76 @@ mod tests {
             (
                 "{parse: boolean, decimal_separator: ','}",
                 "`decimal_separator` applies only to `parse: number`; remove it",
+            ),
+            (
+                "{parse: time, format: rfc3339, timezone: Europe/Berlin}",
+                "`timezone` has no effect with `format: rfc3339`, whose times carry their own \
+                 offset; remove `timezone`",
+            ),
+            (
+                "{parse: time, format: rfc2822, timezone: UTC}",
+                "`timezone` has no effect with `format: rfc2822`, whose times carry their own \
+                 offset; remove `timezone`",
+            ),
+            (
+                "{parse: time, format: unix, timezone: UTC}",
+                "`timezone` has no effect with `format: unix`: a Unix time counts from \
+                 1970-01-01 UTC wherever it is read; remove `timezone`",
+            ),
+            (
+                "{parse: time, format: unix_ms, timezone: '+01:00'}",
+                "`timezone` has no effect with `format: unix_ms`: a Unix time counts from \
+                 1970-01-01 UTC wherever it is read; remove `timezone`",
+            ),
+            (
+                "{parse: time, format: '%Y-%m-%d %H:%M %z', timezone: Europe/Berlin}",
+                "`timezone` has no effect with the format `%Y-%m-%d %H:%M %z`, which reads the \
+                 offset (`%z`, `%:z`) or a Unix time (`%s`) from the text; remove `timezone`, or \
+                 the offset from the format",
+            ),
+            (
+                "{timezone: Europe/Berlin, parse: time, format: '%Y-%m-%dT%H:%M:%S%:z'}",
+                "`timezone` has no effect with the format `%Y-%m-%dT%H:%M:%S%:z`, which reads \
+                 the offset (`%z`, `%:z`) or a Unix time (`%s`) from the text; remove \
+                 `timezone`, or the offset from the format",
+            ),
+            (
+                "{parse: time, format: '%s', timezone: Europe/Berlin}",
+                "`timezone` has no effect with the format `%s`, which reads the offset (`%z`, \
+                 `%:z`) or a Unix time (`%s`) from the text; remove `timezone`, or the offset \
+                 from the format",
+            ),
+            (
+                "{parse: time, format: '%+', timezone: Europe/Berlin}",
+                "`timezone` has no effect with the format `%+`, which reads the offset (`%z`, \
+                 `%:z`) or a Unix time (`%s`) from the text; remove `timezone`, or the offset \
+                 from the format",
+            ),
+            (
+                "{timezone: Europe/Berlin}",
+                "`timezone` applies only to `parse: time`: it is where a time without an offset \
+                 was written; add `parse: time` with a `format`, or remove `timezone`",
+            ),
+            (
+                "{parse: duration, timezone: Europe/Berlin}",
+                "`timezone` applies only to `parse: time`: it is where a time without an offset \
+                 was written; add `parse: time` with a `format`, or remove `timezone`",
+            ),
+            (
+                "{map: {a: 1}, default: 0, timezone: UTC}",
+                "`timezone` has no effect with a `default`: every text then gets its number from \
+                 `map` or `default`; remove `timezone` or `default`",
+            ),
+            (
+                "{parse: time, timezone: UTC}",
+                "`parse: time` needs a `format`: a chrono format such as \"%Y-%m-%d %H:%M:%S\" \
+                 (read as UTC unless it has `%z` or a `timezone`), or rfc3339, rfc2822, unix or \
+                 unix_ms",
+            ),
+            (
+                "{scale: 8, divide: 1000}",
+                "`scale` and `divide` cannot be used together: keep one factor (`scale: 8` with \
+                 `divide: 1000` is `divide: 125`)",
             ),
         ] {
             // serde_yaml leaves out the position of the document's first character.
@@ -1709,8 +2405,8 @@ mod tests {
         assert_eq!(
             error(no_format),
             "metrics[0].convert: `parse: time` needs a `format`: a chrono format such as \
-             \"%Y-%m-%d %H:%M:%S\" (read as UTC unless it has `%z`), or rfc3339, rfc2822, unix \
-             or unix_ms at line 4 column 7"
+             \"%Y-%m-%d %H:%M:%S\" (read as UTC unless it has `%z` or a `timezone`), or \
+             rfc3339, rfc2822, unix or unix_ms at line 4 column 7"
         );
         let twice =
             "metrics:\n  - name: s\n    convert:\n      map:\n        OK: 1\n        OK: 2\n";
@@ -1756,8 +2452,11 @@ mod tests {
             "{parse: time, format: unix_ms}",
             "{parse: time, format: '%Y-%m-%d %H:%M:%S%.f %z'}",
             "{parse: time, format: '%d %B %Y %I %p'}",
+            "{parse: time, format: '%Y-%m-%d %H:%M:%S%.f', timezone: Europe/Berlin}",
+            "{parse: time, format: '%Y-%m-%d %H', timezone: '-09:30'}",
             "{parse: time, format: '%s', scale: 1e300}",
             "scale: 1e300",
+            "divide: 1e-300",
         ]
         .into_iter()
         .map(convert)
@@ -1803,6 +2502,28 @@ mod tests {
             prop_assert_eq!(duration.apply(&format!("-{go}")), Ok(-seconds));
         }
 
+        /// A local time written in Berlin reads back as the instant it was written for, except
+        /// in the hour that occurs twice each autumn, which reads as its first occurrence.
+        #[test]
+        fn local_times_round_trip(seconds in -2_000_000_000i64..4_000_000_000) {
+            let zone = jiff::tz::db().get("Europe/Berlin").expect("Europe/Berlin");
+            let instant = jiff::Timestamp::from_second(seconds).expect("in range");
+            let local = zone.to_datetime(instant);
+            let written = local.strftime("%Y-%m-%d %H:%M:%S").to_string();
+            let read = convert("{parse: time, format: '%Y-%m-%d %H:%M:%S', timezone: Europe/Berlin}")
+                .apply(&written);
+            let twice = zone.to_ambiguous_timestamp(local).is_ambiguous();
+            let earlier = zone
+                .to_ambiguous_timestamp(local)
+                .earlier()
+                .map(|t| t.as_second() as f64);
+            if twice {
+                prop_assert_eq!(read.ok(), earlier.ok(), "{}", written);
+            } else {
+                prop_assert_eq!(read, Ok(seconds as f64), "{}", written);
+            }
+        }
+
         #[test]
         fn times_round_trip(seconds in -62_000_000_000i64..250_000_000_000, millis in 0u32..1000) {
             let time = DateTime::from_timestamp(seconds, millis * 1_000_000)
@@ -1846,6 +2567,10 @@ mod tests {
             "{parse: number, decimal_separator: '.'}",
             "{regex: '^([0-9,]+) GB$', decimal_separator: ',', scale: 1e9}",
             "{scale: -0.001}",
+            "{parse: duration, divide: 1000}",
+            "{parse: time, format: '%Y-%m-%d %H:%M:%S', timezone: Europe/Berlin}",
+            "{parse: time, format: '%d.%m.%Y', timezone: '+02:00'}",
+            "{map: {OK: 1}, default: 0, divide: -8}",
         ];
         for yaml in accepted {
             assert!(
@@ -1870,6 +2595,16 @@ mod tests {
             "{scale: 0.0}",
             "{scale: '2'}",
             "{scale: .inf}",
+            "{divide: 0}",
+            "{divide: '1000'}",
+            "{scale: 8, divide: 1000}",
+            "{timezone: Europe/Berlin}",
+            "{parse: duration, timezone: UTC}",
+            "{parse: time, format: rfc3339, timezone: UTC}",
+            "{parse: time, format: unix_ms, timezone: UTC}",
+            "{parse: time, format: '%Y-%m-%d', timezone: ''}",
+            "{parse: time, format: '%Y-%m-%d', timezone: 2}",
+            "{map: {a: 1}, default: 0, timezone: UTC}",
             "{map: {}}",
             "{map: {a: x}}",
             "{map: {a: '1'}}",
@@ -1892,6 +2627,8 @@ mod tests {
             "{regex: '(a)(b)'}",
             "{parse: time, format: '%H:%M'}",
             "{parse: time, format: '%d.%m.%Y %Z'}",
+            "{parse: time, format: '%Y-%m-%d', timezone: Mars/Olympus_Mons}",
+            "{parse: time, format: '%Y-%m-%d %z', timezone: UTC}",
         ] {
             assert!(
                 serde_yaml::from_str::<Convert>(yaml).is_err(),

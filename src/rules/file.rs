@@ -85,13 +85,21 @@ pub struct Rule {
     pub buckets: Option<Vec<f64>>,
     /// Summary quantiles, ascending, each in [0, 1].
     pub quantiles: Option<Vec<f64>>,
-    /// How the value's text becomes a number: regex, map, parse, scale.
+    /// How the value's text becomes a number: regex, map, parse, scale or divide.
     pub convert: Option<Convert>,
     /// A state set: the states `value` may give; one series per state, 1 for the current one.
     #[schemars(with = "Option<Vec<Text>>")]
     pub states: Option<Vec<String>>,
     /// The label that names the state in a state set (default `state`).
     pub state_label: Option<LabelName>,
+    /// Whether the rule is an info metric (each node gives 1, its labels from fields). A gauge
+    /// whose name ends in `_info` is one unless this is `false`; `true` needs such a name.
+    #[schemars(
+        description = "Whether the rule is an info metric (each node gives 1, its labels from \
+                       fields). A gauge whose name ends in `_info` is one unless this is `false`; \
+                       `true` needs such a name."
+    )]
+    pub info: Option<bool>,
     /// A selected node without the value or a field (a field's own `on_missing` or `default`
     /// comes first).
     pub on_missing: Option<OnMissing>,
@@ -161,6 +169,7 @@ pub const RULE_KEYS: &[&str] = &[
     "convert",
     "states",
     "state_label",
+    "info",
     "on_missing",
     "absent",
     "on_invalid",
@@ -173,15 +182,7 @@ pub const RULE_KEYS: &[&str] = &[
 pub const FIELD_KEYS: &[&str] = &["query", "on_missing", "default"];
 
 /// The keys of a `convert:` block, as [`Convert`] reads them.
-pub const CONVERT_KEYS: &[&str] = &[
-    "regex",
-    "map",
-    "default",
-    "parse",
-    "format",
-    "decimal_separator",
-    "scale",
-];
+pub const CONVERT_KEYS: &[&str] = crate::rules::convert::FIELDS;
 
 /// A rule file's text and its YAML tree, kept to point into it in messages.
 #[derive(Debug)]
@@ -906,6 +907,43 @@ metrics:
         let (message, position) = parse_err(&yaml);
         assert!(message.contains("unknown field `valeu`"), "{message}");
         assert_eq!(position.line, 6);
+    }
+
+    /// The hint of an unknown key inside or beside `convert:`, the new keys included.
+    #[test]
+    fn unknown_keys_near_convert_get_a_hint() {
+        let help = |body: &str| {
+            let yaml =
+                format!("{HEAD}  - name: m\n    help: h\n    type: gauge\n    value: '1'\n{body}");
+            match parse_all(&yaml) {
+                Ok(_) => panic!("accepted: {yaml}"),
+                Err((_, problems)) => problems[0].help.clone(),
+            }
+        };
+        assert_eq!(
+            help("    convert: { timzone: UTC }\n").as_deref(),
+            Some("did you mean `timezone`?")
+        );
+        assert_eq!(
+            help("    convert: { devide: 1000 }\n").as_deref(),
+            Some("did you mean `divide`?")
+        );
+        assert_eq!(
+            help("    convert: { info: false }\n").as_deref(),
+            Some("`info` belongs in the rule, beside `convert:`, not under it")
+        );
+        assert_eq!(
+            help("    divide: 1000\n").as_deref(),
+            Some(
+                "`divide` belongs under `convert:`, beside the rule's `value:`: `convert: {divide: ...}`"
+            )
+        );
+        assert_eq!(
+            help("    timezone: UTC\n").as_deref(),
+            Some(
+                "`timezone` belongs under `convert:`, beside the rule's `value:`: `convert: {timezone: ...}`"
+            )
+        );
     }
 
     #[test]

@@ -21,8 +21,9 @@ use minijinja::Value;
 use minijinja::value::Object;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
+use crate::model::number::format_value;
 use crate::model::sample::MetricType;
-use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape};
+use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape, ValueSpec};
 use crate::rules::diagnostic::FieldPath;
 use crate::rules::policy::{FieldMissing, OnMissing};
 use crate::rules::templates::{self, TemplateId};
@@ -42,6 +43,7 @@ pub const CODES: &[&str] = &[
     "node-prefix",
     "unused-field",
     "label-can-be-empty",
+    "inexact-scale",
 ];
 
 /// The code of a lint, as a rule's `allow_lints:` names it; only the codes of [`CODES`].
@@ -464,8 +466,9 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
                     unit.word
                 ),
                 format!(
-                    "use base units and convert the value (`convert: {{scale: ...}}`): e.g. \
-                     `{suggestion}`"
+                    "use base units, e.g. `{suggestion}`, and convert the value with \
+                     `convert: {{scale: ...}}` to multiply or `convert: {{divide: ...}}` to \
+                     divide exactly (milliseconds to seconds: `divide: 1000`)"
                 ),
             );
         }
@@ -484,6 +487,38 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
                 } else {
                     ""
                 }
+            ),
+        );
+    }
+    if let ValueSpec::Number(Some(convert)) = &rule.value
+        && let Some(scale) = convert.scale()
+        && let Some(divisor) = reciprocal_divisor(scale)
+    {
+        let sign = if divisor < 0.0 { "-" } else { "" };
+        let fraction = format!("{sign}1/{}", format_value(divisor.abs()));
+        let example = inexact_example(scale, divisor).map_or_else(String::new, |k| {
+            format!(
+                ": {} × {} gives {}, {} / {} gives {}",
+                format_value(k),
+                format_value(scale),
+                format_value(k * scale),
+                format_value(k),
+                format_value(divisor),
+                format_value(k / divisor),
+            )
+        });
+        warn(
+            "convert.scale",
+            false,
+            "inexact-scale",
+            format!(
+                "`scale: {}` multiplies by the binary number nearest to {fraction}, which is \
+                 not exactly {fraction}{example}",
+                format_value(scale),
+            ),
+            format!(
+                "write `divide: {}`, one correctly rounded division, instead of `scale`",
+                format_value(divisor)
             ),
         );
     }
@@ -826,7 +861,33 @@ fn render_recording(
     (rendered, looked_up)
 }
 
-/// Unit suffixes a name may end in (base units and common dimensionless ones).
+/// The integer `n` a `scale` stands for as 1/n, when dividing by it is more exact: `scale` is
+/// the double nearest to 1/n for an integer n of at least 2 in magnitude (and at most 2^53), and
+/// n is not a power of two (1/2^k is exact, so the product is too).
+fn reciprocal_divisor(scale: f64) -> Option<f64> {
+    if !scale.is_finite() || scale == 0.0 || scale.abs() >= 1.0 {
+        return None;
+    }
+    let divisor = (1.0 / scale).round();
+    let magnitude = divisor.abs();
+    let exact = (2.0..=9_007_199_254_740_992.0).contains(&magnitude)
+        && 1.0 / divisor == scale
+        // An integer up to 2^53 converts to u64 exactly.
+        && !(magnitude as u64).is_power_of_two();
+    exact.then_some(divisor)
+}
+
+/// The smallest whole number up to 10 000 that `* scale` and `/ divisor` give different results
+/// for, to show in the lint.
+fn inexact_example(scale: f64, divisor: f64) -> Option<f64> {
+    (1..=10_000u32)
+        .map(f64::from)
+        .find(|&k| k * scale != k / divisor)
+}
+
+/// Unit suffixes a name may end in (base units and common dimensionless ones). `_info` is not
+/// one: an info metric reads no value, and a gauge named `..._info` with `info: false` reads
+/// one like any other.
 const UNIT_SUFFIXES: &[&str] = &[
     "_seconds",
     "_bytes",
@@ -839,7 +900,6 @@ const UNIT_SUFFIXES: &[&str] = &[
     "_meters",
     "_hertz",
     "_watts",
-    "_info",
     "_count",
     "_total",
     "_rows",
@@ -905,6 +965,78 @@ mod tests {
              help: h, type: counter, value: count(/s/r) }\n",
         );
         assert_eq!(lints, []);
+    }
+
+    #[test]
+    fn scale_that_is_the_reciprocal_of_an_integer() {
+        let rule = |scale: &str| {
+            format!(
+                "  - {{ name: store_latency_seconds, help: h, type: gauge, select: /s/r, \
+                 value: \"@ms\", convert: {{ scale: {scale} }} }}\n"
+            )
+        };
+        for scale in [
+            "0.001",
+            "-0.001",
+            "0.1",
+            "1e-6",
+            "1e-9",
+            "0.2",
+            "0.016666666666666666",
+        ] {
+            assert_eq!(
+                lints_of(&rule(scale)),
+                [("metrics[0].convert.scale".to_owned(), "inexact-scale")],
+                "{scale}"
+            );
+        }
+        // Powers of two are exact, others are no reciprocal of an integer.
+        for scale in [
+            "0.5",
+            "0.125",
+            "0.0009765625",
+            "0.0011",
+            "1000",
+            "2",
+            "0.3",
+            "0.33",
+        ] {
+            assert_eq!(lints_of(&rule(scale)), [], "{scale}");
+        }
+        let yaml = format!("version: 1\nmetrics:\n{}", rule("0.001"));
+        let file = crate::rules::file::parse(&yaml).expect("valid YAML");
+        let rules = crate::rules::compile::compile(file).expect("valid rules");
+        let found = lint(&rules);
+        assert_eq!(
+            found[0].message,
+            "`scale: 0.001` multiplies by the binary number nearest to 1/1000, which is not \
+             exactly 1/1000: 9 × 0.001 gives 0.009000000000000001, 9 / 1000 gives 0.009"
+        );
+        assert_eq!(
+            found[0].help.as_deref(),
+            Some("write `divide: 1000`, one correctly rounded division, instead of `scale`")
+        );
+        let yaml = format!("version: 1\nmetrics:\n{}", rule("-0.1"));
+        let file = crate::rules::file::parse(&yaml).expect("valid YAML");
+        let rules = crate::rules::compile::compile(file).expect("valid rules");
+        assert_eq!(
+            lint(&rules)[0].message,
+            "`scale: -0.1` multiplies by the binary number nearest to -1/10, which is not \
+             exactly -1/10: 3 × -0.1 gives -0.30000000000000004, 3 / -10 gives -0.3"
+        );
+        assert_eq!(reciprocal_divisor(0.001), Some(1000.0));
+        assert_eq!(reciprocal_divisor(-0.1), Some(-10.0));
+        assert_eq!(reciprocal_divisor(f64::MIN_POSITIVE), None);
+    }
+
+    #[test]
+    fn a_gauge_named_info_with_info_false_is_linted_like_any_gauge() {
+        let lints = lints_of(
+            "  - { name: job_duration_info, help: h, type: gauge, select: /s/r, \
+             value: \"@duration\", info: false }\n  - { name: job_info, help: h, type: gauge, \
+             select: /s/r, fields: { duration: \"@duration\" }, labels: { d: \"{{ duration }}\" } }\n",
+        );
+        assert_eq!(lints, [("metrics[0].name".to_owned(), "missing-unit")]);
     }
 
     #[test]
@@ -1052,8 +1184,9 @@ mod tests {
         assert_eq!(
             lints[0].help.as_deref(),
             Some(
-                "use base units and convert the value (`convert: {scale: ...}`): e.g. \
-                 `net_bytes_per_second`"
+                "use base units, e.g. `net_bytes_per_second`, and convert the value with \
+                 `convert: {scale: ...}` to multiply or `convert: {divide: ...}` to divide \
+                 exactly (milliseconds to seconds: `divide: 1000`)"
             )
         );
         assert_eq!(lints[1].message, "`job_s` abbreviates the unit `s`",);

@@ -35,6 +35,69 @@ fn lints_are_warnings_in_every_format() {
     );
 }
 
+/// The load errors of `timezone`, `divide` and `info`, and the `inexact-scale` lint, each at
+/// its line and column.
+#[test]
+fn value_errors_and_the_inexact_scale_lint() {
+    let files = [
+        "tests/cases/rule_convert_value_errors/rules.yaml",
+        "tests/cases/rule_info_key_errors/rules.yaml",
+        "tests/check/inexact_scale.yaml",
+    ];
+    let human = check(&files);
+    assert_eq!(human.code, 2);
+    assert_matches_file(&root().join("tests/check/values.human"), &human.stdout);
+    assert!(
+        human
+            .stdout
+            .ends_with("xml2prom: checked 3 rule files: 10 errors, 1 warning\n"),
+        "{}",
+        human.stdout
+    );
+
+    let mut args = vec!["--format", "json"];
+    args.extend(files);
+    let json = check(&args);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("valid JSON");
+    let found: Vec<(String, u64, u64, String)> = parsed["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| {
+            (
+                d["file"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .rsplit('/')
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned(),
+                d["line"].as_u64().unwrap_or_default(),
+                d["column"].as_u64().unwrap_or_default(),
+                d["code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("rule_convert_value_errors", 8, 68, "bad-value"),
+        ("rule_convert_value_errors", 15, 7, "bad-value"),
+        ("rule_convert_value_errors", 23, 14, "bad-value"),
+        ("rule_convert_value_errors", 29, 14, "bad-value"),
+        ("rule_convert_value_errors", 35, 14, "bad-value"),
+        ("rule_convert_value_errors", 41, 24, "bad-value"),
+        ("rule_info_key_errors", 9, 11, "forbidden-key"),
+        ("rule_info_key_errors", 16, 11, "forbidden-key"),
+        ("rule_info_key_errors", 21, 5, "forbidden-key"),
+        ("rule_info_key_errors", 22, 5, "missing-key"),
+        ("check", 8, 23, "inexact-scale"),
+    ];
+    let expected: Vec<(String, u64, u64, String)> = expected
+        .iter()
+        .map(|(dir, line, column, code)| ((*dir).to_owned(), *line, *column, (*code).to_owned()))
+        .collect();
+    assert_eq!(found, expected);
+}
+
 #[test]
 fn every_error_of_every_file_in_one_run() {
     let outcome = check(&[

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{assert_matches_file, bless, entries, root, xml2prom};
+use crate::support::{assert_matches_file, bless, entries, root, xml2prom, xml2prom_with_env};
 use crate::{interop, lint};
 
 const PREVIOUS: &str = "# HELP previous_run A file from an earlier, good run\n\
@@ -136,6 +136,53 @@ fn golden_cases() {
     for case in cases {
         run_case(&case);
     }
+}
+
+/// `convert.timezone` needs no zoneinfo on the machine: with an empty `TZDIR` (as in a container
+/// without tzdata) the zones come from the copy of the tz database built into the binary, and the
+/// output is the same; an unknown zone still gets the nearest name.
+#[test]
+fn timezones_without_system_zoneinfo() {
+    let case = root().join("tests/cases/convert_timezone");
+    let empty = tempfile::tempdir().expect("tempdir");
+    let tzdir = empty.path().display().to_string();
+    let args = [
+        "run",
+        "--rules",
+        "rules.yaml",
+        "--input",
+        "store.xml",
+        "--output",
+        "-",
+        "--no-self-metrics",
+    ];
+    let system = xml2prom(&case, &args);
+    let bundled = xml2prom_with_env(&case, &args, &[("TZDIR", &tzdir)]);
+    assert_eq!(system.code, 0, "{}", system.stderr);
+    assert_eq!(bundled.code, 0, "{}", bundled.stderr);
+    assert!(
+        system
+            .stdout
+            .contains("job_last_run_timestamp_seconds{job=\"summer\"} 1714564800\n"),
+        "{}",
+        system.stdout
+    );
+    assert_eq!(bundled.stdout, system.stdout);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = "version: 1\nmetrics:\n  - name: t_timestamp_seconds\n    help: h\n    \
+                 type: gauge\n    value: /t\n    convert: {parse: time, format: '%Y-%m-%d', \
+                 timezone: Europe/Berln}\n";
+    std::fs::write(dir.path().join("rules.yaml"), rules).expect("write the rules");
+    let check = xml2prom_with_env(dir.path(), &["check", "rules.yaml"], &[("TZDIR", &tzdir)]);
+    assert_eq!(check.code, 2, "{}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains("`Europe/Berln` is not a known time zone (did you mean `Europe/Berlin`?)"),
+        "{}",
+        check.stdout
+    );
 }
 
 /// The README's first command: the bundled example, to stdout.

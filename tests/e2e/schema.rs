@@ -214,6 +214,29 @@ fn schema_refuses_what_the_loader_refuses() {
             "a map value that is not a number",
             format!("{RULE}    value: '@v'\n    convert: {{ map: {{ OK: one }} }}\n"),
         ),
+        (
+            "a divide of 0",
+            format!("{RULE}    value: '@v'\n    convert: {{ divide: 0 }}\n"),
+        ),
+        (
+            "scale and divide together",
+            format!("{RULE}    value: '@v'\n    convert: {{ scale: 2, divide: 1000 }}\n"),
+        ),
+        (
+            "a timezone without parse: time",
+            format!("{RULE}    value: '@v'\n    convert: {{ timezone: Europe/Berlin }}\n"),
+        ),
+        (
+            "a timezone with format: rfc3339",
+            format!(
+                "{RULE}    value: '@v'\n    convert: {{ parse: time, format: rfc3339, \
+                 timezone: UTC }}\n"
+            ),
+        ),
+        (
+            "info that is not a boolean",
+            format!("{RULE}    select: /r\n    value: '@v'\n    info: 'no'\n"),
+        ),
     ];
     for (what, yaml) in &invalid {
         assert!(

@@ -364,6 +364,64 @@ fn the_readme_lists_every_alert() {
     }
 }
 
+/// The README's self-metrics table has a row for every gauge xml2prom adds to its outputs.
+#[test]
+fn the_readme_lists_every_self_metric() {
+    let readme = read(&root().join("README.md"));
+    for gauge in xml2prom::commands::status::SELF_METRICS {
+        let row = format!("| `{}", gauge.name);
+        assert!(
+            readme
+                .lines()
+                .any(|line| line.starts_with(&row) && line[row.len()..].starts_with(['`', '{'])),
+            "README.md has no self-metrics table row for {}",
+            gauge.name
+        );
+    }
+}
+
+/// The README's table of subcommands names each subcommand once.
+#[test]
+fn the_readme_lists_each_subcommand_once() {
+    let readme = read(&root().join("README.md"));
+    let start = readme
+        .find("| subcommand | what it does |")
+        .expect("README.md has the table of subcommands");
+    let rows: Vec<&str> = readme[start..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .collect();
+    let mut named: Vec<&str> = rows
+        .iter()
+        .flat_map(|row| row.split('|').nth(1).unwrap_or_default().split(','))
+        .filter_map(|cell| cell.trim().strip_prefix('`')?.split([' ', '`']).next())
+        .collect();
+    let count = named.len();
+    named.sort_unstable();
+    named.dedup();
+    assert_eq!(
+        named.len(),
+        count,
+        "a subcommand is listed twice: {rows:#?}"
+    );
+    for subcommand in [
+        "run",
+        "serve",
+        "check",
+        "test",
+        "explain",
+        "init",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            named.contains(&subcommand),
+            "{subcommand} is missing: {named:?}"
+        );
+    }
+}
+
 /// The unit tests of the alert rules can fail: an alert expected too early is reported.
 #[test]
 fn the_alert_rule_tests_can_fail() {
