@@ -198,6 +198,15 @@ pub fn explain(
             samples: samples_of(&run_text, rule.name.as_str()),
             error: None,
         };
+        if let Some(patterns) = rule.inputs.as_ref().filter(|_| !rule.reads(input)) {
+            let patterns: Vec<&str> = patterns.iter().map(|p| p.as_str()).collect();
+            view.engine = format!(
+                "none: the rule reads only the inputs `inputs: [{}]` names, not this one",
+                patterns.join(", ")
+            );
+            views.push(view);
+            continue;
+        }
         if let Shape::Nodes { select, .. } = &rule.shape {
             view.select = Some(select.text().to_owned());
             let root: Node<'_> = document.root().into();

@@ -235,7 +235,12 @@ fn evaluate_once(
         input: input.to_owned(),
         source,
     };
-    let (streaming, dom_rules) = split_engines(rules, config.engine);
+    let (mut streaming, mut dom_rules) = split_engines(rules, config.engine);
+    // Rules scoped to other inputs (`inputs:`) are not evaluated here: no samples, no
+    // `on_empty` sample, no error.
+    let reads = |i: &usize| rules.rules.get(*i).is_some_and(|rule| rule.reads(input));
+    streaming.retain(reads);
+    dom_rules.retain(reads);
     if dom_rules.is_empty() {
         let mut engine =
             StreamEngine::new(rules, &streaming, input).with_subtree_limit(config.max_dom_bytes);
@@ -338,7 +343,7 @@ pub fn add_results(
     let input: std::sync::Arc<str> = input.display().to_string().into();
     for result in results {
         let rule = &rules.rules[result.rule];
-        if let Some(report) = result.skips.report() {
+        if let Some(report) = result.skips.report().filter(|_| !rule.quiet) {
             warnings.push(format!(
                 "{input}: rule {} ({}): {report}",
                 rule.id, rule.name

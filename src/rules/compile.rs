@@ -8,12 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::path::Path;
 
 use crate::model::names::{FieldName, LabelName, MetricName, Prefix};
 use crate::model::sample::MetricType;
 use crate::rules::convert::Convert;
 use crate::rules::diagnostic::FieldPath;
-use crate::rules::file::{Aggregation, Rule, RuleFile, Template};
+use crate::rules::file::{Aggregation, InputPattern, Rule, RuleFile, Template};
 use crate::rules::plan::{self, StreamPlan};
 use crate::rules::policy::{FieldMissing, OnDuplicate, OnEmpty, OnMissing, Policies};
 use crate::rules::templates::{self, TemplateId};
@@ -58,6 +59,10 @@ pub struct CompiledRule {
     /// Texts of a field or the value that mean "no value" (the rule's `absent`, else the
     /// file's).
     pub absent: Vec<String>,
+    /// The inputs the rule reads (`inputs:`); `None` for every input.
+    pub inputs: Option<Vec<InputPattern>>,
+    /// Whether the nodes the rule's policies leave out go unreported (`quiet: true`).
+    pub quiet: bool,
     /// How the streaming engine runs the rule, or why it cannot.
     pub stream: Result<StreamPlan, String>,
     /// The lints `check` does not report for this rule (`allow_lints:`).
@@ -94,6 +99,13 @@ impl CompiledRule {
             Shape::Nodes { value, .. } => value.as_ref().map_or("", XPathQuery::text),
             Shape::Document { value, .. } => value.text(),
         }
+    }
+
+    /// Whether the rule reads this input (its `inputs:` patterns, if it has them).
+    pub fn reads(&self, input: &Path) -> bool {
+        self.inputs
+            .as_ref()
+            .is_none_or(|patterns| patterns.iter().any(|pattern| pattern.matches(input)))
     }
 
     /// `Ok` when the streaming engine runs this rule (unless the DOM engine is forced), or the
@@ -660,6 +672,17 @@ fn compile_rule(
     }
 
     let value_spec = check_value_and_policies(&rule, kind, is_info, &mut error);
+    if rule.inputs.as_ref().is_some_and(Vec::is_empty) {
+        error(
+            "inputs",
+            false,
+            forbidden(
+                "inputs",
+                "as an empty list, which matches no input: list the inputs the rule reads \
+                 (`[\"*.xml\"]`), or leave `inputs` out for every input",
+            ),
+        );
+    }
     let rule_on_missing = rule.on_missing.unwrap_or_default();
     let mut field_missing = Vec::with_capacity(rule.fields.len());
     for (name, field) in &rule.fields {
@@ -827,6 +850,8 @@ fn compile_rule(
         },
         field_missing,
         absent,
+        inputs: rule.inputs,
+        quiet: rule.quiet.unwrap_or(false),
     })
 }
 

@@ -113,6 +113,12 @@ pub struct Rule {
     pub on_duplicate: Option<OnDuplicate>,
     /// What a rule gives when no node produced a sample.
     pub on_empty: Option<OnEmpty>,
+    /// The inputs this rule reads, by glob pattern: a pattern without `/` matches an input's
+    /// file name, one with `/` its path as given; absent, every input.
+    pub inputs: Option<Vec<InputPattern>>,
+    /// Whether the nodes this rule's policies leave out are expected: counted in the
+    /// self-metrics, not reported on stderr.
+    pub quiet: Option<bool>,
     /// Lints `xml2prom check` does not report for this rule, by code: `[label-can-be-empty]`.
     #[serde(default)]
     pub allow_lints: Vec<crate::rules::lints::LintCode>,
@@ -175,6 +181,8 @@ pub const RULE_KEYS: &[&str] = &[
     "on_invalid",
     "on_duplicate",
     "on_empty",
+    "inputs",
+    "quiet",
     "allow_lints",
 ];
 
@@ -693,6 +701,71 @@ impl schemars::JsonSchema for FieldSpec {
     }
 }
 
+/// A glob pattern naming inputs (`*`, `?`, `[...]`, `**`), valid as written.
+#[derive(Debug, Clone)]
+pub struct InputPattern {
+    text: String,
+    pattern: glob::Pattern,
+}
+
+impl InputPattern {
+    /// Checks the pattern's syntax.
+    pub fn parse(s: &str) -> Result<InputPattern, String> {
+        if s.is_empty() {
+            return Err(
+                "an empty pattern matches no input; write a file name or a glob \
+                        such as `*.xml`"
+                    .to_owned(),
+            );
+        }
+        let pattern = glob::Pattern::new(s)
+            .map_err(|err| format!("`{s}` is not a valid glob pattern: {}", err.msg))?;
+        Ok(InputPattern {
+            text: s.to_owned(),
+            pattern,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the pattern names this input: its file name, for a pattern without `/`; its
+    /// path as given, for one with `/` (where `*` does not cross a `/`, and `**` does).
+    pub fn matches(&self, input: &Path) -> bool {
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        if self.text.contains('/') {
+            self.pattern.matches_path_with(input, options)
+        } else {
+            input
+                .file_name()
+                .is_some_and(|name| self.pattern.matches_with(&name.to_string_lossy(), options))
+        }
+    }
+}
+
+checked_string!(InputPattern);
+
+impl schemars::JsonSchema for InputPattern {
+    fn schema_name() -> Cow<'static, str> {
+        "InputPattern".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "A glob pattern (`*`, `?`, `[...]`, `**`): without `/` it matches an \
+                            input's file name, with `/` its path as given.",
+            "type": "string",
+            "minLength": 1,
+        })
+    }
+}
+
 /// A minijinja template whose syntax is valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template(String);
@@ -835,6 +908,33 @@ impl schemars::JsonSchema for Version {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_input_pattern_names_a_file_name_or_a_path() {
+        let matches = |pattern: &str, input: &str| {
+            InputPattern::parse(pattern)
+                .expect("a valid pattern")
+                .matches(Path::new(input))
+        };
+        // Without `/`: the file name, wherever the file is.
+        assert!(matches("server.xml", "server.xml"));
+        assert!(matches("server.xml", "/var/lib/bind/server.xml"));
+        assert!(matches("*.xml", "stats/zones.xml"));
+        assert!(matches("server-?.xml", "server-1.xml"));
+        assert!(matches("[sz]*.xml", "zones.xml"));
+        assert!(!matches("server.xml", "Server.xml"), "case matters");
+        assert!(!matches("server.xml", "server.xml.bak"));
+        assert!(!matches("*.xml", "/srv/xml"));
+        // With `/`: the path as given; `*` stays within one directory, `**` crosses them.
+        assert!(matches("stats/*.xml", "stats/zones.xml"));
+        assert!(!matches("stats/*.xml", "zones.xml"));
+        assert!(!matches("/srv/*.xml", "/srv/a/b.xml"));
+        assert!(matches("/srv/**/*.xml", "/srv/a/b.xml"));
+        assert!(!matches("/srv/*.xml", "srv/a.xml"));
+        for bad in ["", "[server", "a/***"] {
+            assert!(InputPattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn parse_err(yaml: &str) -> (String, Position) {
         let (message, position) = parse(yaml).expect_err("the rule file is invalid");

@@ -112,3 +112,30 @@ fn a_broken_input_is_an_error() {
         outcome.stderr
     );
 }
+
+#[test]
+fn a_rule_scoped_to_other_inputs_says_so_and_reads_nothing() {
+    let case = "tests/cases/rules_scoped_to_inputs";
+    let rules = format!("{case}/rules.yaml");
+    let input = format!("{case}/zones.xml");
+    let outcome = explain(&["--rules", &rules, "--input", &input, "--format", "json"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let view: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("JSON");
+    let rules = view["rules"].as_array().expect("rules");
+    let engine = |metric: &str| {
+        rules
+            .iter()
+            .find(|rule| rule["metric"] == metric)
+            .map(|rule| (rule["engine"].clone(), rule["nodes"].clone()))
+            .expect("the rule is listed")
+    };
+    let (scoped, nodes) = engine("bind_incoming_requests_total");
+    assert_eq!(
+        scoped,
+        "none: the rule reads only the inputs `inputs: [server.xml]` names, not this one"
+    );
+    assert_eq!(nodes, serde_json::json!([]));
+    let (read, nodes) = engine("bind_zone_serial");
+    assert_eq!(read, "streaming engine");
+    assert_eq!(nodes.as_array().map(Vec::len), Some(2));
+}
