@@ -274,6 +274,11 @@ pub struct CheckArgs {
     /// A template variable the rule files use ({{ vars.KEY }}), as `run --var` gives it.
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+
+    /// A sample input to evaluate the rules on (repeatable): warns about a rule that gives no
+    /// sample, a label that is empty in every series, and values that are NaN.
+    #[arg(long = "input", value_name = "SAMPLE")]
+    pub inputs: Vec<PathBuf>,
 }
 
 impl CheckArgs {
@@ -284,6 +289,8 @@ impl CheckArgs {
             vars: self.vars.into_iter().collect(),
             format: self.format,
             strict: self.strict,
+            inputs: self.inputs,
+            max_dom_bytes: DEFAULT_MAX_DOM_BYTES,
         }
     }
 }

@@ -3,15 +3,20 @@
 //! problem of every file is reported, as text for people, JSON for machines, or GitHub Actions
 //! annotations.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Serialize;
 
+use crate::engine::{self, Engine, EngineConfig, EngineError, Source};
+use crate::model::sample::{LabelSet, SampleValue};
 use crate::rules;
-use crate::rules::diagnostic::{self, Diagnostic, Severity};
-use crate::rules::lints;
+use crate::rules::compile::{CompiledRules, Shape};
+use crate::rules::diagnostic::{self, Diagnostic, FieldPath, Severity};
+use crate::rules::file::RuleSource;
+use crate::rules::lints::{self, Lint};
+use crate::xml::XmlLimits;
 
 /// How `check` prints its findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -48,8 +53,8 @@ impl FileReport {
 }
 
 /// Checks one rule file with the given `--var`s: load and compile errors, or, when it compiles,
-/// its lints.
-pub fn check_file(path: &std::path::Path, vars: &BTreeMap<String, String>) -> FileReport {
+/// its lints, and what it gives on the sample inputs, if any.
+pub fn check_file(path: &Path, vars: &BTreeMap<String, String>, samples: &Samples) -> FileReport {
     match rules::load_with_source(path, vars) {
         Err(error) => FileReport {
             file: path.to_owned(),
@@ -60,8 +65,10 @@ pub fn check_file(path: &std::path::Path, vars: &BTreeMap<String, String>) -> Fi
         Ok((rules, file)) => {
             // The positions come from the same read and parse as the rules.
             let names = file.rule_names();
+            let (sample_lints, failures) = on_samples(&rules, samples);
             let mut diagnostics: Vec<Diagnostic> = lints::lint(&rules)
                 .into_iter()
+                .chain(sample_lints)
                 .map(|lint| Diagnostic {
                     severity: Severity::Warning,
                     code: lint.code,
@@ -71,6 +78,19 @@ pub fn check_file(path: &std::path::Path, vars: &BTreeMap<String, String>) -> Fi
                     help: lint.help,
                 })
                 .collect();
+            diagnostics.extend(failures.into_iter().map(|(at, message)| {
+                Diagnostic {
+                severity: Severity::Error,
+                code: "sample-failed",
+                message: diagnostic::shorten(&rules::name_the_rule(&message, &names)),
+                file: path.display().to_string(),
+                position: at.and_then(|at| RuleSource::locate(&file, &at, false)),
+                help: Some(
+                    "`xml2prom explain --rules FILE --input SAMPLE` shows the rule at work on it"
+                        .to_owned(),
+                ),
+            }
+            }));
             diagnostics.sort_by_key(|d| d.position.map(|p| p.index));
             FileReport {
                 file: path.to_owned(),
@@ -92,18 +112,205 @@ pub struct CheckConfig {
     pub format: Format,
     /// `--strict`: warnings fail too.
     pub strict: bool,
+    /// Sample inputs to evaluate every rule file on (`--input`).
+    pub inputs: Vec<PathBuf>,
+    /// The largest sample the DOM engine loads, as `run`'s default `--max-dom-bytes`.
+    pub max_dom_bytes: u64,
+}
+
+/// Sample inputs and how to read them.
+pub struct Samples {
+    /// The inputs, as given.
+    pub inputs: Vec<PathBuf>,
+    /// How the engines read them.
+    pub engine: EngineConfig,
+}
+
+impl Samples {
+    /// No sample inputs: only the rule files are checked.
+    pub fn none() -> Samples {
+        Samples {
+            inputs: Vec::new(),
+            engine: EngineConfig {
+                limits: XmlLimits::default(),
+                engine: Engine::Auto,
+                max_dom_bytes: u64::MAX,
+            },
+        }
+    }
 }
 
 /// `check`: the findings on stdout, and the exit code of [`exit_code`].
 pub fn execute(config: &CheckConfig) -> ExitCode {
-    let reports = check(&config.files, &config.vars);
+    let samples = Samples {
+        inputs: config.inputs.clone(),
+        engine: EngineConfig {
+            limits: XmlLimits::default(),
+            engine: Engine::Auto,
+            max_dom_bytes: config.max_dom_bytes,
+        },
+    };
+    let reports = check(&config.files, &config.vars, &samples);
     print!("{}", render(&reports, config.format));
     ExitCode::from(exit_code(&reports, config.strict))
 }
 
 /// Checks every file, never stopping at the first problem.
-pub fn check(files: &[PathBuf], vars: &BTreeMap<String, String>) -> Vec<FileReport> {
-    files.iter().map(|file| check_file(file, vars)).collect()
+pub fn check(
+    files: &[PathBuf],
+    vars: &BTreeMap<String, String>,
+    samples: &Samples,
+) -> Vec<FileReport> {
+    files
+        .iter()
+        .map(|file| check_file(file, vars, samples))
+        .collect()
+}
+
+/// What one rule gave on the sample inputs it reads.
+#[derive(Debug, Default, Clone)]
+struct OnSamples {
+    /// The sample inputs the rule reads (`inputs:`).
+    read: Vec<String>,
+    /// Whether it failed on one of them.
+    failed: bool,
+    /// Its series, over all of them.
+    series: usize,
+    /// The label names some series has.
+    labels: BTreeSet<String>,
+    /// The series whose value is NaN.
+    nan: usize,
+}
+
+/// Evaluates the rules on each sample input: warnings for a rule that gives no series, a
+/// label no series has, and NaN values (each unless the rule allows the lint); and an error
+/// per sample a rule (or the whole input) fails on, with the rule's path when one failed.
+fn on_samples(
+    rules: &CompiledRules,
+    samples: &Samples,
+) -> (Vec<Lint>, Vec<(Option<FieldPath>, String)>) {
+    let mut seen = vec![OnSamples::default(); rules.rules.len()];
+    let mut failures = Vec::new();
+    for input in &samples.inputs {
+        let shown = input.display().to_string();
+        for (rule, seen) in rules.rules.iter().zip(&mut seen) {
+            if rule.reads(input) {
+                seen.read.push(shown.clone());
+            }
+        }
+        let mut warnings = Vec::new();
+        let results = match engine::evaluate_input(
+            rules,
+            Source::File(input),
+            input,
+            &samples.engine,
+            &mut warnings,
+        ) {
+            Ok(results) => results,
+            Err(error) => {
+                let failed = match &error {
+                    EngineError::Eval { source, .. } => {
+                        rules.rules.iter().position(|r| r.id == source.rule)
+                    }
+                    _ => None,
+                };
+                match failed.and_then(|i| seen.get_mut(i)) {
+                    Some(seen) => seen.failed = true,
+                    // The input itself: no rule can be judged on it.
+                    None => seen.iter_mut().for_each(|seen| seen.failed = true),
+                }
+                let at = failed.map(|i| FieldPath::root().key("metrics").index(i));
+                failures.push((at, format!("on the sample input: {error}")));
+                continue;
+            }
+        };
+        for result in results {
+            let Some(seen) = seen.get_mut(result.rule) else {
+                continue;
+            };
+            seen.series += result.samples.len();
+            for (key, value) in result.samples.iter() {
+                for (name, _) in LabelSet::from_key(key).pairs() {
+                    if !seen.labels.contains(name.as_ref()) {
+                        seen.labels.insert(name.into_owned());
+                    }
+                }
+                if matches!(value, SampleValue::Single(v) if v.is_nan()) {
+                    seen.nan += 1;
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (rule, seen) in rules.rules.iter().zip(&seen) {
+        if seen.read.is_empty() || seen.failed {
+            continue;
+        }
+        let path = FieldPath::root().key("metrics").index(rule.index);
+        let allowed = |code: &str| rule.allow_lints.iter().any(|allow| allow.as_str() == code);
+        let inputs = seen.read.join(", ");
+        if seen.series == 0 {
+            if !allowed("matches-nothing") {
+                let (key, what) = match &rule.shape {
+                    Shape::Nodes { .. } => ("select", "its `select` matched no node"),
+                    Shape::Document { .. } => ("value", "its policies left its value out"),
+                };
+                found.push(Lint {
+                    path: path.key(key),
+                    at_key: false,
+                    code: "matches-nothing",
+                    message: format!("gives no series on the sample input {inputs}: {what}"),
+                    help: Some(
+                        "compare the path with the sample (`xml2prom explain` shows what it \
+                         matches); in a document with namespaces, the URIs under \
+                         `namespaces:` must be the ones it declares, character for character"
+                            .to_owned(),
+                    ),
+                });
+            }
+            continue;
+        }
+        for (label, _) in &rule.labels {
+            if !seen.labels.contains(label.as_str()) && !allowed("label-always-empty") {
+                found.push(Lint {
+                    path: path.key("labels").key(label.as_str()),
+                    at_key: true,
+                    code: "label-always-empty",
+                    message: format!(
+                        "the label `{label}` is empty in {} on the sample input {inputs}, so \
+                         none has it",
+                        match seen.series {
+                            1 => "the one series".to_owned(),
+                            n => format!("all {n} series"),
+                        }
+                    ),
+                    help: Some(
+                        "check its template and the fields it uses (`xml2prom explain` shows \
+                         each node's fields); an empty label value is no label"
+                            .to_owned(),
+                    ),
+                });
+            }
+        }
+        if seen.nan > 0 && !allowed("nan-value") {
+            found.push(Lint {
+                path: path.key("value"),
+                at_key: false,
+                code: "nan-value",
+                message: format!(
+                    "the value is NaN in {} of {} series on the sample input {inputs}",
+                    seen.nan, seen.series
+                ),
+                help: Some(
+                    "an operand may be missing: `number()` of an empty node-set is NaN, and so \
+                     is arithmetic on it; give the field a `default`, or filter such nodes out \
+                     in `select`"
+                        .to_owned(),
+                ),
+            });
+        }
+    }
+    (found, failures)
 }
 
 /// The exit code: 2 when any file has an error, 1 when `strict` and any has a warning, else 0.

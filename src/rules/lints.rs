@@ -44,6 +44,10 @@ pub const CODES: &[&str] = &[
     "unused-field",
     "label-can-be-empty",
     "inexact-scale",
+    // Found by `check --input`, on sample inputs.
+    "matches-nothing",
+    "label-always-empty",
+    "nan-value",
 ];
 
 /// The code of a lint, as a rule's `allow_lints:` names it; only the codes of [`CODES`].

@@ -196,3 +196,54 @@ fn an_error_in_each_of_four_rules_gives_four_errors() {
     let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("valid JSON");
     assert_eq!(parsed["errors"], 4, "{}", json.stdout);
 }
+
+#[test]
+fn sample_inputs_show_rules_that_give_nothing_empty_labels_and_nan() {
+    let rules = "tests/check/samples.yaml";
+    let good = check(&[rules, "--input", "tests/check/samples/store.xml"]);
+    assert_eq!(good.code, 0, "warnings alone pass: {}", good.stdout);
+    assert_matches_file(&root().join("tests/check/samples.human"), &good.stdout);
+    let strict = check(&[
+        "--strict",
+        rules,
+        "--input",
+        "tests/check/samples/store.xml",
+    ]);
+    assert_eq!(strict.code, 1, "--strict fails on the sample warnings");
+
+    // A sample that cannot be read is an error; the rules are not judged on it.
+    let broken = check(&[
+        "--format",
+        "json",
+        rules,
+        "--input",
+        "tests/check/samples/broken.xml",
+    ]);
+    assert_eq!(broken.code, 2, "{}", broken.stdout);
+    let parsed: serde_json::Value = serde_json::from_str(&broken.stdout).expect("valid JSON");
+    let codes: Vec<&str> = parsed["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        ["sample-failed", "label-can-be-empty"],
+        "{}",
+        broken.stdout
+    );
+
+    // `store_failed_rows` allows `matches-nothing`; without samples, none of this runs.
+    assert!(
+        !good.stdout.contains("store_failed_rows"),
+        "{}",
+        good.stdout
+    );
+    let alone = check(&[rules]);
+    assert!(
+        !alone.stdout.contains("matches-nothing"),
+        "{}",
+        alone.stdout
+    );
+}
