@@ -185,7 +185,7 @@ struct OnSamples {
 /// Evaluates the rules on each sample input: warnings for a rule that gives no series, a
 /// label no series has, and NaN values (each unless the rule allows the lint); and an error
 /// per sample a rule (or the whole input) fails on, with the rule's path when one failed.
-fn on_samples(
+pub(crate) fn on_samples(
     rules: &CompiledRules,
     samples: &Samples,
 ) -> (Vec<Lint>, Vec<(Option<FieldPath>, String)>) {

@@ -18,8 +18,8 @@ use serde::Serialize;
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Value};
 
-use crate::commands::fail;
 use crate::commands::run::{self, RunError};
+use crate::commands::{check, fail};
 use crate::engine::dom::build::{self, first_in_document_order, sort_in_document_order};
 use crate::engine::dom::location_path;
 use crate::engine::error::{EvalError, EvalErrorKind};
@@ -170,11 +170,30 @@ pub fn explain(
             source,
         })
     })?;
-    let (run_text, warnings) =
+    let (run_text, mut warnings) =
         match run::evaluate_to_text(rules, &bytes, input, limits, Engine::Auto) {
             Ok(found) => found,
             Err(error) => (String::new(), vec![format!("the run fails: {error}")]),
         };
+    // What `check --input` would warn about on this input (its failures are the run's above).
+    let samples = check::Samples {
+        inputs: vec![input.to_owned()],
+        engine: engine::EngineConfig {
+            limits: limits.clone(),
+            engine: Engine::Auto,
+            max_dom_bytes: u64::MAX,
+        },
+    };
+    let names: Vec<Option<String>> = rules
+        .rules
+        .iter()
+        .map(|rule| Some(rule.name.as_str().to_owned()))
+        .collect();
+    let (lints, _) = check::on_samples(rules, &samples);
+    warnings.extend(lints.into_iter().map(|lint| {
+        let line = crate::rules::name_the_rule(&lint.to_string(), &names);
+        format!("{line} [{}]", lint.code)
+    }));
     let engines = engine::engine_report(rules, Engine::Auto);
     let mut views = Vec::new();
     for (rule, engine) in rules.rules.iter().zip(engines) {

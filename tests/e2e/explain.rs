@@ -139,3 +139,34 @@ fn a_rule_scoped_to_other_inputs_says_so_and_reads_nothing() {
     assert_eq!(read, "streaming engine");
     assert_eq!(nodes.as_array().map(Vec::len), Some(2));
 }
+
+#[test]
+fn explain_warns_as_check_input_does() {
+    let outcome = explain(&[
+        "--rules",
+        "tests/check/samples.yaml",
+        "--input",
+        "tests/check/samples/store.xml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let view: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("JSON");
+    let warnings: Vec<&str> = view["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    for code in ["[matches-nothing]", "[label-always-empty]", "[nan-value]"] {
+        assert_eq!(
+            warnings.iter().filter(|w| w.ends_with(code)).count(),
+            1,
+            "{code}: {warnings:?}"
+        );
+    }
+    assert!(
+        warnings.iter().all(|w| !w.contains("store_failed_rows")),
+        "allowed: {warnings:?}"
+    );
+}
