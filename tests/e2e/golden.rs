@@ -212,6 +212,36 @@ fn bundled_example() {
     assert_accepted_everywhere("bundled example", &outcome.stdout, dir.path());
 }
 
+/// Runs a bundled rule file on one of its example inputs, as `rules/examples/NAME.xml` to
+/// stdout without self-metrics, and checks the output against `rules/examples/NAME.prom` and with
+/// promtool and node_exporter.
+fn assert_worked_example(rules: &str, name: &str) {
+    let input = format!("rules/examples/{name}.xml");
+    let outcome = xml2prom(
+        &root(),
+        &[
+            "run",
+            "--rules",
+            rules,
+            "--input",
+            &input,
+            "--output",
+            "-",
+            "--no-self-metrics",
+        ],
+    );
+    assert_eq!(outcome.code, 0, "{input}: {}", outcome.stderr);
+    assert_eq!(
+        outcome.stderr, "",
+        "{input}: a successful run prints nothing"
+    );
+    let golden = root().join(format!("rules/examples/{name}.prom"));
+    assert_matches_file(&golden, &outcome.stdout);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(format!("{name}.prom")), &outcome.stdout).expect("write");
+    assert_accepted_everywhere(&input, &outcome.stdout, dir.path());
+}
+
 /// The realistic example: two backup appliances (default namespace, states, durations, times,
 /// decimal commas), each output as its golden file and accepted by promtool and node_exporter.
 #[test]
@@ -237,5 +267,14 @@ fn backup_appliance_examples() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("backup.prom"), &outcome.stdout).expect("write");
         assert_accepted_everywhere(&input, &outcome.stdout, dir.path());
+    }
+}
+
+/// nvidia-smi -q -x of two real GPUs (Telegraf's test data, schemas v11 and v12): values with
+/// units, `N/A` for a fan the Tesla T4 does not have (no series, no warning).
+#[test]
+fn nvidia_smi_examples() {
+    for name in ["nvidia-smi-tesla-t4", "nvidia-smi-rtx-3060"] {
+        assert_worked_example("rules/nvidia-smi.yaml", name);
     }
 }
