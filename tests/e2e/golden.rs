@@ -278,3 +278,12 @@ fn nvidia_smi_examples() {
         assert_worked_example("rules/nvidia-smi.yaml", name);
     }
 }
+
+/// JUnit XML reports of jest and pytest (dorny/test-reporter's fixtures): per-suite counts and
+/// durations, the failing test cases found in each suite, one info series per failing case.
+#[test]
+fn junit_report_examples() {
+    for name in ["junit-jest", "junit-pytest"] {
+        assert_worked_example("rules/junit.yaml", name);
+    }
+}
