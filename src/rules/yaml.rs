@@ -190,6 +190,7 @@ impl Document {
                     let Some(finished) = open.pop() else {
                         return Err(bug(start));
                     };
+                    document.merge(finished)?;
                     document.finish(finished);
                     document.attach(finished, open.last().copied());
                     continue;
@@ -280,6 +281,78 @@ impl Document {
                 document.attach(id, open.last().copied());
             }
         }
+    }
+
+    /// Applies the merge keys of a finished mapping: `<<: *defaults` (or a list of aliases, or a
+    /// mapping written in place) adds the entries of those mappings whose keys the mapping does
+    /// not have itself; of several, the first one listed wins. The entries are shared, not
+    /// copied, so merging adds no values to expand.
+    fn merge(&mut self, id: usize) -> Result<(), SyntaxError> {
+        let NodeKind::Mapping(children) = &self.nodes[id].kind else {
+            return Ok(());
+        };
+        let is_merge_key = |key: usize| matches!(&self.nodes[key].kind, NodeKind::Scalar { text, plain: true, .. } if text == "<<");
+        if !children.chunks(2).any(|pair| is_merge_key(pair[0])) {
+            return Ok(());
+        }
+        let mut own = Vec::with_capacity(children.len());
+        let mut sources = Vec::new();
+        for pair in children.chunks(2) {
+            let [key, value] = *pair else {
+                return Err(bug(self.nodes[id].start));
+            };
+            if !is_merge_key(key) {
+                own.extend([key, value]);
+                continue;
+            }
+            let not_a_mapping = |at: usize| SyntaxError {
+                message: "a merge key (`<<`) takes a mapping, an alias of one (`<<: *defaults`) \
+                          or a list of them"
+                    .to_owned(),
+                index: at,
+                limit: false,
+            };
+            match &self.nodes[self.resolve(value)].kind {
+                NodeKind::Mapping(_) => sources.push(self.resolve(value)),
+                NodeKind::Sequence(items) => {
+                    for &item in items {
+                        let item = self.resolve(item);
+                        if !matches!(self.nodes[item].kind, NodeKind::Mapping(_)) {
+                            return Err(not_a_mapping(self.nodes[item].start));
+                        }
+                        sources.push(item);
+                    }
+                }
+                _ => return Err(not_a_mapping(self.nodes[value].start)),
+            }
+        }
+        // Keys by their text, so that a large mapping merges in linear time.
+        let mut keys: std::collections::HashSet<&str> = own
+            .chunks(2)
+            .filter_map(|pair| self.scalar_text(pair[0]))
+            .collect();
+        let mut merged = own;
+        for &source in &sources {
+            let NodeKind::Mapping(entries) = &self.nodes[source].kind else {
+                continue;
+            };
+            for pair in entries.chunks(2) {
+                let [key, value] = *pair else {
+                    continue;
+                };
+                let new = match self.scalar_text(key) {
+                    Some(text) => keys.insert(text),
+                    None => true,
+                };
+                if new {
+                    merged.extend([key, value]);
+                }
+            }
+        }
+        if let NodeKind::Mapping(children) = &mut self.nodes[id].kind {
+            *children = merged;
+        }
+        Ok(())
     }
 
     /// Adds up the expanded size of a finished collection.
@@ -1307,6 +1380,71 @@ mod tests {
             .deserialize(None, &FieldPath::root())
             .expect("valid");
         assert_eq!(two.a, two.b);
+    }
+
+    #[test]
+    fn merge_keys_add_the_entries_the_mapping_does_not_have() {
+        type Maps = BTreeMap<String, BTreeMap<String, String>>;
+        let read = |source: &str| -> Maps {
+            Document::parse(source)
+                .expect("valid")
+                .deserialize(None, &FieldPath::root())
+                .expect("a map of maps")
+        };
+        let maps = read(
+            "base: &b {job: x, site: lyon}\n\
+             other: &o {site: paris, zone: a}\n\
+             one: {<<: *b, job: y}\n\
+             list: {<<: [*o, *b]}\n\
+             inline: {<<: {k: v}, k: w}\n\
+             quoted: {\"<<\": kept}\n",
+        );
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert_eq!(maps["one"], map(&[("job", "y"), ("site", "lyon")]));
+        // Of several, the first listed wins.
+        assert_eq!(
+            maps["list"],
+            map(&[("job", "x"), ("site", "paris"), ("zone", "a")])
+        );
+        assert_eq!(maps["inline"], map(&[("k", "w")]));
+        assert_eq!(
+            maps["quoted"],
+            map(&[("<<", "kept")]),
+            "a quoted key is a key"
+        );
+        // A merged value is found where it is written, for messages.
+        let source = "base: &b {job: x}\none: {<<: *b}\n";
+        let document = Document::parse(source).expect("valid");
+        let path = FieldPath::root().key("one").key("job");
+        let at = document.locate(source, &path, false).expect("found");
+        assert_eq!(&source[at.index..at.index + 1], "x");
+        for bad in [
+            "a: {<<: 3}\n",
+            "a: {<<: [{k: v}, 3]}\n",
+            "b: &s [1]\na: {<<: *s}\n",
+        ] {
+            let error = Document::parse(bad).expect_err("not a mapping");
+            assert!(error.message.contains("merge key"), "{bad}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn merging_large_mappings_takes_linear_time() {
+        let keys: String = (0..40_000).map(|i| format!("k{i}: v\n  ")).collect();
+        let source = format!("a: &a\n  {keys}\nb:\n  <<: *a\n  k0: w\n");
+        let started = std::time::Instant::now();
+        let document = Document::parse(&source).expect("valid");
+        let maps: BTreeMap<String, BTreeMap<String, String>> = document
+            .deserialize(None, &FieldPath::root())
+            .expect("valid");
+        assert_eq!(maps["b"].len(), 40_000);
+        assert_eq!(maps["b"]["k0"], "w");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]
