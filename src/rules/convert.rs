@@ -338,8 +338,8 @@ enum Parse {
     Boolean,
     /// ISO 8601 or Go-style duration, to seconds.
     Duration,
-    /// A point in time, to Unix seconds.
-    Time(TimeFormat),
+    /// A point in time, to Unix seconds, in the first of the formats that reads it.
+    Time(Vec<TimeFormat>),
 }
 
 impl Parse {
@@ -348,7 +348,7 @@ impl Parse {
             Parse::Number { decimal_comma } => parse_decimal(text, *decimal_comma),
             Parse::Boolean => parse_boolean(text).ok_or(Reason::NotABoolean),
             Parse::Duration => parse_duration(text),
-            Parse::Time(format) => format.parse(text),
+            Parse::Time(formats) => parse_time(formats, text),
         }
     }
 }
@@ -423,6 +423,68 @@ fn parse_duration(text: &str) -> Result<f64, Reason> {
         .map_err(|_| Reason::NotADuration)
 }
 
+/// Reads a time in the first format that reads it; the error of the only format, or, of
+/// several, one that names them all.
+fn parse_time(formats: &[TimeFormat], text: &str) -> Result<f64, Reason> {
+    let mut first = None;
+    for format in formats {
+        match format.parse(text) {
+            Ok(seconds) => return Ok(seconds),
+            Err(reason) => {
+                first.get_or_insert(reason);
+            }
+        }
+    }
+    match (formats.len(), first) {
+        (1, Some(reason)) => Err(reason),
+        _ => Err(Reason::NotATime {
+            format: formats
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            detail: None,
+        }),
+    }
+}
+
+/// `format:` of `parse: time`, one or a list; each is checked where it stands.
+struct TimeFormats;
+
+impl<'de> Visitor<'de> for TimeFormats {
+    type Value = Vec<TimeFormat>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a time format, or a list of them")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Vec<TimeFormat>, E> {
+        TimeFormat::parse_word(s)
+            .map(|format| vec![format])
+            .map_err(E::custom)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut items: A) -> Result<Vec<TimeFormat>, A::Error> {
+        let mut formats = Vec::new();
+        while let Some(format) = items.next_element_seed(Checked(TimeFormat::parse_word))? {
+            formats.push(format);
+        }
+        if formats.is_empty() {
+            return Err(de::Error::custom(
+                "the list of time formats is empty; give one format or several",
+            ));
+        }
+        Ok(formats)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for TimeFormats {
+    type Value = Vec<TimeFormat>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<TimeFormat>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
 /// The `format` of `parse: time`.
 #[derive(Debug, Clone)]
 enum TimeFormat {
@@ -485,6 +547,17 @@ impl TimeFormat {
             }
         };
         Ok(unix_seconds(&time))
+    }
+
+    /// Whether `timezone` applies to the format: a strftime format that reads no offset.
+    fn takes_zone(&self) -> bool {
+        matches!(
+            self,
+            TimeFormat::Strftime {
+                reads_offset: false,
+                ..
+            }
+        )
     }
 
     /// The format with `timezone`, refused where a zone can have no effect: formats whose
@@ -579,6 +652,34 @@ impl TimeFormat {
             zone: None,
         })
     }
+}
+
+/// The formats with `timezone`: it applies to those that read no offset; it is refused when
+/// none does (for one format, with that format's reason).
+fn in_zone(formats: Vec<TimeFormat>, zone: Zone) -> Result<Vec<TimeFormat>, String> {
+    if formats.len() == 1 || !formats.iter().any(TimeFormat::takes_zone) {
+        if formats.len() > 1 {
+            return Err(
+                "`timezone` has no effect: every format of the list reads an offset or is a \
+                 Unix time; remove `timezone`"
+                    .to_owned(),
+            );
+        }
+        return formats
+            .into_iter()
+            .map(|f| f.in_zone(zone.clone()))
+            .collect();
+    }
+    formats
+        .into_iter()
+        .map(|format| {
+            if format.takes_zone() {
+                format.in_zone(zone.clone())
+            } else {
+                Ok(format)
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for TimeFormat {
@@ -1045,9 +1146,7 @@ impl<'de> Visitor<'de> for ConvertVisitor {
                     default = Some(access.next_value_seed(Number { check: any_number })?);
                 }
                 Field::Parse => parse = Some(access.next_value::<ParseKind>()?),
-                Field::Format => {
-                    format = Some(access.next_value_seed(Checked(TimeFormat::parse_word))?);
-                }
+                Field::Format => format = Some(access.next_value_seed(TimeFormats)?),
                 Field::Timezone => timezone = Some(access.next_value_seed(Checked(Zone::parse))?),
                 Field::DecimalSeparator => {
                     decimal_comma = Some(access.next_value_seed(Checked(parse_decimal_separator))?);
@@ -1102,9 +1201,9 @@ impl<'de> Visitor<'de> for ConvertVisitor {
             ));
         }
         let parse = match (kind, format) {
-            (ParseKind::Time, Some(format)) => match timezone {
-                Some(zone) => Parse::Time(format.in_zone(zone).map_err(de::Error::custom)?),
-                None => Parse::Time(format),
+            (ParseKind::Time, Some(formats)) => match timezone {
+                Some(zone) => Parse::Time(in_zone(formats, zone).map_err(de::Error::custom)?),
+                None => Parse::Time(formats),
             },
             (ParseKind::Time, None) => {
                 return Err(de::Error::custom(
@@ -1212,9 +1311,16 @@ impl schemars::JsonSchema for Convert {
                 "format": {
                     "description": "The time format of `parse: time`: a chrono format such as \
                                     \"%Y-%m-%d %H:%M:%S\" (UTC unless it has %z or a \
-                                    `timezone`), or rfc3339, rfc2822, unix (seconds) or unix_ms.",
-                    "type": "string",
-                    "minLength": 1,
+                                    `timezone`), or rfc3339, rfc2822, unix (seconds) or unix_ms; \
+                                    or a list of them, tried in order.",
+                    "oneOf": [
+                        { "type": "string", "minLength": 1 },
+                        {
+                            "type": "array",
+                            "items": { "type": "string", "minLength": 1 },
+                            "minItems": 1,
+                        },
+                    ],
                     "examples": ["%Y-%m-%d %H:%M:%S", "rfc3339", "rfc2822", "unix", "unix_ms"],
                 },
                 "timezone": {
@@ -1857,6 +1963,48 @@ mod tests {
         assert_eq!(
             fraction.apply("2024-05-01 14:00:00.250"),
             Ok(MAY_DAY_NOON + 0.25)
+        );
+    }
+
+    #[test]
+    fn several_time_formats_are_tried_in_order() {
+        // JUnit reports: jest writes local times without an offset, pytest with a fraction and
+        // an offset.
+        let both = convert(
+            "{parse: time, format: [\"%Y-%m-%dT%H:%M:%S\", \"%Y-%m-%dT%H:%M:%S%.f%:z\"], \
+             timezone: Europe/Berlin}",
+        );
+        assert_values(
+            &both,
+            &[
+                ("2024-05-01T14:00:00", MAY_DAY_NOON),
+                ("2024-05-01T08:00:00.250-04:00", MAY_DAY_NOON + 0.25),
+            ],
+        );
+        assert_eq!(
+            invalid(&both, "yesterday"),
+            "is not a time in the format `%Y-%m-%dT%H:%M:%S` or `%Y-%m-%dT%H:%M:%S%.f%:z`"
+        );
+        let words = convert("{parse: time, format: [rfc3339, unix]}");
+        assert_values(
+            &words,
+            &[
+                ("2024-05-01T12:00:00Z", MAY_DAY_NOON),
+                ("1714564800", MAY_DAY_NOON),
+            ],
+        );
+        // One format in a list is that format, with its own reason.
+        let one = convert("{parse: time, format: [rfc3339]}");
+        assert!(invalid(&one, "x").starts_with("is not a time in the format rfc3339: "));
+        assert!(refused("{parse: time, format: []}").contains("the list of time formats is empty"));
+        assert!(refused("{parse: time, format: [rfc3339, \"%H\"]}").contains("cannot give a date"));
+        assert!(
+            refused("{parse: time, format: [rfc3339, unix], timezone: UTC}")
+                .contains("every format of the list reads an offset")
+        );
+        assert!(
+            refused("{parse: time, format: [unix], timezone: UTC}")
+                .contains("`timezone` has no effect with `format: unix`")
         );
     }
 
