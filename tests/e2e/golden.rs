@@ -287,3 +287,10 @@ fn junit_report_examples() {
         assert_worked_example("rules/junit.yaml", name);
     }
 }
+
+/// A Cobertura coverage report of gcovr (its test reference): overall and per-package line and
+/// branch coverage, and the lines of each package counted under its classes.
+#[test]
+fn cobertura_report_examples() {
+    assert_worked_example("rules/cobertura.yaml", "cobertura-gcovr");
+}
