@@ -294,3 +294,12 @@ fn junit_report_examples() {
 fn cobertura_report_examples() {
     assert_worked_example("rules/cobertura.yaml", "cobertura-gcovr");
 }
+
+/// The manager's XML status page of Tomcat 8 and 6 (Telegraf's test data): JVM memory and
+/// memory pools, per connector threads, requests, errors, bytes and times in seconds.
+#[test]
+fn tomcat_status_examples() {
+    for name in ["tomcat-8", "tomcat-6"] {
+        assert_worked_example("rules/tomcat.yaml", name);
+    }
+}
