@@ -3,8 +3,8 @@
 //! golden `.prom` file, or an error. Like `promtool test rules`, but for XML stores.
 //!
 //! Comparison is semantic: series are compared as (name, labels, value), in any order, with
-//! exact values (`NaN` equals `NaN`). An inline `expect` covers the families it names; a golden
-//! file covers the whole output.
+//! exact values (`NaN` equals `NaN`). An inline `expect` covers the families it names (by a
+//! series, or by a `# TYPE` or `# HELP` line); a golden file covers the whole output.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -300,7 +300,14 @@ fn run_case(
             if let Some(expected) = &case.expect {
                 let expected = parse(expected)
                     .map_err(|why| case_error(&format!("`expect` is not exposition: {why}")))?;
-                let families: BTreeSet<&str> = expected.keys().map(|(n, _)| family(n)).collect();
+                // A family is covered when a series of it is expected, or when a `# TYPE` or
+                // `# HELP` line names it: then it must have exactly those series, none at all
+                // if the lines name no series of it.
+                let families: BTreeSet<&str> = expected
+                    .keys()
+                    .map(|(n, _)| family(n))
+                    .chain(named_families(case.expect.as_deref().unwrap_or_default()))
+                    .collect();
                 let actual = actual
                     .into_iter()
                     .filter(|((name, _), _)| families.contains(family(name)))
@@ -351,6 +358,19 @@ fn compare_warnings(expected: &[String], warnings: &[String], failures: &mut Vec
             ));
         }
     }
+}
+
+/// The families that `# TYPE` and `# HELP` lines of exposition text name.
+fn named_families(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter_map(|line| {
+        let rest = line.trim_start().strip_prefix('#')?.trim_start();
+        let rest = rest
+            .strip_prefix("TYPE")
+            .or_else(|| rest.strip_prefix("HELP"))?;
+        rest.starts_with([' ', '\t'])
+            .then(|| rest.split_whitespace().next())
+            .flatten()
+    })
 }
 
 /// The family a series belongs to: `h_bucket`, `h_sum` and `h_count` belong to `h`.
