@@ -26,7 +26,7 @@ use rustc_hash::FxHashMap;
 use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
 use crate::engine::eval;
 use crate::engine::matcher::{self, StepMatch};
-use crate::engine::node::{self, Outcome, Reading, RuleState};
+use crate::engine::node::{self, Outcome, Reading, RuleState, SharedKeys};
 use crate::engine::node::{render_labels, with_global_labels};
 use crate::engine::skips::{Skip, Skips};
 use crate::engine::tree::{NodeId, Tree};
@@ -77,6 +77,9 @@ pub struct StreamEngine<'r> {
     spare: Vec<Box<Record<'r>>>,
     /// Per slot, how many of its records wait in `records`.
     pending: Vec<usize>,
+    /// The label set keys shared by the node-level rules with one label recipe (see
+    /// [`Slot::share`]).
+    shares: Vec<SharedKeys>,
     /// The selections of the current tag, reused.
     selected: Vec<(usize, Option<&'r Predicate>)>,
     /// The subtree of the outermost open selected element whose rule evaluates XPath on it
@@ -165,6 +168,9 @@ struct Slot<'r> {
     /// Per field query, then the value query (or a document value's attribute), the index of
     /// its reader in the engine's `readers`, when it reads an attribute.
     reads: Vec<Option<usize>>,
+    /// For a node-level rule whose labels are all fields as they are, under the same names as
+    /// another such rule's, the index of their [`SharedKeys`] in the engine's `shares`.
+    share: Option<usize>,
 }
 
 /// An attribute that rules read of a selected element or of its ancestors: known when the
@@ -556,8 +562,10 @@ impl<'r> StreamEngine<'r> {
                 error: None,
                 skips: Skips::default(),
                 reads,
+                share: None,
             });
         }
+        let shares = share_keys(&mut slots);
         let children = paths
             .iter()
             .map(|path| {
@@ -587,6 +595,7 @@ impl<'r> StreamEngine<'r> {
             depth: 0,
             scopes: Vec::new(),
             pending: vec![0; slots.len()],
+            shares,
             slots,
             path_slots,
             readers,
@@ -716,8 +725,9 @@ impl<'r> StreamEngine<'r> {
 
     /// Evaluates a selected element whose rule reads only attributes, at its start tag; the
     /// attributes come from `reads`, shared by the rules that select the element.
-    fn observe_now(slot: &mut Slot<'_>, reads: &Reads<'_>) {
+    fn observe_now(slot: &mut Slot<'_>, reads: &Reads<'_>, shares: &mut [SharedKeys]) {
         let rule = slot.rule;
+        let share = slot.share.and_then(|i| shares.get_mut(i));
         let skips = &mut slot.skips;
         let indexes = &slot.reads;
         let result = match &mut slot.kind {
@@ -779,7 +789,7 @@ impl<'r> StreamEngine<'r> {
                 match resolved {
                     Ok(Outcome::Use(number)) => {
                         let place = keeps_paths.then(|| location(frames));
-                        state.observe(skips, texts, number, place)
+                        state.observe_sharing(skips, texts, number, place, share)
                     }
                     Ok(Outcome::Skip(skip)) => {
                         skips.add(skip, || location(frames));
@@ -819,6 +829,7 @@ impl<'r> StreamEngine<'r> {
         if slot.error.is_some() {
             return None;
         }
+        let share = slot.share.and_then(|i| self.shares.get_mut(i));
         let skips = &mut slot.skips;
         let result = match (&mut slot.kind, observation) {
             (_, Observation::Dropped) => Ok(()),
@@ -843,7 +854,7 @@ impl<'r> StreamEngine<'r> {
                     location,
                 },
             ) => {
-                let result = state.observe(skips, &fields, value, location);
+                let result = state.observe_sharing(skips, &fields, value, location, share);
                 if let Err(err) = result {
                     slot.error = Some(err);
                 }
@@ -1034,6 +1045,44 @@ fn has_ampersand(bytes: &[u8]) -> bool {
 /// Whether two short strings (names, mostly) are equal, compared in place ([`same_bytes`]).
 fn same(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// Gives the node-level rules that share a label recipe ([`RuleState::label_recipe`]) with
+/// another one their [`SharedKeys`]; returns them, by [`Slot::share`].
+fn share_keys(slots: &mut [Slot<'_>]) -> Vec<SharedKeys> {
+    let recipes: Vec<Option<Vec<&str>>> = slots
+        .iter()
+        .map(|slot| match &slot.kind {
+            SlotKind::Nodes { state, .. } => state.label_recipe(),
+            _ => None,
+        })
+        .collect();
+    let mut shares = Vec::new();
+    let mut of_recipe: Vec<(&[&str], usize)> = Vec::new();
+    for (index, recipe) in recipes.iter().enumerate() {
+        let Some(recipe) = recipe.as_deref() else {
+            continue;
+        };
+        let alike = recipes
+            .iter()
+            .filter(|other| other.as_deref() == Some(recipe))
+            .count();
+        if alike < 2 {
+            continue;
+        }
+        let share = match of_recipe.iter().find(|(r, _)| *r == recipe) {
+            Some(&(_, share)) => share,
+            None => {
+                shares.push(SharedKeys::new(recipe));
+                of_recipe.push((recipe, shares.len() - 1));
+                shares.len() - 1
+            }
+        };
+        if let Some(slot) = slots.get_mut(index) {
+            slot.share = Some(share);
+        }
+    }
+    shares
 }
 
 impl Slot<'_> {
@@ -1255,7 +1304,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                     continue;
                 }
                 if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
-                    Self::observe_now(&mut self.slots[slot_index], &reads);
+                    Self::observe_now(&mut self.slots[slot_index], &reads, &mut self.shares);
                 } else {
                     let spare = self.spare.pop();
                     let mut record = self.record(spare, slot_index, depth, deferred);
