@@ -68,7 +68,18 @@ pub fn field(rule: &CompiledRule, index: usize, text: Option<String>) -> Outcome
 /// Resolves what a rule's value query gave at one node into the number the accumulator
 /// observes (for a state set, the index of the current state); `None` for a rule without a
 /// value (`aggregate: count`).
+#[inline]
 pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> {
+    // Told apart here, where it is inlined: most rules count nodes, and have no value to read.
+    match rule.value {
+        ValueSpec::Absent => Outcome::Use(None),
+        ValueSpec::One => Outcome::Use(Some(1.0)),
+        _ => read_value(rule, reading),
+    }
+}
+
+/// [`value`] for a rule with a value to read.
+fn read_value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> {
     let query = rule.value_query();
     let text = match (reading, &rule.value) {
         (_, ValueSpec::Absent) => return Outcome::Use(None),

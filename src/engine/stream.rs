@@ -1140,6 +1140,54 @@ fn name_matches(test: &NameTest, ns: Option<&str>, local: &str) -> bool {
     }
 }
 
+impl StreamEngine<'_> {
+    /// The end tag of the element at `depth` for the open records: its records complete, and
+    /// its parent's child readers and text runs move on.
+    fn end_records(&mut self, depth: usize) {
+        // Every record that completes here is the ending element's: they share its reads,
+        // made when the first completes.
+        let mut reads = None;
+        for index in 0..self.records.len() {
+            let record = &mut self.records[index];
+            if record.done.is_some() {
+                continue;
+            }
+            if record.depth + 1 == depth {
+                for child in &mut record.children {
+                    if child.inside == Some(depth) {
+                        child.inside = None;
+                    }
+                }
+                for fact in &mut record.facts {
+                    fact.inside = false;
+                }
+            }
+            if record.depth == depth {
+                let frames = &self.frames[..self.depth];
+                let record = &mut self.records[index];
+                let slot = &self.slots[record.slot];
+                let children = &self.children[slot.path()];
+                let reads =
+                    reads.get_or_insert_with(|| Reads::new(frames, &self.scopes, &self.readers));
+                let observation = complete(record, slot, children, &self.tree, reads, || {
+                    location(frames)
+                });
+                self.records[index].done = Some(observation);
+            }
+        }
+        // First text runs of the parent end here too.
+        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+            if record.depth + 1 == depth
+                && let Some((_, run)) = &mut record.first_text
+                && *run == TextRun::Running
+            {
+                *run = TextRun::Ended;
+            }
+        }
+        self.flush();
+    }
+}
+
 impl<'r> xml::Sink for StreamEngine<'r> {
     fn start(&mut self, tag: &xml::StartTag<'_>, _empty: bool) {
         let raw = tag.name();
@@ -1335,47 +1383,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         if self.tree_base.is_some() {
             self.tree.close();
         }
-        // Every record that completes here is the ending element's: they share its reads,
-        // made when the first completes.
-        let mut reads = None;
-        for index in 0..self.records.len() {
-            let record = &mut self.records[index];
-            if record.done.is_some() {
-                continue;
-            }
-            if record.depth + 1 == depth {
-                for child in &mut record.children {
-                    if child.inside == Some(depth) {
-                        child.inside = None;
-                    }
-                }
-                for fact in &mut record.facts {
-                    fact.inside = false;
-                }
-            }
-            if record.depth == depth {
-                let frames = &self.frames[..self.depth];
-                let record = &mut self.records[index];
-                let slot = &self.slots[record.slot];
-                let children = &self.children[slot.path()];
-                let reads =
-                    reads.get_or_insert_with(|| Reads::new(frames, &self.scopes, &self.readers));
-                let observation = complete(record, slot, children, &self.tree, reads, || {
-                    location(frames)
-                });
-                self.records[index].done = Some(observation);
-            }
+        if !self.records.is_empty() {
+            self.end_records(depth);
         }
-        // First text runs of the parent end here too.
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
-            if record.depth + 1 == depth
-                && let Some((_, run)) = &mut record.first_text
-                && *run == TextRun::Running
-            {
-                *run = TextRun::Ended;
-            }
-        }
-        self.flush();
         if self.tree_base == Some(depth) {
             // The outermost element in the tree has ended, and with it every record there.
             self.tree_base = None;
@@ -1394,6 +1404,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         if self.tree_base.is_some() {
             self.tree.text(text);
             self.check_tree();
+        }
+        if self.records.is_empty() {
+            return;
         }
         for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
             if let Some(acc) = &mut record.text {
