@@ -18,6 +18,7 @@
 //! messages see the nodes in the same order as the DOM engine.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 
@@ -63,6 +64,11 @@ pub struct StreamEngine<'r> {
     /// The distinct attribute readers of the rules (`@a`, `../@id`, `ancestor::site/@name`):
     /// at an element, each is read at most once, whatever the number of rules that read it.
     readers: Vec<AttributeReader<'r>>,
+    /// Per reader, where in its element's attributes it found its attribute last: elements
+    /// that a rule selects mostly write their attributes in the same order.
+    reader_hints: Vec<Cell<usize>>,
+    /// Per path, where its predicates found an attribute last.
+    predicate_hints: Vec<Cell<usize>>,
     /// Selected elements, in document order, until their observation is handed over.
     records: VecDeque<Box<Record<'r>>>,
     /// Per path, the child elements its last step's predicate reads (see
@@ -130,10 +136,16 @@ impl Frame {
         self.raw.get(self.local_at..).unwrap_or_default()
     }
 
-    /// The value of one of the element's attributes, given the declarations in scope.
-    fn attribute<'f>(&'f self, scopes: &'f [(String, String)], name: &QName) -> Option<&'f str> {
+    /// The value of one of the element's attributes, given the declarations in scope; `hint`
+    /// is where to look first ([`TagAttributes::get_hinted`]).
+    fn attribute<'f>(
+        &'f self,
+        scopes: &'f [(String, String)],
+        name: &QName,
+        hint: &Cell<usize>,
+    ) -> Option<&'f str> {
         self.attributes
-            .get(scopes.get(..self.scope_end).unwrap_or(scopes), name)
+            .get_hinted(scopes.get(..self.scope_end).unwrap_or(scopes), name, hint)
     }
 }
 
@@ -143,11 +155,12 @@ fn read_upward<'f>(
     name: &QName,
     frames: &'f [Frame],
     scopes: &'f [(String, String)],
+    hint: &Cell<usize>,
 ) -> Option<&'f str> {
     upward.read(
         frames,
         |test, frame| name_matches(test, frame.ns(), frame.local()),
-        |frame| frame.attribute(scopes, name),
+        |frame| frame.attribute(scopes, name, hint),
     )
 }
 
@@ -184,12 +197,20 @@ enum AttributeReader<'r> {
 }
 
 impl AttributeReader<'_> {
-    /// The attribute, given the open elements (the selected one last).
+    /// The attribute, given the open elements (the selected one last); `hint` is where the
+    /// reader found it last in its element's attributes.
     #[inline]
-    fn read<'f>(&self, frames: &'f [Frame], scopes: &'f [(String, String)]) -> Option<&'f str> {
+    fn read<'f>(
+        &self,
+        frames: &'f [Frame],
+        scopes: &'f [(String, String)],
+        hint: &Cell<usize>,
+    ) -> Option<&'f str> {
         match self {
-            AttributeReader::Own(name) => frames.last()?.attribute(scopes, name),
-            AttributeReader::Upward(upward, name) => read_upward(upward, name, frames, scopes),
+            AttributeReader::Own(name) => frames.last()?.attribute(scopes, name, hint),
+            AttributeReader::Upward(upward, name) => {
+                read_upward(upward, name, frames, scopes, hint)
+            }
         }
     }
 }
@@ -201,9 +222,11 @@ struct Reads<'a> {
     frames: &'a [Frame],
     scopes: &'a [(String, String)],
     readers: &'a [AttributeReader<'a>],
+    /// Per reader, where it found its attribute last ([`TagAttributes::get_hinted`]).
+    hints: &'a [Cell<usize>],
     /// What the first [`Reads::KEPT`] readers gave, once read (in cells, so that the rules'
     /// several queries read through one shared reference).
-    got: [std::cell::Cell<Option<Option<&'a str>>>; Reads::KEPT],
+    got: [Cell<Option<Option<&'a str>>>; Reads::KEPT],
 }
 
 impl<'a> Reads<'a> {
@@ -213,11 +236,13 @@ impl<'a> Reads<'a> {
         frames: &'a [Frame],
         scopes: &'a [(String, String)],
         readers: &'a [AttributeReader<'a>],
+        hints: &'a [Cell<usize>],
     ) -> Self {
         Reads {
             frames,
             scopes,
             readers,
+            hints,
             got: Default::default(),
         }
     }
@@ -226,13 +251,15 @@ impl<'a> Reads<'a> {
     fn get(&self, index: Option<usize>) -> Option<&'a str> {
         let index = index?;
         let reader = self.readers.get(index)?;
+        let unhinted = Cell::new(0);
+        let hint = self.hints.get(index).unwrap_or(&unhinted);
         let Some(kept) = self.got.get(index) else {
-            return reader.read(self.frames, self.scopes);
+            return reader.read(self.frames, self.scopes, hint);
         };
         if let Some(got) = kept.get() {
             return got;
         }
-        let got = reader.read(self.frames, self.scopes);
+        let got = reader.read(self.frames, self.scopes, hint);
         kept.set(Some(got));
         got
     }
@@ -397,11 +424,13 @@ struct StartFacts<'a> {
     attributes: &'a TagAttributes,
     scopes: &'a [(String, String)],
     position: usize,
+    /// Where the path's predicates found an attribute last ([`TagAttributes::get_hinted`]).
+    hint: &'a Cell<usize>,
 }
 
 impl Facts for StartFacts<'_> {
     fn attribute(&self, name: &QName) -> Option<&str> {
-        self.attributes.get(self.scopes, name)
+        self.attributes.get_hinted(self.scopes, name, self.hint)
     }
 
     // Predicates that read the content are deferred to the element's end (EndFacts).
@@ -583,6 +612,7 @@ impl<'r> StreamEngine<'r> {
                 these.push(index);
             }
         }
+        let predicate_hints = paths.iter().map(|_| Cell::new(0)).collect();
         let mut states = vec![0u64; paths.len()];
         // The document node: no step matched yet.
         states.iter_mut().for_each(|s| *s = 1);
@@ -598,6 +628,8 @@ impl<'r> StreamEngine<'r> {
             shares,
             slots,
             path_slots,
+            reader_hints: readers.iter().map(|_| Cell::new(0)).collect(),
+            predicate_hints,
             readers,
             records: VecDeque::new(),
             children,
@@ -935,38 +967,73 @@ impl TagAttributes {
     /// The value of the attribute with a resolved name. Unprefixed attributes are in no
     /// namespace: the default namespace is for elements only.
     fn get(&self, scopes: &[(String, String)], name: &QName) -> Option<&str> {
+        let at = self.position(scopes, name)?;
+        self.list
+            .get(at)
+            .map(|attribute| self.part(&attribute.value))
+    }
+
+    /// [`TagAttributes::get`], looking first at the attribute at `hint`, and setting `hint` to
+    /// where the attribute is: the elements a reader reads mostly write their attributes in
+    /// the same order, so that one comparison finds it.
+    #[inline]
+    fn get_hinted(
+        &self,
+        scopes: &[(String, String)],
+        name: &QName,
+        hint: &Cell<usize>,
+    ) -> Option<&str> {
+        if let Some(attribute) = self.list.get(hint.get())
+            && self.is(attribute, scopes, name)
+        {
+            return Some(self.part(&attribute.value));
+        }
+        let at = self.position(scopes, name)?;
+        hint.set(at);
+        self.list
+            .get(at)
+            .map(|attribute| self.part(&attribute.value))
+    }
+
+    /// Where the attribute with a resolved name is in the list.
+    fn position(&self, scopes: &[(String, String)], name: &QName) -> Option<usize> {
+        self.list
+            .iter()
+            .position(|attribute| self.is(attribute, scopes, name))
+    }
+
+    /// Whether an attribute of the list has a resolved name.
+    #[inline(always)]
+    fn is(&self, attribute: &TagAttribute, scopes: &[(String, String)], name: &QName) -> bool {
         // Called for every field of every selected element: most attributes differ from the
         // name in length, which is told from the ranges before any byte is read.
         let bytes = self.text.as_bytes();
         let wanted = name.local.as_bytes();
-        self.list
-            .iter()
-            .find(|attribute| match attribute.colon {
-                None => {
-                    name.ns.is_none()
-                        && attribute.name.len() == wanted.len()
-                        && bytes
-                            .get(attribute.name.clone())
-                            .is_some_and(|got| same_bytes(got, wanted))
+        match attribute.colon {
+            None => {
+                name.ns.is_none()
+                    && attribute.name.len() == wanted.len()
+                    && bytes
+                        .get(attribute.name.clone())
+                        .is_some_and(|got| same_bytes(got, wanted))
+            }
+            Some(colon) => {
+                let local = colon + 1..attribute.name.end;
+                if name.ns.is_none()
+                    || local.len() != wanted.len()
+                    || !bytes.get(local).is_some_and(|got| same_bytes(got, wanted))
+                {
+                    return false;
                 }
-                Some(colon) => {
-                    let local = colon + 1..attribute.name.end;
-                    if name.ns.is_none()
-                        || local.len() != wanted.len()
-                        || !bytes.get(local).is_some_and(|got| same_bytes(got, wanted))
-                    {
-                        return false;
-                    }
-                    let prefix = self.part(&(attribute.name.start..colon));
-                    scopes
-                        .iter()
-                        .rev()
-                        .find(|(p, _)| p == prefix)
-                        .map(|(_, uri)| uri.as_str())
-                        == name.ns.as_deref()
-                }
-            })
-            .map(|attribute| self.part(&attribute.value))
+                let prefix = self.part(&(attribute.name.start..colon));
+                scopes
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| p == prefix)
+                    .map(|(_, uri)| uri.as_str())
+                    == name.ns.as_deref()
+            }
+        }
     }
 }
 
@@ -1167,8 +1234,9 @@ impl StreamEngine<'_> {
                 let record = &mut self.records[index];
                 let slot = &self.slots[record.slot];
                 let children = &self.children[slot.path()];
-                let reads =
-                    reads.get_or_insert_with(|| Reads::new(frames, &self.scopes, &self.readers));
+                let reads = reads.get_or_insert_with(|| {
+                    Reads::new(frames, &self.scopes, &self.readers, &self.reader_hints)
+                });
                 let observation = complete(record, slot, children, &self.tree, reads, || {
                     location(frames)
                 });
@@ -1325,6 +1393,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                             attributes: &frame.attributes,
                             scopes: &scopes,
                             position: step_position(&step.test, frame),
+                            hint: &self.predicate_hints[p],
                         };
                         if predicate.eval(&facts) {
                             StepMatch::Yes
@@ -1344,7 +1413,12 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         }
         self.scopes = scopes;
 
-        let reads = Reads::new(&self.frames[..depth], &self.scopes, &self.readers);
+        let reads = Reads::new(
+            &self.frames[..depth],
+            &self.scopes,
+            &self.readers,
+            &self.reader_hints,
+        );
         for &(path, deferred) in &selected {
             for &slot_index in self.path_slots.get(path).map_or(&[][..], Vec::as_slice) {
                 let slot = &self.slots[slot_index];
@@ -1876,6 +1950,71 @@ mod tests {
                 ("sizes", "9")
             ]
         );
+    }
+
+    #[test]
+    fn a_hinted_attribute_lookup_finds_what_the_full_search_finds() {
+        let names = [
+            "id", "kind", "p:kind", "q:kind", "size", "sizes", "p:size", "a",
+        ];
+        let scopes = [
+            ("p".to_owned(), "urn:p".to_owned()),
+            ("q".to_owned(), "urn:q".to_owned()),
+        ];
+        let wanted = [
+            name(None, "id"),
+            name(None, "kind"),
+            name(Some("urn:p"), "kind"),
+            name(Some("urn:q"), "kind"),
+            name(Some("urn:x"), "kind"),
+            name(None, "size"),
+            name(Some("urn:p"), "size"),
+            name(None, "sizes"),
+            name(None, "a"),
+            name(None, "b"),
+        ];
+        let hints: Vec<Cell<usize>> = wanted.iter().map(|_| Cell::new(0)).collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut attributes = TagAttributes::default();
+        for round in 0..3_000 {
+            // A tag with some of the names, in an order that changes now and then.
+            let mut raw = String::from("row");
+            let mut ranges = Vec::new();
+            let count = next() as usize % (names.len() + 1);
+            let first = if round % 7 == 0 { next() as usize } else { 0 };
+            for i in 0..count {
+                let key = names[(first + i) % names.len()];
+                raw.push(' ');
+                let key_start = raw.len();
+                raw.push_str(key);
+                raw.push_str("='");
+                let value_start = raw.len();
+                raw.push_str(&format!("{round}.{i}"));
+                ranges.push((key_start..key_start + key.len(), value_start..raw.len()));
+                raw.push('\'');
+            }
+            attributes.text.clear();
+            attributes.list.clear();
+            attributes.text.push_str(&raw);
+            for (key, value) in ranges {
+                attributes.push(&raw, &raw[key], &raw[value]);
+            }
+            for _ in 0..4 {
+                let at = next() as usize % wanted.len();
+                assert_eq!(
+                    attributes.get_hinted(&scopes, &wanted[at], &hints[at]),
+                    attributes.get(&scopes, &wanted[at]),
+                    "{raw} {:?}",
+                    wanted[at]
+                );
+            }
+        }
     }
 
     #[test]
