@@ -731,12 +731,19 @@ impl<'r> StreamEngine<'r> {
     /// declarations go to `scopes`. Returns how many declarations the tag made.
     fn read_attributes(&mut self, frame: usize, tag: &xml::StartTag<'_>) -> usize {
         let mut declared = 0;
+        let text = tag.raw();
         let attributes = &mut self.frames[frame].attributes;
         attributes.text.clear();
         attributes.list.clear();
-        attributes.text.push_str(tag.raw());
-        for (key, raw) in tag.attributes() {
-            if key == "xmlns" || key.starts_with("xmlns:") {
+        attributes.text.push_str(text);
+        // By the ranges the scan found: the attributes' text is in `attributes.text` already.
+        for (name, value) in tag.attribute_ranges() {
+            let Some(key) = text.as_bytes().get(name.clone()) else {
+                continue;
+            };
+            if key.starts_with(b"xmlns") && (key.len() == 5 || key.get(5) == Some(&b':')) {
+                let key = text.get(name.clone()).unwrap_or_default();
+                let raw = text.get(value.clone()).unwrap_or_default();
                 let prefix = key.strip_prefix("xmlns:").unwrap_or_default();
                 // The scan has checked every reference, so expanding them cannot fail.
                 let uri = quick_xml::escape::unescape(raw)
@@ -744,7 +751,7 @@ impl<'r> StreamEngine<'r> {
                 self.scopes.push((prefix.to_owned(), uri));
                 declared += 1;
             } else {
-                attributes.push(tag.raw(), key, raw);
+                attributes.push_ranges(text, name.clone(), value.clone());
             }
         }
         declared
@@ -932,23 +939,42 @@ struct TagAttribute {
 impl TagAttributes {
     /// Adds an attribute of the tag whose text (`raw`) is in `text`; `key` and `value` are
     /// slices of `raw`.
+    #[cfg(test)]
     fn push(&mut self, raw: &str, key: &str, value: &str) {
         let offset = |part: &str| (part.as_ptr() as usize).saturating_sub(raw.as_ptr() as usize);
-        let name = offset(key)..offset(key) + key.len();
-        let colon = key
-            .bytes()
-            .position(|b| b == b':')
+        self.push_ranges(
+            raw,
+            offset(key)..offset(key) + key.len(),
+            offset(value)..offset(value) + value.len(),
+        );
+    }
+
+    /// Adds an attribute of the tag whose text (`raw`) is in `text`: where its name and its
+    /// value as written are in it.
+    fn push_ranges(
+        &mut self,
+        raw: &str,
+        name: std::ops::Range<usize>,
+        value: std::ops::Range<usize>,
+    ) {
+        let bytes = raw.as_bytes();
+        let colon = bytes
+            .get(name.clone())
+            .unwrap_or_default()
+            .iter()
+            .position(|&b| b == b':')
             .map(|at| name.start + at);
-        let value = if has_ampersand(value.as_bytes()) {
+        let value = if has_ampersand(bytes.get(value.clone()).unwrap_or_default()) {
             // The scan has checked every reference, so expanding them cannot fail.
+            let written = raw.get(value).unwrap_or_default();
             let start = self.text.len();
-            match quick_xml::escape::unescape(value) {
+            match quick_xml::escape::unescape(written) {
                 Ok(expanded) => self.text.push_str(&expanded),
-                Err(_) => self.text.push_str(value),
+                Err(_) => self.text.push_str(written),
             }
             start..self.text.len()
         } else {
-            offset(value)..offset(value) + value.len()
+            value
         };
         self.list.push(TagAttribute { name, colon, value });
     }
@@ -1106,7 +1132,21 @@ fn has_ampersand(bytes: &[u8]) -> bool {
             return true;
         }
     }
-    words.remainder().contains(&b'&')
+    // The last one to seven bytes: up to three one by one, else as two words of four, which
+    // overlap where there are fewer than eight.
+    let rest = words.remainder();
+    let has_in = |at: usize| {
+        let word = rest
+            .get(at..at + 4)
+            .and_then(|part| <[u8; 4]>::try_from(part).ok())
+            .map_or(0, u32::from_le_bytes)
+            ^ AMPERSANDS as u32;
+        word.wrapping_sub(ONES as u32) & !word & HIGHS as u32 != 0
+    };
+    match rest.len() {
+        0..=3 => [0, 1, 2].iter().any(|&at| rest.get(at) == Some(&b'&')),
+        len => has_in(0) || has_in(len - 4),
+    }
 }
 
 /// Whether two short strings (names, mostly) are equal, compared in place ([`same_bytes`]).
