@@ -160,29 +160,35 @@ fn plain_decimal(text: &str) -> Option<f64> {
         Some((b'+', rest)) => (false, rest),
         _ => (false, bytes),
     };
-    let mut mantissa: u64 = 0;
-    let mut count = 0;
-    let mut fraction: Option<usize> = None;
-    for &byte in digits {
-        match byte {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(byte - b'0');
-                count += 1;
-                if let Some(places) = &mut fraction {
-                    *places += 1;
-                }
-            }
-            b'.' if fraction.is_none() => fraction = Some(0),
-            _ => return None,
-        }
-        if count > 15 {
-            return None;
-        }
-    }
-    if count == 0 {
+    // At most 15 digits and a `.`: so the digits below never overflow.
+    if digits.len() > 16 {
         return None;
     }
-    let scale = *EXACT_POWERS_OF_TEN.get(fraction.unwrap_or(0))?;
+    // The whole digits, then the fraction's, each in a loop that only adds digits.
+    let mut mantissa: u64 = 0;
+    let mut at = 0;
+    while let Some(digit) = digits.get(at).map(|byte| byte.wrapping_sub(b'0'))
+        && digit <= 9
+    {
+        mantissa = mantissa * 10 + u64::from(digit);
+        at += 1;
+    }
+    let whole = at;
+    if digits.get(at) == Some(&b'.') {
+        at += 1;
+    }
+    let fraction_at = at;
+    while let Some(digit) = digits.get(at).map(|byte| byte.wrapping_sub(b'0'))
+        && digit <= 9
+    {
+        mantissa = mantissa * 10 + u64::from(digit);
+        at += 1;
+    }
+    let places = at - fraction_at;
+    if at != digits.len() || whole + places == 0 || whole + places > 15 {
+        return None;
+    }
+    let scale = *EXACT_POWERS_OF_TEN.get(places)?;
     let magnitude = mantissa as f64 / scale;
     Some(if negative { -magnitude } else { magnitude })
 }
