@@ -444,12 +444,12 @@ impl SharedKeys {
         ends.next().is_none()
     }
 
-    /// The id of the key of these label values (one per label, in name order), and the key.
-    fn id_of<'v>(&mut self, values: impl Iterator<Item = &'v str> + Clone) -> (usize, &[u8]) {
+    /// The id of the key of these label values (one per label, in name order).
+    fn id_of<'v>(&mut self, values: impl Iterator<Item = &'v str> + Clone) -> usize {
         if let Some(last) = self.last
             && self.same_as_last(values.clone())
         {
-            return (last, self.keys.get(last));
+            return last;
         }
         self.key.clear();
         self.last_values.clear();
@@ -465,7 +465,7 @@ impl SharedKeys {
         }
         let (id, _) = self.keys.insert(&self.key);
         self.last = Some(id);
-        (id, self.keys.get(id))
+        id
     }
 }
 
@@ -594,11 +594,11 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
                 LabelSource::Field(i) => texts.get(i).map_or("", AsRef::as_ref),
                 LabelSource::Constant(_) => "",
             });
-        let (id, key) = shared.id_of(values);
+        let id = shared.id_of(values);
         if let Some(group) = self.shared_groups.get(id).copied().flatten() {
             return group;
         }
-        let group = self.accumulator.group_of_key(key);
+        let group = self.accumulator.group_of_key(shared.keys.get(id));
         if self.shared_groups.len() <= id {
             self.shared_groups.resize(id + 1, None);
         }
