@@ -15,7 +15,9 @@ use crate::engine::label_cache::LabelCache;
 use crate::engine::skips::{Skip, SkipReason, Skips};
 use crate::model::names::LabelName;
 use crate::model::number::{format_value, parse_number, shorten};
-use crate::model::sample::{LabelSet, Sample, SampleValue, Samples, encode_text};
+use crate::model::sample::{
+    KeySet, LabelSet, Sample, SampleValue, Samples, encode_text, same_bytes,
+};
 use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape, ValueSpec};
 use crate::rules::policy::OnEmpty;
 use crate::rules::policy::{FieldMissing, OnInvalid, OnMissing};
@@ -111,7 +113,18 @@ fn missing_field<'r>(
 /// Resolves what a rule's value query gave at one node into the number the accumulator
 /// observes (for a state set, the index of the current state); `None` for a rule without a
 /// value (`aggregate: count`).
+#[inline]
 pub fn value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> {
+    // Told apart here, where it is inlined: most rules count nodes, and have no value to read.
+    match rule.value {
+        ValueSpec::Absent => Outcome::Use(None),
+        ValueSpec::One => Outcome::Use(Some(1.0)),
+        _ => read_value(rule, reading),
+    }
+}
+
+/// [`value`] for a rule with a value to read.
+fn read_value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>> {
     let query = rule.value_query();
     let text = match (reading, &rule.value) {
         (_, ValueSpec::Absent) => return Outcome::Use(None),
@@ -210,29 +223,35 @@ fn plain_decimal(text: &str) -> Option<f64> {
         Some((b'+', rest)) => (false, rest),
         _ => (false, bytes),
     };
-    let mut mantissa: u64 = 0;
-    let mut count = 0;
-    let mut fraction: Option<usize> = None;
-    for &byte in digits {
-        match byte {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(byte - b'0');
-                count += 1;
-                if let Some(places) = &mut fraction {
-                    *places += 1;
-                }
-            }
-            b'.' if fraction.is_none() => fraction = Some(0),
-            _ => return None,
-        }
-        if count > 15 {
-            return None;
-        }
-    }
-    if count == 0 {
+    // At most 15 digits and a `.`: so the digits below never overflow.
+    if digits.len() > 16 {
         return None;
     }
-    let scale = *EXACT_POWERS_OF_TEN.get(fraction.unwrap_or(0))?;
+    // The whole digits, then the fraction's, each in a loop that only adds digits.
+    let mut mantissa: u64 = 0;
+    let mut at = 0;
+    while let Some(digit) = digits.get(at).map(|byte| byte.wrapping_sub(b'0'))
+        && digit <= 9
+    {
+        mantissa = mantissa * 10 + u64::from(digit);
+        at += 1;
+    }
+    let whole = at;
+    if digits.get(at) == Some(&b'.') {
+        at += 1;
+    }
+    let fraction_at = at;
+    while let Some(digit) = digits.get(at).map(|byte| byte.wrapping_sub(b'0'))
+        && digit <= 9
+    {
+        mantissa = mantissa * 10 + u64::from(digit);
+        at += 1;
+    }
+    let places = at - fraction_at;
+    if at != digits.len() || whole + places == 0 || whole + places > 15 {
+        return None;
+    }
+    let scale = *EXACT_POWERS_OF_TEN.get(places)?;
     let magnitude = mantissa as f64 / scale;
     Some(if negative { -magnitude } else { magnitude })
 }
@@ -426,6 +445,91 @@ pub struct RuleState<'r, N> {
     /// Per label of `direct`, its name as the key encodes it ([`encode_text`]): the same at
     /// every node, so encoded once.
     encoded_names: Vec<Vec<u8>>,
+    /// Per key of the [`SharedKeys`] the rule observes through, its group once found.
+    shared_groups: Vec<Option<GroupId>>,
+}
+
+/// The label set keys of rules whose labels are all fields as they are, under the same label
+/// names ([`RuleState::label_recipe`]): such rules give the same key for the same label
+/// values, so several of them observing one node encode and find its key once, and each finds
+/// its group by the key's id ([`RuleState::observe_shared`]).
+#[derive(Debug)]
+pub struct SharedKeys {
+    /// The label names, in name order, as the key encodes them.
+    names: Vec<Vec<u8>>,
+    /// Every key found, by id.
+    keys: KeySet,
+    /// The key being built, reused from node to node.
+    key: Vec<u8>,
+    /// The label values of the key found last, one after the other, where each ends, and the
+    /// key's id: consecutive lookups are mostly the rules of one node, with the same values,
+    /// and telling that from the values' bytes costs less than encoding and hashing them.
+    last_values: Vec<u8>,
+    last_ends: Vec<usize>,
+    last: Option<usize>,
+}
+
+impl SharedKeys {
+    /// The keys of the rules with this label recipe.
+    pub fn new(recipe: &[&str]) -> SharedKeys {
+        let names = recipe
+            .iter()
+            .map(|label| {
+                let mut name = Vec::new();
+                encode_text(&mut name, label.as_bytes());
+                name
+            })
+            .collect();
+        SharedKeys {
+            names,
+            keys: KeySet::default(),
+            key: Vec::new(),
+            last_values: Vec::new(),
+            last_ends: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// Whether `values` are the values of the key found last.
+    fn same_as_last<'v>(&self, values: impl Iterator<Item = &'v str>) -> bool {
+        let mut start = 0;
+        let mut ends = self.last_ends.iter();
+        for value in values {
+            let Some(&end) = ends.next() else {
+                return false;
+            };
+            let kept = self.last_values.get(start..end).unwrap_or_default();
+            if !same_bytes(kept, value.as_bytes()) {
+                return false;
+            }
+            start = end;
+        }
+        ends.next().is_none()
+    }
+
+    /// The id of the key of these label values (one per label, in name order).
+    fn id_of<'v>(&mut self, values: impl Iterator<Item = &'v str> + Clone) -> usize {
+        if let Some(last) = self.last
+            && self.same_as_last(values.clone())
+        {
+            return last;
+        }
+        self.key.clear();
+        self.last_values.clear();
+        self.last_ends.clear();
+        for (name, value) in self.names.iter().zip(values) {
+            if !value.is_empty() {
+                // As `encode_pair` writes the pair.
+                self.key.extend_from_slice(name);
+                encode_text(&mut self.key, value.as_bytes());
+            }
+            self.last_values.extend_from_slice(value.as_bytes());
+            self.last_ends.push(self.last_values.len());
+        }
+        let (id, _) = self.keys.insert(&self.key);
+        self.last = Some(id);
+        id
+    }
 }
 
 /// Where each of a rule's labels gets its value, in label name order, if none needs minijinja
@@ -493,7 +597,22 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
             constants: None,
             key: Vec::new(),
             encoded_names,
+            shared_groups: Vec::new(),
         })
+    }
+
+    /// The rule's label names in name order, when every label is a field as it is (`{{ kind
+    /// }}`): the rules with the same recipe can share their keys ([`SharedKeys`]). `None` for
+    /// a rule without labels or with any other label.
+    pub fn label_recipe(&self) -> Option<Vec<&'r str>> {
+        let direct = self.direct.as_ref().filter(|direct| !direct.is_empty())?;
+        direct
+            .iter()
+            .map(|(label, _, source)| match source {
+                LabelSource::Field(_) => Some(*label),
+                LabelSource::Constant(_) => None,
+            })
+            .collect()
     }
 
     /// The rest of the pipeline for a node [`resolve`] kept: its labels (rendered once per
@@ -506,11 +625,61 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
         number: Option<f64>,
         node: N,
     ) -> Result<(), EvalError> {
-        let rule = self.rule;
-        let group = match self.direct.is_some() {
-            true => self.direct_group(texts, &node)?,
-            false => self.rendered_group(texts, &node)?,
+        self.observe_sharing(skips, texts, number, node, None)
+    }
+
+    /// [`RuleState::observe`], the node's key found in `shared` for a rule whose
+    /// [`RuleState::label_recipe`] is `shared`'s: there another rule observing the node may
+    /// have found it already, and the rule finds its group by the key's id.
+    pub fn observe_sharing(
+        &mut self,
+        skips: &mut Skips,
+        texts: &[impl AsRef<str>],
+        number: Option<f64>,
+        node: N,
+        shared: Option<&mut SharedKeys>,
+    ) -> Result<(), EvalError> {
+        let group = match (shared, self.direct.is_some()) {
+            (Some(shared), true) => self.shared_group(texts, shared),
+            (None, true) => self.direct_group(texts, &node)?,
+            (_, false) => self.rendered_group(texts, &node)?,
         };
+        self.observe_group(skips, group, number, node)
+    }
+
+    /// The group of a node whose labels are all fields as they are, by its key in `shared`.
+    fn shared_group(&mut self, texts: &[impl AsRef<str>], shared: &mut SharedKeys) -> GroupId {
+        let values = self
+            .direct
+            .iter()
+            .flatten()
+            .map(|(_, _, source)| match *source {
+                LabelSource::Field(i) => texts.get(i).map_or("", AsRef::as_ref),
+                LabelSource::Constant(_) => "",
+            });
+        let id = shared.id_of(values);
+        if let Some(group) = self.shared_groups.get(id).copied().flatten() {
+            return group;
+        }
+        let group = self.accumulator.group_of_key(shared.keys.get(id));
+        if self.shared_groups.len() <= id {
+            self.shared_groups.resize(id + 1, None);
+        }
+        if let Some(slot) = self.shared_groups.get_mut(id) {
+            *slot = Some(group);
+        }
+        group
+    }
+
+    /// Adds a node to its group, and applies `on_duplicate`.
+    fn observe_group(
+        &mut self,
+        skips: &mut Skips,
+        group: GroupId,
+        number: Option<f64>,
+        node: N,
+    ) -> Result<(), EvalError> {
+        let rule = self.rule;
         match self.accumulator.observe_group(group, number, node) {
             Ok(Observed::Added) => Ok(()),
             Ok(Observed::Dropped(dropped)) => {
@@ -925,6 +1094,100 @@ metrics:
             "9999999999999999",
         ] {
             assert_eq!(plain_decimal(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn rules_sharing_their_keys_give_what_each_gives_alone() {
+        // Three rules with the labels `id` and `kind` from fields in different places, and one
+        // whose labels read a constant too, which has no recipe.
+        let rules = rules(
+            r#"
+version: 1
+metrics:
+  - name: a
+    help: h
+    type: gauge
+    select: /store/row
+    fields: { id: "@id", kind: "@kind" }
+    labels: { kind: "{{ kind }}", id: "{{ id }}" }
+    aggregate: count
+  - name: b
+    help: h
+    type: gauge
+    select: /store/row
+    fields: { kind: "@kind", id: "@id", zone: "@zone" }
+    labels: { id: "{{ id }}", kind: "{{ kind }}" }
+    value: "@size"
+    aggregate: sum
+  - name: c
+    help: h
+    type: gauge
+    select: /store/row
+    fields: { kind: "@kind", id: "@id" }
+    labels: { id: "{{ id }}", kind: "{{ kind }}" }
+    value: "@size"
+    aggregate: max
+  - name: d
+    help: h
+    type: gauge
+    select: /store/row
+    fields: { kind: "@kind", id: "@id" }
+    labels: { id: "{{ id }}", kind: "{{ kind }}", shop: paris }
+    aggregate: count
+"#,
+        );
+        let input = templates::input_value(std::path::Path::new("store.xml"));
+        let states = || -> Vec<RuleState<'_, Option<String>>> {
+            rules
+                .rules
+                .iter()
+                .map(|rule| {
+                    RuleState::new(rule, &rules.templates, &input).expect("a node-level rule")
+                })
+                .collect()
+        };
+        let (mut alone, mut sharing) = (states(), states());
+        let recipes: Vec<_> = sharing.iter().map(RuleState::label_recipe).collect();
+        assert_eq!(recipes[0], Some(vec!["id", "kind"]));
+        assert!(recipes[1] == recipes[0] && recipes[2] == recipes[0]);
+        assert_eq!(recipes[3], None);
+        let mut shared = SharedKeys::new(&["id", "kind"]);
+        let values = ["", "1", "2", "a\0b", "12", "x", "x\u{1}", "y"];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut skips = Skips::default();
+        for _ in 0..5_000 {
+            let id = values[next() as usize % values.len()];
+            let kind = values[next() as usize % values.len()];
+            let size = Some((next() % 100) as f64);
+            // Each rule's field texts in field name order; some nodes go to one rule only.
+            let texts: [&[&str]; 4] = [&[id, kind], &[id, kind, "z"], &[id, kind], &[id, kind]];
+            let number = [None, size, size, None];
+            let some = next() % 4;
+            for (i, (alone, sharing)) in alone.iter_mut().zip(&mut sharing).enumerate() {
+                if some == 0 && i != 1 {
+                    continue;
+                }
+                alone
+                    .observe(&mut skips, texts[i], number[i], None)
+                    .expect("observed");
+                let keys = recipes[i].is_some().then_some(&mut shared);
+                sharing
+                    .observe_sharing(&mut skips, texts[i], number[i], None, keys)
+                    .expect("observed");
+            }
+        }
+        for (alone, sharing) in alone.into_iter().zip(sharing) {
+            assert_eq!(
+                alone.finish().expect("samples"),
+                sharing.finish().expect("samples")
+            );
         }
     }
 

@@ -18,7 +18,7 @@
 //! messages see the nodes in the same order as the DOM engine.
 
 use std::borrow::Cow;
-
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::rc::Rc;
@@ -28,7 +28,7 @@ use rustc_hash::FxHashMap;
 use crate::engine::error::{EvalError, EvalErrorKind, RuleSamples};
 use crate::engine::eval;
 use crate::engine::matcher::{self, StepMatch};
-use crate::engine::node::{self, Located, Outcome, Reading, RuleState};
+use crate::engine::node::{self, Located, Outcome, Reading, RuleState, SharedKeys};
 use crate::engine::node::{render_labels, with_global_labels};
 use crate::engine::skips::{Skip, Skips};
 use crate::engine::tree::{NodeId, Tree};
@@ -65,6 +65,11 @@ pub struct StreamEngine<'r> {
     /// The distinct attribute readers of the rules (`@a`, `../@id`, `ancestor::site/@name`):
     /// at an element, each is read at most once, whatever the number of rules that read it.
     readers: Vec<AttributeReader<'r>>,
+    /// Per reader, where in its element's attributes it found its attribute last: elements
+    /// that a rule selects mostly write their attributes in the same order.
+    reader_hints: Vec<Cell<usize>>,
+    /// Per path, where its predicates found an attribute last.
+    predicate_hints: Vec<Cell<usize>>,
     /// Selected elements, in document order, until their observation is handed over.
     records: VecDeque<Box<Record<'r>>>,
     /// Per path, the child elements its last step's predicate reads (see
@@ -79,6 +84,9 @@ pub struct StreamEngine<'r> {
     spare: Vec<Box<Record<'r>>>,
     /// Per slot, how many of its records wait in `records`.
     pending: Vec<usize>,
+    /// The label set keys shared by the node-level rules with one label recipe (see
+    /// [`Slot::share`]).
+    shares: Vec<SharedKeys>,
     /// The selections of the current tag, reused.
     selected: Vec<(usize, Option<&'r Predicate>)>,
     /// The subtree of the outermost open selected element whose rule evaluates XPath on it
@@ -132,10 +140,16 @@ impl Frame {
         self.raw.get(self.local_at..).unwrap_or_default()
     }
 
-    /// The value of one of the element's attributes, given the declarations in scope.
-    fn attribute<'f>(&'f self, scopes: &'f [(String, String)], name: &QName) -> Option<&'f str> {
+    /// The value of one of the element's attributes, given the declarations in scope; `hint`
+    /// is where to look first ([`TagAttributes::get_hinted`]).
+    fn attribute<'f>(
+        &'f self,
+        scopes: &'f [(String, String)],
+        name: &QName,
+        hint: &Cell<usize>,
+    ) -> Option<&'f str> {
         self.attributes
-            .get(scopes.get(..self.scope_end).unwrap_or(scopes), name)
+            .get_hinted(scopes.get(..self.scope_end).unwrap_or(scopes), name, hint)
     }
 }
 
@@ -145,11 +159,12 @@ fn read_upward<'f>(
     name: &QName,
     frames: &'f [Frame],
     scopes: &'f [(String, String)],
+    hint: &Cell<usize>,
 ) -> Option<&'f str> {
     upward.read(
         frames,
         |test, frame| name_matches(test, frame.ns(), frame.local()),
-        |frame| frame.attribute(scopes, name),
+        |frame| frame.attribute(scopes, name, hint),
     )
 }
 
@@ -170,6 +185,9 @@ struct Slot<'r> {
     /// Per field query, then the value query (or a document value's attribute), the index of
     /// its reader in the engine's `readers`, when it reads an attribute.
     reads: Vec<Option<usize>>,
+    /// For a node-level rule whose labels are all fields as they are, under the same names as
+    /// another such rule's, the index of their [`SharedKeys`] in the engine's `shares`.
+    share: Option<usize>,
 }
 
 /// An attribute that rules read of a selected element or of its ancestors: known when the
@@ -183,12 +201,20 @@ enum AttributeReader<'r> {
 }
 
 impl AttributeReader<'_> {
-    /// The attribute, given the open elements (the selected one last).
+    /// The attribute, given the open elements (the selected one last); `hint` is where the
+    /// reader found it last in its element's attributes.
     #[inline]
-    fn read<'f>(&self, frames: &'f [Frame], scopes: &'f [(String, String)]) -> Option<&'f str> {
+    fn read<'f>(
+        &self,
+        frames: &'f [Frame],
+        scopes: &'f [(String, String)],
+        hint: &Cell<usize>,
+    ) -> Option<&'f str> {
         match self {
-            AttributeReader::Own(name) => frames.last()?.attribute(scopes, name),
-            AttributeReader::Upward(upward, name) => read_upward(upward, name, frames, scopes),
+            AttributeReader::Own(name) => frames.last()?.attribute(scopes, name, hint),
+            AttributeReader::Upward(upward, name) => {
+                read_upward(upward, name, frames, scopes, hint)
+            }
         }
     }
 }
@@ -200,9 +226,11 @@ struct Reads<'a> {
     frames: &'a [Frame],
     scopes: &'a [(String, String)],
     readers: &'a [AttributeReader<'a>],
+    /// Per reader, where it found its attribute last ([`TagAttributes::get_hinted`]).
+    hints: &'a [Cell<usize>],
     /// What the first [`Reads::KEPT`] readers gave, once read (in cells, so that the rules'
     /// several queries read through one shared reference).
-    got: [std::cell::Cell<Option<Option<&'a str>>>; Reads::KEPT],
+    got: [Cell<Option<Option<&'a str>>>; Reads::KEPT],
 }
 
 impl<'a> Reads<'a> {
@@ -212,11 +240,13 @@ impl<'a> Reads<'a> {
         frames: &'a [Frame],
         scopes: &'a [(String, String)],
         readers: &'a [AttributeReader<'a>],
+        hints: &'a [Cell<usize>],
     ) -> Self {
         Reads {
             frames,
             scopes,
             readers,
+            hints,
             got: Default::default(),
         }
     }
@@ -225,13 +255,15 @@ impl<'a> Reads<'a> {
     fn get(&self, index: Option<usize>) -> Option<&'a str> {
         let index = index?;
         let reader = self.readers.get(index)?;
+        let unhinted = Cell::new(0);
+        let hint = self.hints.get(index).unwrap_or(&unhinted);
         let Some(kept) = self.got.get(index) else {
-            return reader.read(self.frames, self.scopes);
+            return reader.read(self.frames, self.scopes, hint);
         };
         if let Some(got) = kept.get() {
             return got;
         }
-        let got = reader.read(self.frames, self.scopes);
+        let got = reader.read(self.frames, self.scopes, hint);
         kept.set(Some(got));
         got
     }
@@ -396,11 +428,13 @@ struct StartFacts<'a> {
     attributes: &'a TagAttributes,
     scopes: &'a [(String, String)],
     position: usize,
+    /// Where the path's predicates found an attribute last ([`TagAttributes::get_hinted`]).
+    hint: &'a Cell<usize>,
 }
 
 impl Facts for StartFacts<'_> {
     fn attribute(&self, name: &QName) -> Option<&str> {
-        self.attributes.get(self.scopes, name)
+        self.attributes.get_hinted(self.scopes, name, self.hint)
     }
 
     // Predicates that read the content are deferred to the element's end (EndFacts).
@@ -561,8 +595,10 @@ impl<'r> StreamEngine<'r> {
                 error: None,
                 skips: Skips::default(),
                 reads,
+                share: None,
             });
         }
+        let shares = share_keys(&mut slots);
         let children = paths
             .iter()
             .map(|path| {
@@ -580,6 +616,7 @@ impl<'r> StreamEngine<'r> {
                 these.push(index);
             }
         }
+        let predicate_hints = paths.iter().map(|_| Cell::new(0)).collect();
         let mut states = vec![0u64; paths.len()];
         // The document node: no step matched yet.
         states.iter_mut().for_each(|s| *s = 1);
@@ -592,8 +629,11 @@ impl<'r> StreamEngine<'r> {
             depth: 0,
             scopes: Vec::new(),
             pending: vec![0; slots.len()],
+            shares,
             slots,
             path_slots,
+            reader_hints: readers.iter().map(|_| Cell::new(0)).collect(),
+            predicate_hints,
             readers,
             records: VecDeque::new(),
             children,
@@ -695,12 +735,19 @@ impl<'r> StreamEngine<'r> {
     /// declarations go to `scopes`. Returns how many declarations the tag made.
     fn read_attributes(&mut self, frame: usize, tag: &xml::StartTag<'_>) -> usize {
         let mut declared = 0;
+        let text = tag.raw();
         let attributes = &mut self.frames[frame].attributes;
         attributes.text.clear();
         attributes.list.clear();
-        attributes.text.push_str(tag.raw());
-        for (key, raw) in tag.attributes() {
-            if key == "xmlns" || key.starts_with("xmlns:") {
+        attributes.text.push_str(text);
+        // By the ranges the scan found: the attributes' text is in `attributes.text` already.
+        for (name, value) in tag.attribute_ranges() {
+            let Some(key) = text.as_bytes().get(name.clone()) else {
+                continue;
+            };
+            if key.starts_with(b"xmlns") && (key.len() == 5 || key.get(5) == Some(&b':')) {
+                let key = text.get(name.clone()).unwrap_or_default();
+                let raw = text.get(value.clone()).unwrap_or_default();
                 let prefix = key.strip_prefix("xmlns:").unwrap_or_default();
                 // The scan has checked every reference, so expanding them cannot fail.
                 let uri = quick_xml::escape::unescape(raw)
@@ -708,7 +755,7 @@ impl<'r> StreamEngine<'r> {
                 self.scopes.push((prefix.to_owned(), uri));
                 declared += 1;
             } else {
-                attributes.push(tag.raw(), key, raw);
+                attributes.push_ranges(text, name.clone(), value.clone());
             }
         }
         declared
@@ -721,8 +768,9 @@ impl<'r> StreamEngine<'r> {
 
     /// Evaluates a selected element whose rule reads only attributes, at its start tag; the
     /// attributes come from `reads`, shared by the rules that select the element.
-    fn observe_now(slot: &mut Slot<'_>, reads: &Reads<'_>) {
+    fn observe_now(slot: &mut Slot<'_>, reads: &Reads<'_>, shares: &mut [SharedKeys]) {
         let rule = slot.rule;
+        let share = slot.share.and_then(|i| shares.get_mut(i));
         let skips = &mut slot.skips;
         let indexes = &slot.reads;
         let result = match &mut slot.kind {
@@ -784,7 +832,7 @@ impl<'r> StreamEngine<'r> {
                 match resolved {
                     Ok(Outcome::Use(number)) => {
                         let place = keeps_paths.then(|| place(frames));
-                        state.observe(skips, texts, number, place)
+                        state.observe_sharing(skips, texts, number, place, share)
                     }
                     Ok(Outcome::Skip(skip)) => {
                         skips.add(skip, || location(frames));
@@ -824,6 +872,7 @@ impl<'r> StreamEngine<'r> {
         if slot.error.is_some() {
             return None;
         }
+        let share = slot.share.and_then(|i| self.shares.get_mut(i));
         let skips = &mut slot.skips;
         let result = match (&mut slot.kind, observation) {
             (_, Observation::Dropped) => Ok(()),
@@ -848,7 +897,7 @@ impl<'r> StreamEngine<'r> {
                     location,
                 },
             ) => {
-                let result = state.observe(skips, &fields, value, location);
+                let result = state.observe_sharing(skips, &fields, value, location, share);
                 if let Err(err) = result {
                     slot.error = Some(err);
                 }
@@ -894,23 +943,42 @@ struct TagAttribute {
 impl TagAttributes {
     /// Adds an attribute of the tag whose text (`raw`) is in `text`; `key` and `value` are
     /// slices of `raw`.
+    #[cfg(test)]
     fn push(&mut self, raw: &str, key: &str, value: &str) {
         let offset = |part: &str| (part.as_ptr() as usize).saturating_sub(raw.as_ptr() as usize);
-        let name = offset(key)..offset(key) + key.len();
-        let colon = key
-            .bytes()
-            .position(|b| b == b':')
+        self.push_ranges(
+            raw,
+            offset(key)..offset(key) + key.len(),
+            offset(value)..offset(value) + value.len(),
+        );
+    }
+
+    /// Adds an attribute of the tag whose text (`raw`) is in `text`: where its name and its
+    /// value as written are in it.
+    fn push_ranges(
+        &mut self,
+        raw: &str,
+        name: std::ops::Range<usize>,
+        value: std::ops::Range<usize>,
+    ) {
+        let bytes = raw.as_bytes();
+        let colon = bytes
+            .get(name.clone())
+            .unwrap_or_default()
+            .iter()
+            .position(|&b| b == b':')
             .map(|at| name.start + at);
-        let value = if has_ampersand(value.as_bytes()) {
+        let value = if has_ampersand(bytes.get(value.clone()).unwrap_or_default()) {
             // The scan has checked every reference, so expanding them cannot fail.
+            let written = raw.get(value).unwrap_or_default();
             let start = self.text.len();
-            match quick_xml::escape::unescape(value) {
+            match quick_xml::escape::unescape(written) {
                 Ok(expanded) => self.text.push_str(&expanded),
-                Err(_) => self.text.push_str(value),
+                Err(_) => self.text.push_str(written),
             }
             start..self.text.len()
         } else {
-            offset(value)..offset(value) + value.len()
+            value
         };
         self.list.push(TagAttribute { name, colon, value });
     }
@@ -929,38 +997,73 @@ impl TagAttributes {
     /// The value of the attribute with a resolved name. Unprefixed attributes are in no
     /// namespace: the default namespace is for elements only.
     fn get(&self, scopes: &[(String, String)], name: &QName) -> Option<&str> {
+        let at = self.position(scopes, name)?;
+        self.list
+            .get(at)
+            .map(|attribute| self.part(&attribute.value))
+    }
+
+    /// [`TagAttributes::get`], looking first at the attribute at `hint`, and setting `hint` to
+    /// where the attribute is: the elements a reader reads mostly write their attributes in
+    /// the same order, so that one comparison finds it.
+    #[inline]
+    fn get_hinted(
+        &self,
+        scopes: &[(String, String)],
+        name: &QName,
+        hint: &Cell<usize>,
+    ) -> Option<&str> {
+        if let Some(attribute) = self.list.get(hint.get())
+            && self.is(attribute, scopes, name)
+        {
+            return Some(self.part(&attribute.value));
+        }
+        let at = self.position(scopes, name)?;
+        hint.set(at);
+        self.list
+            .get(at)
+            .map(|attribute| self.part(&attribute.value))
+    }
+
+    /// Where the attribute with a resolved name is in the list.
+    fn position(&self, scopes: &[(String, String)], name: &QName) -> Option<usize> {
+        self.list
+            .iter()
+            .position(|attribute| self.is(attribute, scopes, name))
+    }
+
+    /// Whether an attribute of the list has a resolved name.
+    #[inline(always)]
+    fn is(&self, attribute: &TagAttribute, scopes: &[(String, String)], name: &QName) -> bool {
         // Called for every field of every selected element: most attributes differ from the
         // name in length, which is told from the ranges before any byte is read.
         let bytes = self.text.as_bytes();
         let wanted = name.local.as_bytes();
-        self.list
-            .iter()
-            .find(|attribute| match attribute.colon {
-                None => {
-                    name.ns.is_none()
-                        && attribute.name.len() == wanted.len()
-                        && bytes
-                            .get(attribute.name.clone())
-                            .is_some_and(|got| same_bytes(got, wanted))
+        match attribute.colon {
+            None => {
+                name.ns.is_none()
+                    && attribute.name.len() == wanted.len()
+                    && bytes
+                        .get(attribute.name.clone())
+                        .is_some_and(|got| same_bytes(got, wanted))
+            }
+            Some(colon) => {
+                let local = colon + 1..attribute.name.end;
+                if name.ns.is_none()
+                    || local.len() != wanted.len()
+                    || !bytes.get(local).is_some_and(|got| same_bytes(got, wanted))
+                {
+                    return false;
                 }
-                Some(colon) => {
-                    let local = colon + 1..attribute.name.end;
-                    if name.ns.is_none()
-                        || local.len() != wanted.len()
-                        || !bytes.get(local).is_some_and(|got| same_bytes(got, wanted))
-                    {
-                        return false;
-                    }
-                    let prefix = self.part(&(attribute.name.start..colon));
-                    scopes
-                        .iter()
-                        .rev()
-                        .find(|(p, _)| p == prefix)
-                        .map(|(_, uri)| uri.as_str())
-                        == name.ns.as_deref()
-                }
-            })
-            .map(|attribute| self.part(&attribute.value))
+                let prefix = self.part(&(attribute.name.start..colon));
+                scopes
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| p == prefix)
+                    .map(|(_, uri)| uri.as_str())
+                    == name.ns.as_deref()
+            }
+        }
     }
 }
 
@@ -1033,12 +1136,64 @@ fn has_ampersand(bytes: &[u8]) -> bool {
             return true;
         }
     }
-    words.remainder().contains(&b'&')
+    // The last one to seven bytes: up to three one by one, else as two words of four, which
+    // overlap where there are fewer than eight.
+    let rest = words.remainder();
+    let has_in = |at: usize| {
+        let word = rest
+            .get(at..at + 4)
+            .and_then(|part| <[u8; 4]>::try_from(part).ok())
+            .map_or(0, u32::from_le_bytes)
+            ^ AMPERSANDS as u32;
+        word.wrapping_sub(ONES as u32) & !word & HIGHS as u32 != 0
+    };
+    match rest.len() {
+        0..=3 => [0, 1, 2].iter().any(|&at| rest.get(at) == Some(&b'&')),
+        len => has_in(0) || has_in(len - 4),
+    }
 }
 
 /// Whether two short strings (names, mostly) are equal, compared in place ([`same_bytes`]).
 fn same(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// Gives the node-level rules that share a label recipe ([`RuleState::label_recipe`]) with
+/// another one their [`SharedKeys`]; returns them, by [`Slot::share`].
+fn share_keys(slots: &mut [Slot<'_>]) -> Vec<SharedKeys> {
+    let recipes: Vec<Option<Vec<&str>>> = slots
+        .iter()
+        .map(|slot| match &slot.kind {
+            SlotKind::Nodes { state, .. } => state.label_recipe(),
+            _ => None,
+        })
+        .collect();
+    let mut shares = Vec::new();
+    let mut of_recipe: Vec<(&[&str], usize)> = Vec::new();
+    for (index, recipe) in recipes.iter().enumerate() {
+        let Some(recipe) = recipe.as_deref() else {
+            continue;
+        };
+        let alike = recipes
+            .iter()
+            .filter(|other| other.as_deref() == Some(recipe))
+            .count();
+        if alike < 2 {
+            continue;
+        }
+        let share = match of_recipe.iter().find(|(r, _)| *r == recipe) {
+            Some(&(_, share)) => share,
+            None => {
+                shares.push(SharedKeys::new(recipe));
+                of_recipe.push((recipe, shares.len() - 1));
+                shares.len() - 1
+            }
+        };
+        if let Some(slot) = slots.get_mut(index) {
+            slot.share = Some(share);
+        }
+    }
+    shares
 }
 
 impl Slot<'_> {
@@ -1164,6 +1319,55 @@ fn name_matches(test: &NameTest, ns: Option<&str>, local: &str) -> bool {
         NameTest::Any => true,
         NameTest::AnyIn(uri) => ns == Some(uri.as_str()),
         NameTest::Name(name) => same(&name.local, local) && name.ns.as_deref() == ns,
+    }
+}
+
+impl StreamEngine<'_> {
+    /// The end tag of the element at `depth` for the open records: its records complete, and
+    /// its parent's child readers and text runs move on.
+    fn end_records(&mut self, depth: usize) {
+        // Every record that completes here is the ending element's: they share its reads,
+        // made when the first completes.
+        let mut reads = None;
+        for index in 0..self.records.len() {
+            let record = &mut self.records[index];
+            if record.done.is_some() {
+                continue;
+            }
+            if record.depth + 1 == depth {
+                for child in &mut record.children {
+                    if child.inside == Some(depth) {
+                        child.inside = None;
+                    }
+                }
+                for fact in &mut record.facts {
+                    fact.inside = false;
+                }
+            }
+            if record.depth == depth {
+                let frames = &self.frames[..self.depth];
+                let record = &mut self.records[index];
+                let slot = &self.slots[record.slot];
+                let children = &self.children[slot.path()];
+                let reads = reads.get_or_insert_with(|| {
+                    Reads::new(frames, &self.scopes, &self.readers, &self.reader_hints)
+                });
+                let observation = complete(record, slot, children, &self.tree, reads, || {
+                    location(frames)
+                });
+                self.records[index].done = Some(observation);
+            }
+        }
+        // First text runs of the parent end here too.
+        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+            if record.depth + 1 == depth
+                && let Some((_, run)) = &mut record.first_text
+                && *run == TextRun::Running
+            {
+                *run = TextRun::Ended;
+            }
+        }
+        self.flush();
     }
 }
 
@@ -1305,6 +1509,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                             attributes: &frame.attributes,
                             scopes: &scopes,
                             position: step_position(&step.test, frame),
+                            hint: &self.predicate_hints[p],
                         };
                         if predicate.eval(&facts) {
                             StepMatch::Yes
@@ -1324,7 +1529,12 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         }
         self.scopes = scopes;
 
-        let reads = Reads::new(&self.frames[..depth], &self.scopes, &self.readers);
+        let reads = Reads::new(
+            &self.frames[..depth],
+            &self.scopes,
+            &self.readers,
+            &self.reader_hints,
+        );
         for &(path, deferred) in &selected {
             for &slot_index in self.path_slots.get(path).map_or(&[][..], Vec::as_slice) {
                 let slot = &self.slots[slot_index];
@@ -1332,7 +1542,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                     continue;
                 }
                 if deferred.is_none() && slot.immediate && self.pending[slot_index] == 0 {
-                    Self::observe_now(&mut self.slots[slot_index], &reads);
+                    Self::observe_now(&mut self.slots[slot_index], &reads, &mut self.shares);
                 } else {
                     let spare = self.spare.pop();
                     let mut record = self.record(spare, slot_index, depth, deferred);
@@ -1363,47 +1573,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         if self.tree_base.is_some() {
             self.tree.close();
         }
-        // Every record that completes here is the ending element's: they share its reads,
-        // made when the first completes.
-        let mut reads = None;
-        for index in 0..self.records.len() {
-            let record = &mut self.records[index];
-            if record.done.is_some() {
-                continue;
-            }
-            if record.depth + 1 == depth {
-                for child in &mut record.children {
-                    if child.inside == Some(depth) {
-                        child.inside = None;
-                    }
-                }
-                for fact in &mut record.facts {
-                    fact.inside = false;
-                }
-            }
-            if record.depth == depth {
-                let frames = &self.frames[..self.depth];
-                let record = &mut self.records[index];
-                let slot = &self.slots[record.slot];
-                let children = &self.children[slot.path()];
-                let reads =
-                    reads.get_or_insert_with(|| Reads::new(frames, &self.scopes, &self.readers));
-                let observation = complete(record, slot, children, &self.tree, reads, || {
-                    location(frames)
-                });
-                self.records[index].done = Some(observation);
-            }
+        if !self.records.is_empty() {
+            self.end_records(depth);
         }
-        // First text runs of the parent end here too.
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
-            if record.depth + 1 == depth
-                && let Some((_, run)) = &mut record.first_text
-                && *run == TextRun::Running
-            {
-                *run = TextRun::Ended;
-            }
-        }
-        self.flush();
         if self.tree_base == Some(depth) {
             // The outermost element in the tree has ended, and with it every record there.
             self.tree_base = None;
@@ -1422,6 +1594,9 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         if self.tree_base.is_some() {
             self.tree.text(text);
             self.check_tree();
+        }
+        if self.records.is_empty() {
+            return;
         }
         for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
             if let Some(acc) = &mut record.text {
@@ -1931,6 +2106,71 @@ mod tests {
                 ("sizes", "9")
             ]
         );
+    }
+
+    #[test]
+    fn a_hinted_attribute_lookup_finds_what_the_full_search_finds() {
+        let names = [
+            "id", "kind", "p:kind", "q:kind", "size", "sizes", "p:size", "a",
+        ];
+        let scopes = [
+            ("p".to_owned(), "urn:p".to_owned()),
+            ("q".to_owned(), "urn:q".to_owned()),
+        ];
+        let wanted = [
+            name(None, "id"),
+            name(None, "kind"),
+            name(Some("urn:p"), "kind"),
+            name(Some("urn:q"), "kind"),
+            name(Some("urn:x"), "kind"),
+            name(None, "size"),
+            name(Some("urn:p"), "size"),
+            name(None, "sizes"),
+            name(None, "a"),
+            name(None, "b"),
+        ];
+        let hints: Vec<Cell<usize>> = wanted.iter().map(|_| Cell::new(0)).collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut attributes = TagAttributes::default();
+        for round in 0..3_000 {
+            // A tag with some of the names, in an order that changes now and then.
+            let mut raw = String::from("row");
+            let mut ranges = Vec::new();
+            let count = next() as usize % (names.len() + 1);
+            let first = if round % 7 == 0 { next() as usize } else { 0 };
+            for i in 0..count {
+                let key = names[(first + i) % names.len()];
+                raw.push(' ');
+                let key_start = raw.len();
+                raw.push_str(key);
+                raw.push_str("='");
+                let value_start = raw.len();
+                raw.push_str(&format!("{round}.{i}"));
+                ranges.push((key_start..key_start + key.len(), value_start..raw.len()));
+                raw.push('\'');
+            }
+            attributes.text.clear();
+            attributes.list.clear();
+            attributes.text.push_str(&raw);
+            for (key, value) in ranges {
+                attributes.push(&raw, &raw[key], &raw[value]);
+            }
+            for _ in 0..4 {
+                let at = next() as usize % wanted.len();
+                assert_eq!(
+                    attributes.get_hinted(&scopes, &wanted[at], &hints[at]),
+                    attributes.get(&scopes, &wanted[at]),
+                    "{raw} {:?}",
+                    wanted[at]
+                );
+            }
+        }
     }
 
     #[test]

@@ -174,6 +174,12 @@ impl<'a> StartTag<'a> {
         self.name
     }
 
+    /// Where each attribute's name and value are in [`StartTag::raw`], as byte ranges: the
+    /// pieces [`StartTag::attributes`] gives, for a sink that keeps the tag's text.
+    pub fn attribute_ranges(&self) -> &'a [(Range<usize>, Range<usize>)] {
+        self.attributes
+    }
+
     /// Whether the tag has attributes (namespace declarations included).
     pub fn has_attributes(&self) -> bool {
         !self.attributes.is_empty()
