@@ -787,7 +787,7 @@ def seed_and_shape_target_rows(cases: list[Case], shape_rows: list[ShapeRow]) ->
     ]
     if measured:
         # The target is set on the 100 MB store; without one, the largest store tells.
-        at_100 = [c for c in measured if c.store.bytes == 100 * MB]
+        at_100 = [c for c in measured if c.store.size_mb == 100]
         c = at_100[0] if at_100 else max(measured, key=lambda c: c.store.bytes)
         x = c.outcomes[ITERPARSE].wall / c.outcomes[AUTO].wall
         rows.append(
