@@ -2115,7 +2115,10 @@ const FIELDS: &[&str] = &[
     "concat(@a, '-', ../@k)", "normalize-space(.)", "substring(@a, 2)", "translate(., 'ab', 'AB')",
     "contains(., 'a')", "name()", "local-name(..)", "count(ancestor::*)", "string-length(@k)",
     "starts-with(@a, 'x')", "item[2]/@a", "string(*[last()])", "name(ancestor::*[2])",
-    "number(@v) > 1", "string(.//item[@a])",
+    "number(@v) > 1", "string(.//item[@a])", "../item", "string(../item)", "string(../row)",
+    "string(../../item)", "string(../m:item)", "string(parent::group/item)",
+    "string(parent::*/row)", "string(ancestor::group/item)", "string(ancestor-or-self::*/item)",
+    "string(../ancestor::node()/row)", "string(ancestor::d:group/d:item)",
 ];
 /// Values: relative to the selected element. Most elements have a `v` with a number.
 #[rustfmt::skip]
@@ -2124,6 +2127,7 @@ const VALUES: &[&str] = &[
     "string(.)", "../@v", "ancestor::group/@v", "string(ancestor-or-self::*/@v)", "count(item)",
     "sum(item/@v)", "@v * 2", "@v + ../@v", "-@v", "string-length(.)", "number(@v) div 2",
     "@v mod 3", "sum(.//@v)", "count(*) > 0", "floor(@v)", "round(@v)", "ceiling(@v)",
+    "../item", "string(../../item)", "ancestor::group/row",
 ];
 
 #[derive(Debug, Clone)]
@@ -2601,7 +2605,7 @@ const DOM_ONLY_RULES: &[&str] = &[
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "string-length(..)", aggregate: sum }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "@v", aggregate: max, fields: { p: "name(following-sibling::*)" }, labels: { p: "{{ p }}" } }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row[@a][position() > 1]", fields: { t: "string(text())" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", fields: { t: "../item" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", fields: { t: "string(../item[2])" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//*[item]", fields: { i: "string(preceding-sibling::item)" }, labels: { i: "{{ i }}" }, aggregate: count }"#,
 ];
 
