@@ -2208,17 +2208,30 @@ fn complete<'r>(
     };
     let texts = std::mem::take(&mut record.texts);
     let location = record.location.take();
-    if !slot.above {
+    let waits = slot.above
+        && fields.iter().chain(value).any(|query| match &query.reader {
+            Reader::AncestorChild {
+                upward,
+                child,
+                document,
+            } => above
+                .names
+                .iter()
+                .position(|name| *name == child)
+                .is_some_and(|k| {
+                    matches!(
+                        read_above(upward, *document, k, reads.frames, above.document),
+                        Above::Wait { .. }
+                    )
+                }),
+            _ => false,
+        });
+    if !waits {
         return observe_reads(slot.rule, fields, value, texts, location, read, at);
     }
-    // An ancestor's child element may come after the element: everything is read now, while
-    // the element's own parts are there, and the record waits if something is not known.
+    // An ancestor's child element comes after the element: everything is read now, while the
+    // element's own parts are there, and the record waits for what is not known.
     let got: Vec<Result<Got<'_>, String>> = fields.iter().chain(value).map(&mut read).collect();
-    if awaits.is_empty() {
-        let mut got = got.into_iter();
-        let read = |_: &ReadQuery| got.next().unwrap_or(Ok(Got::Missing));
-        return observe_reads(slot.rule, fields, value, texts, location, read, at);
-    }
     record.texts = texts;
     record.location = location;
     record.wait = Some(Box::new(Waiting {
