@@ -108,6 +108,8 @@ pub struct StreamEngine<'r> {
     waiting: usize,
     /// The memory of the records that wait, and of the finished ones held behind them.
     held: u64,
+    /// How many records have been made: the next one's [`Record::seq`].
+    next_seq: u64,
 }
 
 /// One open element.
@@ -143,6 +145,9 @@ struct Frame {
     /// The first child element with each of the engine's `above_names`, for the readers of
     /// its descendants (`../name`).
     firsts: Vec<FirstChild>,
+    /// The [`Record::seq`] of the first record made inside the element: the records of the
+    /// elements inside it are the last ones of the queue from there.
+    first_record: u64,
 }
 
 /// The first child element with one name of an open element or of the document, as far as
@@ -188,6 +193,14 @@ fn first_child_mut<'f>(
         None => document.get_mut(k),
         Some(at) => frames.get_mut(at)?.firsts.get_mut(k),
     }
+}
+
+/// The [`Record::seq`] of the first record inside the element at `depth` (0: the document).
+fn first_records(frames: &[Frame], depth: usize) -> u64 {
+    depth
+        .checked_sub(1)
+        .and_then(|at| frames.get(at))
+        .map_or(0, |frame| frame.first_record)
 }
 
 /// What a reader of an ancestor's child element (`../name`) gives at the selected element's
@@ -470,6 +483,8 @@ struct Record<'r> {
     wait: Option<Box<Waiting<'r>>>,
     /// The memory it takes while it is held (counted in the engine's `held`).
     held: u64,
+    /// Its number among the records made, in document order.
+    seq: u64,
 }
 
 /// A selected element that has ended, whose fields or value read an ancestor's child element
@@ -842,6 +857,7 @@ impl<'r> StreamEngine<'r> {
             running: Vec::new(),
             waiting: 0,
             held: 0,
+            next_seq: 0,
         }
     }
 
@@ -1088,7 +1104,12 @@ impl<'r> StreamEngine<'r> {
             return;
         };
         let mut finished = Vec::new();
-        for (index, record) in self.records.iter_mut().enumerate() {
+        // Only the records of elements inside the parent wait for its children.
+        let inside = first_records(frames, parent);
+        for (index, record) in self.records.iter_mut().enumerate().rev() {
+            if record.seq < inside {
+                break;
+            }
             let Some(wait) = &mut record.wait else {
                 continue;
             };
@@ -1120,7 +1141,12 @@ impl<'r> StreamEngine<'r> {
     /// wait for the ancestors around it (`ancestor::x/name`).
     fn element_ended(&mut self, depth: usize) {
         let mut finished = Vec::new();
-        for (index, record) in self.records.iter_mut().enumerate() {
+        // Only the records of elements inside it wait for it.
+        let inside = first_records(&self.frames[..self.depth], depth);
+        for (index, record) in self.records.iter_mut().enumerate().rev() {
+            if record.seq < inside {
+                break;
+            }
             let Some(wait) = &mut record.wait else {
                 continue;
             };
@@ -1633,6 +1659,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         frame.declared = declared;
         frame.scope_end = scopes.len();
         *frame.child_steps.get_mut() = None;
+        frame.first_record = self.next_seq;
         if !self.above_names.is_empty() {
             frame
                 .firsts
@@ -1771,6 +1798,8 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                 } else {
                     let spare = self.spare.pop();
                     let mut record = self.record(spare, slot_index, depth, deferred);
+                    record.seq = self.next_seq;
+                    self.next_seq += 1;
                     let slot = &self.slots[slot_index];
                     if slot.tree || (deferred.is_some() && self.deferred_needs[path].tree) {
                         let node = match in_tree {
@@ -1983,6 +2012,7 @@ impl<'r> StreamEngine<'r> {
                 location: None,
                 wait: None,
                 held: 0,
+                seq: 0,
             })
         });
         record.slot = slot_index;
