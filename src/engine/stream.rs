@@ -110,6 +110,9 @@ pub struct StreamEngine<'r> {
     held: u64,
     /// How many records have been made: the next one's [`Record::seq`].
     next_seq: u64,
+    /// The [`Record::seq`] of the records whose elements are open, outermost first: the
+    /// records before the first are finished (waiting, or held behind one that is not).
+    open: Vec<u64>,
 }
 
 /// One open element.
@@ -858,7 +861,20 @@ impl<'r> StreamEngine<'r> {
             waiting: 0,
             held: 0,
             next_seq: 0,
+            open: Vec::new(),
         }
+    }
+
+    /// Where the records of open elements start in `records`: the queue holds consecutive
+    /// records, the finished ones before them.
+    fn open_from(&self) -> usize {
+        match (self.open.first(), self.records.front()) {
+            (Some(&seq), Some(front)) => {
+                usize::try_from(seq.saturating_sub(front.seq)).unwrap_or(usize::MAX)
+            }
+            _ => self.records.len(),
+        }
+        .min(self.records.len())
     }
 
     /// Limits the memory of the buffered subtree of a selected element (see
@@ -1706,7 +1722,8 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         // Child readers, child facts and first-text runs of the open records.
         if !self.records.is_empty() {
             let attributes = &self.frames[depth - 1].attributes;
-            for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+            let from = self.open_from();
+            for record in self.records.range_mut(from..).filter(|r| r.done.is_none()) {
                 if record.depth + 1 != depth {
                     continue;
                 }
@@ -1815,6 +1832,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                         record.node = Some(node);
                     }
                     self.pending[slot_index] += 1;
+                    self.open.push(record.seq);
                     self.records.push_back(record);
                 }
             }
@@ -1844,7 +1862,8 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         // Every record that completes here is the ending element's: they share its reads,
         // made when the first completes.
         let mut reads = None;
-        for index in 0..self.records.len() {
+        let from = self.open_from();
+        for index in from..self.records.len() {
             let record = &mut self.records[index];
             if record.done.is_some() {
                 continue;
@@ -1886,13 +1905,23 @@ impl<'r> xml::Sink for StreamEngine<'r> {
             }
         }
         // First text runs of the parent end here too.
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+        for record in self.records.range_mut(from..).filter(|r| r.done.is_none()) {
             if record.depth + 1 == depth
                 && let Some((_, run)) = &mut record.first_text
                 && *run == TextRun::Running
             {
                 *run = TextRun::Ended;
             }
+        }
+        // The records that ended here are the last open ones.
+        let front = self.records.front().map_or(0, |r| r.seq);
+        while let Some(&seq) = self.open.last()
+            && usize::try_from(seq.saturating_sub(front))
+                .ok()
+                .and_then(|at| self.records.get(at))
+                .is_none_or(|record| record.done.is_some())
+        {
+            self.open.pop();
         }
         if self.waiting > 0 {
             self.element_ended(depth);
@@ -1924,7 +1953,8 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         if !self.running.is_empty() {
             self.first_children_text(text);
         }
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+        let from = self.open_from();
+        for record in self.records.range_mut(from..).filter(|r| r.done.is_none()) {
             if let Some(acc) = &mut record.text {
                 acc.push_str(text);
             }
@@ -1966,7 +1996,8 @@ impl<'r> xml::Sink for StreamEngine<'r> {
 
     fn boundary(&mut self) {
         let depth = self.depth();
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+        let from = self.open_from();
+        for record in self.records.range_mut(from..).filter(|r| r.done.is_none()) {
             if record.depth == depth
                 && let Some((_, run)) = &mut record.first_text
                 && *run == TextRun::Running
