@@ -1195,6 +1195,163 @@ fn fixed_case_table() -> Vec<Case> {
             "",
             Fails("Xml"),
         ),
+        // --- fields from an ancestor's child element (`../name`) ---
+        case(
+            "an_ancestors_child_before_the_selected_elements",
+            rules(
+                r#"- { name: rows, help: h, type: gauge, select: //row, fields: { rack: "../name", site: "../../name" }, labels: { rack: "{{ rack }}", site: "{{ site }}" }, aggregate: count }"#,
+            ),
+            "<store><site><name>berlin</name><rack><name>r1</name><row/><row/></rack>\
+             <rack><name>r2</name><row/></rack></site></store>",
+            Exactly(
+                "# HELP rows h\n# TYPE rows gauge\nrows{rack=\"r1\",site=\"berlin\"} 2\nrows{rack=\"r2\",site=\"berlin\"} 1\n",
+            ),
+        ),
+        case(
+            "an_ancestors_child_after_the_selected_elements",
+            rules(
+                r#"- { name: rows, help: h, type: gauge, select: //row, fields: { id: "@id", rack: "../name", site: "../../name" }, labels: { id: "{{ id }}", rack: "{{ rack }}", site: "{{ site }}" }, value: "@v" }"#,
+            ),
+            r#"<store><site><rack><row id="1" v="1"/><row id="2" v="2"/><name>r1</name></rack><rack><row id="3" v="3"/><name>r2</name></rack><name>berlin</name></site><site><rack><name>r3</name><row id="4" v="4"/></rack><name>paris</name></site></store>"#,
+            Lines(&[
+                r#"rows{id="1",rack="r1",site="berlin"} 1"#,
+                r#"rows{id="3",rack="r2",site="berlin"} 3"#,
+                r#"rows{id="4",rack="r3",site="paris"} 4"#,
+            ]),
+        ),
+        case(
+            "an_ancestors_first_child_between_the_selected_elements",
+            rules(
+                r#"- { name: rows, help: h, type: gauge, select: //row, fields: { id: "@id", rack: "../name" }, labels: { id: "{{ id }}", rack: "{{ rack }}" }, value: "@v" }"#,
+            ),
+            r#"<store><rack><row id="1" v="1"/><name>first</name><row id="2" v="2"/><name>second</name><row id="3" v="3"/></rack></store>"#,
+            Lines(&[
+                r#"rows{id="1",rack="first"} 1"#,
+                r#"rows{id="2",rack="first"} 2"#,
+                r#"rows{id="3",rack="first"} 3"#,
+            ]),
+        ),
+        case(
+            "an_ancestors_missing_child_is_skipped_or_empty",
+            rules(
+                r#"
+                - { name: skipped, help: h, type: gauge, select: //row, fields: { id: "@id", rack: "../name" }, labels: { id: "{{ id }}", rack: "{{ rack }}" }, value: "@v", on_missing: skip }
+                - { name: empty, help: h, type: gauge, select: //row, fields: { id: "@id", rack: "string(../name)" }, labels: { id: "{{ id }}", rack: "{{ rack }}" }, value: "@v" }
+                - { name: zero, help: h, type: gauge, select: //row, fields: { id: "@id" }, labels: { id: "{{ id }}" }, value: "../limit", on_missing: zero }
+                "#,
+            ),
+            r#"<store><rack><row id="1" v="1"/></rack><rack><row id="2" v="2"/><name>r2</name><limit>7</limit></rack><rack><name/><row id="3" v="3"/></rack></store>"#,
+            Lines(&[
+                r#"skipped{id="2",rack="r2"} 2"#,
+                r#"skipped{id="3"} 3"#,
+                r#"empty{id="1"} 1"#,
+                r#"empty{id="2",rack="r2"} 2"#,
+                r#"zero{id="1"} 0"#,
+                r#"zero{id="2"} 7"#,
+            ]),
+        ),
+        case(
+            "an_ancestors_missing_child_fails_the_rule",
+            rules(
+                r#"- { name: rows, help: h, type: gauge, select: //row, fields: { rack: "../name" }, labels: { rack: "{{ rack }}" }, aggregate: count }"#,
+            ),
+            r#"<store><rack><name>r1</name><row/></rack><rack><row/></rack></store>"#,
+            Fails("Eval"),
+        ),
+        case(
+            "an_ancestors_child_with_text_in_sub_elements_entities_and_cdata",
+            rules(
+                r#"- { name: rows, help: h, type: gauge, select: //row, fields: { id: "@id", rack: "../name" }, labels: { id: "{{ id }}", rack: "{{ rack }}" }, value: "@v" }"#,
+            ),
+            "<store><rack><row id=\"1\" v=\"1\"/><name>r<b>1<i>-</i></b><!--c-->&amp;<?pi x?><![CDATA[<&>]]>&#65;\r\n</name><row id=\"2\" v=\"2\"/></rack></store>",
+            Lines(&[
+                r#"rows{id="1",rack="r1-&<&>A\n"} 1"#,
+                r#"rows{id="2",rack="r1-&<&>A\n"} 2"#,
+            ]),
+        ),
+        case(
+            "an_ancestors_child_that_holds_the_selected_element",
+            rules(
+                r#"- { name: rows, help: h, type: gauge, select: //row, fields: { id: "@id", site: "../../name" }, labels: { id: "{{ id }}", site: "{{ site }}" }, value: "@v" }"#,
+            ),
+            r#"<store><site><name>a<row id="1" v="1"/>b<row id="2" v="2">x</row>c</name><name>no</name></site></store>"#,
+            Lines(&[
+                r#"rows{id="1",site="abxc"} 1"#,
+                r#"rows{id="2",site="abxc"} 2"#,
+            ]),
+        ),
+        case(
+            "an_ancestors_child_that_is_the_selected_element",
+            rules(
+                r#"- { name: names, help: h, type: gauge, select: //name, fields: { t: ".", first: "../name" }, labels: { t: "{{ t }}", first: "{{ first }}" }, aggregate: count }"#,
+            ),
+            r#"<store><rack><name>a</name><name>b</name></rack><rack><x/><name>c<name>d</name></name></rack></store>"#,
+            Lines(&[
+                r#"names{first="a",t="a"} 1"#,
+                r#"names{first="a",t="b"} 1"#,
+                r#"names{first="cd",t="cd"} 1"#,
+                r#"names{first="d",t="d"} 1"#,
+            ]),
+        ),
+        case(
+            "an_ancestors_child_with_a_namespace",
+            rules(
+                r#"- { name: rows, help: h, type: gauge, select: //row, fields: { m: "string(../m:name)", plain: "string(../name)", d: "string(../d:name)" }, labels: { m: "{{ m }}", plain: "{{ plain }}", d: "{{ d }}" }, aggregate: count }"#,
+            ),
+            r#"<store xmlns:m="urn:m"><rack><row/><name>plain</name><m:name>m1</m:name><name xmlns="urn:d">d1</name><x:name xmlns:x="urn:m">m2</x:name></rack><rack xmlns="urn:d"><row xmlns=""/><name>d2</name></rack></store>"#,
+            Lines(&[
+                r#"rows{d="d1",m="m1",plain="plain"} 1"#,
+                r#"rows{d="d2"} 1"#,
+            ]),
+        ),
+        case(
+            "an_ancestor_axis_child_is_the_first_in_document_order",
+            rules(
+                r#"
+                - { name: anc, help: h, type: gauge, select: //row, fields: { id: "@id", s: "string(ancestor::site/name)" }, labels: { id: "{{ id }}", s: "{{ s }}" }, value: "@v" }
+                - { name: self, help: h, type: gauge, select: //row, fields: { id: "@id", s: "string(ancestor-or-self::*/name)" }, labels: { id: "{{ id }}", s: "{{ s }}" }, value: "@v" }
+                - { name: up, help: h, type: gauge, select: //row, fields: { id: "@id", s: "string(../ancestor::site/name)" }, labels: { id: "{{ id }}", s: "{{ s }}" }, value: "@v" }
+                "#,
+            ),
+            r#"<store><site><rack><site><row id="1" v="1"><name>own</name></row><name>inner</name></site><row id="2" v="2"/></rack><name>outer</name><site><name>third</name><row id="3" v="3"/></site></site><site><site><row id="4" v="4"/></site></site></store>"#,
+            Lines(&[
+                r#"anc{id="1",s="inner"} 1"#,
+                r#"anc{id="2",s="outer"} 2"#,
+                r#"anc{id="3",s="outer"} 3"#,
+                r#"anc{id="4"} 4"#,
+                r#"self{id="1",s="own"} 1"#,
+                r#"self{id="3",s="outer"} 3"#,
+            ]),
+        ),
+        case(
+            "an_ancestors_child_of_the_document_node_is_the_root",
+            rules(
+                r#"
+                - { name: dots, help: h, type: gauge, select: //row, fields: { s: "string(../../name)" }, labels: { s: "{{ s }}" }, aggregate: count }
+                - { name: node, help: h, type: gauge, select: //row, fields: { s: "string(ancestor::node()/name)" }, labels: { s: "{{ s }}" }, aggregate: count }
+                - { name: star, help: h, type: gauge, select: //row, fields: { s: "string(../parent::*/name)", t: "string(ancestor::*/name)" }, labels: { s: "{{ s }}", t: "{{ t }}" }, aggregate: count }
+                - { name: root, help: h, type: gauge, select: /name, fields: { s: "string(../name)", t: "string(parent::*/name)" }, labels: { s: "{{ s }}", t: "{{ t }}" }, aggregate: count }
+                "#,
+            ),
+            r#"<name>a<row/>b</name>"#,
+            Lines(&[
+                r#"dots{s="ab"} 1"#,
+                r#"node{s="ab"} 1"#,
+                "star 1",
+                r#"root{s="ab"} 1"#,
+            ]),
+        ),
+        case(
+            "records_waiting_for_an_ancestors_child_keep_document_order",
+            rules(
+                r#"
+                - { name: rows, help: h, type: gauge, select: //row, fields: { rack: "../name" }, labels: { rack: "{{ rack }}" }, value: "@v" }
+                - { name: ids, help: h, type: gauge, select: //row, fields: { id: "@id" }, labels: { id: "{{ id }}" }, value: "@v" }
+                "#,
+            ),
+            r#"<store><rack><row id="1" v="1"/><row id="2" v="2"/><name>same</name></rack></store>"#,
+            Fails("Eval"),
+        ),
     ];
     cases.extend(policy_cases());
     cases.extend(counterexamples());
@@ -1958,7 +2115,10 @@ const FIELDS: &[&str] = &[
     "concat(@a, '-', ../@k)", "normalize-space(.)", "substring(@a, 2)", "translate(., 'ab', 'AB')",
     "contains(., 'a')", "name()", "local-name(..)", "count(ancestor::*)", "string-length(@k)",
     "starts-with(@a, 'x')", "item[2]/@a", "string(*[last()])", "name(ancestor::*[2])",
-    "number(@v) > 1", "string(.//item[@a])",
+    "number(@v) > 1", "string(.//item[@a])", "../item", "string(../item)", "string(../row)",
+    "string(../../item)", "string(../m:item)", "string(parent::group/item)",
+    "string(parent::*/row)", "string(ancestor::group/item)", "string(ancestor-or-self::*/item)",
+    "string(../ancestor::node()/row)", "string(ancestor::d:group/d:item)",
 ];
 /// Values: relative to the selected element. Most elements have a `v` with a number.
 #[rustfmt::skip]
@@ -1967,6 +2127,7 @@ const VALUES: &[&str] = &[
     "string(.)", "../@v", "ancestor::group/@v", "string(ancestor-or-self::*/@v)", "count(item)",
     "sum(item/@v)", "@v * 2", "@v + ../@v", "-@v", "string-length(.)", "number(@v) div 2",
     "@v mod 3", "sum(.//@v)", "count(*) > 0", "floor(@v)", "round(@v)", "ceiling(@v)",
+    "../item", "string(../../item)", "ancestor::group/row",
 ];
 
 #[derive(Debug, Clone)]
@@ -2444,7 +2605,7 @@ const DOM_ONLY_RULES: &[&str] = &[
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "string-length(..)", aggregate: sum }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row", value: "@v", aggregate: max, fields: { p: "name(following-sibling::*)" }, labels: { p: "{{ p }}" } }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//row[@a][position() > 1]", fields: { t: "string(text())" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
-    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", fields: { t: "../item" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
+    r#"  - { name: dom_only, help: h, type: gauge, select: "//row", fields: { t: "string(../item[2])" }, labels: { t: "{{ t }}" }, aggregate: count }"#,
     r#"  - { name: dom_only, help: h, type: gauge, select: "//*[item]", fields: { i: "string(preceding-sibling::item)" }, labels: { i: "{{ i }}" }, aggregate: count }"#,
 ];
 

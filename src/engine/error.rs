@@ -88,6 +88,19 @@ pub enum EvalErrorKind {
         /// The limit, in bytes (`--max-dom-bytes`).
         limit: u64,
     },
+    /// A query of the streaming engine that reads an ancestor's child element (`../name`)
+    /// held more memory than allowed: the selected elements that come before that child and
+    /// wait for it (`waiting`), or the child's text.
+    AncestorChildTooLarge {
+        /// The rule field holding the query (`value`, `fields.site`).
+        field: String,
+        /// The query.
+        query: String,
+        /// The limit, in bytes (`--max-dom-bytes`).
+        limit: u64,
+        /// Whether the elements waiting for the child took the memory, not its text.
+        waiting: bool,
+    },
     /// Two nodes gave the same label set in a rule without `aggregate`.
     Duplicate {
         /// The label set.
@@ -147,6 +160,29 @@ impl fmt::Display for EvalError {
                 "the element's subtree, which the rule's queries read, takes more than \
                  --max-dom-bytes ({limit} bytes) in memory; select smaller elements, read only \
                  their attributes, or raise --max-dom-bytes"
+            ),
+            EvalErrorKind::AncestorChildTooLarge {
+                field,
+                query,
+                limit,
+                waiting: true,
+            } => write!(
+                f,
+                "`{field}: {query}` reads an element that comes after the selected elements in \
+                 their ancestor, and the elements waiting for it take more than \
+                 --max-dom-bytes ({limit} bytes) in memory; put that element before them in the \
+                 store (e.g. the name first), raise --max-dom-bytes, or use --engine dom"
+            ),
+            EvalErrorKind::AncestorChildTooLarge {
+                field,
+                query,
+                limit,
+                waiting: false,
+            } => write!(
+                f,
+                "`{field}: {query}` reads an element whose text takes more than \
+                 --max-dom-bytes ({limit} bytes) in memory; read a smaller element or raise \
+                 --max-dom-bytes"
             ),
             EvalErrorKind::Duplicate { labels, first } => write!(
                 f,

@@ -493,6 +493,81 @@ metrics:
         assert_eq!(streamed(&xml, true, 64), here);
     }
 
+    /// What the streaming engine makes of `xml` with `rules` and a limit on what it buffers.
+    fn streamed_with(rules: &str, xml: &str, limit: u64) -> String {
+        let rules = compile::compile(file::parse(rules).expect("valid YAML")).expect("valid rules");
+        let which: Vec<usize> = (0..rules.rules.len()).collect();
+        let input = Path::new("/srv/store.xml");
+        let mut engine = StreamEngine::new(&rules, &which, input).with_subtree_limit(limit);
+        let limits = XmlLimits::default();
+        if let Err(error) =
+            scan_streaming(Source::Bytes(xml.as_bytes()), &limits, &mut engine, false)
+        {
+            return format!("scan: {error}");
+        }
+        match engine.finish() {
+            Ok(results) => format!("{results:?}"),
+            Err(error) => format!("rules: {error}"),
+        }
+    }
+
+    #[test]
+    fn records_waiting_for_an_ancestors_child_are_bounded() {
+        const RULES: &str = r#"
+version: 1
+metrics:
+  - name: rows
+    help: Rows per rack
+    type: gauge
+    select: //row
+    fields: { rack: "../name" }
+    labels: { rack: "{{ rack }}" }
+    aggregate: count
+  - name: sizes
+    help: Size of each row
+    type: gauge
+    select: //row
+    fields: { id: "@id", text: "." }
+    labels: { id: "{{ id }}", text: "{{ text }}" }
+    value: "@size"
+"#;
+        let rows: String = (0..5000)
+            .map(|i| format!("<row id=\"{i}\" size=\"{i}\">row {i}</row>\n"))
+            .collect();
+        let limit = 64 * 1024;
+        // The name first: nothing waits.
+        let first = format!("<store><rack><name>r1</name>{rows}</rack></store>");
+        let got = streamed_with(RULES, &first, limit);
+        assert!(
+            got.contains("r1") && !got.starts_with("rules"),
+            "{got:.300}"
+        );
+        // The name last: the rows wait for it, and with them the other rule's rows.
+        let last = format!("<store><rack>{rows}<name>r1</name></rack></store>");
+        assert_eq!(streamed_with(RULES, &last, u64::MAX), got);
+        let got = streamed_with(RULES, &last, limit);
+        assert_eq!(
+            got,
+            "rules: rule metrics[0] (rows) at /store/rack[1]/row[1]: `fields.rack: ../name` reads \
+             an element that comes after the selected elements in their ancestor, and the \
+             elements waiting for it take more than --max-dom-bytes (65536 bytes) in memory; \
+             put that element before them in the store (e.g. the name first), raise \
+             --max-dom-bytes, or use --engine dom"
+        );
+        // The child's own text is bounded too.
+        let long = format!(
+            "<store><rack><name>{}</name><row id=\"1\" size=\"1\"/></rack></store>",
+            "x".repeat(100_000)
+        );
+        let got = streamed_with(RULES, &long, limit);
+        assert_eq!(
+            got,
+            "rules: rule metrics[0] (rows) at /store/rack[1]/name[1]: `fields.rack: ../name` reads an \
+             element whose text takes more than --max-dom-bytes (65536 bytes) in memory; read a \
+             smaller element or raise --max-dom-bytes"
+        );
+    }
+
     #[test]
     fn small_inputs_are_scanned_on_the_engine_thread() {
         assert!(!scan_beside(&Source::Bytes(b"<a/>")));

@@ -11,8 +11,12 @@
 //! and the facts a last-step predicate needs (`[failure]`, `[count(x) > 1]`) are collected
 //! until its end tag; a rule whose queries need more (`Reader::Expr`, `Predicate::Expr`) has
 //! the element's subtree buffered into a [`Tree`] below its ancestors, and evaluated there by
-//! [`crate::engine::eval`] at the end tag. Then the record yields one observation (fields,
-//! value) for the per-node core, [`node::RuleState`], which the DOM engine drives too; paths
+//! [`crate::engine::eval`] at the end tag. A field read from an ancestor's child element
+//! (`../name`) comes from the first child with that name, which every open element keeps
+//! ([`FirstChild`]); when that child comes after the selected element, the ended record waits
+//! for it, or for its ancestor's end ([`Waiting`]), and the records held behind it count
+//! against `--max-dom-bytes`. Then the record yields one observation (fields, value) for the
+//! per-node core, [`node::RuleState`], which the DOM engine drives too; paths
 //! are matched by [`crate::engine::matcher`]. Records are handed over in the order their
 //! elements start, which is document order, so aggregation, duplicate detection and error
 //! messages see the nodes in the same order as the DOM engine.
@@ -97,6 +101,26 @@ pub struct StreamEngine<'r> {
     tree_base: Option<usize>,
     /// The most memory the tree may take (`--max-dom-bytes`).
     tree_limit: u64,
+    /// The distinct child element names the rules read of ancestors (`../name`): every open
+    /// element, and the document, keeps its first child with each ([`FirstChild`]).
+    above_names: Vec<&'r QName>,
+    /// The document node's first child with each of those names: the root element, or none.
+    document_children: Vec<FirstChild>,
+    /// The first children open now, whose text is collected: (the depth of their parent, 0
+    /// for the document; the index of their name in `above_names`), innermost last.
+    running: Vec<(usize, usize)>,
+    /// Per name of `above_names`, whether a child's text outgrew `tree_limit` (it is no
+    /// longer collected: the rules that read it have failed).
+    above_failed: Vec<bool>,
+    /// How many records wait for an ancestor's child element that comes after them.
+    waiting: usize,
+    /// The memory of the records that wait, and of the finished ones held behind them.
+    held: u64,
+    /// How many records have been made: the next one's [`Record::seq`].
+    next_seq: u64,
+    /// The [`Record::seq`] of the records whose elements are open, outermost first: the
+    /// records before the first are finished (waiting, or held behind one that is not).
+    open: Vec<u64>,
 }
 
 /// One open element.
@@ -129,6 +153,177 @@ struct Frame {
     /// The location path of the children last given a [`Place`], up to their name
     /// (`/store/row`), shared by the places of all of them.
     child_steps: std::cell::RefCell<Option<Rc<String>>>,
+    /// The first child element with each of the engine's `above_names`, for the readers of
+    /// its descendants (`../name`).
+    firsts: Vec<FirstChild>,
+    /// The [`Record::seq`] of the first record made inside the element: the records of the
+    /// elements inside it are the last ones of the queue from there.
+    first_record: u64,
+}
+
+/// The first child element with one name of an open element or of the document, as far as
+/// it has been read.
+#[derive(Debug, Default, Clone)]
+struct FirstChild {
+    state: ChildState,
+    /// Its string value so far.
+    text: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum ChildState {
+    /// None yet.
+    #[default]
+    NotSeen,
+    /// Open: its text is still being read.
+    Open,
+    /// Ended: its text is final.
+    Ended,
+}
+
+/// The first child with name `k` of the element at `depth` (0: the document node).
+fn first_child<'f>(
+    frames: &'f [Frame],
+    document: &'f [FirstChild],
+    depth: usize,
+    k: usize,
+) -> Option<&'f FirstChild> {
+    match depth.checked_sub(1) {
+        None => document.get(k),
+        Some(at) => frames.get(at)?.firsts.get(k),
+    }
+}
+
+fn first_child_mut<'f>(
+    frames: &'f mut [Frame],
+    document: &'f mut [FirstChild],
+    depth: usize,
+    k: usize,
+) -> Option<&'f mut FirstChild> {
+    match depth.checked_sub(1) {
+        None => document.get_mut(k),
+        Some(at) => frames.get_mut(at)?.firsts.get_mut(k),
+    }
+}
+
+/// The [`Record::seq`] of the first record inside the element at `depth` (0: the document).
+fn first_records(frames: &[Frame], depth: usize) -> u64 {
+    depth
+        .checked_sub(1)
+        .and_then(|at| frames.get(at))
+        .map_or(0, |frame| frame.first_record)
+}
+
+/// What a reader of an ancestor's child element (`../name`) gives at the selected element's
+/// end.
+enum Above<'f, 'r> {
+    /// The child's text: it has ended.
+    Text(&'f str),
+    /// None: no ancestor the path reaches has such a child, nor can have one later.
+    Missing,
+    /// Not known yet: the first child with the name of the elements at depths `lo..=hi`
+    /// (those `test` admits, all without one) gives it when it ends.
+    Wait {
+        lo: usize,
+        hi: usize,
+        test: Option<&'r NameTest>,
+    },
+}
+
+/// Reads an ancestor's child element with name `k` for the selected element, the last of
+/// `frames`, at its end, as XPath gives it: the first such child, in document order, of the
+/// elements (or document node) the path reaches.
+fn read_above<'f, 'r>(
+    upward: &'r Upward,
+    document: (bool, bool),
+    k: usize,
+    frames: &'f [Frame],
+    document_children: &'f [FirstChild],
+) -> Above<'f, 'r> {
+    let state = |depth: usize| first_child(frames, document_children, depth, k);
+    let selected = frames.len();
+    let mut at = selected;
+    for (i, test) in upward.parents.iter().enumerate() {
+        let Some(up) = at.checked_sub(1) else {
+            // The document node has no parent.
+            return Above::Missing;
+        };
+        at = up;
+        let admitted = match at.checked_sub(1) {
+            // Only the last step matters: from the document node, the next finds nothing.
+            None => i + 1 < upward.parents.len() || document.0,
+            Some(index) => frames
+                .get(index)
+                .is_some_and(|frame| name_matches(test, frame.ns(), frame.local())),
+        };
+        if !admitted {
+            return Above::Missing;
+        }
+    }
+    let Some((or_self, test)) = &upward.ancestors else {
+        return match state(at) {
+            Some(first) if first.state == ChildState::Ended => Above::Text(&first.text),
+            Some(first) if first.state == ChildState::Open => Above::Wait {
+                lo: at,
+                hi: at,
+                test: None,
+            },
+            // The document node has one element child, the root, seen when it started.
+            Some(_) if at > 0 && at < selected => Above::Wait {
+                lo: at,
+                hi: at,
+                test: None,
+            },
+            _ => Above::Missing,
+        };
+    };
+    let end = if *or_self {
+        at
+    } else {
+        match at.checked_sub(1) {
+            Some(end) => end,
+            None => return Above::Missing,
+        }
+    };
+    // Outermost first: the children an element has so far come before everything in the
+    // next ancestor; the children it has later come after.
+    let mut chain: Option<(usize, usize)> = None;
+    for depth in 0..=end {
+        let admitted = match depth.checked_sub(1) {
+            None => document.1,
+            Some(index) => frames
+                .get(index)
+                .is_some_and(|frame| name_matches(test, frame.ns(), frame.local())),
+        };
+        if !admitted {
+            continue;
+        }
+        match state(depth) {
+            Some(first) if first.state == ChildState::Ended => return Above::Text(&first.text),
+            Some(first) if first.state == ChildState::Open => {
+                return Above::Wait {
+                    lo: depth,
+                    hi: depth,
+                    test: None,
+                };
+            }
+            // Neither the document node nor the selected element, which has ended, has more
+            // children to come.
+            Some(_) if depth > 0 && depth < selected => {
+                let lo = chain.map_or(depth, |(lo, _)| lo);
+                chain = Some((lo, depth));
+            }
+            _ => {}
+        }
+    }
+    match chain {
+        Some((lo, hi)) => Above::Wait {
+            lo,
+            hi,
+            test: Some(test),
+        },
+        None => Above::Missing,
+    }
 }
 
 impl Frame {
@@ -178,6 +373,8 @@ struct Slot<'r> {
     immediate: bool,
     /// Whether a field or the value is XPath evaluated on the element's buffered subtree.
     tree: bool,
+    /// Whether a field or the value reads an ancestor's child element (`../name`).
+    above: bool,
     /// The first error, which ends the rule's evaluation.
     error: Option<EvalError>,
     /// The nodes its policies left out.
@@ -317,6 +514,38 @@ struct Record<'r> {
     children: Vec<ChildRead>,
     /// The location path, for rules that name nodes in their results.
     location: Option<Place>,
+    /// What the record, ended, waits for ([`Observation::Waiting`]).
+    wait: Option<Box<Waiting<'r>>>,
+    /// The memory it takes while it is held (counted in the engine's `held`).
+    held: u64,
+    /// Its number among the records made, in document order.
+    seq: u64,
+}
+
+/// A selected element that has ended, whose fields or value read an ancestor's child element
+/// that comes after it (`../name` before its `name`).
+struct Waiting<'r> {
+    /// What each field, then the value, read: the awaited ones missing until they resolve.
+    reads: Vec<Result<Got<'static>, String>>,
+    /// The reads still awaited.
+    awaits: Vec<Await<'r>>,
+    /// The element's location path, for messages.
+    at: String,
+}
+
+/// One read of a [`Waiting`] record: the first child with one name of the elements at depths
+/// `lo..=hi` (those `test` admits, all without one) gives it.
+#[derive(Debug, Clone, Copy)]
+struct Await<'r> {
+    /// Which of the record's reads.
+    read: usize,
+    /// The index of the name in the engine's `above_names`.
+    child: usize,
+    lo: usize,
+    hi: usize,
+    test: Option<&'r NameTest>,
+    /// `string(...)`: none gives the empty string.
+    or_empty: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -478,6 +707,13 @@ struct ChildRead {
     value: Option<String>,
 }
 
+impl Observation {
+    /// Whether the observation is known, so that it can be handed over.
+    fn is_known(&self) -> bool {
+        !matches!(self, Observation::Waiting)
+    }
+}
+
 /// What a record yields, handed over in document order.
 enum Observation {
     /// A node-level observation: field texts and value, checked.
@@ -494,6 +730,8 @@ enum Observation {
     Skipped(Skip, String),
     /// The deferred predicate did not hold, or `count(PATH/@a)` found no attribute: nothing.
     Dropped,
+    /// Not known yet: the record waits ([`Record::wait`]).
+    Waiting,
 }
 
 impl<'r> StreamEngine<'r> {
@@ -510,6 +748,7 @@ impl<'r> StreamEngine<'r> {
         };
         let input_value = templates::input_value(input);
         let mut slots = Vec::new();
+        let mut above_names: Vec<&'r QName> = Vec::new();
         let mut readers: Vec<AttributeReader<'r>> = Vec::new();
         let mut reader_of =
             |reader: AttributeReader<'r>| match readers.iter().position(|r| *r == reader) {
@@ -563,6 +802,17 @@ impl<'r> StreamEngine<'r> {
                 }
                 _ => false,
             };
+            let mut above = false;
+            if let SlotKind::Nodes { fields, value, .. } = &kind {
+                for query in fields.iter().chain(*value) {
+                    if let Reader::AncestorChild { child, .. } = &query.reader {
+                        above = true;
+                        if !above_names.contains(&child) {
+                            above_names.push(child);
+                        }
+                    }
+                }
+            }
             let immediate = match &kind {
                 SlotKind::Nodes { fields, value, .. } => {
                     fields.iter().chain(*value).all(|q| q.reader.at_start())
@@ -592,6 +842,7 @@ impl<'r> StreamEngine<'r> {
                 kind,
                 immediate,
                 tree,
+                above,
                 error: None,
                 skips: Skips::default(),
                 reads,
@@ -643,7 +894,27 @@ impl<'r> StreamEngine<'r> {
             tree: Tree::new(),
             tree_base: None,
             tree_limit: u64::MAX,
+            document_children: vec![FirstChild::default(); above_names.len()],
+            above_failed: vec![false; above_names.len()],
+            above_names,
+            running: Vec::new(),
+            waiting: 0,
+            held: 0,
+            next_seq: 0,
+            open: Vec::new(),
         }
+    }
+
+    /// Where the records of open elements start in `records`: the queue holds consecutive
+    /// records, the finished ones before them.
+    fn open_from(&self) -> usize {
+        match (self.open.first(), self.records.front()) {
+            (Some(&seq), Some(front)) => {
+                usize::try_from(seq.saturating_sub(front.seq)).unwrap_or(usize::MAX)
+            }
+            _ => self.records.len(),
+        }
+        .min(self.records.len())
     }
 
     /// Limits the memory of the buffered subtree of a selected element (see
@@ -848,12 +1119,195 @@ impl<'r> StreamEngine<'r> {
         }
     }
 
+    /// Collects text for the first children open now that rules read of ancestors
+    /// (`../name`); one that outgrows the tree's limit fails the rules that read it.
+    fn first_children_text(&mut self, text: &str) {
+        for &(parent, k) in &self.running {
+            if self.above_failed.get(k).is_some_and(|failed| *failed) {
+                continue;
+            }
+            let Some(first) =
+                first_child_mut(&mut self.frames, &mut self.document_children, parent, k)
+            else {
+                continue;
+            };
+            first.text.push_str(text);
+            if first.text.len() as u64 <= self.tree_limit {
+                continue;
+            }
+            first.text = String::new();
+            if let Some(failed) = self.above_failed.get_mut(k) {
+                *failed = true;
+            }
+            let name = self.above_names.get(k).copied();
+            let at = location(&self.frames[..self.depth]);
+            for slot in &mut self.slots {
+                let SlotKind::Nodes { fields, value, .. } = &slot.kind else {
+                    continue;
+                };
+                let read = fields.iter().chain(*value).position(|query| {
+                    matches!(&query.reader, Reader::AncestorChild { child, .. }
+                        if Some(child) == name)
+                });
+                if let Some(read) = read
+                    && slot.error.is_none()
+                {
+                    let kind =
+                        above_too_large(slot.rule, fields.len(), read, false, self.tree_limit);
+                    slot.error = Some(node::error(slot.rule, Some(at.clone()), kind));
+                }
+            }
+        }
+    }
+
+    /// The first child with name `k` of the element at depth `parent` (0: the document) has
+    /// ended: the records that wait for it get its text.
+    fn child_ended(&mut self, parent: usize, k: usize) {
+        let frames = &self.frames[..self.depth];
+        let Some(first) = first_child(frames, &self.document_children, parent, k) else {
+            return;
+        };
+        let mut finished = Vec::new();
+        // Only the records of elements inside the parent wait for its children.
+        let inside = first_records(frames, parent);
+        for (index, record) in self.records.iter_mut().enumerate().rev() {
+            if record.seq < inside {
+                break;
+            }
+            let Some(wait) = &mut record.wait else {
+                continue;
+            };
+            let Waiting { reads, awaits, .. } = &mut **wait;
+            awaits.retain(|wanted| {
+                let admitted = wanted.test.is_none_or(|test| {
+                    parent
+                        .checked_sub(1)
+                        .and_then(|at| frames.get(at))
+                        .is_some_and(|frame| name_matches(test, frame.ns(), frame.local()))
+                });
+                let hit =
+                    wanted.child == k && wanted.lo <= parent && parent <= wanted.hi && admitted;
+                if hit && let Some(read) = reads.get_mut(wanted.read) {
+                    *read = Ok(Got::Text(Cow::Owned(first.text.clone())));
+                }
+                !hit
+            });
+            if awaits.is_empty() {
+                finished.push(index);
+            }
+        }
+        for index in finished {
+            self.finish_waiting(index);
+        }
+    }
+
+    /// The element at `depth` has ended: the records that wait for a child of it get none, or
+    /// wait for the ancestors around it (`ancestor::x/name`).
+    fn element_ended(&mut self, depth: usize) {
+        let mut finished = Vec::new();
+        // Only the records of elements inside it wait for it.
+        let inside = first_records(&self.frames[..self.depth], depth);
+        for (index, record) in self.records.iter_mut().enumerate().rev() {
+            if record.seq < inside {
+                break;
+            }
+            let Some(wait) = &mut record.wait else {
+                continue;
+            };
+            let Waiting { reads, awaits, .. } = &mut **wait;
+            awaits.retain_mut(|wanted| {
+                if wanted.hi < depth {
+                    return true;
+                }
+                wanted.hi = depth.saturating_sub(1);
+                if wanted.lo <= wanted.hi {
+                    return true;
+                }
+                if let Some(read) = reads.get_mut(wanted.read) {
+                    *read = Ok(if wanted.or_empty {
+                        Got::Text(Cow::Borrowed(""))
+                    } else {
+                        Got::Missing
+                    });
+                }
+                false
+            });
+            if awaits.is_empty() {
+                finished.push(index);
+            }
+        }
+        for index in finished {
+            self.finish_waiting(index);
+        }
+    }
+
+    /// Gives a waiting record, whose reads are all known now, its observation.
+    fn finish_waiting(&mut self, index: usize) {
+        let Some(record) = self.records.get_mut(index) else {
+            return;
+        };
+        let Some(wait) = record.wait.take() else {
+            return;
+        };
+        self.waiting = self.waiting.saturating_sub(1);
+        let Some(slot) = self.slots.get(record.slot) else {
+            record.done = Some(Observation::Dropped);
+            return;
+        };
+        let SlotKind::Nodes { fields, value, .. } = &slot.kind else {
+            record.done = Some(Observation::Dropped);
+            return;
+        };
+        let Waiting { reads, at, .. } = *wait;
+        let mut reads = reads.into_iter();
+        let read = |_: &ReadQuery| reads.next().unwrap_or(Ok(Got::Missing));
+        let texts = std::mem::take(&mut record.texts);
+        let location = record.location.take();
+        record.done = Some(observe_reads(
+            slot.rule,
+            fields,
+            *value,
+            texts,
+            location,
+            read,
+            || at.clone(),
+        ));
+    }
+
+    /// Fails the rules whose records wait for an ancestor's child element once the records
+    /// held take more memory than the tree may, and lets their records go.
+    fn fail_waiting(&mut self) {
+        for record in self.records.iter_mut() {
+            let Some(wait) = record.wait.take() else {
+                continue;
+            };
+            self.waiting = self.waiting.saturating_sub(1);
+            record.done = Some(Observation::Dropped);
+            let Some(slot) = self.slots.get_mut(record.slot) else {
+                continue;
+            };
+            let SlotKind::Nodes { fields, .. } = &slot.kind else {
+                continue;
+            };
+            if slot.error.is_none() {
+                let read = wait.awaits.first().map_or(0, |wanted| wanted.read);
+                let kind = above_too_large(slot.rule, fields.len(), read, true, self.tree_limit);
+                slot.error = Some(node::error(slot.rule, Some(wait.at), kind));
+            }
+        }
+    }
+
     /// Hands over finished records in document order.
     fn flush(&mut self) {
-        while self.records.front().is_some_and(|r| r.done.is_some()) {
+        while self
+            .records
+            .front()
+            .is_some_and(|r| r.done.as_ref().is_some_and(Observation::is_known))
+        {
             let Some(mut record) = self.records.pop_front() else {
                 break;
             };
+            self.held = self.held.saturating_sub(record.held);
             if let Some(count) = self.pending.get_mut(record.slot) {
                 *count = count.saturating_sub(1);
             }
@@ -1329,7 +1783,8 @@ impl StreamEngine<'_> {
         // Every record that completes here is the ending element's: they share its reads,
         // made when the first completes.
         let mut reads = None;
-        for index in 0..self.records.len() {
+        let from = self.open_from();
+        for index in from..self.records.len() {
             let record = &mut self.records[index];
             if record.done.is_some() {
                 continue;
@@ -1352,14 +1807,27 @@ impl StreamEngine<'_> {
                 let reads = reads.get_or_insert_with(|| {
                     Reads::new(frames, &self.scopes, &self.readers, &self.reader_hints)
                 });
-                let observation = complete(record, slot, children, &self.tree, reads, || {
-                    location(frames)
-                });
-                self.records[index].done = Some(observation);
+                let above = AboveNames {
+                    names: &self.above_names,
+                    document: &self.document_children,
+                };
+                let observation =
+                    complete(record, slot, children, &self.tree, reads, &above, || {
+                        location(frames)
+                    });
+                let record = &mut self.records[index];
+                if matches!(observation, Observation::Waiting) {
+                    self.waiting += 1;
+                }
+                record.done = Some(observation);
+                if self.waiting > 0 {
+                    record.held = held_bytes(record);
+                    self.held += record.held;
+                }
             }
         }
         // First text runs of the parent end here too.
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+        for record in self.records.range_mut(from..).filter(|r| r.done.is_none()) {
             if record.depth + 1 == depth
                 && let Some((_, run)) = &mut record.first_text
                 && *run == TextRun::Running
@@ -1367,7 +1835,24 @@ impl StreamEngine<'_> {
                 *run = TextRun::Ended;
             }
         }
+        // The records that ended here are the last open ones.
+        let front = self.records.front().map_or(0, |r| r.seq);
+        while let Some(&seq) = self.open.last()
+            && usize::try_from(seq.saturating_sub(front))
+                .ok()
+                .and_then(|at| self.records.get(at))
+                .is_none_or(|record| record.done.is_some())
+        {
+            self.open.pop();
+        }
+        if self.waiting > 0 {
+            self.element_ended(depth);
+        }
         self.flush();
+        if self.held > self.tree_limit {
+            self.fail_waiting();
+            self.flush();
+        }
     }
 }
 
@@ -1425,6 +1910,16 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         frame.declared = declared;
         frame.scope_end = scopes.len();
         *frame.child_steps.get_mut() = None;
+        frame.first_record = self.next_seq;
+        if !self.above_names.is_empty() {
+            frame
+                .firsts
+                .resize_with(self.above_names.len(), FirstChild::default);
+            for first in &mut frame.firsts {
+                first.state = ChildState::NotSeen;
+                first.text.clear();
+            }
+        }
         self.depth = depth;
 
         // Inside a selected element whose rule evaluates XPath on its subtree, every element
@@ -1445,10 +1940,25 @@ impl<'r> xml::Sink for StreamEngine<'r> {
             return;
         };
 
+        // The first child with a name that rules read of ancestors (`../name`).
+        if let Some(k) = self
+            .above_names
+            .iter()
+            .position(|name| same(&name.local, local) && name.ns.as_deref() == ns)
+            && let Some(first) =
+                first_child_mut(&mut self.frames, &mut self.document_children, depth - 1, k)
+            && first.state == ChildState::NotSeen
+        {
+            first.state = ChildState::Open;
+            first.text.clear();
+            self.running.push((depth - 1, k));
+        }
+
         // Child readers, child facts and first-text runs of the open records.
         if !self.records.is_empty() {
             let attributes = &self.frames[depth - 1].attributes;
-            for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+            let from = self.open_from();
+            for record in self.records.range_mut(from..).filter(|r| r.done.is_none()) {
                 if record.depth + 1 != depth {
                     continue;
                 }
@@ -1546,6 +2056,8 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                 } else {
                     let spare = self.spare.pop();
                     let mut record = self.record(spare, slot_index, depth, deferred);
+                    record.seq = self.next_seq;
+                    self.next_seq += 1;
                     let slot = &self.slots[slot_index];
                     if slot.tree || (deferred.is_some() && self.deferred_needs[path].tree) {
                         let node = match in_tree {
@@ -1561,6 +2073,7 @@ impl<'r> xml::Sink for StreamEngine<'r> {
                         record.node = Some(node);
                     }
                     self.pending[slot_index] += 1;
+                    self.open.push(record.seq);
                     self.records.push_back(record);
                 }
             }
@@ -1572,6 +2085,20 @@ impl<'r> xml::Sink for StreamEngine<'r> {
         let depth = self.depth();
         if self.tree_base.is_some() {
             self.tree.close();
+        }
+        // A first child that rules read of ancestors ends: its text is final.
+        while let Some(&(parent, k)) = self.running.last()
+            && parent + 1 == depth
+        {
+            self.running.pop();
+            if let Some(first) =
+                first_child_mut(&mut self.frames, &mut self.document_children, parent, k)
+            {
+                first.state = ChildState::Ended;
+            }
+            if self.waiting > 0 {
+                self.child_ended(parent, k);
+            }
         }
         if !self.records.is_empty() {
             self.end_records(depth);
@@ -1595,10 +2122,14 @@ impl<'r> xml::Sink for StreamEngine<'r> {
             self.tree.text(text);
             self.check_tree();
         }
+        if !self.running.is_empty() {
+            self.first_children_text(text);
+        }
         if self.records.is_empty() {
             return;
         }
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+        let from = self.open_from();
+        for record in self.records.range_mut(from..).filter(|r| r.done.is_none()) {
             if let Some(acc) = &mut record.text {
                 acc.push_str(text);
             }
@@ -1640,7 +2171,8 @@ impl<'r> xml::Sink for StreamEngine<'r> {
 
     fn boundary(&mut self) {
         let depth = self.depth();
-        for record in self.records.iter_mut().filter(|r| r.done.is_none()) {
+        let from = self.open_from();
+        for record in self.records.range_mut(from..).filter(|r| r.done.is_none()) {
             if record.depth == depth
                 && let Some((_, run)) = &mut record.first_text
                 && *run == TextRun::Running
@@ -1684,6 +2216,9 @@ impl<'r> StreamEngine<'r> {
                 first_text: None,
                 children: Vec::new(),
                 location: None,
+                wait: None,
+                held: 0,
+                seq: 0,
             })
         });
         record.slot = slot_index;
@@ -1693,6 +2228,8 @@ impl<'r> StreamEngine<'r> {
         record.node = None;
         record.deferred = deferred;
         record.location = None;
+        record.wait = None;
+        record.held = 0;
         record.first_text = None;
         record.children.clear();
         record.facts.clear();
@@ -1729,7 +2266,10 @@ impl<'r> StreamEngine<'r> {
         // Attributes are read at the element's end, from its frame and its ancestors', which
         // are unchanged until then: only if the deferred predicate holds.
         let read = |query: &ReadQuery, record: &mut Record| match &query.reader {
-            Reader::Attribute(_) | Reader::Ancestor(..) | Reader::Expr(_) => {}
+            Reader::Attribute(_)
+            | Reader::Ancestor(..)
+            | Reader::AncestorChild { .. }
+            | Reader::Expr(_) => {}
             Reader::StringValue => {
                 record.text.get_or_insert_with(String::new);
             }
@@ -1781,12 +2321,13 @@ impl<'r> StreamEngine<'r> {
 /// Finishes a record at its element's end tag: checks the deferred predicate and reads the
 /// fields and value, in the DOM engine's order (fields by name, then the value); attributes
 /// come from `reads`, at the element.
-fn complete(
-    record: &mut Record<'_>,
-    slot: &Slot<'_>,
+fn complete<'r>(
+    record: &mut Record<'r>,
+    slot: &Slot<'r>,
     children: &[(QName, bool)],
     tree: &Tree,
     reads: &Reads<'_>,
+    above: &AboveNames<'_, '_>,
     at: impl Fn() -> String,
 ) -> Observation {
     let text = record.text.take().unwrap_or_default();
@@ -1832,11 +2373,40 @@ fn complete(
     let first_text = record.first_text.take();
     let mut indexes = slot.reads.iter();
     let node = record.node;
+    // The reads of ancestors' child elements that are not known yet.
+    let mut awaits: Vec<Await<'r>> = Vec::new();
+    let mut nth = 0;
     // Shared by the fields and the value, which read in turn.
-    let read = std::cell::RefCell::new(|query: &ReadQuery| -> Result<Got<'_>, String> {
+    let mut read = |query: &'r ReadQuery| -> Result<Got<'_>, String> {
         let index = indexes.next().copied().flatten();
+        let this = nth;
+        nth += 1;
         let found = match &query.reader {
             Reader::Attribute(_) | Reader::Ancestor(..) => reads.get(index).map(Cow::Borrowed),
+            Reader::AncestorChild {
+                upward,
+                child,
+                document,
+            } => {
+                let Some(k) = above.names.iter().position(|name| *name == child) else {
+                    return Ok(Got::Missing);
+                };
+                match read_above(upward, *document, k, reads.frames, above.document) {
+                    Above::Text(text) => Some(Cow::Borrowed(text)),
+                    Above::Missing => None,
+                    Above::Wait { lo, hi, test } => {
+                        awaits.push(Await {
+                            read: this,
+                            child: k,
+                            lo,
+                            hi,
+                            test,
+                            or_empty: query.or_empty,
+                        });
+                        return Ok(Got::Missing);
+                    }
+                }
+            }
             Reader::StringValue => Some(Cow::Borrowed(text.as_str())),
             Reader::FirstText => match &first_text {
                 Some((acc, run)) if *run != TextRun::NotStarted => {
@@ -1871,8 +2441,58 @@ fn complete(
                 None => Got::Missing,
             },
         )
-    });
-    let rule = slot.rule;
+    };
+    let texts = std::mem::take(&mut record.texts);
+    let location = record.location.take();
+    let waits = slot.above
+        && fields.iter().chain(value).any(|query| match &query.reader {
+            Reader::AncestorChild {
+                upward,
+                child,
+                document,
+            } => above
+                .names
+                .iter()
+                .position(|name| *name == child)
+                .is_some_and(|k| {
+                    matches!(
+                        read_above(upward, *document, k, reads.frames, above.document),
+                        Above::Wait { .. }
+                    )
+                }),
+            _ => false,
+        });
+    if !waits {
+        return observe_reads(slot.rule, fields, value, texts, location, read, at);
+    }
+    // An ancestor's child element comes after the element: everything is read now, while the
+    // element's own parts are there, and the record waits for what is not known.
+    let got: Vec<Result<Got<'_>, String>> = fields.iter().chain(value).map(&mut read).collect();
+    record.texts = texts;
+    record.location = location;
+    record.wait = Some(Box::new(Waiting {
+        reads: got
+            .into_iter()
+            .map(|got| got.map(Got::into_owned))
+            .collect(),
+        awaits,
+        at: at(),
+    }));
+    Observation::Waiting
+}
+
+/// Turns what a record's fields and value read (`read`, called for each in turn) into its
+/// observation, with the rule's policies.
+fn observe_reads<'a, 'q>(
+    rule: &CompiledRule,
+    fields: &'q [ReadQuery],
+    value: Option<&'q ReadQuery>,
+    mut texts: Vec<String>,
+    location: Option<Place>,
+    read: impl FnMut(&'q ReadQuery) -> Result<Got<'a>, String>,
+    at: impl Fn() -> String,
+) -> Observation {
+    let read = std::cell::RefCell::new(read);
     let failed = |field: String, query: &str, message: String| {
         node::error(
             rule,
@@ -1886,7 +2506,6 @@ fn complete(
     };
     // The texts are copied into the buffers of the record's last ones: nothing is allocated
     // once they have grown.
-    let mut texts = std::mem::take(&mut record.texts);
     texts.truncate(fields.len());
     texts.resize(fields.len(), String::new());
     let resolved = node::resolve(
@@ -1923,8 +2542,44 @@ fn complete(
     Observation::Node {
         fields: texts,
         value: number,
-        location: record.location.take(),
+        location,
     }
+}
+
+/// The names of the child elements rules read of ancestors, and the document node's first
+/// children with them, for [`complete`].
+struct AboveNames<'a, 'r> {
+    names: &'a [&'r QName],
+    document: &'a [FirstChild],
+}
+
+/// The memory a finished record takes while it is held: its texts, and what it waits with.
+fn held_bytes(record: &Record<'_>) -> u64 {
+    let strings = |texts: &[String]| -> usize {
+        texts
+            .iter()
+            .map(|text| text.capacity() + std::mem::size_of::<String>())
+            .sum()
+    };
+    let mut bytes = std::mem::size_of::<Record<'_>>();
+    if let Some(wait) = &record.wait {
+        bytes += std::mem::size_of::<Waiting<'_>>()
+            + wait.at.capacity()
+            + wait.awaits.len() * std::mem::size_of::<Await<'_>>()
+            + strings(&record.texts);
+        for read in &wait.reads {
+            bytes += std::mem::size_of::<Result<Got<'_>, String>>()
+                + match read {
+                    Ok(Got::Text(text)) => text.len(),
+                    Err(message) => message.len(),
+                    Ok(_) => 0,
+                };
+        }
+    }
+    if let Some(Observation::Node { fields, .. }) = &record.done {
+        bytes += strings(fields);
+    }
+    bytes as u64
 }
 
 /// What a field or value query gave at the element's end.
@@ -1941,6 +2596,16 @@ enum Got<'a> {
 }
 
 impl<'a> Got<'a> {
+    /// The same, owning its text.
+    fn into_owned(self) -> Got<'static> {
+        match self {
+            Got::Missing => Got::Missing,
+            Got::Text(text) => Got::Text(Cow::Owned(text.into_owned())),
+            Got::Number(n) => Got::Number(n),
+            Got::Boolean(b) => Got::Boolean(b),
+        }
+    }
+
     /// As a field's text: a number or boolean as XPath's `string()` writes it, as the DOM
     /// engine gives it.
     fn into_text(self) -> Option<Cow<'a, str>> {
@@ -1960,6 +2625,30 @@ impl<'a> Got<'a> {
             Got::Number(n) => Reading::Number(n),
             Got::Boolean(b) => Reading::Number(if b { 1.0 } else { 0.0 }),
         }
+    }
+}
+
+/// The error of a rule whose read of an ancestor's child element (field `read`, or the value
+/// after the `fields` fields) holds more memory than allowed: the records that wait for it
+/// (`waiting`), or the child's text.
+fn above_too_large(
+    rule: &CompiledRule,
+    fields: usize,
+    read: usize,
+    waiting: bool,
+    limit: u64,
+) -> EvalErrorKind {
+    let (field, query) = if read < fields {
+        let (name, text) = rule.field_query(read);
+        (format!("fields.{name}"), text.to_owned())
+    } else {
+        ("value".to_owned(), rule.value_query().to_owned())
+    };
+    EvalErrorKind::AncestorChildTooLarge {
+        field,
+        query,
+        limit,
+        waiting,
     }
 }
 

@@ -13,9 +13,10 @@
 //!   string value (`.`), its child elements (`[failure]`, `[status = 'ok']`, `[count(x) > 0]`),
 //!   and any other XPath predicate [`expr::stream_needs`] accepts ([`Predicate::Expr`]).
 //! - `fields` and `value`: read straight from the scan, `@a`, `.`, `text()`, a child element
-//!   `name`, `name/@a`, an ancestor's attribute (`../@a`, `ancestor::x/@a`: [`Upward`]), and
-//!   `string(...)` of those; or any other XPath expression [`expr::stream_needs`] accepts
-//!   ([`Reader::Expr`]), evaluated on the element's buffered subtree.
+//!   `name`, `name/@a`, an ancestor's attribute (`../@a`, `ancestor::x/@a`: [`Upward`]) or
+//!   child element (`../name`, `ancestor::x/name`), and `string(...)` of those; or any other
+//!   XPath expression [`expr::stream_needs`] accepts ([`Reader::Expr`]), evaluated on the
+//!   element's buffered subtree.
 //! - document-level `value`: `count(PATH)`, `count(PATH/@a)`, `sum(PATH)`, `sum(PATH/@a)`.
 
 use std::collections::BTreeMap;
@@ -297,6 +298,20 @@ pub enum Reader {
     /// `../@a`, `../../@a`, `parent::x/@a`, `ancestor::x/@a`, `ancestor-or-self::x/@a`: an
     /// attribute of an ancestor, known when the element starts.
     Ancestor(Upward, QName),
+    /// `../name`, `../../name`, `parent::x/name`, `ancestor::x/name`,
+    /// `ancestor-or-self::x/name`: the string value of the first (in document order) child
+    /// element so named of the ancestors the path reaches, known when that child ends, which
+    /// may be after the selected element.
+    AncestorChild {
+        /// The path up.
+        upward: Upward,
+        /// The child's name.
+        child: QName,
+        /// Whether the document node above the root element is reached: by the last parent
+        /// step (`..`, `parent::node()`), and by the `ancestor::` step (`ancestor::node()`).
+        /// `*` and names admit elements only.
+        document: (bool, bool),
+    },
     /// Any other XPath expression that reads only the element's ancestors (names,
     /// attributes) and its subtree ([`expr::stream_needs`]): evaluated at the element's end
     /// on its buffered subtree, with the result the DOM engine gives.
@@ -433,7 +448,13 @@ fn read_query(
         return simple;
     }
     let expr = expr::parse(query, namespaces)?;
-    expr::stream_needs(&expr)?;
+    if let Err(why) = expr::stream_needs(&expr) {
+        // Of a path up the ancestors, the direct reading says best what streams.
+        return Err(match simple {
+            Err(direct) if Parser::new(query, &ns).starts_upward() => direct,
+            _ => why,
+        });
+    }
     Ok(ReadQuery {
         reader: Reader::Expr(Box::new(expr)),
         or_empty: false,
@@ -996,6 +1017,15 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Whether the query is a path up the ancestors (`../x`, `ancestor::x/y`), or `string()`
+    /// of one.
+    fn starts_upward(&mut self) -> bool {
+        if self.name_at(0) == Some("string") && self.kind_at(1) == Some(Kind::LParen) {
+            self.at += 2;
+        }
+        self.is(Kind::DotDot) || self.upward_axis().is_some()
+    }
+
     /// The upward axis named at the current token, if one is: (`ancestor`, or-self).
     fn upward_axis(&self) -> Option<Option<bool>> {
         if self.kind_at(1) != Some(Kind::DoubleColon) {
@@ -1009,56 +1039,116 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `../@a`, `../../@a`, `parent::x/@a`, `ancestor::x/@a`, `ancestor-or-self::x/@a`.
+    /// `../@a`, `../../@a`, `parent::x/@a`, `ancestor::x/@a`, `ancestor-or-self::x/@a`, and
+    /// the same with a child element's name instead of `@a` (`../name`, `ancestor::x/name`).
     fn upward(&mut self) -> Result<Reader, String> {
+        const ONLY: &str = "an ancestor is streamable only for its attributes (`../@a`, \
+                            `ancestor::x/@a`) and the string value of one child element by \
+                            name (`../name`, `ancestor::x/name`): its own text is not known \
+                            when the element ends";
         let mut upward = Upward {
             parents: Vec::new(),
             ancestors: None,
         };
+        let mut document = (false, false);
         loop {
             if self.is(Kind::DotDot) {
                 self.next();
                 upward.parents.push(NameTest::Any);
+                document.0 = true;
             } else if let Some(axis) = self.upward_axis() {
                 self.next();
                 self.next();
+                let node = self.name_at(0) == Some("node");
                 let test = self.upward_test()?;
+                // `upward_test` reads `node()` (any node, the document too) as `*`.
+                let node = node && test == NameTest::Any;
                 match axis {
-                    None => upward.parents.push(test),
-                    Some(or_self) => upward.ancestors = Some((or_self, test)),
+                    None => {
+                        upward.parents.push(test);
+                        document.0 = node;
+                    }
+                    Some(or_self) => {
+                        upward.ancestors = Some((or_self, test));
+                        document.1 = node;
+                    }
                 }
             } else if self.is(Kind::At) {
                 self.next();
                 return Ok(Reader::Ancestor(upward, self.qname()?));
+            } else if self.child_step_at(0) {
+                return self.ancestor_child(upward, document);
             } else {
-                return Err(
-                    "an ancestor is streamable only for its attributes (`../@a`, \
-                     `ancestor::x/@a`): its text and other children are not known when the \
-                     element ends"
-                        .to_owned(),
-                );
+                return Err(ONLY.to_owned());
             }
             if self.is(Kind::LBracket) {
                 return Err("a predicate on an ancestor step is not streamable".to_owned());
             }
-            if upward.ancestors.is_some() && !self.kind_at(1).is_some_and(|k| k == Kind::At) {
+            if upward.ancestors.is_some()
+                && !(self.is(Kind::Slash)
+                    && (self.kind_at(1) == Some(Kind::At) || self.child_step_at(1)))
+            {
                 return Err(
-                    "an `ancestor::` step is streamable only as the last step before `/@a`"
+                    "an `ancestor::` step is streamable only as the last step before `/@a` or \
+                     `/name`"
                         .to_owned(),
                 );
             }
             match self.next().map(|t| t.kind) {
                 Some(Kind::Slash) => {}
-                _ => {
-                    return Err(
-                        "an ancestor is streamable only for its attributes (`../@a`, \
-                         `ancestor::x/@a`): its text and other children are not known when the \
-                         element ends"
-                            .to_owned(),
-                    );
-                }
+                _ => return Err(ONLY.to_owned()),
             }
         }
+    }
+
+    /// Whether a child element step (`name`, `p:name`, `*`, `child::name`) stands `offset`
+    /// tokens ahead: not another axis, nor a node test.
+    fn child_step_at(&self, offset: usize) -> bool {
+        let Some(kind) = self.kind_at(offset) else {
+            return false;
+        };
+        if is_star(kind) {
+            return true;
+        }
+        is_name(kind)
+            && match self.kind_at(offset + 1) {
+                Some(Kind::DoubleColon) => self.name_at(offset) == Some("child"),
+                Some(Kind::LParen) => false,
+                _ => true,
+            }
+    }
+
+    /// The child element step after an upward path: one name, and nothing below it.
+    fn ancestor_child(&mut self, upward: Upward, document: (bool, bool)) -> Result<Reader, String> {
+        let child = match self.name_test()? {
+            NameTest::Name(name) => name,
+            _ => {
+                return Err(
+                    "an ancestor's child element is streamable by its name only (`../name`), \
+                     not `*`"
+                        .to_owned(),
+                );
+            }
+        };
+        if self.is(Kind::LBracket) {
+            return Err(
+                "a predicate on an ancestor's child element is not streamable (`../name` is: \
+                 the first such child)"
+                    .to_owned(),
+            );
+        }
+        if self.is(Kind::Slash) || self.is(Kind::DoubleSlash) {
+            return Err(format!(
+                "only one child element step after an ancestor is streamable (`../{}`), not a \
+                 path below it",
+                child.local
+            ));
+        }
+        Ok(Reader::AncestorChild {
+            upward,
+            child,
+            document,
+        })
     }
 
     /// The name test of an upward step: a name, a wildcard, or `node()` (any ancestor: the
@@ -1296,18 +1386,130 @@ mod tests {
                 reader(text)
             );
         }
-        // An ancestor's text or children are not known when the element ends.
-        for text in [
-            "..",
-            "../x",
-            "../..",
-            "ancestor::x",
-            "ancestor::x/y",
-            "preceding::x/@a",
-            "/a/@x",
+        // An ancestor's own text is not known when the element ends; of its children, only
+        // the string value of the first one with a name streams.
+        for (text, why) in [
+            ("..", "its own text is not known"),
+            ("../..", "its own text is not known"),
+            (
+                "ancestor::x",
+                "only as the last step before `/@a` or `/name`",
+            ),
+            ("..//x", "its own text is not known"),
+            ("../x/y", "not a path below it"),
+            ("ancestor::x/y/@a", "not a path below it"),
+            ("../x[1]", "a predicate on an ancestor's child element"),
+            (
+                "../x[@a = 'b']",
+                "a predicate on an ancestor's child element",
+            ),
+            ("../*", "by its name only"),
+            ("../s:*", "by its name only"),
+            ("../text()", "one child element by name"),
+            ("ancestor::x/../y", "only as the last step before"),
+            ("preceding::x/@a", "does not keep"),
+            ("/a/@x", "an absolute path"),
         ] {
-            assert!(reader(text).is_err(), "{text}");
+            let got = reader(text);
+            let err = got.as_ref().expect_err(text);
+            assert!(err.contains(why), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn ancestor_child_readers() {
+        let reader = |text: &str| {
+            let plan = plan_nodes(&query("/a"), [("f", &query(text))], None, &namespaces())
+                .unwrap_or_else(|why| panic!("{text}: {why}"));
+            let StreamPlan::Nodes { mut fields, .. } = plan else {
+                panic!("node plan expected")
+            };
+            fields.remove(0)
+        };
+        let up = |parents: Vec<NameTest>, ancestors: Option<(bool, NameTest)>| Upward {
+            parents,
+            ancestors,
+        };
+        let child = |upward: Upward, local: &str, document: (bool, bool)| Reader::AncestorChild {
+            upward,
+            child: attr(local),
+            document,
+        };
+        let read = reader("../name");
+        assert_eq!(
+            read.reader,
+            child(up(vec![NameTest::Any], None), "name", (true, false))
+        );
+        assert!(!read.or_empty && !read.reader.at_start() && !read.reader.needs_tree());
+        assert_eq!(
+            reader("../../child::name").reader,
+            child(
+                up(vec![NameTest::Any, NameTest::Any], None),
+                "name",
+                (true, false)
+            )
+        );
+        assert_eq!(
+            reader("parent::rack/name").reader,
+            child(up(vec![name("rack")], None), "name", (false, false))
+        );
+        // `*` is an element, `node()` any node: the document node above the root too.
+        assert_eq!(
+            reader("parent::*/name").reader,
+            child(up(vec![NameTest::Any], None), "name", (false, false))
+        );
+        assert_eq!(
+            reader("parent::node()/name").reader,
+            child(up(vec![NameTest::Any], None), "name", (true, false))
+        );
+        assert_eq!(
+            reader("parent::node/name").reader,
+            child(up(vec![name("node")], None), "name", (false, false))
+        );
+        assert_eq!(
+            reader("ancestor::site/name").reader,
+            child(
+                up(vec![], Some((false, name("site")))),
+                "name",
+                (false, false)
+            )
+        );
+        assert_eq!(
+            reader("../ancestor-or-self::node()/name").reader,
+            child(
+                up(vec![NameTest::Any], Some((true, NameTest::Any))),
+                "name",
+                (true, true)
+            )
+        );
+        let read = reader("string(../s:name)");
+        assert!(read.or_empty);
+        assert_eq!(
+            read.reader,
+            Reader::AncestorChild {
+                upward: up(vec![NameTest::Any], None),
+                child: QName {
+                    ns: Some("urn:s".to_owned()),
+                    local: "name".to_owned()
+                },
+                document: (true, false),
+            }
+        );
+        // As the value too.
+        let plan = plan_nodes(&query("/a"), [], Some(&query("../limit")), &namespaces());
+        assert!(
+            matches!(
+                plan,
+                Ok(StreamPlan::Nodes {
+                    value: Some(ReadQuery {
+                        reader: Reader::AncestorChild { .. },
+                        ..
+                    }),
+                    ..
+                })
+            ),
+            "{plan:?}"
+        );
     }
 
     #[test]

@@ -182,7 +182,9 @@ impl<'r> Plan<'r> {
                     Select::parse(select_query, namespaces)
                 };
                 let direct = |read: &ReadQuery, query: &XPathQuery| match read.reader {
-                    Reader::Ancestor(..) | Reader::Expr(_) => DirectRead::parse(query, namespaces),
+                    Reader::Ancestor(..) | Reader::AncestorChild { .. } | Reader::Expr(_) => {
+                        DirectRead::parse(query, namespaces)
+                    }
                     _ => Some(DirectRead::Stream(read.clone())),
                 };
                 plan.fields = fields
@@ -452,7 +454,7 @@ impl DirectRead {
                         .map(Cow::Borrowed),
                     // Never a stream reader here: `Plan::direct` reads these through
                     // `DirectRead::parse` (`Up`, `Ancestor`) or sxd-xpath.
-                    Reader::Ancestor(..) | Reader::Expr(_) => None,
+                    Reader::Ancestor(..) | Reader::AncestorChild { .. } | Reader::Expr(_) => None,
                 };
                 match found {
                     None if *or_empty => Some(Cow::Borrowed("")),
