@@ -182,6 +182,85 @@ struct OnSamples {
     nan: usize,
 }
 
+/// Collects the namespace URIs a document declares (`xmlns` and `xmlns:p` attributes), at
+/// most [`DECLARED_KEPT`] distinct ones.
+#[derive(Debug, Default)]
+struct Declared(BTreeSet<String>);
+
+/// The most namespace URIs kept of one sample, for hints.
+const DECLARED_KEPT: usize = 64;
+
+impl crate::xml::Sink for Declared {
+    fn start(&mut self, tag: &crate::xml::StartTag<'_>, _empty: bool) {
+        for (name, value) in tag.attributes() {
+            if (name == "xmlns" || name.starts_with("xmlns:"))
+                && !value.is_empty()
+                && self.0.len() < DECLARED_KEPT
+            {
+                self.0
+                    .insert(crate::xml::expanded_attribute_value(value).into_owned());
+            }
+        }
+    }
+    fn end(&mut self) {}
+    fn text(&mut self, _text: &str) {}
+    fn boundary(&mut self) {}
+}
+
+/// For a rule that matched nothing: a namespace URI of the rule file that the sample does not
+/// declare, and the sample's URI nearest to it, when one is near (a typo, a version).
+fn namespace_hint(
+    rules: &CompiledRules,
+    rule: &crate::rules::compile::CompiledRule,
+    samples: &Samples,
+    inputs: &[String],
+) -> Option<String> {
+    let queries: Vec<&crate::rules::xpath::XPathQuery> = match &rule.shape {
+        Shape::Nodes {
+            select,
+            fields,
+            value,
+            ..
+        } => std::iter::once(select)
+            .chain(fields.iter().map(|(_, query)| query))
+            .chain(value)
+            .collect(),
+        Shape::Document { value, .. } => vec![value],
+    };
+    let used: BTreeSet<&str> = queries
+        .iter()
+        .flat_map(|query| query.prefixes())
+        .map(String::as_str)
+        .collect();
+    if used.is_empty() {
+        return None;
+    }
+    let mut declared = Declared::default();
+    for input in samples
+        .inputs
+        .iter()
+        .filter(|i| inputs.contains(&i.display().to_string()))
+    {
+        let _ = crate::xml::scan_file(input, &samples.engine.limits, &mut declared);
+    }
+    rules.namespaces.iter().find_map(|(prefix, uri)| {
+        if !used.contains(prefix.as_str()) || declared.0.contains(uri) {
+            return None;
+        }
+        let (distance, nearest) = declared
+            .0
+            .iter()
+            .map(|known| (strsim::levenshtein(known, uri), known))
+            .min()?;
+        (distance <= 3.max(uri.len() / 10)).then(|| {
+            format!(
+                "the rule file binds `{prefix}` to `{uri}`, which the sample does not declare; \
+                 it declares `{nearest}`: a namespace URI must match character for character"
+            )
+        })
+    })
+}
+
 /// Evaluates the rules on each sample input: warnings for a rule that gives no series, a
 /// label no series has, and NaN values (each unless the rule allows the lint); and an error
 /// per sample a rule (or the whole input) fails on, with the rule's path when one failed.
@@ -255,17 +334,18 @@ pub(crate) fn on_samples(
                     Shape::Nodes { .. } => ("select", "its `select` matched no node"),
                     Shape::Document { .. } => ("value", "its policies left its value out"),
                 };
+                let help = namespace_hint(rules, rule, samples, &seen.read).unwrap_or_else(|| {
+                    "compare the path with the sample (`xml2prom explain` shows what it \
+                     matches); in a document with namespaces, the URIs under `namespaces:` \
+                     must be the ones it declares, character for character"
+                        .to_owned()
+                });
                 found.push(Lint {
                     path: path.key(key),
                     at_key: false,
                     code: "matches-nothing",
                     message: format!("gives no series on the sample input {inputs}: {what}"),
-                    help: Some(
-                        "compare the path with the sample (`xml2prom explain` shows what it \
-                         matches); in a document with namespaces, the URIs under \
-                         `namespaces:` must be the ones it declares, character for character"
-                            .to_owned(),
-                    ),
+                    help: Some(help),
                 });
             }
             continue;
