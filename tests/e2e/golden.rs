@@ -303,3 +303,10 @@ fn tomcat_status_examples() {
         assert_worked_example("rules/tomcat.yaml", name);
     }
 }
+
+/// An nmap -oX scan report of two hosts (python-libnmap's test file): hosts up and down, the
+/// scan's duration and end time, open ports per host, one info series per open port.
+#[test]
+fn nmap_scan_examples() {
+    assert_worked_example("rules/nmap.yaml", "nmap-2-hosts");
+}
