@@ -206,6 +206,30 @@ fn first_child_mut<'f>(
     }
 }
 
+/// Hands the reads and awaits of every waiting record from sequence number `inside` on, latest
+/// first, to `settle`; gives the indexes of those that await nothing more.
+fn settle_waiting(
+    records: &mut VecDeque<Box<Record<'_>>>,
+    inside: u64,
+    mut settle: impl FnMut(&mut Vec<Result<Got<'static>, String>>, &mut Vec<Await<'_>>),
+) -> Vec<usize> {
+    let mut finished = Vec::new();
+    for (index, record) in records.iter_mut().enumerate().rev() {
+        if record.seq < inside {
+            break;
+        }
+        let Some(wait) = &mut record.wait else {
+            continue;
+        };
+        let Waiting { reads, awaits, .. } = &mut **wait;
+        settle(reads, awaits);
+        if awaits.is_empty() {
+            finished.push(index);
+        }
+    }
+    finished
+}
+
 /// The [`Record::seq`] of the first record inside the element at `depth` (0: the document).
 fn first_records(frames: &[Frame], depth: usize) -> u64 {
     depth
@@ -1167,17 +1191,9 @@ impl<'r> StreamEngine<'r> {
         let Some(first) = first_child(frames, &self.document_children, parent, k) else {
             return;
         };
-        let mut finished = Vec::new();
         // Only the records of elements inside the parent wait for its children.
         let inside = first_records(frames, parent);
-        for (index, record) in self.records.iter_mut().enumerate().rev() {
-            if record.seq < inside {
-                break;
-            }
-            let Some(wait) = &mut record.wait else {
-                continue;
-            };
-            let Waiting { reads, awaits, .. } = &mut **wait;
+        let finished = settle_waiting(&mut self.records, inside, |reads, awaits| {
             awaits.retain(|wanted| {
                 let admitted = wanted.test.is_none_or(|test| {
                     parent
@@ -1192,10 +1208,7 @@ impl<'r> StreamEngine<'r> {
                 }
                 !hit
             });
-            if awaits.is_empty() {
-                finished.push(index);
-            }
-        }
+        });
         for index in finished {
             self.finish_waiting(index);
         }
@@ -1204,17 +1217,9 @@ impl<'r> StreamEngine<'r> {
     /// The element at `depth` has ended: the records that wait for a child of it get none, or
     /// wait for the ancestors around it (`ancestor::x/name`).
     fn element_ended(&mut self, depth: usize) {
-        let mut finished = Vec::new();
         // Only the records of elements inside it wait for it.
         let inside = first_records(&self.frames[..self.depth], depth);
-        for (index, record) in self.records.iter_mut().enumerate().rev() {
-            if record.seq < inside {
-                break;
-            }
-            let Some(wait) = &mut record.wait else {
-                continue;
-            };
-            let Waiting { reads, awaits, .. } = &mut **wait;
+        let finished = settle_waiting(&mut self.records, inside, |reads, awaits| {
             awaits.retain_mut(|wanted| {
                 if wanted.hi < depth {
                     return true;
@@ -1232,10 +1237,7 @@ impl<'r> StreamEngine<'r> {
                 }
                 false
             });
-            if awaits.is_empty() {
-                finished.push(index);
-            }
-        }
+        });
         for index in finished {
             self.finish_waiting(index);
         }
