@@ -88,6 +88,9 @@ pub struct NodeView {
     pub path: String,
     /// Field name and what its query gave (`None`: nothing).
     pub fields: Vec<(String, Option<String>)>,
+    /// For a histogram from `le` or a summary from `quantile`: the rule key (`le`, `sum`, ...),
+    /// what its query gave, and the number it is (or why it is none).
+    pub readings: Vec<(String, Option<String>, String)>,
     /// What the value query gave, as text.
     pub value_text: Option<String>,
     /// The number observed, if the node is used.
@@ -315,6 +318,7 @@ fn node_view<'d>(
     let mut view = NodeView {
         path: location_path(node),
         fields: Vec::new(),
+        readings: Vec::new(),
         value_text: None,
         value: None,
         labels: None,
@@ -323,7 +327,24 @@ fn node_view<'d>(
     let mut texts = Vec::new();
     for (index, (name, query)) in fields.iter().enumerate() {
         let text = text_at(query, context, node, true)?;
-        view.fields.push((name.as_str().to_owned(), text.clone()));
+        let given = rule.given.as_ref().and_then(|given| {
+            [Some(&given.bound), given.sum.as_ref(), given.count.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|reading| reading.index == index)
+        });
+        match given {
+            Some(reading) => {
+                let number = match text.as_deref().map(|text| reading.number(text)) {
+                    Some(Ok(number)) => format_value(number),
+                    Some(Err(why)) => format!("not a number: it {why}"),
+                    None => "(nothing)".to_owned(),
+                };
+                view.readings
+                    .push((reading.key.to_owned(), text.as_deref().map(shorten), number));
+            }
+            None => view.fields.push((name.as_str().to_owned(), text.clone())),
+        }
         match settle(rule, node::field(rule, index, text)) {
             Ok(text) => texts.push(text),
             Err(why) => {
@@ -442,6 +463,12 @@ pub fn render_human(explanation: &Explanation, color: bool) -> String {
                     .as_deref()
                     .map_or("(nothing)".to_owned(), |t| format!("{:?}", shorten(t)));
                 let _ = writeln!(out, "      field {name} = {shown}");
+            }
+            for (key, text, number) in &node.readings {
+                if let Some(text) = text {
+                    let _ = writeln!(out, "      {key} text = {text:?}");
+                }
+                let _ = writeln!(out, "      {key} = {number}");
             }
             if let Some(text) = &node.value_text {
                 let _ = writeln!(out, "      value text = {text:?}");

@@ -5,6 +5,7 @@
 //! into one [`Sample`]. The engine never sees how groups combine, so every engine shares the
 //! same semantics for `count`, `sum`, `min`, `max`, `avg`, histograms and summaries.
 
+use crate::model::number::format_value;
 use crate::model::sample::{
     Histogram, KeySet, LabelSet, Sample, SampleValue, Samples, Summary, same_bytes,
 };
@@ -58,6 +59,50 @@ enum Group<N> {
     Summary {
         values: Vec<f64>,
     },
+    /// The store's own buckets or quantiles (boxed, as rare as histograms).
+    Given(Box<GivenGroup<N>>),
+}
+
+/// One node of a histogram or summary the store gives ready-made: a bucket's upper bound and
+/// count, or a quantile's rank and value, with the sum and count it read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GivenPoint {
+    /// The bucket's upper bound (`le`), or the quantile's rank.
+    pub bound: f64,
+    /// The bucket's count (its own or cumulative), or the quantile's value.
+    pub value: f64,
+    /// The sum of the observations, if the rule reads it.
+    pub sum: Option<f64>,
+    /// The number of observations, if the rule reads it.
+    pub count: Option<f64>,
+}
+
+/// The nodes of one series of a ready-made histogram or summary.
+#[derive(Debug, Clone)]
+struct GivenGroup<N> {
+    /// `(bound, value)` per node, in the order the nodes came.
+    points: Vec<(f64, f64)>,
+    /// The sum and count the first node read.
+    sum: Option<f64>,
+    count: Option<f64>,
+    /// The first node, which a problem with the series names.
+    node: N,
+    /// Why the series is not valid, once one of its nodes showed it.
+    problem: Option<String>,
+}
+
+/// A series of a ready-made histogram or summary that is not valid: the node it starts at,
+/// and why (a phrase such as "two buckets have the upper bound 0.5").
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadSeries<N> {
+    /// The series' labels.
+    pub labels: LabelSet,
+    /// Its first node.
+    pub node: N,
+    /// What is wrong.
+    pub why: String,
+    /// How many nodes it has.
+    pub nodes: usize,
 }
 
 /// Groups one rule's observations by label set. `N` is the engine's handle to a node.
@@ -251,6 +296,8 @@ impl<N: Clone> Accumulator<N> {
                     *count += 1;
                 }
                 Group::Summary { values } => values.push(v),
+                // Observed through `observe_given`.
+                Group::Given(_) => {}
             },
             None => {
                 *slot = Some(match &self.reduce {
@@ -275,10 +322,67 @@ impl<N: Clone> Accumulator<N> {
                         }
                     }
                     Reduce::Summary(_) => Group::Summary { values: vec![v] },
+                    // Observed through `observe_given`: an empty group.
+                    Reduce::Buckets { .. } | Reduce::Quantiles => {
+                        Group::Given(Box::new(GivenGroup {
+                            points: Vec::new(),
+                            sum: None,
+                            count: None,
+                            node,
+                            problem: None,
+                        }))
+                    }
                 });
             }
         }
         Ok(Observed::Added)
+    }
+
+    /// Adds one node of a histogram or summary the store gives ready-made (`Reduce::Buckets`
+    /// or `Reduce::Quantiles`) to a group found with [`Accumulator::group`]. Whether its series
+    /// is valid is known only once every node is in: [`Accumulator::finish_checked`] tells.
+    pub fn observe_given(&mut self, group: GroupId, point: GivenPoint, node: N) {
+        let Groups::Other(groups) = &mut self.groups else {
+            return;
+        };
+        let Some(slot) = groups.get_mut(group.0) else {
+            return;
+        };
+        let given = match slot {
+            Some(Group::Given(given)) => given,
+            _ => {
+                *slot = Some(Group::Given(Box::new(GivenGroup {
+                    points: Vec::with_capacity(16),
+                    sum: point.sum,
+                    count: point.count,
+                    node,
+                    problem: None,
+                })));
+                let Some(Group::Given(given)) = slot else {
+                    return;
+                };
+                given.points.push((point.bound, point.value));
+                return;
+            }
+        };
+        given.points.push((point.bound, point.value));
+        if given.problem.is_some() {
+            return;
+        }
+        for (key, first, this) in [
+            ("sum", given.sum, point.sum),
+            ("count", given.count, point.count),
+        ] {
+            if let (Some(first), Some(this)) = (first, this)
+                && !(first == this || first.is_nan() && this.is_nan())
+            {
+                given.problem = Some(format!(
+                    "its nodes read different values of `{key}`: {} and {}",
+                    format_value(first),
+                    format_value(this)
+                ));
+            }
+        }
     }
 
     /// The label set of a group (empty for a group that is not one).
@@ -300,6 +404,64 @@ impl<N: Clone> Accumulator<N> {
     /// The label sets move into the samples as they are, not copied: when every group was
     /// observed (as it is unless an observation failed), they are the samples' label sets.
     pub fn finish(self) -> Samples {
+        self.finish_checked().0
+    }
+
+    /// [`Accumulator::finish`], and the series of a ready-made histogram or summary that are
+    /// not valid, left out of the samples.
+    pub fn finish_checked(self) -> (Samples, Vec<BadSeries<N>>) {
+        if matches!(self.reduce, Reduce::Buckets { .. } | Reduce::Quantiles) {
+            return self.finish_given();
+        }
+        (self.finish_observed(), Vec::new())
+    }
+
+    /// The samples of a ready-made histogram or summary, each series checked.
+    fn finish_given(self) -> (Samples, Vec<BadSeries<N>>) {
+        let Groups::Other(groups) = self.groups else {
+            return (Samples::new(), Vec::new());
+        };
+        let mut samples = Samples::new();
+        let mut bad = Vec::new();
+        for (key, group) in self.labels.iter().zip(groups) {
+            let Some(Group::Given(given)) = group else {
+                continue;
+            };
+            let GivenGroup {
+                points,
+                sum,
+                count,
+                node,
+                problem,
+            } = *given;
+            let points_len = points.len();
+            let value = match problem {
+                Some(why) => Err(why),
+                None => match self.reduce {
+                    Reduce::Buckets { cumulative } => {
+                        given_histogram(points, sum, count, cumulative)
+                    }
+                    _ => given_summary(points, sum, count),
+                },
+            };
+            let labels = LabelSet::from_key(key);
+            let nodes = points_len;
+            match value {
+                Ok(value) => {
+                    samples.push(Sample { labels, value });
+                }
+                Err(why) => bad.push(BadSeries {
+                    labels,
+                    node,
+                    why,
+                    nodes,
+                }),
+            }
+        }
+        (samples, bad)
+    }
+
+    fn finish_observed(self) -> Samples {
         let Accumulator {
             reduce,
             labels,
@@ -385,6 +547,8 @@ fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
         Group::Count(n) => SampleValue::Single(n as f64),
         Group::Sum(v) | Group::Min(v) | Group::Max(v) => SampleValue::Single(v),
         Group::Avg { sum, count } => SampleValue::Single(sum / count as f64),
+        // Finished by `finish_given`.
+        Group::Given(_) => SampleValue::Single(f64::NAN),
         Group::Histogram { counts, sum, count } => {
             let bounds = match reduce {
                 Reduce::Histogram(bounds) => bounds.as_slice(),
@@ -421,6 +585,149 @@ fn finish_group<N>(reduce: &Reduce, group: Group<N>) -> SampleValue {
             }))
         }
     }
+}
+
+/// The largest count an f64 holds exactly, and so the largest a bucket or `count` may give.
+const MAX_EXACT_COUNT: f64 = 9_007_199_254_740_992.0;
+
+/// A count read from the store as a whole number of observations, or why it is none.
+fn whole_count(what: &str, value: f64) -> Result<u64, String> {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= MAX_EXACT_COUNT {
+        Ok(value as u64)
+    } else {
+        Err(format!(
+            "{what} is {}; counts are whole numbers of observations, 0 or more (up to 2^53)",
+            format_value(value)
+        ))
+    }
+}
+
+/// A histogram from the store's buckets: sorted by upper bound, each bound once, the counts
+/// accumulated (or checked to be ascending when `cumulative`), and its count the `+Inf`
+/// bucket's or `count`'s (both, when both are there, agreeing). Its sum is `sum`'s, or NaN,
+/// as exporters write an unknown sum (node_exporter would read a missing one as 0).
+fn given_histogram(
+    mut points: Vec<(f64, f64)>,
+    sum: Option<f64>,
+    count: Option<f64>,
+    cumulative: bool,
+) -> Result<SampleValue, String> {
+    if let Some(&(bound, _)) = points
+        .iter()
+        .find(|(bound, _)| bound.is_nan() || *bound == f64::NEG_INFINITY)
+    {
+        return Err(format!(
+            "a bucket has the upper bound {}; bounds are numbers or +Inf",
+            format_value(bound)
+        ));
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some(pair) = points.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(format!(
+            "two buckets have the upper bound {}",
+            format_value(pair[0].0)
+        ));
+    }
+    let mut buckets = Vec::with_capacity(points.len());
+    let mut total: u64 = 0;
+    let mut below: Option<f64> = None;
+    let mut inf = None;
+    for &(le, value) in &points {
+        let n = whole_count(
+            &format!("the count of bucket le=\"{}\"", format_value(le)),
+            value,
+        )?;
+        let cumulated = if cumulative {
+            if n < total {
+                return Err(format!(
+                    "the count of bucket le=\"{}\" ({n}) is below the {total} of bucket \
+                     le=\"{}\" under it, so the counts are not cumulative; if each bucket \
+                     counts only its own range, set `cumulative: false`",
+                    format_value(le),
+                    below.map_or_else(String::new, format_value)
+                ));
+            }
+            n
+        } else {
+            total
+                .checked_add(n)
+                .filter(|&t| t as f64 <= MAX_EXACT_COUNT)
+                .ok_or_else(|| "the buckets count more than 2^53 observations in all".to_owned())?
+        };
+        total = cumulated;
+        below = Some(le);
+        if le == f64::INFINITY {
+            inf = Some(cumulated);
+        } else {
+            buckets.push((le, cumulated));
+        }
+    }
+    let count = match (inf, count) {
+        (Some(inf), Some(count)) => {
+            let count = whole_count("`count`", count)?;
+            if count != inf {
+                return Err(format!(
+                    "the +Inf bucket counts {inf} observations and `count` gives {count}; they \
+                     are the same number in a histogram"
+                ));
+            }
+            count
+        }
+        (Some(inf), None) => inf,
+        (None, Some(count)) => {
+            let count = whole_count("`count`", count)?;
+            if count < total {
+                return Err(format!(
+                    "`count` gives {count}, fewer than the {total} observations of bucket \
+                     le=\"{}\"",
+                    below.map_or_else(String::new, format_value)
+                ));
+            }
+            count
+        }
+        (None, None) => {
+            return Err(
+                "no bucket has the upper bound +Inf, and the rule reads no `count`: the number \
+                 of all observations is not known; read it with `count`, or select the store's \
+                 +Inf bucket too"
+                    .to_owned(),
+            );
+        }
+    };
+    Ok(SampleValue::Histogram(Box::new(Histogram {
+        buckets,
+        sum: sum.unwrap_or(f64::NAN),
+        count,
+    })))
+}
+
+/// A summary from the store's quantiles: sorted by rank, each rank once and in [0, 1], its
+/// count `count`'s (which the compiler requires) and its sum `sum`'s or NaN.
+fn given_summary(
+    mut points: Vec<(f64, f64)>,
+    sum: Option<f64>,
+    count: Option<f64>,
+) -> Result<SampleValue, String> {
+    if let Some(&(rank, _)) = points.iter().find(|(rank, _)| !(0.0..=1.0).contains(rank)) {
+        return Err(format!(
+            "a quantile has the rank {}; ranks are between 0 and 1 (the 99th percentile is \
+             0.99: `convert: {{divide: 100}}` turns 99 into it)",
+            format_value(rank)
+        ));
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some(pair) = points.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(format!(
+            "two quantiles have the rank {}",
+            format_value(pair[0].0)
+        ));
+    }
+    let count = whole_count("`count`", count.unwrap_or(f64::NAN))?;
+    Ok(SampleValue::Summary(Box::new(Summary {
+        quantiles: points,
+        sum: sum.unwrap_or(f64::NAN),
+        count,
+    })))
 }
 
 /// The q-quantile of sorted values, interpolated linearly between the two nearest ranks, as
@@ -680,6 +987,211 @@ mod tests {
             acc.observe_group(*group, None, 0).expect("counted");
             assert_eq!(acc.labels(*group).key(), key);
         }
+    }
+
+    fn given(reduce: Reduce, points: &[(&str, GivenPoint)]) -> (Vec<Sample>, Vec<String>) {
+        let mut acc = Accumulator::new(&reduce);
+        for (i, (kind, point)) in points.iter().enumerate() {
+            let group = acc.group(&labels(kind));
+            acc.observe_given(group, *point, i);
+        }
+        let (samples, bad) = acc.finish_checked();
+        let mut samples = samples.to_vec();
+        samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+        (samples, bad.into_iter().map(|bad| bad.why).collect())
+    }
+
+    fn bucket(le: f64, n: f64) -> GivenPoint {
+        GivenPoint {
+            bound: le,
+            value: n,
+            sum: None,
+            count: None,
+        }
+    }
+
+    fn histogram_of(sample: &Sample) -> &Histogram {
+        match &sample.value {
+            SampleValue::Histogram(h) => h,
+            other => panic!("expected a histogram, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_buckets_accumulate_in_bound_order() {
+        let inf = f64::INFINITY;
+        // Out of order, as a JSON map or a store may list them.
+        let points = [
+            ("a", bucket(0.5, 3.0)),
+            ("a", bucket(inf, 4.0)),
+            ("a", bucket(0.1, 2.0)),
+            ("b", bucket(0.1, 0.0)),
+            ("b", bucket(inf, 0.0)),
+        ];
+        let (samples, bad) = given(Reduce::Buckets { cumulative: false }, &points);
+        assert!(bad.is_empty(), "{bad:?}");
+        let a = histogram_of(&samples[0]);
+        assert_eq!(a.buckets, vec![(0.1, 2), (0.5, 5)]);
+        assert_eq!(a.count, 9);
+        assert!(a.sum.is_nan(), "an unknown sum is NaN, not 0");
+        assert_eq!(histogram_of(&samples[1]).count, 0);
+    }
+
+    #[test]
+    fn given_cumulative_buckets_are_taken_as_they_are() {
+        let points = [
+            (
+                "a",
+                GivenPoint {
+                    sum: Some(4.5),
+                    count: Some(9.0),
+                    ..bucket(0.1, 2.0)
+                },
+            ),
+            (
+                "a",
+                GivenPoint {
+                    sum: Some(4.5),
+                    count: Some(9.0),
+                    ..bucket(0.5, 5.0)
+                },
+            ),
+        ];
+        let (samples, bad) = given(Reduce::Buckets { cumulative: true }, &points);
+        assert!(bad.is_empty(), "{bad:?}");
+        let a = histogram_of(&samples[0]);
+        assert_eq!(a.buckets, vec![(0.1, 2), (0.5, 5)]);
+        assert_eq!((a.count, a.sum), (9, 4.5));
+    }
+
+    #[test]
+    fn given_buckets_that_do_not_make_a_histogram_are_refused() {
+        let inf = f64::INFINITY;
+        let cases: Vec<(Reduce, Vec<GivenPoint>, &str)> = vec![
+            (
+                Reduce::Buckets { cumulative: false },
+                vec![bucket(0.1, 1.0), bucket(0.1, 2.0), bucket(inf, 0.0)],
+                "two buckets have the upper bound 0.1",
+            ),
+            (
+                Reduce::Buckets { cumulative: true },
+                vec![bucket(0.1, 5.0), bucket(0.5, 3.0), bucket(inf, 5.0)],
+                "the count of bucket le=\"0.5\" (3) is below the 5 of bucket le=\"0.1\"",
+            ),
+            (
+                Reduce::Buckets { cumulative: false },
+                vec![bucket(0.1, 1.0), bucket(0.5, 2.0)],
+                "no bucket has the upper bound +Inf, and the rule reads no `count`",
+            ),
+            (
+                Reduce::Buckets { cumulative: false },
+                vec![bucket(0.1, 1.5), bucket(inf, 2.0)],
+                "the count of bucket le=\"0.1\" is 1.5; counts are whole numbers",
+            ),
+            (
+                Reduce::Buckets { cumulative: false },
+                vec![bucket(0.1, -1.0), bucket(inf, 2.0)],
+                "the count of bucket le=\"0.1\" is -1",
+            ),
+            (
+                Reduce::Buckets { cumulative: false },
+                vec![bucket(f64::NAN, 1.0), bucket(inf, 2.0)],
+                "a bucket has the upper bound NaN",
+            ),
+            (
+                Reduce::Buckets { cumulative: false },
+                vec![
+                    GivenPoint {
+                        count: Some(2.0),
+                        ..bucket(0.1, 1.0)
+                    },
+                    GivenPoint {
+                        count: Some(2.0),
+                        ..bucket(inf, 2.0)
+                    },
+                ],
+                "the +Inf bucket counts 3 observations and `count` gives 2",
+            ),
+            (
+                Reduce::Buckets { cumulative: true },
+                vec![
+                    GivenPoint {
+                        count: Some(1.0),
+                        ..bucket(0.1, 1.0)
+                    },
+                    GivenPoint {
+                        count: Some(1.0),
+                        ..bucket(0.5, 2.0)
+                    },
+                ],
+                "`count` gives 1, fewer than the 2 observations of bucket le=\"0.5\"",
+            ),
+            (
+                Reduce::Buckets { cumulative: true },
+                vec![
+                    GivenPoint {
+                        sum: Some(1.0),
+                        ..bucket(0.1, 1.0)
+                    },
+                    GivenPoint {
+                        sum: Some(2.0),
+                        ..bucket(inf, 2.0)
+                    },
+                ],
+                "its nodes read different values of `sum`: 1 and 2",
+            ),
+            (
+                Reduce::Quantiles,
+                vec![GivenPoint {
+                    count: Some(1.0),
+                    ..bucket(99.0, 1.0)
+                }],
+                "a quantile has the rank 99; ranks are between 0 and 1",
+            ),
+            (
+                Reduce::Quantiles,
+                vec![
+                    GivenPoint {
+                        count: Some(1.0),
+                        ..bucket(0.5, 1.0)
+                    },
+                    GivenPoint {
+                        count: Some(1.0),
+                        ..bucket(0.5, 2.0)
+                    },
+                ],
+                "two quantiles have the rank 0.5",
+            ),
+        ];
+        for (reduce, points, expected) in cases {
+            let points: Vec<(&str, GivenPoint)> = points.into_iter().map(|p| ("a", p)).collect();
+            let (samples, bad) = given(reduce, &points);
+            assert!(samples.is_empty(), "{expected}: {samples:?}");
+            assert_eq!(bad.len(), 1, "{expected}");
+            assert!(
+                bad[0].starts_with(expected),
+                "{:?} does not start with {expected:?}",
+                bad[0]
+            );
+        }
+    }
+
+    #[test]
+    fn given_quantiles_make_a_summary() {
+        let point = |q: f64, v: f64| GivenPoint {
+            bound: q,
+            value: v,
+            sum: Some(120.0),
+            count: Some(40.0),
+        };
+        let points = [("a", point(0.99, 9.5)), ("a", point(0.5, 2.0))];
+        let (samples, bad) = given(Reduce::Quantiles, &points);
+        assert!(bad.is_empty(), "{bad:?}");
+        let SampleValue::Summary(summary) = &samples[0].value else {
+            panic!("expected a summary");
+        };
+        assert_eq!(summary.quantiles, vec![(0.5, 2.0), (0.99, 9.5)]);
+        assert_eq!((summary.sum, summary.count), (120.0, 40));
     }
 
     #[test]

@@ -66,8 +66,11 @@ pub enum EvalErrorKind {
         /// The text, shortened.
         text: String,
     },
-    /// The value text does not give a number (or, in a state set, a state).
+    /// The value text (or a histogram's `le`, `sum`, ...) does not give a number (or, in a
+    /// state set, a state).
     Invalid {
+        /// The rule key holding the query (`value`, `le`, `sum`, ...).
+        field: String,
         /// The query.
         query: String,
         /// The text, shortened.
@@ -100,6 +103,16 @@ pub enum EvalErrorKind {
         limit: u64,
         /// Whether the elements waiting for the child took the memory, not its text.
         waiting: bool,
+    },
+    /// The nodes of one series of a histogram or summary the store gives ready-made do not
+    /// make a valid one (two buckets with one bound, counts not cumulative, ...).
+    BadSeries {
+        /// The series' labels.
+        labels: LabelSet,
+        /// `histogram` or `summary`.
+        what: &'static str,
+        /// What is wrong.
+        why: String,
     },
     /// Two nodes gave the same label set in a rule without `aggregate`.
     Duplicate {
@@ -149,9 +162,20 @@ impl fmt::Display for EvalError {
                     " or the field, a `default` on the field"
                 }
             ),
-            EvalErrorKind::Invalid { query, text, why } => {
-                write!(f, "`value: {query}` gave {text:?}, which {why}")
+            EvalErrorKind::Invalid {
+                field,
+                query,
+                text,
+                why,
+            } => {
+                write!(f, "`{field}: {query}` gave {text:?}, which {why}")
             }
+            EvalErrorKind::BadSeries { labels, what, why } => write!(
+                f,
+                "the series {} is not a valid {what}: {why}; fix the store, or set \
+                 `on_invalid: skip` to leave such series out",
+                labels.for_message()
+            ),
             EvalErrorKind::Template { label, message } => {
                 write!(f, "the template of label `{label}` failed: {message}")
             }

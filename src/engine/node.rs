@@ -9,7 +9,9 @@
 
 use std::borrow::Cow;
 
-use crate::engine::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
+use crate::engine::aggregate::{
+    Accumulator, BadSeries, DuplicateNode, GivenPoint, GroupId, Observed,
+};
 use crate::engine::error::{EvalError, EvalErrorKind};
 use crate::engine::label_cache::LabelCache;
 use crate::engine::skips::{Skip, SkipReason, Skips};
@@ -18,7 +20,9 @@ use crate::model::number::{format_value, parse_number, shorten};
 use crate::model::sample::{
     KeySet, LabelSet, Sample, SampleValue, Samples, encode_text, same_bytes,
 };
-use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape, ValueSpec};
+use crate::rules::compile::{
+    CompiledRule, CompiledRules, Given, GivenReading, Reduce, Shape, ValueSpec,
+};
 use crate::rules::policy::OnEmpty;
 use crate::rules::policy::{FieldMissing, OnInvalid, OnMissing};
 use crate::rules::templates::{self, TemplateId};
@@ -78,8 +82,8 @@ fn missing_field<'r>(
     index: usize,
     absent: Option<&str>,
 ) -> Outcome<&'r str> {
-    let (name, query) = rule.field_query(index);
-    let field = format!("fields.{name}");
+    let (_, query) = rule.field_query(index);
+    let field = rule.field_key(index);
     let policy = match rule.field_missing.get(index) {
         Some(FieldMissing::Default(text)) => return Outcome::Use(text),
         Some(FieldMissing::Policy(policy)) => *policy,
@@ -161,6 +165,7 @@ fn read_value(rule: &CompiledRule, reading: Reading<'_>) -> Outcome<Option<f64>>
                 detail: format!("`value: {query}` gave {:?}, which {why}", shorten(text)),
             }),
             OnInvalid::Error => Outcome::Fail(EvalErrorKind::Invalid {
+                field: "value".to_owned(),
                 query: query.to_owned(),
                 text: shorten(text),
                 why,
@@ -644,7 +649,69 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
             (None, true) => self.direct_group(texts, &node)?,
             (_, false) => self.rendered_group(texts, &node)?,
         };
+        if let Some(given) = &self.rule.given {
+            return self.observe_given(skips, given, group, texts, number, node);
+        }
         self.observe_group(skips, group, number, node)
+    }
+
+    /// Adds a node of a histogram or summary the store gives ready-made: its bound, sum and
+    /// count read as numbers (a text that gives none is what `on_invalid` says).
+    fn observe_given(
+        &mut self,
+        skips: &mut Skips,
+        given: &'r Given,
+        group: GroupId,
+        texts: &[impl AsRef<str>],
+        number: Option<f64>,
+        node: N,
+    ) -> Result<(), EvalError> {
+        let rule = self.rule;
+        let read = |reading: &'r GivenReading| {
+            let text = texts.get(reading.index).map_or("", AsRef::as_ref);
+            reading.number(text).map_err(|why| (reading, text, why))
+        };
+        let point = (|| {
+            Ok(GivenPoint {
+                bound: read(&given.bound)?,
+                value: number.unwrap_or(f64::NAN),
+                sum: given.sum.as_ref().map(read).transpose()?,
+                count: given.count.as_ref().map(read).transpose()?,
+            })
+        })();
+        match point {
+            Ok(point) => {
+                self.accumulator.observe_given(group, point, node);
+                Ok(())
+            }
+            Err((reading, text, why)) => {
+                let (_, query) = rule.field_query(reading.index);
+                match rule.policies.on_invalid {
+                    OnInvalid::Skip => {
+                        let skip = Skip {
+                            reason: SkipReason::Invalid,
+                            detail: format!(
+                                "`{}: {query}` gave {:?}, which {why}",
+                                reading.key,
+                                shorten(text)
+                            ),
+                        };
+                        skips.add(skip, || node.path());
+                        Ok(())
+                    }
+                    OnInvalid::Error => Err(error(
+                        rule,
+                        node.node(),
+                        EvalErrorKind::Invalid {
+                            field: reading.key.to_owned(),
+                            query: query.to_owned(),
+                            text: shorten(text),
+                            why,
+                        },
+                    )),
+                }
+            }
+        }
     }
 
     /// The group of a node whose labels are all fields as they are, by its key in `shared`.
@@ -776,15 +843,54 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
 
     /// The rule's samples once every node is observed: `on_empty` decides what a rule without
     /// any gives.
-    pub fn finish(self) -> Result<Samples, EvalError> {
+    ///
+    /// A series of a ready-made histogram or summary that is not valid is what `on_invalid`
+    /// says: left out (into `skips`), or the rule's error.
+    pub fn finish(self, skips: &mut Skips) -> Result<Samples, EvalError> {
         if self.accumulator.is_empty() {
-            Ok(empty_sample(self.rule, self.templates, &self.input)
+            return Ok(empty_sample(self.rule, self.templates, &self.input)
                 .map_err(|kind| error(self.rule, None, kind))?
                 .into_iter()
-                .collect())
-        } else {
-            Ok(self.accumulator.finish())
+                .collect());
         }
+        let (samples, bad) = self.accumulator.finish_checked();
+        let rule = self.rule;
+        let what = if rule.kind == crate::model::sample::MetricType::Histogram {
+            "histogram"
+        } else {
+            "summary"
+        };
+        for BadSeries {
+            labels,
+            node,
+            why,
+            nodes,
+        } in bad
+        {
+            match rule.policies.on_invalid {
+                OnInvalid::Skip => {
+                    // Every node of the series is left out; the first one names it.
+                    let skip = Skip {
+                        reason: SkipReason::Invalid,
+                        detail: format!(
+                            "the series {} is not a valid {what}: {why}",
+                            labels.for_message()
+                        ),
+                    };
+                    for _ in 0..nodes {
+                        skips.add(skip.clone(), || node.path());
+                    }
+                }
+                OnInvalid::Error => {
+                    return Err(error(
+                        rule,
+                        node.node(),
+                        EvalErrorKind::BadSeries { labels, what, why },
+                    ));
+                }
+            }
+        }
+        Ok(samples)
     }
 }
 
@@ -813,7 +919,7 @@ mod tests {
                 .expect("no duplicates");
         }
         let mut sets: Vec<String> = state
-            .finish()
+            .finish(&mut skips)
             .expect("samples")
             .to_vec()
             .into_iter()
@@ -1185,8 +1291,8 @@ metrics:
         }
         for (alone, sharing) in alone.into_iter().zip(sharing) {
             assert_eq!(
-                alone.finish().expect("samples"),
-                sharing.finish().expect("samples")
+                alone.finish(&mut Skips::default()).expect("samples"),
+                sharing.finish(&mut Skips::default()).expect("samples")
             );
         }
     }

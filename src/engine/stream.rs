@@ -802,7 +802,14 @@ impl<'r> StreamEngine<'r> {
                         path: path_of(select),
                         fields,
                         value: value.as_ref(),
-                        keeps_paths: matches!(reduce, Reduce::Each(_) | Reduce::States { .. }),
+                        // A ready-made histogram's series is named by its first node.
+                        keeps_paths: matches!(
+                            reduce,
+                            Reduce::Each(_)
+                                | Reduce::States { .. }
+                                | Reduce::Buckets { .. }
+                                | Reduce::Quantiles
+                        ),
                         state: Box::new(state),
                     }
                 }
@@ -988,8 +995,9 @@ impl<'r> StreamEngine<'r> {
                 }
                 continue;
             }
+            let mut skips = slot.skips;
             let samples = match slot.kind {
-                SlotKind::Nodes { state, .. } => state.finish()?,
+                SlotKind::Nodes { state, .. } => state.finish(&mut skips)?,
                 SlotKind::Count { total, .. } | SlotKind::Sum { total, .. } => {
                     let context = templates::context([], &self.input);
                     let labels = render_labels(&self.rules.templates, &slot.rule.labels, &context)
@@ -1003,7 +1011,7 @@ impl<'r> StreamEngine<'r> {
             out.push(RuleSamples {
                 rule: slot.rule_index,
                 samples: with_global_labels(samples, &global),
-                skips: slot.skips,
+                skips,
             });
         }
         match first_error {

@@ -160,6 +160,15 @@ impl FieldName {
     }
 }
 
+impl FieldName {
+    /// The name under which a rule reads one more number from each node besides its value
+    /// (`le`, `sum`, ...): the key after [`crate::rules::compile::GIVEN_FIELD_MARK`], which no
+    /// field name written in a rule file can start with, so no template can name it.
+    pub fn given(key: &str) -> FieldName {
+        FieldName(format!("{}{key}", crate::rules::compile::GIVEN_FIELD_MARK))
+    }
+}
+
 checked_string!(FieldName);
 named_string!(FieldName);
 

@@ -14,7 +14,7 @@ use crate::model::names::{FieldName, LabelName, MetricName, Prefix};
 use crate::model::sample::MetricType;
 use crate::rules::convert::Convert;
 use crate::rules::diagnostic::FieldPath;
-use crate::rules::file::{Aggregation, InputPattern, Rule, RuleFile, Template};
+use crate::rules::file::{Aggregation, InputPattern, ReadSpec, Rule, RuleFile, Template};
 use crate::rules::plan::{self, StreamPlan};
 use crate::rules::policy::{FieldMissing, OnDuplicate, OnEmpty, OnMissing, Policies};
 use crate::rules::templates::{self, TemplateId};
@@ -67,6 +67,44 @@ pub struct CompiledRule {
     pub stream: Result<StreamPlan, String>,
     /// The lints `check` does not report for this rule (`allow_lints:`).
     pub allow_lints: Vec<crate::rules::lints::LintCode>,
+    /// For a histogram from `le` or a summary from `quantile`: the readings besides the value.
+    pub given: Option<Given>,
+}
+
+/// The readings of a histogram or summary the store gives ready-made: `le` (or `quantile`),
+/// `sum` and `count`, each read as one more field after the rule's own.
+#[derive(Debug)]
+pub struct Given {
+    /// The bucket's upper bound, or the quantile's rank.
+    pub bound: GivenReading,
+    /// The sum of the observations, if the rule reads it.
+    pub sum: Option<GivenReading>,
+    /// The number of observations, if the rule reads it.
+    pub count: Option<GivenReading>,
+}
+
+/// One reading of a [`Given`].
+#[derive(Debug)]
+pub struct GivenReading {
+    /// The rule key it comes from: `le`, `quantile`, `sum` or `count`.
+    pub key: &'static str,
+    /// Its index among the fields of [`Shape::Nodes`].
+    pub index: usize,
+    /// How its text becomes a number; `None`: the text must be a number.
+    pub convert: Option<Convert>,
+}
+
+impl GivenReading {
+    /// The number its text gives, or why it gives none.
+    pub fn number(&self, text: &str) -> Result<f64, String> {
+        match &self.convert {
+            Some(convert) => convert.apply(text).map_err(|why| why.to_string()),
+            None => crate::model::number::parse_number(text).ok_or_else(|| {
+                "is not a number (numbers are written like 42, -1.5 or 2e3, without spaces)"
+                    .to_owned()
+            }),
+        }
+    }
 }
 
 /// How a node's value becomes the number the rule observes.
@@ -83,6 +121,16 @@ pub enum ValueSpec {
 }
 
 impl CompiledRule {
+    /// How messages name the rule's field at `index`: `fields.NAME`, or the rule key of a
+    /// reading of [`Given`] (`le`, `sum`, ...).
+    pub fn field_key(&self, index: usize) -> String {
+        let (name, _) = self.field_query(index);
+        match name.strip_prefix(GIVEN_FIELD_MARK) {
+            Some(key) => key.to_owned(),
+            None => format!("fields.{name}"),
+        }
+    }
+
     /// The name and query text of the rule's field at `index`, for messages.
     pub fn field_query(&self, index: usize) -> (&str, &str) {
         match &self.shape {
@@ -114,6 +162,9 @@ impl CompiledRule {
         self.stream.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 }
+
+/// How the field names of the readings of a [`Given`] start (`#le`): no template can name them.
+pub const GIVEN_FIELD_MARK: char = '#';
 
 /// What a rule reads from a document.
 #[derive(Debug)]
@@ -160,6 +211,13 @@ pub enum Reduce {
     Histogram(Vec<f64>),
     /// Observations into exact quantiles (ascending, each in [0, 1]).
     Summary(Vec<f64>),
+    /// The store's own buckets: each node one bucket, its count cumulative or its own.
+    Buckets {
+        /// Whether each count includes the buckets below.
+        cumulative: bool,
+    },
+    /// The store's own quantiles: each node one quantile and its value.
+    Quantiles,
 }
 
 /// A rule file problem found by [`compile`]: where it is, and what.
@@ -471,6 +529,16 @@ fn compile_rule(
             rule.fields
                 .iter()
                 .map(|(name, field)| (path.key("fields").key(name.as_str()), &field.query)),
+        )
+        .chain(
+            [
+                ("le", &rule.le),
+                ("quantile", &rule.quantile),
+                ("sum", &rule.sum),
+                ("count", &rule.count),
+            ]
+            .into_iter()
+            .filter_map(|(key, read)| read.as_ref().map(|read| (path.key(key), &read.query))),
         );
     let mut prefix_errors = Vec::new();
     for (query_path, query) in queries {
@@ -622,15 +690,20 @@ fn compile_rule(
                     ),
                 );
             }
+            let given = if kind == MetricType::Histogram {
+                rule.le.is_some()
+            } else {
+                rule.quantile.is_some()
+            };
             if rule.value.is_none() {
-                error(
-                    "",
-                    true,
-                    missing(
-                        "value",
-                        &format!("{for_kind}: the number each node observes"),
-                    ),
-                );
+                let why = match (given, kind) {
+                    (false, _) => format!("{for_kind}: the number each node observes"),
+                    (true, MetricType::Histogram) => {
+                        format!("{for_kind} from `le`: the count of each bucket")
+                    }
+                    (true, _) => format!("{for_kind} from `quantile`: the value of each quantile"),
+                };
+                error("", true, missing("value", &why));
             }
             if rule.aggregate.is_some() {
                 error(
@@ -650,8 +723,35 @@ fn compile_rule(
             if other.is_some() {
                 error(other_name, true, forbidden(other_name, &for_kind));
             }
+            let (given_key, node_is) = if kind == MetricType::Histogram {
+                ("le", "bucket")
+            } else {
+                ("quantile", "quantile")
+            };
             match own {
-                None => error("", true, missing(own_name, &for_kind)),
+                None if given => {}
+                None => error(
+                    "",
+                    true,
+                    missing(
+                        own_name,
+                        &format!(
+                            "{for_kind}, or `{given_key}` when each selected node is a \
+                             {node_is} the store counted"
+                        ),
+                    ),
+                ),
+                Some(_) if given => error(
+                    own_name,
+                    true,
+                    forbidden(
+                        own_name,
+                        &format!(
+                            "with `{given_key}`, where each selected node is one {node_is}; \
+                             keep one of them"
+                        ),
+                    ),
+                ),
                 Some(bounds) => {
                     for why in check_bounds(bounds, kind) {
                         error(own_name, false, CompileErrorKind::BadBound { why });
@@ -671,6 +771,7 @@ fn compile_rule(
         );
     }
 
+    check_given_keys(&rule, kind, &mut error);
     let value_spec = check_value_and_policies(&rule, kind, is_info, &mut error);
     if rule.inputs.as_ref().is_some_and(Vec::is_empty) {
         error(
@@ -781,6 +882,7 @@ fn compile_rule(
     }
     errors.extend(prefix_errors);
 
+    let mut given = None;
     let shape = match (rule.select, rule.value) {
         (None, Some(value)) => {
             let sum_of = sum_argument(&value).and_then(|nodes| XPathQuery::parse(nodes).ok());
@@ -789,6 +891,10 @@ fn compile_rule(
         (Some(select), value) => {
             let on_duplicate = rule.on_duplicate.unwrap_or_default();
             let reduce = match (kind, rule.aggregate, &value_spec) {
+                (MetricType::Histogram, _, _) if rule.le.is_some() => Reduce::Buckets {
+                    cumulative: rule.cumulative.unwrap_or(false),
+                },
+                (MetricType::Summary, _, _) if rule.quantile.is_some() => Reduce::Quantiles,
                 (MetricType::Histogram, _, _) => {
                     Reduce::Histogram(rule.buckets.unwrap_or_default())
                 }
@@ -805,13 +911,34 @@ fn compile_rule(
                 },
                 (_, None, _) => Reduce::Each(on_duplicate),
             };
+            let mut fields: Vec<(FieldName, XPathQuery)> = rule
+                .fields
+                .into_iter()
+                .map(|(name, field)| (name, field.query))
+                .collect();
+            let bound = match kind {
+                MetricType::Histogram => rule.le.map(|read| ("le", read)),
+                MetricType::Summary => rule.quantile.map(|read| ("quantile", read)),
+                _ => None,
+            };
+            if let Some(bound) = bound {
+                let mut reading = |(key, read): (&'static str, ReadSpec)| {
+                    fields.push((FieldName::given(key), read.query));
+                    field_missing.push(FieldMissing::Policy(OnMissing::Error));
+                    GivenReading {
+                        key,
+                        index: fields.len() - 1,
+                        convert: read.convert,
+                    }
+                };
+                let bound = reading(bound);
+                let sum = rule.sum.map(|read| reading(("sum", read)));
+                let count = rule.count.map(|read| reading(("count", read)));
+                given = Some(Given { bound, sum, count });
+            }
             Shape::Nodes {
                 select,
-                fields: rule
-                    .fields
-                    .into_iter()
-                    .map(|(name, field)| (name, field.query))
-                    .collect(),
+                fields,
                 value,
                 reduce,
             }
@@ -852,7 +979,95 @@ fn compile_rule(
         absent,
         inputs: rule.inputs,
         quiet: rule.quiet.unwrap_or(false),
+        given,
     })
+}
+
+/// Checks the keys of a histogram or summary the store gives ready-made: `le` and
+/// `cumulative` only in a histogram, `quantile` only in a summary, `sum` and `count` only with
+/// either, `cumulative` required with `le`, `count` required with `quantile`.
+fn check_given_keys(
+    rule: &Rule,
+    kind: MetricType,
+    error: &mut impl FnMut(&str, bool, CompileErrorKind),
+) {
+    let given = match kind {
+        MetricType::Histogram => rule.le.is_some(),
+        MetricType::Summary => rule.quantile.is_some(),
+        MetricType::Gauge | MetricType::Counter => false,
+    };
+    if rule.le.is_some() && kind != MetricType::Histogram {
+        error(
+            "le",
+            true,
+            forbidden(
+                "le",
+                &format!("for a {kind}: `le` reads the upper bound of a histogram's bucket"),
+            ),
+        );
+    }
+    if rule.quantile.is_some() && kind != MetricType::Summary {
+        error(
+            "quantile",
+            true,
+            forbidden(
+                "quantile",
+                &format!("for a {kind}: `quantile` reads the rank of a summary's quantile"),
+            ),
+        );
+    }
+    if rule.cumulative.is_some() && !(kind == MetricType::Histogram && given) {
+        error(
+            "cumulative",
+            true,
+            forbidden(
+                "cumulative",
+                "without `le` in a histogram: it says how the store counts its buckets",
+            ),
+        );
+    }
+    if kind == MetricType::Histogram && given && rule.cumulative.is_none() {
+        error(
+            "",
+            true,
+            missing(
+                "cumulative",
+                "with `le`: `true` when each bucket's count includes the buckets below it (as \
+                 Prometheus counts), `false` when it counts only its own range",
+            ),
+        );
+    }
+    for (key, present) in [("sum", rule.sum.is_some()), ("count", rule.count.is_some())] {
+        if present && !given {
+            let why = match kind {
+                MetricType::Histogram | MetricType::Summary => format!(
+                    "in a {kind} without `{}`: one that observes values counts and sums them \
+                     itself",
+                    if kind == MetricType::Histogram {
+                        "le"
+                    } else {
+                        "quantile"
+                    }
+                ),
+                MetricType::Gauge | MetricType::Counter => format!(
+                    "for a {kind}: `{key}` belongs to a histogram from `le` or a summary from \
+                     `quantile`; for the sum of the nodes, use `aggregate: sum`"
+                ),
+            };
+            error(key, true, forbidden(key, &why));
+        }
+    }
+    if kind == MetricType::Summary && given && rule.count.is_none() {
+        error(
+            "",
+            true,
+            missing(
+                "count",
+                "with `quantile`: the number of observations, which a summary's `_count` \
+                 gives; without one, write the quantiles as a gauge with a label",
+            ),
+        );
+    }
 }
 
 /// Checks the keys of state sets, info metrics and policies; returns how the value is read.

@@ -954,12 +954,22 @@ impl Visitor<'_> for Number {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
         self.visit_f64(v as f64)
     }
+
+    /// `+Inf`, `-Inf` and `NaN` as Prometheus writes them (YAML spells them `.inf`, `-.inf`
+    /// and `.nan`).
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<f64, E> {
+        match parse_number(s) {
+            Some(v) if !v.is_finite() => self.visit_f64(v),
+            _ => Err(E::invalid_type(de::Unexpected::Str(s), &self)),
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Number {
     type Value = f64;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<f64, D::Error> {
-        d.deserialize_f64(self)
+        // Not `deserialize_f64`: `+Inf` is a string to YAML.
+        d.deserialize_any(self)
     }
 }
 
@@ -1274,15 +1284,24 @@ impl schemars::JsonSchema for Convert {
                 },
                 "map": {
                     "description": "Step 2: exact, case-sensitive lookup of the text: text -> \
-                                    number. A text not in the map gets `default`, or without \
-                                    one goes on to `parse`.",
+                                    number (`+Inf`, `-Inf` and `NaN` as Prometheus writes \
+                                    them, or YAML's `.inf`). A text not in the map gets \
+                                    `default`, or without one goes on to `parse`.",
                     "type": "object",
-                    "additionalProperties": { "type": "number" },
+                    "additionalProperties": {
+                        "oneOf": [
+                            { "type": "number" },
+                            { "enum": ["+Inf", "Inf", "-Inf", "NaN"] }
+                        ]
+                    },
                     "minProperties": 1,
                 },
                 "default": {
                     "description": "The number for a text that is not in `map`.",
-                    "type": "number",
+                    "oneOf": [
+                        { "type": "number" },
+                        { "enum": ["+Inf", "Inf", "-Inf", "NaN"] }
+                    ],
                 },
                 "parse": {
                     "description": "Step 3: how the text is read (default `number`).",

@@ -85,6 +85,21 @@ pub struct Rule {
     pub buckets: Option<Vec<f64>>,
     /// Summary quantiles, ascending, each in [0, 1].
     pub quantiles: Option<Vec<f64>>,
+    /// A histogram from the store's own buckets: each selected node is one bucket, this its
+    /// upper bound (`+Inf` for the last), `value` its count.
+    pub le: Option<ReadSpec>,
+    /// Whether the counts of `le` buckets already include the buckets below (`true`), or count
+    /// only their own range (`false`).
+    pub cumulative: Option<bool>,
+    /// A summary from the store's own quantiles: each selected node is one quantile, this its
+    /// rank in [0, 1], `value` its value.
+    pub quantile: Option<ReadSpec>,
+    /// The sum of the observations of a histogram from `le` or a summary from `quantile`, read
+    /// from each of its nodes.
+    pub sum: Option<ReadSpec>,
+    /// The number of observations of a histogram from `le` or a summary from `quantile`, read
+    /// from each of its nodes.
+    pub count: Option<ReadSpec>,
     /// How the value's text becomes a number: regex, map, parse, scale or divide.
     pub convert: Option<Convert>,
     /// A state set: the states `value` may give; one series per state, 1 for the current one.
@@ -172,6 +187,11 @@ pub const RULE_KEYS: &[&str] = &[
     "aggregate",
     "buckets",
     "quantiles",
+    "le",
+    "cumulative",
+    "quantile",
+    "sum",
+    "count",
     "convert",
     "states",
     "state_label",
@@ -692,6 +712,81 @@ impl schemars::JsonSchema for FieldSpec {
                         "query": query,
                         "on_missing": on_missing,
                         "default": { "type": ["string", "number", "boolean"] }
+                    },
+                    "required": ["query"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
+/// A number read from each selected node besides `value`: the bound, sum or count of a
+/// histogram or summary the store gives ready-made.
+///
+/// Written as the query alone (`le: "@le"`) or as a mapping with a `convert:` block
+/// (`le: {query: "@ms", convert: {divide: 1000}}`).
+#[derive(Debug)]
+pub struct ReadSpec {
+    /// The XPath, relative to each selected node.
+    pub query: XPathQuery,
+    /// How its text becomes a number; without it, the text must be a number.
+    pub convert: Option<Convert>,
+}
+
+impl<'de> Deserialize<'de> for ReadSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The mapping form.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            query: XPathQuery,
+            convert: Option<Convert>,
+        }
+        struct ReadVisitor;
+        impl<'de> Visitor<'de> for ReadVisitor {
+            type Value = ReadSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an XPath query, or a mapping with `query` and `convert`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ReadSpec, E> {
+                XPathQuery::parse(v)
+                    .map(|query| ReadSpec {
+                        query,
+                        convert: None,
+                    })
+                    .map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ReadSpec, A::Error> {
+                let full = Full::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(ReadSpec {
+                    query: full.query,
+                    convert: full.convert,
+                })
+            }
+        }
+        d.deserialize_any(ReadVisitor)
+    }
+}
+
+impl schemars::JsonSchema for ReadSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Reading".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let query = generator.subschema_for::<XPathQuery>();
+        let convert = generator.subschema_for::<Convert>();
+        schemars::json_schema!({
+            "description": "An XPath relative to each selected node giving a number, or a \
+                            mapping with the query and a `convert:` block for its text.",
+            "oneOf": [
+                query,
+                {
+                    "type": "object",
+                    "properties": {
+                        "query": query,
+                        "convert": convert
                     },
                     "required": ["query"],
                     "additionalProperties": false

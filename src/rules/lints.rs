@@ -679,6 +679,10 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
         .collect();
     for (field, _) in fields {
         let field = field.as_str();
+        // A reading of a ready-made histogram or summary (`le`, `sum`, ...), not a field.
+        if field.starts_with(crate::rules::compile::GIVEN_FIELD_MARK) {
+            continue;
+        }
         if !uses.iter().any(|template| template.fields.contains(field)) {
             warn(
                 &format!("fields.{field}"),

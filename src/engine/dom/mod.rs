@@ -823,7 +823,10 @@ fn walk_rules<'r: 'd, 'd>(
             continue;
         };
         let result = match gathered {
-            Gathered::Nodes(state, skips) => state.core.finish().map(|samples| (samples, skips)),
+            Gathered::Nodes(state, mut skips) => state
+                .core
+                .finish(&mut skips)
+                .map(|samples| (samples, skips)),
             Gathered::Count(count) => run.document_samples(Reading::Number(count as f64)),
             Gathered::Sum(sum) => run.document_samples(Reading::Number(sum)),
             Gathered::Failed(error) => Err(error),
@@ -1103,7 +1106,7 @@ impl<'a, 'd> RuleRun<'a, 'd> {
                 for node in nodes {
                     self.observe(node, &mut state, skips)?;
                 }
-                state.core.finish()
+                state.core.finish(skips)
             }
         }
     }
