@@ -1604,6 +1604,31 @@ mod tests {
     }
 
     #[test]
+    fn map_values_may_be_written_as_prometheus_writes_them() {
+        let bounds =
+            convert("{map: {'1600+': +Inf, low: -Inf, none: NaN, big: .inf}, divide: 1000}");
+        assert_values(
+            &bounds,
+            &[
+                ("1600+", f64::INFINITY),
+                ("low", f64::NEG_INFINITY),
+                ("big", f64::INFINITY),
+                ("10", 0.01),
+            ],
+        );
+        assert!(bounds.apply("none").is_ok_and(f64::is_nan));
+        let with_default = convert("{map: {OK: 1}, default: +Inf}");
+        assert_eq!(with_default.apply("anything"), Ok(f64::INFINITY));
+        // Only the special values: a number in quotes is a text.
+        for yaml in ["map: {a: '1'}", "map: {a: infinity}", "map: {a: inf}"] {
+            assert!(
+                serde_yaml::from_str::<Convert>(yaml).is_err(),
+                "{yaml} should be refused"
+            );
+        }
+    }
+
+    #[test]
     fn map_keys_are_the_text_written_in_yaml() {
         let keys = convert("map: {1: 10, 1.0: 11, yes: 12, ~: 13, 'two words': 14, 0x10: 15}");
         assert_values(
