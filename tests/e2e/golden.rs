@@ -304,6 +304,95 @@ fn tomcat_status_examples() {
     }
 }
 
+/// BIND 9's statistics channel (bind_exporter's fixtures): each document as its golden file,
+/// and the three read in one run, as a deployment reads them, giving each series once and
+/// every series bind_exporter's own test expects, with its value.
+#[test]
+fn bind_statistics_examples() {
+    for name in ["bind-server", "bind-zones", "bind-tasks"] {
+        assert_worked_example("rules/bind.yaml", name);
+    }
+    let args = [
+        "run",
+        "--rules",
+        "rules/bind.yaml",
+        "--input",
+        "rules/examples/bind-server.xml",
+        "--input",
+        "rules/examples/bind-zones.xml",
+        "--input",
+        "rules/examples/bind-tasks.xml",
+        "--output",
+        "-",
+        "--no-self-metrics",
+    ];
+    let outcome = xml2prom(&root(), &args);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(outcome.stderr, "", "a successful run prints nothing");
+    let parts: String = ["bind-server", "bind-zones", "bind-tasks"]
+        .iter()
+        .map(|name| {
+            std::fs::read_to_string(root().join(format!("rules/examples/{name}.prom")))
+                .expect("golden")
+        })
+        .collect();
+    let mut whole = lint::samples(&outcome.stdout);
+    let mut each = lint::samples(&parts);
+    let key = |s: &(String, lint::Labels, f64)| format!("{}{:?}", s.0, s.1);
+    whole.sort_by_key(key);
+    each.sort_by_key(key);
+    assert_eq!(
+        whole.iter().map(key).collect::<Vec<_>>(),
+        each.iter().map(key).collect::<Vec<_>>(),
+        "one run over the three documents gives what each gives alone"
+    );
+    // bind_exporter_test.go's serverStats, viewStats and taskStats, but for the boot and
+    // config times, which xml2prom keeps to the millisecond (bind_exporter truncates them).
+    let peer = r#"bind_incoming_queries_total{type="A"} 128417
+bind_incoming_requests_total{opcode="QUERY"} 37634
+bind_responses_total{result="Success"} 29313
+bind_query_duplicates_total 216
+bind_query_errors_total{error="Dropped"} 237
+bind_query_errors_total{error="Failure"} 2950
+bind_query_recursions_total 60946
+bind_zone_transfer_rejected_total 3
+bind_zone_transfer_success_total 25
+bind_zone_transfer_failure_total 1
+bind_recursive_clients 76
+bind_response_rcodes_total{rcode="NOERROR"} 989812
+bind_response_rcodes_total{rcode="NXDOMAIN"} 33958
+bind_resolver_cache_rrsets{type="A",view="_default"} 34324
+bind_resolver_queries_total{type="CNAME",view="_default"} 28
+bind_resolver_response_errors_total{error="FORMERR",view="_bind"} 0
+bind_resolver_response_errors_total{error="FORMERR",view="_default"} 42906
+bind_resolver_response_errors_total{error="NXDOMAIN",view="_bind"} 0
+bind_resolver_response_errors_total{error="NXDOMAIN",view="_default"} 16707
+bind_resolver_response_errors_total{error="OtherError",view="_bind"} 0
+bind_resolver_response_errors_total{error="OtherError",view="_default"} 20660
+bind_resolver_response_errors_total{error="SERVFAIL",view="_bind"} 0
+bind_resolver_response_errors_total{error="SERVFAIL",view="_default"} 7596
+bind_resolver_response_lame_total{view="_default"} 9108
+bind_resolver_query_duration_seconds_bucket{view="_default",le="0.01"} 38334
+bind_resolver_query_duration_seconds_bucket{view="_default",le="0.1"} 113122
+bind_resolver_query_duration_seconds_bucket{view="_default",le="0.5"} 182658
+bind_resolver_query_duration_seconds_bucket{view="_default",le="0.8"} 187375
+bind_resolver_query_duration_seconds_bucket{view="_default",le="1.6"} 188409
+bind_resolver_query_duration_seconds_bucket{view="_default",le="+Inf"} 227755
+bind_zone_serial{view="_default",zone_name="TEST_ZONE"} 123
+bind_resolver_response_errors_total{error="REFUSED",view="_bind"} 17
+bind_resolver_response_errors_total{error="REFUSED",view="_default"} 5798
+bind_tasks_running 8
+bind_worker_threads 16
+"#;
+    for (name, labels, value) in lint::samples(peer) {
+        let found = whole
+            .iter()
+            .find(|(n, l, _)| *n == name && *l == labels)
+            .unwrap_or_else(|| panic!("no {name}{labels:?} in\n{}", outcome.stdout));
+        assert_eq!(found.2, value, "{name}{labels:?}");
+    }
+}
+
 /// An nmap -oX scan report of two hosts (python-libnmap's test file): hosts up and down, the
 /// scan's duration and end time, open ports per host, one info series per open port.
 #[test]

@@ -289,8 +289,14 @@ fn validator() -> jsonschema::Validator {
 }
 
 /// The rule file as JSON, as an editor's YAML language server sees it.
+/// The rule file as the loader sees it, merge keys (`<<: *anchor`) applied, as JSON.
 fn yaml_to_json(source: &str) -> serde_json::Value {
-    serde_yaml::from_str(source).unwrap_or_else(|err| panic!("not YAML: {err}\n{source}"))
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(source).unwrap_or_else(|err| panic!("not YAML: {err}\n{source}"));
+    value
+        .apply_merge()
+        .unwrap_or_else(|err| panic!("bad merge keys: {err}\n{source}"));
+    serde_json::to_value(value).unwrap_or_else(|err| panic!("not JSON: {err}\n{source}"))
 }
 
 fn display(path: &Path) -> String {
