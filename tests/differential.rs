@@ -21,6 +21,8 @@
 //! - [`engines_agree_with_a_rule_that_needs_the_dom`]: the same with one more rule outside the
 //!   subset, so `Engine::Auto` runs both engines on one input and merges their results.
 //! - [`engines_agree_on_small_limits`]: each of [`XmlLimits`] enforced alike.
+//! - [`ready_made_histograms_are_what_their_buckets_say`]: proptest, random histograms the
+//!   store counted already (`le`), against the engines and a model of what they must give.
 //!
 //! Every rule of every case must be streamable (`CompiledRule::streamable`), or the comparison
 //! would only compare the DOM engine with itself. A failing property prints the shrunk rule
@@ -2890,5 +2892,170 @@ impl Mutation {
                 }
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Histograms the store counted already (`le`)
+
+/// The upper bounds a random ready-made histogram draws its buckets from, as the store writes
+/// them and as the exposition does.
+const GIVEN_BOUNDS: [(&str, f64); 5] = [
+    ("0.005", 0.005),
+    ("0.1", 0.1),
+    ("1", 1.0),
+    ("2.5", 2.5),
+    ("+Inf", f64::INFINITY),
+];
+
+/// A random store of ready-made histograms: per series, its buckets (an index into
+/// [`GIVEN_BOUNDS`] and a count, in the order the store lists them) and its `<count>`.
+#[derive(Debug, Clone)]
+struct GivenStore {
+    cumulative: bool,
+    with_count: bool,
+    series: Vec<(Vec<(usize, u32)>, u32)>,
+}
+
+impl GivenStore {
+    fn rules(&self) -> String {
+        let count = if self.with_count {
+            "\n    count: ../count"
+        } else {
+            ""
+        };
+        format!(
+            "version: 1\nmetrics:\n  - name: h\n    help: h\n    type: histogram\n    \
+             select: /stats/h/b\n    fields: {{name: ../@name}}\n    labels: {{series: \"{{{{ name \
+             }}}}\"}}\n    le: \"@le\"\n    value: .\n    cumulative: {}{count}\n    on_invalid: skip\n",
+            self.cumulative
+        )
+    }
+
+    fn xml(&self) -> String {
+        let mut xml = String::from("<stats>");
+        for (i, (buckets, count)) in self.series.iter().enumerate() {
+            xml.push_str(&format!("<h name=\"s{i}\">"));
+            for &(bound, n) in buckets {
+                xml.push_str(&format!("<b le=\"{}\">{n}</b>", GIVEN_BOUNDS[bound].0));
+            }
+            if self.with_count {
+                xml.push_str(&format!("<count>{count}</count>"));
+            }
+            xml.push_str("</h>");
+        }
+        xml.push_str("</stats>");
+        xml
+    }
+
+    /// What a histogram of the store's series is, worked out here, apart from the engines:
+    /// per valid series, its `_bucket` lines (bound as written, cumulative count) and its count.
+    fn model(&self) -> Vec<(String, Vec<(String, u64)>, u64)> {
+        let mut out = Vec::new();
+        for (i, (buckets, count)) in self.series.iter().enumerate() {
+            if buckets.is_empty() {
+                continue;
+            }
+            let mut sorted = buckets.clone();
+            sorted.sort_by_key(|&(bound, _)| bound);
+            if sorted.windows(2).any(|w| w[0].0 == w[1].0) {
+                continue;
+            }
+            let mut lines = Vec::new();
+            let mut total = 0u64;
+            let mut valid = true;
+            for &(bound, n) in &sorted {
+                let n = u64::from(n);
+                if self.cumulative {
+                    valid &= n >= total;
+                    total = n;
+                } else {
+                    total += n;
+                }
+                lines.push((GIVEN_BOUNDS[bound].0.to_owned(), total));
+            }
+            let has_inf = sorted
+                .last()
+                .is_some_and(|&(bound, _)| bound == GIVEN_BOUNDS.len() - 1);
+            let count = u64::from(*count);
+            let total_count = match (has_inf, self.with_count) {
+                (true, true) if count != total => None,
+                (true, _) => Some(total),
+                (false, true) if count < total => None,
+                (false, true) => {
+                    lines.push(("+Inf".to_owned(), count));
+                    Some(count)
+                }
+                (false, false) => None,
+            };
+            if let (true, Some(count)) = (valid, total_count) {
+                out.push((format!("s{i}"), lines, count));
+            }
+        }
+        out
+    }
+}
+
+fn given_store() -> impl Strategy<Value = GivenStore> {
+    let bucket = (0..GIVEN_BOUNDS.len(), 0u32..40);
+    let series = (prop::collection::vec(bucket, 0..6), 0u32..120);
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(series, 1..5),
+    )
+        .prop_map(|(cumulative, with_count, series)| GivenStore {
+            cumulative,
+            with_count,
+            series,
+        })
+}
+
+/// The `h` series of an exposition: per series label, its `_bucket` lines and its `_count`.
+fn given_series(text: &str) -> Vec<(String, Vec<(String, u64)>, u64)> {
+    let mut out: Vec<(String, Vec<(String, u64)>, u64)> = Vec::new();
+    for line in text.lines().filter(|line| line.starts_with("h_")) {
+        let series = line
+            .split("series=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        let value = line.rsplit(' ').next().unwrap_or_default();
+        if out.last().is_none_or(|(name, _, _)| *name != series) {
+            out.push((series.clone(), Vec::new(), 0));
+        }
+        let Some(last) = out.last_mut() else {
+            continue;
+        };
+        if line.starts_with("h_bucket") {
+            let le = line
+                .split("le=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_default();
+            last.1
+                .push((le.to_owned(), value.parse().unwrap_or(u64::MAX)));
+        } else if line.starts_with("h_count") {
+            last.2 = value.parse().unwrap_or(u64::MAX);
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Random ready-made histograms (buckets in any order, repeated bounds, counts that are not
+    /// cumulative, with and without `count`): the three engines agree, and give what the model
+    /// says, the invalid series left out.
+    #[test]
+    fn ready_made_histograms_are_what_their_buckets_say(store in given_store()) {
+        let scenario = Scenario { rules: store.rules(), xml: store.xml().into_bytes() };
+        let outcome = compare(&scenario).map_err(TestCaseError::fail)?;
+        let Outcome::Text(text) = outcome else {
+            return Err(TestCaseError::fail(format!("the run failed: {outcome} on {scenario:?}")));
+        };
+        prop_assert_eq!(given_series(&text), store.model(), "on {:?}\n{}", scenario, text);
     }
 }
