@@ -2908,6 +2908,9 @@ const GIVEN_BOUNDS: [(&str, f64); 5] = [
     ("+Inf", f64::INFINITY),
 ];
 
+/// One series of a histogram: its `series` label, `(le, cumulative count)` per bucket, count.
+type GivenSeries = (String, Vec<(String, u64)>, u64);
+
 /// A random store of ready-made histograms: per series, its buckets (an index into
 /// [`GIVEN_BOUNDS`] and a count, in the order the store lists them) and its `<count>`.
 #[derive(Debug, Clone)]
@@ -2950,7 +2953,7 @@ impl GivenStore {
 
     /// What a histogram of the store's series is, worked out here, apart from the engines:
     /// per valid series, its `_bucket` lines (bound as written, cumulative count) and its count.
-    fn model(&self) -> Vec<(String, Vec<(String, u64)>, u64)> {
+    fn model(&self) -> Vec<GivenSeries> {
         let mut out = Vec::new();
         for (i, (buckets, count)) in self.series.iter().enumerate() {
             if buckets.is_empty() {
@@ -3012,8 +3015,8 @@ fn given_store() -> impl Strategy<Value = GivenStore> {
 }
 
 /// The `h` series of an exposition: per series label, its `_bucket` lines and its `_count`.
-fn given_series(text: &str) -> Vec<(String, Vec<(String, u64)>, u64)> {
-    let mut out: Vec<(String, Vec<(String, u64)>, u64)> = Vec::new();
+fn given_series(text: &str) -> Vec<GivenSeries> {
+    let mut out: Vec<GivenSeries> = Vec::new();
     for line in text.lines().filter(|line| line.starts_with("h_")) {
         let series = line
             .split("series=\"")
