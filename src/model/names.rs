@@ -160,12 +160,15 @@ impl FieldName {
     }
 }
 
+/// How the field names of the numbers a rule reads from each node besides its value start
+/// (`#le`, `#sum`, ...): no field name written in a rule file can, so no template can name them.
+pub const GIVEN_FIELD_MARK: char = '#';
+
 impl FieldName {
     /// The name under which a rule reads one more number from each node besides its value
-    /// (`le`, `sum`, ...): the key after [`crate::rules::compile::GIVEN_FIELD_MARK`], which no
-    /// field name written in a rule file can start with, so no template can name it.
+    /// (`le`, `sum`, ...): the key after [`GIVEN_FIELD_MARK`].
     pub fn given(key: &str) -> FieldName {
-        FieldName(format!("{}{key}", crate::rules::compile::GIVEN_FIELD_MARK))
+        FieldName(format!("{GIVEN_FIELD_MARK}{key}"))
     }
 }
 

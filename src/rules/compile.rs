@@ -163,8 +163,7 @@ impl CompiledRule {
     }
 }
 
-/// How the field names of the readings of a [`Given`] start (`#le`): no template can name them.
-pub const GIVEN_FIELD_MARK: char = '#';
+pub use crate::model::names::GIVEN_FIELD_MARK;
 
 /// What a rule reads from a document.
 #[derive(Debug)]
