@@ -25,8 +25,13 @@ use crate::engine::dom::Evaluation;
 use crate::engine::dom::build;
 use crate::engine::error::{EvalError, RuleSamples};
 use crate::engine::stream::StreamEngine;
-use crate::model::sample::{DuplicateSeries, Families, Origin};
-use crate::rules::compile::CompiledRules;
+use std::collections::BTreeMap;
+
+use crate::model::names::METRIC_NAME_LABEL;
+use crate::model::sample::{
+    DuplicateSeries, Families, LabelSet, MetricType, Origin, Sample, Samples,
+};
+use crate::rules::compile::{CompiledRule, CompiledRules, rendered_name};
 use crate::xml::{self, XmlError, XmlLimits};
 
 /// Which engine evaluates the rules.
@@ -95,6 +100,20 @@ pub enum EngineError {
     /// Two samples for one series.
     #[error(transparent)]
     Duplicate(#[from] Box<DuplicateSeries>),
+    /// A templated metric name rendered a name that cannot be used: not a valid name, or a
+    /// family another rule defines with another type or help, or the series of a histogram or
+    /// summary.
+    #[error("{input}: rule {rule} ({template}): {why}")]
+    Name {
+        /// The input.
+        input: String,
+        /// The rule, e.g. `metrics[2]`.
+        rule: String,
+        /// Its name template.
+        template: String,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 /// What broke the DOM engine's limit: `the file is 3.5 MiB, more than the DOM engine's limit
@@ -353,7 +372,125 @@ pub fn add_results(
             rule: rule.id.as_str().into(),
             input: input.clone(),
         };
-        families.add_all(&rule.name, &rule.help, rule.kind, result.samples, origin)?;
+        match rule.name.fixed() {
+            Some(name) => {
+                families.add_all(name, &rule.help, rule.kind, result.samples, origin)?;
+            }
+            None => add_templated(families, rules, rule, result.samples, origin)?,
+        }
+    }
+    Ok(())
+}
+
+/// Adds the samples of a rule with a templated name: split into families by the name each
+/// sample rendered (the pseudo-label [`LabelName::metric_name`]), each name checked once as
+/// the compiler checks a fixed name: valid, not xml2prom's own prefix, of the type and help of
+/// every other rule giving that family, and not a series of a histogram or summary.
+fn add_templated(
+    families: &mut Families,
+    rules: &CompiledRules,
+    rule: &CompiledRule,
+    samples: Samples,
+    origin: Origin,
+) -> Result<(), EngineError> {
+    let mut by_name: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+    for sample in samples.to_vec() {
+        let mut name = String::new();
+        let pairs: Vec<(String, String)> = sample
+            .labels
+            .pairs()
+            .filter_map(|(label, value)| {
+                if label == METRIC_NAME_LABEL {
+                    name = value.into_owned();
+                    None
+                } else {
+                    Some((label.into_owned(), value.into_owned()))
+                }
+            })
+            .collect();
+        by_name.entry(name).or_default().push(Sample {
+            labels: LabelSet::new(pairs),
+            value: sample.value,
+        });
+    }
+    let fail = |why: String| EngineError::Name {
+        input: origin.input.to_string(),
+        rule: rule.id.clone(),
+        template: rule.name.as_str().to_owned(),
+        why,
+    };
+    for (name, samples) in by_name {
+        let metric =
+            rendered_name(&name).map_err(|why| fail(format!("the name template gave {why}")))?;
+        family_conflict(families, rules, rule, &name).map_err(fail)?;
+        families.add_all(
+            &metric,
+            &rule.help,
+            rule.kind,
+            Samples::from(samples),
+            origin.clone(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Why a templated rule cannot add samples to the family `name`: another rule gives that
+/// family with another type or help, or `name` is a series of a histogram or summary.
+fn family_conflict(
+    families: &Families,
+    rules: &CompiledRules,
+    rule: &CompiledRule,
+    name: &str,
+) -> Result<(), String> {
+    let differs = |other_kind: MetricType, other_help: &str| {
+        let mut what = Vec::new();
+        if other_kind != rule.kind {
+            what.push(format!("type `{other_kind}` (here `{}`)", rule.kind));
+        }
+        if other_help != rule.help {
+            what.push(format!("help {other_help:?} (here {:?})", rule.help));
+        }
+        (!what.is_empty()).then(|| what.join(" and "))
+    };
+    let conflict = |other: &str, what: String| {
+        format!(
+            "the name template gave `{name}`, which {other} also defines with {what}; rules that \
+             share a metric name must agree on type and help"
+        )
+    };
+    for other in rules.rules.iter().filter(|other| other.index != rule.index) {
+        let Some(fixed) = other.name.fixed() else {
+            continue;
+        };
+        if fixed.as_str() == name
+            && let Some(what) = differs(other.kind, &other.help)
+        {
+            return Err(conflict(&format!("rule {} ({fixed})", other.id), what));
+        }
+        let suffixes: &[&str] = match other.kind {
+            MetricType::Histogram => &["_bucket", "_sum", "_count"],
+            MetricType::Summary => &["_sum", "_count"],
+            MetricType::Gauge | MetricType::Counter => &[],
+        };
+        if suffixes
+            .iter()
+            .any(|suffix| name.strip_suffix(suffix) == Some(fixed.as_str()))
+        {
+            return Err(format!(
+                "the name template gave `{name}`, which collides with the series of the {} \
+                 `{fixed}` of rule {}; change the template",
+                other.kind, other.id
+            ));
+        }
+    }
+    if let Some((family, first)) = families.family_named(name)
+        && let Some(what) = differs(family.kind, &family.help)
+    {
+        let other = first.map_or_else(
+            || "another rule".to_owned(),
+            |first| format!("rule {}", first.rule),
+        );
+        return Err(conflict(&other, what));
     }
     Ok(())
 }

@@ -13,12 +13,12 @@ use crate::engine::aggregate::{Accumulator, DuplicateNode, GroupId, Observed};
 use crate::engine::error::{EvalError, EvalErrorKind};
 use crate::engine::label_cache::LabelCache;
 use crate::engine::skips::{Skip, SkipReason, Skips};
-use crate::model::names::LabelName;
+use crate::model::names::{LabelName, METRIC_NAME_LABEL};
 use crate::model::number::{format_value, parse_number, shorten};
 use crate::model::sample::{
     KeySet, LabelSet, Sample, SampleValue, Samples, encode_text, same_bytes,
 };
-use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape, ValueSpec};
+use crate::rules::compile::{CompiledRule, CompiledRules, Reduce, Shape, ValueSpec, rendered_name};
 use crate::rules::policy::OnEmpty;
 use crate::rules::policy::{FieldMissing, OnInvalid, OnMissing};
 use crate::rules::templates::{self, TemplateId};
@@ -541,6 +541,10 @@ fn direct_labels<'r>(
     let Shape::Nodes { fields, .. } = &rule.shape else {
         return None;
     };
+    // A templated name is checked as it is rendered, once per distinct field texts.
+    if rule.name.is_template() {
+        return None;
+    }
     let is_field = |name: &str| fields.iter().position(|(field, _)| field.as_str() == name);
     let mut constants = 0;
     let mut direct = Vec::with_capacity(rule.labels.len());
@@ -642,7 +646,13 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
         let group = match (shared, self.direct.is_some()) {
             (Some(shared), true) => self.shared_group(texts, shared),
             (None, true) => self.direct_group(texts, &node)?,
-            (_, false) => self.rendered_group(texts, &node)?,
+            (_, false) => match self.rendered_group(texts, &node)? {
+                Ok(group) => group,
+                Err(skip) => {
+                    skips.add(skip, || node.path());
+                    return Ok(());
+                }
+            },
         };
         self.observe_group(skips, group, number, node)
     }
@@ -756,22 +766,41 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
     }
 
     /// The group of a node whose labels need minijinja: rendered once per distinct field
-    /// texts, found again through the [`LabelCache`].
+    /// texts, found again through the [`LabelCache`]. A templated name is checked as it is
+    /// rendered: an invalid one fails the input, or, with `on_invalid: skip`, gives the skip
+    /// that leaves the node out (and is rendered again at the next node that gives it).
     fn rendered_group(
         &mut self,
         texts: &[impl AsRef<str>],
         node: &N,
-    ) -> Result<GroupId, EvalError> {
+    ) -> Result<Result<GroupId, Skip>, EvalError> {
         if let Some(group) = self.labels.get(texts) {
-            return Ok(group);
+            return Ok(Ok(group));
         }
         let rule = self.rule;
         let context = self.context(texts);
         let rendered = render_labels(self.templates, &rule.labels, &context)
             .map_err(|kind| error(rule, node.node(), kind))?;
+        if rule.name.is_template() {
+            let name = rendered
+                .iter()
+                .find(|(label, _)| label == METRIC_NAME_LABEL)
+                .map_or("", |(_, name)| name.as_str());
+            if let Err(why) = rendered_name(name) {
+                return match rule.policies.on_invalid {
+                    OnInvalid::Skip => Ok(Err(Skip {
+                        reason: SkipReason::Invalid,
+                        detail: format!("the name template gave {why}"),
+                    })),
+                    OnInvalid::Error => {
+                        Err(error(rule, node.node(), EvalErrorKind::InvalidName { why }))
+                    }
+                };
+            }
+        }
         let group = self.accumulator.group(&LabelSet::new(rendered));
         self.labels.insert(texts, group);
-        Ok(group)
+        Ok(Ok(group))
     }
 
     /// The rule's samples once every node is observed: `on_empty` decides what a rule without

@@ -894,6 +894,16 @@ impl Families {
         })
     }
 
+    /// The family `name`, with the origin of its first series, if it has one.
+    pub fn family_named(&self, name: &str) -> Option<(&MetricFamily, Option<&Origin>)> {
+        let family = self.families.get(name)?;
+        let origin = family
+            .origins
+            .first()
+            .and_then(|&(_, index)| self.origins.get(index as usize));
+        Some((family, origin))
+    }
+
     /// The families in name order.
     pub fn iter(&self) -> impl Iterator<Item = &MetricFamily> {
         self.families.values()

@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
-use crate::model::names::{FieldName, LabelName, MetricName, Prefix};
+use crate::model::names::{FieldName, LabelName, Prefix};
 use crate::model::sample::MetricType;
 use crate::rules::convert::Convert;
 use crate::rules::diagnostic::FieldPath;
-use crate::rules::file::{Aggregation, InputPattern, Rule, RuleFile, Template};
+use crate::rules::file::{Aggregation, InputPattern, Rule, RuleFile, RuleName, Template};
 use crate::rules::plan::{self, StreamPlan};
 use crate::rules::policy::{FieldMissing, OnDuplicate, OnEmpty, OnMissing, Policies};
 use crate::rules::templates::{self, TemplateId};
@@ -40,8 +40,9 @@ pub struct CompiledRule {
     pub id: String,
     /// The rule's index in `metrics:`.
     pub index: usize,
-    /// The family this rule adds samples to.
-    pub name: MetricName,
+    /// The family this rule adds samples to, or the template that names it per node (then
+    /// `labels` ends with the pseudo-label [`LabelName::metric_name`] rendering it).
+    pub name: RuleName,
     /// The family's HELP.
     pub help: String,
     /// The family's TYPE.
@@ -344,6 +345,33 @@ impl fmt::Display for CompileErrorKind {
 /// The prefix of xml2prom's own metrics, which rules may not use.
 pub const SELF_METRICS_PREFIX: &str = "xml2prom_";
 
+/// The metric name a name template rendered, checked as a fixed name is when the rule file is
+/// loaded; `Err` with a phrase for "the name template gave ...".
+pub fn rendered_name(name: &str) -> Result<crate::model::names::MetricName, String> {
+    let shown = crate::model::number::shorten_to(name, 80);
+    if name.is_empty() {
+        return Err("an empty name".to_owned());
+    }
+    if name.starts_with("__") {
+        return Err(format!(
+            "`{shown}`, which starts with `__`, reserved for Prometheus"
+        ));
+    }
+    let parsed = crate::model::names::MetricName::parse(name).map_err(|_| {
+        format!(
+            "`{shown}`, which is not a valid metric name (letters, digits, `_` and `:`, not \
+             starting with a digit)"
+        )
+    })?;
+    if name.starts_with(SELF_METRICS_PREFIX) {
+        return Err(format!(
+            "`{shown}`, which starts with `{SELF_METRICS_PREFIX}`, the prefix xml2prom keeps for \
+             its own metrics"
+        ));
+    }
+    Ok(parsed)
+}
+
 /// Names a template can use besides fields: minijinja's global functions.
 const TEMPLATE_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "cycler", "joiner"];
 
@@ -495,6 +523,21 @@ fn compile_rule(
             CompileErrorKind::ReservedName {
                 name: rule.name.as_str().to_owned(),
             },
+        );
+    }
+
+    let templated_name = rule.name.is_template();
+    if templated_name && matches!(kind, MetricType::Histogram | MetricType::Summary) {
+        error(
+            "name",
+            false,
+            forbidden(
+                "name",
+                &format!(
+                    "as a template for a {kind}: only gauges, counters and info metrics take \
+                     their names from the data; give the {kind} a fixed name"
+                ),
+            ),
         );
     }
 
@@ -671,7 +714,7 @@ fn compile_rule(
         );
     }
 
-    let value_spec = check_value_and_policies(&rule, kind, is_info, &mut error);
+    let value_spec = check_value_and_policies(&rule, kind, is_info, templated_name, &mut error);
     if rule.inputs.as_ref().is_some_and(Vec::is_empty) {
         error(
             "inputs",
@@ -733,6 +776,11 @@ fn compile_rule(
         if let Some(id) = register(templates, &label_path, template, &field_names, errors) {
             labels.push((label.clone(), id));
         }
+    }
+    if let RuleName::Template(template) = &rule.name
+        && let Some(id) = register(templates, &path.key("name"), template, &field_names, errors)
+    {
+        labels.push((LabelName::metric_name(), id));
     }
     if let Some(state_label) = &rule.state_label {
         let taken = global_names.contains(state_label.as_str())
@@ -860,6 +908,7 @@ fn check_value_and_policies(
     rule: &Rule,
     kind: MetricType,
     is_info: bool,
+    templated_name: bool,
     error: &mut impl FnMut(&str, bool, CompileErrorKind),
 ) -> ValueSpec {
     let has_select = rule.select.is_some();
@@ -994,7 +1043,8 @@ fn check_value_and_policies(
         );
     }
     let counts = rule.aggregate == Some(Aggregation::Count);
-    if rule.on_invalid.is_some() && (is_info || counts) {
+    // A templated name is read from each node, and `on_invalid` says what an invalid one does.
+    if rule.on_invalid.is_some() && (is_info || counts) && !templated_name {
         error(
             "on_invalid",
             true,
@@ -1163,7 +1213,8 @@ fn register(
 /// `_bucket`, `_sum`, `_count` series.
 fn check_families(rules: &[CompiledRule], errors: &mut Vec<CompileError>) {
     let mut first_of: BTreeMap<&str, &CompiledRule> = BTreeMap::new();
-    for rule in rules {
+    // A templated name is checked against the others once it is rendered, at run time.
+    for rule in rules.iter().filter(|rule| !rule.name.is_template()) {
         let rule_path = || FieldPath::root().key("metrics").index(rule.index);
         match first_of.get(rule.name.as_str()) {
             None => {
