@@ -895,7 +895,7 @@ fn check_name_constants(s: &str) -> Result<(), String> {
     for (text, first) in name_constants(s) {
         if let Some(bad) = text.chars().find(|c| !name_char(*c)) {
             return Err(format!(
-                "`{s}` cannot give a valid metric name: its text `{text}` has {bad:?}; metric \
+                "`{s}` cannot give a valid metric name: its text `{text}` has `{bad}`; metric \
                  names have letters, digits, `_` and `:` (a template can make a value one, e.g. \
                  `{{{{ kind | snake_case }}}}`)"
             ));
