@@ -535,6 +535,7 @@ pub fn evaluate_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::sample::LabelSet;
     use crate::rules::{compile, file};
 
     const RULES: &str = r#"
@@ -702,6 +703,178 @@ metrics:
             "rules: rule metrics[0] (rows) at /store/rack[1]/name[1]: `fields.rack: ../name` reads an \
              element whose text takes more than --max-dom-bytes (65536 bytes) in memory; read a \
              smaller element or raise --max-dom-bytes"
+        );
+    }
+
+    /// The families each engine makes of `xml` with `rules` (name, type, series), with the
+    /// warnings, or the error; the same for every engine.
+    fn families_of(rules: &str, xml: &str) -> Result<(Vec<String>, Vec<String>), String> {
+        let rules = compile::compile(file::parse(rules).expect("valid YAML")).expect("valid rules");
+        let mut seen = None;
+        for engine in [Engine::Auto, Engine::Dom, Engine::XPath] {
+            let mut warnings = Vec::new();
+            let got = evaluate_bytes(
+                &rules,
+                xml.as_bytes(),
+                Path::new("box.xml"),
+                &XmlLimits::default(),
+                engine,
+                &mut warnings,
+            )
+            .map(|families| {
+                let names = families
+                    .iter()
+                    .map(|family| {
+                        let series: Vec<String> = family
+                            .sorted()
+                            .map(|(key, value)| format!("{}={value:?}", LabelSet::from_key(key)))
+                            .collect();
+                        format!("{} {} {}", family.name, family.kind, series.join(" "))
+                    })
+                    .collect();
+                (names, warnings)
+            })
+            .map_err(|error| error.to_string());
+            if let Some(seen) = &seen {
+                assert_eq!(&got, seen, "{engine:?}");
+            }
+            seen = Some(got);
+        }
+        seen.unwrap_or_else(|| Err("no engine".to_owned()))
+    }
+
+    const BOX: &str = "<box><c name='BytesSent' if='wan'>10</c><c name='BytesReceived' \
+                       if='wan'>20</c><c name='BytesSent' if='lan'>3</c><c name='Bad-One' \
+                       if='lan'>4</c></box>";
+
+    #[test]
+    fn a_templated_name_gives_a_family_per_rendered_name() {
+        let rules = "version: 1\nmetrics:\n\
+            - { name: 'box_{{ name | snake_case }}_total', help: Bytes, type: counter, \
+                select: /box/c, fields: { name: '@name', iface: '@if' }, labels: { if: '{{ iface }}' }, \
+                value: . }\n\
+            - { name: box_bytes_sent_total, help: Bytes, type: counter, value: '1', \
+                labels: { if: all } }\n";
+        let (families, warnings) = families_of(rules, BOX).expect("runs");
+        assert_eq!(
+            families,
+            [
+                "box_bad_one_total counter {if=\"lan\"}=Single(4.0)",
+                "box_bytes_received_total counter {if=\"wan\"}=Single(20.0)",
+                "box_bytes_sent_total counter {if=\"all\"}=Single(1.0) {if=\"lan\"}=Single(3.0) \
+                 {if=\"wan\"}=Single(10.0)",
+            ]
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn an_invalid_rendered_name_fails_or_is_skipped() {
+        let rule = "version: 1\nmetrics:\n\
+            - { name: 'box_{{ name }}', help: Bytes, type: gauge, select: /box/c, \
+                fields: { name: '@name', iface: '@if' }, labels: { if: '{{ iface }}' }, value: .POLICY }\n";
+        let error = families_of(&rule.replace("POLICY", ""), BOX).expect_err("invalid name");
+        assert_eq!(
+            error,
+            "box.xml: rule metrics[0] (box_{{ name }}) at /box/c[4]: the name template gave \
+             `box_Bad-One`, which is not a valid metric name (letters, digits, `_` and `:`, not \
+             starting with a digit); change the template, or leave such nodes out with \
+             `on_invalid: skip`"
+        );
+        let (families, warnings) =
+            families_of(&rule.replace("POLICY", ", on_invalid: skip"), BOX).expect("skips");
+        assert_eq!(families.len(), 2, "{families:?}");
+        assert_eq!(
+            warnings,
+            [
+                "box.xml: rule metrics[0] (box_{{ name }}): skipped 1 node (invalid 1), first \
+                 /box/c[4]: the name template gave `box_Bad-One`, which is not a valid metric \
+                 name (letters, digits, `_` and `:`, not starting with a digit)"
+            ]
+        );
+    }
+
+    #[test]
+    fn rendered_names_must_agree_with_other_rules_and_not_clash() {
+        let templated = "- { name: 'box_{{ name | snake_case }}', help: Bytes, type: gauge, \
+                         select: \"/box/c[@if = 'wan']\", fields: { name: '@name' }, value: . }\n";
+        let run = |other: &str| {
+            families_of(&format!("version: 1\nmetrics:\n{templated}{other}"), BOX)
+                .map(|(families, _)| families.len())
+        };
+        // The same type and help: one family.
+        assert_eq!(
+            run(
+                "- { name: box_bytes_sent, help: Bytes, type: gauge, value: '1', labels: { a: b } }\n"
+            ),
+            Ok(2)
+        );
+        assert_eq!(
+            run("- { name: box_bytes_sent, help: Sent, type: counter, value: '1' }\n"),
+            Err(
+                "box.xml: rule metrics[0] (box_{{ name | snake_case }}): the name template gave \
+                 `box_bytes_sent`, which rule metrics[1] (box_bytes_sent) also defines with type \
+                 `counter` (here `gauge`) and help \"Sent\" (here \"Bytes\"); rules that share a \
+                 metric name must agree on type and help"
+                    .to_owned()
+            )
+        );
+        // Two templated rules meet in a family.
+        assert_eq!(
+            run(
+                "- { name: 'box_{{ name | snake_case }}', help: Other, type: gauge, \
+                 select: \"/box/c[@if = 'lan']\", fields: { name: '@name' }, value: ., \
+                 labels: { lan: x } }\n"
+            ),
+            Err(
+                "box.xml: rule metrics[1] (box_{{ name | snake_case }}): the name template gave \
+                 `box_bytes_sent`, which rule metrics[0] also defines with help \"Bytes\" (here \
+                 \"Other\"); rules that share a metric name must agree on type and help"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            run(
+                "- { name: box_bytes, help: h, type: summary, select: /box/c, value: ., \
+                 quantiles: [0.5] }\n"
+            ),
+            Ok(3)
+        );
+        let clash = "- { name: box_bytes, help: h, type: histogram, select: /box/c, value: ., \
+                     buckets: [1] }\n";
+        let templated_count = templated.replace("box_{{", "box_bytes_{{").replace(
+            "select: \"/box/c[@if = 'wan']\", fields: { name: '@name' }",
+            "select: \"/box/c[1]\", fields: { name: \"'count'\" }",
+        );
+        assert_eq!(
+            families_of(
+                &format!("version: 1\nmetrics:\n{templated_count}{clash}"),
+                BOX
+            )
+            .map(|(families, _)| families.len()),
+            Err(
+                "box.xml: rule metrics[0] (box_bytes_{{ name | snake_case }}): the name template \
+                 gave `box_bytes_count`, which collides with the series of the histogram \
+                 `box_bytes` of rule metrics[1]; change the template"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_document_level_name_template_is_checked_too() {
+        let rules = "version: 1\nmetrics:\n\
+            - { name: 'box_{{ input.name | replace(\".\", \"_\") }}', help: h, type: gauge, \
+                value: count(/box/c) }\n\
+            - { name: 'box_{{ input.name }}', help: h, type: gauge, value: count(/box/c) }\n";
+        assert_eq!(
+            families_of(rules, BOX),
+            Err(
+                "box.xml: rule metrics[1] (box_{{ input.name }}): the name template gave \
+                 `box_box.xml`, which is not a valid metric name (letters, digits, `_` and `:`, \
+                 not starting with a digit)"
+                    .to_owned()
+            )
         );
     }
 

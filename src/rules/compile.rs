@@ -1585,6 +1585,56 @@ mod tests {
     }
 
     #[test]
+    fn name_templates_are_registered_and_checked() {
+        let yaml = "version: 1\nmetrics:\n\
+            - { name: 'app_{{ kind }}', help: a, type: gauge, select: /a, fields: { kind: '@k' }, \
+                value: '@v' }\n\
+            - { name: 'app_{{ knid }}', help: a, type: gauge, select: /a, fields: { kind: '@k' }, \
+                value: '@v' }\n\
+            - { name: 'h_{{ kind }}', help: a, type: histogram, select: /a, \
+                fields: { kind: '@k' }, value: '@v', buckets: [1] }\n\
+            - { name: 'app_{{ kind }}_info', help: a, type: gauge, select: /a, \
+                fields: { kind: '@k' }, on_invalid: skip }\n";
+        let found = errors(yaml);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].starts_with("metrics[1].name: the template uses `knid`"));
+        assert!(found[1].starts_with(
+            "metrics[2].name: `name` cannot be used as a template for a histogram: only gauges, \
+             counters and info metrics"
+        ));
+        let valid = "version: 1\nmetrics:\n\
+            - { name: 'app_{{ kind }}', help: a, type: gauge, select: /a, fields: { kind: '@k' }, \
+                value: '@v' }\n\
+            - { name: app_x, help: b, type: counter, value: '1' }\n";
+        let compiled = compile(crate::rules::file::parse(valid).expect("valid")).expect("compiles");
+        let rule = &compiled.rules[0];
+        assert!(rule.name.is_template() && rule.name.fixed().is_none());
+        assert!(matches!(rule.labels.as_slice(), [(label, _)] if label.is_metric_name()));
+        assert_eq!(
+            compiled.rules[1].name.fixed().map(|n| n.as_str()),
+            Some("app_x")
+        );
+    }
+
+    #[test]
+    fn rendered_names_are_checked_as_fixed_names() {
+        assert_eq!(
+            rendered_name("app_rows").map(|n| n.to_string()),
+            Ok("app_rows".into())
+        );
+        for (name, why) in [
+            ("", "an empty name"),
+            ("app-rows", "is not a valid metric name"),
+            ("1app", "is not a valid metric name"),
+            ("__app", "reserved for Prometheus"),
+            ("xml2prom_rows", "the prefix xml2prom keeps"),
+        ] {
+            let got = rendered_name(name).expect_err(name);
+            assert!(got.contains(why), "{name}: {got}");
+        }
+    }
+
+    #[test]
     fn labels_cannot_repeat_top_level_labels_or_use_reserved_names() {
         let yaml = "version: 1\nlabels: { path: x, quantile: y }\nmetrics:\n\
             - { name: m, help: a, type: gauge, value: '1', labels: { path: z } }\n\

@@ -1242,6 +1242,37 @@ metrics:
     }
 
     #[test]
+    fn a_name_template_is_checked_outside_its_tags() {
+        let ok = |s: &str| RuleName::parse(s).map(|name| name.is_template());
+        assert_eq!(ok("store_rows"), Ok(false));
+        assert_eq!(ok("fritzbox_{{ counter }}_total"), Ok(true));
+        assert_eq!(ok("{{ a }}"), Ok(true));
+        assert_eq!(ok("a:{{ a | snake_case }}_{{ b }}"), Ok(true));
+        assert_eq!(ok("{# a comment #}app_{% if a %}x{% endif %}"), Ok(true));
+        // `{{-` and `-}}` trim the white space beside them.
+        assert_eq!(ok("app_ {{- a -}} _x"), Ok(true));
+        let refused = |s: &str| RuleName::parse(s).expect_err(s);
+        assert!(refused("1x_{{ a }}").contains("it starts with `1`"));
+        assert!(refused("{{ a }}-x").contains("its text `-x` has `-`"));
+        assert!(refused("app {{ a }}").contains("its text `app ` has ` `"));
+        assert!(refused("__{{ a }}").contains("reserved for Prometheus"));
+        assert!(refused("xml2prom_{{ a }}").contains("xml2prom's own metrics"));
+        assert!(refused("app_{{ a").contains("is not a valid template"));
+        assert!(refused("2bad").contains("is not a valid metric name"));
+        // After a tag, any name character may follow.
+        assert_eq!(ok("{{ a }}1_x"), Ok(true));
+        assert_eq!(
+            name_constants("a_{{ b }}_c{%- if d %} e {% endif -%} f"),
+            [
+                ("a_".to_owned(), true),
+                ("_c".to_owned(), false),
+                (" e ".to_owned(), false),
+                ("f".to_owned(), false)
+            ]
+        );
+    }
+
+    #[test]
     fn names() {
         assert!(MetricName::parse("a:b_c1").is_ok());
         assert!(MetricName::parse("__a").is_err());
