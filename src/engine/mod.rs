@@ -862,6 +862,22 @@ metrics:
     }
 
     #[test]
+    fn two_nodes_of_one_rendered_series_are_a_duplicate_named_as_a_series() {
+        let rules = "version: 1\nmetrics:\n\
+            - { name: 'box_{{ name | snake_case }}', help: h, type: gauge, select: /box/c, \
+                fields: { name: '@name' }, value: . }\n";
+        assert_eq!(
+            families_of(rules, BOX),
+            Err(
+                "box.xml: rule metrics[0] (box_{{ name | snake_case }}) at /box/c[3]: this node \
+                 and /box/c[1] both give the series box_bytes_sent{}; add a label that tells them \
+                 apart, an `aggregate`, or `on_duplicate: first`, `last` or `sum`"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
     fn a_document_level_name_template_is_checked_too() {
         let rules = "version: 1\nmetrics:\n\
             - { name: 'box_{{ input.name | replace(\".\", \"_\") }}', help: h, type: gauge, \

@@ -809,13 +809,26 @@ fn compile_rule(
         });
     }
     if rule.on_empty == Some(OnEmpty::Zero) {
-        let uses_field = labels.iter().any(|(_, id)| {
+        let reads_field = |id: &TemplateId| {
             templates.variables(id).iter().any(|variable| {
                 let head = variable.split('.').next().unwrap_or_default();
                 field_names.contains(&head)
             })
-        });
-        if uses_field {
+        };
+        let name_uses_field = labels
+            .iter()
+            .any(|(label, id)| label.is_metric_name() && reads_field(id));
+        if name_uses_field {
+            errors.push(CompileError {
+                path: path.key("on_empty"),
+                at_key: false,
+                kind: forbidden(
+                    "on_empty: zero",
+                    "when the name template uses a field: with no node there is no field value \
+                     to name the 0 sample with",
+                ),
+            });
+        } else if labels.iter().any(|(_, id)| reads_field(id)) {
             errors.push(CompileError {
                 path: path.key("on_empty"),
                 at_key: false,
