@@ -1627,6 +1627,16 @@ mod tests {
             compiled.rules[1].name.fixed().map(|n| n.as_str()),
             Some("app_x")
         );
+        let empty = "version: 1\nmetrics:\n\
+            - { name: 'app_{{ kind }}', help: a, type: gauge, select: /a, fields: { kind: '@k' }, \
+                aggregate: count, on_empty: zero }\n";
+        assert_eq!(
+            errors(empty),
+            [
+                "metrics[0].on_empty: `on_empty: zero` cannot be used when the name template uses a \
+              field: with no node there is no field value to name the 0 sample with"
+            ]
+        );
     }
 
     #[test]
