@@ -894,6 +894,28 @@ LABELS
     }
 
     #[test]
+    fn a_templated_name_renders_per_distinct_fields_and_a_fixed_name_keeps_the_fast_path() {
+        let labels = "      id: \"{{ id }}\"";
+        let fixed = rules(&RULE.replace("LABELS", labels));
+        let templated = rules(
+            &RULE
+                .replace("LABELS", labels)
+                .replace("name: m", "name: \"m_{{ kind }}\""),
+        );
+        let nodes = [["1", "a"], ["1", "b"], ["1", "a"]];
+        let (fast, _) = label_sets(&fixed, &nodes);
+        let (direct, sets) = label_sets(&templated, &nodes);
+        assert!(fast && !direct);
+        assert_eq!(
+            sets,
+            [
+                r#"{__name__="m_a",id="1"}"#.to_owned(),
+                r#"{__name__="m_b",id="1"}"#.to_owned()
+            ]
+        );
+    }
+
+    #[test]
     fn absent_texts_and_field_policies_decide_what_a_node_gets() {
         let rules = rules(
             r#"
