@@ -270,6 +270,7 @@ pub(crate) fn on_samples(
 ) -> (Vec<Lint>, Vec<(Option<FieldPath>, String)>) {
     let mut seen = vec![OnSamples::default(); rules.rules.len()];
     let mut failures = Vec::new();
+    let mut families = crate::model::sample::Families::new();
     for input in &samples.inputs {
         let shown = input.display().to_string();
         for (rule, seen) in rules.rules.iter().zip(&mut seen) {
@@ -303,7 +304,7 @@ pub(crate) fn on_samples(
                 continue;
             }
         };
-        for result in results {
+        for result in &results {
             let Some(seen) = seen.get_mut(result.rule) else {
                 continue;
             };
@@ -318,6 +319,21 @@ pub(crate) fn on_samples(
                     seen.nan += 1;
                 }
             }
+        }
+        // The names templated names rendered are checked as a run checks them: valid, and
+        // of the type and help of the other rules giving their families.
+        if let Err(error @ EngineError::Name { .. }) =
+            engine::add_results(&mut families, rules, results, input, &mut Vec::new())
+        {
+            let failed = match &error {
+                EngineError::Name { rule, .. } => rules.rules.iter().position(|r| &r.id == rule),
+                _ => None,
+            };
+            if let Some(seen) = failed.and_then(|i| seen.get_mut(i)) {
+                seen.failed = true;
+            }
+            let at = failed.map(|i| FieldPath::root().key("metrics").index(i));
+            failures.push((at, format!("on the sample input: {error}")));
         }
     }
     let mut found = Vec::new();

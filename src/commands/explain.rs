@@ -26,6 +26,7 @@ use crate::engine::error::{EvalError, EvalErrorKind};
 use crate::engine::node::render_labels;
 use crate::engine::node::{self, Outcome, Reading};
 use crate::engine::{self, Engine, EngineError};
+use crate::model::names::METRIC_NAME_LABEL;
 use crate::model::number::format_value;
 use crate::model::number::shorten;
 use crate::rules;
@@ -95,6 +96,9 @@ pub struct NodeView {
     pub value_text: Option<String>,
     /// The number observed, if the node is used.
     pub value: Option<String>,
+    /// The metric name the rule's name template rendered, if it has one and the node is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The rendered labels, if the node is used.
     pub labels: Option<String>,
     /// Why the node is left out or fails, if it is.
@@ -200,7 +204,8 @@ pub fn explain(
     let engines = engine::engine_report(rules, Engine::Auto);
     let mut views = Vec::new();
     for (rule, engine) in rules.rules.iter().zip(engines) {
-        if metric.is_some_and(|m| m != rule.name.as_str()) {
+        // A templated name is known per node: the filter is applied once they are shown.
+        if metric.is_some_and(|m| m != rule.name.as_str()) && !rule.name.is_template() {
             continue;
         }
         let mut view = RuleView {
@@ -251,6 +256,22 @@ pub fn explain(
                 Ok(other) => view.error = Some(format!("`select` gave {other:?}, not nodes")),
                 Err(error) => view.error = Some(format!("`select` failed: {error}")),
             }
+        }
+        if rule.name.is_template() {
+            let mut names: Vec<&str> = view
+                .nodes
+                .iter()
+                .filter_map(|n| n.name.as_deref())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            if metric.is_some_and(|m| m != rule.name.as_str() && !names.contains(&m)) {
+                continue;
+            }
+            view.samples = names
+                .iter()
+                .flat_map(|name| samples_of(&run_text, name))
+                .collect();
         }
         views.push(view);
     }
@@ -321,6 +342,7 @@ fn node_view<'d>(
         readings: Vec::new(),
         value_text: None,
         value: None,
+        name: None,
         labels: None,
         outcome: None,
     };
@@ -388,7 +410,25 @@ fn node_view<'d>(
         input,
     );
     match render_labels(&rules.templates, &rule.labels, &context) {
-        Ok(labels) => {
+        Ok(mut labels) => {
+            if let Some(at) = labels
+                .iter()
+                .position(|(label, _)| label == METRIC_NAME_LABEL)
+            {
+                let (_, name) = labels.remove(at);
+                if let Err(why) = crate::rules::compile::rendered_name(&name) {
+                    view.outcome = Some(match rule.policies.on_invalid {
+                        crate::rules::policy::OnInvalid::Skip => {
+                            format!("skipped (invalid: the name template gave {why})")
+                        }
+                        crate::rules::policy::OnInvalid::Error => format!(
+                            "fails the run: {}",
+                            fail_text(rule, EvalErrorKind::InvalidName { why })
+                        ),
+                    });
+                }
+                view.name = Some(name);
+            }
             let all = labels.into_iter().chain(global.iter().cloned());
             view.labels = Some(crate::model::sample::LabelSet::new(all).to_string());
         }
@@ -475,6 +515,9 @@ pub fn render_human(explanation: &Explanation, color: bool) -> String {
             }
             if let Some(value) = &node.value {
                 let _ = writeln!(out, "      value = {value}");
+            }
+            if let Some(name) = &node.name {
+                let _ = writeln!(out, "      name = {name}");
             }
             if let Some(labels) = &node.labels {
                 let _ = writeln!(out, "      labels = {labels}");

@@ -207,7 +207,9 @@ impl RunError {
             RunError::Engine(EngineError::Xml { .. } | EngineError::DomTooLarge { .. }) => {
                 Stage::Xml
             }
-            RunError::Engine(EngineError::Eval { .. }) => Stage::Evaluate,
+            RunError::Engine(EngineError::Eval { .. } | EngineError::Name { .. }) => {
+                Stage::Evaluate
+            }
             RunError::Engine(EngineError::Duplicate(_)) | RunError::OutputClash(_) => {
                 Stage::Duplicate
             }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::engine::skips::Skips;
+use crate::model::names::METRIC_NAME_LABEL;
 use crate::model::number::shorten_to;
 use crate::model::sample::{LabelSet, Samples};
 
@@ -76,6 +77,11 @@ pub enum EvalErrorKind {
         /// The text, shortened.
         text: String,
         /// Why, a phrase completing "which ...".
+        why: String,
+    },
+    /// A templated metric name rendered a name that is not usable, under `on_invalid: error`.
+    InvalidName {
+        /// Why, a phrase completing "the name template gave ...".
         why: String,
     },
     /// A label template failed to render.
@@ -176,9 +182,17 @@ impl fmt::Display for EvalError {
                  `on_invalid: skip` to leave such series out",
                 labels.for_message()
             ),
+            EvalErrorKind::Template { label, message } if label == METRIC_NAME_LABEL => {
+                write!(f, "the name template failed: {message}")
+            }
             EvalErrorKind::Template { label, message } => {
                 write!(f, "the template of label `{label}` failed: {message}")
             }
+            EvalErrorKind::InvalidName { why } => write!(
+                f,
+                "the name template gave {why}; change the template, or leave such nodes out \
+                 with `on_invalid: skip`"
+            ),
             EvalErrorKind::SubtreeTooLarge { limit } => write!(
                 f,
                 "the element's subtree, which the rule's queries read, takes more than \

@@ -25,8 +25,13 @@ use crate::engine::dom::Evaluation;
 use crate::engine::dom::build;
 use crate::engine::error::{EvalError, RuleSamples};
 use crate::engine::stream::StreamEngine;
-use crate::model::sample::{DuplicateSeries, Families, Origin};
-use crate::rules::compile::CompiledRules;
+use std::collections::BTreeMap;
+
+use crate::model::names::METRIC_NAME_LABEL;
+use crate::model::sample::{
+    DuplicateSeries, Families, LabelSet, MetricType, Origin, Sample, Samples,
+};
+use crate::rules::compile::{CompiledRule, CompiledRules, rendered_name};
 use crate::xml::{self, XmlError, XmlLimits};
 
 /// Which engine evaluates the rules.
@@ -95,6 +100,20 @@ pub enum EngineError {
     /// Two samples for one series.
     #[error(transparent)]
     Duplicate(#[from] Box<DuplicateSeries>),
+    /// A templated metric name rendered a name that cannot be used: not a valid name, or a
+    /// family another rule defines with another type or help, or the series of a histogram or
+    /// summary.
+    #[error("{input}: rule {rule} ({template}): {why}")]
+    Name {
+        /// The input.
+        input: String,
+        /// The rule, e.g. `metrics[2]`.
+        rule: String,
+        /// Its name template.
+        template: String,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 /// What broke the DOM engine's limit: `the file is 3.5 MiB, more than the DOM engine's limit
@@ -353,7 +372,125 @@ pub fn add_results(
             rule: rule.id.as_str().into(),
             input: input.clone(),
         };
-        families.add_all(&rule.name, &rule.help, rule.kind, result.samples, origin)?;
+        match rule.name.fixed() {
+            Some(name) => {
+                families.add_all(name, &rule.help, rule.kind, result.samples, origin)?;
+            }
+            None => add_templated(families, rules, rule, result.samples, origin)?,
+        }
+    }
+    Ok(())
+}
+
+/// Adds the samples of a rule with a templated name: split into families by the name each
+/// sample rendered (the pseudo-label [`LabelName::metric_name`]), each name checked once as
+/// the compiler checks a fixed name: valid, not xml2prom's own prefix, of the type and help of
+/// every other rule giving that family, and not a series of a histogram or summary.
+fn add_templated(
+    families: &mut Families,
+    rules: &CompiledRules,
+    rule: &CompiledRule,
+    samples: Samples,
+    origin: Origin,
+) -> Result<(), EngineError> {
+    let mut by_name: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+    for sample in samples.to_vec() {
+        let mut name = String::new();
+        let pairs: Vec<(String, String)> = sample
+            .labels
+            .pairs()
+            .filter_map(|(label, value)| {
+                if label == METRIC_NAME_LABEL {
+                    name = value.into_owned();
+                    None
+                } else {
+                    Some((label.into_owned(), value.into_owned()))
+                }
+            })
+            .collect();
+        by_name.entry(name).or_default().push(Sample {
+            labels: LabelSet::new(pairs),
+            value: sample.value,
+        });
+    }
+    let fail = |why: String| EngineError::Name {
+        input: origin.input.to_string(),
+        rule: rule.id.clone(),
+        template: rule.name.as_str().to_owned(),
+        why,
+    };
+    for (name, samples) in by_name {
+        let metric =
+            rendered_name(&name).map_err(|why| fail(format!("the name template gave {why}")))?;
+        family_conflict(families, rules, rule, &name).map_err(fail)?;
+        families.add_all(
+            &metric,
+            &rule.help,
+            rule.kind,
+            Samples::from(samples),
+            origin.clone(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Why a templated rule cannot add samples to the family `name`: another rule gives that
+/// family with another type or help, or `name` is a series of a histogram or summary.
+fn family_conflict(
+    families: &Families,
+    rules: &CompiledRules,
+    rule: &CompiledRule,
+    name: &str,
+) -> Result<(), String> {
+    let differs = |other_kind: MetricType, other_help: &str| {
+        let mut what = Vec::new();
+        if other_kind != rule.kind {
+            what.push(format!("type `{other_kind}` (here `{}`)", rule.kind));
+        }
+        if other_help != rule.help {
+            what.push(format!("help {other_help:?} (here {:?})", rule.help));
+        }
+        (!what.is_empty()).then(|| what.join(" and "))
+    };
+    let conflict = |other: &str, what: String| {
+        format!(
+            "the name template gave `{name}`, which {other} also defines with {what}; rules that \
+             share a metric name must agree on type and help"
+        )
+    };
+    for other in rules.rules.iter().filter(|other| other.index != rule.index) {
+        let Some(fixed) = other.name.fixed() else {
+            continue;
+        };
+        if fixed.as_str() == name
+            && let Some(what) = differs(other.kind, &other.help)
+        {
+            return Err(conflict(&format!("rule {} ({fixed})", other.id), what));
+        }
+        let suffixes: &[&str] = match other.kind {
+            MetricType::Histogram => &["_bucket", "_sum", "_count"],
+            MetricType::Summary => &["_sum", "_count"],
+            MetricType::Gauge | MetricType::Counter => &[],
+        };
+        if suffixes
+            .iter()
+            .any(|suffix| name.strip_suffix(suffix) == Some(fixed.as_str()))
+        {
+            return Err(format!(
+                "the name template gave `{name}`, which collides with the series of the {} \
+                 `{fixed}` of rule {}; change the template",
+                other.kind, other.id
+            ));
+        }
+    }
+    if let Some((family, first)) = families.family_named(name)
+        && let Some(what) = differs(family.kind, &family.help)
+    {
+        let other = first.map_or_else(
+            || "another rule".to_owned(),
+            |first| format!("rule {}", first.rule),
+        );
+        return Err(conflict(&other, what));
     }
     Ok(())
 }
@@ -398,6 +535,7 @@ pub fn evaluate_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::sample::LabelSet;
     use crate::rules::{compile, file};
 
     const RULES: &str = r#"
@@ -565,6 +703,194 @@ metrics:
             "rules: rule metrics[0] (rows) at /store/rack[1]/name[1]: `fields.rack: ../name` reads an \
              element whose text takes more than --max-dom-bytes (65536 bytes) in memory; read a \
              smaller element or raise --max-dom-bytes"
+        );
+    }
+
+    /// The families each engine makes of `xml` with `rules` (name, type, series), with the
+    /// warnings, or the error; the same for every engine.
+    fn families_of(rules: &str, xml: &str) -> Result<(Vec<String>, Vec<String>), String> {
+        let rules = compile::compile(file::parse(rules).expect("valid YAML")).expect("valid rules");
+        let mut seen = None;
+        for engine in [Engine::Auto, Engine::Dom, Engine::XPath] {
+            let mut warnings = Vec::new();
+            let got = evaluate_bytes(
+                &rules,
+                xml.as_bytes(),
+                Path::new("box.xml"),
+                &XmlLimits::default(),
+                engine,
+                &mut warnings,
+            )
+            .map(|families| {
+                let names = families
+                    .iter()
+                    .map(|family| {
+                        let series: Vec<String> = family
+                            .sorted()
+                            .map(|(key, value)| format!("{}={value:?}", LabelSet::from_key(key)))
+                            .collect();
+                        format!("{} {} {}", family.name, family.kind, series.join(" "))
+                    })
+                    .collect();
+                (names, warnings)
+            })
+            .map_err(|error| error.to_string());
+            if let Some(seen) = &seen {
+                assert_eq!(&got, seen, "{engine:?}");
+            }
+            seen = Some(got);
+        }
+        seen.unwrap_or_else(|| Err("no engine".to_owned()))
+    }
+
+    const BOX: &str = "<box><c name='BytesSent' if='wan'>10</c><c name='BytesReceived' \
+                       if='wan'>20</c><c name='BytesSent' if='lan'>3</c><c name='Bad-One' \
+                       if='lan'>4</c></box>";
+
+    #[test]
+    fn a_templated_name_gives_a_family_per_rendered_name() {
+        let rules = "version: 1\nmetrics:\n\
+            - { name: 'box_{{ name | snake_case }}_total', help: Bytes, type: counter, \
+                select: /box/c, fields: { name: '@name', iface: '@if' }, labels: { if: '{{ iface }}' }, \
+                value: . }\n\
+            - { name: box_bytes_sent_total, help: Bytes, type: counter, value: '1', \
+                labels: { if: all } }\n";
+        let (families, warnings) = families_of(rules, BOX).expect("runs");
+        assert_eq!(
+            families,
+            [
+                "box_bad_one_total counter {if=\"lan\"}=Single(4.0)",
+                "box_bytes_received_total counter {if=\"wan\"}=Single(20.0)",
+                "box_bytes_sent_total counter {if=\"all\"}=Single(1.0) {if=\"lan\"}=Single(3.0) \
+                 {if=\"wan\"}=Single(10.0)",
+            ]
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn an_invalid_rendered_name_fails_or_is_skipped() {
+        let rule = "version: 1\nmetrics:\n\
+            - { name: 'box_{{ name }}', help: Bytes, type: gauge, select: /box/c, \
+                fields: { name: '@name', iface: '@if' }, labels: { if: '{{ iface }}' }, value: .POLICY }\n";
+        let error = families_of(&rule.replace("POLICY", ""), BOX).expect_err("invalid name");
+        assert_eq!(
+            error,
+            "box.xml: rule metrics[0] (box_{{ name }}) at /box/c[4]: the name template gave \
+             `box_Bad-One`, which is not a valid metric name (letters, digits, `_` and `:`, not \
+             starting with a digit); change the template, or leave such nodes out with \
+             `on_invalid: skip`"
+        );
+        let (families, warnings) =
+            families_of(&rule.replace("POLICY", ", on_invalid: skip"), BOX).expect("skips");
+        assert_eq!(families.len(), 2, "{families:?}");
+        assert_eq!(
+            warnings,
+            [
+                "box.xml: rule metrics[0] (box_{{ name }}): skipped 1 node (invalid 1), first \
+                 /box/c[4]: the name template gave `box_Bad-One`, which is not a valid metric \
+                 name (letters, digits, `_` and `:`, not starting with a digit)"
+            ]
+        );
+    }
+
+    #[test]
+    fn rendered_names_must_agree_with_other_rules_and_not_clash() {
+        let templated = "- { name: 'box_{{ name | snake_case }}', help: Bytes, type: gauge, \
+                         select: \"/box/c[@if = 'wan']\", fields: { name: '@name' }, value: . }\n";
+        let run = |other: &str| {
+            families_of(&format!("version: 1\nmetrics:\n{templated}{other}"), BOX)
+                .map(|(families, _)| families.len())
+        };
+        // The same type and help: one family.
+        assert_eq!(
+            run(
+                "- { name: box_bytes_sent, help: Bytes, type: gauge, value: '1', labels: { a: b } }\n"
+            ),
+            Ok(2)
+        );
+        assert_eq!(
+            run("- { name: box_bytes_sent, help: Sent, type: counter, value: '1' }\n"),
+            Err(
+                "box.xml: rule metrics[0] (box_{{ name | snake_case }}): the name template gave \
+                 `box_bytes_sent`, which rule metrics[1] (box_bytes_sent) also defines with type \
+                 `counter` (here `gauge`) and help \"Sent\" (here \"Bytes\"); rules that share a \
+                 metric name must agree on type and help"
+                    .to_owned()
+            )
+        );
+        // Two templated rules meet in a family.
+        assert_eq!(
+            run(
+                "- { name: 'box_{{ name | snake_case }}', help: Other, type: gauge, \
+                 select: \"/box/c[@if = 'lan']\", fields: { name: '@name' }, value: ., \
+                 labels: { lan: x } }\n"
+            ),
+            Err(
+                "box.xml: rule metrics[1] (box_{{ name | snake_case }}): the name template gave \
+                 `box_bytes_sent`, which rule metrics[0] also defines with help \"Bytes\" (here \
+                 \"Other\"); rules that share a metric name must agree on type and help"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            run(
+                "- { name: box_bytes, help: h, type: summary, select: /box/c, value: ., \
+                 quantiles: [0.5] }\n"
+            ),
+            Ok(3)
+        );
+        let clash = "- { name: box_bytes, help: h, type: histogram, select: /box/c, value: ., \
+                     buckets: [1] }\n";
+        let templated_count = templated.replace("box_{{", "box_bytes_{{").replace(
+            "select: \"/box/c[@if = 'wan']\", fields: { name: '@name' }",
+            "select: \"/box/c[1]\", fields: { name: \"'count'\" }",
+        );
+        assert_eq!(
+            families_of(
+                &format!("version: 1\nmetrics:\n{templated_count}{clash}"),
+                BOX
+            )
+            .map(|(families, _)| families.len()),
+            Err(
+                "box.xml: rule metrics[0] (box_bytes_{{ name | snake_case }}): the name template \
+                 gave `box_bytes_count`, which collides with the series of the histogram \
+                 `box_bytes` of rule metrics[1]; change the template"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn two_nodes_of_one_rendered_series_are_a_duplicate_named_as_a_series() {
+        let rules = "version: 1\nmetrics:\n\
+            - { name: 'box_{{ name | snake_case }}', help: h, type: gauge, select: /box/c, \
+                fields: { name: '@name' }, value: . }\n";
+        assert_eq!(
+            families_of(rules, BOX),
+            Err(
+                "box.xml: rule metrics[0] (box_{{ name | snake_case }}) at /box/c[3]: this node \
+                 and /box/c[1] both give the series box_bytes_sent{}; add a label that tells them \
+                 apart, an `aggregate`, or `on_duplicate: first`, `last` or `sum`"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_document_level_name_template_is_checked_too() {
+        let rules = "version: 1\nmetrics:\n\
+            - { name: 'box_{{ input.name | replace(\".\", \"_\") }}', help: h, type: gauge, \
+                value: count(/box/c) }\n\
+            - { name: 'box_{{ input.name }}', help: h, type: gauge, value: count(/box/c) }\n";
+        assert_eq!(
+            families_of(rules, BOX),
+            Err(
+                "box.xml: rule metrics[1] (box_{{ input.name }}): the name template gave \
+                 `box_box.xml`, which is not a valid metric name (letters, digits, `_` and `:`, \
+                 not starting with a digit)"
+                    .to_owned()
+            )
         );
     }
 

@@ -15,13 +15,13 @@ use crate::engine::aggregate::{
 use crate::engine::error::{EvalError, EvalErrorKind};
 use crate::engine::label_cache::LabelCache;
 use crate::engine::skips::{Skip, SkipReason, Skips};
-use crate::model::names::LabelName;
+use crate::model::names::{LabelName, METRIC_NAME_LABEL};
 use crate::model::number::{format_value, parse_number, shorten};
 use crate::model::sample::{
     KeySet, LabelSet, Sample, SampleValue, Samples, encode_text, same_bytes,
 };
 use crate::rules::compile::{
-    CompiledRule, CompiledRules, Given, GivenReading, Reduce, Shape, ValueSpec,
+    CompiledRule, CompiledRules, Given, GivenReading, Reduce, Shape, ValueSpec, rendered_name,
 };
 use crate::rules::policy::OnEmpty;
 use crate::rules::policy::{FieldMissing, OnInvalid, OnMissing};
@@ -546,6 +546,10 @@ fn direct_labels<'r>(
     let Shape::Nodes { fields, .. } = &rule.shape else {
         return None;
     };
+    // A templated name is checked as it is rendered, once per distinct field texts.
+    if rule.name.is_template() {
+        return None;
+    }
     let is_field = |name: &str| fields.iter().position(|(field, _)| field.as_str() == name);
     let mut constants = 0;
     let mut direct = Vec::with_capacity(rule.labels.len());
@@ -647,7 +651,13 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
         let group = match (shared, self.direct.is_some()) {
             (Some(shared), true) => self.shared_group(texts, shared),
             (None, true) => self.direct_group(texts, &node)?,
-            (_, false) => self.rendered_group(texts, &node)?,
+            (_, false) => match self.rendered_group(texts, &node)? {
+                Ok(group) => group,
+                Err(skip) => {
+                    skips.add(skip, || node.path());
+                    return Ok(());
+                }
+            },
         };
         if let Some(given) = &self.rule.given {
             return self.observe_given(skips, given, group, texts, number, node);
@@ -823,22 +833,41 @@ impl<'r, N: Located + Clone> RuleState<'r, N> {
     }
 
     /// The group of a node whose labels need minijinja: rendered once per distinct field
-    /// texts, found again through the [`LabelCache`].
+    /// texts, found again through the [`LabelCache`]. A templated name is checked as it is
+    /// rendered: an invalid one fails the input, or, with `on_invalid: skip`, gives the skip
+    /// that leaves the node out (and is rendered again at the next node that gives it).
     fn rendered_group(
         &mut self,
         texts: &[impl AsRef<str>],
         node: &N,
-    ) -> Result<GroupId, EvalError> {
+    ) -> Result<Result<GroupId, Skip>, EvalError> {
         if let Some(group) = self.labels.get(texts) {
-            return Ok(group);
+            return Ok(Ok(group));
         }
         let rule = self.rule;
         let context = self.context(texts);
         let rendered = render_labels(self.templates, &rule.labels, &context)
             .map_err(|kind| error(rule, node.node(), kind))?;
+        if rule.name.is_template() {
+            let name = rendered
+                .iter()
+                .find(|(label, _)| label == METRIC_NAME_LABEL)
+                .map_or("", |(_, name)| name.as_str());
+            if let Err(why) = rendered_name(name) {
+                return match rule.policies.on_invalid {
+                    OnInvalid::Skip => Ok(Err(Skip {
+                        reason: SkipReason::Invalid,
+                        detail: format!("the name template gave {why}"),
+                    })),
+                    OnInvalid::Error => {
+                        Err(error(rule, node.node(), EvalErrorKind::InvalidName { why }))
+                    }
+                };
+            }
+        }
         let group = self.accumulator.group(&LabelSet::new(rendered));
         self.labels.insert(texts, group);
-        Ok(group)
+        Ok(Ok(group))
     }
 
     /// The rule's samples once every node is observed: `on_empty` decides what a rule without
@@ -966,6 +995,28 @@ LABELS
                 r#"{id="1",kind="a",path="/srv/store.xml",region="EU",shop="paris"}"#,
                 r#"{id="2",path="/srv/store.xml",region="EU",shop="paris"}"#,
                 r#"{kind="b\"\n\0",path="/srv/store.xml",region="EU",shop="paris"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_templated_name_renders_per_distinct_fields_and_a_fixed_name_keeps_the_fast_path() {
+        let labels = "      id: \"{{ id }}\"";
+        let fixed = rules(&RULE.replace("LABELS", labels));
+        let templated = rules(
+            &RULE
+                .replace("LABELS", labels)
+                .replace("name: m", "name: \"m_{{ kind }}\""),
+        );
+        let nodes = [["1", "a"], ["1", "b"], ["1", "a"]];
+        let (fast, _) = label_sets(&fixed, &nodes);
+        let (direct, sets) = label_sets(&templated, &nodes);
+        assert!(fast && !direct);
+        assert_eq!(
+            sets,
+            [
+                r#"{__name__="m_a",id="1"}"#.to_owned(),
+                r#"{__name__="m_b",id="1"}"#.to_owned()
             ]
         );
     }

@@ -122,7 +122,22 @@ impl LabelName {
         not_reserved(s, "label")?;
         Ok(LabelName(s.to_owned()))
     }
+
+    /// The pseudo-label `__name__`, which carries a templated metric name (`name:
+    /// "app_{{ kind }}"`) from each node to the families, as Prometheus itself names series.
+    /// No rule can write it: [`LabelName::parse`] refuses names starting with `__`.
+    pub fn metric_name() -> LabelName {
+        LabelName(METRIC_NAME_LABEL.to_owned())
+    }
+
+    /// Whether this is [`LabelName::metric_name`].
+    pub fn is_metric_name(&self) -> bool {
+        self.0 == METRIC_NAME_LABEL
+    }
 }
+
+/// The name of [`LabelName::metric_name`].
+pub const METRIC_NAME_LABEL: &str = "__name__";
 
 checked_string!(LabelName);
 named_string!(LabelName);

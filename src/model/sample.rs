@@ -125,8 +125,17 @@ impl LabelSet {
     pub fn for_message(&self) -> String {
         const MAX_LABELS: usize = 16;
         const MAX_VALUE: usize = 200;
+        // A templated metric name travels as the pseudo-label `__name__`: shown before the
+        // braces, as Prometheus writes a series.
+        let name = self
+            .pairs()
+            .find(|(label, _)| label == crate::model::names::METRIC_NAME_LABEL)
+            .map_or_else(String::new, |(_, name)| {
+                crate::model::number::shorten_to(&name, MAX_VALUE)
+            });
         let mut shown: Vec<String> = self
             .pairs()
+            .filter(|(label, _)| label != crate::model::names::METRIC_NAME_LABEL)
             .take(MAX_LABELS)
             .map(|(name, value)| {
                 let value = crate::model::number::shorten_to(&value, MAX_VALUE);
@@ -136,11 +145,11 @@ impl LabelSet {
                 )
             })
             .collect();
-        let count = self.pairs().count();
+        let count = self.pairs().count() - usize::from(!name.is_empty());
         if count > MAX_LABELS {
             shown.push(format!("... and {} more", count - MAX_LABELS));
         }
-        format!("{{{}}}", shown.join(","))
+        format!("{name}{{{}}}", shown.join(","))
     }
 }
 
@@ -892,6 +901,16 @@ impl Families {
             first,
             second,
         })
+    }
+
+    /// The family `name`, with the origin of its first series, if it has one.
+    pub fn family_named(&self, name: &str) -> Option<(&MetricFamily, Option<&Origin>)> {
+        let family = self.families.get(name)?;
+        let origin = family
+            .origins
+            .first()
+            .and_then(|&(_, index)| self.origins.get(index as usize));
+        Some((family, origin))
     }
 
     /// The families in name order.

@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
-use crate::model::names::{FieldName, LabelName, MetricName, Prefix};
+use crate::model::names::{FieldName, LabelName, Prefix};
 use crate::model::sample::MetricType;
 use crate::rules::convert::Convert;
 use crate::rules::diagnostic::FieldPath;
-use crate::rules::file::{Aggregation, InputPattern, ReadSpec, Rule, RuleFile, Template};
+use crate::rules::file::{Aggregation, InputPattern, ReadSpec, Rule, RuleFile, RuleName, Template};
 use crate::rules::plan::{self, StreamPlan};
 use crate::rules::policy::{FieldMissing, OnDuplicate, OnEmpty, OnMissing, Policies};
 use crate::rules::templates::{self, TemplateId};
@@ -40,8 +40,9 @@ pub struct CompiledRule {
     pub id: String,
     /// The rule's index in `metrics:`.
     pub index: usize,
-    /// The family this rule adds samples to.
-    pub name: MetricName,
+    /// The family this rule adds samples to, or the template that names it per node (then
+    /// `labels` ends with the pseudo-label [`LabelName::metric_name`] rendering it).
+    pub name: RuleName,
     /// The family's HELP.
     pub help: String,
     /// The family's TYPE.
@@ -401,6 +402,33 @@ impl fmt::Display for CompileErrorKind {
 /// The prefix of xml2prom's own metrics, which rules may not use.
 pub const SELF_METRICS_PREFIX: &str = "xml2prom_";
 
+/// The metric name a name template rendered, checked as a fixed name is when the rule file is
+/// loaded; `Err` with a phrase for "the name template gave ...".
+pub fn rendered_name(name: &str) -> Result<crate::model::names::MetricName, String> {
+    let shown = crate::model::number::shorten_to(name, 80);
+    if name.is_empty() {
+        return Err("an empty name".to_owned());
+    }
+    if name.starts_with("__") {
+        return Err(format!(
+            "`{shown}`, which starts with `__`, reserved for Prometheus"
+        ));
+    }
+    let parsed = crate::model::names::MetricName::parse(name).map_err(|_| {
+        format!(
+            "`{shown}`, which is not a valid metric name (letters, digits, `_` and `:`, not \
+             starting with a digit)"
+        )
+    })?;
+    if name.starts_with(SELF_METRICS_PREFIX) {
+        return Err(format!(
+            "`{shown}`, which starts with `{SELF_METRICS_PREFIX}`, the prefix xml2prom keeps for \
+             its own metrics"
+        ));
+    }
+    Ok(parsed)
+}
+
 /// Names a template can use besides fields: minijinja's global functions.
 const TEMPLATE_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "cycler", "joiner"];
 
@@ -562,6 +590,21 @@ fn compile_rule(
             CompileErrorKind::ReservedName {
                 name: rule.name.as_str().to_owned(),
             },
+        );
+    }
+
+    let templated_name = rule.name.is_template();
+    if templated_name && matches!(kind, MetricType::Histogram | MetricType::Summary) {
+        error(
+            "name",
+            false,
+            forbidden(
+                "name",
+                &format!(
+                    "as a template for a {kind}: only gauges, counters and info metrics take \
+                     their names from the data; give the {kind} a fixed name"
+                ),
+            ),
         );
     }
 
@@ -771,7 +814,7 @@ fn compile_rule(
     }
 
     check_given_keys(&rule, kind, &mut error);
-    let value_spec = check_value_and_policies(&rule, kind, is_info, &mut error);
+    let value_spec = check_value_and_policies(&rule, kind, is_info, templated_name, &mut error);
     if rule.inputs.as_ref().is_some_and(Vec::is_empty) {
         error(
             "inputs",
@@ -834,6 +877,11 @@ fn compile_rule(
             labels.push((label.clone(), id));
         }
     }
+    if let RuleName::Template(template) = &rule.name
+        && let Some(id) = register(templates, &path.key("name"), template, &field_names, errors)
+    {
+        labels.push((LabelName::metric_name(), id));
+    }
     if let Some(state_label) = &rule.state_label {
         let taken = global_names.contains(state_label.as_str())
             || rule.labels.contains_key(state_label)
@@ -861,13 +909,26 @@ fn compile_rule(
         });
     }
     if rule.on_empty == Some(OnEmpty::Zero) {
-        let uses_field = labels.iter().any(|(_, id)| {
+        let reads_field = |id: &TemplateId| {
             templates.variables(id).iter().any(|variable| {
                 let head = variable.split('.').next().unwrap_or_default();
                 field_names.contains(&head)
             })
-        });
-        if uses_field {
+        };
+        let name_uses_field = labels
+            .iter()
+            .any(|(label, id)| label.is_metric_name() && reads_field(id));
+        if name_uses_field {
+            errors.push(CompileError {
+                path: path.key("on_empty"),
+                at_key: false,
+                kind: forbidden(
+                    "on_empty: zero",
+                    "when the name template uses a field: with no node there is no field value \
+                     to name the 0 sample with",
+                ),
+            });
+        } else if labels.iter().any(|(_, id)| reads_field(id)) {
             errors.push(CompileError {
                 path: path.key("on_empty"),
                 at_key: false,
@@ -1074,6 +1135,7 @@ fn check_value_and_policies(
     rule: &Rule,
     kind: MetricType,
     is_info: bool,
+    templated_name: bool,
     error: &mut impl FnMut(&str, bool, CompileErrorKind),
 ) -> ValueSpec {
     let has_select = rule.select.is_some();
@@ -1208,7 +1270,8 @@ fn check_value_and_policies(
         );
     }
     let counts = rule.aggregate == Some(Aggregation::Count);
-    if rule.on_invalid.is_some() && (is_info || counts) {
+    // A templated name is read from each node, and `on_invalid` says what an invalid one does.
+    if rule.on_invalid.is_some() && (is_info || counts) && !templated_name {
         error(
             "on_invalid",
             true,
@@ -1377,7 +1440,8 @@ fn register(
 /// `_bucket`, `_sum`, `_count` series.
 fn check_families(rules: &[CompiledRule], errors: &mut Vec<CompileError>) {
     let mut first_of: BTreeMap<&str, &CompiledRule> = BTreeMap::new();
-    for rule in rules {
+    // A templated name is checked against the others once it is rendered, at run time.
+    for rule in rules.iter().filter(|rule| !rule.name.is_template()) {
         let rule_path = || FieldPath::root().key("metrics").index(rule.index);
         match first_of.get(rule.name.as_str()) {
             None => {
@@ -1745,6 +1809,66 @@ mod tests {
                 .iter()
                 .any(|e| e.contains("`h_count` collides with the series of `h`"))
         );
+    }
+
+    #[test]
+    fn name_templates_are_registered_and_checked() {
+        let yaml = "version: 1\nmetrics:\n\
+            - { name: 'app_{{ kind }}', help: a, type: gauge, select: /a, fields: { kind: '@k' }, \
+                value: '@v' }\n\
+            - { name: 'app_{{ knid }}', help: a, type: gauge, select: /a, fields: { kind: '@k' }, \
+                value: '@v' }\n\
+            - { name: 'h_{{ kind }}', help: a, type: histogram, select: /a, \
+                fields: { kind: '@k' }, value: '@v', buckets: [1] }\n\
+            - { name: 'app_{{ kind }}_info', help: a, type: gauge, select: /a, \
+                fields: { kind: '@k' }, on_invalid: skip }\n";
+        let found = errors(yaml);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].starts_with("metrics[1].name: the template uses `knid`"));
+        assert!(found[1].starts_with(
+            "metrics[2].name: `name` cannot be used as a template for a histogram: only gauges, \
+             counters and info metrics"
+        ));
+        let valid = "version: 1\nmetrics:\n\
+            - { name: 'app_{{ kind }}', help: a, type: gauge, select: /a, fields: { kind: '@k' }, \
+                value: '@v' }\n\
+            - { name: app_x, help: b, type: counter, value: '1' }\n";
+        let compiled = compile(crate::rules::file::parse(valid).expect("valid")).expect("compiles");
+        let rule = &compiled.rules[0];
+        assert!(rule.name.is_template() && rule.name.fixed().is_none());
+        assert!(matches!(rule.labels.as_slice(), [(label, _)] if label.is_metric_name()));
+        assert_eq!(
+            compiled.rules[1].name.fixed().map(|n| n.as_str()),
+            Some("app_x")
+        );
+        let empty = "version: 1\nmetrics:\n\
+            - { name: 'app_{{ kind }}', help: a, type: gauge, select: /a, fields: { kind: '@k' }, \
+                aggregate: count, on_empty: zero }\n";
+        assert_eq!(
+            errors(empty),
+            [
+                "metrics[0].on_empty: `on_empty: zero` cannot be used when the name template uses a \
+              field: with no node there is no field value to name the 0 sample with"
+            ]
+        );
+    }
+
+    #[test]
+    fn rendered_names_are_checked_as_fixed_names() {
+        assert_eq!(
+            rendered_name("app_rows").map(|n| n.to_string()),
+            Ok("app_rows".into())
+        );
+        for (name, why) in [
+            ("", "an empty name"),
+            ("app-rows", "is not a valid metric name"),
+            ("1app", "is not a valid metric name"),
+            ("__app", "reserved for Prometheus"),
+            ("xml2prom_rows", "the prefix xml2prom keeps"),
+        ] {
+            let got = rendered_name(name).expect_err(name);
+            assert!(got.contains(why), "{name}: {got}");
+        }
     }
 
     #[test]

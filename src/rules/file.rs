@@ -58,8 +58,8 @@ pub struct RuleFile {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    /// Metric (family) name.
-    pub name: MetricName,
+    /// Metric (family) name, or a template over the rule's fields that renders one per node.
+    pub name: RuleName,
     /// HELP text.
     #[schemars(with = "Text")]
     pub help: String,
@@ -883,6 +883,144 @@ impl Template {
 
 checked_string!(Template);
 
+/// A rule's `name:`: a metric name, or a minijinja template over the rule's fields, `input` and
+/// `vars` that renders one per node (`fritzbox_{{ counter }}_total`). The text outside the
+/// template's tags is checked here: it must be able to make a valid metric name. What the tags
+/// give is checked when a node renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleName {
+    /// A metric name.
+    Fixed(MetricName),
+    /// A template that renders the name.
+    Template(Template),
+}
+
+impl RuleName {
+    /// Checks a metric name, or, for a text with `{{`, `{%` or `{#`, a name template.
+    pub fn parse(s: &str) -> Result<RuleName, String> {
+        if !is_template_text(s) {
+            return MetricName::parse(s).map(RuleName::Fixed);
+        }
+        let template = Template::parse(s)?;
+        check_name_constants(s)?;
+        Ok(RuleName::Template(template))
+    }
+
+    /// The name, or the template's source, as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RuleName::Fixed(name) => name.as_str(),
+            RuleName::Template(template) => template.source(),
+        }
+    }
+
+    /// The metric name of a rule whose name is not a template.
+    pub fn fixed(&self) -> Option<&MetricName> {
+        match self {
+            RuleName::Fixed(name) => Some(name),
+            RuleName::Template(_) => None,
+        }
+    }
+
+    /// Whether the name is a template.
+    pub fn is_template(&self) -> bool {
+        matches!(self, RuleName::Template(_))
+    }
+}
+
+impl fmt::Display for RuleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+checked_string!(RuleName);
+
+/// Whether a text is a minijinja template rather than plain text.
+fn is_template_text(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// The text of a name template outside its tags, in order, with whether each piece starts the
+/// name (comes before any tag); `{{-` and `-}}` trim the white space beside them, as minijinja
+/// does.
+fn name_constants(s: &str) -> Vec<(String, bool)> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    let mut trim_start = false;
+    let mut first = true;
+    loop {
+        let open = ["{{", "{%", "{#"]
+            .iter()
+            .filter_map(|tag| rest.find(tag).map(|at| (at, *tag)))
+            .min();
+        let Some((at, tag)) = open else {
+            let text = if trim_start { rest.trim_start() } else { rest };
+            pieces.push((text.to_owned(), first));
+            return pieces;
+        };
+        let mut text = &rest[..at];
+        if trim_start {
+            text = text.trim_start();
+        }
+        let inner = &rest[at + 2..];
+        if inner.starts_with('-') {
+            text = text.trim_end();
+        }
+        pieces.push((text.to_owned(), first));
+        first = false;
+        let close = match tag {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "#}",
+        };
+        let Some(end) = inner.find(close) else {
+            return pieces;
+        };
+        trim_start = inner[..end].ends_with('-');
+        rest = &inner[end + 2..];
+    }
+}
+
+/// Refuses a name template whose constant text cannot be part of a valid metric name: a
+/// start that no metric name has (`1x_{{ a }}`, `__{{ a }}`, `xml2prom_{{ a }}`), or a
+/// character metric names do not have (`{{ a }}-x`).
+fn check_name_constants(s: &str) -> Result<(), String> {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    for (text, first) in name_constants(s) {
+        if let Some(bad) = text.chars().find(|c| !name_char(*c)) {
+            return Err(format!(
+                "`{s}` cannot give a valid metric name: its text `{text}` has `{bad}`; metric \
+                 names have letters, digits, `_` and `:` (a template can make a value one, e.g. \
+                 `{{{{ kind | snake_case }}}}`)"
+            ));
+        }
+        if !first {
+            continue;
+        }
+        if let Some(digit) = text.chars().next().filter(char::is_ascii_digit) {
+            return Err(format!(
+                "`{s}` cannot give a valid metric name: it starts with `{digit}`, and metric \
+                 names start with a letter, `_` or `:`"
+            ));
+        }
+        if text.starts_with("__") {
+            return Err(format!(
+                "`{s}` cannot give a valid metric name: names starting with `__` are reserved \
+                 for Prometheus"
+            ));
+        }
+        if text.starts_with(crate::rules::compile::SELF_METRICS_PREFIX) {
+            return Err(format!(
+                "`{s}` cannot give a valid metric name: names starting with `{}` are kept for \
+                 xml2prom's own metrics; choose another prefix",
+                crate::rules::compile::SELF_METRICS_PREFIX
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A minijinja error as one line: its kind and detail, without the template name.
 pub fn template_error(err: &minijinja::Error) -> String {
     match err.detail() {
@@ -964,6 +1102,33 @@ impl schemars::JsonSchema for XPathQuery {
             "minLength": 1,
             "maxLength": MAX_XPATH_BYTES,
             "pattern": r"\S",
+        })
+    }
+}
+
+impl schemars::JsonSchema for RuleName {
+    fn schema_name() -> Cow<'static, str> {
+        "RuleName".into()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        concat!(module_path!(), "::RuleName").into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "The metric name, or a minijinja template over the rule's fields, \
+                            `input` and `vars` that renders it per node, e.g. \
+                            `app_{{ counter | snake_case }}_total` (gauges, counters and info \
+                            metrics). Each rendered name is checked: an invalid one fails the \
+                            run, or is skipped with `on_invalid: skip`.",
+            "anyOf": [
+                generator.subschema_for::<MetricName>(),
+                {
+                    "type": "string",
+                    "pattern": "\\{[{%#]",
+                },
+            ],
         })
     }
 }
@@ -1169,6 +1334,37 @@ metrics:
         let yaml = format!("{HEAD}  - name: m\n    help: h\n    type: gauge2\n    value: '1'\n");
         let (message, _) = parse_err(&yaml);
         assert!(message.contains("unknown variant `gauge2`"), "{message}");
+    }
+
+    #[test]
+    fn a_name_template_is_checked_outside_its_tags() {
+        let ok = |s: &str| RuleName::parse(s).map(|name| name.is_template());
+        assert_eq!(ok("store_rows"), Ok(false));
+        assert_eq!(ok("fritzbox_{{ counter }}_total"), Ok(true));
+        assert_eq!(ok("{{ a }}"), Ok(true));
+        assert_eq!(ok("a:{{ a | snake_case }}_{{ b }}"), Ok(true));
+        assert_eq!(ok("{# a comment #}app_{% if a %}x{% endif %}"), Ok(true));
+        // `{{-` and `-}}` trim the white space beside them.
+        assert_eq!(ok("app_ {{- a -}} _x"), Ok(true));
+        let refused = |s: &str| RuleName::parse(s).expect_err(s);
+        assert!(refused("1x_{{ a }}").contains("it starts with `1`"));
+        assert!(refused("{{ a }}-x").contains("its text `-x` has `-`"));
+        assert!(refused("app {{ a }}").contains("its text `app ` has ` `"));
+        assert!(refused("__{{ a }}").contains("reserved for Prometheus"));
+        assert!(refused("xml2prom_{{ a }}").contains("xml2prom's own metrics"));
+        assert!(refused("app_{{ a").contains("is not a valid template"));
+        assert!(refused("2bad").contains("is not a valid metric name"));
+        // After a tag, any name character may follow.
+        assert_eq!(ok("{{ a }}1_x"), Ok(true));
+        assert_eq!(
+            name_constants("a_{{ b }}_c{%- if d %} e {% endif -%} f"),
+            [
+                ("a_".to_owned(), true),
+                ("_c".to_owned(), false),
+                (" e ".to_owned(), false),
+                ("f".to_owned(), false)
+            ]
+        );
     }
 
     #[test]

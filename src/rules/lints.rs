@@ -397,7 +397,6 @@ fn label_name_problems<'r>(
 
 fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) {
     let path = FieldPath::root().key("metrics").index(rule.index);
-    let name = rule.name.as_str();
     let mut warn = |key: &str, at_key: bool, code: &'static str, message: String, help: String| {
         let path = key
             .split('.')
@@ -411,231 +410,238 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
             help: Some(help),
         });
     };
-    // The name of the series for a gauge or counter; histograms and summaries add their own
-    // suffixes.
-    let base = name.strip_suffix("_total").unwrap_or(name);
-    match rule.kind {
-        MetricType::Counter if !name.ends_with("_total") => warn(
-            "name",
-            false,
-            "counter-without-total",
-            format!("the counter `{name}` does not end in `_total`"),
-            format!(
-                "name counters `..._total`, e.g. `{name}_total` (Prometheus naming conventions)"
+    // A templated name is only known per node: its lints are those of its labels.
+    if let Some(name) = rule.name.fixed().map(|name| name.as_str()) {
+        // The name of the series for a gauge or counter; histograms and summaries add their own
+        // suffixes.
+        let base = name.strip_suffix("_total").unwrap_or(name);
+        match rule.kind {
+            MetricType::Counter if !name.ends_with("_total") => warn(
+                "name",
+                false,
+                "counter-without-total",
+                format!("the counter `{name}` does not end in `_total`"),
+                format!(
+                    "name counters `..._total`, e.g. `{name}_total` (Prometheus naming conventions)"
+                ),
             ),
-        ),
-        MetricType::Gauge | MetricType::Histogram | MetricType::Summary
-            if name.ends_with("_total") =>
-        {
-            warn(
-                "name",
-                false,
-                "total-on-non-counter",
-                format!(
-                    "`{name}` ends in `_total`, which marks a counter, but it is a {}",
-                    rule.kind
-                ),
-                format!("rename it `{base}`, or make it a counter"),
-            )
+            MetricType::Gauge | MetricType::Histogram | MetricType::Summary
+                if name.ends_with("_total") =>
+            {
+                warn(
+                    "name",
+                    false,
+                    "total-on-non-counter",
+                    format!(
+                        "`{name}` ends in `_total`, which marks a counter, but it is a {}",
+                        rule.kind
+                    ),
+                    format!("rename it `{base}`, or make it a counter"),
+                )
+            }
+            _ => {}
         }
-        _ => {}
-    }
-    let units = unit_words(name);
-    let has_unit = !units.is_empty();
-    for unit in units {
-        let suggestion = replace_word(name, unit.index, unit.base);
-        if unit.abbreviated {
-            let minutes = if unit.word.eq_ignore_ascii_case("m") {
-                " (for minutes: seconds, converting the value)"
-            } else {
-                ""
-            };
-            warn(
-                "name",
-                false,
-                "unit-suffix",
-                format!("`{name}` abbreviates the unit `{}`", unit.word),
-                format!(
-                    "spell the unit out, e.g. `{suggestion}`{minutes}; {}",
-                    promtool_says("metric names should not contain abbreviated units")
-                ),
-            );
-        } else {
-            warn(
-                "name",
-                false,
-                "unit-suffix",
-                format!(
-                    "`{name}` has the unit `{}`, which is not a base unit",
-                    unit.word
-                ),
-                format!(
-                    "use base units, e.g. `{suggestion}`, and convert the value with \
-                     `convert: {{scale: ...}}` to multiply or `convert: {{divide: ...}}` to \
-                     divide exactly (milliseconds to seconds: `divide: 1000`)"
-                ),
-            );
-        }
-    }
-    // A name with a unit in the wrong form has `unit-suffix` already.
-    if let Some((unit, why)) = missing_unit(rule, base).filter(|_| !has_unit) {
-        warn(
-            "name",
-            false,
-            "missing-unit",
-            format!("`{name}` reads {why} but its name has no unit"),
-            format!(
-                "end the name in the unit of the value, e.g. `{base}_{unit}`{}",
-                if name.ends_with("_total") {
-                    "_total"
+        let units = unit_words(name);
+        let has_unit = !units.is_empty();
+        for unit in units {
+            let suggestion = replace_word(name, unit.index, unit.base);
+            if unit.abbreviated {
+                let minutes = if unit.word.eq_ignore_ascii_case("m") {
+                    " (for minutes: seconds, converting the value)"
                 } else {
                     ""
-                }
-            ),
-        );
-    }
-    if let ValueSpec::Number(Some(convert)) = &rule.value
-        && let Some(scale) = convert.scale()
-        && let Some(divisor) = reciprocal_divisor(scale)
-    {
-        let sign = if divisor < 0.0 { "-" } else { "" };
-        let fraction = format!("{sign}1/{}", format_value(divisor.abs()));
-        let example = inexact_example(scale, divisor).map_or_else(String::new, |k| {
-            format!(
-                ": {} × {} gives {}, {} / {} gives {}",
-                format_value(k),
-                format_value(scale),
-                format_value(k * scale),
-                format_value(k),
-                format_value(divisor),
-                format_value(k / divisor),
-            )
-        });
-        warn(
-            "convert.scale",
-            false,
-            "inexact-scale",
-            format!(
-                "`scale: {}` multiplies by the binary number nearest to {fraction}, which is \
-                 not exactly {fraction}{example}",
-                format_value(scale),
-            ),
-            format!(
-                "write `divide: {}`, one correctly rounded division, instead of `scale`",
-                format_value(divisor)
-            ),
-        );
-    }
-    let is_histogram = rule.kind == MetricType::Histogram;
-    let is_summary = rule.kind == MetricType::Summary;
-    for (suffix, reserved_for) in [
-        ("_bucket", !is_histogram),
-        ("_count", !is_histogram && !is_summary),
-        ("_sum", !is_histogram && !is_summary),
-    ] {
-        if reserved_for && name.ends_with(suffix) {
-            let owners = if suffix == "_bucket" {
-                "histogram"
+                };
+                warn(
+                    "name",
+                    false,
+                    "unit-suffix",
+                    format!("`{name}` abbreviates the unit `{}`", unit.word),
+                    format!(
+                        "spell the unit out, e.g. `{suggestion}`{minutes}; {}",
+                        promtool_says("metric names should not contain abbreviated units")
+                    ),
+                );
             } else {
-                "histogram and non-summary"
-            };
+                warn(
+                    "name",
+                    false,
+                    "unit-suffix",
+                    format!(
+                        "`{name}` has the unit `{}`, which is not a base unit",
+                        unit.word
+                    ),
+                    format!(
+                        "use base units, e.g. `{suggestion}`, and convert the value with \
+                     `convert: {{scale: ...}}` to multiply or `convert: {{divide: ...}}` to \
+                     divide exactly (milliseconds to seconds: `divide: 1000`)"
+                    ),
+                );
+            }
+        }
+        // A name with a unit in the wrong form has `unit-suffix` already.
+        if let Some((unit, why)) = missing_unit(rule, base).filter(|_| !has_unit) {
             warn(
                 "name",
                 false,
-                "reserved-suffix",
+                "missing-unit",
+                format!("`{name}` reads {why} but its name has no unit"),
                 format!(
-                    "`{name}` ends in `{suffix}`, which histograms{} give their own series",
-                    if suffix == "_bucket" {
-                        ""
+                    "end the name in the unit of the value, e.g. `{base}_{unit}`{}",
+                    if name.ends_with("_total") {
+                        "_total"
                     } else {
-                        " and summaries"
+                        ""
                     }
                 ),
+            );
+        }
+        if let ValueSpec::Number(Some(convert)) = &rule.value
+            && let Some(scale) = convert.scale()
+            && let Some(divisor) = reciprocal_divisor(scale)
+        {
+            let sign = if divisor < 0.0 { "-" } else { "" };
+            let fraction = format!("{sign}1/{}", format_value(divisor.abs()));
+            let example = inexact_example(scale, divisor).map_or_else(String::new, |k| {
                 format!(
-                    "name the {} after what it measures, without `{suffix}`; {}",
-                    rule.kind,
-                    promtool_says(&format!(
-                        "non-{owners} metrics should not have \"{suffix}\" suffix"
-                    ))
+                    ": {} × {} gives {}, {} / {} gives {}",
+                    format_value(k),
+                    format_value(scale),
+                    format_value(k * scale),
+                    format_value(k),
+                    format_value(divisor),
+                    format_value(k / divisor),
+                )
+            });
+            warn(
+                "convert.scale",
+                false,
+                "inexact-scale",
+                format!(
+                    "`scale: {}` multiplies by the binary number nearest to {fraction}, which is \
+                 not exactly {fraction}{example}",
+                    format_value(scale),
+                ),
+                format!(
+                    "write `divide: {}`, one correctly rounded division, instead of `scale`",
+                    format_value(divisor)
                 ),
             );
         }
-    }
-    let lower = name.to_ascii_lowercase();
-    for word in TYPE_WORDS {
-        if lower.contains(&format!("_{word}_")) || lower.ends_with(&format!("_{word}")) {
-            let without = name
-                .split('_')
-                .enumerate()
-                .filter(|(i, w)| *i == 0 || !w.eq_ignore_ascii_case(word))
-                .map(|(_, w)| w)
-                .collect::<Vec<_>>()
-                .join("_");
+        let is_histogram = rule.kind == MetricType::Histogram;
+        let is_summary = rule.kind == MetricType::Summary;
+        for (suffix, reserved_for) in [
+            ("_bucket", !is_histogram),
+            ("_count", !is_histogram && !is_summary),
+            ("_sum", !is_histogram && !is_summary),
+        ] {
+            if reserved_for && name.ends_with(suffix) {
+                let owners = if suffix == "_bucket" {
+                    "histogram"
+                } else {
+                    "histogram and non-summary"
+                };
+                warn(
+                    "name",
+                    false,
+                    "reserved-suffix",
+                    format!(
+                        "`{name}` ends in `{suffix}`, which histograms{} give their own series",
+                        if suffix == "_bucket" {
+                            ""
+                        } else {
+                            " and summaries"
+                        }
+                    ),
+                    format!(
+                        "name the {} after what it measures, without `{suffix}`; {}",
+                        rule.kind,
+                        promtool_says(&format!(
+                            "non-{owners} metrics should not have \"{suffix}\" suffix"
+                        ))
+                    ),
+                );
+            }
+        }
+        let lower = name.to_ascii_lowercase();
+        for word in TYPE_WORDS {
+            if lower.contains(&format!("_{word}_")) || lower.ends_with(&format!("_{word}")) {
+                let without = name
+                    .split('_')
+                    .enumerate()
+                    .filter(|(i, w)| *i == 0 || !w.eq_ignore_ascii_case(word))
+                    .map(|(_, w)| w)
+                    .collect::<Vec<_>>()
+                    .join("_");
+                warn(
+                    "name",
+                    false,
+                    "type-in-name",
+                    format!("`{name}` has the metric type `{word}` in its name"),
+                    format!(
+                        "the `# TYPE` line says it already: e.g. `{without}`; {}",
+                        promtool_says(&format!("metric name should not include type '{word}'"))
+                    ),
+                );
+            }
+        }
+        if name.contains(':') {
             warn(
                 "name",
                 false,
-                "type-in-name",
-                format!("`{name}` has the metric type `{word}` in its name"),
+                "colon-in-name",
+                format!("`{name}` contains `:`, which Prometheus keeps for recording rules"),
                 format!(
-                    "the `# TYPE` line says it already: e.g. `{without}`; {}",
-                    promtool_says(&format!("metric name should not include type '{word}'"))
+                    "use `_` instead, e.g. `{}`; {}",
+                    name.replace(':', "_"),
+                    promtool_says("metric names should not contain ':'")
                 ),
             );
         }
-    }
-    if name.contains(':') {
-        warn(
-            "name",
-            false,
-            "colon-in-name",
-            format!("`{name}` contains `:`, which Prometheus keeps for recording rules"),
-            format!(
-                "use `_` instead, e.g. `{}`; {}",
-                name.replace(':', "_"),
-                promtool_says("metric names should not contain ':'")
-            ),
-        );
-    }
-    if is_camel_case(name) {
-        warn(
-            "name",
-            false,
-            "camel-case",
-            format!("`{name}` is written in camelCase"),
-            format!(
-                "write it in snake_case, e.g. `{}`; {}",
-                snake_case(name),
-                promtool_says("metric names should be written in 'snake_case' not 'camelCase'")
-            ),
-        );
-    }
-    // The text format reader behind promtool skips blanks after the name in `# HELP name`, and
-    // a line that ends there sets no HELP at all.
-    if rule.help.trim_matches([' ', '\t']).is_empty() {
-        warn(
-            "help",
-            false,
-            "no-help",
-            format!("`{name}` has an empty HELP text"),
-            format!(
-                "say in `help:` what the metric measures; {}",
-                promtool_says("no help text")
-            ),
-        );
-    }
-    if name.starts_with("node_") {
-        warn(
-            "name",
-            false,
-            "node-prefix",
-            format!("`{name}` starts with `node_`, the prefix of node_exporter's own metrics"),
-            "a textfile metric with the name of a node_exporter metric makes the whole scrape \
+        if is_camel_case(name) {
+            warn(
+                "name",
+                false,
+                "camel-case",
+                format!("`{name}` is written in camelCase"),
+                format!(
+                    "write it in snake_case, e.g. `{}`; {}",
+                    snake_case(name),
+                    promtool_says("metric names should be written in 'snake_case' not 'camelCase'")
+                ),
+            );
+        }
+        // The text format reader behind promtool skips blanks after the name in `# HELP name`, and
+        // a line that ends there sets no HELP at all.
+        if rule.help.trim_matches([' ', '\t']).is_empty() {
+            warn(
+                "help",
+                false,
+                "no-help",
+                format!("`{name}` has an empty HELP text"),
+                format!(
+                    "say in `help:` what the metric measures; {}",
+                    promtool_says("no help text")
+                ),
+            );
+        }
+        if name.starts_with("node_") {
+            warn(
+                "name",
+                false,
+                "node-prefix",
+                format!("`{name}` starts with `node_`, the prefix of node_exporter's own metrics"),
+                "a textfile metric with the name of a node_exporter metric makes the whole scrape \
              fail; use a prefix of your own, such as the application's name"
-                .to_owned(),
-        );
+                    .to_owned(),
+            );
+        }
     }
     let this_rule = |kind: MetricType| (rule.kind != kind).then_some(rule);
-    for (label, _) in &rule.labels {
+    for (label, _) in rule
+        .labels
+        .iter()
+        .filter(|(label, _)| !label.is_metric_name())
+    {
         for (code, message, help) in label_name_problems(label.as_str(), this_rule) {
             warn(
                 &format!("labels.{}", label.as_str()),
@@ -699,6 +705,9 @@ fn lint_rule(rule: &CompiledRule, rules: &CompiledRules, lints: &mut Vec<Lint>) 
             continue;
         }
         for ((label, _), template) in rule.labels.iter().zip(&uses) {
+            if label.is_metric_name() {
+                continue;
+            }
             // Reported once per label, at the first of the fields that empty it.
             let Some(empty_with) = &template.empty_with else {
                 continue;

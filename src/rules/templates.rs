@@ -78,6 +78,7 @@ impl Templates {
         env.set_fuel(Some(FUEL_PER_RENDER));
         env.set_recursion_limit(50);
         env.add_global("vars", Value::from(BTreeMap::<String, String>::new()));
+        env.add_filter("snake_case", snake_case);
         Templates {
             env,
             direct: std::collections::HashMap::new(),
@@ -135,6 +136,38 @@ impl Templates {
             .render(context)
             .map_err(|err| crate::rules::file::template_error(&err))
     }
+}
+
+/// The `snake_case` filter: words of CamelCase, digits and separators, lower case, joined by
+/// `_` (`NewTotalBytesReceived` gives `new_total_bytes_received`, `X_AVM-DE_HTTPPort` gives
+/// `x_avm_de_http_port`), so an element's name can become part of a metric name.
+pub fn snake_case(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !out.is_empty() && !out.ends_with('_') {
+                out.push('_');
+            }
+            continue;
+        }
+        let previous = i.checked_sub(1).and_then(|p| chars.get(p)).copied();
+        let next = chars.get(i + 1).copied();
+        let starts_word = c.is_uppercase()
+            && previous.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_numeric()
+                    || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
+            });
+        if starts_word && !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    while out.ends_with('_') && !text.ends_with('_') {
+        out.pop();
+    }
+    out
 }
 
 /// The variable of a template that is exactly `{{ name }}` (spaces allowed), if it is one.
@@ -214,6 +247,30 @@ mod tests {
         );
         let err = render("{{ kidn }}", &[("kind", "a")]).expect_err("still strict");
         assert!(err.contains("undefined"), "{err}");
+    }
+
+    #[test]
+    fn snake_case_splits_camel_case_words() {
+        for (text, expected) in [
+            ("NewTotalBytesReceived", "new_total_bytes_received"),
+            ("NewByteSendRate", "new_byte_send_rate"),
+            (
+                "NewLayer1UpstreamMaxBitRate",
+                "new_layer1_upstream_max_bit_rate",
+            ),
+            ("X_AVM-DE_HTTPPort", "x_avm_de_http_port"),
+            ("already_snake", "already_snake"),
+            ("HTTP", "http"),
+            ("a  b", "a_b"),
+            ("", ""),
+            ("-", ""),
+        ] {
+            assert_eq!(snake_case(text), expected, "{text}");
+        }
+        assert_eq!(
+            render("x_{{ name | snake_case }}", &[("name", "NewPacketsSent")]),
+            Ok("x_new_packets_sent".to_owned())
+        );
     }
 
     #[test]

@@ -247,3 +247,41 @@ fn sample_inputs_show_rules_that_give_nothing_empty_labels_and_nan() {
         alone.stdout
     );
 }
+
+/// `check --input` renders templated names as a run does: a name another rule gives with
+/// another type is an error on the sample, at the templated rule; a good one passes.
+#[test]
+fn sample_inputs_check_the_names_templates_render() {
+    let case = "tests/cases/name_template_conflict";
+    let conflict = check(&[
+        &format!("{case}/rules.yaml"),
+        "--input",
+        &format!("{case}/counters.xml"),
+    ]);
+    assert_eq!(conflict.code, 2, "{}", conflict.stdout);
+    assert!(
+        conflict.stdout.contains(
+            "rules.yaml:3:5: error[sample-failed]: on the sample input: \
+             tests/cases/name_template_conflict/counters.xml: rule metrics[0] \
+             (fritzbox_{{ counter | snake_case }}): the name template gave `fritzbox_bytes_sent`, \
+             which rule metrics[1] (fritzbox_bytes_sent) also defines with type `gauge`"
+        ),
+        "{}",
+        conflict.stdout
+    );
+    let good = check(&[
+        "rules/fritzbox.yaml",
+        "--input",
+        "rules/examples/fritzbox-wan-addon-infos.xml",
+        "--input",
+        "rules/examples/fritzbox-wan-common-link-properties.xml",
+        "--input",
+        "rules/examples/fritzbox-wlan-total-associations.xml",
+    ]);
+    assert_eq!(good.code, 0, "{}", good.stdout);
+    assert!(
+        good.stdout.ends_with("0 errors, 0 warnings\n"),
+        "{}",
+        good.stdout
+    );
+}

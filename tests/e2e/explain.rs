@@ -170,3 +170,39 @@ fn explain_warns_as_check_input_does() {
         "allowed: {warnings:?}"
     );
 }
+
+/// A templated name: each node shows the name it rendered, the samples are those of every
+/// family the rule rendered, and `--metric` finds the rule by a rendered name.
+#[test]
+fn text_view_of_a_templated_name() {
+    let outcome = explain(&[
+        "--rules",
+        "rules/fritzbox.yaml",
+        "--input",
+        "rules/examples/fritzbox-wan-common-link-properties.xml",
+        "--metric",
+        "fritzbox_wan_layer1_upstream_max_bit_rate",
+    ]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_matches_file(
+        &root().join("tests/explain/fritzbox_templated_name.txt"),
+        &outcome.stdout,
+    );
+    let json = explain(&[
+        "--rules",
+        "rules/fritzbox.yaml",
+        "--input",
+        "rules/examples/fritzbox-wlan-total-associations.xml",
+        "--metric",
+        "fritzbox_wlan_total_associations",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    assert!(
+        json.stdout
+            .contains("\"name\": \"fritzbox_wlan_total_associations\""),
+        "{}",
+        json.stdout
+    );
+}

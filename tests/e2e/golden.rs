@@ -399,3 +399,17 @@ bind_worker_threads 16
 fn nmap_scan_examples() {
     assert_worked_example("rules/nmap.yaml", "nmap-2-hosts");
 }
+
+/// FRITZ!Box TR-064 responses (mxschmitt/fritzbox_exporter's and Telegraf's test data): every
+/// numeric element of a service a family of its own, named from the element by one templated
+/// rule per service; the link status as a state set, the access type as an info series.
+#[test]
+fn fritzbox_examples() {
+    for name in [
+        "fritzbox-wan-addon-infos",
+        "fritzbox-wan-common-link-properties",
+        "fritzbox-wlan-total-associations",
+    ] {
+        assert_worked_example("rules/fritzbox.yaml", name);
+    }
+}
