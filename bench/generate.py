@@ -234,7 +234,44 @@ def write_junit(out: TextIO, size_mb: float, seed: int) -> tuple[int, int]:
     return cases, written
 
 
-SHAPES = ("flat", "nested", "junit")
+BUCKETS_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n<latency service="bench">\n'
+BUCKETS_FOOTER = "</latency>\n"
+# The upper bounds of the latency histograms a service keeps per endpoint, in seconds.
+BUCKET_BOUNDS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10")
+METHODS = ("GET", "POST", "PUT", "DELETE")
+
+
+def write_buckets(out: TextIO, size_mb: float, seed: int) -> tuple[int, int]:
+    """Writes a service's ready-made latency histograms, one per endpoint and method, each with
+    its cumulative buckets (`<bucket le="0.1">`, the last `+Inf`), `<sum>` and `<count>`; returns
+    (buckets, bytes) written."""
+    rng = random.Random(seed)
+    target = int(size_mb * BYTES_PER_MB)
+    out.write(BUCKETS_HEADER)
+    written = len(BUCKETS_HEADER)
+    buckets = endpoints = 0
+    while written < target:
+        endpoints += 1
+        method = METHODS[endpoints % len(METHODS)]
+        lines = [f'  <endpoint path="/api/v1/resource{endpoints // len(METHODS):05d}" method="{method}">\n']
+        total = 0
+        for le in BUCKET_BOUNDS:
+            total += rng.randrange(0, 400)
+            lines.append(f'    <bucket le="{le}">{total}</bucket>\n')
+        total += rng.randrange(0, 20)
+        lines.append(f'    <bucket le="+Inf">{total}</bucket>\n')
+        buckets += len(BUCKET_BOUNDS) + 1
+        lines.append(f"    <sum>{rng.randrange(0, 10**6) / 1000:.3f}</sum>\n")
+        lines.append(f"    <count>{total}</count>\n  </endpoint>\n")
+        text = "".join(lines)
+        out.write(text)
+        written += len(text)
+    out.write(BUCKETS_FOOTER)
+    written += len(BUCKETS_FOOTER)
+    return buckets, written
+
+
+SHAPES = ("flat", "nested", "junit", "buckets")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             return write_nested(out, args.size_mb, args.seed)
         if args.shape == "junit":
             return write_junit(out, args.size_mb, args.seed)
+        if args.shape == "buckets":
+            return write_buckets(out, args.size_mb, args.seed)
         return write_store(out, args.size_mb, args.series, args.seed)
 
     if args.out == "-":
@@ -275,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             "appear; ask for a bigger store",
             file=sys.stderr,
         )
-    unit = "test cases" if args.shape == "junit" else "rows"
+    unit = {"junit": "test cases", "buckets": "buckets"}.get(args.shape, "rows")
     print(f"generate.py: {args.out}: {size} bytes, {rows} {unit}", file=sys.stderr)
     return 0
 

@@ -54,6 +54,7 @@ ROOT = BENCH.parent
 SEED_RULES = BENCH / "seed.yaml"
 NESTED_RULES = BENCH / "nested.yaml"
 JUNIT_RULES = BENCH / "junit.yaml"
+BUCKETS_RULES = BENCH / "buckets.yaml"
 PER_ROW_RULES = BENCH / "per_row.yaml"
 GENERATOR = BENCH / "generate.py"
 SEED = 42
@@ -196,6 +197,14 @@ SHAPES = (
         JUNIT_RULES,
         "baseline_junit.py",
         "testcase",
+    ),
+    Shape(
+        "buckets",
+        "ready-made histograms: per endpoint cumulative `bucket[@le]`, `../sum`, `../count`",
+        "buckets",
+        BUCKETS_RULES,
+        "baseline_buckets.py",
+        "bucket",
     ),
     Shape(
         "per_row",
@@ -1101,7 +1110,7 @@ def main(argv: list[str] | None = None) -> int:
                 store = ensure_store(args.store_dir, size, None, shape.generator_shape)
                 chosen = shape_approaches(xml2prom, engine_flag, shape)
                 case = run_case(store, chosen, {}, args.repeat, workdir, args.timeout, problems)
-                unit = "test cases" if shape.count_tag == "testcase" else "rows"
+                unit = {"testcase": "test cases", "bucket": "buckets"}.get(shape.count_tag, "rows")
                 shape_rows.append(
                     ShapeRow(
                         shape.key,
