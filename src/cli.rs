@@ -298,9 +298,10 @@ impl CheckArgs {
 /// Arguments of `xml2prom init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The sample XML store to draft the rules from.
-    #[arg(value_name = "SAMPLE")]
-    pub sample: PathBuf,
+    /// The sample XML stores to draft the rules from: several samples of one tool (the same
+    /// root element) are merged into one draft.
+    #[arg(value_name = "SAMPLE", required = true, num_args = 1..)]
+    pub samples: Vec<PathBuf>,
 
     /// Start every metric name with this [default: the root element's name].
     #[arg(long, value_name = "PREFIX", value_parser = MetricPrefix::parse)]
@@ -323,7 +324,7 @@ impl InitArgs {
     /// The checked `init` configuration; the sample gets the limits of `run`'s inputs.
     pub fn into_config(self) -> InitConfig {
         InitConfig {
-            sample: self.sample,
+            samples: self.samples,
             prefix: self.prefix,
             output: self
                 .output

@@ -1,10 +1,13 @@
 //! `xml2prom init`, `completions`, `man` and `--version` as a user meets them.
 //!
-//! Each folder under `tests/init/` is one case: `sample.xml`, an optional `args` file (extra
-//! arguments, one per line), and either `expected.yaml` (the draft `init` prints) and
-//! `expected.prom` (what `run` makes of that draft on the same sample; its warnings, if any, in
-//! `run.stderr`), or `expected.stderr` and `expected.exit` for a sample `init` refuses. Every
-//! count, value list and single number a draft's comments state is checked against the run.
+//! Each folder under `tests/init/` is one case: `sample.xml` (and more samples of the same tool,
+//! `sample2.xml`, ..., merged into one draft), an optional `args` file (extra arguments, one per
+//! line), and either `expected.yaml` (the draft `init` prints) and `expected.prom` (what `run`
+//! makes of that draft on the same sample, `expected.sample2.prom` on `sample2.xml`; its
+//! warnings, if any, in `run.stderr`), or `expected.stderr` and `expected.exit` for samples
+//! `init` refuses. Every draft passes `xml2prom check --strict` on each of its samples, and
+//! every run's output passes promtool. Every count, value list and single number the draft of
+//! one sample states in its comments is checked against the run.
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +24,21 @@ fn cases() -> Vec<PathBuf> {
     cases
 }
 
+/// The samples of a case: `sample.xml` first, then `sample2.xml`, ... in name order.
+fn samples(case: &Path) -> Vec<String> {
+    let mut samples: Vec<String> = std::fs::read_dir(case)
+        .expect("case folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sample") && n.ends_with(".xml") && n != "sample.xml")
+        .collect();
+    samples.sort();
+    samples.insert(0, "sample.xml".to_owned());
+    samples
+}
+
 fn case_args(case: &Path) -> Vec<String> {
-    let mut args = vec!["init".to_owned(), "sample.xml".to_owned()];
+    let mut args = vec!["init".to_owned()];
+    args.extend(samples(case));
     if let Ok(extra) = std::fs::read_to_string(case.join("args")) {
         args.extend(extra.lines().filter(|l| !l.is_empty()).map(str::to_owned));
     }
@@ -55,41 +71,70 @@ fn run_case(case: &Path) {
     );
     assert_matches_file(&expected_yaml, &outcome.stdout);
 
-    // The draft runs on its own sample and gives what its comments say.
+    // The draft passes its own strict check on every sample.
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = dir.path().join("rules.yaml");
     std::fs::write(&rules, &outcome.stdout).expect("write the draft");
-    let output = dir.path().join("out.prom");
-    let run = xml2prom(
-        case,
-        &[
-            "run".to_owned(),
-            "--rules".to_owned(),
-            rules.display().to_string(),
-            "--input".to_owned(),
-            "sample.xml".to_owned(),
-            "--output".to_owned(),
-            output.display().to_string(),
-            // The draft's own metrics, not xml2prom's.
-            "--no-self-metrics".to_owned(),
-        ],
-    );
-    assert_eq!(
-        run.code, 0,
-        "case {name}: the draft does not run:\n{}",
-        run.stderr
-    );
-    let warnings = case.join("run.stderr");
-    if warnings.exists() || (bless() && !run.stderr.is_empty()) {
-        assert_matches_file(&warnings, &run.stderr);
-    } else {
-        assert_eq!(run.stderr, "", "case {name}: the run prints nothing");
+    let samples = samples(case);
+    let mut check = vec![
+        "check".to_owned(),
+        "--strict".to_owned(),
+        rules.display().to_string(),
+    ];
+    for sample in &samples {
+        check.extend(["--input".to_owned(), sample.clone()]);
     }
-    let text = std::fs::read_to_string(&output).expect("output written");
-    assert_matches_file(&case.join("expected.prom"), &text);
-    assert_claims_hold(&name, &outcome.stdout, &text);
-    std::fs::remove_file(&rules).expect("remove the draft");
-    assert_accepted_everywhere(&name, &text, dir.path());
+    let checked = xml2prom(case, &check);
+    assert_eq!(
+        checked.code, 0,
+        "case {name}: the draft fails `check --strict` on its samples:\n{}{}",
+        checked.stdout, checked.stderr
+    );
+
+    // The draft runs on each sample and gives what its comments say.
+    for sample in &samples {
+        let stem = sample.trim_end_matches(".xml");
+        let (expected, warnings) = if stem == "sample" {
+            ("expected.prom".to_owned(), "run.stderr".to_owned())
+        } else {
+            (format!("expected.{stem}.prom"), format!("run.{stem}.stderr"))
+        };
+        // Alone in its directory, for node_exporter's textfile collector.
+        let checked_dir = tempfile::tempdir().expect("tempdir");
+        let output = checked_dir.path().join("out.prom");
+        let run = xml2prom(
+            case,
+            &[
+                "run".to_owned(),
+                "--rules".to_owned(),
+                rules.display().to_string(),
+                "--input".to_owned(),
+                sample.clone(),
+                "--output".to_owned(),
+                output.display().to_string(),
+                // The draft's own metrics, not xml2prom's.
+                "--no-self-metrics".to_owned(),
+            ],
+        );
+        assert_eq!(
+            run.code, 0,
+            "case {name}: the draft does not run on {sample}:\n{}",
+            run.stderr
+        );
+        let warnings = case.join(warnings);
+        if warnings.exists() || (bless() && !run.stderr.is_empty()) {
+            assert_matches_file(&warnings, &run.stderr);
+        } else {
+            assert_eq!(run.stderr, "", "case {name}: the run prints nothing");
+        }
+        let text = std::fs::read_to_string(&output).expect("output written");
+        assert_matches_file(&case.join(expected), &text);
+        // Counts in the comments of a merged draft are over all samples, not one.
+        if samples.len() == 1 {
+            assert_claims_hold(&name, &outcome.stdout, &text);
+        }
+        assert_accepted_everywhere(&name, &text, checked_dir.path());
+    }
 }
 
 #[test]

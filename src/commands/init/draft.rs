@@ -10,7 +10,6 @@
 //! - a comment above each rule saying what the sample holds.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::MetricPrefix;
 use super::survey::{MAX_ATTRIBUTES_PER_PATH, Name, Namespace, Survey, Values};
@@ -31,8 +30,8 @@ const RESERVED_SUFFIXES: [&str; 6] = ["_count", "_sum", "_bucket", "_total", "_c
 /// What the header comment of a draft names.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Header<'a> {
-    /// The sample, as given on the command line.
-    pub(super) sample: &'a Path,
+    /// The samples, as given on the command line.
+    pub(super) samples: &'a [std::path::PathBuf],
     /// `--prefix`, if given.
     pub(super) prefix: Option<&'a MetricPrefix>,
     /// The rule file path to suggest in the "try it" line.
@@ -51,6 +50,10 @@ pub(super) struct DraftRule {
     pub(super) value: Option<String>,
     pub(super) aggregate: Option<&'static str>,
     pub(super) on_missing: Option<&'static str>,
+    /// `convert:`: the regex and the factor (`scale: 1048576`, `divide: 100`), if any.
+    pub(super) convert: Option<(Option<String>, Option<(&'static str, &'static str)>)>,
+    /// Lints `check --strict` reports on the draft, silenced with the reason: (code, why).
+    pub(super) allow_lints: Vec<(&'static str, String)>,
 }
 
 /// Something an element has that a rule can read: an attribute, its own text, a child's text
@@ -81,6 +84,10 @@ pub(super) enum Use {
     SomeNotNumbers,
     NotNumbersNotLabel(NotLabel),
     LabelLimit,
+    /// A ratio, average, percentage or timestamp: a sum over elements means nothing.
+    NotSummable,
+    /// Numbers with a unit, or texts meaning "no value": read per named element, not summed.
+    WithUnit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +97,8 @@ pub(super) enum NotLabel {
     HardlyRepeat,
     TooRare,
     Absent,
+    /// Some values are texts that mean "no value" (`N/A`).
+    AbsentTexts,
 }
 
 impl Property<'_> {
@@ -98,13 +107,20 @@ impl Property<'_> {
         if values.all_numbers() {
             return if is_identifier(&self.label) {
                 Use::Identifier
+            } else if not_summable(&self.label, values) {
+                Use::NotSummable
             } else {
                 Use::Summed
             };
         }
+        if values.all_readable() {
+            return Use::WithUnit;
+        }
         let distinct = values.distinct.len() as u64;
         let why = if values.present == 0 {
             NotLabel::Absent
+        } else if values.absent_count() > 0 {
+            NotLabel::AbsentTexts
         } else if values.many {
             NotLabel::TooMany
         } else if distinct < 2 {
@@ -167,7 +183,99 @@ fn lint_objection(name: &str) -> Option<String> {
 /// Whether a name says it identifies something (`id`, `order_id`, `uuid`): such numbers are
 /// not summed.
 fn is_identifier(name: &str) -> bool {
-    name == "id" || name == "uuid" || name == "guid" || name.ends_with("_id")
+    const WORDS: [&str; 15] = [
+        "id", "uuid", "guid", "serial", "pid", "port", "portid", "bus", "addr", "address", "mac",
+        "ip", "minor", "domain", "device",
+    ];
+    name.split('_').any(|word| WORDS.contains(&word)) || name.ends_with("_id")
+}
+
+/// Whether numbers of this name mean nothing when summed over elements: ratios, percentages,
+/// averages, and timestamps (names saying so, or numbers that look like Unix times).
+fn not_summable(name: &str, values: &Values) -> bool {
+    const WORDS: [&str; 12] = [
+        "ratio", "percent", "pct", "util", "utilization", "avg", "average", "mean", "load",
+        "rate", "version", "level",
+    ];
+    name.split('_').any(|word| WORDS.contains(&word)) || timestamp_divisor(name, values).is_some()
+}
+
+/// Whether a name speaks of a version, a model or a product: its texts (and numbers, as
+/// `version="3"`) are labels of an `_info` metric, not values.
+fn is_info_name(name: &str) -> bool {
+    const WORDS: [&str; 10] = [
+        "version", "product", "model", "vendor", "driver", "brand", "architecture", "release",
+        "vbios", "build",
+    ];
+    name.contains("version") || name.split('_').any(|word| WORDS.contains(&word))
+}
+
+/// Numbers that look like Unix times under a name that speaks of time: `None` when they do
+/// not, else the divisor to seconds (`1` for seconds, `1000` for milliseconds).
+fn timestamp_divisor(name: &str, values: &Values) -> Option<u32> {
+    const WORDS: [&str; 11] = [
+        "time", "timestamp", "date", "start", "end", "created", "modified", "updated",
+        "boot", "last", "epoch",
+    ];
+    let (low, high) = values.range?;
+    // `starttime`, `last_seen_time`: the words may be run together.
+    if !WORDS.iter().any(|word| name.contains(word)) || !values.all_numbers() {
+        return None;
+    }
+    if low >= 1.0e9 && high < 4.2e9 {
+        Some(1)
+    } else if low >= 1.0e12 && high < 4.2e12 {
+        Some(1000)
+    } else {
+        None
+    }
+}
+
+/// What a unit as nvidia-smi and others write it reads as: the base unit's name suffix and
+/// the factor to it; `None` for a unit not known here (read through a regex, name kept).
+fn base_unit(unit: &str) -> Option<(&'static str, Option<(&'static str, &'static str)>)> {
+    let scale = |s| Some(("scale", s));
+    let divide = |d| Some(("divide", d));
+    Some(match unit {
+        "B" | "bytes" | "byte" => ("bytes", None),
+        "KiB" => ("bytes", scale("1024")),
+        "MiB" => ("bytes", scale("1048576")),
+        "GiB" => ("bytes", scale("1073741824")),
+        "TiB" => ("bytes", scale("1099511627776")),
+        "kB" | "KB" => ("bytes", scale("1000")),
+        "MB" => ("bytes", scale("1000000")),
+        "GB" => ("bytes", scale("1000000000")),
+        "Hz" => ("hertz", None),
+        "kHz" => ("hertz", scale("1000")),
+        "MHz" => ("hertz", scale("1000000")),
+        "GHz" => ("hertz", scale("1000000000")),
+        "W" => ("watts", None),
+        "mW" => ("watts", divide("1000")),
+        "V" => ("volts", None),
+        "mV" => ("volts", divide("1000")),
+        "A" => ("amperes", None),
+        "mA" => ("amperes", divide("1000")),
+        "J" => ("joules", None),
+        "C" => ("celsius", None),
+        "%" => ("ratio", divide("100")),
+        "s" | "sec" => ("seconds", None),
+        "ms" => ("seconds", divide("1000")),
+        "us" => ("seconds", divide("1000000")),
+        "ns" => ("seconds", divide("1000000000")),
+        _ => return None,
+    })
+}
+
+/// The `convert:` regex for numbers with a unit; the unit is optional when some values are
+/// plain numbers.
+fn unit_regex(unit: &str, optional: bool) -> String {
+    let unit = regex::escape(unit);
+    let unit = if optional {
+        format!("(?:\\s*{unit})?")
+    } else {
+        format!("\\s*{unit}")
+    };
+    format!("^\\s*([-+]?[0-9]*\\.?[0-9]+(?:[eE][-+]?[0-9]+)?){unit}\\s*$")
 }
 
 /// A draft in the making.
@@ -179,10 +287,16 @@ pub(super) struct Draft<'s> {
     names: std::collections::HashSet<String>,
     pub(super) rules: Vec<DraftRule>,
     pub(super) rules_left_out: usize,
+    /// The texts meaning "no value" that drafted rules read: the file's `absent:` list.
+    pub(super) absent: Vec<String>,
+    /// What the draft leaves out and why, for the header.
+    pub(super) notes: Vec<String>,
+    /// The entity key of each element path, if it is one: (label, query from the element).
+    keys: Vec<Option<(String, String, String)>>,
 }
 
 /// Drafts a rule file from a survey. `None` when the sample has nothing to measure.
-pub(super) fn draft(survey: &Survey, header: &Header<'_>) -> Option<String> {
+pub(super) fn draft<'s>(survey: &'s Survey, header: &Header<'_>) -> Option<Draft<'s>> {
     let root = survey.root?;
     let prefix = header
         .prefix
@@ -195,19 +309,39 @@ pub(super) fn draft(survey: &Survey, header: &Header<'_>) -> Option<String> {
         names: std::collections::HashSet::new(),
         rules: Vec::new(),
         rules_left_out: 0,
+        absent: Vec::new(),
+        notes: Vec::new(),
+        keys: Vec::new(),
     };
+    // Parents come before their children, so each path sees the keys above it.
+    for id in 0..survey.paths.len() {
+        let key = draft.entity_key(id);
+        draft.keys.push(key);
+    }
     for id in 0..survey.paths.len() {
         let path = &survey.paths[id];
-        if path.max_per_parent > 1 {
+        if draft.keys[id].is_some() {
+            draft.entity(id);
+        } else if draft.inside_entity(id) {
+            // Read by the entity's rules, or (repeated inside it) left to the user.
+        } else if path.max_per_parent > 1 {
             draft.repeated(id);
         } else if survey.single(id) {
             draft.single(id);
         }
     }
+    if let Some(root) = survey.root {
+        draft.info(root);
+    }
     if draft.rules.is_empty() {
         return None;
     }
-    Some(render(&draft, header))
+    Some(draft)
+}
+
+/// Renders a draft as rule-file text.
+pub(super) fn text(draft: &Draft<'_>, header: &Header<'_>) -> String {
+    render(draft, header)
 }
 
 /// Binds a prefix to each namespace: the one the sample wrote first, else one made from the
@@ -297,7 +431,20 @@ impl<'s> Draft<'s> {
     /// A metric name not used yet in the draft, without an ending Prometheus or xml2prom
     /// reserve.
     fn claim(&mut self, name: String) -> String {
-        let mut name = name;
+        // promtool check metrics refuses a metric type in a name after its first word: the
+        // word goes (`pci_replay_counter` -> `pci_replay`), the `# TYPE` line says it.
+        let words: Vec<&str> = name.split('_').collect();
+        let kept: Vec<&str> = words
+            .iter()
+            .enumerate()
+            .filter(|(index, word)| *index == 0 || !TYPE_WORDS.contains(word))
+            .map(|(_, word)| *word)
+            .collect();
+        let mut name = if kept.len() > 1 {
+            kept.join("_")
+        } else {
+            name
+        };
         if RESERVED_SUFFIXES
             .iter()
             .any(|suffix| name.ends_with(suffix))
@@ -329,6 +476,361 @@ impl<'s> Draft<'s> {
             ));
         }
         self.rules.push(rule);
+    }
+
+    /// Whether an ancestor of the path is an entity.
+    fn inside_entity(&self, id: usize) -> bool {
+        let mut at = self.survey.paths[id].parent;
+        while let Some(parent) = at {
+            if self.keys.get(parent).is_some_and(Option::is_some) {
+                return true;
+            }
+            at = self.survey.paths[parent].parent;
+        }
+        false
+    }
+
+    /// The key of an element path that names one thing per element (`<gpu id="...">`,
+    /// `<counter name="A">`, `<connector name="http-8080">`): (label, query from the element,
+    /// how comments name it). Its values must be on every element, none meaning "no value",
+    /// and unique within a sample; numbers only for ports (numeric `id`s count records).
+    fn entity_key(&self, id: usize) -> Option<(String, String, String)> {
+        const KEYS: [&str; 13] = [
+            "name", "id", "uuid", "type", "portid", "port", "key", "zone", "host", "hostname",
+            "interface", "device", "addr",
+        ];
+        let survey = self.survey;
+        let path = &survey.paths[id];
+        path.parent?;
+        let repeated = path.max_per_parent > 1;
+        let mut candidates: Vec<(usize, String, String, String)> = Vec::new();
+        // The element's own attributes first, then what its children hold.
+        let mut consider = |name: &str, query: String, about: String, values: &Values| {
+            let label = name_part(name, "key");
+            let Some(rank) = KEYS.iter().position(|k| *k == label) else {
+                return;
+            };
+            let rank = rank + if query.starts_with('@') { 0 } else { KEYS.len() };
+            let fits = values.present == path.count
+                && values.absent_count() == 0
+                && !values.long
+                // Unique in the sample, or together with the key of an entity above.
+                && (!values.repeats || self.inside_entity(id))
+                && !values.distinct.iter().any(|(v, _)| v.is_empty())
+                && (!values.all_numbers() || label.starts_with("port"))
+                && (repeated || matches!(label.as_str(), "id" | "uuid"));
+            if fits {
+                candidates.push((rank, label, query, about));
+            }
+        };
+        for attribute in &path.attributes {
+            consider(
+                &attribute.name.local,
+                format!("@{}", self.step(&attribute.name)),
+                format!("@{}", attribute.written),
+                &attribute.values,
+            );
+        }
+        for &child_id in &path.children {
+            let child = &survey.paths[child_id];
+            if child.max_per_parent > 1 || child.count != path.count {
+                continue;
+            }
+            if child.leaves == child.count {
+                consider(
+                    &child.name.local,
+                    self.step(&child.name),
+                    format!("<{}>", child.written),
+                    &child.text,
+                );
+            }
+            for attribute in &child.attributes {
+                consider(
+                    &attribute.name.local,
+                    format!("{}/@{}", self.step(&child.name), self.step(&attribute.name)),
+                    format!("<{}> @{}", child.written, attribute.written),
+                    &attribute.values,
+                );
+            }
+        }
+        candidates.sort_by_key(|(rank, ..)| *rank);
+        candidates
+            .into_iter()
+            .next()
+            .map(|(_, label, query, about)| (label, query, about))
+    }
+
+    /// What an entity (or the root) reads: its attributes and text, and those of the elements
+    /// below it that occur once in it, down to the next entity or repeated element. Each is
+    /// (query from the element, how comments name it, name part, values).
+    fn readings(&self, id: usize) -> Vec<(String, String, String, &'s Values)> {
+        let survey = self.survey;
+        let mut out = Vec::new();
+        let mut stack: Vec<(usize, String, String, String, usize)> =
+            vec![(id, String::new(), String::new(), String::new(), 0)];
+        while let Some((at, query, about, part, depth)) = stack.pop() {
+            let path = &survey.paths[at];
+            let join = |a: &str, b: &str, sep: &str| {
+                if a.is_empty() {
+                    b.to_owned()
+                } else {
+                    format!("{a}{sep}{b}")
+                }
+            };
+            for attribute in &path.attributes {
+                if at == id
+                    && self.keys[id]
+                        .as_ref()
+                        .is_some_and(|(_, q, _)| q == &format!("@{}", self.step(&attribute.name)))
+                {
+                    continue;
+                }
+                out.push((
+                    join(&query, &format!("@{}", self.step(&attribute.name)), "/"),
+                    join(&about, &format!("@{}", attribute.written), " "),
+                    join(&part, &name_part(&attribute.name.local, "attribute"), "_"),
+                    &attribute.values,
+                ));
+            }
+            if at != id && path.leaves == path.count && !path.text.all_empty() {
+                out.push((query.clone(), about.clone(), part.clone(), &path.text));
+            }
+            if depth >= 8 {
+                continue;
+            }
+            for &child_id in path.children.iter().rev() {
+                let child = &survey.paths[child_id];
+                if child.max_per_parent > 1 || self.keys[child_id].is_some() {
+                    continue;
+                }
+                stack.push((
+                    child_id,
+                    join(&query, &self.step(&child.name), "/"),
+                    join(&about, &format!("<{}>", child.written), " "),
+                    join(&part, &name_part(&child.name.local, "element"), "_"),
+                    depth + 1,
+                ));
+            }
+        }
+        out
+    }
+
+    /// The fields and labels naming an entity: its key, and the keys of the entities it is in
+    /// (`../@name`), as far as the streaming engine reads them.
+    fn entity_labels(&self, id: usize) -> (Vec<(String, String)>, Vec<(String, String)>) {
+        let mut fields = Vec::new();
+        let mut labels = Vec::new();
+        let mut at = Some(id);
+        let mut up = String::new();
+        while let Some(current) = at {
+            if let Some((label, query, _)) = &self.keys[current] {
+                // `<testsuite name>` above `<testcase name>`: `testsuite_name`.
+                let label = if labels.iter().any(|(l, _): &(String, String)| l == label) {
+                    let element = name_part(&self.survey.paths[current].name.local, "element");
+                    format!("{element}_{label}")
+                } else {
+                    label.clone()
+                };
+                if labels.iter().any(|(l, _)| *l == label) {
+                    break;
+                }
+                let (field, template) = field_for(&label);
+                fields.push((field, format!("{up}{query}")));
+                labels.push((label, template));
+            }
+            up.push_str("../");
+            at = self.survey.paths[current].parent;
+        }
+        (fields, labels)
+    }
+
+    /// Rules for an entity: one series per element, labelled by its key, for each number it
+    /// holds, and an `_info` metric for its versions and models.
+    fn entity(&mut self, id: usize) {
+        let survey = self.survey;
+        let path = &survey.paths[id];
+        let element = format!("<{}>", path.written);
+        let query = self.path_query(id);
+        let base = self.base_name(id);
+        let (fields, labels) = self.entity_labels(id);
+        let Some((_, _, key_about)) = self.keys[id].clone() else {
+            return;
+        };
+        let mut info: Vec<(String, String, String)> = Vec::new();
+        for (value_query, about, part, values) in self.readings(id) {
+            if is_identifier(&part) && !is_info_name(&part) {
+                continue;
+            }
+            if is_info_name(&part) && (!values.all_numbers() || part.contains("version")) {
+                if values.present == path.count && values.absent_count() == 0 && !values.long {
+                    info.push((name_part(&part, "info"), value_query, about));
+                }
+                continue;
+            }
+            let Some(mut rule) = self.reading_rule(&base, &part, &about, &value_query, values)
+            else {
+                continue;
+            };
+            rule.comment.insert(
+                0,
+                format!(
+                    "{element} {about}: {}, on {}, one series per {element} by {key_about}",
+                    describe_readable(values),
+                    on_how_many(values.present, path.count, &element)
+                ),
+            );
+            rule.help = format!("{about} of each {element} at {query}");
+            rule.select = Some(query.clone());
+            rule.fields.clone_from(&fields);
+            rule.labels.clone_from(&labels);
+            if values.present < path.count || values.absent_count() > 0 {
+                rule.on_missing = Some("skip");
+            }
+            self.push(rule);
+        }
+        self.push_info(&base, &element, &query, fields, labels, info);
+    }
+
+    /// An `_info` metric of value 1 whose labels are the versions and models an element holds.
+    fn push_info(
+        &mut self,
+        base: &str,
+        element: &str,
+        query: &str,
+        mut fields: Vec<(String, String)>,
+        mut labels: Vec<(String, String)>,
+        info: Vec<(String, String, String)>,
+    ) {
+        if info.is_empty() {
+            return;
+        }
+        let mut abouts = Vec::new();
+        for (label, value_query, about) in info.into_iter().take(8) {
+            if labels.iter().any(|(l, _)| *l == label) {
+                continue;
+            }
+            let (field, template) = field_for(&label);
+            fields.push((field, value_query));
+            labels.push((label, template));
+            abouts.push(about);
+        }
+        let name = self.claim_info(format!("{base}_info"));
+        self.push(DraftRule {
+            comment: vec![format!(
+                "{element} {}: versions and models, labels of an info metric (value 1)",
+                abouts.join(", ")
+            )],
+            help: format!("Versions and models of {element} at {query}, always 1"),
+            name,
+            select: Some(query.to_owned()),
+            fields,
+            labels,
+            ..DraftRule::default()
+        });
+    }
+
+    /// The versions and models of the root and the elements that occur once with it.
+    fn info(&mut self, root: usize) {
+        let survey = self.survey;
+        let path = &survey.paths[root];
+        let mut info = Vec::new();
+        for (value_query, about, part, values) in self.readings(root) {
+            if is_info_name(&part)
+                && (!values.all_numbers() || part.contains("version"))
+                && values.present == path.count
+                && values.absent_count() == 0
+                && !values.long
+            {
+                let query = if value_query.is_empty() {
+                    ".".to_owned()
+                } else {
+                    value_query
+                };
+                info.push((name_part(&part, "info"), query, about));
+            }
+        }
+        let element = format!("<{}>", path.written);
+        let query = self.path_query(root);
+        let base = self.prefix.clone();
+        self.push_info(&base, &element, &query, Vec::new(), Vec::new(), info);
+    }
+
+    /// A rule reading one number (plain, with a unit, or a timestamp) from the text at
+    /// `value`; `None` for texts that are not such numbers (dates are noted in the header).
+    fn reading_rule(
+        &mut self,
+        base: &str,
+        part: &str,
+        about: &str,
+        value: &str,
+        values: &Values,
+    ) -> Option<DraftRule> {
+        let stem = if part.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}_{part}")
+        };
+        if values.dates > 0 && values.dates == values.present {
+            self.notes.push(format!(
+                "`{stem}`: {about} holds dates; read them with `convert: {{parse: time, \
+                 format: ...}}` into a `_timestamp_seconds` gauge if you need them"
+            ));
+            return None;
+        }
+        if !values.all_readable() {
+            return None;
+        }
+        for (text, _) in &values.absent {
+            if !self.absent.contains(text) {
+                self.absent.push(text.clone());
+            }
+        }
+        let value = if value.is_empty() { "." } else { value }.to_owned();
+        let mut rule = DraftRule {
+            value: Some(value),
+            ..DraftRule::default()
+        };
+        if let Some(unit) = &values.unit {
+            let optional = values.numbers > 0;
+            match base_unit(unit) {
+                Some((suffix, factor)) => {
+                    rule.name = self.claim(with_suffix(&stem, suffix));
+                    rule.convert = Some((Some(unit_regex(unit, optional)), factor));
+                }
+                None => {
+                    rule.name = self.claim(stem);
+                    rule.convert = Some((Some(unit_regex(unit, optional)), None));
+                    rule.comment.push(format!(
+                        "`{unit}` is not a unit xml2prom knows: the number is read as it is; \
+                         convert it to a base unit and name the metric after it"
+                    ));
+                }
+            }
+        } else if let Some(divisor) = timestamp_divisor(part, values) {
+            rule.name = self.claim(with_suffix(&stem, "timestamp_seconds"));
+            if divisor > 1 {
+                rule.convert = Some((None, Some(("divide", "1000"))));
+            }
+        } else {
+            rule.name = self.claim(stem);
+        }
+        Some(rule)
+    }
+
+    /// Like [`Draft::claim`] for an `_info` name, which is meant to end so.
+    fn claim_info(&mut self, name: String) -> String {
+        let unique = (1..)
+            .map(|n| {
+                if n == 1 {
+                    name.clone()
+                } else {
+                    format!("{}_{n}_info", name.trim_end_matches("_info"))
+                }
+            })
+            .find(|candidate| !self.names.contains(candidate))
+            .unwrap_or(name);
+        self.names.insert(unique.clone());
+        unique
     }
 
     /// What a rule can read on each element of a path, in the order the sample showed them.
@@ -550,6 +1052,7 @@ impl<'s> Draft<'s> {
                     value: Some(value.query.clone()),
                     aggregate: Some("sum"),
                     on_missing,
+                    ..DraftRule::default()
                 });
             }
         }
@@ -562,41 +1065,87 @@ impl<'s> Draft<'s> {
         let element = format!("<{}>", path.written);
         let query = self.path_query(id);
         let base = self.base_name(id);
-        for attribute in &path.attributes {
-            let values = &attribute.values;
-            let part = name_part(&attribute.name.local, "attribute");
-            if !values.all_numbers() || is_identifier(&part) {
+        let mut readings: Vec<(String, String, String, &Values)> = path
+            .attributes
+            .iter()
+            .map(|attribute| {
+                (
+                    format!("@{}", self.step(&attribute.name)),
+                    format!("@{}", attribute.written),
+                    name_part(&attribute.name.local, "attribute"),
+                    &attribute.values,
+                )
+            })
+            .collect();
+        if path.leaves == path.count && path.parent.is_some() {
+            readings.push((
+                ".".to_owned(),
+                String::new(),
+                String::new(),
+                &path.text,
+            ));
+        }
+        for (value, about, part, values) in readings {
+            let own = if part.is_empty() {
+                name_part(&path.name.local, "element")
+            } else {
+                part.clone()
+            };
+            if is_identifier(&own)
+                || is_info_name(&own) && (!values.all_numbers() || own.contains("version"))
+            {
                 continue;
             }
-            let name = self.claim(format!("{base}_{part}"));
-            self.push(DraftRule {
-                comment: vec![format!(
-                    "{element} @{} is {} (at {query})",
-                    attribute.written,
-                    describe_numbers(values)
-                )],
-                help: format!("@{} of {element} at {query}", attribute.written),
-                name,
-                select: Some(query.clone()),
-                value: Some(format!("@{}", self.step(&attribute.name))),
-                ..DraftRule::default()
-            });
-        }
-        if path.leaves == 1 && path.text.all_numbers() && !is_identifier(&path.name.local) {
-            let name = self.claim(base);
-            self.push(DraftRule {
-                comment: vec![format!(
-                    "{element} holds {} (at {query})",
-                    describe_numbers(&path.text)
-                )],
-                help: format!("The number in {element} at {query}"),
-                name,
-                select: Some(query),
-                value: Some(".".to_owned()),
-                ..DraftRule::default()
-            });
+            let Some(mut rule) = self.reading_rule(&base, &part, &about, &value, values) else {
+                continue;
+            };
+            let verb = match (about.is_empty(), rule.convert.is_some()) {
+                (true, false) => format!("{element} holds"),
+                (true, true) => format!("{element} reads"),
+                (false, false) => format!("{element} {about} is"),
+                (false, true) => format!("{element} {about} reads"),
+            };
+            let shown = if rule.convert.is_some() || values.absent_count() > 0 {
+                describe_readable(values)
+            } else {
+                describe_numbers(values)
+            };
+            rule.comment.insert(0, format!("{verb} {shown} (at {query})"));
+            rule.help = if about.is_empty() {
+                format!("The number in {element} at {query}")
+            } else {
+                format!("{about} of {element} at {query}")
+            };
+            rule.select = Some(query.clone());
+            if values.absent_count() > 0 {
+                rule.on_missing = Some("skip");
+            }
+            self.push(rule);
         }
     }
+}
+
+/// A metric name ending in a unit: the stem with `_unit` unless it ends so already.
+fn with_suffix(stem: &str, unit: &str) -> String {
+    if stem.ends_with(&format!("_{unit}")) {
+        stem.to_owned()
+    } else {
+        format!("{stem}_{unit}")
+    }
+}
+
+/// What readable values look like in a comment: `numbers in MiB`, `N/A on 1`.
+fn describe_readable(values: &Values) -> String {
+    let mut text = match &values.unit {
+        Some(unit) if values.numbers > 0 => format!("numbers, some in `{unit}`"),
+        Some(unit) => format!("numbers in `{unit}`"),
+        None if values.numbers > 0 => describe_numbers(values),
+        None => "no number".to_owned(),
+    };
+    for (absent, count) in &values.absent {
+        let _ = write!(text, ", `{absent}` on {count}");
+    }
+    text
 }
 
 /// The field name and label template for a label: the field is named like the label, unless
@@ -803,8 +1352,9 @@ mod tests {
     #[test]
     fn nothing_to_measure_gives_no_draft() {
         for xml in ["<a/>", "<a b=\"x\"><c>text</c><d/></a>", "<a id=\"7\"/>"] {
+            let samples = [std::path::PathBuf::from("s.xml")];
             let header = Header {
-                sample: Path::new("s.xml"),
+                samples: &samples,
                 prefix: None,
                 rules: "r.yaml",
             };
@@ -862,6 +1412,9 @@ mod tests {
             names: std::collections::HashSet::new(),
             rules: Vec::new(),
             rules_left_out: 0,
+            absent: Vec::new(),
+            notes: Vec::new(),
+            keys: Vec::new(),
         };
         assert_eq!(draft.claim("s_count".to_owned()), "s_count_value");
         assert_eq!(draft.claim("s_info".to_owned()), "s_info_value");
@@ -871,7 +1424,7 @@ mod tests {
     }
 
     #[test]
-    fn names_promtool_objects_to_are_kept_with_a_comment() {
+    fn names_promtool_objects_to_are_kept_with_a_comment_or_mended() {
         assert_eq!(lint_objection("store_row_elements"), None);
         assert_eq!(
             lint_objection("s_row"),
@@ -893,13 +1446,9 @@ mod tests {
         assert_eq!(lint_objection("a_bytes"), None);
         let xml = r#"<s><summary><total>5</total></summary><r ms="1"/><r ms="2"/></s>"#;
         let yaml = draft_of(xml);
-        assert!(
-            yaml.contains(
-                "  # promtool check metrics objects to the word `summary` (a metric type) in \
-                 this name; rename the metric\n  - name: s_summary_total_value\n"
-            ),
-            "{yaml}"
-        );
+        // A metric type is dropped from the name; the `# TYPE` line says it.
+        assert!(yaml.contains("  - name: s_total_value\n"), "{yaml}");
+        assert!(!yaml.contains("`summary` (a metric type)"), "{yaml}");
         assert!(
             yaml.contains("the word `ms` (an abbreviated unit)"),
             "{yaml}"

@@ -15,7 +15,7 @@ use crate::xml::{self, StartTag};
 pub(super) const MAX_LABEL_VALUES: usize = 20;
 
 /// The most element paths surveyed; later new paths are left out (and the draft says so).
-pub(super) const MAX_PATHS: usize = 256;
+pub(super) const MAX_PATHS: usize = 1024;
 
 /// The most distinct attributes surveyed per element path.
 pub(super) const MAX_ATTRIBUTES_PER_PATH: usize = 32;
@@ -51,11 +51,105 @@ pub(super) struct Values {
     pub(super) many: bool,
     /// A value longer than [`MAX_VALUE_BYTES`] was seen.
     pub(super) long: bool,
+    /// Texts that mean "no value" ([`ABSENT_TEXTS`]), as written, with their counts.
+    pub(super) absent: Vec<(String, u64)>,
+    /// How many values are a number followed by a unit (`1234 MiB`, `45 C`, `12 %`).
+    pub(super) with_unit: u64,
+    /// The unit of those, as written; `None` when there is none or when they differ.
+    pub(super) unit: Option<String>,
+    /// Numbers with different units were seen.
+    pub(super) mixed_units: bool,
+    /// How many values look like ISO 8601 dates or times (`2024-01-31T10:00:00`).
+    pub(super) dates: u64,
+    /// The values of the current sample, to tell whether each names one thing only; capped
+    /// at [`MAX_KEY_VALUES`] and emptied between samples.
+    seen: std::collections::HashSet<String>,
+    /// A value repeated within one sample, or too many to tell.
+    pub(super) repeats: bool,
+}
+
+/// Texts that tools write in place of a number they do not have; a value or field with one
+/// of them is absent (the rule file's `absent:` list), not a failure.
+pub(super) const ABSENT_TEXTS: [&str; 9] = [
+    "N/A",
+    "n/a",
+    "NA",
+    "-",
+    "none",
+    "None",
+    "Not Supported",
+    "Unknown",
+    "unknown",
+];
+
+/// The most values kept per attribute or text to tell whether they are unique in a sample.
+pub(super) const MAX_KEY_VALUES: usize = 4096;
+
+/// A number followed by a unit: `1234 MiB`, `45 C`, `70.05 W`, `12 %`, `1.5ms`; the number and
+/// the unit as written.
+pub(super) fn number_with_unit(value: &str) -> Option<(f64, &str)> {
+    let value = value.trim();
+    let end = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .filter(|&end| end > 0)?;
+    let number = parse_number(&value[..end])?;
+    let spaced = value[end..].starts_with(' ');
+    let unit = value[end..].trim_start();
+    // Attached to the number only as units are written (`12%`, `1.5ms`), not as in a hex id.
+    let attached = ["%", "ms", "s", "us", "ns", "MHz", "GHz", "KiB", "MiB", "GiB", "W", "C"];
+    let valid = (spaced || attached.contains(&unit))
+        && !unit.is_empty()
+        && unit.len() <= 12
+        && unit
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '%' || c == '/');
+    (valid && number.is_finite()).then_some((number, unit))
+}
+
+/// Whether a text looks like an ISO 8601 date, with or without a time: `2024-01-31`,
+/// `2024-01-31T10:00:00Z`, `2024-01-31 10:00:00`.
+fn looks_like_date(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() >= 10
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[5..7].iter().all(u8::is_ascii_digit)
+        && bytes[7] == b'-'
+        && bytes[8..10].iter().all(u8::is_ascii_digit)
 }
 
 impl Values {
     fn observe(&mut self, value: &str) {
         self.present += 1;
+        if !self.repeats {
+            if self.seen.len() >= MAX_KEY_VALUES {
+                self.repeats = true;
+                self.seen = std::collections::HashSet::new();
+            } else if !self.seen.insert(value.to_owned()) {
+                self.repeats = true;
+            }
+        }
+        if ABSENT_TEXTS.contains(&value.trim()) {
+            let text = value.trim();
+            match self.absent.iter_mut().find(|(v, _)| v == text) {
+                Some((_, count)) => *count += 1,
+                None => self.absent.push((text.to_owned(), 1)),
+            }
+        } else if parse_number(value).is_none() {
+            if let Some((_, unit)) = number_with_unit(value) {
+                self.with_unit += 1;
+                match &self.unit {
+                    None if !self.mixed_units => self.unit = Some(unit.to_owned()),
+                    Some(seen) if seen != unit => {
+                        self.unit = None;
+                        self.mixed_units = true;
+                    }
+                    _ => {}
+                }
+            } else if looks_like_date(value.trim()) {
+                self.dates += 1;
+            }
+        }
         if let Some(number) = parse_number(value) {
             self.numbers += 1;
             if !number.is_nan() {
@@ -87,6 +181,7 @@ impl Values {
     /// A value too long to keep: not a label, and not read as a number.
     fn observe_long(&mut self) {
         self.present += 1;
+        self.repeats = true;
         self.long = true;
         self.too_many();
     }
@@ -99,6 +194,19 @@ impl Values {
     /// Whether every value is a number.
     pub(super) fn all_numbers(&self) -> bool {
         self.present > 0 && self.numbers == self.present
+    }
+
+    /// Whether every value that is not absent is a number, or a number with one unit, and at
+    /// least one is.
+    pub(super) fn all_readable(&self) -> bool {
+        let absent: u64 = self.absent.iter().map(|(_, n)| n).sum();
+        let read = self.numbers + self.with_unit;
+        read > 0 && read + absent == self.present && !self.mixed_units
+    }
+
+    /// How many values are texts that mean "no value".
+    pub(super) fn absent_count(&self) -> u64 {
+        self.absent.iter().map(|(_, n)| n).sum()
     }
 
     /// Whether every value is the empty string (an element without text): nothing to read.
@@ -174,6 +282,10 @@ pub(super) struct Survey {
     pub(super) elements: u64,
     pub(super) paths_left_out: bool,
     pub(super) namespaces_left_out: bool,
+    /// How many samples were surveyed before the current one.
+    pub(super) samples: usize,
+    /// The root element of a later sample, when its name differs from the first one's.
+    pub(super) other_root: Option<String>,
 }
 
 /// The namespace of the `xml:` prefix, bound in every document.
@@ -311,10 +423,22 @@ impl Survey {
         }
     }
 
-    /// Whether every element of the path, and of each ancestor, occurs once in the sample.
+    /// Whether every element of the path, and of each ancestor, occurs once in each sample.
     pub(super) fn single(&self, id: usize) -> bool {
         let path = &self.paths[id];
-        path.count == 1 && path.parent.is_none_or(|parent| self.single(parent))
+        path.max_per_parent == 1 && path.parent.is_none_or(|parent| self.single(parent))
+    }
+
+    /// Starts the next sample: uniqueness is judged within each sample, and its root must
+    /// have the name of the first one.
+    pub(super) fn next_sample(&mut self) {
+        self.samples += 1;
+        for path in &mut self.paths {
+            path.text.seen.clear();
+            for attribute in &mut path.attributes {
+                attribute.values.seen.clear();
+            }
+        }
     }
 }
 
@@ -357,8 +481,19 @@ impl xml::Sink for Survey {
         };
         let written = tag.name();
         let (prefix, local) = written.split_once(':').unwrap_or(("", written));
-        let path = match (parent, self.namespace_of(prefix)) {
-            (Some(parent), Ok(ns)) => self.path_of(parent, ns, local, written),
+        let ns = self.namespace_of(prefix);
+        if self.depth == 0
+            && let Some(root) = self.root
+        {
+            let name = &self.paths[root].name;
+            if ns.as_ref().ok() != Some(&name.ns) || name.local != local {
+                self.other_root.get_or_insert_with(|| written.to_owned());
+            }
+        }
+        let path = match (parent, ns) {
+            (Some(parent), Ok(ns)) if self.other_root.is_none() => {
+                self.path_of(parent, ns, local, written)
+            }
             _ => None,
         };
         if let Some(id) = path {
@@ -456,7 +591,7 @@ mod tests {
         assert!(surveyed.paths_left_out);
         let yaml = draft_of(&xml);
         assert!(
-            yaml.contains("# The sample has more than 256 element paths; those past the first 256 were not surveyed.\n"),
+            yaml.contains("# The sample has more than 1024 element paths; those past the first 1024 were not surveyed.\n"),
             "{yaml}"
         );
         load_and_run(&xml, &yaml);

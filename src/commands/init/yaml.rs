@@ -24,15 +24,25 @@ pub(super) fn render(draft: &Draft<'_>, header: &Header<'_>) -> String {
         command.push_str(" --prefix ");
         command.push_str(&shell_word(prefix.as_str()));
     }
-    command.push(' ');
-    let sample = header.sample.display().to_string();
-    command.push_str(&shell_word(&sample));
+    for sample in header.samples {
+        command.push(' ');
+        command.push_str(&shell_word(&sample.display().to_string()));
+    }
+    let sample = header
+        .samples
+        .first()
+        .map(|s| s.display().to_string())
+        .unwrap_or_default();
     let comment = |out: &mut String, text: &str| {
         let _ = writeln!(out, "# {}", comment_text(text));
     };
     comment(
         &mut out,
-        "A draft rule file, made from one sample store by:",
+        if header.samples.len() > 1 {
+            "A draft rule file, made from several sample stores by:"
+        } else {
+            "A draft rule file, made from one sample store by:"
+        },
     );
     comment(&mut out, &format!("  {command}"));
     comment(
@@ -87,7 +97,15 @@ pub(super) fn render(draft: &Draft<'_>, header: &Header<'_>) -> String {
             shell_word(&sample)
         ),
     );
+    for note in &draft.notes {
+        comment(&mut out, &format!("Left out: {note}."));
+    }
     let _ = writeln!(out, "version: {SUPPORTED_VERSION}");
+    if !draft.absent.is_empty() {
+        out.push_str("# Texts the sample writes where a number is missing: such a value is absent, not an error.\n");
+        let list: Vec<String> = draft.absent.iter().map(|a| double_quoted(a)).collect();
+        let _ = writeln!(out, "absent: [{}]", list.join(", "));
+    }
     if !survey.namespaces.is_empty() {
         out.push_str("namespaces:\n");
         for (namespace, prefix) in survey.namespaces.iter().zip(&draft.bound) {
@@ -128,11 +146,43 @@ pub(super) fn render(draft: &Draft<'_>, header: &Header<'_>) -> String {
         if let Some(aggregate) = rule.aggregate {
             let _ = writeln!(out, "    aggregate: {aggregate}");
         }
+        if let Some((regex, factor)) = &rule.convert {
+            let mut parts = Vec::new();
+            if let Some(regex) = regex {
+                parts.push(format!("regex: {}", single_quoted(regex)));
+            }
+            if let Some((key, number)) = factor {
+                parts.push(format!("{key}: {number}"));
+            }
+            let _ = writeln!(out, "    convert: {{ {} }}", parts.join(", "));
+        }
         if let Some(on_missing) = rule.on_missing {
             let _ = writeln!(out, "    on_missing: {on_missing}");
         }
+        if !rule.allow_lints.is_empty() {
+            for (code, why) in &rule.allow_lints {
+                let _ = writeln!(out, "    # {}", comment_text(&format!("{code}: {why}")));
+            }
+            let codes: Vec<&str> = rule.allow_lints.iter().map(|(code, _)| *code).collect();
+            let _ = writeln!(out, "    allow_lints: [{}]", codes.join(", "));
+        }
     }
     out
+}
+
+/// A YAML double-quoted scalar (always quoted, for flow lists).
+fn double_quoted(text: &str) -> String {
+    let quoted = yaml_scalar(text);
+    if quoted.starts_with('"') {
+        quoted
+    } else {
+        format!("\"{text}\"")
+    }
+}
+
+/// A YAML single-quoted scalar, for regexes: backslashes stay as they are.
+fn single_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// `all 6 <row>` or `4 of 6 <row>`.
@@ -193,6 +243,11 @@ pub(super) fn describe_property(
         Use::Identifier => "an identifier by its name, not summed",
         Use::SomeNotNumbers => "not summed, a value that is not a number fails the run",
         Use::LabelLimit => &limit,
+        Use::NotSummable => "a ratio, average or timestamp, not summed",
+        Use::WithUnit => "numbers with a unit or texts meaning no value, not summed",
+        Use::NotNumbersNotLabel(NotLabel::AbsentTexts) => {
+            "texts meaning no value among them, not a label"
+        }
         Use::NotNumbersNotLabel(NotLabel::TooMany) => "too many values for a label",
         Use::NotNumbersNotLabel(NotLabel::OneValue) => "one value only, not a label",
         Use::NotNumbersNotLabel(NotLabel::HardlyRepeat) => "values hardly repeat, not a label",
@@ -402,12 +457,14 @@ mod tests {
         assert_eq!(shell_word(""), "''");
         let yaml = draft_with(STORE, None);
         assert!(yaml.contains("#   xml2prom init sample.xml\n"), "{yaml}");
+        let samples = [std::path::PathBuf::from("a b\nc.xml")];
         let header = Header {
-            sample: Path::new("a b\nc.xml"),
+            samples: &samples,
             prefix: None,
             rules: "r.yaml",
         };
-        let yaml = draft(&survey(STORE), &header).expect("a draft");
+        let surveyed = survey(STORE);
+        let yaml = render(&draft(&surveyed, &header).expect("a draft"), &header);
         assert!(yaml.contains("#   xml2prom init 'a b\\nc.xml'\n"), "{yaml}");
         assert!(
             yaml.contains(
