@@ -592,7 +592,12 @@ impl<'s> Draft<'s> {
                     &attribute.values,
                 ));
             }
-            if at != id && path.leaves == path.count && !path.text.all_empty() {
+            // The root's own text is between its children; an entity's is its value
+            // (`<counter name="A">5</counter>`).
+            if (at != id || path.parent.is_some())
+                && path.leaves == path.count
+                && !path.text.all_empty()
+            {
                 out.push((query.clone(), about.clone(), part.clone(), &path.text));
             }
             if depth >= 8 {
@@ -658,6 +663,11 @@ impl<'s> Draft<'s> {
         };
         let mut info: Vec<(String, String, String)> = Vec::new();
         for (value_query, about, part, values) in self.readings(id) {
+            let about = if about.is_empty() {
+                "text".to_owned()
+            } else {
+                about
+            };
             if is_identifier(&part) && !is_info_name(&part) {
                 continue;
             }
@@ -772,8 +782,9 @@ impl<'s> Draft<'s> {
         };
         if values.dates > 0 && values.dates == values.present {
             self.notes.push(format!(
-                "`{stem}`: {about} holds dates; read them with `convert: {{parse: time, \
-                 format: ...}}` into a `_timestamp_seconds` gauge if you need them"
+                "`{stem}`: {} holds dates; read them with `convert: {{parse: time, \
+                 format: ...}}` into a `_timestamp_seconds` gauge if you need them",
+                if about.is_empty() { "the text" } else { about }
             ));
             return None;
         }
@@ -806,7 +817,7 @@ impl<'s> Draft<'s> {
                     ));
                 }
             }
-        } else if let Some(divisor) = timestamp_divisor(part, values) {
+        } else if let Some(divisor) = timestamp_divisor(&stem, values) {
             rule.name = self.claim(with_suffix(&stem, "timestamp_seconds"));
             if divisor > 1 {
                 rule.convert = Some((None, Some(("divide", "1000"))));
@@ -1251,6 +1262,68 @@ mod tests {
             series(&out, r#"store_row_elements_by_kind{kind="b"}"#),
             Some(2.0)
         );
+    }
+
+    #[test]
+    fn units_absent_texts_entities_and_versions() {
+        let xml = r#"<log><driver_version>570.1</driver_version><started>1700000000</started>
+  <gpu id="0000:01:00.0"><product_name>RTX</product_name><serial>123456</serial>
+    <mem><used>1024 MiB</used></mem><temp>45 C</temp><fan>N/A</fan><util>12 %</util>
+    <clock>1410 MHz</clock><lat>5 ms</lat><odd>3 furlongs</odd><power>70.5 W</power></gpu>
+  <gpu id="0000:02:00.0"><product_name>RTX</product_name><serial>654321</serial>
+    <mem><used>2048 MiB</used></mem><temp>50 C</temp><fan>30 %</fan><util>N/A</util>
+    <clock>1500 MHz</clock><lat>7 ms</lat><odd>4 furlongs</odd><power>N/A</power></gpu>
+</log>"#;
+        let yaml = draft_of(xml);
+        for expected in [
+            "absent: [\"N/A\"]\n",
+            "  - name: log_gpu_mem_used_bytes\n",
+            "    convert: { regex: '^\\s*([-+]?[0-9]*\\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\\s*MiB\\s*$', \
+             scale: 1048576 }\n",
+            "  - name: log_gpu_fan_ratio\n",
+            "    on_missing: skip\n",
+            "  - name: log_started_timestamp_seconds\n",
+            "`furlongs` is not a unit xml2prom knows",
+        ] {
+            assert!(yaml.contains(expected), "{expected:?} missing from\n{yaml}");
+        }
+        // Serial numbers are never values.
+        assert!(!yaml.contains("serial\n    help"), "{yaml}");
+        let out = load_and_run(xml, &yaml);
+        let gpu = |name: &str, id: &str| series(&out, &format!("{name}{{id=\"{id}\"}}"));
+        assert_eq!(gpu("log_gpu_mem_used_bytes", "0000:02:00.0"), Some(2_147_483_648.0));
+        assert_eq!(gpu("log_gpu_temp_celsius", "0000:01:00.0"), Some(45.0));
+        assert_eq!(gpu("log_gpu_util_ratio", "0000:01:00.0"), Some(0.12));
+        assert_eq!(gpu("log_gpu_util_ratio", "0000:02:00.0"), None, "N/A is absent");
+        assert_eq!(gpu("log_gpu_clock_hertz", "0000:02:00.0"), Some(1.5e9));
+        assert_eq!(gpu("log_gpu_lat_seconds", "0000:01:00.0"), Some(0.005));
+        assert_eq!(gpu("log_gpu_power_watts", "0000:01:00.0"), Some(70.5));
+        assert_eq!(gpu("log_gpu_odd", "0000:02:00.0"), Some(4.0));
+        assert_eq!(
+            series(&out, r#"log_gpu_info{id="0000:01:00.0",product_name="RTX"}"#),
+            Some(1.0),
+            "{out}"
+        );
+        assert_eq!(series(&out, r#"log_info{driver_version="570.1"}"#), Some(1.0));
+        assert_eq!(series(&out, "log_started_timestamp_seconds"), Some(1.7e9));
+        assert!(!out.contains("serial"), "{out}");
+    }
+
+    #[test]
+    fn named_counters_are_one_series_each_and_never_summed() {
+        let xml = r#"<stats><counters type="opcode"><counter name="QUERY">5</counter>
+  <counter name="NOTIFY">1</counter></counters>
+  <zones><zone name="a.example"><serial>7</serial><queries>3</queries></zone>
+  <zone name="b.example"><serial>9</serial><queries>4</queries></zone></zones></stats>"#;
+        let yaml = draft_of(xml);
+        let out = load_and_run(xml, &yaml);
+        assert_eq!(
+            series(&out, r#"stats_zones_zone_queries{name="b.example"}"#),
+            Some(4.0),
+            "{out}"
+        );
+        assert!(!out.contains("serial"), "{out}");
+        assert!(!yaml.contains("aggregate: sum"), "{yaml}");
     }
 
     #[test]
