@@ -97,7 +97,10 @@ fn run_case(case: &Path) {
         let (expected, warnings) = if stem == "sample" {
             ("expected.prom".to_owned(), "run.stderr".to_owned())
         } else {
-            (format!("expected.{stem}.prom"), format!("run.{stem}.stderr"))
+            (
+                format!("expected.{stem}.prom"),
+                format!("run.{stem}.stderr"),
+            )
         };
         // Alone in its directory, for node_exporter's textfile collector.
         let checked_dir = tempfile::tempdir().expect("tempdir");

@@ -51,10 +51,20 @@ pub(super) struct DraftRule {
     pub(super) aggregate: Option<&'static str>,
     pub(super) on_missing: Option<&'static str>,
     /// `convert:`: the regex and the factor (`scale: 1048576`, `divide: 100`), if any.
-    pub(super) convert: Option<(Option<String>, Option<(&'static str, &'static str)>)>,
+    pub(super) convert: Option<Convert>,
     /// Lints `check --strict` reports on the draft, silenced with the reason: (code, why).
     pub(super) allow_lints: Vec<(&'static str, String)>,
 }
+
+/// A drafted `convert:` block: the regex, if any, and the factor (`("scale", "1048576")`), if
+/// any.
+pub(super) type Convert = (Option<String>, Option<Factor>);
+
+/// `scale` or `divide`, and the number as written.
+pub(super) type Factor = (&'static str, &'static str);
+
+/// Rule fields or labels: (name, query or template).
+type Entries = Vec<(String, String)>;
 
 /// Something an element has that a rule can read: an attribute, its own text, a child's text
 /// or a child's attribute.
@@ -194,8 +204,18 @@ fn is_identifier(name: &str) -> bool {
 /// averages, and timestamps (names saying so, or numbers that look like Unix times).
 fn not_summable(name: &str, values: &Values) -> bool {
     const WORDS: [&str; 12] = [
-        "ratio", "percent", "pct", "util", "utilization", "avg", "average", "mean", "load",
-        "rate", "version", "level",
+        "ratio",
+        "percent",
+        "pct",
+        "util",
+        "utilization",
+        "avg",
+        "average",
+        "mean",
+        "load",
+        "rate",
+        "version",
+        "level",
     ];
     name.split('_').any(|word| WORDS.contains(&word)) || timestamp_divisor(name, values).is_some()
 }
@@ -204,8 +224,16 @@ fn not_summable(name: &str, values: &Values) -> bool {
 /// `version="3"`) are labels of an `_info` metric, not values.
 fn is_info_name(name: &str) -> bool {
     const WORDS: [&str; 10] = [
-        "version", "product", "model", "vendor", "driver", "brand", "architecture", "release",
-        "vbios", "build",
+        "version",
+        "product",
+        "model",
+        "vendor",
+        "driver",
+        "brand",
+        "architecture",
+        "release",
+        "vbios",
+        "build",
     ];
     name.contains("version") || name.split('_').any(|word| WORDS.contains(&word))
 }
@@ -214,8 +242,17 @@ fn is_info_name(name: &str) -> bool {
 /// not, else the divisor to seconds (`1` for seconds, `1000` for milliseconds).
 fn timestamp_divisor(name: &str, values: &Values) -> Option<u32> {
     const WORDS: [&str; 11] = [
-        "time", "timestamp", "date", "start", "end", "created", "modified", "updated",
-        "boot", "last", "epoch",
+        "time",
+        "timestamp",
+        "date",
+        "start",
+        "end",
+        "created",
+        "modified",
+        "updated",
+        "boot",
+        "last",
+        "epoch",
     ];
     let (low, high) = values.range?;
     // `starttime`, `last_seen_time`: the words may be run together.
@@ -233,7 +270,7 @@ fn timestamp_divisor(name: &str, values: &Values) -> Option<u32> {
 
 /// What a unit as nvidia-smi and others write it reads as: the base unit's name suffix and
 /// the factor to it; `None` for a unit not known here (read through a regex, name kept).
-fn base_unit(unit: &str) -> Option<(&'static str, Option<(&'static str, &'static str)>)> {
+fn base_unit(unit: &str) -> Option<(&'static str, Option<Factor>)> {
     let scale = |s| Some(("scale", s));
     let divide = |d| Some(("divide", d));
     Some(match unit {
@@ -440,11 +477,7 @@ impl<'s> Draft<'s> {
             .filter(|(index, word)| *index == 0 || !TYPE_WORDS.contains(word))
             .map(|(_, word)| *word)
             .collect();
-        let mut name = if kept.len() > 1 {
-            kept.join("_")
-        } else {
-            name
-        };
+        let mut name = if kept.len() > 1 { kept.join("_") } else { name };
         if RESERVED_SUFFIXES
             .iter()
             .any(|suffix| name.ends_with(suffix))
@@ -496,8 +529,19 @@ impl<'s> Draft<'s> {
     /// and unique within a sample; numbers only for ports (numeric `id`s count records).
     fn entity_key(&self, id: usize) -> Option<(String, String, String)> {
         const KEYS: [&str; 13] = [
-            "name", "id", "uuid", "type", "portid", "port", "key", "zone", "host", "hostname",
-            "interface", "device", "addr",
+            "name",
+            "id",
+            "uuid",
+            "type",
+            "portid",
+            "port",
+            "key",
+            "zone",
+            "host",
+            "hostname",
+            "interface",
+            "device",
+            "addr",
         ];
         let survey = self.survey;
         let path = &survey.paths[id];
@@ -510,7 +554,12 @@ impl<'s> Draft<'s> {
             let Some(rank) = KEYS.iter().position(|k| *k == label) else {
                 return;
             };
-            let rank = rank + if query.starts_with('@') { 0 } else { KEYS.len() };
+            let rank = rank
+                + if query.starts_with('@') {
+                    0
+                } else {
+                    KEYS.len()
+                };
             let fits = values.present == path.count
                 && values.absent_count() == 0
                 && !values.long
@@ -622,7 +671,7 @@ impl<'s> Draft<'s> {
 
     /// The fields and labels naming an entity: its key, and the keys of the entities it is in
     /// (`../@name`), as far as the streaming engine reads them.
-    fn entity_labels(&self, id: usize) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    fn entity_labels(&self, id: usize) -> (Entries, Entries) {
         let mut fields = Vec::new();
         let mut labels = Vec::new();
         let mut at = Some(id);
@@ -1089,12 +1138,7 @@ impl<'s> Draft<'s> {
             })
             .collect();
         if path.leaves == path.count && path.parent.is_some() {
-            readings.push((
-                ".".to_owned(),
-                String::new(),
-                String::new(),
-                &path.text,
-            ));
+            readings.push((".".to_owned(), String::new(), String::new(), &path.text));
         }
         for (value, about, part, values) in readings {
             let own = if part.is_empty() {
@@ -1121,7 +1165,8 @@ impl<'s> Draft<'s> {
             } else {
                 describe_numbers(values)
             };
-            rule.comment.insert(0, format!("{verb} {shown} (at {query})"));
+            rule.comment
+                .insert(0, format!("{verb} {shown} (at {query})"));
             rule.help = if about.is_empty() {
                 format!("The number in {element} at {query}")
             } else {
@@ -1291,20 +1336,33 @@ mod tests {
         assert!(!yaml.contains("serial\n    help"), "{yaml}");
         let out = load_and_run(xml, &yaml);
         let gpu = |name: &str, id: &str| series(&out, &format!("{name}{{id=\"{id}\"}}"));
-        assert_eq!(gpu("log_gpu_mem_used_bytes", "0000:02:00.0"), Some(2_147_483_648.0));
+        assert_eq!(
+            gpu("log_gpu_mem_used_bytes", "0000:02:00.0"),
+            Some(2_147_483_648.0)
+        );
         assert_eq!(gpu("log_gpu_temp_celsius", "0000:01:00.0"), Some(45.0));
         assert_eq!(gpu("log_gpu_util_ratio", "0000:01:00.0"), Some(0.12));
-        assert_eq!(gpu("log_gpu_util_ratio", "0000:02:00.0"), None, "N/A is absent");
+        assert_eq!(
+            gpu("log_gpu_util_ratio", "0000:02:00.0"),
+            None,
+            "N/A is absent"
+        );
         assert_eq!(gpu("log_gpu_clock_hertz", "0000:02:00.0"), Some(1.5e9));
         assert_eq!(gpu("log_gpu_lat_seconds", "0000:01:00.0"), Some(0.005));
         assert_eq!(gpu("log_gpu_power_watts", "0000:01:00.0"), Some(70.5));
         assert_eq!(gpu("log_gpu_odd", "0000:02:00.0"), Some(4.0));
         assert_eq!(
-            series(&out, r#"log_gpu_info{id="0000:01:00.0",product_name="RTX"}"#),
+            series(
+                &out,
+                r#"log_gpu_info{id="0000:01:00.0",product_name="RTX"}"#
+            ),
             Some(1.0),
             "{out}"
         );
-        assert_eq!(series(&out, r#"log_info{driver_version="570.1"}"#), Some(1.0));
+        assert_eq!(
+            series(&out, r#"log_info{driver_version="570.1"}"#),
+            Some(1.0)
+        );
         assert_eq!(series(&out, "log_started_timestamp_seconds"), Some(1.7e9));
         assert!(!out.contains("serial"), "{out}");
     }

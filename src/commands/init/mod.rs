@@ -15,12 +15,12 @@ use std::process::ExitCode;
 use crate::commands::check::{self, Samples};
 use crate::commands::{Report, fail};
 use crate::engine::{Engine, EngineConfig};
-use crate::rules::compile::CompiledRules;
-use crate::rules::diagnostic::{FieldPath, PathSegment};
-use crate::rules::lints;
 use crate::output::{self, Destination, WriteError};
+use crate::rules::compile::CompiledRules;
 use crate::rules::compile::{self, SELF_METRICS_PREFIX};
+use crate::rules::diagnostic::{FieldPath, PathSegment};
 use crate::rules::file;
+use crate::rules::lints;
 use crate::xml::{self, XmlError, XmlLimits};
 
 mod draft;
@@ -242,11 +242,9 @@ pub fn init(config: &InitConfig) -> Result<(), InitError> {
             _ => {}
         }
         survey.next_sample();
-        xml::scan_file(sample, &config.limits, &mut survey).map_err(|source| {
-            InitError::Xml {
-                sample: sample.clone(),
-                source,
-            }
+        xml::scan_file(sample, &config.limits, &mut survey).map_err(|source| InitError::Xml {
+            sample: sample.clone(),
+            source,
         })?;
         if let Some(root) = survey.other_root.take() {
             let first_root = survey.root.map(|r| survey.paths[r].written.clone());
@@ -511,7 +509,11 @@ mod tests {
             Some(2048.0)
         );
         // A version is a label of an info metric, not a number to graph.
-        assert_eq!(series(&out, r#"store_info{version="3"}"#), Some(1.0), "{out}");
+        assert_eq!(
+            series(&out, r#"store_info{version="3"}"#),
+            Some(1.0),
+            "{out}"
+        );
         // Identifiers are not summed.
         assert!(!out.contains("store_row_id"), "{out}");
     }

@@ -96,7 +96,9 @@ pub(super) fn number_with_unit(value: &str) -> Option<(f64, &str)> {
     let spaced = value[end..].starts_with(' ');
     let unit = value[end..].trim_start();
     // Attached to the number only as units are written (`12%`, `1.5ms`), not as in a hex id.
-    let attached = ["%", "ms", "s", "us", "ns", "MHz", "GHz", "KiB", "MiB", "GiB", "W", "C"];
+    let attached = [
+        "%", "ms", "s", "us", "ns", "MHz", "GHz", "KiB", "MiB", "GiB", "W", "C",
+    ];
     let valid = (spaced || attached.contains(&unit))
         && !unit.is_empty()
         && unit.len() <= 12

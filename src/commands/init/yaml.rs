@@ -426,7 +426,6 @@ fn shell_word(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::Path;
 
     use proptest::prelude::*;
 
