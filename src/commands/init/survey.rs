@@ -85,6 +85,10 @@ pub(super) const ABSENT_TEXTS: [&str; 9] = [
 /// The most values kept per attribute or text to tell whether they are unique in a sample.
 pub(super) const MAX_KEY_VALUES: usize = 4096;
 
+/// The most bytes of values kept over the whole survey to tell whether they are unique; the
+/// survey's memory stays bounded whatever the sample holds. Given back between samples.
+pub(super) const KEY_VALUE_BYTES: usize = 16 << 20;
+
 /// A number followed by a unit: `1234 MiB`, `45 C`, `70.05 W`, `12 %`, `1.5ms`; the number and
 /// the unit as written.
 pub(super) fn number_with_unit(value: &str) -> Option<(f64, &str)> {
@@ -121,13 +125,18 @@ fn looks_like_date(value: &str) -> bool {
 }
 
 impl Values {
-    fn observe(&mut self, value: &str) {
+    /// Records one value; `used` is how much of [`KEY_VALUE_BYTES`] the survey keeps to tell
+    /// whether values are unique.
+    fn observe(&mut self, value: &str, used: &mut usize) {
         self.present += 1;
         if !self.repeats {
-            if self.seen.len() >= MAX_KEY_VALUES {
+            if self.seen.len() >= MAX_KEY_VALUES || *used + value.len() > KEY_VALUE_BYTES {
+                // Past the bounds it cannot tell: not a name for one thing only.
                 self.repeats = true;
                 self.seen = std::collections::HashSet::new();
-            } else if !self.seen.insert(value.to_owned()) {
+            } else if self.seen.insert(value.to_owned()) {
+                *used += value.len();
+            } else {
                 self.repeats = true;
             }
         }
@@ -288,6 +297,8 @@ pub(super) struct Survey {
     pub(super) samples: usize,
     /// The root element of a later sample, when its name differs from the first one's.
     pub(super) other_root: Option<String>,
+    /// How much of [`KEY_VALUE_BYTES`] this sample's values take.
+    key_bytes: usize,
 }
 
 /// The namespace of the `xml:` prefix, bound in every document.
@@ -421,7 +432,9 @@ impl Survey {
                     path.attributes.len() - 1
                 }
             };
-            path.attributes[index].values.observe(&value);
+            path.attributes[index]
+                .values
+                .observe(&value, &mut self.key_bytes);
         }
     }
 
@@ -435,6 +448,7 @@ impl Survey {
     /// have the name of the first one.
     pub(super) fn next_sample(&mut self) {
         self.samples += 1;
+        self.key_bytes = 0;
         for path in &mut self.paths {
             path.text.seen.clear();
             for attribute in &mut path.attributes {
@@ -541,7 +555,7 @@ impl xml::Sink for Survey {
                 if frame.text_too_long {
                     path.text.observe_long();
                 } else {
-                    path.text.observe(&frame.text);
+                    path.text.observe(&frame.text, &mut self.key_bytes);
                 }
             }
         }
