@@ -63,6 +63,20 @@ pub(super) type Convert = (Option<String>, Option<Factor>);
 /// `scale` or `divide`, and the number as written.
 pub(super) type Factor = (&'static str, &'static str);
 
+/// What names one element of an entity path (`@id` of `<gpu>`).
+#[derive(Debug, Clone)]
+pub(super) struct EntityKey {
+    /// The label name: `id`.
+    label: String,
+    /// The query from the element: `@id`, `address/@addr`.
+    query: String,
+    /// How comments name it: `@id`.
+    about: String,
+    /// Every value is written in double quotes (Tomcat's `name='"http-nio-8080"'`): the label
+    /// drops them.
+    quoted: bool,
+}
+
 /// Rule fields or labels: (name, query or template).
 type Entries = Vec<(String, String)>;
 
@@ -329,7 +343,7 @@ pub(super) struct Draft<'s> {
     /// What the draft leaves out and why, for the header.
     pub(super) notes: Vec<String>,
     /// The entity key of each element path, if it is one: (label, query from the element).
-    keys: Vec<Option<(String, String, String)>>,
+    keys: Vec<Option<EntityKey>>,
 }
 
 /// Drafts a rule file from a survey. `None` when the sample has nothing to measure.
@@ -527,7 +541,7 @@ impl<'s> Draft<'s> {
     /// `<counter name="A">`, `<connector name="http-8080">`): (label, query from the element,
     /// how comments name it). Its values must be on every element, none meaning "no value",
     /// and unique within a sample; numbers only for ports (numeric `id`s count records).
-    fn entity_key(&self, id: usize) -> Option<(String, String, String)> {
+    fn entity_key(&self, id: usize) -> Option<EntityKey> {
         const KEYS: [&str; 13] = [
             "name",
             "id",
@@ -547,7 +561,7 @@ impl<'s> Draft<'s> {
         let path = &survey.paths[id];
         path.parent?;
         let repeated = path.max_per_parent > 1;
-        let mut candidates: Vec<(usize, String, String, String)> = Vec::new();
+        let mut candidates: Vec<(usize, EntityKey)> = Vec::new();
         // The element's own attributes first, then what its children hold.
         let mut consider = |name: &str, query: String, about: String, values: &Values| {
             let label = name_part(name, "key");
@@ -569,7 +583,20 @@ impl<'s> Draft<'s> {
                 && (!values.all_numbers() || label.starts_with("port"))
                 && (repeated || matches!(label.as_str(), "id" | "uuid"));
             if fits {
-                candidates.push((rank, label, query, about));
+                let quoted = !values.many
+                    && values
+                        .distinct
+                        .iter()
+                        .all(|(v, _)| v.len() > 2 && v.starts_with('"') && v.ends_with('"'));
+                candidates.push((
+                    rank,
+                    EntityKey {
+                        label,
+                        query,
+                        about,
+                        quoted,
+                    },
+                ));
             }
         };
         for attribute in &path.attributes {
@@ -603,10 +630,7 @@ impl<'s> Draft<'s> {
             }
         }
         candidates.sort_by_key(|(rank, ..)| *rank);
-        candidates
-            .into_iter()
-            .next()
-            .map(|(_, label, query, about)| (label, query, about))
+        candidates.into_iter().next().map(|(_, key)| key)
     }
 
     /// What an entity (or the root) reads: its attributes and text, and those of the elements
@@ -630,7 +654,7 @@ impl<'s> Draft<'s> {
                 if at == id
                     && self.keys[id]
                         .as_ref()
-                        .is_some_and(|(_, q, _)| q == &format!("@{}", self.step(&attribute.name)))
+                        .is_some_and(|key| key.query == format!("@{}", self.step(&attribute.name)))
                 {
                     continue;
                 }
@@ -677,7 +701,8 @@ impl<'s> Draft<'s> {
         let mut at = Some(id);
         let mut up = String::new();
         while let Some(current) = at {
-            if let Some((label, query, _)) = &self.keys[current] {
+            if let Some(key) = &self.keys[current] {
+                let (label, query) = (&key.label, &key.query);
                 // `<testsuite name>` above `<testcase name>`: `testsuite_name`.
                 let label = if labels.iter().any(|(l, _): &(String, String)| l == label) {
                     let element = name_part(&self.survey.paths[current].name.local, "element");
@@ -688,7 +713,10 @@ impl<'s> Draft<'s> {
                 if labels.iter().any(|(l, _)| *l == label) {
                     break;
                 }
-                let (field, template) = field_for(&label);
+                let (field, mut template) = field_for(&label);
+                if key.quoted {
+                    template = format!("{{{{ {field} | replace('\"', '') }}}}");
+                }
                 fields.push((field, format!("{up}{query}")));
                 labels.push((label, template));
             }
@@ -707,7 +735,7 @@ impl<'s> Draft<'s> {
         let query = self.path_query(id);
         let base = self.base_name(id);
         let (fields, labels) = self.entity_labels(id);
-        let Some((_, _, key_about)) = self.keys[id].clone() else {
+        let Some(key_about) = self.keys[id].as_ref().map(|key| key.about.clone()) else {
             return;
         };
         let mut info: Vec<(String, String, String)> = Vec::new();
@@ -1371,6 +1399,7 @@ mod tests {
     fn named_counters_are_one_series_each_and_never_summed() {
         let xml = r#"<stats><counters type="opcode"><counter name="QUERY">5</counter>
   <counter name="NOTIFY">1</counter></counters>
+  <counters type="rcode"><counter name="QUERY">2</counter></counters>
   <zones><zone name="a.example"><serial>7</serial><queries>3</queries></zone>
   <zone name="b.example"><serial>9</serial><queries>4</queries></zone></zones></stats>"#;
         let yaml = draft_of(xml);
@@ -1382,6 +1411,27 @@ mod tests {
         );
         assert!(!out.contains("serial"), "{out}");
         assert!(!yaml.contains("aggregate: sum"), "{yaml}");
+        // The same counter name under two <counters>: both names are labels.
+        for (kind, value) in [("opcode", 5.0), ("rcode", 2.0)] {
+            assert_eq!(
+                series(
+                    &out,
+                    &format!(r#"stats_counters{{name="QUERY",type="{kind}"}}"#)
+                ),
+                Some(value),
+                "{out}"
+            );
+        }
+
+        // Names written in quotes (Tomcat's connectors) are labels without them.
+        let xml = r#"<status><connector name='"http-8080"'><info requests="3"/></connector>
+  <connector name='"ajp-8009"'><info requests="4"/></connector></status>"#;
+        let out = load_and_run(xml, &draft_of(xml));
+        assert_eq!(
+            series(&out, r#"status_connector_info_requests{name="ajp-8009"}"#),
+            Some(4.0),
+            "{out}"
+        );
     }
 
     #[test]
