@@ -30,6 +30,10 @@ mod yaml;
 use draft::{Header, draft, snake_case};
 use survey::Survey;
 
+/// The largest sample the draft's own check loads into the DOM engine, as `run`'s default
+/// `--max-dom-bytes`: a larger one is checked by the streaming engine only, or not at all.
+const CHECK_MAX_DOM_BYTES: u64 = 256 << 20;
+
 /// What `init` needs, checked.
 #[derive(Debug, Clone)]
 pub struct InitConfig {
@@ -273,7 +277,7 @@ pub fn init(config: &InitConfig) -> Result<(), InitError> {
         engine: EngineConfig {
             limits: config.limits.clone(),
             engine: Engine::Auto,
-            max_dom_bytes: u64::MAX,
+            max_dom_bytes: CHECK_MAX_DOM_BYTES,
         },
     };
     let text = pass_own_check(&mut drafted, &header, &samples)?;
