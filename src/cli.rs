@@ -13,6 +13,8 @@ use crate::commands::check::{CheckConfig, Format};
 use crate::commands::every::MIN_PERIOD;
 use crate::commands::explain::ExplainConfig;
 use crate::commands::init::{InitConfig, MetricPrefix};
+use crate::commands::fetch::{FetchOptions, Remote};
+use crate::commands::http_config::HttpConfig;
 use crate::commands::inputs;
 use crate::commands::push::PushTarget;
 use crate::commands::run::{Outputs, RunConfig};
@@ -404,8 +406,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
 
-    /// An XML file, or a quoted glob pattern such as 'stores/*.xml'; repeat for several.
-    #[arg(long, value_name = "FILE|GLOB", required = true)]
+    /// An XML file, a quoted glob pattern such as 'stores/*.xml', - for standard input, an
+    /// http:// or https:// URL, or 'exec:CMD ARGS' for a command's output; repeat for several.
+    #[arg(long, value_name = "FILE|GLOB|-|URL|exec:CMD", required = true)]
     pub input: Vec<PathBuf>,
 
     /// The .prom file to write atomically with the samples of every input (an existing device,
@@ -500,6 +503,20 @@ pub struct EvaluationArgs {
     #[command(flatten)]
     pub read: ReadArgs,
 
+    /// The longest fetching a URL input or running an exec: input may take, all of it; a
+    /// command still running then is killed.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_read_timeout)]
+    pub input_timeout: Duration,
+
+    /// The longest connecting to the server of a URL input may take.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_read_timeout)]
+    pub input_connect_timeout: Duration,
+
+    /// A YAML file in the shape of Prometheus's http_config (basic_auth, authorization,
+    /// bearer_token_file, headers, tls_config) for URL inputs; secrets are read from files.
+    #[arg(long, value_name = "FILE")]
+    pub input_http_config: Option<PathBuf>,
+
     /// Print to stderr which engine runs each rule, and why a rule cannot stream.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -514,6 +531,7 @@ struct Evaluation {
     max_dom_bytes: u64,
     verbose: bool,
     self_metrics: bool,
+    fetch: FetchOptions,
 }
 
 impl EvaluationArgs {
@@ -535,7 +553,16 @@ impl EvaluationArgs {
                 )));
             }
         }
+        let http = match &self.input_http_config {
+            Some(path) => HttpConfig::load(path).map_err(|e| error(&e.to_string()))?,
+            None => HttpConfig::default(),
+        };
         Ok(Evaluation {
+            fetch: FetchOptions {
+                http: std::sync::Arc::new(http),
+                timeout: self.input_timeout,
+                connect_timeout: self.input_connect_timeout,
+            },
             vars,
             labels: self.labels,
             limits: XmlLimits {
@@ -558,9 +585,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
 
-    /// An XML file, or a quoted glob pattern such as 'stores/*.xml' (expanded on every scrape);
-    /// repeat for several.
-    #[arg(long, value_name = "FILE|GLOB", required = true)]
+    /// An XML file, a quoted glob pattern such as 'stores/*.xml' (expanded on every scrape), an
+    /// http:// or https:// URL, or 'exec:CMD ARGS' (both fetched on every scrape); repeat for
+    /// several.
+    #[arg(long, value_name = "FILE|GLOB|URL|exec:CMD", required = true)]
     pub input: Vec<PathBuf>,
 
     /// The address and port to listen on; 0.0.0.0:PORT or [::]:PORT for every interface.
@@ -582,6 +610,12 @@ impl ServeArgs {
         let error = |message: &str| subcommand_error("serve", message);
         for input in &self.input {
             inputs::check_pattern(input).map_err(|message| error(&message))?;
+            if Remote::of(input) == Some(Remote::Stdin) {
+                return Err(error(
+                    "--input - (standard input) cannot be read again on every scrape; give \
+                     serve a file, a URL or an exec: command, or use `run` for standard input",
+                ));
+            }
         }
         let evaluation = self.evaluation.checked(error)?;
         Ok(crate::commands::serve::ServeConfig {
@@ -595,6 +629,7 @@ impl ServeArgs {
             self_metrics: evaluation.self_metrics,
             vars: evaluation.vars,
             labels: evaluation.labels,
+            fetch: evaluation.fetch,
         })
     }
 }
@@ -622,6 +657,22 @@ impl RunArgs {
     pub fn into_config(self) -> Result<RunConfig, clap::Error> {
         for input in &self.input {
             inputs::check_pattern(input).map_err(|message| usage_error(&message))?;
+        }
+        let stdin = self
+            .input
+            .iter()
+            .filter(|input| Remote::of(input) == Some(Remote::Stdin))
+            .count();
+        if stdin > 1 {
+            return Err(usage_error(
+                "--input - (standard input) is given twice; it can be read only once",
+            ));
+        }
+        if stdin > 0 && self.every.is_some() {
+            return Err(usage_error(
+                "--input - (standard input) cannot be read again on every run of --every; \
+                 give a file, a URL or an exec: command, or run xml2prom once per document",
+            ));
         }
         let evaluation = self.evaluation.checked(usage_error)?;
         let push = match (self.push, self.job) {
@@ -657,6 +708,7 @@ impl RunArgs {
         Ok(RunConfig {
             rules: self.rules,
             inputs: self.input,
+            fetch: evaluation.fetch,
             output,
             limits: evaluation.limits,
             engine: evaluation.engine,
