@@ -134,7 +134,11 @@ impl<'a> Remote<'a> {
                 }
             })
             .collect();
-        if safe.is_empty() { "input".to_owned() } else { safe }
+        if safe.is_empty() {
+            "input".to_owned()
+        } else {
+            safe
+        }
     }
 }
 
@@ -194,7 +198,9 @@ pub fn redact_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let tail = &rest[authority_end..];
     // A fragment is never sent; dropping it keeps the name short.
     let tail = tail.split('#').next().unwrap_or_default();
@@ -340,7 +346,11 @@ pub enum FetchError {
 /// `options.http`. Redirects are followed up to [`MAX_REDIRECTS`] times to the same scheme or
 /// from http to https, never from https to http; the credentials go only to the host first
 /// named. Any status but 2xx is an error.
-pub fn fetch_http(url: &str, options: &FetchOptions, max_bytes: u64) -> Result<Vec<u8>, FetchError> {
+pub fn fetch_http(
+    url: &str,
+    options: &FetchOptions,
+    max_bytes: u64,
+) -> Result<Vec<u8>, FetchError> {
     let shown = redact_url(url);
     let started = Instant::now();
     let config = &options.http;
@@ -484,7 +494,10 @@ pub fn fetch_http(url: &str, options: &FetchOptions, max_bytes: u64) -> Result<V
 
 /// An agent for one request, with what is left of the total timeout.
 fn agent(options: &FetchOptions, https: bool, spent: Duration) -> ureq::Agent {
-    let left = options.timeout.saturating_sub(spent).max(Duration::from_millis(1));
+    let left = options
+        .timeout
+        .saturating_sub(spent)
+        .max(Duration::from_millis(1));
     let mut builder = ureq::Agent::config_builder()
         .timeout_global(Some(left))
         .timeout_connect(Some(options.connect_timeout.min(left)))
@@ -618,7 +631,9 @@ pub fn run_command(line: &str, timeout: Duration, max_bytes: u64) -> Result<Vec<
         std::thread::spawn(move || {
             let mut stderr = stderr;
             let mut bytes = Vec::new();
-            let _ = (&mut stderr).take(STDERR_KEPT_BYTES).read_to_end(&mut bytes);
+            let _ = (&mut stderr)
+                .take(STDERR_KEPT_BYTES)
+                .read_to_end(&mut bytes);
             // Drain the rest, so that the command is not stopped by a full pipe.
             let _ = std::io::copy(&mut stderr, &mut std::io::sink());
             let _ = stderr_sender.send(bytes);
@@ -752,7 +767,10 @@ mod tests {
                 "https://h/s?Token=a&b=c&X-Amz-Signature=z&password=p",
                 "https://h/s?Token=***&b=c&X-Amz-Signature=***&password=***",
             ),
-            ("http://h/x?flag&apikey=1#frag", "http://h/x?flag&apikey=***"),
+            (
+                "http://h/x?flag&apikey=1#frag",
+                "http://h/x?flag&apikey=***",
+            ),
             ("http://u:p@h?key=v", "http://h?key=***"),
         ] {
             assert_eq!(redact_url(url), expected, "{url}");
@@ -799,7 +817,11 @@ mod tests {
             ("/y?z", "http://h:1/y?z"),
             ("c.xml", "http://h:1/a/c.xml"),
         ] {
-            assert_eq!(resolve("http://h:1/a/b?q", location), expected, "{location}");
+            assert_eq!(
+                resolve("http://h:1/a/b?q", location),
+                expected,
+                "{location}"
+            );
         }
     }
 
@@ -816,7 +838,10 @@ mod tests {
             "{failed}"
         );
         let large = run_command("yes", Duration::from_secs(5), 1000).expect_err("endless");
-        assert!(matches!(large, FetchError::TooLarge { limit: 1000, .. }), "{large}");
+        assert!(
+            matches!(large, FetchError::TooLarge { limit: 1000, .. }),
+            "{large}"
+        );
         let started = Instant::now();
         let slow = run_command("sleep 30", Duration::from_millis(200), 100).expect_err("slow");
         assert!(matches!(slow, FetchError::CommandTimeout { .. }), "{slow}");

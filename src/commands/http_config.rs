@@ -198,12 +198,15 @@ impl HttpConfig {
         };
         let secret_file = |file: &Path, key: &str| -> Result<Secret, HttpConfigError> {
             let bytes = read_bounded(path, &resolve(file))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| invalid(key, "the file is not UTF-8 text"))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| invalid(key, "the file is not UTF-8 text"))?;
             // As Prometheus does: a trailing line end is not part of the secret.
             let text = text.trim_end_matches(['\n', '\r']);
             if text.is_empty() {
-                return Err(invalid(key, "the file is empty; write the credential into it"));
+                return Err(invalid(
+                    key,
+                    "the file is empty; write the credential into it",
+                ));
             }
             Ok(Secret(text.to_owned()))
         };
@@ -399,10 +402,7 @@ mod tests {
             &dir.path().join("http.yaml"),
         )
         .expect("ok");
-        assert_eq!(
-            config.authorization.expect("set").expose(),
-            "Bearer abc"
-        );
+        assert_eq!(config.authorization.expect("set").expose(), "Bearer abc");
         assert_eq!(config.headers, [("X-Scope".to_owned(), "bind".to_owned())]);
         let config = HttpConfig::parse("bearer_token_file: token\n", &dir.path().join("h.yaml"))
             .expect("ok");
@@ -417,7 +417,10 @@ mod tests {
             "{message}"
         );
         let message = parse("proxy_url: http://proxy\n").expect_err("unsupported");
-        assert!(message.starts_with("/etc/xml2prom/http.yaml:1:1: unknown field"), "{message}");
+        assert!(
+            message.starts_with("/etc/xml2prom/http.yaml:1:1: unknown field"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -431,10 +434,19 @@ mod tests {
                 "basic_auth: { username: a, password: hunter2, password_file: f }\n",
                 "not both",
             ),
-            ("headers: { Authorization: hunter2 }\n", "read them from a file"),
-            ("headers: { 'Bad Name': x }\n", "not a valid HTTP header name"),
+            (
+                "headers: { Authorization: hunter2 }\n",
+                "read them from a file",
+            ),
+            (
+                "headers: { 'Bad Name': x }\n",
+                "not a valid HTTP header name",
+            ),
             ("tls_config: { cert_file: c.pem }\n", "go together"),
-            ("authorization: { type: Basic, credentials: hunter2 }\n", "use basic_auth"),
+            (
+                "authorization: { type: Basic, credentials: hunter2 }\n",
+                "use basic_auth",
+            ),
             ("authorization: { type: Bearer }\n", "credentials_file"),
         ] {
             let message = parse(text).expect_err(text);

@@ -720,9 +720,10 @@ pub fn produce(
         let (source, input) = match (&bytes, remote, &named) {
             (Some(bytes), _, Some(name)) => (engine::Source::Bytes(bytes), name.as_path()),
             // Read as a FIFO is: bounded, and polled with --read-timeout.
-            (_, Some(Remote::Stdin), Some(name)) => {
-                (engine::Source::File(Path::new("/dev/stdin")), name.as_path())
-            }
+            (_, Some(Remote::Stdin), Some(name)) => (
+                engine::Source::File(Path::new("/dev/stdin")),
+                name.as_path(),
+            ),
             _ => (engine::Source::File(input.as_path()), input.as_path()),
         };
         production.inputs.push(match &bytes {
