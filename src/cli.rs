@@ -61,7 +61,10 @@ pub enum Command {
          xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
          --output /textfile/store.prom --every 30s\n  \
          xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
-         --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n\n",
+         --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n  \
+         xml2prom run --rules bind.yaml --input http://127.0.0.1:8053/xml/v3/server \\\n      \
+         --input-http-config bind-http.yaml --output /textfile/bind.prom\n  \
+         xml2prom run --rules nvidia.yaml --input 'exec:nvidia-smi -q -x' -o -\n\n",
         exit_codes!()
     ))]
     Run(RunArgs),
@@ -110,7 +113,8 @@ Example:
 
 Endpoints:
   /metrics     the rules evaluated on the inputs; the result is reused until an input changes
-               (path, size, modification time); HTTP 500 with the message if an input fails
+               (path, size, modification time); URL and exec: inputs are fetched on every
+               scrape; HTTP 500 with the message if an input fails
   /-/healthy   200 while the process runs
   /-/ready     200 once the last evaluation succeeded, 503 with the reason otherwise
   /            a page that links to /metrics and lists the loaded rules

@@ -40,7 +40,6 @@ type Respond = dyn Fn(&Request, &mut dyn Write) + Send + Sync;
 /// answer. Stops accepting on drop.
 struct Server {
     port: u16,
-    hits: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<Request>>>,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
@@ -62,33 +61,26 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("address").port();
         listener.set_nonblocking(true).expect("nonblocking");
-        let hits = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let acceptor = {
-            let (hits, requests, stop) =
-                (Arc::clone(&hits), Arc::clone(&requests), Arc::clone(&stop));
+            let (requests, stop) = (Arc::clone(&requests), Arc::clone(&stop));
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     let Ok((stream, _)) = listener.accept() else {
                         std::thread::sleep(Duration::from_millis(5));
                         continue;
                     };
-                    let (hits, requests, respond, tls) = (
-                        Arc::clone(&hits),
-                        Arc::clone(&requests),
-                        Arc::clone(&respond),
-                        tls.clone(),
-                    );
+                    let (requests, respond, tls) =
+                        (Arc::clone(&requests), Arc::clone(&respond), tls.clone());
                     std::thread::spawn(move || {
-                        serve_one(stream, tls, &hits, &requests, &*respond);
+                        serve_one(stream, tls, &requests, &*respond);
                     });
                 }
             })
         };
         Server {
             port,
-            hits,
             requests,
             stop,
             acceptor: Some(acceptor),
@@ -119,7 +111,6 @@ impl<T: Read + Write> ReadWrite for T {}
 fn serve_one(
     stream: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,
-    hits: &AtomicUsize,
     requests: &Mutex<Vec<Request>>,
     respond: &Respond,
 ) {
@@ -150,7 +141,6 @@ fn serve_one(
         }
     }
     drop(reader);
-    hits.fetch_add(1, Ordering::SeqCst);
     let request = Request { path, headers };
     requests.lock().expect("requests").push(request.clone());
     respond(&request, &mut io);
@@ -367,6 +357,24 @@ fn a_server_that_does_not_answer_in_time_fails_within_the_timeout() {
         started.elapsed()
     );
     assert_failed_keeping(&outcome, &output, "--input-timeout (now 1s)");
+    // The head in time, the body too slow: the timeout covers the whole fetch.
+    let server = Server::http(|_, out| {
+        let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<store>");
+        let _ = out.flush();
+        std::thread::sleep(Duration::from_secs(6));
+    });
+    let url = server.url("http", "/trickle");
+    let started = Instant::now();
+    let outcome = run(
+        dir.path(),
+        &["--input", &url, "--input-timeout", "1s", "-o", "out.prom"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_failed_keeping(&outcome, &output, &format!("cannot fetch {url}: "));
 }
 
 #[test]
