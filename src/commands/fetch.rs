@@ -345,7 +345,7 @@ pub enum FetchError {
 /// connecting within `options.connect_timeout`, with the headers and TLS settings of
 /// `options.http`. Redirects are followed up to [`MAX_REDIRECTS`] times to the same scheme or
 /// from http to https, never from https to http; the credentials go only to the host first
-/// named. Any status but 2xx is an error.
+/// named (the host, whatever the port). Any status but 2xx is an error.
 pub fn fetch_http(
     url: &str,
     options: &FetchOptions,
@@ -376,13 +376,19 @@ pub fn fetch_http(
             };
             FetchError::Transport {
                 url: redact_url(&current),
-                reason: push::describe(&error),
+                // Some of ureq's messages quote the URL, secrets included.
+                reason: push::describe(&error).replace(current.as_str(), &redact_url(&current)),
                 hint,
             }
         };
-        let mut request = agent
-            .get(&current)
-            .header("Accept", "application/xml, text/xml;q=0.9, */*;q=0.1");
+        let mut request = agent.get(&current);
+        if !config
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("accept"))
+        {
+            request = request.header("Accept", "application/xml, text/xml;q=0.9, */*;q=0.1");
+        }
         // Credentials go to the host they were given for, not to one a redirect names.
         if authority_of(&current) == first_authority
             && let Some(authorization) = &config.authorization
@@ -539,15 +545,12 @@ fn agent(options: &FetchOptions, https: bool, spent: Duration) -> ureq::Agent {
     builder.build().into()
 }
 
-/// The `host:port` of a URL, lower-cased, for telling whether a redirect leaves the host.
+/// The host of a URL, lower-cased, for telling whether a redirect leaves it. As Go's HTTP
+/// client does, the scheme and port do not count: `http://h` -> `https://h` keeps the
+/// credentials (it can only go up to https, see [`fetch_http`]).
 fn authority_of(url: &str) -> Option<String> {
     let uri = url.parse::<ureq::http::Uri>().ok()?;
-    Some(format!(
-        "{}://{}:{}",
-        uri.scheme_str().unwrap_or(""),
-        uri.host().unwrap_or("").to_ascii_lowercase(),
-        uri.port_u16().unwrap_or(0)
-    ))
+    Some(uri.host().unwrap_or("").to_ascii_lowercase())
 }
 
 /// A `Location` resolved against the URL that sent it (RFC 3986 section 5.2, without dot
