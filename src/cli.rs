@@ -155,9 +155,9 @@ impl Cli {
                     every,
                 }
             }
-            Command::Check(args) => commands::Command::Check(args.into_config()),
+            Command::Check(args) => commands::Command::Check(args.into_config()?),
             Command::Test(args) => commands::Command::Test(args.into_config()),
-            Command::Explain(args) => commands::Command::Explain(args.into_config()),
+            Command::Explain(args) => commands::Command::Explain(args.into_config()?),
             Command::Init(args) => commands::Command::Init(args.into_config()),
             Command::Serve(args) => commands::Command::Serve(args.into_config()?),
             Command::Completions(args) => {
@@ -207,9 +207,11 @@ pub struct ExplainArgs {
 }
 
 impl ExplainArgs {
-    /// The checked `explain` configuration; a `--var` given twice keeps its last value.
-    pub fn into_config(self) -> ExplainConfig {
-        ExplainConfig {
+    /// The checked `explain` configuration; a `--var` given twice keeps its last value. The
+    /// input must be a file.
+    pub fn into_config(self) -> Result<ExplainConfig, clap::Error> {
+        files_only("explain", std::slice::from_ref(&self.input))?;
+        Ok(ExplainConfig {
             rules: self.rules,
             vars: self.vars.into_iter().collect(),
             input: self.input,
@@ -221,7 +223,22 @@ impl ExplainArgs {
                 ..XmlLimits::default()
             },
             format: self.format,
-        }
+        })
+    }
+}
+
+/// Refuses `-`, a URL or an `exec:` command as the input of a subcommand that reads sample
+/// files (`check`, `explain`), which may read an input more than once.
+fn files_only(subcommand: &str, inputs: &[PathBuf]) -> Result<(), clap::Error> {
+    match inputs.iter().find(|input| Remote::of(input).is_some()) {
+        Some(input) => Err(subcommand_error(
+            subcommand,
+            &format!(
+                "--input {}: {subcommand} reads sample files only; save the document to a                  file first (e.g. `curl -o sample.xml URL`, `CMD > sample.xml`) and give that",
+                inputs::name(input)
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -288,16 +305,18 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    /// The checked `check` configuration; a `--var` given twice keeps its last value.
-    pub fn into_config(self) -> CheckConfig {
-        CheckConfig {
+    /// The checked `check` configuration; a `--var` given twice keeps its last value. The
+    /// sample inputs must be files.
+    pub fn into_config(self) -> Result<CheckConfig, clap::Error> {
+        files_only("check", &self.inputs)?;
+        Ok(CheckConfig {
             files: self.files,
             vars: self.vars.into_iter().collect(),
             format: self.format,
             strict: self.strict,
             inputs: self.inputs,
             max_dom_bytes: DEFAULT_MAX_DOM_BYTES,
-        }
+        })
     }
 }
 
@@ -979,6 +998,27 @@ mod tests {
             err.to_string().contains("--label a is given twice"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn check_and_explain_take_sample_files_only() {
+        for args in [
+            &["check", "r.yaml", "--input", "-"][..],
+            &[
+                "explain",
+                "--rules",
+                "r.yaml",
+                "--input",
+                "http://h/x?token=secret",
+            ][..],
+        ] {
+            let Err(err) = command(args) else {
+                panic!("{args:?} accepted");
+            };
+            let err = err.to_string();
+            assert!(err.contains("reads sample files only"), "{err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
     }
 
     #[test]
