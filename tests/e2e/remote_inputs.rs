@@ -39,6 +39,7 @@ type Respond = dyn Fn(&Request, &mut dyn Write) + Send + Sync;
 /// A loopback HTTP(S) server; each connection gets one request and `respond` writes the whole
 /// answer. Stops accepting on drop.
 struct Server {
+    host: &'static str,
     port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
     stop: Arc<AtomicBool>,
@@ -58,7 +59,23 @@ impl Server {
     }
 
     fn start(tls: Option<Arc<rustls::ServerConfig>>, respond: Arc<Respond>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        Server::start_on("127.0.0.1", tls, respond)
+    }
+
+    /// On another loopback address (Linux answers on all of 127.0.0.0/8).
+    fn http_on(
+        host: &'static str,
+        respond: impl Fn(&Request, &mut dyn Write) + Send + Sync + 'static,
+    ) -> Server {
+        Server::start_on(host, None, Arc::new(respond))
+    }
+
+    fn start_on(
+        host: &'static str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        respond: Arc<Respond>,
+    ) -> Server {
+        let listener = TcpListener::bind((host, 0)).expect("bind a loopback port");
         let port = listener.local_addr().expect("address").port();
         listener.set_nonblocking(true).expect("nonblocking");
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -80,6 +97,7 @@ impl Server {
             })
         };
         Server {
+            host,
             port,
             requests,
             stop,
@@ -88,7 +106,7 @@ impl Server {
     }
 
     fn url(&self, scheme: &str, path: &str) -> String {
-        format!("{scheme}://127.0.0.1:{}{path}", self.port)
+        format!("{scheme}://{}:{}{path}", self.host, self.port)
     }
 
     fn requests(&self) -> Vec<Request> {
@@ -511,6 +529,34 @@ fn basic_auth_comes_from_the_config_file_and_never_shows() {
         "{}",
         outcome.stdout
     );
+    // A redirect to another host is followed without the credentials.
+    let other = Server::http_on("127.0.0.2", |_, out| {
+        answer(out, "200 OK", &[], STORE.as_bytes())
+    });
+    let elsewhere = other.url("http", "/elsewhere");
+    let redirecting = Server::http(move |_, out| {
+        answer(
+            out,
+            "307 Temporary Redirect",
+            &[("Location", &elsewhere)],
+            b"",
+        );
+    });
+    let outcome = run(
+        dir.path(),
+        &[
+            "--input",
+            &redirecting.url("http", "/"),
+            "--input-http-config",
+            "http.yaml",
+            "-o",
+            "-",
+        ],
+    );
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    assert!(redirecting.requests()[0].header("authorization").is_some());
+    assert_eq!(other.requests()[0].header("authorization"), None);
+
     let outcome = run(dir.path(), &["--input", &url, "-o", "-"]);
     assert_eq!(outcome.code, 1, "{outcome:?}");
     assert!(
