@@ -368,6 +368,19 @@ mod tests {
     }
 
     #[test]
+    fn a_clash_of_two_urls_names_them_without_secrets() {
+        let inputs = [
+            PathBuf::from("http://a/x.xml?token=s3cret"),
+            PathBuf::from("https://b/v1/x"),
+        ];
+        let clashes = outputs_in(Path::new("out"), &inputs).expect_err("same stem");
+        assert_eq!(
+            clashes[0].to_string().split(';').next(),
+            Some("http://a/x.xml?token=*** and https://b/v1/x would both be written to out/x.prom")
+        );
+    }
+
+    #[test]
     fn two_inputs_with_one_stem_are_refused_naming_both() {
         let inputs = [
             PathBuf::from("/srv/a/store.xml"),

@@ -1,9 +1,10 @@
 //! Run: the `run` subcommand, tying the stages together.
 //!
-//! `--input` arguments -> input files ([`inputs`]) -> rule file -> compiled rules (every problem
-//! reported before any XML is read) -> the output's lock ([`lock`]) -> for each input: read,
-//! refuse hostile XML, parse, evaluate -> families (plus self-metrics, [`status`]) ->
-//! exposition -> atomic output -> the status file, whatever happened before.
+//! `--input` arguments -> input files ([`inputs`]; standard input, URLs and commands are read
+//! by [`fetch`]) -> rule file -> compiled rules (every problem reported before any XML is read)
+//! -> the output's lock ([`lock`]) -> for each input: read, refuse hostile XML, parse, evaluate
+//! -> families (plus self-metrics, [`status`]) -> exposition -> atomic output -> the status
+//! file, whatever happened before.
 //!
 //! With one output for all inputs, any failure leaves the output untouched. With one output per
 //! input (`--output-dir`), a failure leaves that input's previous file untouched and the others
