@@ -345,8 +345,28 @@ fn an_error_status_names_the_url_and_keeps_the_previous_output() {
     let dir = workspace();
     let output = seeded(dir.path());
     let url = server.url("http", "/missing?token=hunter2");
-    let outcome = run(dir.path(), &["--input", &url, "-o", "out.prom"]);
+    let outcome = run(
+        dir.path(),
+        &[
+            "--input",
+            &url,
+            "-o",
+            "out.prom",
+            "--status-file",
+            "status.prom",
+        ],
+    );
     let shown = server.url("http", "/missing?token=***");
+    let status = std::fs::read_to_string(dir.path().join("status.prom")).expect("status");
+    assert!(
+        status.contains("xml2prom_run_errors{stage=\"read\",status_file=\"status.prom\"} 1"),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!("xml2prom_input_success{{input=\"{shown}\",")),
+        "{status}"
+    );
+    assert!(!status.contains("hunter2"), "{status}");
     assert_failed_keeping(
         &outcome,
         &output,
@@ -707,4 +727,37 @@ fn serve_fetches_a_url_on_every_scrape() {
     let _ = child.wait();
     assert!(first.contains("\nstore_rows 1\n"), "{first}");
     assert!(second.contains("\nstore_rows 2\n"), "{second}");
+}
+
+#[test]
+fn https_trusts_the_ca_file_of_the_config_or_skips_verification_when_told() {
+    let pki = crate::push_safety::test_pki();
+    let server = Server::https(Arc::clone(&pki.server), |_, out| {
+        answer(out, "200 OK", &[], STORE.as_bytes());
+    });
+    let dir = workspace();
+    std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).expect("CA");
+    std::fs::write(
+        dir.path().join("ca.yaml"),
+        "tls_config: { ca_file: ca.pem }\n",
+    )
+    .expect("ca");
+    std::fs::write(
+        dir.path().join("insecure.yaml"),
+        "tls_config: { insecure_skip_verify: true }\n",
+    )
+    .expect("insecure");
+    let url = server.url("https", "/stats.xml");
+    for config in ["ca.yaml", "insecure.yaml"] {
+        let outcome = run(
+            dir.path(),
+            &["--input", &url, "--input-http-config", config, "-o", "-"],
+        );
+        assert_eq!(outcome.code, 0, "{config}: {outcome:?}");
+        assert!(
+            outcome.stdout.contains("\nstore_rows 3\n"),
+            "{}",
+            outcome.stdout
+        );
+    }
 }
