@@ -372,6 +372,11 @@ pub fn fetch_http(
                      tls_config.ca_file of --input-http-config"
                         .to_owned()
                 }
+                _ if error.to_string().contains("CertificateRequired") => {
+                    "; the server asks for a client certificate: name it in the \
+                     tls_config.cert_file and key_file of --input-http-config"
+                        .to_owned()
+                }
                 _ => String::new(),
             };
             FetchError::Transport {

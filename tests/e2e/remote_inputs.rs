@@ -761,3 +761,93 @@ fn https_trusts_the_ca_file_of_the_config_or_skips_verification_when_told() {
         );
     }
 }
+
+/// A server that asks for a client certificate signed by its CA: the config's `cert_file` and
+/// `key_file` must be sent, and without them the handshake fails.
+#[test]
+fn a_client_certificate_from_the_config_is_presented() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "xml2prom mTLS test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let signed = |names: Vec<String>| {
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(names)
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("certificate");
+        (cert, key)
+    };
+    let (server_cert, server_key) = signed(vec!["127.0.0.1".to_owned()]);
+    let (client_cert, client_key) = signed(vec!["client".to_owned()]);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone()).expect("CA root");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("client verifier");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![server_cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )
+        .expect("server TLS configuration");
+    let server = Server::https(Arc::new(config), |_, out| {
+        answer(out, "200 OK", &[], STORE.as_bytes());
+    });
+    let dir = workspace();
+    std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).expect("CA");
+    std::fs::write(dir.path().join("client.pem"), client_cert.pem()).expect("cert");
+    std::fs::write(dir.path().join("client.key"), client_key.serialize_pem()).expect("key");
+    std::fs::write(
+        dir.path().join("mtls.yaml"),
+        "tls_config:\n  ca_file: ca.pem\n  cert_file: client.pem\n  key_file: client.key\n",
+    )
+    .expect("config");
+    std::fs::write(
+        dir.path().join("ca.yaml"),
+        "tls_config: { ca_file: ca.pem }\n",
+    )
+    .expect("ca");
+    let url = server.url("https", "/stats.xml");
+    let outcome = run(
+        dir.path(),
+        &[
+            "--input",
+            &url,
+            "--input-http-config",
+            "mtls.yaml",
+            "-o",
+            "-",
+        ],
+    );
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    assert!(
+        outcome.stdout.contains("\nstore_rows 3\n"),
+        "{}",
+        outcome.stdout
+    );
+    let outcome = run(
+        dir.path(),
+        &["--input", &url, "--input-http-config", "ca.yaml", "-o", "-"],
+    );
+    assert_eq!(outcome.code, 1, "{outcome:?}");
+    assert!(
+        outcome.stderr.contains(&format!("cannot fetch {url}: "))
+            && outcome.stderr.contains("tls_config.cert_file and key_file"),
+        "{}",
+        outcome.stderr
+    );
+}
