@@ -12,6 +12,8 @@ use crate::VERSION;
 use crate::commands::check::{CheckConfig, Format};
 use crate::commands::every::MIN_PERIOD;
 use crate::commands::explain::ExplainConfig;
+use crate::commands::fetch::{FetchOptions, Remote};
+use crate::commands::http_config::HttpConfig;
 use crate::commands::init::{InitConfig, MetricPrefix};
 use crate::commands::inputs;
 use crate::commands::push::PushTarget;
@@ -59,7 +61,10 @@ pub enum Command {
          xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
          --output /textfile/store.prom --every 30s\n  \
          xml2prom run --rules rules/store.yaml --input /srv/app/store.xml \\\n      \
-         --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n\n",
+         --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n  \
+         xml2prom run --rules bind.yaml --input http://127.0.0.1:8053/xml/v3/server \\\n      \
+         --input-http-config bind-http.yaml --output /textfile/bind.prom\n  \
+         xml2prom run --rules nvidia.yaml --input 'exec:nvidia-smi -q -x' -o -\n\n",
         exit_codes!()
     ))]
     Run(RunArgs),
@@ -108,7 +113,8 @@ Example:
 
 Endpoints:
   /metrics     the rules evaluated on the inputs; the result is reused until an input changes
-               (path, size, modification time); HTTP 500 with the message if an input fails
+               (path, size, modification time); URL and exec: inputs are fetched on every
+               scrape; HTTP 500 with the message if an input fails
   /-/healthy   200 while the process runs
   /-/ready     200 once the last evaluation succeeded, 503 with the reason otherwise
   /            a page that links to /metrics and lists the loaded rules
@@ -149,9 +155,9 @@ impl Cli {
                     every,
                 }
             }
-            Command::Check(args) => commands::Command::Check(args.into_config()),
+            Command::Check(args) => commands::Command::Check(args.into_config()?),
             Command::Test(args) => commands::Command::Test(args.into_config()),
-            Command::Explain(args) => commands::Command::Explain(args.into_config()),
+            Command::Explain(args) => commands::Command::Explain(args.into_config()?),
             Command::Init(args) => commands::Command::Init(args.into_config()),
             Command::Serve(args) => commands::Command::Serve(args.into_config()?),
             Command::Completions(args) => {
@@ -201,9 +207,11 @@ pub struct ExplainArgs {
 }
 
 impl ExplainArgs {
-    /// The checked `explain` configuration; a `--var` given twice keeps its last value.
-    pub fn into_config(self) -> ExplainConfig {
-        ExplainConfig {
+    /// The checked `explain` configuration; a `--var` given twice keeps its last value. The
+    /// input must be a file.
+    pub fn into_config(self) -> Result<ExplainConfig, clap::Error> {
+        files_only("explain", std::slice::from_ref(&self.input))?;
+        Ok(ExplainConfig {
             rules: self.rules,
             vars: self.vars.into_iter().collect(),
             input: self.input,
@@ -215,7 +223,22 @@ impl ExplainArgs {
                 ..XmlLimits::default()
             },
             format: self.format,
-        }
+        })
+    }
+}
+
+/// Refuses `-`, a URL or an `exec:` command as the input of a subcommand that reads sample
+/// files (`check`, `explain`), which may read an input more than once.
+fn files_only(subcommand: &str, inputs: &[PathBuf]) -> Result<(), clap::Error> {
+    match inputs.iter().find(|input| Remote::of(input).is_some()) {
+        Some(input) => Err(subcommand_error(
+            subcommand,
+            &format!(
+                "--input {}: {subcommand} reads sample files only; save the document to a                  file first (e.g. `curl -o sample.xml URL`, `CMD > sample.xml`) and give that",
+                inputs::name(input)
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -282,16 +305,18 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    /// The checked `check` configuration; a `--var` given twice keeps its last value.
-    pub fn into_config(self) -> CheckConfig {
-        CheckConfig {
+    /// The checked `check` configuration; a `--var` given twice keeps its last value. The
+    /// sample inputs must be files.
+    pub fn into_config(self) -> Result<CheckConfig, clap::Error> {
+        files_only("check", &self.inputs)?;
+        Ok(CheckConfig {
             files: self.files,
             vars: self.vars.into_iter().collect(),
             format: self.format,
             strict: self.strict,
             inputs: self.inputs,
             max_dom_bytes: DEFAULT_MAX_DOM_BYTES,
-        }
+        })
     }
 }
 
@@ -405,8 +430,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
 
-    /// An XML file, or a quoted glob pattern such as 'stores/*.xml'; repeat for several.
-    #[arg(long, value_name = "FILE|GLOB", required = true)]
+    /// An XML file, a quoted glob pattern such as 'stores/*.xml', - for standard input, an
+    /// http:// or https:// URL, or 'exec:CMD ARGS' for a command's output; repeat for several.
+    #[arg(long, value_name = "FILE|GLOB|-|URL|exec:CMD", required = true)]
     pub input: Vec<PathBuf>,
 
     /// The .prom file to write atomically with the samples of every input (an existing device,
@@ -501,6 +527,20 @@ pub struct EvaluationArgs {
     #[command(flatten)]
     pub read: ReadArgs,
 
+    /// The longest fetching a URL input or running an exec: input may take, all of it; a
+    /// command still running then is killed.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_read_timeout)]
+    pub input_timeout: Duration,
+
+    /// The longest connecting to the server of a URL input may take.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_read_timeout)]
+    pub input_connect_timeout: Duration,
+
+    /// A YAML file in the shape of Prometheus's http_config (basic_auth, authorization,
+    /// bearer_token_file, headers, tls_config) for URL inputs; secrets are read from files.
+    #[arg(long, value_name = "FILE")]
+    pub input_http_config: Option<PathBuf>,
+
     /// Print to stderr which engine runs each rule, and why a rule cannot stream.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -515,6 +555,7 @@ struct Evaluation {
     max_dom_bytes: u64,
     verbose: bool,
     self_metrics: bool,
+    fetch: FetchOptions,
 }
 
 impl EvaluationArgs {
@@ -536,7 +577,16 @@ impl EvaluationArgs {
                 )));
             }
         }
+        let http = match &self.input_http_config {
+            Some(path) => HttpConfig::load(path).map_err(|e| error(&e.to_string()))?,
+            None => HttpConfig::default(),
+        };
         Ok(Evaluation {
+            fetch: FetchOptions {
+                http: std::sync::Arc::new(http),
+                timeout: self.input_timeout,
+                connect_timeout: self.input_connect_timeout,
+            },
             vars,
             labels: self.labels,
             limits: XmlLimits {
@@ -559,9 +609,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
 
-    /// An XML file, or a quoted glob pattern such as 'stores/*.xml' (expanded on every scrape);
-    /// repeat for several.
-    #[arg(long, value_name = "FILE|GLOB", required = true)]
+    /// An XML file, a quoted glob pattern such as 'stores/*.xml' (expanded on every scrape), an
+    /// http:// or https:// URL, or 'exec:CMD ARGS' (both fetched on every scrape); repeat for
+    /// several.
+    #[arg(long, value_name = "FILE|GLOB|URL|exec:CMD", required = true)]
     pub input: Vec<PathBuf>,
 
     /// The address and port to listen on; 0.0.0.0:PORT or [::]:PORT for every interface.
@@ -583,6 +634,12 @@ impl ServeArgs {
         let error = |message: &str| subcommand_error("serve", message);
         for input in &self.input {
             inputs::check_pattern(input).map_err(|message| error(&message))?;
+            if Remote::of(input) == Some(Remote::Stdin) {
+                return Err(error(
+                    "--input - (standard input) cannot be read again on every scrape; give \
+                     serve a file, a URL or an exec: command, or use `run` for standard input",
+                ));
+            }
         }
         let evaluation = self.evaluation.checked(error)?;
         Ok(crate::commands::serve::ServeConfig {
@@ -596,6 +653,7 @@ impl ServeArgs {
             self_metrics: evaluation.self_metrics,
             vars: evaluation.vars,
             labels: evaluation.labels,
+            fetch: evaluation.fetch,
         })
     }
 }
@@ -623,6 +681,22 @@ impl RunArgs {
     pub fn into_config(self) -> Result<RunConfig, clap::Error> {
         for input in &self.input {
             inputs::check_pattern(input).map_err(|message| usage_error(&message))?;
+        }
+        let stdin = self
+            .input
+            .iter()
+            .filter(|input| Remote::of(input) == Some(Remote::Stdin))
+            .count();
+        if stdin > 1 {
+            return Err(usage_error(
+                "--input - (standard input) is given twice; it can be read only once",
+            ));
+        }
+        if stdin > 0 && self.every.is_some() {
+            return Err(usage_error(
+                "--input - (standard input) cannot be read again on every run of --every; \
+                 give a file, a URL or an exec: command, or run xml2prom once per document",
+            ));
         }
         let evaluation = self.evaluation.checked(usage_error)?;
         let push = match (self.push, self.job) {
@@ -658,6 +732,7 @@ impl RunArgs {
         Ok(RunConfig {
             rules: self.rules,
             inputs: self.input,
+            fetch: evaluation.fetch,
             output,
             limits: evaluation.limits,
             engine: evaluation.engine,
@@ -924,6 +999,27 @@ mod tests {
             err.to_string().contains("--label a is given twice"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn check_and_explain_take_sample_files_only() {
+        for args in [
+            &["check", "r.yaml", "--input", "-"][..],
+            &[
+                "explain",
+                "--rules",
+                "r.yaml",
+                "--input",
+                "http://h/x?token=secret",
+            ][..],
+        ] {
+            let Err(err) = command(args) else {
+                panic!("{args:?} accepted");
+            };
+            let err = err.to_string();
+            assert!(err.contains("reads sample files only"), "{err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
     }
 
     #[test]

@@ -6,10 +6,14 @@
 //! matches nothing on unexpanded, which xml2prom then reports by name. An
 //! argument that names an existing file is always a path, even if it contains `*`, `?` or `[`.
 //! Hidden files are matched only by a pattern that spells the dot (`.*.xml`), as in a shell.
+//! `-`, an `http://` or `https://` URL and `exec:CMD ARGS` are not files: they pass through
+//! unexpanded, and [`fetch`] reads them.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::commands::fetch::{self, Remote};
 
 /// How patterns match: like a shell, `*`, `?` and `**` do not match a leading dot.
 const MATCH: glob::MatchOptions = glob::MatchOptions {
@@ -61,12 +65,16 @@ impl InputError {
 /// The argument as a glob pattern, if it is one: valid UTF-8 with `*`, `?` or `[`, and not the
 /// name of an existing file.
 fn as_pattern(arg: &Path) -> Option<&str> {
+    if Remote::of(arg).is_some() {
+        return None;
+    }
     let text = arg.to_str()?;
     let has_wildcard = text.contains(['*', '?', '[']);
     (has_wildcard && std::fs::symlink_metadata(arg).is_err()).then_some(text)
 }
 
-/// Checks the syntax of an argument that is a pattern (the command line refuses a bad one).
+/// Checks the syntax of an argument that is a pattern, a URL or a command (the command line
+/// refuses a bad one).
 ///
 /// ```
 /// # use std::path::Path;
@@ -75,6 +83,9 @@ fn as_pattern(arg: &Path) -> Option<&str> {
 /// assert!(check_pattern(Path::new("stores/[ab.xml")).is_err());
 /// ```
 pub fn check_pattern(arg: &Path) -> Result<(), String> {
+    if let Some(remote) = Remote::of(arg) {
+        return fetch::check_remote(&remote);
+    }
     match as_pattern(arg) {
         None => Ok(()),
         Some(pattern) => glob::Pattern::new(pattern).map(drop).map_err(|error| {
@@ -131,12 +142,21 @@ pub fn expand(args: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
     (files, errors)
 }
 
+/// The name of an input (a path, or an argument of [`expand`]'s result) in messages, labels and
+/// the status file: the path as given, or [`Remote::name`] for one that is not a file.
+pub fn name(input: &Path) -> String {
+    match Remote::of(input) {
+        Some(remote) => remote.name(),
+        None => input.display().to_string(),
+    }
+}
+
 /// Two inputs that would write the same file in `--output-dir`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{} and {} would both be written to {}; give inputs with different file names, or run \
      xml2prom once per directory with its own --output-dir",
-    first.display(), second.display(), output.display()
+    name(first), name(second), output.display()
 )]
 pub struct OutputClash {
     /// The input that claimed the output first (in sorted order).
@@ -148,7 +168,8 @@ pub struct OutputClash {
 }
 
 /// The file each input is written to in `dir`: the input's file stem with `.prom`
-/// (`/srv/a/store.xml` -> `DIR/store.prom`). Refuses two inputs that would share one.
+/// (`/srv/a/store.xml` -> `DIR/store.prom`; for an input that is not a file, the stem
+/// [`Remote::stem`] gives it: `-` -> `DIR/stdin.prom`). Refuses two inputs that would share one.
 ///
 /// ```
 /// # use std::path::{Path, PathBuf};
@@ -165,8 +186,10 @@ pub fn outputs_in(dir: &Path, inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Ou
     for input in inputs {
         // A path without a file name (`..`, `/`) cannot be read as a file either; it gets a name
         // that says so, and fails when it is read.
-        let stem = input.file_stem().unwrap_or(input.as_os_str());
-        let mut name = stem.to_owned();
+        let mut name = match Remote::of(input) {
+            Some(remote) => remote.stem().into(),
+            None => input.file_stem().unwrap_or(input.as_os_str()).to_owned(),
+        };
         name.push(".prom");
         let output = dir.join(name);
         match claimed.get(&output) {
@@ -319,6 +342,41 @@ mod tests {
                 PathBuf::from("out/noext.prom"),
                 PathBuf::from("out/.hidden.prom"),
             ]
+        );
+    }
+
+    #[test]
+    fn inputs_that_are_not_files_pass_through_and_get_a_stem() {
+        let args = [
+            PathBuf::from("http://h/x?a=*"),
+            PathBuf::from("exec:tool --list [x]"),
+            PathBuf::from("-"),
+        ];
+        let (files, errors) = expand(&args);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(files.len(), 3);
+        assert!(args.iter().all(|arg| check_pattern(arg).is_ok()));
+        let outputs = outputs_in(Path::new("out"), &files).expect("distinct");
+        assert_eq!(
+            outputs,
+            [
+                PathBuf::from("out/stdin.prom"),
+                PathBuf::from("out/tool.prom"),
+                PathBuf::from("out/x.prom"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_clash_of_two_urls_names_them_without_secrets() {
+        let inputs = [
+            PathBuf::from("http://a/x.xml?token=s3cret"),
+            PathBuf::from("https://b/v1/x"),
+        ];
+        let clashes = outputs_in(Path::new("out"), &inputs).expect_err("same stem");
+        assert_eq!(
+            clashes[0].to_string().split(';').next(),
+            Some("http://a/x.xml?token=*** and https://b/v1/x would both be written to out/x.prom")
         );
     }
 

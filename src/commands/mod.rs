@@ -1,7 +1,8 @@
 //! Commands: one module per subcommand, tying the stages together, and the way each ends.
 //!
 //! [`run`] runs the rules over the inputs once and writes the results, with [`inputs`] (input
-//! patterns and output names), [`lock`] (overlapping runs), [`status`] (xml2prom's own gauges),
+//! patterns and output names), [`fetch`] (standard input, URLs and commands as inputs, with
+//! [`http_config`]), [`lock`] (overlapping runs), [`status`] (xml2prom's own gauges),
 //! [`push`] (the Pushgateway) and [`every`] (repeated runs, stopped and reloaded by signals).
 //! [`serve`] is the exporter that evaluates on scrape, [`check`] checks rule files, [`test`] runs
 //! rule-file unit tests, [`explain`] shows how a rule reads a store, and [`init`] drafts a rule
@@ -14,6 +15,8 @@
 pub mod check;
 pub mod every;
 pub mod explain;
+pub mod fetch;
+pub mod http_config;
 pub mod init;
 pub mod inputs;
 pub mod lock;

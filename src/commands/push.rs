@@ -124,7 +124,7 @@ impl Trust {
     }
 
     /// The roots ureq verifies a Pushgateway's certificate with.
-    fn root_certs(&self) -> ureq::tls::RootCerts {
+    pub(crate) fn root_certs(&self) -> ureq::tls::RootCerts {
         use ureq::tls::{Certificate, RootCerts};
         let certificates: Vec<Certificate<'static>> = match self {
             Trust::CaFile { certificates, .. } => certificates
@@ -499,7 +499,7 @@ pub fn push(target: &PushTarget, text: &str) -> Result<(), PushError> {
 }
 
 /// Whether the TLS handshake failed on the server's certificate (an unknown CA, a wrong name).
-fn is_certificate_error(error: &ureq::Error) -> bool {
+pub(crate) fn is_certificate_error(error: &ureq::Error) -> bool {
     let rustls = match error {
         ureq::Error::Rustls(rustls) => Some(rustls),
         ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref()),
@@ -509,7 +509,7 @@ fn is_certificate_error(error: &ureq::Error) -> bool {
 }
 
 /// An HTTP client error in a user's words.
-fn describe(error: &ureq::Error) -> String {
+pub(crate) fn describe(error: &ureq::Error) -> String {
     match error {
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             "connection refused".to_owned()

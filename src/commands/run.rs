@@ -1,9 +1,10 @@
 //! Run: the `run` subcommand, tying the stages together.
 //!
-//! `--input` arguments -> input files ([`inputs`]) -> rule file -> compiled rules (every problem
-//! reported before any XML is read) -> the output's lock ([`lock`]) -> for each input: read,
-//! refuse hostile XML, parse, evaluate -> families (plus self-metrics, [`status`]) ->
-//! exposition -> atomic output -> the status file, whatever happened before.
+//! `--input` arguments -> input files ([`inputs`]; standard input, URLs and commands are read
+//! by [`fetch`]) -> rule file -> compiled rules (every problem reported before any XML is read)
+//! -> the output's lock ([`lock`]) -> for each input: read, refuse hostile XML, parse, evaluate
+//! -> families (plus self-metrics, [`status`]) -> exposition -> atomic output -> the status
+//! file, whatever happened before.
 //!
 //! With one output for all inputs, any failure leaves the output untouched. With one output per
 //! input (`--output-dir`), a failure leaves that input's previous file untouched and the others
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::commands::Report;
+use crate::commands::fetch::{self, FetchError, FetchOptions, Remote};
 use crate::commands::inputs::{self, InputError, OutputClash};
 use crate::commands::lock::{self, LockError, OutputLock};
 use crate::commands::push::{self, PushError, PushTarget};
@@ -47,8 +49,10 @@ pub enum Outputs {
 pub struct RunConfig {
     /// The rule file.
     pub rules: PathBuf,
-    /// The `--input` arguments: paths and glob patterns.
+    /// The `--input` arguments: paths, glob patterns, `-`, URLs and `exec:` commands.
     pub inputs: Vec<PathBuf>,
+    /// How inputs that are not files (URLs, commands) are read.
+    pub fetch: FetchOptions,
     /// Where the exposition goes.
     pub output: Outputs,
     /// Limits on each input.
@@ -113,6 +117,9 @@ pub enum RunError {
     /// An `--input` pattern gave no file.
     #[error(transparent)]
     Input(InputError),
+    /// An input that is not a file (standard input, a URL, a command) could not be read.
+    #[error(transparent)]
+    Fetch(FetchError),
     /// Two inputs would write the same file in `--output-dir`.
     #[error(transparent)]
     OutputClash(OutputClash),
@@ -200,6 +207,7 @@ impl RunError {
             | RunError::LabelClash { .. }
             | RunError::GroupingClash { .. } => Stage::Rules,
             RunError::Input(_)
+            | RunError::Fetch(_)
             | RunError::Engine(EngineError::Xml {
                 source: XmlError::Read { .. },
                 ..
@@ -275,7 +283,7 @@ fn run_inner(config: &RunConfig, rules: Result<&CompiledRules, RulesError>) -> R
     let mut outcome = RunOutcome::default();
     let (inputs, input_errors) = inputs::expand(&config.inputs);
     for input in &inputs {
-        outcome.inputs.insert(input.display().to_string(), false);
+        outcome.inputs.insert(inputs::name(input), false);
     }
     for error in input_errors {
         outcome.inputs.insert(error.pattern().to_owned(), false);
@@ -370,7 +378,9 @@ fn outputs_that_are_inputs(config: &RunConfig, inputs: &[PathBuf]) -> Vec<RunErr
     }
     let mut clashes = Vec::new();
     for (flag, output) in outputs {
-        if let Some(input) = inputs.iter().find(|input| is_same_input(&output, input)) {
+        // Standard input, a URL or a command cannot be overwritten by an output.
+        let files = inputs.iter().filter(|input| Remote::of(input).is_none());
+        if let Some(input) = files.clone().find(|input| is_same_input(&output, input)) {
             clashes.push(RunError::OutputIsInput {
                 flag,
                 output,
@@ -511,6 +521,7 @@ fn write_outputs(
                 rules,
                 inputs,
                 &engines,
+                &config.fetch,
                 &labels,
                 &mut outcome.errors,
                 &mut outcome.warnings,
@@ -529,8 +540,15 @@ fn write_outputs(
                 let mut errors = Vec::new();
                 let input = std::slice::from_ref(input);
                 let mut warnings = Vec::new();
-                let production =
-                    produce(rules, input, &engines, &labels, &mut errors, &mut warnings);
+                let production = produce(
+                    rules,
+                    input,
+                    &engines,
+                    &config.fetch,
+                    &labels,
+                    &mut errors,
+                    &mut warnings,
+                );
                 outcome.warnings.extend(warnings);
                 if errors.is_empty() {
                     let destination = Destination::File(output);
@@ -656,11 +674,14 @@ pub struct Production {
 }
 
 /// Evaluates the rules against each input and gathers the families, recording every failure
-/// (an input that fails adds nothing, and the inputs after it are still evaluated).
+/// (an input that fails adds nothing, and the inputs after it are still evaluated). An input
+/// that is not a file is read now: standard input as `/dev/stdin`, a URL or a command into
+/// memory, bounded by `config.limits.max_bytes`, then scanned from there.
 pub fn produce(
     rules: &CompiledRules,
     inputs: &[PathBuf],
     config: &EngineConfig,
+    fetch: &FetchOptions,
     labels: &[(String, String)],
     errors: &mut Vec<RunError>,
     warnings: &mut Vec<String>,
@@ -673,8 +694,52 @@ pub fn produce(
         started: Instant::now(),
     };
     for input in inputs {
-        production.inputs.push(InputFacts::of(input));
-        let source = engine::Source::File(input);
+        let remote = Remote::of(input);
+        let fetched = match remote {
+            Some(Remote::Http(url)) => Some(fetch::fetch_http(url, fetch, config.limits.max_bytes)),
+            Some(Remote::Command(line)) => Some(fetch::run_command(
+                line,
+                fetch.timeout,
+                config.limits.max_bytes,
+            )),
+            Some(Remote::Stdin) | None => None,
+        };
+        let named = remote.map(|remote| PathBuf::from(remote.name()));
+        let bytes = match fetched {
+            Some(Ok(bytes)) => Some(bytes),
+            Some(Err(error)) => {
+                production.inputs.push(InputFacts {
+                    input: inputs::name(input),
+                    size: None,
+                    modified: None,
+                });
+                errors.push(RunError::Fetch(error));
+                continue;
+            }
+            None => None,
+        };
+        let (source, input) = match (&bytes, remote, &named) {
+            (Some(bytes), _, Some(name)) => (engine::Source::Bytes(bytes), name.as_path()),
+            // Read as a FIFO is: bounded, and polled with --read-timeout.
+            (_, Some(Remote::Stdin), Some(name)) => (
+                engine::Source::File(Path::new("/dev/stdin")),
+                name.as_path(),
+            ),
+            _ => (engine::Source::File(input.as_path()), input.as_path()),
+        };
+        production.inputs.push(match &bytes {
+            Some(bytes) => InputFacts {
+                input: input.display().to_string(),
+                size: Some(bytes.len() as u64),
+                modified: None,
+            },
+            None if remote.is_some() => InputFacts {
+                input: input.display().to_string(),
+                size: None,
+                modified: None,
+            },
+            None => InputFacts::of(input),
+        });
         let added =
             engine::evaluate_input(rules, source, input, config, warnings).and_then(|results| {
                 let mut labelled = Vec::with_capacity(results.len());
@@ -986,6 +1051,7 @@ mod tests {
         let config = RunConfig {
             rules: path("rules.yaml"),
             inputs: vec![path("*.xml"), path("none/*.xml")],
+            fetch: FetchOptions::default(),
             output: Outputs::PerInput(path("out")),
             limits: XmlLimits::default(),
             engine: Engine::Auto,
@@ -1020,6 +1086,7 @@ mod tests {
         let mut config = RunConfig {
             rules: dir.path().join("rules.yaml"),
             inputs: vec![dir.path().join("store.xml")],
+            fetch: FetchOptions::default(),
             output: Outputs::PerInput(dir.path().to_owned()),
             limits: XmlLimits::default(),
             engine: Engine::Auto,

@@ -63,6 +63,8 @@ pub struct ServeConfig {
     pub vars: BTreeMap<String, String>,
     /// Labels added to every sample of the rule file's metrics (`--label NAME=VALUE`).
     pub labels: Vec<(LabelName, String)>,
+    /// How URL and command inputs are read (on every scrape: they have no stamp to cache on).
+    pub fetch: crate::commands::fetch::FetchOptions,
 }
 
 /// Why `serve` could not start or keep running.
@@ -401,6 +403,7 @@ pub struct Evaluator {
     engines: EngineConfig,
     labels: Vec<(String, String)>,
     self_metrics: bool,
+    fetch: crate::commands::fetch::FetchOptions,
 }
 
 impl Evaluator {
@@ -425,6 +428,7 @@ impl Evaluator {
                 .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
                 .collect(),
             self_metrics: config.self_metrics,
+            fetch: config.fetch.clone(),
         })
     }
 
@@ -455,6 +459,7 @@ impl Evaluator {
             &self.rules,
             &paths,
             &self.engines,
+            &self.fetch,
             &self.labels,
             &mut errors,
             &mut warnings,
@@ -485,7 +490,7 @@ impl Evaluator {
              <p><a href=\"metrics\">Metrics</a> &middot; <a href=\"-/healthy\">Health</a> \
              &middot; <a href=\"-/ready\">Readiness</a></p>\n",
         );
-        let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        let inputs: Vec<String> = inputs.iter().map(|p| inputs::name(p)).collect();
         let _ = writeln!(
             page,
             "<p>Version {}. Inputs: {}.</p>",
@@ -636,14 +641,22 @@ impl Stamp {
 pub struct Key {
     inputs: Vec<(PathBuf, Option<Stamp>)>,
     unmatched: Vec<String>,
+    /// Unique to this key when an input is a URL or a command, which have no stamp to tell
+    /// that they changed: no two such keys are equal, so each scrape fetches anew.
+    fresh: Option<u64>,
 }
 
 impl Key {
     /// The key of the inputs `--input` expands to now.
     fn of(paths: &[PathBuf], unmatched: &[inputs::InputError]) -> Key {
+        static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let remote = paths
+            .iter()
+            .any(|p| crate::commands::fetch::Remote::of(p).is_some());
         Key {
             inputs: paths.iter().map(|p| (p.clone(), Stamp::of(p))).collect(),
             unmatched: unmatched.iter().map(|e| e.pattern().to_owned()).collect(),
+            fresh: remote.then(|| FRESH.fetch_add(1, Ordering::Relaxed)),
         }
     }
 }
@@ -819,6 +832,7 @@ mod tests {
                 }),
             )],
             unmatched: Vec::new(),
+            fresh: None,
         }
     }
 
@@ -977,6 +991,7 @@ mod tests {
             self_metrics: false,
             vars: BTreeMap::new(),
             labels: Vec::new(),
+            fetch: crate::commands::fetch::FetchOptions::default(),
         };
         let (jobs, queue) = mpsc::channel();
         let (page, landing_page) = mpsc::channel();

@@ -22,6 +22,9 @@
 //!   safety; stale temporary files; the file-size limit; bounded messages (issue 10).
 //! - `push_safety`: `run --push` to loopback servers that redirect, send hostile or huge error
 //!   bodies, or present a certificate of a CA made at test time.
+//! - `remote_inputs`: `--input -`, URLs served by a loopback HTTP(S) server in the test (200,
+//!   404, slow, huge, redirects, basic auth from `--input-http-config`) and `exec:` commands
+//!   (success, exit 3, timeout); `serve` fetching a URL on every scrape.
 //! - `ruletest`: `xml2prom test` on the shipped rule tests and on failing ones.
 //! - `safety_inputs`: inputs bounded as they are read: `/dev/zero` and FIFOs (size limits, the
 //!   DOM limit, `--read-timeout`), a store rewritten in place while it is read.
@@ -51,6 +54,7 @@ mod lint;
 mod lock;
 mod push;
 mod push_safety;
+mod remote_inputs;
 mod rulefile_limits;
 mod ruletest;
 mod safety_inputs;

@@ -361,12 +361,12 @@ fn a_huge_error_body_is_cut_at_512_bytes_and_never_read_whole() {
 }
 
 /// A CA made for this test, and a server certificate for 127.0.0.1 and localhost it signed.
-struct TestPki {
-    ca_pem: String,
-    server: Arc<rustls::ServerConfig>,
+pub(crate) struct TestPki {
+    pub(crate) ca_pem: String,
+    pub(crate) server: Arc<rustls::ServerConfig>,
 }
 
-fn test_pki() -> TestPki {
+pub(crate) fn test_pki() -> TestPki {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
