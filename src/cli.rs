@@ -1145,6 +1145,49 @@ mod tests {
     }
 
     #[test]
+    fn log_flags_parse_for_serve_and_run_every_only() {
+        let config = parse_serve(&[
+            "--input",
+            "a.xml",
+            "--log.level",
+            "debug",
+            "--log.format",
+            "json",
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.log,
+            LogConfig {
+                level: Level::Debug,
+                format: LogFormat::Json
+            }
+        );
+        let serve_default = parse_serve(&["--input", "a.xml"]).expect("valid");
+        assert_eq!(serve_default.log, LogConfig::default());
+        assert!(
+            parse_serve(&[
+                "--rules",
+                "r.yaml",
+                "--input",
+                "a.xml",
+                "--log.level",
+                "loud"
+            ])
+            .is_err()
+        );
+        let run = ["run", "--rules", "r.yaml", "--input", "a.xml", "-o", "-"];
+        let every = [&run[..], &["--every", "5s", "--log.level", "warn"]].concat();
+        let Ok(commands::Command::Run { log, .. }) = command(&every) else {
+            panic!("run --every with --log.level");
+        };
+        assert_eq!(log.level, Level::Warn);
+        let once = [&run[..], &["--log.format", "json"]].concat();
+        let error = command(&once).err().expect("a usage error");
+        assert_eq!(error.exit_code(), 2);
+        assert!(error.to_string().contains("add --every"), "{error}");
+    }
+
+    #[test]
     fn input_is_required() {
         let err = Cli::try_parse_from(["xml2prom", "run", "--rules", "r.yaml", "-o", "-"])
             .expect_err("no input");

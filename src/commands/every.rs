@@ -12,6 +12,9 @@
 //! - SIGTERM and SIGINT stop the loop after the run in progress (at once while it waits), exit 0;
 //! - SIGHUP re-reads and re-checks the rule file; the new rules are used from the next run on,
 //!   and a broken new file is reported while the old rules keep running.
+//!
+//! The loop's messages, each run's failures and warnings included, are log lines
+//! ([`crate::commands::log`]: logfmt or JSON, filtered by `--log.level`).
 
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -97,8 +100,21 @@ impl Job for RunLoop<'_> {
     fn tick(&mut self) {
         let config = if self.fresh { self.config } else { &self.quiet };
         self.fresh = false;
+        let started = Instant::now();
         let outcome = run::run_with_rules(config, &self.rules);
         run::log_report(&outcome);
+        log::debug(
+            "ran the rules",
+            &[
+                ("outputs", &outcome.outputs),
+                ("series", &outcome.series),
+                ("errors", &outcome.errors.len()),
+                (
+                    "duration",
+                    &format!("{:.3}s", started.elapsed().as_secs_f64()),
+                ),
+            ],
+        );
     }
 
     fn reload(&mut self) {

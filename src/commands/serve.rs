@@ -17,6 +17,14 @@
 //! SIGTERM and SIGINT set a flag (`signal-hook`); the workers see it within
 //! [`POLL_INTERVAL`], finish the request they hold and stop; a second signal ends the process
 //! at once.
+//!
+//! SIGHUP and `POST /-/reload` reload the rule file as a [`Job`] on the evaluator's thread,
+//! between two evaluations: a good file replaces the rules, a broken one keeps them, and
+//! either way the cache starts over (each [`Key`] holds the [`LoadedRules`] generation), so
+//! that no body made before a reload is served after it. With self-metrics, the body also
+//! holds the reload status, `xml2prom_build_info`, and the `process_*` metrics
+//! ([`exporter_metrics`]), which are read at each scrape rather than cached. Messages are log
+//! lines ([`log`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -664,6 +672,8 @@ impl Evaluator {
         unmatched: Vec<inputs::InputError>,
         evaluation: &Evaluation,
     ) -> Outcome {
+        let started = Instant::now();
+        let inputs = paths.len();
         let mut errors: Vec<RunError> = unmatched.into_iter().map(RunError::Input).collect();
         let mut warnings = Vec::new();
         let production = run::produce(
@@ -699,6 +709,18 @@ impl Evaluator {
         }
         let mut exposition = Exposition::new(exposition::render(&families));
         exposition.process = process;
+        log::debug(
+            "evaluated the rules",
+            &[
+                ("evaluation", &evaluation.number),
+                ("inputs", &inputs),
+                ("bytes", &exposition.text.len()),
+                (
+                    "duration",
+                    &format!("{:.3}s", started.elapsed().as_secs_f64()),
+                ),
+            ],
+        );
         Ok(Arc::new(exposition))
     }
 

@@ -937,7 +937,7 @@ fn post_reload_answers_200_or_500_with_the_diagnostics_and_get_is_405() {
 fn log_format_json_and_level_debug_for_serve() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "rules.yaml", RULES);
-    write(dir.path(), "store.xml", "<store><row/>");
+    write(dir.path(), "store.xml", &store(2));
     let served = Served::start(
         dir.path(),
         &[
@@ -951,7 +951,10 @@ fn log_format_json_and_level_debug_for_serve() {
             "debug",
         ],
     );
-    served.wait_for_readiness(503);
+    served.wait_for_readiness(200);
+    served.wait_for_log("\"msg\":\"evaluated the rules\"");
+    write(dir.path(), "store.xml", "<store><row/>");
+    assert_eq!(served.get("/metrics").status, 500);
     served.wait_for_log("\"level\":\"error\"");
     for line in served.log().lines() {
         let json: serde_json::Value =
@@ -967,6 +970,21 @@ fn log_format_json_and_level_debug_for_serve() {
         (&serde_json::json!("info"), &serde_json::json!("listening"))
     );
     assert_eq!(first["address"], served.address);
+    let debug = served
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|json| json["level"] == "debug")
+        .expect("a debug line");
+    assert_eq!(
+        (&debug["msg"], &debug["evaluation"], &debug["inputs"]),
+        (
+            &serde_json::json!("evaluated the rules"),
+            &serde_json::json!("1"),
+            &serde_json::json!("1")
+        ),
+        "{debug}"
+    );
     let error = served
         .log()
         .lines()
