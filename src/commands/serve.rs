@@ -396,12 +396,13 @@ impl Exporter {
                     None if gzip => Arc::clone(exposition.gzip()),
                     None => Arc::clone(&exposition.text),
                     Some(taken) => {
-                        let mut text = exposition.text.to_vec();
                         let process = exporter_metrics::process_metrics(taken);
-                        text.extend_from_slice(exposition::render(&process).as_bytes());
+                        let process = exposition::render(&process);
                         if gzip {
-                            compress(&text)
+                            exposition.gzip_followed_by(process.as_bytes())
                         } else {
+                            let mut text = exposition.text.to_vec();
+                            text.extend_from_slice(process.as_bytes());
                             Arc::from(text)
                         }
                     }
@@ -864,6 +865,9 @@ pub struct Exposition {
     /// The text format 0.0.4.
     pub text: Arc<[u8]>,
     gzip: OnceLock<Arc<[u8]>>,
+    /// The text as raw deflate blocks ending in a sync flush, and the CRC of the text, made on
+    /// first request: the start of a gzip body that goes on with the text read at each scrape.
+    deflated: OnceLock<(Arc<[u8]>, crc32fast::Hasher)>,
     /// With self-metrics, the `process_*` metrics follow the text, read at each scrape; these
     /// are the `process_*` names the rules already use, which are left out.
     process: Option<Vec<String>>,
@@ -882,6 +886,7 @@ impl Exposition {
         Exposition {
             text: Arc::from(text.into_bytes()),
             gzip: OnceLock::new(),
+            deflated: OnceLock::new(),
             process: None,
         }
     }
@@ -889,6 +894,44 @@ impl Exposition {
     /// The text, gzip-compressed (once, then kept).
     pub fn gzip(&self) -> &Arc<[u8]> {
         self.gzip.get_or_init(|| compress(&self.text))
+    }
+
+    /// The text followed by `tail`, as one gzip member: the text compressed once and kept,
+    /// then `tail` in stored (uncompressed) deflate blocks, so that a scrape does not compress
+    /// the whole body again for the few lines read at that scrape. The CRC covers both.
+    pub fn gzip_followed_by(&self, tail: &[u8]) -> Arc<[u8]> {
+        let (deflated, crc) = self.deflated.get_or_init(|| {
+            let mut encoder =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            // Writing into a Vec cannot fail; `flush` is a sync flush, which ends the blocks
+            // on a byte boundary without a final block.
+            let _ = encoder.write_all(&self.text);
+            let _ = encoder.flush();
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&self.text);
+            (Arc::from(encoder.get_ref().as_slice()), crc)
+        });
+        // RFC 1952: ID1 ID2, CM 8 (deflate), no flags, no time, XFL 0, OS 255 (unknown).
+        let mut body = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+        body.extend_from_slice(deflated);
+        // RFC 1951 3.2.4: stored blocks, BFINAL set on the last, each at most 65535 bytes.
+        let mut chunks = tail.chunks(usize::from(u16::MAX)).peekable();
+        if chunks.peek().is_none() {
+            body.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+        }
+        while let Some(chunk) = chunks.next() {
+            body.push(u8::from(chunks.peek().is_none()));
+            let length = u16::try_from(chunk.len()).unwrap_or(u16::MAX);
+            body.extend_from_slice(&length.to_le_bytes());
+            body.extend_from_slice(&(!length).to_le_bytes());
+            body.extend_from_slice(chunk);
+        }
+        let mut crc = crc.clone();
+        crc.update(tail);
+        body.extend_from_slice(&crc.finalize().to_le_bytes());
+        let size = (self.text.len() as u64).wrapping_add(tail.len() as u64) as u32;
+        body.extend_from_slice(&size.to_le_bytes());
+        Arc::from(body)
     }
 }
 
@@ -1224,6 +1267,47 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(accepts_gzip(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_gzip_body_with_a_tail_is_one_member_that_any_decoder_reads() {
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(&format!("rows{{id=\"{i}\"}} {i}\n"));
+        }
+        let exposition = Exposition::new(text.clone());
+        for tail in [
+            String::new(),
+            "process_open_fds 9\n".to_owned(),
+            "x".repeat(70_000),
+        ] {
+            let body = exposition.gzip_followed_by(tail.as_bytes());
+            let mut decoded = String::new();
+            // GzDecoder reads one member only: the body must be a single member.
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(&body[..]),
+                &mut decoded,
+            )
+            .expect("valid gzip");
+            assert_eq!(decoded, format!("{text}{tail}"), "tail of {}", tail.len());
+            assert!(
+                body.len() < text.len() / 3 + tail.len() + 100,
+                "{}",
+                body.len()
+            );
+            // The decoder checks the CRC: a wrong one would fail above.
+            let mut corrupt = body.to_vec();
+            let at = corrupt.len() - 8;
+            corrupt[at] ^= 1;
+            let mut ignored = Vec::new();
+            assert!(
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&corrupt[..]),
+                    &mut ignored
+                )
+                .is_err()
+            );
         }
     }
 
