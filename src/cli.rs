@@ -16,6 +16,7 @@ use crate::commands::fetch::{FetchOptions, Remote};
 use crate::commands::http_config::HttpConfig;
 use crate::commands::init::{InitConfig, MetricPrefix};
 use crate::commands::inputs;
+use crate::commands::log::{Format as LogFormat, Level, LogConfig};
 use crate::commands::push::PushTarget;
 use crate::commands::run::{Outputs, RunConfig};
 use crate::commands::test::TestConfig;
@@ -117,9 +118,16 @@ Endpoints:
                scrape; HTTP 500 with the message if an input fails
   /-/healthy   200 while the process runs
   /-/ready     200 once the last evaluation succeeded, 503 with the reason otherwise
+  /-/reload    POST: re-read the rule file; 200, or 500 with the diagnostics (the old rules
+               keep answering)
   /            a page that links to /metrics and lists the loaded rules
 
-SIGTERM or SIGINT stops accepting, lets the requests in flight finish, and exits 0.
+With self-metrics on, /metrics also has xml2prom_build_info, xml2prom_config_last_reload_*
+and the process_* metrics. SIGHUP re-reads the rule file as POST /-/reload does. SIGTERM or
+SIGINT stops accepting, lets the requests in flight finish, and exits 0.
+
+Log lines go to stderr as logfmt or JSON, with a timestamp:
+  time=2026-12-04T02:00:00.123Z level=info msg=\"listening\" address=127.0.0.1:9840
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT
@@ -150,9 +158,19 @@ impl Cli {
             Command::Run(args) => {
                 // Checked by clap: at least one second.
                 let every = args.every;
+                let log = args.log.config();
+                if every.is_none() && args.log.given() {
+                    // One run writes its messages plainly, as before; a log format is for the
+                    // loop, whose messages a log collector reads.
+                    return Err(usage_error(
+                        "--log.level and --log.format are for `run --every` and `serve`; add \
+                         --every, or remove them",
+                    ));
+                }
                 commands::Command::Run {
                     config: args.into_config()?,
                     every,
+                    log,
                 }
             }
             Command::Check(args) => commands::Command::Check(args.into_config()?),
@@ -490,6 +508,35 @@ pub struct RunArgs {
     /// What every evaluation takes: variables, labels, limits, engine.
     #[command(flatten)]
     pub evaluation: EvaluationArgs,
+
+    /// How the loop logs (with --every).
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// `--log.level` and `--log.format`, for the commands that keep running: `serve`, `run --every`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only log messages at this level or above [default: info].
+    #[arg(long = "log.level", value_name = "LEVEL", value_enum)]
+    pub level: Option<Level>,
+
+    /// Write each log line as logfmt (key=value) or as a JSON object [default: logfmt].
+    #[arg(long = "log.format", value_name = "FORMAT", value_enum)]
+    pub format: Option<LogFormat>,
+}
+
+impl LogArgs {
+    fn config(&self) -> LogConfig {
+        LogConfig {
+            level: self.level.unwrap_or_default(),
+            format: self.format.unwrap_or_default(),
+        }
+    }
+
+    fn given(&self) -> bool {
+        self.level.is_some() || self.format.is_some()
+    }
 }
 
 /// The flags `run` and `serve` share: how the rules are evaluated.
@@ -605,7 +652,7 @@ impl EvaluationArgs {
 /// Flags of `xml2prom serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The YAML rule file, loaded once at start.
+    /// The YAML rule file, loaded at start and again on SIGHUP or POST /-/reload.
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
 
@@ -622,6 +669,10 @@ pub struct ServeArgs {
     /// What every evaluation takes: variables, labels, limits, engine.
     #[command(flatten)]
     pub evaluation: EvaluationArgs,
+
+    /// How the exporter logs.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// Default `serve --listen`: loopback only, so that exposing the metrics is a choice.
@@ -654,6 +705,7 @@ impl ServeArgs {
             vars: evaluation.vars,
             labels: evaluation.labels,
             fetch: evaluation.fetch,
+            log: self.log.config(),
         })
     }
 }
@@ -856,7 +908,7 @@ mod tests {
     #[test]
     fn each_subcommand_becomes_its_checked_command() {
         let run = ["run", "--rules", "r.yaml", "--input", "a.xml", "-o", "-"];
-        let Ok(commands::Command::Run { config, every }) = command(&run) else {
+        let Ok(commands::Command::Run { config, every, .. }) = command(&run) else {
             panic!("run");
         };
         assert_eq!(
@@ -1187,6 +1239,49 @@ mod tests {
         }
         let err = parse_serve(&["--input", "[a"]).expect_err("bad pattern");
         assert!(err.to_string().contains("xml2prom serve"), "{err}");
+    }
+
+    #[test]
+    fn log_flags_parse_for_serve_and_run_every_only() {
+        let config = parse_serve(&[
+            "--input",
+            "a.xml",
+            "--log.level",
+            "debug",
+            "--log.format",
+            "json",
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.log,
+            LogConfig {
+                level: Level::Debug,
+                format: LogFormat::Json
+            }
+        );
+        let serve_default = parse_serve(&["--input", "a.xml"]).expect("valid");
+        assert_eq!(serve_default.log, LogConfig::default());
+        assert!(
+            parse_serve(&[
+                "--rules",
+                "r.yaml",
+                "--input",
+                "a.xml",
+                "--log.level",
+                "loud"
+            ])
+            .is_err()
+        );
+        let run = ["run", "--rules", "r.yaml", "--input", "a.xml", "-o", "-"];
+        let every = [&run[..], &["--every", "5s", "--log.level", "warn"]].concat();
+        let Ok(commands::Command::Run { log, .. }) = command(&every) else {
+            panic!("run --every with --log.level");
+        };
+        assert_eq!(log.level, Level::Warn);
+        let once = [&run[..], &["--log.format", "json"]].concat();
+        let error = command(&once).err().expect("a usage error");
+        assert_eq!(error.exit_code(), 2);
+        assert!(error.to_string().contains("add --every"), "{error}");
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! - SIGTERM and SIGINT stop the loop after the run in progress (at once while it waits), exit 0;
 //! - SIGHUP re-reads and re-checks the rule file; the new rules are used from the next run on,
 //!   and a broken new file is reported while the old rules keep running.
+//!
+//! The loop's messages, each run's failures and warnings included, are log lines
+//! ([`crate::commands::log`]: logfmt or JSON, filtered by `--log.level`).
 
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -21,7 +24,7 @@ use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::commands::run::{self, RunConfig};
-use crate::commands::show;
+use crate::commands::{Report, log};
 use crate::rules;
 use crate::rules::compile::CompiledRules;
 
@@ -97,8 +100,21 @@ impl Job for RunLoop<'_> {
     fn tick(&mut self) {
         let config = if self.fresh { self.config } else { &self.quiet };
         self.fresh = false;
+        let started = Instant::now();
         let outcome = run::run_with_rules(config, &self.rules);
-        run::report(&outcome);
+        run::log_report(&outcome);
+        log::debug(
+            "ran the rules",
+            &[
+                ("outputs", &outcome.outputs),
+                ("series", &outcome.series),
+                ("errors", &outcome.errors.len()),
+                (
+                    "duration",
+                    &format!("{:.3}s", started.elapsed().as_secs_f64()),
+                ),
+            ],
+        );
     }
 
     fn reload(&mut self) {
@@ -107,13 +123,21 @@ impl Job for RunLoop<'_> {
             Ok(rules) => {
                 self.rules = rules;
                 self.fresh = true;
-                eprintln!("xml2prom: SIGHUP: reloaded the rule file {path}");
+                log::info(
+                    "reloaded the rule file",
+                    &[("file", &path), ("trigger", &"SIGHUP")],
+                );
             }
             Err(error) => {
-                show(&error);
-                eprintln!(
-                    "xml2prom: error: SIGHUP: the rule file {path} has errors; the rules loaded \
-                     before keep running until it is fixed and SIGHUP is sent again"
+                let diagnostics = Report::report(&error);
+                log::error(
+                    "the rule file has errors; the rules loaded before keep running until it \
+                     is fixed and SIGHUP is sent again",
+                    &[
+                        ("file", &path),
+                        ("trigger", &"SIGHUP"),
+                        ("err", &diagnostics.trim_end()),
+                    ],
                 );
             }
         }
@@ -129,9 +153,10 @@ pub fn execute(config: &RunConfig, period: Duration) -> ExitCode {
     let mut signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
         Ok(signals) => signals,
         Err(error) => {
-            eprintln!(
-                "xml2prom: error: cannot watch SIGTERM, SIGINT and SIGHUP for --every: {error}; \
-                 run without --every (e.g. from a cron job or a systemd timer)"
+            log::error(
+                "cannot watch SIGTERM, SIGINT and SIGHUP for --every; run without --every (e.g. \
+                 from a cron job or a systemd timer)",
+                &[("err", &error)],
             );
             return ExitCode::from(1);
         }
@@ -159,10 +184,12 @@ pub fn execute(config: &RunConfig, period: Duration) -> ExitCode {
             }
         }
     });
-    eprintln!(
-        "xml2prom: running every {}; SIGHUP reloads {}, SIGTERM or SIGINT stops",
-        humantime::format_duration(period),
-        config.rules.display()
+    log::info(
+        "running; SIGHUP reloads the rule file, SIGTERM or SIGINT stops",
+        &[
+            ("every", &humantime::format_duration(period)),
+            ("file", &config.rules.display()),
+        ],
     );
     let mut job = RunLoop {
         config,
@@ -178,13 +205,14 @@ pub fn execute(config: &RunConfig, period: Duration) -> ExitCode {
     let _ = watcher.join();
     match stopped {
         Stopped::Signal(signal) => {
-            eprintln!("xml2prom: {signal}: stopped after the last run");
+            log::info("stopped after the last run", &[("signal", &signal)]);
             ExitCode::SUCCESS
         }
         Stopped::NoEvents => {
-            eprintln!(
-                "xml2prom: error: the signal watcher ended; stopping, as no signal could stop \
-                 the loop any more (this is a bug; please report it)"
+            log::error(
+                "the signal watcher ended; stopping, as no signal could stop the loop any more \
+                 (this is a bug; please report it)",
+                &[],
             );
             ExitCode::from(1)
         }

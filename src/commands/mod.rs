@@ -6,7 +6,8 @@
 //! [`push`] (the Pushgateway) and [`every`] (repeated runs, stopped and reloaded by signals).
 //! [`serve`] is the exporter that evaluates on scrape, [`check`] checks rule files, [`test`] runs
 //! rule-file unit tests, [`explain`] shows how a rule reads a store, and [`init`] drafts a rule
-//! file from a sample store.
+//! file from a sample store. [`log`] writes the messages of `serve` and `run --every`, and
+//! [`exporter_metrics`] are the metrics every Prometheus exporter shows about itself.
 //!
 //! A [`Command`] is a subcommand with its flags checked; [`execute`] carries it out and gives
 //! the exit code. An error that ends a subcommand reaches stderr one way, [`fail`], through its
@@ -15,11 +16,13 @@
 pub mod check;
 pub mod every;
 pub mod explain;
+pub mod exporter_metrics;
 pub mod fetch;
 pub mod http_config;
 pub mod init;
 pub mod inputs;
 pub mod lock;
+pub mod log;
 pub mod push;
 pub mod run;
 pub mod serve;
@@ -42,6 +45,8 @@ pub enum Command {
         config: run::RunConfig,
         /// `--every`: the period of repeated runs.
         every: Option<Duration>,
+        /// `--log.level` and `--log.format`, for the loop.
+        log: log::LogConfig,
     },
     /// `check`.
     Check(check::CheckConfig),
@@ -66,11 +71,16 @@ pub fn execute(command: Command) -> ExitCode {
         Command::Run {
             config,
             every: None,
+            ..
         } => run::execute(&config),
         Command::Run {
             config,
             every: Some(period),
-        } => every::execute(&config, period),
+            log,
+        } => {
+            log::init(log);
+            every::execute(&config, period)
+        }
         Command::Check(config) => check::execute(&config),
         Command::Test(config) => test::execute(&config),
         Command::Explain(config) => explain::execute(&config),

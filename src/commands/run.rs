@@ -16,12 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::commands::Report;
 use crate::commands::fetch::{self, FetchError, FetchOptions, Remote};
 use crate::commands::inputs::{self, InputError, OutputClash};
 use crate::commands::lock::{self, LockError, OutputLock};
 use crate::commands::push::{self, PushError, PushTarget};
 use crate::commands::status::{self, InputFacts, OutputFacts, RunStatus, Stage};
+use crate::commands::{Report, log};
 use crate::engine::node;
 use crate::engine::skips::SkipReason;
 use crate::engine::{self, Engine, EngineConfig, EngineError};
@@ -358,6 +358,30 @@ pub fn report(outcome: &RunOutcome) {
         && more > 0
     {
         let _ = writeln!(stderr, "xml2prom: error: ... and {more} more errors");
+    }
+}
+
+/// [`report`] for `run --every`: each warning and error as a log line ([`log`]), as many and
+/// as long as [`report`] writes them.
+pub fn log_report(outcome: &RunOutcome) {
+    for warning in outcome.warnings.iter().take(MAX_MESSAGES) {
+        log::warn(&bounded(warning), &[]);
+    }
+    if let Some(more) = outcome.warnings.len().checked_sub(MAX_MESSAGES)
+        && more > 0
+    {
+        log::warn("... and more warnings", &[("more", &more)]);
+    }
+    for error in outcome.errors.iter().take(MAX_MESSAGES) {
+        let report = error.report();
+        let report = report.trim_end();
+        let report = report.strip_prefix("xml2prom: error: ").unwrap_or(report);
+        log::error("the run failed", &[("err", &report)]);
+    }
+    if let Some(more) = outcome.errors.len().checked_sub(MAX_MESSAGES)
+        && more > 0
+    {
+        log::error("... and more errors", &[("more", &more)]);
     }
 }
 

@@ -17,6 +17,14 @@
 //! SIGTERM and SIGINT set a flag (`signal-hook`); the workers see it within
 //! [`POLL_INTERVAL`], finish the request they hold and stop; a second signal ends the process
 //! at once.
+//!
+//! SIGHUP and `POST /-/reload` reload the rule file as a [`Job`] on the evaluator's thread,
+//! between two evaluations: a good file replaces the rules, a broken one keeps them, and
+//! either way the cache starts over (each [`Key`] holds the [`LoadedRules`] generation), so
+//! that no body made before a reload is served after it. With self-metrics, the body also
+//! holds the reload status, `xml2prom_build_info`, and the `process_*` metrics
+//! ([`exporter_metrics`]), which are read at each scrape rather than cached. Messages are log
+//! lines ([`log`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,14 +32,15 @@ use std::io::{Cursor, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::commands::inputs;
+use crate::commands::log::{self, LogConfig};
 use crate::commands::run::{self, RunError};
 use crate::commands::{Report, fail};
+use crate::commands::{exporter_metrics, inputs};
 use crate::engine::{self, Engine, EngineConfig};
 use crate::exposition;
 use crate::model::names::{LabelName, MetricName};
@@ -65,6 +74,8 @@ pub struct ServeConfig {
     pub labels: Vec<(LabelName, String)>,
     /// How URL and command inputs are read (on every scrape: they have no stamp to cache on).
     pub fetch: crate::commands::fetch::FetchOptions,
+    /// `--log.level` and `--log.format`.
+    pub log: LogConfig,
 }
 
 /// Why `serve` could not start or keep running.
@@ -84,8 +95,8 @@ pub enum ServeError {
         /// What the operating system said.
         reason: String,
     },
-    /// The SIGTERM and SIGINT handlers cannot be installed.
-    #[error("cannot install the SIGTERM and SIGINT handlers: {0}")]
+    /// The SIGTERM, SIGINT and SIGHUP handlers cannot be installed.
+    #[error("cannot install the SIGTERM, SIGINT and SIGHUP handlers: {0}")]
     Signals(std::io::Error),
 }
 
@@ -123,6 +134,7 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8
 
 /// `serve`: exit code 0 once stopped by SIGTERM or SIGINT, else the error's report and code.
 pub fn execute(config: &ServeConfig) -> ExitCode {
+    log::init(config.log);
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
@@ -148,12 +160,8 @@ pub fn serve(config: &ServeConfig) -> Result<(), ServeError> {
 /// workers send it [`Job`]s through the [`Cache`], which already lets one evaluation run at a
 /// time.
 pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
-    let evaluator = Evaluator::new(config)?;
-    if config.verbose {
-        for line in engine::engine_report(&evaluator.rules, config.engine) {
-            eprintln!("xml2prom: {line}");
-        }
-    }
+    let mut evaluator = Evaluator::new(config)?;
+    evaluator.start()?;
     let server = tiny_http::Server::http(config.listen).map_err(|error| ServeError::Listen {
         address: config.listen,
         reason: error.to_string(),
@@ -166,11 +174,11 @@ pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), Se
     let (jobs, queue) = mpsc::channel();
     let exporter = Arc::new(Exporter {
         inputs: config.inputs.clone(),
-        landing_page: Arc::from(evaluator.landing_page(&config.inputs).into_bytes()),
+        rules: Arc::clone(&evaluator.shared),
         cache: Cache::default(),
         jobs,
     });
-    eprintln!("xml2prom: listening on http://{address}");
+    log::info("listening", &[("address", &address)]);
     // The first evaluation runs like a scrape, so that readiness does not wait for one.
     {
         let exporter = Arc::clone(&exporter);
@@ -193,12 +201,11 @@ pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), Se
         });
     }
     drop(finished);
-    while !stop.load(Ordering::SeqCst) {
-        if let Ok(job) = queue.recv_timeout(POLL_INTERVAL) {
-            evaluator.run(job);
-        }
-    }
-    eprintln!("xml2prom: stopping; requests in flight have {GRACE:?} to finish");
+    evaluator.run_until(&queue, &stop);
+    log::info(
+        "stopping; requests in flight may finish",
+        &[("grace", &humantime::format_duration(GRACE))],
+    );
     // Requests in flight may still need an evaluation.
     let deadline = Instant::now() + GRACE;
     let mut running = WORKERS;
@@ -207,7 +214,10 @@ pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), Se
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             // The workers are not joined: returning ends the process, and them with it.
-            eprintln!("xml2prom: warning: stopping with requests unfinished after {GRACE:?}");
+            log::warn(
+                "stopping with requests unfinished",
+                &[("grace", &humantime::format_duration(GRACE))],
+            );
             break;
         }
         if let Ok(job) = queue.recv_timeout(left.min(POLL_INTERVAL)) {
@@ -229,6 +239,7 @@ fn respond(exporter: &Exporter, request: tiny_http::Request) {
     let method = match request.method() {
         tiny_http::Method::Get => Method::Get,
         tiny_http::Method::Head => Method::Head,
+        tiny_http::Method::Post => Method::Post,
         _ => Method::Other,
     };
     let reply = exporter.route(method, request.url(), gzip);
@@ -276,6 +287,8 @@ pub enum Method {
     Get,
     /// `HEAD`: the headers of `GET`, without a body (tiny_http leaves it out).
     Head,
+    /// `POST`: only for `/-/reload`.
+    Post,
     /// Any other method: 405.
     Other,
 }
@@ -307,19 +320,54 @@ impl Reply {
 /// The HTTP side of the exporter: routes, the cache, and the way to the [`Evaluator`].
 pub struct Exporter {
     inputs: Vec<PathBuf>,
-    landing_page: Arc<[u8]>,
+    rules: Arc<LoadedRules>,
     cache: Cache,
     jobs: mpsc::Sender<Job>,
+}
+
+/// What the HTTP side knows of the rules the [`Evaluator`] holds: which load it is on, and
+/// the landing page that lists them. The evaluator updates both on every reload.
+pub struct LoadedRules {
+    /// Reloads tried so far, successful or not; part of each cache [`Key`], so that no
+    /// exposition made before a reload (with other rules, or another reload status) is served
+    /// after it.
+    generation: AtomicU64,
+    landing_page: Mutex<Arc<[u8]>>,
+}
+
+impl LoadedRules {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn landing_page(&self) -> Arc<[u8]> {
+        Arc::clone(
+            &self
+                .landing_page
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
 }
 
 impl Exporter {
     /// The response to a request for `url` (a query string is ignored).
     pub fn route(&self, method: Method, url: &str, gzip: bool) -> Reply {
         let path = url.split_once('?').map_or(url, |(path, _)| path);
+        if path == "/-/reload" {
+            return match method {
+                Method::Post => self.reload_reply(),
+                _ => {
+                    let mut reply = Reply::text(405, "only POST is allowed here\n");
+                    reply.headers.push(("Allow", "POST".to_owned()));
+                    reply
+                }
+            };
+        }
         if !matches!(path, "/" | "/metrics" | "/-/healthy" | "/-/ready") {
             return Reply::text(404, format!("{path} is not here; try /metrics\n"));
         }
-        if method == Method::Other {
+        if matches!(method, Method::Post | Method::Other) {
             let mut reply = Reply::text(405, "only GET and HEAD are allowed here\n");
             reply.headers.push(("Allow", "GET, HEAD".to_owned()));
             return reply;
@@ -335,7 +383,7 @@ impl Exporter {
                 status: 200,
                 content_type: "text/html; charset=utf-8",
                 headers: Vec::new(),
-                body: Arc::clone(&self.landing_page),
+                body: self.rules.landing_page(),
             },
         }
     }
@@ -344,12 +392,26 @@ impl Exporter {
         match self.metrics() {
             Ok(exposition) => {
                 let mut headers = vec![("Vary", "Accept-Encoding".to_owned())];
-                let body = if gzip {
-                    headers.push(("Content-Encoding", "gzip".to_owned()));
-                    Arc::clone(exposition.gzip())
-                } else {
-                    Arc::clone(&exposition.text)
+                // The process metrics are read now, not when the rules were evaluated; with
+                // them the body, and its gzip form, are made for each scrape.
+                let body = match &exposition.process {
+                    None if gzip => Arc::clone(exposition.gzip()),
+                    None => Arc::clone(&exposition.text),
+                    Some(taken) => {
+                        let process = exporter_metrics::process_metrics(taken);
+                        let process = exposition::render(&process);
+                        if gzip {
+                            exposition.gzip_followed_by(process.as_bytes())
+                        } else {
+                            let mut text = exposition.text.to_vec();
+                            text.extend_from_slice(process.as_bytes());
+                            Arc::from(text)
+                        }
+                    }
                 };
+                if gzip {
+                    headers.push(("Content-Encoding", "gzip".to_owned()));
+                }
                 Reply {
                     status: 200,
                     content_type: METRICS_CONTENT_TYPE,
@@ -361,20 +423,41 @@ impl Exporter {
         }
     }
 
+    /// `POST /-/reload`: 200 once the evaluator uses the new rules, 500 with the diagnostics if
+    /// the rule file is broken (the old rules keep answering).
+    fn reload_reply(&self) -> Reply {
+        let (reply, answer) = mpsc::channel();
+        let job = Job::Reload {
+            trigger: "POST /-/reload",
+            reply: Some(reply),
+        };
+        let stopped = || Arc::from("xml2prom is stopping; the rule file was not reloaded");
+        let outcome = if self.jobs.send(job).is_err() {
+            Err(stopped())
+        } else {
+            answer.recv().unwrap_or_else(|_| Err(stopped()))
+        };
+        match outcome {
+            Ok(()) => Reply::text(200, "xml2prom reloaded the rule file.\n"),
+            Err(diagnostics) => Reply::text(500, diagnostics.to_string()),
+        }
+    }
+
     /// The exposition of the inputs as they are now: the cached one if no input changed, else
     /// a new evaluation (shared with every scrape that asks while it runs). An evaluation after
     /// which the inputs no longer have the stamps they had before it is answered but not
-    /// cached: an input changed while it was read, and the next scrape reads it again.
+    /// cached: an input changed while it was read, and the next scrape reads it again. So is
+    /// one during which the rules were reloaded.
     pub fn metrics(&self) -> Result<Arc<Exposition>, Arc<str>> {
         let (paths, unmatched) = inputs::expand(&self.inputs);
-        let key = Key::of(&paths, &unmatched);
+        let key = Key::of(&paths, &unmatched, self.rules.generation());
         let unchanged = |key: &Key| {
             let (paths, unmatched) = inputs::expand(&self.inputs);
-            Key::of(&paths, &unmatched) == *key
+            Key::of(&paths, &unmatched, self.rules.generation()) == *key
         };
         self.cache.get_or_evaluate_if(key, unchanged, |evaluation| {
             let (reply, answer) = mpsc::channel();
-            let job = Job {
+            let job = Job::Evaluate {
                 inputs: paths,
                 unmatched,
                 evaluation: *evaluation,
@@ -389,33 +472,64 @@ impl Exporter {
     }
 }
 
-/// One evaluation asked of the [`Evaluator`].
-pub struct Job {
-    inputs: Vec<PathBuf>,
-    unmatched: Vec<inputs::InputError>,
-    evaluation: Evaluation,
-    reply: mpsc::Sender<Outcome>,
+/// What the [`Evaluator`] is asked to do.
+pub enum Job {
+    /// Evaluate the rules on these inputs.
+    Evaluate {
+        /// The files `--input` expands to.
+        inputs: Vec<PathBuf>,
+        /// The patterns that matched nothing.
+        unmatched: Vec<inputs::InputError>,
+        /// Its number, for serve's own counters.
+        evaluation: Evaluation,
+        /// Where the outcome goes.
+        reply: mpsc::Sender<Outcome>,
+    },
+    /// Re-read the rule file.
+    Reload {
+        /// What asked, for the log: `SIGHUP` or `POST /-/reload`.
+        trigger: &'static str,
+        /// Where `Ok` or the diagnostics go, if someone waits for them.
+        reply: Option<mpsc::Sender<Result<(), Arc<str>>>>,
+    },
 }
 
 /// The compiled rules and how to evaluate them; lives on one thread.
 pub struct Evaluator {
+    config: ServeConfig,
     rules: CompiledRules,
     engines: EngineConfig,
     labels: Vec<(String, String)>,
-    self_metrics: bool,
-    fetch: crate::commands::fetch::FetchOptions,
+    shared: Arc<LoadedRules>,
+    reloads: ReloadStatus,
+    /// Set by SIGHUP once [`Evaluator::start`] watches it.
+    hangup: Arc<AtomicBool>,
+    hangup_handler: Option<signal_hook::SigId>,
+}
+
+impl Drop for Evaluator {
+    fn drop(&mut self) {
+        if let Some(id) = self.hangup_handler.take() {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// `xml2prom_config_last_reload_*`, as Prometheus reports its own configuration reloads.
+#[derive(Debug, Clone, Copy)]
+struct ReloadStatus {
+    /// Whether the last load of the rule file (the one at start included) succeeded.
+    successful: bool,
+    /// When the rules in use were loaded, in seconds since the epoch.
+    success_time: f64,
 }
 
 impl Evaluator {
     /// Loads and compiles the rules; a broken rule file or a clashing `--label` is an error.
     pub fn new(config: &ServeConfig) -> Result<Evaluator, ServeError> {
-        let rules = rules::load(&config.rules, &config.vars)
-            .map_err(|error| ServeError::Rules(vec![RunError::Rules(error)]))?;
-        let clashes = run::label_clashes(&rules, &config.labels);
-        if !clashes.is_empty() {
-            return Err(ServeError::Rules(clashes));
-        }
-        Ok(Evaluator {
+        let rules = load(config).map_err(ServeError::Rules)?;
+        let mut evaluator = Evaluator {
+            config: config.clone(),
             rules,
             engines: EngineConfig {
                 limits: config.limits.clone(),
@@ -427,24 +541,132 @@ impl Evaluator {
                 .iter()
                 .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
                 .collect(),
-            self_metrics: config.self_metrics,
-            fetch: config.fetch.clone(),
-        })
+            shared: Arc::new(LoadedRules {
+                generation: AtomicU64::new(0),
+                landing_page: Mutex::new(Arc::from(&b""[..])),
+            }),
+            reloads: ReloadStatus {
+                successful: true,
+                success_time: unix_time(SystemTime::now()),
+            },
+            hangup: Arc::new(AtomicBool::new(false)),
+            hangup_handler: None,
+        };
+        evaluator.publish_landing_page();
+        Ok(evaluator)
     }
 
-    /// Runs one job and sends its outcome back; errors and warnings also go to stderr.
-    pub fn run(&self, job: Job) {
-        // The scrape may have gone; the outcome is in the cache anyway.
-        let _ = job
-            .reply
-            .send(self.evaluate(job.inputs, job.unmatched, &job.evaluation));
+    /// Starts watching SIGHUP (before the exporter says it listens, so that a SIGHUP sent then
+    /// reloads rather than ends the process) and, with `--verbose`, logs which engine runs
+    /// each rule.
+    pub fn start(&mut self) -> Result<(), ServeError> {
+        if self.hangup_handler.is_none() {
+            let id =
+                signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&self.hangup))
+                    .map_err(ServeError::Signals)?;
+            self.hangup_handler = Some(id);
+        }
+        self.report_engines();
+        Ok(())
+    }
+
+    /// With `--verbose`, logs which engine runs each rule.
+    fn report_engines(&self) {
+        if self.config.verbose {
+            for line in engine::engine_report(&self.rules, self.config.engine) {
+                log::info(&line, &[]);
+            }
+        }
+    }
+
+    fn publish_landing_page(&mut self) {
+        let page = Arc::from(self.landing_page(&self.config.inputs).into_bytes());
+        *self
+            .shared
+            .landing_page
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = page;
+    }
+
+    /// Runs one job and sends its outcome back; errors and warnings also go to the log.
+    pub fn run(&mut self, job: Job) {
+        match job {
+            Job::Evaluate {
+                inputs,
+                unmatched,
+                evaluation,
+                reply,
+            } => {
+                // The scrape may have gone; the outcome is in the cache anyway.
+                let _ = reply.send(self.evaluate(inputs, unmatched, &evaluation));
+            }
+            Job::Reload { trigger, reply } => {
+                let outcome = self.reload(trigger);
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
     }
 
     /// Runs jobs until every sender is gone.
-    pub fn run_all(&self, queue: &mpsc::Receiver<Job>) {
+    pub fn run_all(&mut self, queue: &mpsc::Receiver<Job>) {
         while let Ok(job) = queue.recv() {
             self.run(job);
         }
+    }
+
+    /// Runs jobs until `stop` is set, and reloads the rules after a SIGHUP (looked at between
+    /// jobs, at least every [`POLL_INTERVAL`]).
+    pub fn run_until(&mut self, queue: &mpsc::Receiver<Job>, stop: &AtomicBool) {
+        while !stop.load(Ordering::SeqCst) {
+            if self.hangup.swap(false, Ordering::SeqCst) {
+                let _ = self.reload("SIGHUP");
+            }
+            if let Ok(job) = queue.recv_timeout(POLL_INTERVAL) {
+                self.run(job);
+            }
+        }
+    }
+
+    /// Re-reads the rule file with the `--var`s and `--label`s given at start. A good file
+    /// replaces the rules; a broken one keeps them, and its diagnostics are logged and
+    /// returned. Either way the cache starts over, as the reload status is in every
+    /// exposition.
+    fn reload(&mut self, trigger: &str) -> Result<(), Arc<str>> {
+        let file = self.config.rules.display().to_string();
+        let outcome = match load(&self.config) {
+            Ok(rules) => {
+                self.rules = rules;
+                self.reloads = ReloadStatus {
+                    successful: true,
+                    success_time: unix_time(SystemTime::now()),
+                };
+                self.publish_landing_page();
+                log::info(
+                    "reloaded the rule file",
+                    &[("file", &file), ("trigger", &trigger)],
+                );
+                self.report_engines();
+                Ok(())
+            }
+            Err(errors) => {
+                self.reloads.successful = false;
+                let diagnostics: String = errors.iter().map(RunError::report).collect();
+                log::error(
+                    "the rule file has errors; the rules loaded before keep running until it \
+                     is fixed and reloaded again",
+                    &[
+                        ("file", &file),
+                        ("trigger", &trigger),
+                        ("err", &diagnostics.trim_end()),
+                    ],
+                );
+                Err(Arc::from(diagnostics))
+            }
+        };
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        outcome
     }
 
     fn evaluate(
@@ -453,33 +675,57 @@ impl Evaluator {
         unmatched: Vec<inputs::InputError>,
         evaluation: &Evaluation,
     ) -> Outcome {
+        let started = Instant::now();
+        let inputs = paths.len();
         let mut errors: Vec<RunError> = unmatched.into_iter().map(RunError::Input).collect();
         let mut warnings = Vec::new();
         let production = run::produce(
             &self.rules,
             &paths,
             &self.engines,
-            &self.fetch,
+            &self.config.fetch,
             &self.labels,
             &mut errors,
             &mut warnings,
         );
         for warning in &warnings {
-            eprintln!("xml2prom: warning: {warning}");
+            log::warn(warning, &[]);
         }
         if !errors.is_empty() {
             let message: Vec<String> = errors.iter().map(ToString::to_string).collect();
             let message = message.join("\n");
             for line in message.lines() {
-                eprintln!("xml2prom: error: {line}");
+                log::error(line, &[]);
             }
             return Err(Arc::from(message));
         }
-        let (mut families, _) = production.finish(&self.rules, self.self_metrics.then_some(""));
-        if self.self_metrics {
-            add_serve_metrics(&mut families, evaluation);
+        let self_metrics = self.config.self_metrics;
+        let (mut families, _) = production.finish(&self.rules, self_metrics.then_some(""));
+        let process = self_metrics.then(|| {
+            families
+                .iter()
+                .map(|family| family.name.as_str().to_owned())
+                .filter(|name| name.starts_with("process_"))
+                .collect()
+        });
+        if self_metrics {
+            add_serve_metrics(&mut families, evaluation, &self.reloads);
         }
-        Ok(Arc::new(Exposition::new(exposition::render(&families))))
+        let mut exposition = Exposition::new(exposition::render(&families));
+        exposition.process = process;
+        log::debug(
+            "evaluated the rules",
+            &[
+                ("evaluation", &evaluation.number),
+                ("inputs", &inputs),
+                ("bytes", &exposition.text.len()),
+                (
+                    "duration",
+                    &format!("{:.3}s", started.elapsed().as_secs_f64()),
+                ),
+            ],
+        );
+        Ok(Arc::new(exposition))
     }
 
     /// The landing page: a link to /metrics and the loaded rules, every text escaped.
@@ -553,25 +799,67 @@ const FAILURES: (&str, &str) = (
     "Evaluations since xml2prom serve started that failed and were answered with HTTP 500",
 );
 
-/// Adds serve's own counters, as they stand for the evaluation `evaluation` (1 for the first).
-fn add_serve_metrics(families: &mut Families, evaluation: &Evaluation) {
+/// Serve's own gauge: whether the last reload worked (Prometheus's name for its own).
+const RELOAD_SUCCESSFUL: (&str, &str) = (
+    "xml2prom_config_last_reload_successful",
+    "Whether the last load of the rule file (at start, on SIGHUP or POST /-/reload) succeeded",
+);
+
+/// Serve's own gauge: when the rules in use were loaded.
+const RELOAD_SUCCESS_TIME: (&str, &str) = (
+    "xml2prom_config_last_reload_success_timestamp_seconds",
+    "Time of the last successful load of the rule file, in seconds since the epoch",
+);
+
+/// Seconds since the epoch.
+fn unix_time(time: SystemTime) -> f64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
+}
+
+/// Loads and compiles the rule file of `config`, and checks its `--label`s against it.
+fn load(config: &ServeConfig) -> Result<CompiledRules, Vec<RunError>> {
+    let rules =
+        rules::load(&config.rules, &config.vars).map_err(|error| vec![RunError::Rules(error)])?;
+    let clashes = run::label_clashes(&rules, &config.labels);
+    if !clashes.is_empty() {
+        return Err(clashes);
+    }
+    Ok(rules)
+}
+
+/// Adds serve's own metrics, as they stand for the evaluation `evaluation` (1 for the first):
+/// its counters, the reload status and `xml2prom_build_info`.
+fn add_serve_metrics(families: &mut Families, evaluation: &Evaluation, reloads: &ReloadStatus) {
+    exporter_metrics::add_build_info(families);
+    for ((name, help), value) in [
+        (RELOAD_SUCCESSFUL, f64::from(u8::from(reloads.successful))),
+        (RELOAD_SUCCESS_TIME, reloads.success_time),
+    ] {
+        add_own(families, name, help, MetricType::Gauge, value);
+    }
     for ((name, help), value) in [
         (EVALUATIONS, evaluation.number),
         (FAILURES, evaluation.failures_before),
     ] {
-        let name = MetricName::parse(name)
-            .expect("own metric names are valid; the test `own_counters_are_valid` checks them");
-        let sample = Sample {
-            labels: LabelSet::new([]),
-            value: SampleValue::Single(value as f64),
-        };
-        let origin = Origin {
-            rule: Arc::from(name.as_str()),
-            input: Arc::from(""),
-        };
-        // The rules cannot use the `xml2prom_` prefix, so the series is new.
-        let _ = families.add(&name, help, MetricType::Counter, sample, origin);
+        add_own(families, name, help, MetricType::Counter, value as f64);
     }
+}
+
+/// Adds one of serve's own series, without labels.
+fn add_own(families: &mut Families, name: &str, help: &str, kind: MetricType, value: f64) {
+    let name = MetricName::parse(name)
+        .expect("own metric names are valid; the test `own_counters_are_valid` checks them");
+    let sample = Sample {
+        labels: LabelSet::new([]),
+        value: SampleValue::Single(value),
+    };
+    let origin = Origin {
+        rule: Arc::from(name.as_str()),
+        input: Arc::from(""),
+    };
+    // The rules cannot use the `xml2prom_` prefix, so the series is new.
+    let _ = families.add(&name, help, kind, sample, origin);
 }
 
 /// One rendered exposition, and its gzip form made on first request.
@@ -580,6 +868,20 @@ pub struct Exposition {
     /// The text format 0.0.4.
     pub text: Arc<[u8]>,
     gzip: OnceLock<Arc<[u8]>>,
+    /// The text as raw deflate blocks ending in a sync flush, and the CRC of the text, made on
+    /// first request: the start of a gzip body that goes on with the text read at each scrape.
+    deflated: OnceLock<(Arc<[u8]>, crc32fast::Hasher)>,
+    /// With self-metrics, the `process_*` metrics follow the text, read at each scrape; these
+    /// are the `process_*` names the rules already use, which are left out.
+    process: Option<Vec<String>>,
+}
+
+/// `bytes`, gzip-compressed.
+fn compress(bytes: &[u8]) -> Arc<[u8]> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    Arc::from(encoder.finish().unwrap_or_default())
 }
 
 impl Exposition {
@@ -587,18 +889,52 @@ impl Exposition {
         Exposition {
             text: Arc::from(text.into_bytes()),
             gzip: OnceLock::new(),
+            deflated: OnceLock::new(),
+            process: None,
         }
     }
 
     /// The text, gzip-compressed (once, then kept).
     pub fn gzip(&self) -> &Arc<[u8]> {
-        self.gzip.get_or_init(|| {
+        self.gzip.get_or_init(|| compress(&self.text))
+    }
+
+    /// The text followed by `tail`, as one gzip member: the text compressed once and kept,
+    /// then `tail` in stored (uncompressed) deflate blocks, so that a scrape does not compress
+    /// the whole body again for the few lines read at that scrape. The CRC covers both.
+    pub fn gzip_followed_by(&self, tail: &[u8]) -> Arc<[u8]> {
+        let (deflated, crc) = self.deflated.get_or_init(|| {
             let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            // Writing into a Vec cannot fail.
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            // Writing into a Vec cannot fail; `flush` is a sync flush, which ends the blocks
+            // on a byte boundary without a final block.
             let _ = encoder.write_all(&self.text);
-            Arc::from(encoder.finish().unwrap_or_default())
-        })
+            let _ = encoder.flush();
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&self.text);
+            (Arc::from(encoder.get_ref().as_slice()), crc)
+        });
+        // RFC 1952: ID1 ID2, CM 8 (deflate), no flags, no time, XFL 0, OS 255 (unknown).
+        let mut body = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+        body.extend_from_slice(deflated);
+        // RFC 1951 3.2.4: stored blocks, BFINAL set on the last, each at most 65535 bytes.
+        let mut chunks = tail.chunks(usize::from(u16::MAX)).peekable();
+        if chunks.peek().is_none() {
+            body.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+        }
+        while let Some(chunk) = chunks.next() {
+            body.push(u8::from(chunks.peek().is_none()));
+            let length = u16::try_from(chunk.len()).unwrap_or(u16::MAX);
+            body.extend_from_slice(&length.to_le_bytes());
+            body.extend_from_slice(&(!length).to_le_bytes());
+            body.extend_from_slice(chunk);
+        }
+        let mut crc = crc.clone();
+        crc.update(tail);
+        body.extend_from_slice(&crc.finalize().to_le_bytes());
+        let size = (self.text.len() as u64).wrapping_add(tail.len() as u64) as u32;
+        body.extend_from_slice(&size.to_le_bytes());
+        Arc::from(body)
     }
 }
 
@@ -644,11 +980,13 @@ pub struct Key {
     /// Unique to this key when an input is a URL or a command, which have no stamp to tell
     /// that they changed: no two such keys are equal, so each scrape fetches anew.
     fresh: Option<u64>,
+    /// The [`LoadedRules`] generation: reloads so far.
+    rules: u64,
 }
 
 impl Key {
-    /// The key of the inputs `--input` expands to now.
-    fn of(paths: &[PathBuf], unmatched: &[inputs::InputError]) -> Key {
+    /// The key of the inputs `--input` expands to now, with the rules of `generation`.
+    fn of(paths: &[PathBuf], unmatched: &[inputs::InputError], generation: u64) -> Key {
         static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let remote = paths
             .iter()
@@ -657,6 +995,7 @@ impl Key {
             inputs: paths.iter().map(|p| (p.clone(), Stamp::of(p))).collect(),
             unmatched: unmatched.iter().map(|e| e.pattern().to_owned()).collect(),
             fresh: remote.then(|| FRESH.fetch_add(1, Ordering::Relaxed)),
+            rules: generation,
         }
     }
 }
@@ -833,6 +1172,7 @@ mod tests {
             )],
             unmatched: Vec::new(),
             fresh: None,
+            rules: 0,
         }
     }
 
@@ -943,6 +1283,47 @@ mod tests {
     }
 
     #[test]
+    fn a_gzip_body_with_a_tail_is_one_member_that_any_decoder_reads() {
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(&format!("rows{{id=\"{i}\"}} {i}\n"));
+        }
+        let exposition = Exposition::new(text.clone());
+        for tail in [
+            String::new(),
+            "process_open_fds 9\n".to_owned(),
+            "x".repeat(70_000),
+        ] {
+            let body = exposition.gzip_followed_by(tail.as_bytes());
+            let mut decoded = String::new();
+            // GzDecoder reads one member only: the body must be a single member.
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(&body[..]),
+                &mut decoded,
+            )
+            .expect("valid gzip");
+            assert_eq!(decoded, format!("{text}{tail}"), "tail of {}", tail.len());
+            assert!(
+                body.len() < text.len() / 3 + tail.len() + 100,
+                "{}",
+                body.len()
+            );
+            // The decoder checks the CRC: a wrong one would fail above.
+            let mut corrupt = body.to_vec();
+            let at = corrupt.len() - 8;
+            corrupt[at] ^= 1;
+            let mut ignored = Vec::new();
+            assert!(
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&corrupt[..]),
+                    &mut ignored
+                )
+                .is_err()
+            );
+        }
+    }
+
+    #[test]
     fn html_is_escaped() {
         assert_eq!(
             escape_html("<a href=\"x\">&'</a>"),
@@ -959,26 +1340,51 @@ mod tests {
                 number: 3,
                 failures_before: 1,
             },
+            &ReloadStatus {
+                successful: false,
+                success_time: 1_764_800_000.5,
+            },
         );
+        let text = exposition::render(&families);
+        let build_info = text
+            .find("# HELP xml2prom_build_info ")
+            .expect("build info");
+        let after_build_info = text[build_info..]
+            .find("# HELP xml2prom_config_")
+            .map(|at| build_info + at)
+            .expect("reload status after build info");
         assert_eq!(
-            exposition::render(&families),
+            &text[after_build_info..],
             format!(
-                "# HELP {0} {1}\n# TYPE {0} counter\n{0} 1\n\
-                 # HELP {2} {3}\n# TYPE {2} counter\n{2} 3\n",
-                FAILURES.0, FAILURES.1, EVALUATIONS.0, EVALUATIONS.1
+                "# HELP {0} {1}\n# TYPE {0} gauge\n{0} 1764800000.5\n\
+                 # HELP {2} {3}\n# TYPE {2} gauge\n{2} 0\n\
+                 # HELP {4} {5}\n# TYPE {4} counter\n{4} 1\n\
+                 # HELP {6} {7}\n# TYPE {6} counter\n{6} 3\n",
+                RELOAD_SUCCESS_TIME.0,
+                RELOAD_SUCCESS_TIME.1,
+                RELOAD_SUCCESSFUL.0,
+                RELOAD_SUCCESSFUL.1,
+                FAILURES.0,
+                FAILURES.1,
+                EVALUATIONS.0,
+                EVALUATIONS.1
             )
         );
+        assert!(text.starts_with("# HELP xml2prom_build_info "), "{text}");
     }
 
     /// An exporter for `rules.yaml` and `a.xml` in `dir`, its evaluator on its own thread
     /// until the exporter is dropped.
     fn exporter(dir: &std::path::Path, xml: &str) -> Exporter {
-        std::fs::write(
-            dir.join("rules.yaml"),
-            "version: 1\nmetrics:\n- { name: rows, help: 'Rows <b>', type: gauge, value: \
-             count(//r) }\n",
-        )
-        .expect("rules");
+        exporter_with(dir, xml, false)
+    }
+
+    const ROWS: &str = "version: 1\nmetrics:\n- { name: rows, help: 'Rows <b>', type: gauge, \
+                        value: count(//r) }\n";
+
+    /// The same, with serve's own metrics on or off.
+    fn exporter_with(dir: &std::path::Path, xml: &str, self_metrics: bool) -> Exporter {
+        std::fs::write(dir.join("rules.yaml"), ROWS).expect("rules");
         std::fs::write(dir.join("a.xml"), xml).expect("xml");
         let config = ServeConfig {
             rules: dir.join("rules.yaml"),
@@ -988,24 +1394,74 @@ mod tests {
             engine: Engine::Auto,
             max_dom_bytes: u64::MAX,
             verbose: false,
-            self_metrics: false,
+            self_metrics,
             vars: BTreeMap::new(),
             labels: Vec::new(),
             fetch: crate::commands::fetch::FetchOptions::default(),
+            log: LogConfig::default(),
         };
         let (jobs, queue) = mpsc::channel();
-        let (page, landing_page) = mpsc::channel();
+        let (shared, rules) = mpsc::channel();
         std::thread::spawn(move || {
-            let evaluator = Evaluator::new(&config).expect("valid rules");
-            let _ = page.send(evaluator.landing_page(&config.inputs));
+            let mut evaluator = Evaluator::new(&config).expect("valid rules");
+            let _ = shared.send(Arc::clone(&evaluator.shared));
             evaluator.run_all(&queue);
         });
         Exporter {
             inputs: vec![dir.join("a.xml")],
-            landing_page: Arc::from(landing_page.recv().expect("a landing page").into_bytes()),
+            rules: rules.recv().expect("the loaded rules"),
             cache: Cache::default(),
             jobs,
         }
+    }
+
+    #[test]
+    fn a_reload_replaces_good_rules_keeps_them_for_a_broken_file_and_empties_the_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exporter = exporter_with(dir.path(), "<s><r/><r/></s>", true);
+        let before = body(&exporter.route(Method::Get, "/metrics", false));
+        assert!(before.contains("\nrows 2\n"), "{before}");
+        assert!(before.contains("\nxml2prom_config_last_reload_successful 1\n"));
+        assert!(before.contains("\nprocess_open_fds "), "{before}");
+        let get = exporter.route(Method::Get, "/-/reload", false);
+        assert_eq!(get.status, 405);
+        assert!(get.headers.contains(&("Allow", "POST".to_owned())));
+
+        let rules = dir.path().join("rules.yaml");
+        std::fs::write(
+            &rules,
+            format!("{ROWS}- {{ name: cells, help: h, type: gauge, value: '7' }}\n"),
+        )
+        .expect("new rules");
+        let reloaded = exporter.route(Method::Post, "/-/reload", false);
+        assert_eq!(
+            (reloaded.status, body(&reloaded).as_str()),
+            (200, "xml2prom reloaded the rule file.\n")
+        );
+        // The input did not change, but the rules did: a new evaluation.
+        let after = body(&exporter.route(Method::Get, "/metrics", false));
+        assert!(after.contains("\ncells 7\n"), "{after}");
+        assert!(
+            after.contains("\nxml2prom_serve_evaluations_total 2\n"),
+            "{after}"
+        );
+        let landing = body(&exporter.route(Method::Get, "/", false));
+        assert!(landing.contains("<td>cells</td>"), "{landing}");
+
+        std::fs::write(
+            &rules,
+            "version: 1\nmetrics:\n- { name: 2bad, help: h, type: gauge, value: '1' }\n",
+        )
+        .expect("broken rules");
+        let broken = exporter.route(Method::Post, "/-/reload", false);
+        assert_eq!(broken.status, 500);
+        assert!(body(&broken).contains("2bad"), "{}", body(&broken));
+        let kept = body(&exporter.route(Method::Get, "/metrics", false));
+        assert!(kept.contains("\ncells 7\n"), "{kept}");
+        assert!(
+            kept.contains("\nxml2prom_config_last_reload_successful 0\n"),
+            "{kept}"
+        );
     }
 
     fn body(reply: &Reply) -> String {

@@ -15,7 +15,8 @@
 //!   draft; `completions`, `man` and `--version`.
 //! - `interop`: the output read by the real `promtool` and `prometheus-node-exporter`.
 //! - `schedule`: `run --every` driven by real signals: repeated writes, SIGTERM/SIGINT stop with
-//!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file.
+//!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file; its
+//!   log lines as logfmt and JSON, filtered by `--log.level`.
 //! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
 //!   closed port; the flags' usage errors.
 //! - `safety_outputs`: outputs that are devices, FIFOs or sockets, or inputs; the lock file's
@@ -32,7 +33,9 @@
 //!   small in every command and on SIGHUP; `check` lists the errors of every rule.
 //! - `lock`: two real runs on one output, the second waiting for the first.
 //! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
-//!   input, concurrent scrapes, SIGTERM) and by a real Prometheus when installed.
+//!   input, concurrent scrapes, SIGTERM; build_info and process metrics checked by promtool;
+//!   reloads by SIGHUP and `POST /-/reload`; log formats and levels) and by a real Prometheus
+//!   when installed.
 //! - `status`: the status file on every kind of run, and the alert rules checked by promtool.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
 //! - `schema`: `schemas/rules.schema.json` is up to date and every rule file validates against it.

@@ -703,8 +703,8 @@ fn serve_fetches_a_url_on_every_scrape() {
             .next()
             .expect("serve prints its address")
             .expect("line");
-        if let Some(address) = line.strip_prefix("xml2prom: listening on http://") {
-            break address.to_owned();
+        if let Some(address) = crate::serve::listening_address(&line) {
+            break address;
         }
     };
     std::thread::spawn(move || for _ in lines {});

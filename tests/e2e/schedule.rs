@@ -170,12 +170,18 @@ fn every_writes_again_and_again_until_sigterm_which_exits_0_after_the_write() {
         stopped.elapsed()
     );
     let stderr = running.stderr();
-    assert!(
-        stderr.starts_with("xml2prom: running every 1s; SIGHUP reloads rules.yaml"),
+    let lines = crate::support::logfmt_lines(&stderr);
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some(
+            "level=info msg=\"running; SIGHUP reloads the rule file, SIGTERM or SIGINT stops\" \
+             every=1s file=rules.yaml"
+        ),
         "{stderr}"
     );
-    assert!(
-        stderr.ends_with("xml2prom: SIGTERM: stopped after the last run\n"),
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("level=info msg=\"stopped after the last run\" signal=SIGTERM"),
         "{stderr}"
     );
     let output = std::fs::read_to_string(running.path("out.prom")).expect("out.prom");
@@ -224,7 +230,7 @@ fn sigterm_during_a_run_waits_for_its_write() {
     let mut running = Loop { child, dir, stderr };
     // The loop has started (its signals are watched) once it said so.
     running.wait_for("start message", |running| {
-        running.stderr().contains("running every 1s").then_some(())
+        running.stderr().contains(" every=1s ").then_some(())
     });
     running.signal("TERM");
     std::thread::sleep(Duration::from_millis(300));
@@ -261,7 +267,9 @@ fn sighup_keeps_the_old_rules_when_the_new_file_is_broken_and_switches_when_it_i
         running
             .stderr()
             .contains(
-                "SIGHUP: the rule file rules.yaml has errors; the rules loaded before keep running",
+                " level=error msg=\"the rule file has errors; the rules loaded before keep \
+                 running until it is fixed and SIGHUP is sent again\" file=rules.yaml \
+                 trigger=SIGHUP err=",
             )
             .then_some(())
     });
@@ -282,7 +290,7 @@ fn sighup_keeps_the_old_rules_when_the_new_file_is_broken_and_switches_when_it_i
     running.wait_for("reload of the fixed rule file", |running| {
         running
             .stderr()
-            .contains("xml2prom: SIGHUP: reloaded the rule file rules.yaml")
+            .contains(" level=info msg=\"reloaded the rule file\" file=rules.yaml trigger=SIGHUP\n")
             .then_some(())
     });
     let text = running.wait_for("write with the new rules", |running| {
@@ -295,12 +303,13 @@ fn sighup_keeps_the_old_rules_when_the_new_file_is_broken_and_switches_when_it_i
     running.signal("INT");
     let status = running.wait_for_exit();
     assert_eq!(status.code(), Some(0), "{}", running.stderr());
-    assert!(
-        running
-            .stderr()
-            .ends_with("xml2prom: SIGINT: stopped after the last run\n"),
-        "{}",
-        running.stderr()
+    let stderr = running.stderr();
+    assert_eq!(
+        crate::support::logfmt_lines(&stderr)
+            .last()
+            .map(String::as_str),
+        Some("level=info msg=\"stopped after the last run\" signal=SIGINT"),
+        "{stderr}"
     );
 }
 
@@ -385,4 +394,94 @@ fn a_period_under_a_second_is_a_usage_error() {
         "{}",
         outcome.stderr
     );
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    let mut running = Loop::start(ROWS, &["--log.format", "json"]);
+    running.next_write(None);
+    running.signal("TERM");
+    let status = running.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    let stderr = running.stderr();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    for line in &lines {
+        let time = line["time"].as_str().unwrap_or_default();
+        assert!(crate::support::is_log_time(time), "{line}");
+        assert_eq!(line["level"], "info", "{line}");
+    }
+    assert_eq!(
+        lines
+            .first()
+            .map(|line| (&line["msg"], &line["every"], &line["file"])),
+        Some((
+            &serde_json::json!("running; SIGHUP reloads the rule file, SIGTERM or SIGINT stops"),
+            &serde_json::json!("1s"),
+            &serde_json::json!("rules.yaml")
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines.last().map(|line| (&line["msg"], &line["signal"])),
+        Some((
+            &serde_json::json!("stopped after the last run"),
+            &serde_json::json!("SIGTERM")
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn log_level_warn_hides_info_and_a_failed_run_is_an_error_line() {
+    let mut running = Loop::start(ROWS, &["--log.level", "warn"]);
+    running.next_write(None);
+    std::fs::write(running.path("store.xml"), "<store><row/>").expect("broken store");
+    running.wait_for("the failed run", |running| {
+        running
+            .stderr()
+            .contains(
+                " level=error msg=\"the run failed\" err=\"store.xml: not well-formed XML at line 1",
+            )
+            .then_some(())
+    });
+    running.signal("TERM");
+    let status = running.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{}", running.stderr());
+    let stderr = running.stderr();
+    let lines = crate::support::logfmt_lines(&stderr);
+    assert!(!lines.is_empty(), "{stderr}");
+    assert!(
+        lines.iter().all(|line| line.starts_with("level=error ")),
+        "only errors at --log.level warn here:\n{stderr}"
+    );
+}
+
+#[test]
+fn log_flags_without_every_are_a_usage_error() {
+    let outcome = xml2prom(
+        &crate::support::root(),
+        &[
+            "run",
+            "--rules",
+            "rules/store.yaml",
+            "--input",
+            "rules/examples/store.xml",
+            "-o",
+            "-",
+            "--log.format",
+            "json",
+        ],
+    );
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("--log.level and --log.format are for `run --every` and `serve`"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(outcome.stdout, "");
 }

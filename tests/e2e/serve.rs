@@ -88,8 +88,8 @@ impl Served {
             let left = deadline.saturating_duration_since(Instant::now());
             match received.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(address) = line.strip_prefix("xml2prom: listening on http://") {
-                        served.address = address.to_owned();
+                    if let Some(address) = listening_address(&line) {
+                        served.address = address;
                         return served;
                     }
                 }
@@ -161,6 +161,27 @@ impl Drop for Served {
     }
 }
 
+/// The address of a `listening` log line, logfmt or JSON.
+pub(crate) fn listening_address(line: &str) -> Option<String> {
+    if line.starts_with('{') {
+        let json: serde_json::Value = serde_json::from_str(line).ok()?;
+        return (json["msg"] == "listening")
+            .then(|| json["address"].as_str().map(str::to_owned))
+            .flatten();
+    }
+    let (_, address) = line.split_once(" level=info msg=\"listening\" address=")?;
+    Some(address.to_owned())
+}
+
+/// Sends a signal with the `kill` program (no unsafe code in the tests).
+fn signal(child: &Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{name}");
+}
+
 /// One bounded HTTP request; any status is a reply, only a transport failure panics.
 fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -210,10 +231,31 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
     }
 }
 
-/// The text without serve's own counters, which `run` does not write.
+/// The text without serve's own metrics, which `run` does not write: its counters, the reload
+/// status, the build facts and the process metrics.
 fn without_serve_counters(text: &str) -> String {
+    let text: String = text
+        .lines()
+        .filter(|line| {
+            !["xml2prom_serve_", "xml2prom_config_", "xml2prom_build_info"]
+                .iter()
+                .any(|own| line.contains(own))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    without_process_metrics(&text)
+}
+
+/// The text without the `process_*` metrics, which are read at each scrape.
+fn without_process_metrics(text: &str) -> String {
     text.lines()
-        .filter(|line| !line.contains("xml2prom_serve_"))
+        .filter(|line| {
+            let name = line
+                .strip_prefix("# HELP ")
+                .or_else(|| line.strip_prefix("# TYPE "))
+                .unwrap_or(line);
+            !name.starts_with("process_")
+        })
         .map(|line| format!("{line}\n"))
         .collect()
 }
@@ -271,6 +313,7 @@ fn metrics_are_what_run_writes_as_text_or_gzip() {
         mask_varying(&run.stdout)
     );
     assert!(text.contains("# TYPE xml2prom_serve_evaluations_total counter\n"));
+    assert_exporter_metrics(&text);
     lint::assert_clean(&text);
     interop::promtool_check(&text).unwrap_or_else(|problems| panic!("{problems}\n{text}"));
 
@@ -282,18 +325,105 @@ fn metrics_are_what_run_writes_as_text_or_gzip() {
     flate2::read::GzDecoder::new(&zipped.body[..])
         .read_to_string(&mut unzipped)
         .expect("a valid gzip body");
-    // The inputs did not change: the same evaluation, byte for byte.
-    assert_eq!(unzipped, text);
+    // The inputs did not change: the same evaluation, byte for byte but for the process
+    // metrics, which are read at each scrape.
+    assert_eq!(
+        without_process_metrics(&unzipped),
+        without_process_metrics(&text)
+    );
+    assert_exporter_metrics(&unzipped);
     let refused = served.request("GET", "/metrics", &[("Accept-Encoding", "gzip;q=0")]);
     assert_eq!(refused.header("content-encoding"), None);
-    assert_eq!(refused.text(), text);
+    assert_eq!(
+        without_process_metrics(&refused.text()),
+        without_process_metrics(&text)
+    );
 
     let head = served.request("HEAD", "/metrics", &[]);
     assert_eq!(head.status, 200);
+    assert!(head.header("content-length").is_some());
+    // The landing page does not change between requests: HEAD gives GET's length.
+    let landing = served.get("/");
+    let head = served.request("HEAD", "/", &[]);
     assert_eq!(
         head.header("content-length"),
-        Some(text.len().to_string().as_str())
+        Some(landing.body.len().to_string().as_str())
     );
+}
+
+/// `xml2prom_build_info` and the `process_*` metrics, with client_golang's HELP and TYPE.
+fn assert_exporter_metrics(text: &str) {
+    let build_info = text
+        .lines()
+        .find(|line| line.starts_with("xml2prom_build_info{"))
+        .unwrap_or_else(|| panic!("no xml2prom_build_info in\n{text}"));
+    let revision = build_info
+        .split_once("revision=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(revision, _)| revision)
+        .unwrap_or_default();
+    assert!(
+        revision == "unknown"
+            || (revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit())),
+        "{build_info}"
+    );
+    assert!(
+        build_info.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))
+            && build_info.contains(",rustversion=\"")
+            && build_info.ends_with("} 1"),
+        "{build_info}"
+    );
+    assert!(
+        text.contains("# TYPE xml2prom_build_info gauge\n"),
+        "{text}"
+    );
+    if cfg!(target_os = "linux") {
+        for (name, help, kind) in [
+            (
+                "process_cpu_seconds_total",
+                "Total user and system CPU time spent in seconds.",
+                "counter",
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                "gauge",
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors.",
+                "gauge",
+            ),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                "gauge",
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                "gauge",
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                "gauge",
+            ),
+        ] {
+            assert!(
+                text.contains(&format!(
+                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} "
+                )),
+                "{name}:\n{text}"
+            );
+            // An idle process may not have used a whole clock tick of CPU yet.
+            let least = if kind == "counter" { 0.0 } else { 1.0 };
+            assert!(
+                value_of(text, name).is_some_and(|v| v >= least),
+                "{name}:\n{text}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -373,7 +503,7 @@ fn a_broken_input_gives_500_and_an_unready_exporter_until_it_is_fixed() {
         format!("xml2prom is not ready: the last evaluation failed: {message}")
     );
     assert!(
-        served.log().contains("xml2prom: error: store.xml: "),
+        served.log().contains(" level=error msg=\"store.xml: "),
         "{}",
         served.log()
     );
@@ -436,6 +566,8 @@ fn concurrent_scrapes_of_a_changed_input_share_one_evaluation() {
             .map(|h| h.join().expect("a scrape"))
             .collect()
     });
+    // The process metrics are read at each scrape; the rest is one evaluation.
+    let bodies: Vec<String> = bodies.iter().map(|b| without_process_metrics(b)).collect();
     assert!(bodies.iter().all(|b| *b == bodies[0]), "the scrapes differ");
     assert_eq!(value_of(&bodies[0], "store_rows"), Some(rows as f64));
     // One evaluation at start, one for the changed input.
@@ -509,7 +641,10 @@ fn sigterm_lets_the_scrape_in_flight_finish_then_exits_0() {
     lint::assert_clean(&text);
     assert_eq!(served.wait_for_exit(), 0, "stderr:\n{}", served.log());
     let log = served.log();
-    assert!(log.contains("xml2prom: stopping"), "{log}");
+    assert!(
+        log.contains(" level=info msg=\"stopping; requests in flight may finish\" grace=10s\n"),
+        "{log}"
+    );
     assert!(!log.contains("unfinished"), "{log}");
 }
 
@@ -615,6 +750,309 @@ fn an_address_in_use_is_refused_with_exit_code_2() {
             .starts_with(&format!("xml2prom: error: cannot listen on {address}: ")),
         "{}",
         outcome.stderr
+    );
+}
+
+const BROKEN_RULES: &str =
+    "version: 1\nmetrics:\n- { name: 2bad, help: h, type: gauge, value: '1' }\n";
+
+/// [`RULES`] and one more metric, `store_cells`.
+fn more_rules() -> String {
+    format!(
+        "{RULES}- {{ name: store_cells, help: Cells in the store, type: gauge, \
+         value: count(//row/@id) }}\n"
+    )
+}
+
+impl Served {
+    /// Polls `/metrics` until its body satisfies `done`; that body.
+    fn wait_for_metrics(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        loop {
+            let reply = self.get("/metrics");
+            let text = reply.text();
+            if reply.status == 200 && done(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {WAIT_TIMEOUT:?}: {}\n{text}\nstderr:\n{}",
+                reply.status,
+                self.log()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the log has a line containing `needle`.
+    fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle} within {WAIT_TIMEOUT:?}; stderr:\n{}",
+                self.log()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+#[test]
+fn sighup_reloads_a_good_rule_file_and_keeps_the_old_rules_for_a_broken_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "rules.yaml", RULES);
+    write(dir.path(), "store.xml", &store(3));
+    let served = Served::start(
+        dir.path(),
+        &["--rules", "rules.yaml", "--input", "store.xml"],
+    );
+    served.wait_for_readiness(200);
+    let before = served.get("/metrics").text();
+    assert_eq!(value_of(&before, "store_cells"), None, "{before}");
+    assert_eq!(
+        value_of(&before, "xml2prom_config_last_reload_successful"),
+        Some(1.0)
+    );
+    let loaded_at = value_of(
+        &before,
+        "xml2prom_config_last_reload_success_timestamp_seconds",
+    )
+    .expect("the time of the first load");
+
+    write(dir.path(), "rules.yaml", &more_rules());
+    signal(&served.child, "HUP");
+    // The input did not change: only the reload makes store_cells appear.
+    let text = served.wait_for_metrics("store_cells after SIGHUP", |text| {
+        value_of(text, "store_cells") == Some(3.0)
+    });
+    assert_eq!(value_of(&text, "store_rows"), Some(3.0));
+    assert_eq!(
+        value_of(&text, "xml2prom_config_last_reload_successful"),
+        Some(1.0)
+    );
+    let reloaded_at = value_of(
+        &text,
+        "xml2prom_config_last_reload_success_timestamp_seconds",
+    )
+    .expect("the time of the reload");
+    assert!(reloaded_at >= loaded_at, "{loaded_at} then {reloaded_at}");
+    assert!(
+        served.log().contains(
+            " level=info msg=\"reloaded the rule file\" file=rules.yaml trigger=SIGHUP\n"
+        ),
+        "{}",
+        served.log()
+    );
+    assert!(served.get("/").text().contains("<td>store_cells</td>"));
+
+    write(dir.path(), "rules.yaml", BROKEN_RULES);
+    signal(&served.child, "HUP");
+    served.wait_for_log(
+        " level=error msg=\"the rule file has errors; the rules loaded before keep \
+                         running until it is fixed and reloaded again\" file=rules.yaml \
+                         trigger=SIGHUP err=\"rules.yaml:3:11: error[bad-value]: ",
+    );
+    let text = served.wait_for_metrics("the failed reload in /metrics", |text| {
+        value_of(text, "xml2prom_config_last_reload_successful") == Some(0.0)
+    });
+    // The old rules keep answering.
+    assert_eq!(value_of(&text, "store_cells"), Some(3.0), "{text}");
+    assert_eq!(
+        value_of(
+            &text,
+            "xml2prom_config_last_reload_success_timestamp_seconds"
+        ),
+        Some(reloaded_at)
+    );
+    lint::assert_clean(&text);
+    interop::promtool_check(&text).unwrap_or_else(|problems| panic!("{problems}\n{text}"));
+    assert_eq!(served.get("/-/ready").status, 200);
+}
+
+#[test]
+fn post_reload_answers_200_or_500_with_the_diagnostics_and_get_is_405() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "rules.yaml", RULES);
+    write(dir.path(), "store.xml", &store(2));
+    let served = Served::start(
+        dir.path(),
+        &["--rules", "rules.yaml", "--input", "store.xml"],
+    );
+    served.wait_for_readiness(200);
+    assert_eq!(
+        value_of(&served.get("/metrics").text(), "store_cells"),
+        None
+    );
+
+    let get = served.get("/-/reload");
+    assert_eq!((get.status, get.header("allow")), (405, Some("POST")));
+
+    write(dir.path(), "rules.yaml", BROKEN_RULES);
+    let broken = served.request("POST", "/-/reload", &[]);
+    assert_eq!(broken.status, 500);
+    assert_eq!(
+        broken.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    let diagnostics = broken.text();
+    assert!(
+        diagnostics.starts_with("rules.yaml:3:11: error[bad-value]: metrics[0].name"),
+        "{diagnostics}"
+    );
+    assert!(
+        diagnostics.contains("`2bad` is not a valid metric name"),
+        "{diagnostics}"
+    );
+    let text = served.get("/metrics").text();
+    assert_eq!(value_of(&text, "store_rows"), Some(2.0), "{text}");
+    assert_eq!(
+        value_of(&text, "xml2prom_config_last_reload_successful"),
+        Some(0.0)
+    );
+    assert!(
+        served
+            .log()
+            .contains(" trigger=\"POST /-/reload\" err=\"rules.yaml:3:11: "),
+        "{}",
+        served.log()
+    );
+
+    write(dir.path(), "rules.yaml", &more_rules());
+    let good = served.request("POST", "/-/reload", &[]);
+    assert_eq!(
+        (good.status, good.text().as_str()),
+        (200, "xml2prom reloaded the rule file.\n")
+    );
+    // No exposition made before the reload is served after its answer.
+    let text = served.get("/metrics").text();
+    assert_eq!(value_of(&text, "store_cells"), Some(2.0), "{text}");
+    assert_eq!(
+        value_of(&text, "xml2prom_config_last_reload_successful"),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn log_format_json_and_level_debug_for_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "rules.yaml", RULES);
+    write(dir.path(), "store.xml", &store(2));
+    let served = Served::start(
+        dir.path(),
+        &[
+            "--rules",
+            "rules.yaml",
+            "--input",
+            "store.xml",
+            "--log.format",
+            "json",
+            "--log.level",
+            "debug",
+        ],
+    );
+    served.wait_for_readiness(200);
+    served.wait_for_log("\"msg\":\"evaluated the rules\"");
+    write(dir.path(), "store.xml", "<store><row/>");
+    assert_eq!(served.get("/metrics").status, 500);
+    served.wait_for_log("\"level\":\"error\"");
+    for line in served.log().lines() {
+        let json: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let time = json["time"].as_str().unwrap_or_default();
+        assert!(support::is_log_time(time), "{line}");
+        assert!(json["msg"].is_string(), "{line}");
+    }
+    let first: serde_json::Value =
+        serde_json::from_str(served.log().lines().next().unwrap_or_default()).expect("JSON");
+    assert_eq!(
+        (&first["level"], &first["msg"]),
+        (&serde_json::json!("info"), &serde_json::json!("listening"))
+    );
+    assert_eq!(first["address"], served.address);
+    let debug = served
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|json| json["level"] == "debug")
+        .expect("a debug line");
+    assert_eq!(
+        (&debug["msg"], &debug["evaluation"], &debug["inputs"]),
+        (
+            &serde_json::json!("evaluated the rules"),
+            &serde_json::json!("1"),
+            &serde_json::json!("1")
+        ),
+        "{debug}"
+    );
+    let error = served
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|json| json["level"] == "error")
+        .expect("an error line");
+    assert!(
+        error["msg"]
+            .as_str()
+            .is_some_and(|msg| msg.starts_with("store.xml: not well-formed XML")),
+        "{error}"
+    );
+}
+
+#[test]
+fn log_level_error_hides_the_info_lines_of_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "rules.yaml", RULES);
+    write(dir.path(), "store.xml", &store(1));
+    // No `listening` line at this level, so the test picks the port.
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xml2prom"))
+        .args(["serve", "--rules", "rules.yaml", "--input", "store.xml"])
+        .args(["--listen", &address, "--log.level", "error"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the xml2prom binary starts");
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    let url = format!("http://{address}/-/ready");
+    loop {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        if agent.get(&url).call().is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not get ready");
+        std::thread::sleep(POLL);
+    }
+    write(dir.path(), "store.xml", "<store>");
+    assert_eq!(
+        request("GET", &format!("http://{address}/metrics"), &[]).status,
+        500
+    );
+    signal(&child, "TERM");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let status = child.wait().expect("it ends");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let lines = support::logfmt_lines(&stderr);
+    assert_eq!(lines.len(), 1, "only the failed evaluation:\n{stderr}");
+    assert!(
+        lines[0].starts_with("level=error msg=\"store.xml: "),
+        "{stderr}"
     );
 }
 

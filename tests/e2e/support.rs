@@ -184,3 +184,38 @@ fn masking_hides_only_times_and_durations() {
          store_rows 6\n"
     );
 }
+
+/// The lines of a logfmt log (`serve`, `run --every`) without their timestamps:
+/// `level=info msg="..." ...`. Panics on a line that does not start with
+/// `time=YYYY-MM-DDTHH:MM:SS.mmmZ `, so every line's form is checked too.
+pub fn logfmt_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .map(|line| {
+            let rest = line
+                .strip_prefix("time=")
+                .unwrap_or_else(|| panic!("a log line without time=: {line}\n{log}"));
+            let (time, rest) = rest
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("a log line with only a time: {line}"));
+            assert!(
+                is_log_time(time),
+                "not a UTC time with milliseconds: {line}"
+            );
+            rest.to_owned()
+        })
+        .collect()
+}
+
+/// Whether `time` looks like `2026-12-04T02:00:00.123Z`.
+pub fn is_log_time(time: &str) -> bool {
+    let bytes = time.as_bytes();
+    bytes.len() == 24
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b'T',
+            13 | 16 => *b == b':',
+            19 => *b == b'.',
+            23 => *b == b'Z',
+            _ => b.is_ascii_digit(),
+        })
+}
