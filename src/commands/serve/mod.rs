@@ -9,19 +9,19 @@
 //! the body, gzip-compressed when the client accepts it. A failed evaluation gives HTTP 500 with
 //! every error as text, never a partial body, and is not cached: the next scrape tries again.
 //!
-//! The HTTP server is [`tiny_http`]: it parses HTTP/1.x, keeps connections alive, answers `HEAD`
-//! without a body and sets `Content-Length`, with four small dependencies and no async runtime.
-//! An evaluation blocks on file reads and CPU anyway, so a fixed pool of threads calling
-//! [`tiny_http::Server::recv_timeout`] fits it better than `hyper` or `axum` on tokio, which
-//! would bring a runtime, dozens of crates and minutes of build time for one route that blocks.
-//! SIGTERM and SIGINT set a flag (`signal-hook`); the workers see it within
-//! [`POLL_INTERVAL`], finish the request they hold and stop; a second signal ends the process
-//! at once.
+//! The HTTP side ([`http`]) is hyper on a small tokio runtime, with TLS and basic auth from the
+//! exporter-toolkit web configuration ([`web_config`]) and limits on connections, time and
+//! sizes; it calls [`Exporter::route`], which knows nothing of sockets. The compiled rules stay
+//! on the main thread ([`run_jobs`]). SIGTERM and SIGINT set a flag (`signal-hook`); within
+//! [`POLL_INTERVAL`] the server stops accepting and requests in flight get [`GRACE`] to finish;
+//! a second signal ends the process at once.
+
+pub mod http;
+pub mod web_config;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Cursor, Write as _};
-use std::net::SocketAddr;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,8 +47,14 @@ pub struct ServeConfig {
     pub rules: PathBuf,
     /// The `--input` arguments: paths and glob patterns, expanded on every evaluation.
     pub inputs: Vec<PathBuf>,
-    /// Where to listen.
-    pub listen: SocketAddr,
+    /// Where to listen (`--web.listen-address`, repeatable).
+    pub listen: Vec<http::ListenAddress>,
+    /// The path of the metrics (`--web.telemetry-path`).
+    pub telemetry_path: String,
+    /// The exporter-toolkit web configuration file (`--web.config.file`).
+    pub web_config: Option<PathBuf>,
+    /// Limits on connections.
+    pub http: http::Limits,
     /// Limits on each input.
     pub limits: XmlLimits,
     /// The engine choice.
@@ -71,17 +77,20 @@ pub enum ServeError {
     /// The rule file cannot be used, or a `--label` clashes with it.
     #[error("the rule file has errors")]
     Rules(Vec<RunError>),
-    /// The `--listen` address cannot be bound.
+    /// A `--web.listen-address` cannot be bound.
     #[error(
-        "cannot listen on {address}: {reason}; choose another --listen address or stop what \
-         uses it"
+        "cannot listen on {address}: {reason}; choose another --web.listen-address or stop \
+         what uses it"
     )]
     Listen {
         /// The address.
-        address: SocketAddr,
+        address: String,
         /// What the operating system said.
         reason: String,
     },
+    /// The `--web.config.file` cannot be read or is wrong.
+    #[error(transparent)]
+    WebConfig(#[from] web_config::WebConfigError),
     /// The SIGTERM and SIGINT handlers cannot be installed.
     #[error("cannot install the SIGTERM and SIGINT handlers: {0}")]
     Signals(std::io::Error),
@@ -92,7 +101,7 @@ impl Report for ServeError {
     fn exit_code(&self) -> u8 {
         match self {
             ServeError::Rules(errors) => errors.iter().map(RunError::exit_code).max().unwrap_or(2),
-            ServeError::Listen { .. } => 2,
+            ServeError::Listen { .. } | ServeError::WebConfig(_) => 2,
             ServeError::Signals(_) => 1,
         }
     }
@@ -106,11 +115,7 @@ impl Report for ServeError {
     }
 }
 
-/// How many requests are served at once; scrapes beyond that wait in tiny_http's queue. Waiting
-/// on an evaluation holds a worker, so there are more workers than cores.
-const WORKERS: usize = 8;
-
-/// How often an idle worker looks at the stop flag.
+/// How often the main thread looks at the stop flag.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long requests in flight may take to finish after SIGTERM or SIGINT.
@@ -142,9 +147,9 @@ pub fn serve(config: &ServeConfig) -> Result<(), ServeError> {
 /// Runs the exporter until `stop` is set, then waits up to [`GRACE`] for requests in flight.
 ///
 /// The compiled rules cannot cross threads (sxd-xpath's expressions are neither `Send` nor
-/// `Sync`), so this thread keeps them and runs every evaluation ([`Evaluator`]); the HTTP
-/// workers send it [`Job`]s through the [`Cache`], which already lets one evaluation run at a
-/// time.
+/// `Sync`), so this thread keeps them and runs every evaluation ([`Evaluator`], [`run_jobs`]);
+/// the HTTP side sends it [`Job`]s through the [`Cache`], which already lets one evaluation run
+/// at a time.
 pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     let evaluator = Evaluator::new(config)?;
     if config.verbose {
@@ -152,105 +157,52 @@ pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), Se
             eprintln!("xml2prom: {line}");
         }
     }
-    let server = tiny_http::Server::http(config.listen).map_err(|error| ServeError::Listen {
-        address: config.listen,
-        reason: error.to_string(),
-    })?;
-    let server = Arc::new(server);
-    let address = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| config.listen.to_string(), |a| a.to_string());
+    let web = match &config.web_config {
+        Some(path) => web_config::WebConfig::load(path)?,
+        None => web_config::WebConfig::default(),
+    };
     let (jobs, queue) = mpsc::channel();
     let exporter = Arc::new(Exporter {
         inputs: config.inputs.clone(),
-        landing_page: Arc::from(evaluator.landing_page(&config.inputs).into_bytes()),
+        telemetry_path: config.telemetry_path.clone(),
+        landing_page: Arc::from(
+            evaluator
+                .landing_page(&config.inputs, &config.telemetry_path)
+                .into_bytes(),
+        ),
         cache: Cache::default(),
         jobs,
     });
-    eprintln!("xml2prom: listening on http://{address}");
+    let server = http::Server::start(&config.listen, Arc::clone(&exporter), config.http, web)?;
+    for url in server.urls() {
+        eprintln!("xml2prom: listening on {url}");
+    }
     // The first evaluation runs like a scrape, so that readiness does not wait for one.
-    {
-        let exporter = Arc::clone(&exporter);
-        std::thread::spawn(move || exporter.metrics());
+    std::thread::spawn(move || exporter.metrics());
+    run_jobs(&evaluator, &queue, || !stop.load(Ordering::SeqCst));
+    eprintln!("xml2prom: stopping; requests in flight have {GRACE:?} to finish");
+    server.begin_shutdown();
+    // Requests in flight may still need an evaluation.
+    let deadline = Instant::now() + GRACE;
+    run_jobs(&evaluator, &queue, || {
+        !server.drained() && Instant::now() < deadline
+    });
+    if !server.drained() {
+        eprintln!("xml2prom: warning: stopping with requests unfinished after {GRACE:?}");
     }
-    let (finished, workers_done) = mpsc::channel();
-    for _ in 0..WORKERS {
-        let server = Arc::clone(&server);
-        let exporter = Arc::clone(&exporter);
-        let stop = Arc::clone(&stop);
-        let finished = finished.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                // An error here is one client's failed connection; the others go on.
-                if let Ok(Some(request)) = server.recv_timeout(POLL_INTERVAL) {
-                    respond(&exporter, request);
-                }
-            }
-            let _ = finished.send(());
-        });
-    }
-    drop(finished);
-    while !stop.load(Ordering::SeqCst) {
+    // Connections still open end with the process.
+    server.stop();
+    Ok(())
+}
+
+/// Runs the evaluator's jobs as they arrive, for as long as `go_on()` holds; it is asked at
+/// least every [`POLL_INTERVAL`].
+fn run_jobs(evaluator: &Evaluator, queue: &mpsc::Receiver<Job>, go_on: impl Fn() -> bool) {
+    while go_on() {
         if let Ok(job) = queue.recv_timeout(POLL_INTERVAL) {
             evaluator.run(job);
         }
     }
-    eprintln!("xml2prom: stopping; requests in flight have {GRACE:?} to finish");
-    // Requests in flight may still need an evaluation.
-    let deadline = Instant::now() + GRACE;
-    let mut running = WORKERS;
-    while running > 0 {
-        running -= workers_done.try_iter().count();
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            // The workers are not joined: returning ends the process, and them with it.
-            eprintln!("xml2prom: warning: stopping with requests unfinished after {GRACE:?}");
-            break;
-        }
-        if let Ok(job) = queue.recv_timeout(left.min(POLL_INTERVAL)) {
-            evaluator.run(job);
-        }
-    }
-    Ok(())
-}
-
-/// Answers one request; a client that went away is not an error.
-fn respond(exporter: &Exporter, request: tiny_http::Request) {
-    let accept_encoding: Vec<&str> = request
-        .headers()
-        .iter()
-        .filter(|h| h.field.equiv("Accept-Encoding"))
-        .map(|h| h.value.as_str())
-        .collect();
-    let gzip = accept_encoding.iter().any(|value| accepts_gzip(value));
-    let method = match request.method() {
-        tiny_http::Method::Get => Method::Get,
-        tiny_http::Method::Head => Method::Head,
-        _ => Method::Other,
-    };
-    let reply = exporter.route(method, request.url(), gzip);
-    let mut headers = vec![header("Content-Type", reply.content_type)];
-    headers.extend(
-        reply
-            .headers
-            .iter()
-            .map(|(name, value)| header(name, value)),
-    );
-    let length = reply.body.len();
-    let response = tiny_http::Response::new(
-        tiny_http::StatusCode(reply.status),
-        headers.into_iter().flatten().collect(),
-        Cursor::new(reply.body),
-        Some(length),
-        None,
-    );
-    let _ = request.respond(response);
-}
-
-/// A response header; our header values are ASCII, so `None` is never expected.
-fn header(name: &str, value: &str) -> Option<tiny_http::Header> {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
 }
 
 /// Whether an `Accept-Encoding` value accepts gzip: `gzip` or `*` with a q-value above 0.
@@ -272,7 +224,7 @@ fn accepts_gzip(value: &str) -> bool {
 pub enum Method {
     /// `GET`.
     Get,
-    /// `HEAD`: the headers of `GET`, without a body (tiny_http leaves it out).
+    /// `HEAD`: the headers of `GET`, without a body (hyper leaves it out).
     Head,
     /// Any other method: 405.
     Other,
@@ -305,6 +257,7 @@ impl Reply {
 /// The HTTP side of the exporter: routes, the cache, and the way to the [`Evaluator`].
 pub struct Exporter {
     inputs: Vec<PathBuf>,
+    telemetry_path: String,
     landing_page: Arc<[u8]>,
     cache: Cache,
     jobs: mpsc::Sender<Job>,
@@ -314,16 +267,22 @@ impl Exporter {
     /// The response to a request for `url` (a query string is ignored).
     pub fn route(&self, method: Method, url: &str, gzip: bool) -> Reply {
         let path = url.split_once('?').map_or(url, |(path, _)| path);
-        if !matches!(path, "/" | "/metrics" | "/-/healthy" | "/-/ready") {
-            return Reply::text(404, format!("{path} is not here; try /metrics\n"));
+        let metrics = path == self.telemetry_path;
+        if !metrics && !matches!(path, "/" | "/-/healthy" | "/-/ready") {
+            return Reply::text(
+                404,
+                format!("{path} is not here; try {}\n", self.telemetry_path),
+            );
         }
         if method == Method::Other {
             let mut reply = Reply::text(405, "only GET and HEAD are allowed here\n");
             reply.headers.push(("Allow", "GET, HEAD".to_owned()));
             return reply;
         }
+        if metrics {
+            return self.metrics_reply(gzip);
+        }
         match path {
-            "/metrics" => self.metrics_reply(gzip),
             "/-/healthy" => Reply::text(200, "xml2prom is healthy.\n"),
             "/-/ready" => match self.cache.readiness() {
                 Ok(()) => Reply::text(200, "xml2prom is ready.\n"),
@@ -478,12 +437,14 @@ impl Evaluator {
     }
 
     /// The landing page: a link to /metrics and the loaded rules, every text escaped.
-    fn landing_page(&self, inputs: &[PathBuf]) -> String {
-        let mut page = String::from(
+    fn landing_page(&self, inputs: &[PathBuf], telemetry_path: &str) -> String {
+        // Relative links, so that the page also works behind a proxy that adds a prefix.
+        let mut page = format!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
              <title>xml2prom</title></head>\n<body>\n<h1>xml2prom</h1>\n\
-             <p><a href=\"metrics\">Metrics</a> &middot; <a href=\"-/healthy\">Health</a> \
+             <p><a href=\"{}\">Metrics</a> &middot; <a href=\"-/healthy\">Health</a> \
              &middot; <a href=\"-/ready\">Readiness</a></p>\n",
+            escape_html(telemetry_path.trim_start_matches('/'))
         );
         let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
         let _ = writeln!(
@@ -969,7 +930,10 @@ mod tests {
         let config = ServeConfig {
             rules: dir.join("rules.yaml"),
             inputs: vec![dir.join("a.xml")],
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: Vec::new(),
+            telemetry_path: "/metrics".to_owned(),
+            web_config: None,
+            http: http::Limits::default(),
             limits: XmlLimits::default(),
             engine: Engine::Auto,
             max_dom_bytes: u64::MAX,
@@ -982,11 +946,12 @@ mod tests {
         let (page, landing_page) = mpsc::channel();
         std::thread::spawn(move || {
             let evaluator = Evaluator::new(&config).expect("valid rules");
-            let _ = page.send(evaluator.landing_page(&config.inputs));
+            let _ = page.send(evaluator.landing_page(&config.inputs, "/metrics"));
             evaluator.run_all(&queue);
         });
         Exporter {
             inputs: vec![dir.join("a.xml")],
+            telemetry_path: "/metrics".to_owned(),
             landing_page: Arc::from(landing_page.recv().expect("a landing page").into_bytes()),
             cache: Cache::default(),
             jobs,
