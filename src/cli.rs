@@ -584,7 +584,11 @@ pub struct ServeArgs {
     pub listen: Vec<crate::commands::serve::http::ListenAddress>,
 
     /// The path of the metrics.
-    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics")]
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics"
+    )]
     pub telemetry_path: String,
 
     /// A web configuration file (exporter-toolkit format): TLS, basic auth, headers.

@@ -57,6 +57,8 @@ const MAX_HEADERS: usize = 100;
 const BACKLOG: u32 = 1024;
 /// Longest pause between two `accept` attempts while file descriptors are exhausted.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How long accepting must go without running out of descriptors to end an episode.
+const EPISODE_END: Duration = Duration::from_secs(5);
 /// How often a connection looks at its clock when nothing else happens.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -116,9 +118,10 @@ impl ListenAddress {
         if let Ok(address) = text.parse::<SocketAddr>() {
             return Ok(ListenAddress::Addresses(text.to_owned(), vec![address]));
         }
-        if !text.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok()
-        }) {
+        if !text
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        {
             return Err(usage());
         }
         let addresses: Vec<SocketAddr> = text
@@ -230,10 +233,13 @@ fn bind_all(addresses: &[ListenAddress]) -> Result<Vec<TcpListener>, ServeError>
                 let v6 = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, *port));
                 let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, *port));
                 // On Linux `[::]` also takes IPv4, unless the host has no IPv6 at all.
-                let listener = bind(v6).or_else(|_| bind(v4)).map_err(|error| ServeError::Listen {
-                    address: format!(":{port}"),
-                    reason: error.to_string(),
-                })?;
+                let listener =
+                    bind(v6)
+                        .or_else(|_| bind(v4))
+                        .map_err(|error| ServeError::Listen {
+                            address: format!(":{port}"),
+                            reason: error.to_string(),
+                        })?;
                 listeners.push(listener);
             }
             ListenAddress::Addresses(_, resolved) => {
@@ -275,7 +281,9 @@ async fn accept_loop(
     mut stopping: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(5);
-    let mut exhausted = false;
+    // When descriptors last ran out, while the episode lasts: it ends with a successful
+    // accept after EPISODE_END of calm, so that a limit reached again and again is told once.
+    let mut exhausted: Option<Instant> = None;
     loop {
         if *stopping.borrow() {
             break;
@@ -287,11 +295,11 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, _)) => {
-                if exhausted {
+                if exhausted.is_some_and(|last| last.elapsed() >= EPISODE_END) {
                     eprintln!("xml2prom: accepting connections again");
-                    exhausted = false;
-                    backoff = Duration::from_millis(5);
+                    exhausted = None;
                 }
+                backoff = Duration::from_millis(5);
                 let Some(admitted) = admit(&shared) else {
                     // Every connection has a request in flight: this one waits for none.
                     continue;
@@ -305,14 +313,14 @@ async fn accept_loop(
                 ));
             }
             Err(error) if out_of_descriptors(&error) => {
-                if !exhausted {
+                if exhausted.is_none() {
                     eprintln!(
                         "xml2prom: warning: cannot accept connections: {error}; closing the \
                          oldest idle connection and retrying; raise the open-files limit \
                          (ulimit -n, LimitNOFILE=) or lower --web.max-connections"
                     );
-                    exhausted = true;
                 }
+                exhausted = Some(Instant::now());
                 shared.connections.evict_oldest_idle();
                 tokio::select! {
                     _ = stopping.changed() => break,
@@ -456,10 +464,8 @@ async fn connection(
     match &shared.tls {
         None => serve_http(watched, &shared, &admitted.connection, stopping).await,
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(
-                shared.limits.read_header_timeout,
-                acceptor.accept(watched),
-            );
+            let handshake =
+                tokio::time::timeout(shared.limits.read_header_timeout, acceptor.accept(watched));
             let stream = tokio::select! {
                 stream = handshake => stream,
                 _ = admitted.connection.evict.notified() => return,
@@ -592,10 +598,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
@@ -636,6 +639,20 @@ async fn answer(request: Request<Incoming>, shared: &Arc<Shared>) -> Response<Fu
         return closing(reply(Reply::text(
             414,
             format!("the request URI is longer than {MAX_URI_BYTES} bytes\n"),
+        )));
+    }
+    // hyper refuses a head that overflows its buffer; one that arrived whole in a single read
+    // is measured here.
+    let head: usize = url.len()
+        + request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if head > MAX_HEAD_BYTES {
+        return closing(reply(Reply::text(
+            431,
+            format!("request heads are limited to {MAX_HEAD_BYTES} bytes\n"),
         )));
     }
     let declared = request
@@ -751,7 +768,10 @@ mod tests {
         assert!(ListenAddress::parse("[::1]:9840").is_ok());
         for bad in ["localhost", ":", ":99999", "9840", "1.2.3.4"] {
             let error = ListenAddress::parse(bad).expect_err(bad);
-            assert!(error.contains("is not an address and port"), "{bad}: {error}");
+            assert!(
+                error.contains("is not an address and port"),
+                "{bad}: {error}"
+            );
         }
     }
 

@@ -20,8 +20,8 @@ use base64::Engine as _;
 use hyper::header::{HeaderName, HeaderValue};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 
 /// Why the web configuration file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +145,9 @@ impl<'de> Deserialize<'de> for TlsVersion {
             "TLS10" | "TLS11" => Err(format!(
                 "`{text}` is not offered: xml2prom's TLS (rustls) speaks TLS12 and TLS13 only"
             )),
-            other => Err(format!("`{other}` is not a TLS version; use TLS12 or TLS13")),
+            other => Err(format!(
+                "`{other}` is not a TLS version; use TLS12 or TLS13"
+            )),
         }))
     }
 }
@@ -165,7 +167,11 @@ impl<'de, T> de::Visitor<'de> for Checked<T> {
 
 /// Fails on any value with its message, through `deserialize_any` so that serde_yaml adds the
 /// value's line and column.
-struct Refuse(String);
+struct Refuse {
+    message: &'static str,
+    /// Whether `false` is accepted: it asks for what xml2prom does anyway.
+    false_is_fine: bool,
+}
 
 impl<'de> de::Visitor<'de> for Refuse {
     type Value = Option<()>;
@@ -173,55 +179,53 @@ impl<'de> de::Visitor<'de> for Refuse {
         f.write_str("nothing")
     }
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
-        // `http2: false` asks for what xml2prom does anyway.
-        if !value && self.0.starts_with("http2") {
+        if !value && self.false_is_fine {
             return Ok(None);
         }
-        Err(E::custom(self.0))
+        Err(E::custom(self.message))
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Err(E::custom(self.0))
+        Err(E::custom(self.message))
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Err(E::custom(self.0))
+        Err(E::custom(self.message))
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Err(E::custom(self.0))
+        Err(E::custom(self.message))
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Err(E::custom(self.0))
+        Err(E::custom(self.message))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(de::Error::custom(self.0))
+        Err(de::Error::custom(self.message))
     }
     fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(de::Error::custom(self.0))
+        Err(de::Error::custom(self.message))
     }
 }
 
 /// One function per toolkit key that xml2prom refuses, each with its reason.
 macro_rules! refuse {
-    ($($name:ident: $message:expr;)*) => {$(
+    ($($name:ident($false_is_fine:expr): $message:expr;)*) => {$(
         fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
-            d.deserialize_any(Refuse($message.to_owned()))
+            d.deserialize_any(Refuse { message: $message, false_is_fine: $false_is_fine })
         }
     )*};
 }
 
 refuse! {
-    refuse_rate_limit: "`rate_limit` is not supported by xml2prom; remove it (a scrape of \
-        unchanged inputs is served from the cache)";
-    refuse_client_allowed_sans: "`client_allowed_sans` is not supported by xml2prom; remove \
-        it, or give each client a certificate from its own client_ca_file";
-    refuse_cipher_suites: "`cipher_suites` is not supported by xml2prom; remove it (rustls \
-        offers only suites considered safe)";
-    refuse_prefer_server_cipher_suites: "`prefer_server_cipher_suites` is not supported by \
-        xml2prom; remove it";
-    refuse_curve_preferences: "`curve_preferences` is not supported by xml2prom; remove it";
-    http2: "http2: xml2prom serves HTTP/1.1 only; remove `http2` or set it to false";
+    refuse_rate_limit(false): "not supported by xml2prom; remove it (a scrape of unchanged \
+        inputs is served from the cache)";
+    refuse_client_allowed_sans(false): "not supported by xml2prom; remove it, or give the \
+        clients certificates from a CA of their own in client_ca_file";
+    refuse_cipher_suites(false): "not supported by xml2prom; remove it (rustls offers only \
+        suites considered safe)";
+    refuse_prefer_server_cipher_suites(false): "not supported by xml2prom; remove it";
+    refuse_curve_preferences(false): "not supported by xml2prom; remove it";
+    http2(true): "xml2prom serves HTTP/1.1 only; remove it or set it to false";
 }
 
 /// The toolkit's allowed response headers and, for two of them, the allowed values.
@@ -249,7 +253,10 @@ impl fmt::Debug for WebConfig {
         f.debug_struct("WebConfig")
             .field("tls", &self.tls.is_some())
             .field("headers", &self.headers)
-            .field("basic_auth", &self.basic_auth.as_ref().map(|a| a.users.len()))
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|a| a.users.len()),
+            )
             .finish()
     }
 }
@@ -301,8 +308,7 @@ impl WebConfig {
 
 /// One `http_server_config.headers` entry, checked as the toolkit checks it.
 fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let Some((known, allowed)) = HEADERS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))
-    else {
+    let Some((known, allowed)) = HEADERS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) else {
         let names: Vec<&str> = HEADERS.iter().map(|(n, _)| *n).collect();
         return Err(format!(
             "http_server_config.headers: `{name}` cannot be set; the headers that can are {}",
@@ -341,7 +347,9 @@ fn tls_config(tls: &TlsServerConfig, dir: &Path) -> Result<Option<rustls::Server
     let at = |file: &Path| dir.join(file);
     let certs: Vec<CertificateDer<'static>> = match (&tls.cert, &tls.cert_file) {
         (Some(_), Some(_)) => {
-            return Err(format!("{section}: `cert` and `cert_file` are both set; keep one"));
+            return Err(format!(
+                "{section}: `cert` and `cert_file` are both set; keep one"
+            ));
         }
         (None, None) => return Err(format!("{section}: `cert_file` is missing")),
         (Some(pem), None) => CertificateDer::pem_slice_iter(pem.as_bytes())
@@ -352,11 +360,15 @@ fn tls_config(tls: &TlsServerConfig, dir: &Path) -> Result<Option<rustls::Server
             .map_err(|e| format!("{section}.cert_file {}: {e}", at(file).display()))?,
     };
     if certs.is_empty() {
-        return Err(format!("{section}: the certificate holds no PEM CERTIFICATE block"));
+        return Err(format!(
+            "{section}: the certificate holds no PEM CERTIFICATE block"
+        ));
     }
     let key = match (&tls.key, &tls.key_file) {
         (Some(_), Some(_)) => {
-            return Err(format!("{section}: `key` and `key_file` are both set; keep one"));
+            return Err(format!(
+                "{section}: `key` and `key_file` are both set; keep one"
+            ));
         }
         (None, None) => return Err(format!("{section}: `key_file` is missing")),
         (Some(pem), None) => PrivateKeyDer::from_pem_slice(pem.as_bytes())
@@ -370,32 +382,36 @@ fn tls_config(tls: &TlsServerConfig, dir: &Path) -> Result<Option<rustls::Server
     if min > max {
         return Err(format!("{section}: min_version is above max_version"));
     }
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
-        [(TlsVersion::Tls12, &rustls::version::TLS12), (TlsVersion::Tls13, &rustls::version::TLS13)]
-            .into_iter()
-            .filter(|(v, _)| (min..=max).contains(v))
-            .map(|(_, v)| v)
-            .collect();
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+        (TlsVersion::Tls12, &rustls::version::TLS12),
+        (TlsVersion::Tls13, &rustls::version::TLS13),
+    ]
+    .into_iter()
+    .filter(|(v, _)| (min..=max).contains(v))
+    .map(|(_, v)| v)
+    .collect();
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
         .map_err(|e| format!("{section}: {e}"))?;
-    let client_cas: Option<Vec<CertificateDer<'static>>> = match (&tls.client_ca, &tls.client_ca_file)
-    {
-        (Some(_), Some(_)) => {
-            return Err(format!("{section}: `client_ca` and `client_ca_file` are both set; keep one"));
-        }
-        (None, None) => None,
-        (Some(pem), None) => Some(
-            CertificateDer::pem_slice_iter(pem.as_bytes())
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("{section}.client_ca: {e}"))?,
-        ),
-        (None, Some(file)) => Some(
-            CertificateDer::pem_file_iter(at(file))
-                .and_then(Iterator::collect)
-                .map_err(|e| format!("{section}.client_ca_file {}: {e}", at(file).display()))?,
-        ),
-    };
+    let client_cas: Option<Vec<CertificateDer<'static>>> =
+        match (&tls.client_ca, &tls.client_ca_file) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{section}: `client_ca` and `client_ca_file` are both set; keep one"
+                ));
+            }
+            (None, None) => None,
+            (Some(pem), None) => Some(
+                CertificateDer::pem_slice_iter(pem.as_bytes())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("{section}.client_ca: {e}"))?,
+            ),
+            (None, Some(file)) => Some(
+                CertificateDer::pem_file_iter(at(file))
+                    .and_then(Iterator::collect)
+                    .map_err(|e| format!("{section}.client_ca_file {}: {e}", at(file).display()))?,
+            ),
+        };
     let builder = match (tls.client_auth_type, client_cas) {
         (ClientAuth::NoClientCert, None) => builder.with_no_client_auth(),
         (ClientAuth::NoClientCert, Some(_)) => {
@@ -418,8 +434,10 @@ fn tls_config(tls: &TlsServerConfig, dir: &Path) -> Result<Option<rustls::Server
                     .add(ca)
                     .map_err(|e| format!("{section}: a client CA certificate is unusable: {e}"))?;
             }
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            );
             let verifier = if auth == ClientAuth::VerifyClientCertIfGiven {
                 verifier.allow_unauthenticated()
             } else {
@@ -504,7 +522,9 @@ impl BasicAuth {
     }
 
     fn hash_of(&self, user: &str) -> &str {
-        self.users.get(user).map_or(UNKNOWN_USER_HASH, String::as_str)
+        self.users
+            .get(user)
+            .map_or(UNKNOWN_USER_HASH, String::as_str)
     }
 
     fn digest(hash: &str, password: &[u8]) -> [u8; 32] {
@@ -567,9 +587,17 @@ mod tests {
 
     #[test]
     fn an_empty_file_means_plain_http_without_auth() {
-        for text in ["", "# nothing\n", "tls_server_config: {}\n", "basic_auth_users: {}\n"] {
+        for text in [
+            "",
+            "# nothing\n",
+            "tls_server_config: {}\n",
+            "basic_auth_users: {}\n",
+        ] {
             let config = parse(text).expect("valid");
-            assert!(config.tls.is_none() && config.basic_auth.is_none(), "{text}");
+            assert!(
+                config.tls.is_none() && config.basic_auth.is_none(),
+                "{text}"
+            );
         }
     }
 
@@ -578,15 +606,23 @@ mod tests {
         let (at, message) = error("tls_server_config:\n  cert_flie: a.pem\n");
         assert_eq!(at, Some((2, 3)));
         assert!(message.contains("unknown field `cert_flie`"), "{message}");
-        let (at, message) = error("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n");
+        let (at, message) =
+            error("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n");
         assert_eq!(at.map(|(l, _)| l), Some(2));
-        assert!(message.contains("`cipher_suites` is not supported"), "{message}");
+        assert_eq!(
+            message,
+            "tls_server_config.cipher_suites: not supported by xml2prom; remove it (rustls \
+             offers only suites considered safe)"
+        );
         let (at, message) = error("http_server_config:\n  http2: true\n");
         assert_eq!(at.map(|(l, _)| l), Some(2));
         assert!(message.contains("HTTP/1.1 only"), "{message}");
         assert!(parse("http_server_config:\n  http2: false\n").is_ok());
         let (_, message) = error("rate_limit: {interval: 1s, burst: 2}\n");
-        assert!(message.contains("`rate_limit` is not supported"), "{message}");
+        assert!(
+            message.starts_with("rate_limit: not supported"),
+            "{message}"
+        );
         let (at, message) = error("tls_server_config:\n  client_auth_type: RequireAnyClientCert\n");
         assert_eq!(at, Some((2, 21)));
         assert!(message.contains("RequireAndVerifyClientCert"), "{message}");
@@ -600,7 +636,10 @@ mod tests {
         assert_eq!(at, None);
         assert_eq!(message, "tls_server_config: `cert_file` is missing");
         let (_, message) = error("tls_server_config:\n  cert_file: nope.pem\n  key_file: k.pem\n");
-        assert!(message.starts_with("tls_server_config.cert_file ./nope.pem: "), "{message}");
+        assert!(
+            message.starts_with("tls_server_config.cert_file ./nope.pem: "),
+            "{message}"
+        );
     }
 
     #[test]
