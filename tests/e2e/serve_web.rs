@@ -487,6 +487,37 @@ fn running_out_of_file_descriptors_is_survived_and_logged_once() {
     assert_eq!(log.matches("cannot accept connections").count(), 1, "{log}");
 }
 
+#[cfg(unix)]
+#[test]
+fn sigterm_does_not_wait_for_clients_that_never_finish_a_request() {
+    let dir = fixture();
+    let mut served = Served::start(
+        dir.path(),
+        &["--rules", "rules.yaml", "--input", "store.xml"],
+    );
+    served.wait_for_readiness(200);
+    let _slow = slow_clients(&served.address, 20);
+    let pid = served.child.id().to_string();
+    let start = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let code = loop {
+        if let Some(status) = served.child.try_wait().expect("wait") {
+            break status.code();
+        }
+        assert!(start.elapsed() < Duration::from_secs(8), "{}", served.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = start.elapsed();
+    println!("exited {took:?} after SIGTERM with 20 half-sent requests open");
+    assert_eq!(code, Some(0), "{}", served.log());
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert!(!served.log().contains("unfinished"), "{}", served.log());
+}
+
 #[test]
 fn listen_on_several_addresses_with_a_telemetry_path() {
     let dir = fixture();

@@ -59,6 +59,8 @@ const BACKLOG: u32 = 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How long accepting must go without running out of descriptors to end an episode.
 const EPISODE_END: Duration = Duration::from_secs(5);
+/// The longest a connection without a request in flight is kept once shutdown began.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often a connection looks at its clock when nothing else happens.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -509,7 +511,7 @@ async fn serve_http<IO>(
             shutting_down = true;
             http.as_mut().graceful_shutdown();
         }
-        let wait = match overdue(connection, shared) {
+        let wait = match overdue(connection, shared, shutting_down) {
             None => return,
             Some(wait) => wait,
         };
@@ -529,16 +531,26 @@ async fn serve_http<IO>(
 }
 
 /// `None` if the connection broke a timeout, else how long to wait before looking again.
-fn overdue(connection: &Connection, shared: &Shared) -> Option<Duration> {
+/// While shutting down, both timeouts are at most [`SHUTDOWN_TIMEOUT`]: a client still sending
+/// its request head has no request in flight, and must not hold the exit for the grace period.
+fn overdue(connection: &Connection, shared: &Shared, shutting_down: bool) -> Option<Duration> {
     if connection.in_flight.load(Ordering::SeqCst) > 0 {
         return Some(TICK);
     }
+    let limit = |timeout: Duration| {
+        let timeout = if shutting_down {
+            timeout.min(SHUTDOWN_TIMEOUT)
+        } else {
+            timeout
+        };
+        timeout.as_millis() as u64
+    };
     let now = shared.connections.now();
     let head = connection.head_started.load(Ordering::SeqCst);
     let deadline = if head != 0 {
-        head + shared.limits.read_header_timeout.as_millis() as u64
+        head + limit(shared.limits.read_header_timeout)
     } else {
-        connection.last_io.load(Ordering::SeqCst) + shared.limits.idle_timeout.as_millis() as u64
+        connection.last_io.load(Ordering::SeqCst) + limit(shared.limits.idle_timeout)
     };
     if now >= deadline {
         return None;
