@@ -55,6 +55,8 @@ pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// How many connections the kernel may queue before they are accepted.
 const BACKLOG: u32 = 1024;
+/// How many idle connections one `accept` failing for want of descriptors closes.
+const EVICT_AT_ONCE: usize = 8;
 /// Longest pause between two `accept` attempts while file descriptors are exhausted.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How long accepting must go without running out of descriptors to end an episode.
@@ -323,12 +325,22 @@ async fn accept_loop(
                     );
                 }
                 exhausted = Some(Instant::now());
-                shared.connections.evict_oldest_idle();
+                // Closing a few idle connections at once frees descriptors for the clients
+                // waiting in the backlog; their tasks need a moment to close the sockets. With
+                // nothing to close, wait longer each time.
+                let evicted = (0..EVICT_AT_ONCE)
+                    .take_while(|_| shared.connections.evict_oldest_idle())
+                    .count();
+                let pause = if evicted > 0 {
+                    Duration::from_millis(1)
+                } else {
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    backoff
+                };
                 tokio::select! {
                     _ = stopping.changed() => break,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             // A client that left before it was accepted, or the like: the next one is fine.
             Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
