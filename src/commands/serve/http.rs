@@ -173,10 +173,7 @@ impl Server {
             .thread_name("xml2prom-http")
             .enable_all()
             .build()
-            .map_err(|error| ServeError::Listen {
-                address: "any address".to_owned(),
-                reason: format!("cannot start the HTTP runtime: {error}"),
-            })?;
+            .map_err(ServeError::Runtime)?;
         let listeners = runtime.block_on(async { bind_all(addresses) })?;
         let scheme = if web.tls.is_some() { "https" } else { "http" };
         let urls = listeners

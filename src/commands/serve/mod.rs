@@ -91,6 +91,9 @@ pub enum ServeError {
     /// The `--web.config.file` cannot be read or is wrong.
     #[error(transparent)]
     WebConfig(#[from] web_config::WebConfigError),
+    /// The threads that serve HTTP cannot be started.
+    #[error("cannot start the HTTP server's threads: {0}")]
+    Runtime(std::io::Error),
     /// The SIGTERM and SIGINT handlers cannot be installed.
     #[error("cannot install the SIGTERM and SIGINT handlers: {0}")]
     Signals(std::io::Error),
@@ -102,7 +105,7 @@ impl Report for ServeError {
         match self {
             ServeError::Rules(errors) => errors.iter().map(RunError::exit_code).max().unwrap_or(2),
             ServeError::Listen { .. } | ServeError::WebConfig(_) => 2,
-            ServeError::Signals(_) => 1,
+            ServeError::Runtime(_) | ServeError::Signals(_) => 1,
         }
     }
 
