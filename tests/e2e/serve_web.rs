@@ -487,6 +487,45 @@ fn running_out_of_file_descriptors_is_survived_and_logged_once() {
     assert_eq!(log.matches("cannot accept connections").count(), 1, "{log}");
 }
 
+#[test]
+fn past_the_connection_cap_slow_clients_go_before_a_kept_alive_scraper() {
+    let dir = fixture();
+    let served = Served::start(
+        dir.path(),
+        &[
+            "--rules",
+            "rules.yaml",
+            "--input",
+            "store.xml",
+            "--web.max-connections",
+            "5",
+        ],
+    );
+    let ask = |stream: &mut TcpStream| {
+        stream
+            .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        let mut buffer = [0; 4096];
+        let n = stream.read(&mut buffer).unwrap_or(0);
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    };
+    let mut scraper = connect(&served.address);
+    assert!(ask(&mut scraper).starts_with("HTTP/1.1 200"));
+    let _slow = slow_clients(&served.address, 12);
+    std::thread::sleep(Duration::from_millis(300));
+    let again = ask(&mut scraper);
+    assert!(
+        again.starts_with("HTTP/1.1 200"),
+        "{again:?}\n{}",
+        served.log()
+    );
+    assert!(
+        served.log().contains("5 connections are open"),
+        "{}",
+        served.log()
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn sigterm_does_not_wait_for_clients_that_never_finish_a_request() {

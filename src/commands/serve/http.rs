@@ -406,12 +406,16 @@ impl Connections {
         self.lock().is_empty()
     }
 
-    /// Closes the oldest connection with no request in flight; whether there was one.
+    /// Closes the oldest connection with no request in flight, preferring one that has not
+    /// finished sending a request head (a slow client) to one that waits between requests (a
+    /// kept-alive Prometheus); whether there was one.
     fn evict_oldest_idle(&self) -> bool {
         let mut open = self.lock();
+        let idle = |c: &Connection| c.in_flight.load(Ordering::SeqCst) == 0;
         let oldest = open
             .iter()
-            .find(|(_, c)| c.in_flight.load(Ordering::SeqCst) == 0)
+            .find(|(_, c)| idle(c) && c.head_started.load(Ordering::SeqCst) != 0)
+            .or_else(|| open.iter().find(|(_, c)| idle(c)))
             .map(|(id, _)| *id);
         match oldest.and_then(|id| open.remove(&id)) {
             Some(connection) => {
