@@ -9,16 +9,17 @@
 //!
 //! The limits, each answering something measured on the tiny_http server this replaced:
 //! - at most `max_connections` connections; one more evicts the oldest connection that has no
-//!   request in flight (a slow or idle client), so a scrape always gets in;
+//!   request in flight (a slow client first, then an idle one), so a scrape always gets in;
 //! - a request head must arrive within `read_header_timeout` of the connection opening or of its
 //!   first byte (slowloris); a connection with nothing in flight and no traffic for
 //!   `idle_timeout` is closed;
 //! - a request head larger than [`MAX_HEAD_BYTES`] gets 431, a URI longer than
 //!   [`MAX_URI_BYTES`] 414, a declared body larger than [`MAX_BODY_BYTES`] 413, and nothing
 //!   ever buffers more than that per connection;
-//! - `accept` failing for want of file descriptors (EMFILE, ENFILE) closes the oldest idle
-//!   connection and retries with a growing pause, logging once per episode, so the listener
-//!   always recovers.
+//! - `accept` failing for want of file descriptors (EMFILE, ENFILE) closes a few of the oldest
+//!   idle connections and retries, pausing longer each time only when there is none to close,
+//!   logging once per episode, so the listener always recovers;
+//! - at shutdown, a connection with no request in flight is closed within a second.
 //!
 //! Stopping: [`Server::begin_shutdown`] ends the accept loops and asks each connection to
 //! finish what it is doing; [`Server::drained`] tells when they all have.
