@@ -110,12 +110,13 @@ Exit codes:
     /// Serve the metrics over HTTP, evaluating the rules when Prometheus scrapes.
     #[command(after_help = "\
 Example:
-  xml2prom serve --rules rules/store.yaml --input /srv/app/store.xml --listen 127.0.0.1:9840
+  xml2prom serve --rules rules/store.yaml --input /srv/app/store.xml \
+    --web.listen-address 127.0.0.1:9840 --web.config.file /etc/xml2prom/web.yml
 
 Endpoints:
-  /metrics     the rules evaluated on the inputs; the result is reused until an input changes
-               (path, size, modification time); URL and exec: inputs are fetched on every
-               scrape; HTTP 500 with the message if an input fails
+  /metrics     the rules evaluated on the inputs (--web.telemetry-path); the result is reused
+               until an input changes (path, size, modification time); URL and exec: inputs
+               are fetched on every scrape; HTTP 500 with the message if an input fails
   /-/healthy   200 while the process runs
   /-/ready     200 once the last evaluation succeeded, 503 with the reason otherwise
   /-/reload    POST: re-read the rule file; 200, or 500 with the diagnostics (the old rules
@@ -123,8 +124,16 @@ Endpoints:
   /            a page that links to /metrics and lists the loaded rules
 
 With self-metrics on, /metrics also has xml2prom_build_info, xml2prom_config_last_reload_*
-and the process_* metrics. SIGHUP re-reads the rule file as POST /-/reload does. SIGTERM or
-SIGINT stops accepting, lets the requests in flight finish, and exits 0.
+and the process_* metrics. SIGHUP re-reads the rule file as POST /-/reload does.
+
+--web.config.file takes the exporter-toolkit format (TLS, client certificates, basic auth with
+bcrypt hashes, response headers); basic auth then applies to every path.
+
+Limits: a request head over 32 KiB gets 431, a URI over 8 KiB 414, a declared body over 64 KiB
+413. Past --web.max-connections, a new connection closes the oldest one that has no request in
+flight.
+
+SIGTERM or SIGINT stops accepting, lets the requests in flight finish, and exits 0.
 
 Log lines go to stderr as logfmt or JSON, with a timestamp:
   time=2026-12-04T02:00:00.123Z level=info msg=\"listening\" address=127.0.0.1:9840
@@ -132,7 +141,8 @@ Log lines go to stderr as logfmt or JSON, with a timestamp:
 Exit codes:
   0  stopped by SIGTERM or SIGINT
   1  the server failed
-  2  the rule file or the command line is wrong, or the --listen address cannot be used")]
+  2  the rule file, the web configuration or the command line is wrong, or a
+     --web.listen-address cannot be used")]
     Serve(ServeArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
@@ -662,9 +672,46 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE|GLOB|URL|exec:CMD", required = true)]
     pub input: Vec<PathBuf>,
 
-    /// The address and port to listen on; 0.0.0.0:PORT or [::]:PORT for every interface.
-    #[arg(long, value_name = "ADDRESS:PORT", default_value = DEFAULT_LISTEN)]
-    pub listen: std::net::SocketAddr,
+    /// An address and port to listen on, `:PORT` for every interface; repeat for several.
+    #[arg(
+        long = "web.listen-address",
+        visible_alias = "listen",
+        value_name = "ADDRESS:PORT",
+        default_value = DEFAULT_LISTEN,
+        value_parser = crate::commands::serve::http::ListenAddress::parse
+    )]
+    pub listen: Vec<crate::commands::serve::http::ListenAddress>,
+
+    /// The path of the metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics"
+    )]
+    pub telemetry_path: String,
+
+    /// A web configuration file (exporter-toolkit format): TLS, basic auth, headers.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
+
+    /// The most connections open at once; past it, the oldest idle one is closed.
+    #[arg(
+        long = "web.max-connections",
+        value_name = "N",
+        default_value_t = crate::commands::serve::http::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections: u32,
+
+    /// How long a client may take to send a request's headers.
+    #[arg(long = "web.read-header-timeout", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_read_timeout)]
+    pub read_header_timeout: Duration,
+
+    /// How long a kept-alive connection may stay open with no request.
+    #[arg(long = "web.idle-timeout", value_name = "DURATION", default_value = "90s",
+          value_parser = parse_read_timeout)]
+    pub idle_timeout: Duration,
 
     /// What every evaluation takes: variables, labels, limits, engine.
     #[command(flatten)]
@@ -693,10 +740,24 @@ impl ServeArgs {
             }
         }
         let evaluation = self.evaluation.checked(error)?;
+        let path = &self.telemetry_path;
+        if !path.starts_with('/') || matches!(path.as_str(), "/" | "/-/healthy" | "/-/ready") {
+            return Err(error(&format!(
+                "--web.telemetry-path `{path}` must start with `/` and not be /, /-/healthy \
+                 or /-/ready"
+            )));
+        }
         Ok(crate::commands::serve::ServeConfig {
             rules: self.rules,
             inputs: self.input,
             listen: self.listen,
+            telemetry_path: self.telemetry_path,
+            web_config: self.web_config,
+            http: crate::commands::serve::http::Limits {
+                max_connections: self.max_connections as usize,
+                read_header_timeout: self.read_header_timeout,
+                idle_timeout: self.idle_timeout,
+            },
             limits: evaluation.limits,
             engine: evaluation.engine,
             max_dom_bytes: evaluation.max_dom_bytes,
@@ -1211,16 +1272,43 @@ mod tests {
 
     #[test]
     fn serve_flags_parse_with_a_loopback_default() {
+        use crate::commands::serve::http::ListenAddress;
         let config = parse_serve(&["--input", "a.xml", "--no-self-metrics"]).expect("valid");
-        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
-        assert!(config.listen.ip().is_loopback());
+        assert_eq!(
+            config.listen,
+            [ListenAddress::Addresses(
+                DEFAULT_LISTEN.to_owned(),
+                vec![DEFAULT_LISTEN.parse().expect("an address")]
+            )]
+        );
         assert!(!config.self_metrics);
-        let config = parse_serve(&["--input", "a", "--listen", "[::]:0"]).expect("valid");
-        assert_eq!(config.listen.port(), 0);
+        assert_eq!(config.telemetry_path, "/metrics");
+        let config = parse_serve(&[
+            "--input",
+            "a",
+            "--listen",
+            "[::]:0",
+            "--web.listen-address",
+            ":9841",
+            "--web.telemetry-path",
+            "/x/metrics",
+        ])
+        .expect("valid");
+        assert_eq!(config.listen.len(), 2);
+        assert_eq!(config.listen[1], ListenAddress::AllInterfaces(9841));
+        assert_eq!(config.telemetry_path, "/x/metrics");
         for (args, expected) in [
             (
                 &["--input", "a", "--listen", "localhost"][..],
-                "invalid socket address",
+                "is not an address and port",
+            ),
+            (
+                &["--input", "a", "--web.telemetry-path", "/-/ready"][..],
+                "must start with `/`",
+            ),
+            (
+                &["--input", "a", "--web.max-connections", "0"][..],
+                "--web.max-connections",
             ),
             (&["--input", "[a"][..], "not a valid glob pattern"),
             (

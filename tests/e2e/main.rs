@@ -36,6 +36,9 @@
 //!   input, concurrent scrapes, SIGTERM; build_info and process metrics checked by promtool;
 //!   reloads by SIGHUP and `POST /-/reload`; log formats and levels) and by a real Prometheus
 //!   when installed.
+//! - `serve_web`: serve's web configuration (basic auth, TLS and client certificates from a CA
+//!   made at test time, headers, bad files) and its limits (431, 414, timeouts, the connection
+//!   cap and `nofile=1024` with hundreds of slow clients).
 //! - `status`: the status file on every kind of run, and the alert rules checked by promtool.
 //! - `lint`: our own strict checker of the text format (promtool 2.42 misses some problems).
 //! - `schema`: `schemas/rules.schema.json` is up to date and every rule file validates against it.
@@ -65,6 +68,7 @@ mod safety_outputs;
 mod schedule;
 mod schema;
 mod serve;
+mod serve_web;
 mod status;
 mod support;
 mod xpath;

@@ -27,36 +27,50 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
 /// A running `xml2prom serve`, killed when dropped.
-struct Served {
-    child: Child,
-    address: String,
+pub struct Served {
+    pub child: Child,
+    /// `HOST:PORT` of the first address it listens on.
+    pub address: String,
     log: Arc<Mutex<String>>,
 }
 
 /// One HTTP response.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("a UTF-8 body")
     }
 }
 
 impl Served {
     /// Starts `xml2prom serve ARGS --listen 127.0.0.1:0` in `dir` and waits for its address.
-    fn start(dir: &Path, args: &[&str]) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xml2prom"))
+    pub fn start(dir: &Path, args: &[&str]) -> Served {
+        Served::start_under(dir, args, &[])
+    }
+
+    /// [`Served::start`] as the arguments of `wrapper` (such as `prlimit --nofile=1024`).
+    pub fn start_under(dir: &Path, args: &[&str], wrapper: &[&str]) -> Served {
+        let mut command = match wrapper.split_first() {
+            None => Command::new(env!("CARGO_BIN_EXE_xml2prom")),
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(env!("CARGO_BIN_EXE_xml2prom"));
+                command
+            }
+        };
+        let mut child = command
             .arg("serve")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
@@ -101,7 +115,7 @@ impl Served {
         }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.log.lock().expect("log").clone()
     }
 
@@ -109,16 +123,16 @@ impl Served {
         format!("http://{}{path}", self.address)
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub fn get(&self, path: &str) -> Reply {
         self.request("GET", path, &[])
     }
 
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         request(method, &self.url(path), headers)
     }
 
     /// Polls `/-/ready` until it answers `status`.
-    fn wait_for_readiness(&self, status: u16) -> Reply {
+    pub fn wait_for_readiness(&self, status: u16) -> Reply {
         let deadline = Instant::now() + WAIT_TIMEOUT;
         loop {
             let reply = self.get("/-/ready");
@@ -169,8 +183,8 @@ pub(crate) fn listening_address(line: &str) -> Option<String> {
             .then(|| json["address"].as_str().map(str::to_owned))
             .flatten();
     }
-    let (_, address) = line.split_once(" level=info msg=\"listening\" address=")?;
-    Some(address.to_owned())
+    let (_, fields) = line.split_once(" level=info msg=\"listening\" address=")?;
+    fields.split(' ').next().map(str::to_owned)
 }
 
 /// Sends a signal with the `kill` program (no unsafe code in the tests).
@@ -268,12 +282,12 @@ fn value_of(text: &str, name: &str) -> Option<f64> {
         .map(|(_, _, value)| value)
 }
 
-const RULES: &str = "version: 1\nmetrics:\n\
+pub const RULES: &str = "version: 1\nmetrics:\n\
                      - { name: store_rows, help: Rows in the store, type: gauge, \
                      value: count(//row) }\n";
 
 /// A store of `rows` rows.
-fn store(rows: usize) -> String {
+pub fn store(rows: usize) -> String {
     let mut xml = String::from("<store>\n");
     for i in 0..rows {
         xml.push_str(&format!("  <row id=\"{i}\" kind=\"order\">text</row>\n"));
@@ -282,7 +296,7 @@ fn store(rows: usize) -> String {
     xml
 }
 
-fn write(dir: &Path, name: &str, text: &str) {
+pub fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).expect("write a fixture");
 }
 

@@ -9,14 +9,12 @@
 //! the body, gzip-compressed when the client accepts it. A failed evaluation gives HTTP 500 with
 //! every error as text, never a partial body, and is not cached: the next scrape tries again.
 //!
-//! The HTTP server is [`tiny_http`]: it parses HTTP/1.x, keeps connections alive, answers `HEAD`
-//! without a body and sets `Content-Length`, with four small dependencies and no async runtime.
-//! An evaluation blocks on file reads and CPU anyway, so a fixed pool of threads calling
-//! [`tiny_http::Server::recv_timeout`] fits it better than `hyper` or `axum` on tokio, which
-//! would bring a runtime, dozens of crates and minutes of build time for one route that blocks.
-//! SIGTERM and SIGINT set a flag (`signal-hook`); the workers see it within
-//! [`POLL_INTERVAL`], finish the request they hold and stop; a second signal ends the process
-//! at once.
+//! The HTTP side ([`http`]) is hyper on a small tokio runtime, with TLS and basic auth from the
+//! exporter-toolkit web configuration ([`web_config`]) and limits on connections, time and
+//! sizes; it calls [`Exporter::route`], which knows nothing of sockets. The compiled rules stay
+//! on the main thread ([`Evaluator::run_while`]). SIGTERM and SIGINT set a flag (`signal-hook`); within
+//! [`POLL_INTERVAL`] the server stops accepting and requests in flight get [`GRACE`] to finish;
+//! a second signal ends the process at once.
 //!
 //! SIGHUP and `POST /-/reload` reload the rule file as a [`Job`] on the evaluator's thread,
 //! between two evaluations: a good file replaces the rules, a broken one keeps them, and
@@ -26,10 +24,12 @@
 //! ([`exporter_metrics`]), which are read at each scrape rather than cached. Messages are log
 //! lines ([`log`]).
 
+pub mod http;
+pub mod web_config;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Cursor, Write as _};
-use std::net::SocketAddr;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,8 +56,14 @@ pub struct ServeConfig {
     pub rules: PathBuf,
     /// The `--input` arguments: paths and glob patterns, expanded on every evaluation.
     pub inputs: Vec<PathBuf>,
-    /// Where to listen.
-    pub listen: SocketAddr,
+    /// Where to listen (`--web.listen-address`, repeatable).
+    pub listen: Vec<http::ListenAddress>,
+    /// The path of the metrics (`--web.telemetry-path`).
+    pub telemetry_path: String,
+    /// The exporter-toolkit web configuration file (`--web.config.file`).
+    pub web_config: Option<PathBuf>,
+    /// Limits on connections.
+    pub http: http::Limits,
     /// Limits on each input.
     pub limits: XmlLimits,
     /// The engine choice.
@@ -84,17 +90,23 @@ pub enum ServeError {
     /// The rule file cannot be used, or a `--label` clashes with it.
     #[error("the rule file has errors")]
     Rules(Vec<RunError>),
-    /// The `--listen` address cannot be bound.
+    /// A `--web.listen-address` cannot be bound.
     #[error(
-        "cannot listen on {address}: {reason}; choose another --listen address or stop what \
-         uses it"
+        "cannot listen on {address}: {reason}; choose another --web.listen-address or stop \
+         what uses it"
     )]
     Listen {
         /// The address.
-        address: SocketAddr,
+        address: String,
         /// What the operating system said.
         reason: String,
     },
+    /// The `--web.config.file` cannot be read or is wrong.
+    #[error(transparent)]
+    WebConfig(#[from] web_config::WebConfigError),
+    /// The threads that serve HTTP cannot be started.
+    #[error("cannot start the HTTP server's threads: {0}")]
+    Runtime(std::io::Error),
     /// The SIGTERM, SIGINT and SIGHUP handlers cannot be installed.
     #[error("cannot install the SIGTERM, SIGINT and SIGHUP handlers: {0}")]
     Signals(std::io::Error),
@@ -105,8 +117,8 @@ impl Report for ServeError {
     fn exit_code(&self) -> u8 {
         match self {
             ServeError::Rules(errors) => errors.iter().map(RunError::exit_code).max().unwrap_or(2),
-            ServeError::Listen { .. } => 2,
-            ServeError::Signals(_) => 1,
+            ServeError::Listen { .. } | ServeError::WebConfig(_) => 2,
+            ServeError::Runtime(_) | ServeError::Signals(_) => 1,
         }
     }
 
@@ -119,11 +131,7 @@ impl Report for ServeError {
     }
 }
 
-/// How many requests are served at once; scrapes beyond that wait in tiny_http's queue. Waiting
-/// on an evaluation holds a worker, so there are more workers than cores.
-const WORKERS: usize = 8;
-
-/// How often an idle worker looks at the stop flag.
+/// How often the main thread looks at the stop flag.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long requests in flight may take to finish after SIGTERM or SIGINT.
@@ -156,114 +164,52 @@ pub fn serve(config: &ServeConfig) -> Result<(), ServeError> {
 /// Runs the exporter until `stop` is set, then waits up to [`GRACE`] for requests in flight.
 ///
 /// The compiled rules cannot cross threads (sxd-xpath's expressions are neither `Send` nor
-/// `Sync`), so this thread keeps them and runs every evaluation ([`Evaluator`]); the HTTP
-/// workers send it [`Job`]s through the [`Cache`], which already lets one evaluation run at a
-/// time.
+/// `Sync`), so this thread keeps them and runs every evaluation ([`Evaluator`], [`Evaluator::run_while`]);
+/// the HTTP side sends it [`Job`]s through the [`Cache`], which already lets one evaluation run
+/// at a time.
 pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     let mut evaluator = Evaluator::new(config)?;
     evaluator.start()?;
-    let server = tiny_http::Server::http(config.listen).map_err(|error| ServeError::Listen {
-        address: config.listen,
-        reason: error.to_string(),
-    })?;
-    let server = Arc::new(server);
-    let address = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| config.listen.to_string(), |a| a.to_string());
+    let web = match &config.web_config {
+        Some(path) => web_config::WebConfig::load(path)?,
+        None => web_config::WebConfig::default(),
+    };
     let (jobs, queue) = mpsc::channel();
     let exporter = Arc::new(Exporter {
         inputs: config.inputs.clone(),
+        telemetry_path: config.telemetry_path.clone(),
         rules: Arc::clone(&evaluator.shared),
         cache: Cache::default(),
         jobs,
     });
-    log::info("listening", &[("address", &address)]);
+    let server = http::Server::start(&config.listen, Arc::clone(&exporter), config.http, web)?;
+    for url in server.urls() {
+        let (scheme, address) = url.split_once("://").unwrap_or(("http", url));
+        log::info(
+            "listening",
+            &[("address", &address), ("tls", &(scheme == "https"))],
+        );
+    }
     // The first evaluation runs like a scrape, so that readiness does not wait for one.
-    {
-        let exporter = Arc::clone(&exporter);
-        std::thread::spawn(move || exporter.metrics());
-    }
-    let (finished, workers_done) = mpsc::channel();
-    for _ in 0..WORKERS {
-        let server = Arc::clone(&server);
-        let exporter = Arc::clone(&exporter);
-        let stop = Arc::clone(&stop);
-        let finished = finished.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                // An error here is one client's failed connection; the others go on.
-                if let Ok(Some(request)) = server.recv_timeout(POLL_INTERVAL) {
-                    respond(&exporter, request);
-                }
-            }
-            let _ = finished.send(());
-        });
-    }
-    drop(finished);
-    evaluator.run_until(&queue, &stop);
+    std::thread::spawn(move || exporter.metrics());
+    evaluator.run_while(&queue, || !stop.load(Ordering::SeqCst));
     log::info(
         "stopping; requests in flight may finish",
         &[("grace", &humantime::format_duration(GRACE))],
     );
+    server.begin_shutdown();
     // Requests in flight may still need an evaluation.
     let deadline = Instant::now() + GRACE;
-    let mut running = WORKERS;
-    while running > 0 {
-        running -= workers_done.try_iter().count();
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            // The workers are not joined: returning ends the process, and them with it.
-            log::warn(
-                "stopping with requests unfinished",
-                &[("grace", &humantime::format_duration(GRACE))],
-            );
-            break;
-        }
-        if let Ok(job) = queue.recv_timeout(left.min(POLL_INTERVAL)) {
-            evaluator.run(job);
-        }
+    evaluator.run_while(&queue, || !server.drained() && Instant::now() < deadline);
+    if !server.drained() {
+        log::warn(
+            "stopping with requests unfinished",
+            &[("grace", &humantime::format_duration(GRACE))],
+        );
     }
+    // Connections still open end with the process.
+    server.stop();
     Ok(())
-}
-
-/// Answers one request; a client that went away is not an error.
-fn respond(exporter: &Exporter, request: tiny_http::Request) {
-    let accept_encoding: Vec<&str> = request
-        .headers()
-        .iter()
-        .filter(|h| h.field.equiv("Accept-Encoding"))
-        .map(|h| h.value.as_str())
-        .collect();
-    let gzip = accept_encoding.iter().any(|value| accepts_gzip(value));
-    let method = match request.method() {
-        tiny_http::Method::Get => Method::Get,
-        tiny_http::Method::Head => Method::Head,
-        tiny_http::Method::Post => Method::Post,
-        _ => Method::Other,
-    };
-    let reply = exporter.route(method, request.url(), gzip);
-    let mut headers = vec![header("Content-Type", reply.content_type)];
-    headers.extend(
-        reply
-            .headers
-            .iter()
-            .map(|(name, value)| header(name, value)),
-    );
-    let length = reply.body.len();
-    let response = tiny_http::Response::new(
-        tiny_http::StatusCode(reply.status),
-        headers.into_iter().flatten().collect(),
-        Cursor::new(reply.body),
-        Some(length),
-        None,
-    );
-    let _ = request.respond(response);
-}
-
-/// A response header; our header values are ASCII, so `None` is never expected.
-fn header(name: &str, value: &str) -> Option<tiny_http::Header> {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
 }
 
 /// Whether an `Accept-Encoding` value accepts gzip: `gzip` or `*` with a q-value above 0.
@@ -285,7 +231,7 @@ fn accepts_gzip(value: &str) -> bool {
 pub enum Method {
     /// `GET`.
     Get,
-    /// `HEAD`: the headers of `GET`, without a body (tiny_http leaves it out).
+    /// `HEAD`: the headers of `GET`, without a body (hyper leaves it out).
     Head,
     /// `POST`: only for `/-/reload`.
     Post,
@@ -320,6 +266,7 @@ impl Reply {
 /// The HTTP side of the exporter: routes, the cache, and the way to the [`Evaluator`].
 pub struct Exporter {
     inputs: Vec<PathBuf>,
+    telemetry_path: String,
     rules: Arc<LoadedRules>,
     cache: Cache,
     jobs: mpsc::Sender<Job>,
@@ -364,16 +311,22 @@ impl Exporter {
                 }
             };
         }
-        if !matches!(path, "/" | "/metrics" | "/-/healthy" | "/-/ready") {
-            return Reply::text(404, format!("{path} is not here; try /metrics\n"));
+        let metrics = path == self.telemetry_path;
+        if !metrics && !matches!(path, "/" | "/-/healthy" | "/-/ready") {
+            return Reply::text(
+                404,
+                format!("{path} is not here; try {}\n", self.telemetry_path),
+            );
         }
         if matches!(method, Method::Post | Method::Other) {
             let mut reply = Reply::text(405, "only GET and HEAD are allowed here\n");
             reply.headers.push(("Allow", "GET, HEAD".to_owned()));
             return reply;
         }
+        if metrics {
+            return self.metrics_reply(gzip);
+        }
         match path {
-            "/metrics" => self.metrics_reply(gzip),
             "/-/healthy" => Reply::text(200, "xml2prom is healthy.\n"),
             "/-/ready" => match self.cache.readiness() {
                 Ok(()) => Reply::text(200, "xml2prom is ready.\n"),
@@ -580,7 +533,10 @@ impl Evaluator {
     }
 
     fn publish_landing_page(&mut self) {
-        let page = Arc::from(self.landing_page(&self.config.inputs).into_bytes());
+        let page = Arc::from(
+            self.landing_page(&self.config.inputs, &self.config.telemetry_path)
+                .into_bytes(),
+        );
         *self
             .shared
             .landing_page
@@ -616,10 +572,10 @@ impl Evaluator {
         }
     }
 
-    /// Runs jobs until `stop` is set, and reloads the rules after a SIGHUP (looked at between
-    /// jobs, at least every [`POLL_INTERVAL`]).
-    pub fn run_until(&mut self, queue: &mpsc::Receiver<Job>, stop: &AtomicBool) {
-        while !stop.load(Ordering::SeqCst) {
+    /// Runs jobs for as long as `go_on()` holds, and reloads the rules after a SIGHUP (looked at
+    /// between jobs, at least every [`POLL_INTERVAL`]).
+    pub fn run_while(&mut self, queue: &mpsc::Receiver<Job>, go_on: impl Fn() -> bool) {
+        while go_on() {
             if self.hangup.swap(false, Ordering::SeqCst) {
                 let _ = self.reload("SIGHUP");
             }
@@ -729,12 +685,14 @@ impl Evaluator {
     }
 
     /// The landing page: a link to /metrics and the loaded rules, every text escaped.
-    fn landing_page(&self, inputs: &[PathBuf]) -> String {
-        let mut page = String::from(
+    fn landing_page(&self, inputs: &[PathBuf], telemetry_path: &str) -> String {
+        // Relative links, so that the page also works behind a proxy that adds a prefix.
+        let mut page = format!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
              <title>xml2prom</title></head>\n<body>\n<h1>xml2prom</h1>\n\
-             <p><a href=\"metrics\">Metrics</a> &middot; <a href=\"-/healthy\">Health</a> \
+             <p><a href=\"{}\">Metrics</a> &middot; <a href=\"-/healthy\">Health</a> \
              &middot; <a href=\"-/ready\">Readiness</a></p>\n",
+            escape_html(telemetry_path.trim_start_matches('/'))
         );
         let inputs: Vec<String> = inputs.iter().map(|p| inputs::name(p)).collect();
         let _ = writeln!(
@@ -1389,7 +1347,10 @@ mod tests {
         let config = ServeConfig {
             rules: dir.join("rules.yaml"),
             inputs: vec![dir.join("a.xml")],
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: Vec::new(),
+            telemetry_path: "/metrics".to_owned(),
+            web_config: None,
+            http: http::Limits::default(),
             limits: XmlLimits::default(),
             engine: Engine::Auto,
             max_dom_bytes: u64::MAX,
@@ -1409,6 +1370,7 @@ mod tests {
         });
         Exporter {
             inputs: vec![dir.join("a.xml")],
+            telemetry_path: "/metrics".to_owned(),
             rules: rules.recv().expect("the loaded rules"),
             cache: Cache::default(),
             jobs,
