@@ -136,7 +136,7 @@ flight.
 SIGTERM or SIGINT stops accepting, lets the requests in flight finish, and exits 0.
 
 Log lines go to stderr as logfmt or JSON, with a timestamp:
-  time=2026-12-04T02:00:00.123Z level=info msg=\"listening\" address=127.0.0.1:9840
+  time=2026-12-04T02:00:00.123Z level=info msg=\"listening\" address=127.0.0.1:9840 tls=false
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT
