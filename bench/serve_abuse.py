@@ -9,7 +9,7 @@ Three scenarios, each on a fresh server started under `prlimit --nofile=1024`:
   keepalive: 50 keep-alive clients x 40 scrapes (50 ms apart) while the input is
              replaced (atomic rename) every 0.25 s; count complete bodies and give p50/p99 latency.
 
-Usage: bench/serve_abuse.py [--binary PATH]   (default /work/prof-server/release/xml2prom)
+Usage: bench/serve_abuse.py [--binary PATH]   (default target/release/xml2prom)
 Only 127.0.0.1 is used; every loop is bounded.
 """
 
@@ -44,6 +44,8 @@ def start(binary, folder, extra=()):
     deadline = time.time() + 30
     while time.time() < deadline:
         line = child.stderr.readline()
+        if not line and child.poll() is not None:
+            break
         found = re.search(r'msg="listening" address=([\d.]+):(\d+)', line)
         if found:
             threading.Thread(target=lambda: [None for _ in child.stderr], daemon=True).start()
@@ -208,16 +210,21 @@ def keepalive(binary, folder):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--binary", default="/work/prof-server/release/xml2prom")
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument("--binary",
+                        default=os.path.join(here, "..", "target", "release", "xml2prom"))
     parser.add_argument("scenarios", nargs="*", default=["slow", "headers", "keepalive"])
     args = parser.parse_args()
+    binary = os.path.abspath(args.binary)
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"{binary} is not an executable; build it with cargo build --release")
     with tempfile.TemporaryDirectory() as folder:
         with open(os.path.join(folder, "rules.yaml"), "w") as f:
             f.write(RULES)
         with open(os.path.join(folder, "store.xml"), "w") as f:
             f.write(store(1000))
         for name in args.scenarios:
-            {"slow": slow, "headers": headers, "keepalive": keepalive}[name](args.binary, folder)
+            {"slow": slow, "headers": headers, "keepalive": keepalive}[name](binary, folder)
 
 
 if __name__ == "__main__":
