@@ -351,6 +351,18 @@ pub fn fetch_http(
     options: &FetchOptions,
     max_bytes: u64,
 ) -> Result<Vec<u8>, FetchError> {
+    fetch_http_within(url, options, max_bytes, &|_| true)
+}
+
+/// [`fetch_http`], following a redirect only to a URL that `allowed` accepts: `serve`'s
+/// `/probe` checks each hop against `--probe.allow-target`, so that an allowed target cannot
+/// send the exporter anywhere else.
+pub fn fetch_http_within(
+    url: &str,
+    options: &FetchOptions,
+    max_bytes: u64,
+    allowed: &dyn Fn(&str) -> bool,
+) -> Result<Vec<u8>, FetchError> {
     let shown = redact_url(url);
     let started = Instant::now();
     let config = &options.http;
@@ -435,6 +447,15 @@ pub fn fetch_http(
                     url: redact_url(&current),
                     problem: format!(
                         "(HTTP {status}) to `{}`, which is not an http or https URL",
+                        shown_text(&redact_url(&next))
+                    ),
+                });
+            }
+            if !allowed(&next) {
+                return Err(FetchError::Redirect {
+                    url: redact_url(&current),
+                    problem: format!(
+                        "(HTTP {status}) to `{}`, which no --probe.allow-target pattern allows",
                         shown_text(&redact_url(&next))
                     ),
                 });
