@@ -112,6 +112,9 @@ Exit codes:
 Example:
   xml2prom serve --rules rules/store.yaml --input /srv/app/store.xml \
     --web.listen-address 127.0.0.1:9840 --web.config.file /etc/xml2prom/web.yml
+  xml2prom serve --rules bind.yaml --rules store.yaml \
+    --probe.allow-target 'http://ns[0-9]+\\.example\\.net:8053/xml/v3/server'
+  curl 'http://127.0.0.1:9840/probe?module=bind&target=http%3A%2F%2Fns1.example.net%3A8053%2Fxml%2Fv3%2Fserver'
 
 Endpoints:
   /metrics     the rules evaluated on the inputs (--web.telemetry-path); the result is reused

@@ -16,7 +16,11 @@
 //! [`POLL_INTERVAL`] the server stops accepting and requests in flight get [`GRACE`] to finish;
 //! a second signal ends the process at once.
 //!
-//! SIGHUP and `POST /-/reload` reload the rule file as a [`Job`] on the evaluator's thread,
+//! `GET /probe?target=URL&module=NAME` ([`probe`]) fetches one target on the HTTP side and
+//! evaluates one module (a `--rules` file, named by its stem) on it as a [`Job::Probe`];
+//! `/metrics` evaluates the first `--rules` file on the `--input`s, if there are any.
+//!
+//! SIGHUP and `POST /-/reload` reload every rule file as a [`Job`] on the evaluator's thread,
 //! between two evaluations: a good file replaces the rules, a broken one keeps them, and
 //! either way the cache starts over (each [`Key`] holds the [`LoadedRules`] generation), so
 //! that no body made before a reload is served after it. With self-metrics, the body also
@@ -1715,9 +1719,20 @@ mod tests {
         assert_eq!(landing.status, 200);
         assert!(body(&landing).contains("<td>metrics[0]</td><td>rows</td><td>gauge</td>"));
         assert!(body(&landing).contains("<a href=\"metrics\">"));
-        assert_eq!(exporter.route(Method::Get, "/-/healthy", false, None).status, 200);
-        assert_eq!(exporter.route(Method::Get, "/-/ready", false, None).status, 200);
-        assert_eq!(exporter.route(Method::Get, "/nope", false, None).status, 404);
+        assert_eq!(
+            exporter
+                .route(Method::Get, "/-/healthy", false, None)
+                .status,
+            200
+        );
+        assert_eq!(
+            exporter.route(Method::Get, "/-/ready", false, None).status,
+            200
+        );
+        assert_eq!(
+            exporter.route(Method::Get, "/nope", false, None).status,
+            404
+        );
         let post = exporter.route(Method::Other, "/metrics", false, None);
         assert_eq!(post.status, 405);
         assert!(post.headers.contains(&("Allow", "GET, HEAD".to_owned())));

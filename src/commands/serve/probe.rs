@@ -31,9 +31,8 @@ pub struct AllowedTarget {
 impl AllowedTarget {
     /// The pattern, anchored at both ends, or why it is not a valid regular expression.
     pub fn parse(pattern: &str) -> Result<AllowedTarget, String> {
-        let regex = Regex::new(&format!("^(?:{pattern})$")).map_err(|error| {
-            format!("`{pattern}` is not a valid regular expression: {error}")
-        })?;
+        let regex = Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|error| format!("`{pattern}` is not a valid regular expression: {error}"))?;
         Ok(AllowedTarget {
             pattern: pattern.to_owned(),
             regex,
@@ -191,8 +190,20 @@ const PROBES: (&str, &str) = (
 /// The two lines of gauges that end every `/probe` body.
 pub fn probe_metrics(success: bool, duration: Duration) -> String {
     let mut families = Families::new();
-    add(&mut families, SUCCESS, MetricType::Gauge, &[], f64::from(u8::from(success)));
-    add(&mut families, DURATION, MetricType::Gauge, &[], duration.as_secs_f64());
+    add(
+        &mut families,
+        SUCCESS,
+        MetricType::Gauge,
+        &[],
+        f64::from(u8::from(success)),
+    );
+    add(
+        &mut families,
+        DURATION,
+        MetricType::Gauge,
+        &[],
+        duration.as_secs_f64(),
+    );
     crate::exposition::render(&families)
 }
 
@@ -289,7 +300,10 @@ mod tests {
         for (query, expected) in [
             ("module=a", "`target` parameter is missing"),
             ("target=", "`target` parameter is missing"),
-            ("target=file:///etc/passwd", "not an http:// or https:// URL"),
+            (
+                "target=file:///etc/passwd",
+                "not an http:// or https:// URL",
+            ),
             ("target=exec:id", "not an http:// or https:// URL"),
             ("target=http://u:p@h/", "holds credentials"),
             ("target=http://h/&target=http://i/", "given twice"),
