@@ -270,6 +270,10 @@ fn two_modules_give_their_metrics_and_bad_requests_get_400_or_403() {
     );
     let landing = served.get("/").text();
     assert!(landing.contains("<h2>Module bind</h2>"), "{landing}");
+    assert!(
+        landing.contains("Inputs: none, only /probe targets."),
+        "{landing}"
+    );
 }
 
 #[test]
@@ -450,4 +454,56 @@ fn module_names_and_the_flags_are_checked_at_start() {
             outcome.stderr
         );
     }
+}
+
+#[test]
+fn a_reload_reloads_every_module_and_a_broken_one_keeps_its_rules() {
+    let documents = Documents::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    modules(dir.path());
+    let pattern = documents.pattern();
+    let served = Served::start(
+        dir.path(),
+        &[
+            "--rules",
+            "store.yaml",
+            "--rules",
+            "bind.yaml",
+            "--probe.allow-target",
+            &pattern,
+        ],
+    );
+    write(
+        dir.path(),
+        "store.yaml",
+        "version: 1\nmetrics:\n- { name: 2bad, help: h, type: gauge, value: '1' }\n",
+    );
+    write(
+        dir.path(),
+        "bind.yaml",
+        &format!("{BIND_RULES}- {{ name: bind_up, help: Up, type: gauge, value: '1' }}\n"),
+    );
+    let reloaded = served.request("POST", "/-/reload", &[]);
+    assert_eq!(reloaded.status, 500, "{}", reloaded.text());
+    assert!(
+        reloaded.text().contains("store.yaml"),
+        "{}",
+        reloaded.text()
+    );
+    assert!(
+        !reloaded.text().contains("bind.yaml"),
+        "{}",
+        reloaded.text()
+    );
+    let store = served.get(&probe_path(&documents.url("/store.xml"), Some("store")));
+    assert_probe_body(&store.text(), true);
+    assert_eq!(value_of(&store.text(), "store_rows"), Some(3.0));
+    let bind = served.get(&probe_path(&documents.url("/bind.xml"), Some("bind")));
+    assert_probe_body(&bind.text(), true);
+    assert_eq!(value_of(&bind.text(), "bind_up"), Some(1.0));
+    let metrics = served.get("/metrics").text();
+    assert!(
+        metrics.contains("\nxml2prom_config_last_reload_successful 0\n"),
+        "{metrics}"
+    );
 }

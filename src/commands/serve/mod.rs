@@ -937,7 +937,10 @@ impl Evaluator {
              &middot; <a href=\"-/ready\">Readiness</a></p>\n",
             escape_html(telemetry_path.trim_start_matches('/'))
         );
-        let inputs: Vec<String> = inputs.iter().map(|p| inputs::name(p)).collect();
+        let mut inputs: Vec<String> = inputs.iter().map(|p| inputs::name(p)).collect();
+        if inputs.is_empty() {
+            inputs.push("none, only /probe targets".to_owned());
+        }
         let _ = writeln!(
             page,
             "<p>Version {}. Inputs: {}.</p>",
