@@ -287,6 +287,19 @@ pub enum FetchError {
         /// Where to and why it is refused.
         problem: String,
     },
+    /// A `/probe` target redirects to a URL that no `--probe.allow-target` pattern allows.
+    #[error(
+        "{url} redirects (HTTP {status}) to `{to}`, which no --probe.allow-target pattern \
+         allows; probe the address that serves the document, or allow that one too"
+    )]
+    RedirectNotAllowed {
+        /// The URL, redacted.
+        url: String,
+        /// The redirect's status code.
+        status: u16,
+        /// Where to, redacted.
+        to: String,
+    },
     /// The document is larger than `--max-input-bytes`.
     #[error(
         "{input}: the input is larger than the limit of {limit} bytes; raise --max-input-bytes \
@@ -452,12 +465,10 @@ pub fn fetch_http_within(
                 });
             }
             if !allowed(&next) {
-                return Err(FetchError::Redirect {
+                return Err(FetchError::RedirectNotAllowed {
                     url: redact_url(&current),
-                    problem: format!(
-                        "(HTTP {status}) to `{}`, which no --probe.allow-target pattern allows",
-                        shown_text(&redact_url(&next))
-                    ),
+                    status,
+                    to: shown_text(&redact_url(&next)),
                 });
             }
             current = next;
