@@ -112,6 +112,9 @@ Exit codes:
 Example:
   xml2prom serve --rules rules/store.yaml --input /srv/app/store.xml \
     --web.listen-address 127.0.0.1:9840 --web.config.file /etc/xml2prom/web.yml
+  xml2prom serve --rules bind.yaml --rules store.yaml \
+    --probe.allow-target 'http://ns[0-9]+\\.example\\.net:8053/xml/v3/server'
+  curl 'http://127.0.0.1:9840/probe?module=bind&target=http%3A%2F%2Fns1.example.net%3A8053%2Fxml%2Fv3%2Fserver'
 
 Endpoints:
   /metrics     the rules evaluated on the inputs (--web.telemetry-path); the result is reused
@@ -119,8 +122,13 @@ Endpoints:
                are fetched on every scrape; HTTP 500 with the message if an input fails
   /-/healthy   200 while the process runs
   /-/ready     200 once the last evaluation succeeded, 503 with the reason otherwise
-  /-/reload    POST: re-read the rule file; 200, or 500 with the diagnostics (the old rules
-               keep answering)
+  /probe       ?target=URL&module=NAME: fetch the target (allowed by --probe.allow-target)
+               and evaluate the module (the --rules file of that stem; optional with one)
+               on it; 200 with its metrics and xml2prom_probe_success (0 if the fetch or
+               the evaluation failed, the reason logged), 400 for a missing target or an
+               unknown module, 403 for a target not allowed
+  /-/reload    POST: re-read the rule files; 200, or 500 with the diagnostics (the old rules
+               of a broken file keep answering)
   /            a page that links to /metrics and lists the loaded rules
 
 With self-metrics on, /metrics also has xml2prom_build_info, xml2prom_config_last_reload_*
@@ -662,15 +670,22 @@ impl EvaluationArgs {
 /// Flags of `xml2prom serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The YAML rule file, loaded at start and again on SIGHUP or POST /-/reload.
-    #[arg(long, value_name = "FILE")]
-    pub rules: PathBuf,
+    /// A YAML rule file, loaded at start and again on SIGHUP or POST /-/reload; repeat for
+    /// several /probe modules, each named by its file stem (the first also serves /metrics).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub rules: Vec<PathBuf>,
 
     /// An XML file, a quoted glob pattern such as 'stores/*.xml' (expanded on every scrape), an
     /// http:// or https:// URL, or 'exec:CMD ARGS' (both fetched on every scrape); repeat for
-    /// several.
-    #[arg(long, value_name = "FILE|GLOB|URL|exec:CMD", required = true)]
+    /// several. Optional with --probe.allow-target.
+    #[arg(long, value_name = "FILE|GLOB|URL|exec:CMD")]
     pub input: Vec<PathBuf>,
+
+    /// A regular expression that must match the whole URL of a target /probe may fetch (and
+    /// of every redirect it follows); repeat for several. Without one, /probe answers 403.
+    #[arg(long = "probe.allow-target", value_name = "REGEX",
+          value_parser = crate::commands::serve::probe::AllowedTarget::parse)]
+    pub probe_allow_target: Vec<crate::commands::serve::probe::AllowedTarget>,
 
     /// An address and port to listen on, `:PORT` for every interface; repeat for several.
     #[arg(
@@ -739,6 +754,32 @@ impl ServeArgs {
                 ));
             }
         }
+        if self.input.is_empty() && self.probe_allow_target.is_empty() {
+            return Err(error(
+                "give --input (what /metrics evaluates), --probe.allow-target (the targets \
+                 /probe may fetch), or both",
+            ));
+        }
+        if self.rules.len() > 1 && self.probe_allow_target.is_empty() {
+            return Err(error(
+                "several --rules are /probe modules, and /probe is off without \
+                 --probe.allow-target; add it, or give one --rules",
+            ));
+        }
+        for (i, path) in self.rules.iter().enumerate() {
+            let name = crate::commands::serve::module_name(path);
+            if let Some(other) = self.rules[..i]
+                .iter()
+                .find(|other| crate::commands::serve::module_name(other) == name)
+            {
+                return Err(error(&format!(
+                    "--rules {} and --rules {} are both the module `{name}`; a module is named \
+                     by its file stem, so rename one of them",
+                    other.display(),
+                    path.display()
+                )));
+            }
+        }
         let evaluation = self.evaluation.checked(error)?;
         let path = &self.telemetry_path;
         if !path.starts_with('/') || matches!(path.as_str(), "/" | "/-/healthy" | "/-/ready") {
@@ -750,6 +791,7 @@ impl ServeArgs {
         Ok(crate::commands::serve::ServeConfig {
             rules: self.rules,
             inputs: self.input,
+            probe_allow: crate::commands::serve::probe::AllowList::new(self.probe_allow_target),
             listen: self.listen,
             telemetry_path: self.telemetry_path,
             web_config: self.web_config,

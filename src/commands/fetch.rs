@@ -287,6 +287,19 @@ pub enum FetchError {
         /// Where to and why it is refused.
         problem: String,
     },
+    /// A `/probe` target redirects to a URL that no `--probe.allow-target` pattern allows.
+    #[error(
+        "{url} redirects (HTTP {status}) to `{to}`, which no --probe.allow-target pattern \
+         allows; probe the address that serves the document, or allow that one too"
+    )]
+    RedirectNotAllowed {
+        /// The URL, redacted.
+        url: String,
+        /// The redirect's status code.
+        status: u16,
+        /// Where to, redacted.
+        to: String,
+    },
     /// The document is larger than `--max-input-bytes`.
     #[error(
         "{input}: the input is larger than the limit of {limit} bytes; raise --max-input-bytes \
@@ -350,6 +363,18 @@ pub fn fetch_http(
     url: &str,
     options: &FetchOptions,
     max_bytes: u64,
+) -> Result<Vec<u8>, FetchError> {
+    fetch_http_within(url, options, max_bytes, &|_| true)
+}
+
+/// [`fetch_http`], following a redirect only to a URL that `allowed` accepts: `serve`'s
+/// `/probe` checks each hop against `--probe.allow-target`, so that an allowed target cannot
+/// send the exporter anywhere else.
+pub fn fetch_http_within(
+    url: &str,
+    options: &FetchOptions,
+    max_bytes: u64,
+    allowed: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<u8>, FetchError> {
     let shown = redact_url(url);
     let started = Instant::now();
@@ -437,6 +462,13 @@ pub fn fetch_http(
                         "(HTTP {status}) to `{}`, which is not an http or https URL",
                         shown_text(&redact_url(&next))
                     ),
+                });
+            }
+            if !allowed(&next) {
+                return Err(FetchError::RedirectNotAllowed {
+                    url: redact_url(&current),
+                    status,
+                    to: shown_text(&redact_url(&next)),
                 });
             }
             current = next;

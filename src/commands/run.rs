@@ -710,6 +710,30 @@ pub fn produce(
     errors: &mut Vec<RunError>,
     warnings: &mut Vec<String>,
 ) -> Production {
+    let read = |remote: Remote<'_>| match remote {
+        Remote::Http(url) => Some(fetch::fetch_http(url, fetch, config.limits.max_bytes)),
+        Remote::Command(line) => Some(fetch::run_command(
+            line,
+            fetch.timeout,
+            config.limits.max_bytes,
+        )),
+        Remote::Stdin => None,
+    };
+    produce_with(rules, inputs, config, read, labels, errors, warnings)
+}
+
+/// [`produce`], with `read` giving the bytes of each input that is not a file (`None` for
+/// standard input, which is read as `/dev/stdin`): `serve`'s `/probe` fetches its target
+/// before the evaluation and hands the outcome in here.
+pub fn produce_with(
+    rules: &CompiledRules,
+    inputs: &[PathBuf],
+    config: &EngineConfig,
+    mut read: impl FnMut(Remote<'_>) -> Option<Result<Vec<u8>, fetch::FetchError>>,
+    labels: &[(String, String)],
+    errors: &mut Vec<RunError>,
+    warnings: &mut Vec<String>,
+) -> Production {
     let mut production = Production {
         families: Families::new(),
         samples_per_rule: vec![0; rules.rules.len()],
@@ -719,15 +743,7 @@ pub fn produce(
     };
     for input in inputs {
         let remote = Remote::of(input);
-        let fetched = match remote {
-            Some(Remote::Http(url)) => Some(fetch::fetch_http(url, fetch, config.limits.max_bytes)),
-            Some(Remote::Command(line)) => Some(fetch::run_command(
-                line,
-                fetch.timeout,
-                config.limits.max_bytes,
-            )),
-            Some(Remote::Stdin) | None => None,
-        };
+        let fetched = remote.and_then(&mut read);
         let named = remote.map(|remote| PathBuf::from(remote.name()));
         let bytes = match fetched {
             Some(Ok(bytes)) => Some(bytes),

@@ -17,6 +17,9 @@
 //! - `schedule`: `run --every` driven by real signals: repeated writes, SIGTERM/SIGINT stop with
 //!   exit 0 (after the run in progress), SIGHUP with a broken and then a fixed rule file; its
 //!   log lines as logfmt and JSON, filtered by `--log.level`.
+//! - `probe`: `serve`'s `/probe` with two modules against a loopback HTTP server: each
+//!   module's metrics, 400/403 answers, failed fetches as `xml2prom_probe_success 0`, a
+//!   redirect out of `--probe.allow-target`, the scrape-timeout header; checked by promtool.
 //! - `push`: `run --push` to a real `prometheus-pushgateway` on 127.0.0.1, read back from it; a
 //!   closed port; the flags' usage errors.
 //! - `safety_outputs`: outputs that are devices, FIFOs or sockets, or inputs; the lock file's
@@ -58,6 +61,7 @@ mod inputs;
 mod interop;
 mod lint;
 mod lock;
+mod probe;
 mod push;
 mod push_safety;
 mod remote_inputs;

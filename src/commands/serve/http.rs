@@ -738,8 +738,16 @@ async fn answer(request: Request<Incoming>, shared: &Arc<Shared>) -> Response<Fu
         .iter()
         .filter_map(|value| value.to_str().ok())
         .any(accepts_gzip);
+    // Prometheus says how long it waits; `/probe` fetches its target within that.
+    let scrape_timeout = request
+        .headers()
+        .get("x-prometheus-scrape-timeout-seconds")
+        .and_then(|value| value.to_str().ok())
+        .and_then(super::probe::parse_scrape_timeout);
     let exporter = Arc::clone(&shared.exporter);
-    match tokio::task::spawn_blocking(move || exporter.route(method, &url, gzip)).await {
+    match tokio::task::spawn_blocking(move || exporter.route(method, &url, gzip, scrape_timeout))
+        .await
+    {
         Ok(answer) => reply(answer),
         Err(_) => reply(Reply::text(
             500,

@@ -16,7 +16,11 @@
 //! [`POLL_INTERVAL`] the server stops accepting and requests in flight get [`GRACE`] to finish;
 //! a second signal ends the process at once.
 //!
-//! SIGHUP and `POST /-/reload` reload the rule file as a [`Job`] on the evaluator's thread,
+//! `GET /probe?target=URL&module=NAME` ([`probe`]) fetches one target on the HTTP side and
+//! evaluates one module (a `--rules` file, named by its stem) on it as a [`Job::Probe`];
+//! `/metrics` evaluates the first `--rules` file on the `--input`s, if there are any.
+//!
+//! SIGHUP and `POST /-/reload` reload every rule file as a [`Job`] on the evaluator's thread,
 //! between two evaluations: a good file replaces the rules, a broken one keeps them, and
 //! either way the cache starts over (each [`Key`] holds the [`LoadedRules`] generation), so
 //! that no body made before a reload is served after it. With self-metrics, the body also
@@ -25,6 +29,7 @@
 //! lines ([`log`]).
 
 pub mod http;
+pub mod probe;
 pub mod web_config;
 
 use std::collections::BTreeMap;
@@ -52,10 +57,14 @@ use crate::xml::XmlLimits;
 /// Everything `serve` needs, checked.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
-    /// The rule file.
-    pub rules: PathBuf,
-    /// The `--input` arguments: paths and glob patterns, expanded on every evaluation.
+    /// The rule files (`--rules`, repeatable): the first one is evaluated for `/metrics`, and
+    /// each is a `/probe` module named by its file stem (distinct, checked by the caller).
+    pub rules: Vec<PathBuf>,
+    /// The `--input` arguments: paths and glob patterns, expanded on every evaluation; none
+    /// when `serve` only probes.
     pub inputs: Vec<PathBuf>,
+    /// The targets `/probe` may fetch (`--probe.allow-target`); empty turns `/probe` off.
+    pub probe_allow: probe::AllowList,
     /// Where to listen (`--web.listen-address`, repeatable).
     pub listen: Vec<http::ListenAddress>,
     /// The path of the metrics (`--web.telemetry-path`).
@@ -175,13 +184,7 @@ pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), Se
         None => web_config::WebConfig::default(),
     };
     let (jobs, queue) = mpsc::channel();
-    let exporter = Arc::new(Exporter {
-        inputs: config.inputs.clone(),
-        telemetry_path: config.telemetry_path.clone(),
-        rules: Arc::clone(&evaluator.shared),
-        cache: Cache::default(),
-        jobs,
-    });
+    let exporter = Arc::new(Exporter::new(config, Arc::clone(&evaluator.shared), jobs));
     let server = http::Server::start(&config.listen, Arc::clone(&exporter), config.http, web)?;
     for url in server.urls() {
         let (scheme, address) = url.split_once("://").unwrap_or(("http", url));
@@ -270,6 +273,13 @@ pub struct Exporter {
     rules: Arc<LoadedRules>,
     cache: Cache,
     jobs: mpsc::Sender<Job>,
+    /// The `/probe` module names, in `--rules` order (the [`Job::Probe`] index).
+    modules: Vec<String>,
+    probe_allow: probe::AllowList,
+    fetch: crate::commands::fetch::FetchOptions,
+    max_bytes: u64,
+    /// With self-metrics and probing on, the counts of probes, shown at each scrape.
+    probes: Option<probe::ProbeCounts>,
 }
 
 /// What the HTTP side knows of the rules the [`Evaluator`] holds: which load it is on, and
@@ -298,9 +308,43 @@ impl LoadedRules {
 }
 
 impl Exporter {
-    /// The response to a request for `url` (a query string is ignored).
-    pub fn route(&self, method: Method, url: &str, gzip: bool) -> Reply {
-        let path = url.split_once('?').map_or(url, |(path, _)| path);
+    /// The HTTP side of `config`, sending its jobs to the evaluator that publishes `rules`.
+    pub fn new(config: &ServeConfig, rules: Arc<LoadedRules>, jobs: mpsc::Sender<Job>) -> Self {
+        let modules: Vec<String> = config.rules.iter().map(|path| module_name(path)).collect();
+        let probes = (config.self_metrics && !config.probe_allow.is_empty())
+            .then(|| probe::ProbeCounts::new(modules.iter().map(String::as_str)));
+        Exporter {
+            inputs: config.inputs.clone(),
+            telemetry_path: config.telemetry_path.clone(),
+            rules,
+            cache: Cache::default(),
+            jobs,
+            modules,
+            probe_allow: config.probe_allow.clone(),
+            fetch: config.fetch.clone(),
+            max_bytes: config.limits.max_bytes,
+            probes,
+        }
+    }
+
+    /// The response to a request for `url`. Only `/probe` reads the query string, and the
+    /// scrape's timeout (`X-Prometheus-Scrape-Timeout-Seconds`), if the request has one.
+    pub fn route(
+        &self,
+        method: Method,
+        url: &str,
+        gzip: bool,
+        scrape_timeout: Option<Duration>,
+    ) -> Reply {
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        if path == "/probe" {
+            if matches!(method, Method::Post | Method::Other) {
+                let mut reply = Reply::text(405, "only GET and HEAD are allowed here\n");
+                reply.headers.push(("Allow", "GET, HEAD".to_owned()));
+                return reply;
+            }
+            return self.probe_reply(query, scrape_timeout);
+        }
         if path == "/-/reload" {
             return match method {
                 Method::Post => self.reload_reply(),
@@ -352,7 +396,10 @@ impl Exporter {
                     None => Arc::clone(&exposition.text),
                     Some(taken) => {
                         let process = exporter_metrics::process_metrics(taken);
-                        let process = exposition::render(&process);
+                        let mut process = exposition::render(&process);
+                        if let Some(probes) = &self.probes {
+                            process.push_str(&probes.render());
+                        }
                         if gzip {
                             exposition.gzip_followed_by(process.as_bytes())
                         } else {
@@ -393,6 +440,106 @@ impl Exporter {
         match outcome {
             Ok(()) => Reply::text(200, "xml2prom reloaded the rule file.\n"),
             Err(diagnostics) => Reply::text(500, diagnostics.to_string()),
+        }
+    }
+
+    /// `GET /probe?target=URL&module=NAME`: 403 without `--probe.allow-target` or for a
+    /// target it does not allow, 400 for a missing or invalid target or an unknown module,
+    /// else 200 with the module's metrics (none if the probe failed) and the probe's gauges.
+    fn probe_reply(&self, query: &str, scrape_timeout: Option<Duration>) -> Reply {
+        if self.probe_allow.is_empty() {
+            return Reply::text(
+                403,
+                "probing is off: start xml2prom serve with --probe.allow-target PATTERN, a \
+                 regular expression matching the whole URL of each target /probe may fetch\n",
+            );
+        }
+        let probe = match probe::Probe::parse(query) {
+            Ok(probe) => probe,
+            Err(message) => return Reply::text(400, format!("{message}\n")),
+        };
+        let module = match (&probe.module, self.modules.as_slice()) {
+            (None, [_]) => 0,
+            (None, modules) => {
+                return Reply::text(
+                    400,
+                    format!(
+                        "the `module` parameter is missing; give one of: {}\n",
+                        modules.join(", ")
+                    ),
+                );
+            }
+            (Some(name), modules) => match modules.iter().position(|m| m == name) {
+                Some(index) => index,
+                None => {
+                    return Reply::text(
+                        400,
+                        format!(
+                            "unknown module `{name}`; the modules are the --rules file stems: \
+                             {}\n",
+                            modules.join(", ")
+                        ),
+                    );
+                }
+            },
+        };
+        let name = &self.modules[module];
+        let shown = crate::commands::fetch::redact_url(&probe.target);
+        if !self.probe_allow.allows(&probe.target) {
+            log::warn(
+                "refused a probe of a target that no --probe.allow-target pattern allows",
+                &[("target", &shown), ("module", name)],
+            );
+            return Reply::text(
+                403,
+                format!(
+                    "the target `{shown}` is not allowed; add a --probe.allow-target pattern \
+                     that matches its whole URL\n"
+                ),
+            );
+        }
+        let started = Instant::now();
+        let mut options = self.fetch.clone();
+        options.timeout = probe::fetch_timeout(options.timeout, scrape_timeout);
+        let fetched = crate::commands::fetch::fetch_http_within(
+            &probe.target,
+            &options,
+            self.max_bytes,
+            &|url| self.probe_allow.allows(url),
+        );
+        let (reply, answer) = mpsc::channel();
+        let job = Job::Probe {
+            module,
+            target: probe.target.clone(),
+            fetched,
+            reply,
+        };
+        let stopped = || "xml2prom is stopping; the target was not evaluated".to_owned();
+        let outcome = if self.jobs.send(job).is_err() {
+            Err(stopped())
+        } else {
+            answer.recv().unwrap_or_else(|_| Err(stopped()))
+        };
+        let success = outcome.is_ok();
+        if let Some(probes) = &self.probes {
+            probes.count(name, success);
+        }
+        let mut body = match outcome {
+            Ok(text) => text,
+            Err(reason) => {
+                log::warn(
+                    "probe failed",
+                    &[("target", &shown), ("module", name), ("err", &reason)],
+                );
+                String::new()
+            }
+        };
+        body.push_str(&probe::probe_metrics(success, started.elapsed()));
+        Reply {
+            status: 200,
+            content_type: METRICS_CONTENT_TYPE,
+            headers: Vec::new(),
+            body: Arc::from(body.into_bytes()),
         }
     }
 
@@ -438,7 +585,18 @@ pub enum Job {
         /// Where the outcome goes.
         reply: mpsc::Sender<Outcome>,
     },
-    /// Re-read the rule file.
+    /// Evaluate one module's rules on a fetched `/probe` target.
+    Probe {
+        /// The module's index in `--rules` order.
+        module: usize,
+        /// The target URL, which names the input in messages (redacted).
+        target: String,
+        /// The target's body, or why it could not be fetched.
+        fetched: Result<Vec<u8>, crate::commands::fetch::FetchError>,
+        /// Where the module's metrics, or every error as text, go.
+        reply: mpsc::Sender<Result<String, String>>,
+    },
+    /// Re-read the rule files.
     Reload {
         /// What asked, for the log: `SIGHUP` or `POST /-/reload`.
         trigger: &'static str,
@@ -447,10 +605,24 @@ pub enum Job {
     },
 }
 
+/// One rule file and its compiled rules: `/metrics` uses the first, `/probe` any by name.
+struct Module {
+    name: String,
+    path: PathBuf,
+    rules: CompiledRules,
+}
+
+/// The name of the module of a rule file: its file stem.
+pub fn module_name(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The compiled rules and how to evaluate them; lives on one thread.
 pub struct Evaluator {
     config: ServeConfig,
-    rules: CompiledRules,
+    modules: Vec<Module>,
     engines: EngineConfig,
     labels: Vec<(String, String)>,
     shared: Arc<LoadedRules>,
@@ -480,10 +652,24 @@ struct ReloadStatus {
 impl Evaluator {
     /// Loads and compiles the rules; a broken rule file or a clashing `--label` is an error.
     pub fn new(config: &ServeConfig) -> Result<Evaluator, ServeError> {
-        let rules = load(config).map_err(ServeError::Rules)?;
+        let mut modules = Vec::with_capacity(config.rules.len());
+        let mut errors = Vec::new();
+        for path in &config.rules {
+            match load(config, path) {
+                Ok(rules) => modules.push(Module {
+                    name: module_name(path),
+                    path: path.clone(),
+                    rules,
+                }),
+                Err(more) => errors.extend(more),
+            }
+        }
+        if !errors.is_empty() || modules.is_empty() {
+            return Err(ServeError::Rules(errors));
+        }
         let mut evaluator = Evaluator {
             config: config.clone(),
-            rules,
+            modules,
             engines: EngineConfig {
                 limits: config.limits.clone(),
                 engine: config.engine,
@@ -526,8 +712,10 @@ impl Evaluator {
     /// With `--verbose`, logs which engine runs each rule.
     fn report_engines(&self) {
         if self.config.verbose {
-            for line in engine::engine_report(&self.rules, self.config.engine) {
-                log::info(&line, &[]);
+            for module in &self.modules {
+                for line in engine::engine_report(&module.rules, self.config.engine) {
+                    log::info(&line, &[("module", &module.name)]);
+                }
             }
         }
     }
@@ -555,6 +743,14 @@ impl Evaluator {
             } => {
                 // The scrape may have gone; the outcome is in the cache anyway.
                 let _ = reply.send(self.evaluate(inputs, unmatched, &evaluation));
+            }
+            Job::Probe {
+                module,
+                target,
+                fetched,
+                reply,
+            } => {
+                let _ = reply.send(self.probe(module, &target, fetched));
             }
             Job::Reload { trigger, reply } => {
                 let outcome = self.reload(trigger);
@@ -585,44 +781,86 @@ impl Evaluator {
         }
     }
 
-    /// Re-reads the rule file with the `--var`s and `--label`s given at start. A good file
-    /// replaces the rules; a broken one keeps them, and its diagnostics are logged and
-    /// returned. Either way the cache starts over, as the reload status is in every
-    /// exposition.
+    /// Re-reads every rule file with the `--var`s and `--label`s given at start. A good file
+    /// replaces its module's rules; a broken one keeps them, and its diagnostics are logged
+    /// and returned (those of every broken file). Either way the cache starts over, as the
+    /// reload status is in every exposition.
     fn reload(&mut self, trigger: &str) -> Result<(), Arc<str>> {
-        let file = self.config.rules.display().to_string();
-        let outcome = match load(&self.config) {
-            Ok(rules) => {
-                self.rules = rules;
-                self.reloads = ReloadStatus {
-                    successful: true,
-                    success_time: unix_time(SystemTime::now()),
-                };
-                self.publish_landing_page();
-                log::info(
-                    "reloaded the rule file",
-                    &[("file", &file), ("trigger", &trigger)],
-                );
-                self.report_engines();
-                Ok(())
+        let mut diagnostics = String::new();
+        for index in 0..self.modules.len() {
+            let path = self.modules[index].path.clone();
+            let file = path.display().to_string();
+            match load(&self.config, &path) {
+                Ok(rules) => {
+                    self.modules[index].rules = rules;
+                    log::info(
+                        "reloaded the rule file",
+                        &[("file", &file), ("trigger", &trigger)],
+                    );
+                }
+                Err(errors) => {
+                    let report: String = errors.iter().map(RunError::report).collect();
+                    log::error(
+                        "the rule file has errors; the rules loaded before keep running until \
+                         it is fixed and reloaded again",
+                        &[
+                            ("file", &file),
+                            ("trigger", &trigger),
+                            ("err", &report.trim_end()),
+                        ],
+                    );
+                    diagnostics.push_str(&report);
+                }
             }
-            Err(errors) => {
-                self.reloads.successful = false;
-                let diagnostics: String = errors.iter().map(RunError::report).collect();
-                log::error(
-                    "the rule file has errors; the rules loaded before keep running until it \
-                     is fixed and reloaded again",
-                    &[
-                        ("file", &file),
-                        ("trigger", &trigger),
-                        ("err", &diagnostics.trim_end()),
-                    ],
-                );
-                Err(Arc::from(diagnostics))
-            }
+        }
+        let outcome = if diagnostics.is_empty() {
+            self.reloads = ReloadStatus {
+                successful: true,
+                success_time: unix_time(SystemTime::now()),
+            };
+            self.report_engines();
+            Ok(())
+        } else {
+            self.reloads.successful = false;
+            Err(Arc::from(diagnostics))
         };
+        self.publish_landing_page();
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
         outcome
+    }
+
+    /// Evaluates module `module` on the fetched body of `target`: its metrics, with the
+    /// `--label`s, or every error (the fetch's included) as text.
+    fn probe(
+        &self,
+        module: usize,
+        target: &str,
+        fetched: Result<Vec<u8>, crate::commands::fetch::FetchError>,
+    ) -> Result<String, String> {
+        let Some(module) = self.modules.get(module) else {
+            return Err("no such module; this is a bug in xml2prom, please report it".to_owned());
+        };
+        let mut fetched = Some(fetched);
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let production = run::produce_with(
+            &module.rules,
+            &[PathBuf::from(target)],
+            &self.engines,
+            |_| fetched.take(),
+            &self.labels,
+            &mut errors,
+            &mut warnings,
+        );
+        for warning in &warnings {
+            log::warn(warning, &[("module", &module.name)]);
+        }
+        if !errors.is_empty() {
+            let message: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(message.join("; "));
+        }
+        let (families, _) = production.finish(&module.rules, None);
+        Ok(exposition::render(&families))
     }
 
     fn evaluate(
@@ -635,8 +873,10 @@ impl Evaluator {
         let inputs = paths.len();
         let mut errors: Vec<RunError> = unmatched.into_iter().map(RunError::Input).collect();
         let mut warnings = Vec::new();
+        // `/metrics` evaluates the first rule file; the others are only `/probe` modules.
+        let rules = &self.modules[0].rules;
         let production = run::produce(
-            &self.rules,
+            rules,
             &paths,
             &self.engines,
             &self.config.fetch,
@@ -656,7 +896,10 @@ impl Evaluator {
             return Err(Arc::from(message));
         }
         let self_metrics = self.config.self_metrics;
-        let (mut families, _) = production.finish(&self.rules, self_metrics.then_some(""));
+        // Without inputs (a `serve` that only probes) there is nothing to report per input or
+        // rule: only serve's own metrics.
+        let output = (self_metrics && inputs > 0).then_some("");
+        let (mut families, _) = production.finish(rules, output);
         let process = self_metrics.then(|| {
             families
                 .iter()
@@ -694,22 +937,42 @@ impl Evaluator {
              &middot; <a href=\"-/ready\">Readiness</a></p>\n",
             escape_html(telemetry_path.trim_start_matches('/'))
         );
-        let inputs: Vec<String> = inputs.iter().map(|p| inputs::name(p)).collect();
+        let mut inputs: Vec<String> = inputs.iter().map(|p| inputs::name(p)).collect();
+        if inputs.is_empty() {
+            inputs.push("none, only /probe targets".to_owned());
+        }
         let _ = writeln!(
             page,
             "<p>Version {}. Inputs: {}.</p>",
             escape_html(crate::VERSION),
             escape_html(&inputs.join(", "))
         );
+        for (index, module) in self.modules.iter().enumerate() {
+            if self.modules.len() == 1 {
+                page.push_str("<h2>Rules</h2>\n");
+            } else {
+                let _ = writeln!(
+                    page,
+                    "<h2>Module {}{}</h2>",
+                    escape_html(&module.name),
+                    if index == 0 { " (also /metrics)" } else { "" }
+                );
+            }
+            self.rules_table(&mut page, &module.rules);
+        }
+        page.push_str("</body>\n</html>\n");
+        page
+    }
+
+    /// The table of one rule file's rules, for the landing page.
+    fn rules_table(&self, page: &mut String, rules: &CompiledRules) {
         page.push_str(
-            "<h2>Rules</h2>\n<table>\n<tr><th>Rule</th><th>Metric</th><th>Type</th>\
-             <th>Engine</th></tr>\n",
+            "<table>\n<tr><th>Rule</th><th>Metric</th><th>Type</th><th>Engine</th></tr>\n",
         );
-        for (rule, engine) in self
-            .rules
+        for (rule, engine) in rules
             .rules
             .iter()
-            .zip(engine::engine_report(&self.rules, self.engines.engine))
+            .zip(engine::engine_report(rules, self.engines.engine))
         {
             let engine = engine
                 .split_once("): ")
@@ -723,8 +986,7 @@ impl Evaluator {
                 escape_html(engine)
             );
         }
-        page.push_str("</table>\n</body>\n</html>\n");
-        page
+        page.push_str("</table>\n");
     }
 }
 
@@ -775,10 +1037,10 @@ fn unix_time(time: SystemTime) -> f64 {
         .map_or(0.0, |since| since.as_secs_f64())
 }
 
-/// Loads and compiles the rule file of `config`, and checks its `--label`s against it.
-fn load(config: &ServeConfig) -> Result<CompiledRules, Vec<RunError>> {
-    let rules =
-        rules::load(&config.rules, &config.vars).map_err(|error| vec![RunError::Rules(error)])?;
+/// Loads and compiles the rule file `path` with the `--var`s of `config`, and checks its
+/// `--label`s against it.
+fn load(config: &ServeConfig, path: &std::path::Path) -> Result<CompiledRules, Vec<RunError>> {
+    let rules = rules::load(path, &config.vars).map_err(|error| vec![RunError::Rules(error)])?;
     let clashes = run::label_clashes(&rules, &config.labels);
     if !clashes.is_empty() {
         return Err(clashes);
@@ -1345,8 +1607,9 @@ mod tests {
         std::fs::write(dir.join("rules.yaml"), ROWS).expect("rules");
         std::fs::write(dir.join("a.xml"), xml).expect("xml");
         let config = ServeConfig {
-            rules: dir.join("rules.yaml"),
+            rules: vec![dir.join("rules.yaml")],
             inputs: vec![dir.join("a.xml")],
+            probe_allow: probe::AllowList::default(),
             listen: Vec::new(),
             telemetry_path: "/metrics".to_owned(),
             web_config: None,
@@ -1363,29 +1626,28 @@ mod tests {
         };
         let (jobs, queue) = mpsc::channel();
         let (shared, rules) = mpsc::channel();
+        let exporter_config = config.clone();
         std::thread::spawn(move || {
             let mut evaluator = Evaluator::new(&config).expect("valid rules");
             let _ = shared.send(Arc::clone(&evaluator.shared));
             evaluator.run_all(&queue);
         });
-        Exporter {
-            inputs: vec![dir.join("a.xml")],
-            telemetry_path: "/metrics".to_owned(),
-            rules: rules.recv().expect("the loaded rules"),
-            cache: Cache::default(),
+        Exporter::new(
+            &exporter_config,
+            rules.recv().expect("the loaded rules"),
             jobs,
-        }
+        )
     }
 
     #[test]
     fn a_reload_replaces_good_rules_keeps_them_for_a_broken_file_and_empties_the_cache() {
         let dir = tempfile::tempdir().expect("tempdir");
         let exporter = exporter_with(dir.path(), "<s><r/><r/></s>", true);
-        let before = body(&exporter.route(Method::Get, "/metrics", false));
+        let before = body(&exporter.route(Method::Get, "/metrics", false, None));
         assert!(before.contains("\nrows 2\n"), "{before}");
         assert!(before.contains("\nxml2prom_config_last_reload_successful 1\n"));
         assert!(before.contains("\nprocess_open_fds "), "{before}");
-        let get = exporter.route(Method::Get, "/-/reload", false);
+        let get = exporter.route(Method::Get, "/-/reload", false, None);
         assert_eq!(get.status, 405);
         assert!(get.headers.contains(&("Allow", "POST".to_owned())));
 
@@ -1395,19 +1657,19 @@ mod tests {
             format!("{ROWS}- {{ name: cells, help: h, type: gauge, value: '7' }}\n"),
         )
         .expect("new rules");
-        let reloaded = exporter.route(Method::Post, "/-/reload", false);
+        let reloaded = exporter.route(Method::Post, "/-/reload", false, None);
         assert_eq!(
             (reloaded.status, body(&reloaded).as_str()),
             (200, "xml2prom reloaded the rule file.\n")
         );
         // The input did not change, but the rules did: a new evaluation.
-        let after = body(&exporter.route(Method::Get, "/metrics", false));
+        let after = body(&exporter.route(Method::Get, "/metrics", false, None));
         assert!(after.contains("\ncells 7\n"), "{after}");
         assert!(
             after.contains("\nxml2prom_serve_evaluations_total 2\n"),
             "{after}"
         );
-        let landing = body(&exporter.route(Method::Get, "/", false));
+        let landing = body(&exporter.route(Method::Get, "/", false, None));
         assert!(landing.contains("<td>cells</td>"), "{landing}");
 
         std::fs::write(
@@ -1415,10 +1677,10 @@ mod tests {
             "version: 1\nmetrics:\n- { name: 2bad, help: h, type: gauge, value: '1' }\n",
         )
         .expect("broken rules");
-        let broken = exporter.route(Method::Post, "/-/reload", false);
+        let broken = exporter.route(Method::Post, "/-/reload", false, None);
         assert_eq!(broken.status, 500);
         assert!(body(&broken).contains("2bad"), "{}", body(&broken));
-        let kept = body(&exporter.route(Method::Get, "/metrics", false));
+        let kept = body(&exporter.route(Method::Get, "/metrics", false, None));
         assert!(kept.contains("\ncells 7\n"), "{kept}");
         assert!(
             kept.contains("\nxml2prom_config_last_reload_successful 0\n"),
@@ -1434,7 +1696,7 @@ mod tests {
     fn routes_give_their_status_and_content_type() {
         let dir = tempfile::tempdir().expect("tempdir");
         let exporter = exporter(dir.path(), "<s><r/><r/></s>");
-        let reply = exporter.route(Method::Get, "/metrics?debug=1", false);
+        let reply = exporter.route(Method::Get, "/metrics?debug=1", false, None);
         assert_eq!(
             (reply.status, reply.content_type),
             (200, METRICS_CONTENT_TYPE)
@@ -1443,7 +1705,7 @@ mod tests {
             body(&reply),
             "# HELP rows Rows <b>\n# TYPE rows gauge\nrows 2\n"
         );
-        let gzipped = exporter.route(Method::Get, "/metrics", true);
+        let gzipped = exporter.route(Method::Get, "/metrics", true, None);
         assert!(
             gzipped
                 .headers
@@ -1456,14 +1718,25 @@ mod tests {
         )
         .expect("valid gzip");
         assert_eq!(unzipped, body(&reply));
-        let landing = exporter.route(Method::Head, "/", false);
+        let landing = exporter.route(Method::Head, "/", false, None);
         assert_eq!(landing.status, 200);
         assert!(body(&landing).contains("<td>metrics[0]</td><td>rows</td><td>gauge</td>"));
         assert!(body(&landing).contains("<a href=\"metrics\">"));
-        assert_eq!(exporter.route(Method::Get, "/-/healthy", false).status, 200);
-        assert_eq!(exporter.route(Method::Get, "/-/ready", false).status, 200);
-        assert_eq!(exporter.route(Method::Get, "/nope", false).status, 404);
-        let post = exporter.route(Method::Other, "/metrics", false);
+        assert_eq!(
+            exporter
+                .route(Method::Get, "/-/healthy", false, None)
+                .status,
+            200
+        );
+        assert_eq!(
+            exporter.route(Method::Get, "/-/ready", false, None).status,
+            200
+        );
+        assert_eq!(
+            exporter.route(Method::Get, "/nope", false, None).status,
+            404
+        );
+        let post = exporter.route(Method::Other, "/metrics", false, None);
         assert_eq!(post.status, 405);
         assert!(post.headers.contains(&("Allow", "GET, HEAD".to_owned())));
     }
@@ -1472,13 +1745,13 @@ mod tests {
     fn a_broken_input_gives_500_and_not_ready() {
         let dir = tempfile::tempdir().expect("tempdir");
         let exporter = exporter(dir.path(), "<s><r/>");
-        let reply = exporter.route(Method::Get, "/metrics", false);
+        let reply = exporter.route(Method::Get, "/metrics", false, None);
         assert_eq!(
             (reply.status, reply.content_type),
             (500, "text/plain; charset=utf-8")
         );
         assert!(body(&reply).contains("a.xml: "), "{}", body(&reply));
-        let ready = exporter.route(Method::Get, "/-/ready", false);
+        let ready = exporter.route(Method::Get, "/-/ready", false, None);
         assert_eq!(ready.status, 503);
         assert!(body(&ready).contains("the last evaluation failed"));
     }
