@@ -57,9 +57,15 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Duration::try_from(signed).map_err(|_| refuse("it is too long"))
 }
 
-/// jiff's reason, without its prefix about the format (which the caller's message names).
+/// jiff's reason, without its prefix about the format (which the caller's message names). A
+/// number too big for a span, which jiff explains in its own terms (units, ranges, nanoseconds),
+/// is "too long".
 fn friendly_error(error: &jiff::Error) -> String {
     let message = error.to_string();
+    let out_of_range = ["too big", "required range", "failed to set value"];
+    if out_of_range.iter().any(|words| message.contains(words)) {
+        return "it is too long".to_owned();
+    }
     let reason = message
         .strip_prefix("failed to parse input in the \"friendly\" duration format: ")
         .unwrap_or(&message);
@@ -166,11 +172,15 @@ mod tests {
 
     #[test]
     fn refuses_what_a_duration_cannot_hold() {
-        let message = parse("99999999999999h").expect_err("too long");
-        assert!(
-            message.starts_with("`99999999999999h` is not a duration: "),
-            "{message}"
-        );
+        for text in ["99999999999999h", "100000000d", "9999999999999999999999s"] {
+            let message = parse(text).expect_err(text);
+            assert!(
+                message.starts_with(&format!("`{text}` is not a duration: it is too long; ")),
+                "{message}"
+            );
+        }
+        // Still in range: about 20,000 years.
+        assert!(parse("175307616h").is_ok());
     }
 
     #[test]
