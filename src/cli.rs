@@ -66,7 +66,8 @@ pub enum Command {
          --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n  \
          xml2prom run --rules bind.yaml --input http://127.0.0.1:8053/xml/v3/server \\\n      \
          --input-http-config bind-http.yaml --output /textfile/bind.prom\n  \
-         xml2prom run --rules nvidia.yaml --input 'exec:nvidia-smi -q -x' -o -\n\n",
+         xml2prom run --rules nvidia.yaml --input 'exec:nvidia-smi -q -x' -o -\n\n\
+         A DURATION is 250ms, 30s, 5m, 1h30m or 1h 30m (also 1.5h, 2min, 1d for 24 hours).\n\n",
         exit_codes!()
     ))]
     Run(RunArgs),
