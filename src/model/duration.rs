@@ -3,9 +3,9 @@
 //!
 //! Both go through jiff's "friendly" format: [`parse`] reads `250ms`, `30s`, `5m`, `1h30m`,
 //! `1h 30m`, `1.5h`, `2 minutes` or `1d` into a [`Duration`], and [`Friendly`] prints one back
-//! in the short form (`1m 30s`). A day is 24 hours and a week 7 days; months and years, which
-//! have no fixed length, and negative durations are refused with a message that says what to
-//! write instead.
+//! in the short form (`1m 30s`). `0` needs no unit. A day is 24 hours and a week 7 days;
+//! months and years, which have no fixed length, and negative durations are refused with a
+//! message that says what to write instead.
 
 use std::fmt;
 use std::time::Duration;
@@ -33,6 +33,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(format!("the duration is empty; {ADVICE}"));
+    }
+    // Zero needs no unit, as humantime read it: `--lock-timeout 0` gives up at once.
+    if trimmed == "0" {
+        return Ok(Duration::ZERO);
     }
     if trimmed
         .bytes()
@@ -105,6 +109,7 @@ mod tests {
             ("250ms", ms(250)),
             ("1s", ms(1_000)),
             ("0s", ms(0)),
+            ("0", ms(0)),
         ] {
             assert_eq!(parse(text), Ok(expected), "{text}");
         }

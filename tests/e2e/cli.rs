@@ -250,7 +250,16 @@ fn var_and_label_are_checked_on_the_command_line() {
 /// Durations take the README's forms; anything else is a usage error that says what to write.
 #[test]
 fn durations_are_checked_on_the_command_line() {
-    for good in ["250ms", "30s", "5m", "1h30m", "1h 30m", "2 minutes", "1d"] {
+    for good in [
+        "250ms",
+        "30s",
+        "5m",
+        "1h30m",
+        "1h 30m",
+        "2 minutes",
+        "1d",
+        "0",
+    ] {
         let outcome = run_example(&["--output", "-", "--lock-timeout", good]);
         assert_eq!(outcome.code, 0, "{good}: {}", outcome.stderr);
     }
