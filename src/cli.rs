@@ -22,6 +22,7 @@ use crate::commands::run::{Outputs, RunConfig};
 use crate::commands::test::TestConfig;
 use crate::commands::{self, ManPageError};
 use crate::engine::Engine;
+use crate::model::duration::{self, Friendly};
 use crate::model::names::LabelName;
 use crate::output::Destination;
 use crate::xml::XmlLimits;
@@ -65,7 +66,8 @@ pub enum Command {
          --push http://pushgateway:9091 --job xml2prom --grouping instance=store-1\n  \
          xml2prom run --rules bind.yaml --input http://127.0.0.1:8053/xml/v3/server \\\n      \
          --input-http-config bind-http.yaml --output /textfile/bind.prom\n  \
-         xml2prom run --rules nvidia.yaml --input 'exec:nvidia-smi -q -x' -o -\n\n",
+         xml2prom run --rules nvidia.yaml --input 'exec:nvidia-smi -q -x' -o -\n\n\
+         A DURATION is 250ms, 30s, 5m, 1h30m or 1h 30m (also 1.5h, 2min, 1d for 24 hours).\n\n",
         exit_codes!()
     ))]
     Run(RunArgs),
@@ -165,12 +167,23 @@ Examples:
   xml2prom man | man -l -
   xml2prom man run > /usr/local/share/man/man1/xml2prom-run.1")]
     Man(ManArgs),
+    /// Print the JSON Schema of rule files, for editors.
+    #[command(after_help = "\
+Example:
+  xml2prom schema > /etc/xml2prom/rules.schema.json
+
+then name it on the first line of a rule file:
+  # yaml-language-server: $schema=/etc/xml2prom/rules.schema.json
+
+It is the file schemas/rules.schema.json of the source tree, for the rule file version this
+xml2prom reads.")]
+    Schema,
 }
 
 impl Cli {
     /// The subcommand with its flags checked, or a usage error (exit code 2) for what clap's
     /// derive cannot check alone. `completions` and `man` generate their text here, from the
-    /// command line's own definition.
+    /// command line's own definition, and `schema` from the rule file's types.
     pub fn into_command(self) -> Result<commands::Command, clap::Error> {
         Ok(match self.command {
             Command::Run(args) => {
@@ -202,6 +215,7 @@ impl Cli {
             Command::Man(args) => {
                 commands::Command::Man(man_page(args.subcommand.as_deref()).map_err(ManPageError))
             }
+            Command::Schema => commands::Command::Schema(crate::rules::file::json_schema()),
         })
     }
 }
@@ -903,10 +917,9 @@ impl RunArgs {
     }
 }
 
-/// A duration such as `30s`, `2m` or `1h 30m` (humantime's syntax).
+/// A duration such as `30s`, `2m`, `1h30m` or `1h 30m` (see [`duration::parse`]).
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|error| format!("{error}; write a duration such as `30s`, `2m` or `1h30m`"))
+    duration::parse(text)
 }
 
 /// `--read-timeout`: a duration longer than zero.
@@ -924,8 +937,8 @@ fn parse_period(text: &str) -> Result<Duration, String> {
     if period < MIN_PERIOD {
         return Err(format!(
             "{} is shorter than {}, the shortest period; give `--every 1s` or more",
-            humantime::format_duration(period),
-            humantime::format_duration(MIN_PERIOD)
+            Friendly(period),
+            Friendly(MIN_PERIOD)
         ));
     }
     Ok(period)

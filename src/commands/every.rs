@@ -25,6 +25,7 @@ use signal_hook::iterator::Signals;
 
 use crate::commands::run::{self, RunConfig};
 use crate::commands::{Report, log};
+use crate::model::duration::Friendly;
 use crate::rules;
 use crate::rules::compile::CompiledRules;
 
@@ -187,7 +188,7 @@ pub fn execute(config: &RunConfig, period: Duration) -> ExitCode {
     log::info(
         "running; SIGHUP reloads the rule file, SIGTERM or SIGINT stops",
         &[
-            ("every", &humantime::format_duration(period)),
+            ("every", &Friendly(period)),
             ("file", &config.rules.display()),
         ],
     );

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::commands::http_config::HttpConfig;
 use crate::commands::push::{self, printable};
+use crate::model::duration::Friendly;
 
 /// The prefix of a command input: `--input 'exec:nvidia-smi -q -x'`.
 pub const EXEC_PREFIX: &str = "exec:";
@@ -325,7 +326,7 @@ pub enum FetchError {
     #[error(
         "{input}: the command did not finish within {} and was killed; make it faster or raise \
          --input-timeout",
-        humantime::format_duration(*timeout)
+        Friendly(*timeout)
     )]
     CommandTimeout {
         /// The input's name.
@@ -389,8 +390,8 @@ pub fn fetch_http_within(
                 ureq::Error::Timeout(_) => format!(
                     "; give it more time with --input-timeout (now {}) or \
                      --input-connect-timeout (now {})",
-                    humantime::format_duration(options.timeout),
-                    humantime::format_duration(options.connect_timeout)
+                    Friendly(options.timeout),
+                    Friendly(options.connect_timeout)
                 ),
                 _ if push::is_certificate_error(&error) => {
                     "; if a private CA signed the server's certificate, name it in the \

@@ -23,6 +23,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::model::duration::Friendly;
+
 /// How often a waiting run tries the lock again.
 const RETRY: Duration = Duration::from_millis(50);
 
@@ -94,7 +96,7 @@ pub enum LockError {
         "another xml2prom run held the lock {} for all of --lock-timeout ({}); nothing was \
          written. That run is still going or hangs: find it with `fuser {}`, or give it more \
          time with --lock-timeout",
-        path.display(), humantime::format_duration(*timeout), path.display()
+        path.display(), Friendly(*timeout), path.display()
     )]
     Timeout {
         /// The lock file.

@@ -62,6 +62,8 @@ pub enum Command {
     Completions(String),
     /// `man`: the page for stdout, or why there is none.
     Man(Result<String, ManPageError>),
+    /// `schema`: the rule file's JSON Schema for stdout.
+    Schema(String),
 }
 
 /// Carries out a subcommand and gives the process exit code: 0 success, 1 an input failed, 2
@@ -89,6 +91,7 @@ pub fn execute(command: Command) -> ExitCode {
         Command::Completions(script) => print(&script),
         Command::Man(Ok(page)) => print(&page),
         Command::Man(Err(error)) => fail(&error),
+        Command::Schema(schema) => print(&schema),
     }
 }
 

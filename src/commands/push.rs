@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
+use crate::model::duration::Friendly;
 use crate::model::names::LabelName;
 
 /// The content type of the text exposition format the Pushgateway parses.
@@ -406,7 +407,7 @@ pub fn push(target: &PushTarget, text: &str) -> Result<(), PushError> {
         let hint = if matches!(error, ureq::Error::Timeout(_)) {
             format!(
                 ", or give it more time with --push-timeout (now {})",
-                humantime::format_duration(target.timeout)
+                Friendly(target.timeout)
             )
         } else if is_certificate_error(&error) {
             target.trust.hint()

@@ -196,7 +196,9 @@ impl fmt::Display for Stalled {
             f,
             "nothing arrived for {}; check that a program writes to it (a FIFO needs a \
              writer), or raise --read-timeout",
-            humantime::format_duration(self.0)
+            // The form `model::duration::Friendly` prints, which `--read-timeout` reads;
+            // xml/ imports nothing from the crate, so it asks jiff itself.
+            jiff::fmt::friendly::SpanPrinter::new().unsigned_duration_to_string(&self.0)
         )
     }
 }

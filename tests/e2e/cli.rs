@@ -247,6 +247,47 @@ fn var_and_label_are_checked_on_the_command_line() {
     }
 }
 
+/// Durations take the README's forms; anything else is a usage error that says what to write.
+#[test]
+fn durations_are_checked_on_the_command_line() {
+    for good in [
+        "250ms",
+        "30s",
+        "5m",
+        "1h30m",
+        "1h 30m",
+        "2 minutes",
+        "1d",
+        "0",
+    ] {
+        let outcome = run_example(&["--output", "-", "--lock-timeout", good]);
+        assert_eq!(outcome.code, 0, "{good}: {}", outcome.stderr);
+    }
+    for (bad, why) in [
+        ("30", "`30` is not a duration: it has no unit"),
+        ("soon", "`soon` is not a duration: "),
+        ("-5s", "`-5s` is not a duration: it is negative"),
+        (
+            "1mo",
+            "`1mo` is not a duration: months and years have no fixed length",
+        ),
+    ] {
+        // `=` so that clap takes `-5s` as the value, not as a flag.
+        let outcome = run_example(&["--output", "-", &format!("--lock-timeout={bad}")]);
+        assert_eq!(outcome.code, 2, "{bad}: {}", outcome.stderr);
+        let expected =
+            format!("error: invalid value '{bad}' for '--lock-timeout <DURATION>': {why}");
+        assert!(outcome.stderr.starts_with(&expected), "{}", outcome.stderr);
+        assert!(
+            outcome
+                .stderr
+                .contains("; write a duration such as `30s`, `2m` or `1h30m`\n"),
+            "{}",
+            outcome.stderr
+        );
+    }
+}
+
 /// A template that needs a `--var` fails when the rules load, before any input is read.
 #[test]
 fn a_missing_var_fails_before_any_input_is_read() {

@@ -1,17 +1,29 @@
-//! `schemas/rules.schema.json`: the committed JSON Schema is the one the loader's types give,
-//! every rule file of the project validates against it, and it refuses what the loader refuses
+//! `schemas/rules.schema.json`: the committed JSON Schema is the one the loader's types give
+//! and the one `xml2prom schema` prints, every rule file of the project validates against it, and it refuses what the loader refuses
 //! for the reasons a schema can state (unknown keys, bad names, wrong types).
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{bless, root};
+use crate::support::{bless, root, xml2prom};
 
 /// Where the schema is committed, relative to the repository root.
 const SCHEMA: &str = "schemas/rules.schema.json";
 
+/// `xml2prom schema` prints the schema, and only it, to stdout: the committed file, byte for byte.
 #[test]
 fn committed_schema_is_up_to_date() {
-    let generated = xml2prom::rules::file::json_schema();
+    let printed = xml2prom(&root(), &["schema"]);
+    assert_eq!(
+        (printed.code, printed.stderr.as_str()),
+        (0, ""),
+        "`xml2prom schema` fails"
+    );
+    let generated = printed.stdout;
+    pretty_assertions::assert_eq!(
+        generated,
+        xml2prom::rules::file::json_schema(),
+        "`xml2prom schema` prints another schema than the rule file types give"
+    );
     let path = root().join(SCHEMA);
     if bless() {
         std::fs::write(&path, &generated).expect("write the schema");

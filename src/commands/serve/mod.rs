@@ -198,7 +198,7 @@ pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), Se
     evaluator.run_while(&queue, || !stop.load(Ordering::SeqCst));
     log::info(
         "stopping; requests in flight may finish",
-        &[("grace", &humantime::format_duration(GRACE))],
+        &[("grace", &crate::model::duration::Friendly(GRACE))],
     );
     server.begin_shutdown();
     // Requests in flight may still need an evaluation.
@@ -207,7 +207,7 @@ pub fn serve_until(config: &ServeConfig, stop: Arc<AtomicBool>) -> Result<(), Se
     if !server.drained() {
         log::warn(
             "stopping with requests unfinished",
-            &[("grace", &humantime::format_duration(GRACE))],
+            &[("grace", &crate::model::duration::Friendly(GRACE))],
         );
     }
     // Connections still open end with the process.
