@@ -35,6 +35,8 @@
 //! - `rulefile_limits`: hostile rule files (alias bomb, deep nesting, `/dev/zero`) fail fast and
 //!   small in every command and on SIGHUP; `check` lists the errors of every rule.
 //! - `lock`: two real runs on one output, the second waiting for the first.
+//! - `loopback`: no tests; the loopback HTTP(S) server that `probe`, `push_safety` and
+//!   `remote_inputs` answer `xml2prom` with (a respond callback, recorded requests).
 //! - `serve`: `xml2prom serve` on 127.0.0.1, scraped over HTTP (body, gzip, routes, a broken
 //!   input, concurrent scrapes, SIGTERM; build_info and process metrics checked by promtool;
 //!   reloads by SIGHUP and `POST /-/reload`; log formats and levels) and by a real Prometheus
@@ -61,6 +63,7 @@ mod inputs;
 mod interop;
 mod lint;
 mod lock;
+mod loopback;
 mod probe;
 mod push;
 mod push_safety;

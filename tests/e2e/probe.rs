@@ -2,16 +2,13 @@
 //! server of the test that serves two XML documents, a 404, a slow answer and redirects; the
 //! modules are the `--rules` files, the targets held to `--probe.allow-target`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Shutdown, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::interop::promtool_check;
 use crate::lint;
+use crate::loopback::{Loopback, answer_and_close};
 use crate::serve::{Served, write};
 use crate::support::xml2prom;
 
@@ -24,104 +21,55 @@ const BIND_RULES: &str = "version: 1\nmetrics:\n\
 
 /// The loopback server: each connection one request, answered by path. Stops on drop.
 struct Documents {
-    port: u16,
-    paths: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
+    server: Loopback,
 }
 
 impl Documents {
     fn start() -> Documents {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let port = listener.local_addr().expect("address").port();
-        listener.set_nonblocking(true).expect("nonblocking");
-        let paths = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let (paths, stop) = (Arc::clone(&paths), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok((stream, _)) = listener.accept() else {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    };
-                    let paths = Arc::clone(&paths);
-                    std::thread::spawn(move || {
-                        let _ = stream.set_nonblocking(false);
-                        let mut reader = BufReader::new(&stream);
-                        let mut line = String::new();
-                        let _ = reader.read_line(&mut line);
-                        let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
-                        loop {
-                            let mut header = String::new();
-                            if reader.read_line(&mut header).unwrap_or(0) == 0
-                                || header.trim().is_empty()
-                            {
-                                break;
-                            }
-                        }
-                        paths.lock().expect("paths").push(path.clone());
-                        let (status, location, body) = match path.as_str() {
-                            "/store.xml" => ("200 OK", None, "<store><row/><row/><row/></store>"),
-                            "/bind.xml" => (
-                                "200 OK",
-                                None,
-                                "<statistics><server queries=\"42\"/></statistics>",
-                            ),
-                            "/broken.xml" => ("200 OK", None, "<store><row>"),
-                            "/redirect.xml" => ("302 Found", Some("/store.xml"), ""),
-                            "/escape.xml" => ("302 Found", Some("/secret.xml"), ""),
-                            "/slow.xml" => {
-                                std::thread::sleep(Duration::from_secs(4));
-                                ("200 OK", None, "<store/>")
-                            }
-                            _ => ("404 Not Found", None, "no such document"),
-                        };
-                        let mut head =
-                            format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
-                        if let Some(location) = location {
-                            head.push_str(&format!("Location: {location}\r\n"));
-                        }
-                        head.push_str("Connection: close\r\n\r\n");
-                        let mut out = &stream;
-                        let _ = out.write_all(head.as_bytes());
-                        let _ = out.write_all(body.as_bytes());
-                        let _ = stream.shutdown(Shutdown::Both);
-                    });
+        let server = Loopback::http(|request, out| {
+            let (status, location, body) = match request.path.as_str() {
+                "/store.xml" => ("200 OK", None, "<store><row/><row/><row/></store>"),
+                "/bind.xml" => (
+                    "200 OK",
+                    None,
+                    "<statistics><server queries=\"42\"/></statistics>",
+                ),
+                "/broken.xml" => ("200 OK", None, "<store><row>"),
+                "/redirect.xml" => ("302 Found", Some("/store.xml"), ""),
+                "/escape.xml" => ("302 Found", Some("/secret.xml"), ""),
+                "/slow.xml" => {
+                    std::thread::sleep(Duration::from_secs(4));
+                    ("200 OK", None, "<store/>")
                 }
-            })
-        };
-        Documents {
-            port,
-            paths,
-            stop,
-            acceptor: Some(acceptor),
-        }
+                _ => ("404 Not Found", None, "no such document"),
+            };
+            let headers: &[(&str, &str)] = match location {
+                Some(location) => &[("Location", location)],
+                None => &[],
+            };
+            answer_and_close(out, status, headers, body.as_bytes());
+        });
+        Documents { server }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.server.url("http", path)
     }
 
     /// The allow-list pattern for this server's documents (not `/secret.xml`).
     fn pattern(&self) -> String {
         format!(
             r"http://127\.0\.0\.1:{}/(store|bind|broken|missing|redirect|escape|slow)\.xml",
-            self.port
+            self.server.port()
         )
     }
 
     fn paths(&self) -> Vec<String> {
-        self.paths.lock().expect("paths").clone()
-    }
-}
-
-impl Drop for Documents {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
+        self.server
+            .requests()
+            .into_iter()
+            .map(|request| request.path)
+            .collect()
     }
 }
 

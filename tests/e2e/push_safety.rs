@@ -1,179 +1,19 @@
 //! `run --push` against gateways that misbehave (issue 10, "an honest push"): a loopback HTTP
 //! server in the test answers with redirects, hostile or huge error bodies, and a loopback TLS
-//! server presents a certificate from a CA made at test time. Each server is a thread on
-//! 127.0.0.1 that ends when the test drops it.
+//! server presents a certificate from a CA made at test time. Each server is a
+//! `loopback::Loopback` on 127.0.0.1 that keeps connections alive and ends when the test drops it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::interop::value_of;
+use crate::loopback::{Listen, answer};
 use crate::support::{Outcome, xml2prom, xml2prom_with_env};
 
 const RULES: &str = "version: 1\nmetrics:\n\
                      - { name: store_rows, help: Rows, type: gauge, value: count(/store/row) }\n";
-
-/// One request as the server read it: the request line (`PUT /metrics/job/store HTTP/1.1`)
-/// and the body.
-#[derive(Debug, Clone)]
-struct Request {
-    line: String,
-    body: String,
-}
-
-/// What the server does with one request: writes the whole answer to the stream.
-type Respond = dyn Fn(&Request, &mut dyn Write) + Send + Sync;
-
-/// A loopback server: every connection in its own thread, each request handed to `respond`;
-/// the requests are recorded. Stops accepting on drop.
-struct Server {
-    port: u16,
-    requests: Arc<Mutex<Vec<Request>>>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    /// A plain HTTP server.
-    fn http(respond: impl Fn(&Request, &mut dyn Write) + Send + Sync + 'static) -> Server {
-        Server::start(None, Arc::new(respond))
-    }
-
-    /// An HTTPS server with the given rustls configuration.
-    fn https(
-        config: Arc<rustls::ServerConfig>,
-        respond: impl Fn(&Request, &mut dyn Write) + Send + Sync + 'static,
-    ) -> Server {
-        Server::start(Some(config), Arc::new(respond))
-    }
-
-    fn start(tls: Option<Arc<rustls::ServerConfig>>, respond: Arc<Respond>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("address").port();
-        listener
-            .set_nonblocking(true)
-            .expect("nonblocking listener");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let (requests, stop) = (Arc::clone(&requests), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let stream = match listener.accept() {
-                        Ok((stream, _)) => stream,
-                        Err(_) => {
-                            std::thread::sleep(Duration::from_millis(5));
-                            continue;
-                        }
-                    };
-                    let (requests, respond, tls) =
-                        (Arc::clone(&requests), Arc::clone(&respond), tls.clone());
-                    std::thread::spawn(move || serve_connection(stream, tls, &requests, &*respond));
-                }
-            })
-        };
-        Server {
-            port,
-            requests,
-            stop,
-            acceptor: Some(acceptor),
-        }
-    }
-
-    fn url(&self, scheme: &str) -> String {
-        format!("{scheme}://127.0.0.1:{}", self.port)
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().expect("requests").clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-}
-
-/// Reads requests from one connection until it closes or fails; a TLS handshake that fails
-/// (the client does not trust us) ends it quietly.
-fn serve_connection(
-    stream: TcpStream,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    requests: &Mutex<Vec<Request>>,
-    respond: &Respond,
-) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-    let raw = stream.try_clone().expect("clone the stream");
-    let mut io: Box<dyn ReadWrite> = match tls {
-        None => Box::new(stream),
-        Some(config) => {
-            let connection = rustls::ServerConnection::new(config).expect("a TLS connection");
-            Box::new(rustls::StreamOwned::new(connection, stream))
-        }
-    };
-    while let Some(request) = read_request(&mut io) {
-        requests.lock().expect("requests").push(request.clone());
-        respond(&request, &mut io);
-        let _ = io.flush();
-    }
-    let _ = raw.shutdown(Shutdown::Both);
-}
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
-
-/// One request: head up to the blank line, then a `Content-Length` body; None at the end of
-/// the connection or on any error.
-fn read_request(io: &mut dyn ReadWrite) -> Option<Request> {
-    let mut reader = BufReader::new(io);
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut length = 0usize;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).ok()? == 0 {
-            return None;
-        }
-        if header == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    // Requests are small and sent whole before the answer: nothing is left in the buffer.
-    Some(Request {
-        line: line.trim_end().to_owned(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
-}
-
-/// Writes a whole answer with a `Content-Length` body.
-fn answer(out: &mut dyn Write, status: &str, headers: &[(&str, &str)], body: &[u8]) {
-    let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(body);
-}
 
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -224,7 +64,7 @@ fn a_redirect_is_a_failed_push_naming_the_location_and_is_not_followed() {
         "307 Temporary Redirect",
         "308 Permanent Redirect",
     ] {
-        let server = Server::http(move |request, out| {
+        let server = Listen::new().keep_alive().serve(move |request, out| {
             if request.line.starts_with("PUT /metrics/") {
                 answer(out, status, &[("Location", "/login?next=%2Fmetrics")], b"");
             } else {
@@ -232,7 +72,7 @@ fn a_redirect_is_a_failed_push_naming_the_location_and_is_not_followed() {
             }
         });
         let dir = workspace();
-        let url = server.url("http");
+        let url = server.url("http", "");
         let outcome = run(dir.path(), &["--push", &url, "--job", "store"]);
         let code = &status[..3];
         assert_eq!(outcome.code, 1, "{status}: {}", outcome.stderr);
@@ -258,13 +98,13 @@ fn a_redirect_is_a_failed_push_naming_the_location_and_is_not_followed() {
 fn a_long_or_strange_location_is_shortened_and_escaped() {
     let long = format!("http://login.example/{}\u{202e}", "a".repeat(5000));
     let location = long.clone();
-    let server = Server::http(move |_, out| {
+    let server = Listen::new().keep_alive().serve(move |_, out| {
         answer(out, "302 Found", &[("Location", &location)], b"");
     });
     let dir = workspace();
     let outcome = run(
         dir.path(),
-        &["--push", &server.url("http"), "--job", "store"],
+        &["--push", &server.url("http", ""), "--job", "store"],
     );
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(outcome.stderr.len() < 1500, "{}", outcome.stderr);
@@ -288,11 +128,11 @@ fn a_long_or_strange_location_is_shortened_and_escaped() {
 #[test]
 fn an_error_body_reaches_stderr_escaped_on_one_line() {
     let body = "bad metrics\x1b[2J\x1b]0;owned\x07\r\nxml2prom: fake line\n\tend\u{9b}31m\n";
-    let server = Server::http(move |_, out| {
+    let server = Listen::new().keep_alive().serve(move |_, out| {
         answer(out, "400 Bad Request", &[], body.as_bytes());
     });
     let dir = workspace();
-    let url = server.url("http");
+    let url = server.url("http", "");
     let outcome = run(dir.path(), &["--push", &url, "--job", "store"]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert_eq!(
@@ -322,7 +162,7 @@ fn a_huge_error_body_is_cut_at_512_bytes_and_never_read_whole() {
     const SIZE: u64 = 50 << 20;
     let written = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&written);
-    let server = Server::http(move |_, out| {
+    let server = Listen::new().keep_alive().serve(move |_, out| {
         let head = format!("HTTP/1.1 500 Internal Server Error\r\nContent-Length: {SIZE}\r\n\r\n");
         if out.write_all(head.as_bytes()).is_err() {
             return;
@@ -340,7 +180,7 @@ fn a_huge_error_body_is_cut_at_512_bytes_and_never_read_whole() {
     let start = Instant::now();
     let outcome = run(
         dir.path(),
-        &["--push", &server.url("http"), "--job", "store"],
+        &["--push", &server.url("http", ""), "--job", "store"],
     );
     let elapsed = start.elapsed();
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
@@ -405,12 +245,15 @@ pub(crate) fn test_pki() -> TestPki {
 #[test]
 fn https_trusts_the_ca_of_push_ca_file_and_of_the_system_store() {
     let pki = test_pki();
-    let server = Server::https(Arc::clone(&pki.server), |_, out| {
-        answer(out, "200 OK", &[], b"");
-    });
+    let server = Listen::new()
+        .tls(Arc::clone(&pki.server))
+        .keep_alive()
+        .serve(|_, out| {
+            answer(out, "200 OK", &[], b"");
+        });
     let dir = workspace();
     std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).expect("ca.pem");
-    let url = server.url("https");
+    let url = server.url("https", "");
     // An empty certificate directory keeps the machine's store from changing the outcome.
     let empty = tempfile::tempdir().expect("empty dir");
     let empty_dir = empty.path().to_str().expect("UTF-8 temp path");

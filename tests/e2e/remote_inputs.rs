@@ -2,180 +2,20 @@
 //! by a loopback server started in the test, and `exec:` commands. Each failure must name the
 //! input without its credentials, exit 1 and keep the previous output.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::loopback::{Listen, Loopback, answer_and_close};
 use crate::support::{Outcome, xml2prom};
 
 const RULES: &str = "version: 1\nmetrics:\n\
                      - { name: store_rows, help: Rows, type: gauge, value: count(/store/row) }\n";
 
 const STORE: &str = "<store><row/><row/><row/></store>";
-
-/// The head of one request: its path and headers.
-#[derive(Debug, Clone)]
-struct Request {
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-type Respond = dyn Fn(&Request, &mut dyn Write) + Send + Sync;
-
-/// A loopback HTTP(S) server; each connection gets one request and `respond` writes the whole
-/// answer. Stops accepting on drop.
-struct Server {
-    host: &'static str,
-    port: u16,
-    requests: Arc<Mutex<Vec<Request>>>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn http(respond: impl Fn(&Request, &mut dyn Write) + Send + Sync + 'static) -> Server {
-        Server::start(None, Arc::new(respond))
-    }
-
-    fn https(
-        tls: Arc<rustls::ServerConfig>,
-        respond: impl Fn(&Request, &mut dyn Write) + Send + Sync + 'static,
-    ) -> Server {
-        Server::start(Some(tls), Arc::new(respond))
-    }
-
-    fn start(tls: Option<Arc<rustls::ServerConfig>>, respond: Arc<Respond>) -> Server {
-        Server::start_on("127.0.0.1", tls, respond)
-    }
-
-    /// On another loopback address (Linux answers on all of 127.0.0.0/8).
-    fn http_on(
-        host: &'static str,
-        respond: impl Fn(&Request, &mut dyn Write) + Send + Sync + 'static,
-    ) -> Server {
-        Server::start_on(host, None, Arc::new(respond))
-    }
-
-    fn start_on(
-        host: &'static str,
-        tls: Option<Arc<rustls::ServerConfig>>,
-        respond: Arc<Respond>,
-    ) -> Server {
-        let listener = TcpListener::bind((host, 0)).expect("bind a loopback port");
-        let port = listener.local_addr().expect("address").port();
-        listener.set_nonblocking(true).expect("nonblocking");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let (requests, stop) = (Arc::clone(&requests), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok((stream, _)) = listener.accept() else {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    };
-                    let (requests, respond, tls) =
-                        (Arc::clone(&requests), Arc::clone(&respond), tls.clone());
-                    std::thread::spawn(move || {
-                        serve_one(stream, tls, &requests, &*respond);
-                    });
-                }
-            })
-        };
-        Server {
-            host,
-            port,
-            requests,
-            stop,
-            acceptor: Some(acceptor),
-        }
-    }
-
-    fn url(&self, scheme: &str, path: &str) -> String {
-        format!("{scheme}://{}:{}{path}", self.host, self.port)
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().expect("requests").clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-}
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
-
-fn serve_one(
-    stream: TcpStream,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    requests: &Mutex<Vec<Request>>,
-    respond: &Respond,
-) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let raw = stream.try_clone().expect("clone the stream");
-    let mut io: Box<dyn ReadWrite> = match tls {
-        None => Box::new(stream),
-        Some(config) => {
-            let connection = rustls::ServerConnection::new(config).expect("a TLS connection");
-            Box::new(rustls::StreamOwned::new(connection, stream))
-        }
-    };
-    let mut reader = BufReader::new(&mut io);
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.trim_end().split_once(':') {
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-    }
-    drop(reader);
-    let request = Request { path, headers };
-    requests.lock().expect("requests").push(request.clone());
-    respond(&request, &mut io);
-    let _ = io.flush();
-    let _ = raw.shutdown(Shutdown::Both);
-}
-
-/// A whole answer with a `Content-Length`, closing the connection.
-fn answer(out: &mut dyn Write, status: &str, headers: &[(&str, &str)], body: &[u8]) {
-    let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(body);
-}
 
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -300,9 +140,9 @@ fn standard_input_is_refused_where_it_would_be_read_again() {
 
 #[test]
 fn a_url_is_fetched_and_named_without_its_secrets() {
-    let server = Server::http(|request, out| {
+    let server = Loopback::http(|request, out| {
         assert!(request.header("accept").is_some_and(|a| a.contains("xml")));
-        answer(
+        answer_and_close(
             out,
             "200 OK",
             &[("Content-Type", "application/xml")],
@@ -341,7 +181,8 @@ fn a_url_is_fetched_and_named_without_its_secrets() {
 
 #[test]
 fn an_error_status_names_the_url_and_keeps_the_previous_output() {
-    let server = Server::http(|_, out| answer(out, "404 Not Found", &[], b"no such page"));
+    let server =
+        Loopback::http(|_, out| answer_and_close(out, "404 Not Found", &[], b"no such page"));
     let dir = workspace();
     let output = seeded(dir.path());
     let url = server.url("http", "/missing?token=hunter2");
@@ -377,9 +218,9 @@ fn an_error_status_names_the_url_and_keeps_the_previous_output() {
 
 #[test]
 fn a_server_that_does_not_answer_in_time_fails_within_the_timeout() {
-    let server = Server::http(|_, out| {
+    let server = Loopback::http(|_, out| {
         std::thread::sleep(Duration::from_secs(6));
-        answer(out, "200 OK", &[], STORE.as_bytes());
+        answer_and_close(out, "200 OK", &[], STORE.as_bytes());
     });
     let dir = workspace();
     let output = seeded(dir.path());
@@ -396,7 +237,7 @@ fn a_server_that_does_not_answer_in_time_fails_within_the_timeout() {
     );
     assert_failed_keeping(&outcome, &output, "--input-timeout (now 1s)");
     // The head in time, the body too slow: the timeout covers the whole fetch.
-    let server = Server::http(|_, out| {
+    let server = Loopback::http(|_, out| {
         let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<store>");
         let _ = out.flush();
         std::thread::sleep(Duration::from_secs(6));
@@ -423,9 +264,9 @@ fn a_document_over_the_size_limit_is_refused_with_or_without_its_length() {
     let huge = format!("<store>{}</store>", "<row/>".repeat(LIMIT));
     for announced in [true, false] {
         let huge = huge.clone();
-        let server = Server::http(move |_, out| {
+        let server = Loopback::http(move |_, out| {
             if announced {
-                answer(out, "200 OK", &[], huge.as_bytes());
+                answer_and_close(out, "200 OK", &[], huge.as_bytes());
             } else {
                 // No Content-Length: the body ends when the connection closes.
                 let _ = out.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
@@ -455,10 +296,10 @@ fn a_document_over_the_size_limit_is_refused_with_or_without_its_length() {
 
 #[test]
 fn redirects_are_followed_to_http_or_https_but_never_down_to_http() {
-    let server = Server::http(|request, out| match request.path.as_str() {
-        "/old" => answer(out, "302 Found", &[("Location", "/new")], b""),
-        "/new" => answer(out, "200 OK", &[], STORE.as_bytes()),
-        _ => answer(out, "404 Not Found", &[], b""),
+    let server = Loopback::http(|request, out| match request.path.as_str() {
+        "/old" => answer_and_close(out, "302 Found", &[("Location", "/new")], b""),
+        "/new" => answer_and_close(out, "200 OK", &[], STORE.as_bytes()),
+        _ => answer_and_close(out, "404 Not Found", &[], b""),
     });
     let dir = workspace();
     let outcome = run(
@@ -476,8 +317,8 @@ fn redirects_are_followed_to_http_or_https_but_never_down_to_http() {
 
     let pki = crate::push_safety::test_pki();
     let target = server.url("http", "/new");
-    let secure = Server::https(Arc::clone(&pki.server), move |_, out| {
-        answer(out, "301 Moved Permanently", &[("Location", &target)], b"");
+    let secure = Loopback::https(Arc::clone(&pki.server), move |_, out| {
+        answer_and_close(out, "301 Moved Permanently", &[("Location", &target)], b"");
     });
     std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).expect("CA");
     std::fs::write(
@@ -517,11 +358,11 @@ fn redirects_are_followed_to_http_or_https_but_never_down_to_http() {
 fn basic_auth_comes_from_the_config_file_and_never_shows() {
     // base64("stats:hunter2")
     const EXPECTED: &str = "Basic c3RhdHM6aHVudGVyMg==";
-    let server = Server::http(|request, out| {
+    let server = Loopback::http(|request, out| {
         if request.header("authorization") == Some(EXPECTED) {
-            answer(out, "200 OK", &[], STORE.as_bytes());
+            answer_and_close(out, "200 OK", &[], STORE.as_bytes());
         } else {
-            answer(out, "401 Unauthorized", &[], b"who are you?");
+            answer_and_close(out, "401 Unauthorized", &[], b"who are you?");
         }
     });
     let dir = workspace();
@@ -550,12 +391,12 @@ fn basic_auth_comes_from_the_config_file_and_never_shows() {
         outcome.stdout
     );
     // A redirect to another host is followed without the credentials.
-    let other = Server::http_on("127.0.0.2", |_, out| {
-        answer(out, "200 OK", &[], STORE.as_bytes())
-    });
+    let other = Listen::new()
+        .host("127.0.0.2")
+        .serve(|_, out| answer_and_close(out, "200 OK", &[], STORE.as_bytes()));
     let elsewhere = other.url("http", "/elsewhere");
-    let redirecting = Server::http(move |_, out| {
-        answer(
+    let redirecting = Loopback::http(move |_, out| {
+        answer_and_close(
             out,
             "307 Temporary Redirect",
             &[("Location", &elsewhere)],
@@ -680,10 +521,10 @@ fn a_command_gives_its_output_or_fails_clearly() {
 fn serve_fetches_a_url_on_every_scrape() {
     let rows = Arc::new(AtomicUsize::new(1));
     let served_rows = Arc::clone(&rows);
-    let server = Server::http(move |_, out| {
+    let server = Loopback::http(move |_, out| {
         let rows = served_rows.load(Ordering::SeqCst);
         let body = format!("<store>{}</store>", "<row/>".repeat(rows));
-        answer(out, "200 OK", &[], body.as_bytes());
+        answer_and_close(out, "200 OK", &[], body.as_bytes());
     });
     let dir = workspace();
     let url = server.url("http", "/stats");
@@ -732,8 +573,8 @@ fn serve_fetches_a_url_on_every_scrape() {
 #[test]
 fn https_trusts_the_ca_file_of_the_config_or_skips_verification_when_told() {
     let pki = crate::push_safety::test_pki();
-    let server = Server::https(Arc::clone(&pki.server), |_, out| {
-        answer(out, "200 OK", &[], STORE.as_bytes());
+    let server = Loopback::https(Arc::clone(&pki.server), |_, out| {
+        answer_and_close(out, "200 OK", &[], STORE.as_bytes());
     });
     let dir = workspace();
     std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).expect("CA");
@@ -804,8 +645,8 @@ fn a_client_certificate_from_the_config_is_presented() {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
         )
         .expect("server TLS configuration");
-    let server = Server::https(Arc::new(config), |_, out| {
-        answer(out, "200 OK", &[], STORE.as_bytes());
+    let server = Loopback::https(Arc::new(config), |_, out| {
+        answer_and_close(out, "200 OK", &[], STORE.as_bytes());
     });
     let dir = workspace();
     std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).expect("CA");
