@@ -121,9 +121,8 @@ fn modules(dir: &Path) {
     write(dir, "bind.yaml", BIND_RULES);
 }
 
-#[test]
-fn two_modules_give_their_metrics_and_bad_requests_get_400_or_403() {
-    let documents = Documents::start();
+/// `serve` with the modules `store` and `bind`, probing only the documents of `documents`.
+fn serve_both_modules(documents: &Documents) -> (tempfile::TempDir, Served) {
     let dir = tempfile::tempdir().expect("tempdir");
     modules(dir.path());
     let pattern = documents.pattern();
@@ -138,6 +137,13 @@ fn two_modules_give_their_metrics_and_bad_requests_get_400_or_403() {
             &pattern,
         ],
     );
+    (dir, served)
+}
+
+#[test]
+fn two_modules_give_their_metrics_and_bad_requests_get_400_or_403() {
+    let documents = Documents::start();
+    let (_dir, served) = serve_both_modules(&documents);
     let store = served.get(&probe_path(&documents.url("/store.xml"), Some("store")));
     assert_eq!(store.status, 200, "{}", store.text());
     assert_eq!(
@@ -407,20 +413,7 @@ fn module_names_and_the_flags_are_checked_at_start() {
 #[test]
 fn a_reload_reloads_every_module_and_a_broken_one_keeps_its_rules() {
     let documents = Documents::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    modules(dir.path());
-    let pattern = documents.pattern();
-    let served = Served::start(
-        dir.path(),
-        &[
-            "--rules",
-            "store.yaml",
-            "--rules",
-            "bind.yaml",
-            "--probe.allow-target",
-            &pattern,
-        ],
-    );
+    let (dir, served) = serve_both_modules(&documents);
     write(
         dir.path(),
         "store.yaml",

@@ -488,16 +488,22 @@ fn health_readiness_landing_page_and_other_paths() {
     );
 }
 
-#[test]
-fn a_broken_input_gives_500_and_an_unready_exporter_until_it_is_fixed() {
+/// `serve` of `RULES` on `store.xml` with `rows` rows, in a new directory, once it is ready.
+fn serve_store(rows: usize) -> (tempfile::TempDir, Served) {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "rules.yaml", RULES);
-    write(dir.path(), "store.xml", &store(2));
+    write(dir.path(), "store.xml", &store(rows));
     let served = Served::start(
         dir.path(),
         &["--rules", "rules.yaml", "--input", "store.xml"],
     );
     served.wait_for_readiness(200);
+    (dir, served)
+}
+
+#[test]
+fn a_broken_input_gives_500_and_an_unready_exporter_until_it_is_fixed() {
+    let (dir, served) = serve_store(2);
     assert_eq!(served.get("/metrics").status, 200);
 
     write(dir.path(), "store.xml", "<store><row/>");
@@ -550,14 +556,7 @@ fn a_broken_input_gives_500_and_an_unready_exporter_until_it_is_fixed() {
 
 #[test]
 fn concurrent_scrapes_of_a_changed_input_share_one_evaluation() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "rules.yaml", RULES);
-    write(dir.path(), "store.xml", &store(1));
-    let served = Served::start(
-        dir.path(),
-        &["--rules", "rules.yaml", "--input", "store.xml"],
-    );
-    served.wait_for_readiness(200);
+    let (dir, served) = serve_store(1);
     // Large enough that the evaluation is still running when the other scrapes arrive.
     let rows = 100_000;
     write(dir.path(), "store.xml", &store(rows));
@@ -814,14 +813,7 @@ impl Served {
 
 #[test]
 fn sighup_reloads_a_good_rule_file_and_keeps_the_old_rules_for_a_broken_one() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "rules.yaml", RULES);
-    write(dir.path(), "store.xml", &store(3));
-    let served = Served::start(
-        dir.path(),
-        &["--rules", "rules.yaml", "--input", "store.xml"],
-    );
-    served.wait_for_readiness(200);
+    let (dir, served) = serve_store(3);
     let before = served.get("/metrics").text();
     assert_eq!(value_of(&before, "store_cells"), None, "{before}");
     assert_eq!(
@@ -886,14 +878,7 @@ fn sighup_reloads_a_good_rule_file_and_keeps_the_old_rules_for_a_broken_one() {
 
 #[test]
 fn post_reload_answers_200_or_500_with_the_diagnostics_and_get_is_405() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "rules.yaml", RULES);
-    write(dir.path(), "store.xml", &store(2));
-    let served = Served::start(
-        dir.path(),
-        &["--rules", "rules.yaml", "--input", "store.xml"],
-    );
-    served.wait_for_readiness(200);
+    let (dir, served) = serve_store(2);
     assert_eq!(
         value_of(&served.get("/metrics").text(), "store_cells"),
         None
