@@ -2,7 +2,8 @@
 //! address (127.0.0.1, or another one of 127.0.0.0/8) whose every connection gets its own thread,
 //! every request handed to the test's `respond` callback and recorded. Plain HTTP or TLS with a
 //! rustls configuration; one request per connection (closed after the answer) or keep-alive.
-//! The server stops accepting when the test drops it.
+//! The server stops accepting when the test drops it. `test_pki` makes a CA and a certificate
+//! signed by it for the TLS servers.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -269,4 +270,44 @@ fn write_answer(
     head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(body);
+}
+
+/// A CA made for this test, and a server certificate for 127.0.0.1 and localhost it signed.
+pub(crate) struct TestPki {
+    pub(crate) ca_pem: String,
+    pub(crate) server: Arc<rustls::ServerConfig>,
+}
+
+pub(crate) fn test_pki() -> TestPki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "xml2prom test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("server key");
+    let server_params =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("server params");
+    let server_cert = server_params
+        .signed_by(&server_key, &issuer)
+        .expect("server certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        server_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![server_cert.der().clone()], key)
+    .expect("server TLS configuration");
+    TestPki {
+        ca_pem: ca_cert.pem(),
+        server: Arc::new(config),
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::interop::value_of;
-use crate::loopback::{Listen, answer};
+use crate::loopback::{Listen, answer, test_pki};
 use crate::support::{Outcome, xml2prom, xml2prom_with_env};
 
 const RULES: &str = "version: 1\nmetrics:\n\
@@ -198,46 +198,6 @@ fn a_huge_error_body_is_cut_at_512_bytes_and_never_read_whole() {
     let delivered = written.load(Ordering::SeqCst);
     assert!(delivered < 16 << 20, "the client read {delivered} bytes");
     assert_eq!(push_errors(dir.path()), Some(1.0));
-}
-
-/// A CA made for this test, and a server certificate for 127.0.0.1 and localhost it signed.
-pub(crate) struct TestPki {
-    pub(crate) ca_pem: String,
-    pub(crate) server: Arc<rustls::ServerConfig>,
-}
-
-pub(crate) fn test_pki() -> TestPki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "xml2prom test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().expect("server key");
-    let server_params =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .expect("server params");
-    let server_cert = server_params
-        .signed_by(&server_key, &issuer)
-        .expect("server certificate");
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-        server_key.serialize_der(),
-    ));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("TLS versions")
-    .with_no_client_auth()
-    .with_single_cert(vec![server_cert.der().clone()], key)
-    .expect("server TLS configuration");
-    TestPki {
-        ca_pem: ca_cert.pem(),
-        server: Arc::new(config),
-    }
 }
 
 // Issue 10: only the roots compiled into the binary were trusted, so a Pushgateway behind a

@@ -315,7 +315,7 @@ fn redirects_are_followed_to_http_or_https_but_never_down_to_http() {
     let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/old", "/new"]);
 
-    let pki = crate::push_safety::test_pki();
+    let pki = crate::loopback::test_pki();
     let target = server.url("http", "/new");
     let secure = Loopback::https(Arc::clone(&pki.server), move |_, out| {
         answer_and_close(out, "301 Moved Permanently", &[("Location", &target)], b"");
@@ -572,7 +572,7 @@ fn serve_fetches_a_url_on_every_scrape() {
 
 #[test]
 fn https_trusts_the_ca_file_of_the_config_or_skips_verification_when_told() {
-    let pki = crate::push_safety::test_pki();
+    let pki = crate::loopback::test_pki();
     let server = Loopback::https(Arc::clone(&pki.server), |_, out| {
         answer_and_close(out, "200 OK", &[], STORE.as_bytes());
     });
