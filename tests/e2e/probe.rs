@@ -199,7 +199,7 @@ fn two_modules_give_their_metrics_and_bad_requests_get_400_or_403() {
         "{}",
         refused.text()
     );
-    assert!(served.log().contains("refused a probe"), "{}", served.log());
+    served.wait_for_log("refused a probe");
     let post = served.request("POST", &probe_path(&documents.url("/store.xml"), None), &[]);
     assert_eq!(post.status, 405);
 
@@ -265,12 +265,9 @@ fn failed_fetches_and_evaluations_are_200_with_probe_success_0_and_logged() {
         assert_eq!(reply.status, 200, "{target}: {}", reply.text());
         assert_probe_body(&reply.text(), false);
         assert!(!reply.text().contains("store_rows"), "{}", reply.text());
-        let log = served.log();
-        assert!(
-            log.lines()
-                .any(|line| line.contains("msg=\"probe failed\"") && line.contains(logged)),
-            "{target}: {logged}\n{log}"
-        );
+        served.wait_for_log_line(&format!("{target}: {logged}"), |line| {
+            line.contains("msg=\"probe failed\"") && line.contains(logged)
+        });
     }
     // The redirect out of the allow-list was never followed.
     assert!(

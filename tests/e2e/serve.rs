@@ -522,11 +522,7 @@ fn a_broken_input_gives_500_and_an_unready_exporter_until_it_is_fixed() {
         ready.text(),
         format!("xml2prom is not ready: the last evaluation failed: {message}")
     );
-    assert!(
-        served.log().contains(" level=error msg=\"store.xml: "),
-        "{}",
-        served.log()
-    );
+    served.wait_for_log(" level=error msg=\"store.xml: ");
 
     std::fs::remove_file(dir.path().join("store.xml")).expect("remove the input");
     let missing = served.get("/metrics");
@@ -797,13 +793,19 @@ impl Served {
         }
     }
 
-    /// Waits until the log has a line containing `needle`.
-    fn wait_for_log(&self, needle: &str) {
+    /// Waits until the log contains `needle` (stderr is read on another thread, so a line
+    /// written before an answer may reach the log after it).
+    pub(crate) fn wait_for_log(&self, needle: &str) {
+        self.wait_for_log_line(needle, |line| line.contains(needle));
+    }
+
+    /// Waits until a line of the log satisfies `found`; `what` names it in the failure.
+    pub(crate) fn wait_for_log_line(&self, what: &str, found: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + WAIT_TIMEOUT;
-        while !self.log().contains(needle) {
+        while !self.log().lines().any(&found) {
             assert!(
                 Instant::now() < deadline,
-                "no log line with {needle} within {WAIT_TIMEOUT:?}; stderr:\n{}",
+                "no log line with {what} within {WAIT_TIMEOUT:?}; stderr:\n{}",
                 self.log()
             );
             std::thread::sleep(POLL);
@@ -843,13 +845,9 @@ fn sighup_reloads_a_good_rule_file_and_keeps_the_old_rules_for_a_broken_one() {
     )
     .expect("the time of the reload");
     assert!(reloaded_at >= loaded_at, "{loaded_at} then {reloaded_at}");
-    assert!(
-        served.log().contains(
-            " level=info msg=\"reloaded the rule file\" file=rules.yaml trigger=SIGHUP\n"
-        ),
-        "{}",
-        served.log()
-    );
+    served.wait_for_log_line("the SIGHUP reload", |line| {
+        line.ends_with(" level=info msg=\"reloaded the rule file\" file=rules.yaml trigger=SIGHUP")
+    });
     assert!(served.get("/").text().contains("<td>store_cells</td>"));
 
     write(dir.path(), "rules.yaml", BROKEN_RULES);

@@ -454,12 +454,9 @@ fn six_hundred_slow_clients_under_nofile_1024_do_not_stop_a_scrape() {
     let after = timed_scrape(&served);
     println!("a scrape after they went took {after:?}");
     assert!(after < Duration::from_secs(2), "{after:?}");
-    assert!(
-        served.log().contains("up to --web.max-connections")
-            && served.log().contains("connections=512"),
-        "{}",
-        served.log()
-    );
+    served.wait_for_log_line("the connection cap warning", |line| {
+        line.contains("up to --web.max-connections") && line.contains(" connections=512")
+    });
 }
 
 #[test]
@@ -523,12 +520,9 @@ fn past_the_connection_cap_slow_clients_go_before_a_kept_alive_scraper() {
         "{again:?}\n{}",
         served.log()
     );
-    assert!(
-        served.log().contains("up to --web.max-connections")
-            && served.log().contains("connections=5"),
-        "{}",
-        served.log()
-    );
+    served.wait_for_log_line("the connection cap warning", |line| {
+        line.contains("up to --web.max-connections") && line.contains(" connections=5")
+    });
 }
 
 #[cfg(unix)]
