@@ -103,4 +103,18 @@ for unit in deploy/systemd/*.service deploy/systemd/*.timer; do
     fi
 done
 
+# Debian wants a changelog of the packaging as well as the program's own (CHANGELOG.md, shipped
+# as changelog.gz). Dated by the last commit, so that a rebuild writes the same file.
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+maintainer="$(sed -n 's/^maintainer = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+date="$(git log -1 --format=%aD 2>/dev/null || date -R)"
+cat >"$assets/changelog.Debian" <<EOF
+xml2prom ($version-1) unstable; urgency=medium
+
+  * xml2prom $version, packaged by deploy/deb/build.sh. Its changes are in
+    /usr/share/doc/xml2prom/changelog.gz.
+
+ -- $maintainer  $date
+EOF
+
 cargo deb --no-build --locked --profile "$profile" --output "$target_dir/debian/"
