@@ -3,7 +3,7 @@
 # CARGO_TARGET_DIR when that is set).
 #
 #   deploy/deb/build.sh                      # release profile (fat LTO): packages for users
-#   deploy/deb/build.sh --profile deb-ci     # lighter profile CI uses: same code, faster build
+#   deploy/deb/build.sh --profile NAME       # another optimised profile of Cargo.toml
 #
 # Needs cargo-deb 3.8.0: cargo install cargo-deb --version 3.8.0 --locked
 #
@@ -44,7 +44,7 @@ while (($#)); do
     esac
 done
 if [[ "$profile" == dev || "$profile" == test || "$profile" == bench ]]; then
-    echo "build.sh: a package is built with an optimised profile (release, deb-ci), not \`$profile\`" >&2
+    echo "build.sh: a package is built with an optimised profile (release or one that inherits it), not \`$profile\`" >&2
     exit 2
 fi
 
