@@ -1064,7 +1064,7 @@ fn the_readme_points_at_every_recipe() {
         .and_then(|rest| rest.split("\n## ").next())
         .expect("a `## Deploying` section");
     let mut files = vec!["deploy/docker/Dockerfile".to_owned()];
-    for dir in ["systemd", "kubernetes", "monitoring", "grafana"] {
+    for dir in ["systemd", "kubernetes", "monitoring", "grafana", "deb"] {
         for name in entries(&deploy(dir)) {
             files.push(format!("deploy/{dir}/{name}"));
         }
