@@ -373,23 +373,7 @@ fn basic_auth_comes_from_the_config_file_and_never_shows() {
     )
     .expect("config");
     let url = server.url("http", "/stats");
-    let outcome = run(
-        dir.path(),
-        &[
-            "--input",
-            &url,
-            "--input-http-config",
-            "http.yaml",
-            "-o",
-            "-",
-        ],
-    );
-    assert_eq!(outcome.code, 0, "{outcome:?}");
-    assert!(
-        outcome.stdout.contains("\nstore_rows 3\n"),
-        "{}",
-        outcome.stdout
-    );
+    run_with_config(dir.path(), &url, "http.yaml", 3);
     // A redirect to another host is followed without the credentials.
     let other = Listen::new()
         .host("127.0.0.2")
@@ -663,23 +647,7 @@ fn a_client_certificate_from_the_config_is_presented() {
     )
     .expect("ca");
     let url = server.url("https", "/stats.xml");
-    let outcome = run(
-        dir.path(),
-        &[
-            "--input",
-            &url,
-            "--input-http-config",
-            "mtls.yaml",
-            "-o",
-            "-",
-        ],
-    );
-    assert_eq!(outcome.code, 0, "{outcome:?}");
-    assert!(
-        outcome.stdout.contains("\nstore_rows 3\n"),
-        "{}",
-        outcome.stdout
-    );
+    run_with_config(dir.path(), &url, "mtls.yaml", 3);
     let outcome = run(
         dir.path(),
         &["--input", &url, "--input-http-config", "ca.yaml", "-o", "-"],
@@ -690,5 +658,20 @@ fn a_client_certificate_from_the_config_is_presented() {
             && outcome.stderr.contains("tls_config.cert_file and key_file"),
         "{}",
         outcome.stderr
+    );
+}
+
+/// `run --input URL --input-http-config CONFIG -o -` in `dir`, which must succeed and write
+/// `store_rows ROWS`.
+fn run_with_config(dir: &Path, url: &str, config: &str, rows: usize) {
+    let outcome = run(
+        dir,
+        &["--input", url, "--input-http-config", config, "-o", "-"],
+    );
+    assert_eq!(outcome.code, 0, "{outcome:?}");
+    assert!(
+        outcome.stdout.contains(&format!("\nstore_rows {rows}\n")),
+        "{}",
+        outcome.stdout
     );
 }
